@@ -1,0 +1,179 @@
+import path from 'node:path';
+import { createDialect, type Dialect } from './dialects';
+import { redactUrl, urlPassword } from './dialects/url';
+import { DEFAULT_RETRY, message, type RetryPolicy } from './engine/executor';
+import { silentLogger, type Logger } from './engine/logger';
+import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
+import { StateStore } from './engine/state-store';
+import { ConnectionError, RunnerLockError, ZmigrateError } from './errors';
+import { loadMigrations, type LoadedMigration } from './migration/loader';
+import { versionSchemaName } from './engine/version-schemas';
+import { ValidationError } from './errors';
+
+export interface MigratorOptions {
+  /** postgres://…, mysql://…, mariadb://…, pglite:memory or pglite:<folder>. */
+  url: string;
+  /** The migrations folder; default ./migrations. */
+  dir?: string;
+  /** Longest a DDL statement waits for a lock before it is retried; default 500 ms. */
+  lockTimeoutMs?: number;
+  /** Retries of a statement that hit the lock timeout, with exponential backoff and jitter; default 10. */
+  lockRetries?: number;
+  /** How long to wait for another runner to finish; default 60 s. */
+  runnerLockWaitMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The programmatic API; the CLI is a thin layer over it.
+ *
+ *   const migrator = new Migrator({ url: process.env.DATABASE_URL!, dir: 'migrations' });
+ *   try { await migrator.expand(); } finally { await migrator.close(); }
+ */
+export class Migrator {
+  readonly #options: Required<Omit<MigratorOptions, 'logger'>> & { logger: Logger };
+  #dialect?: Dialect;
+  #migrations?: LoadedMigration[];
+
+  constructor(options: MigratorOptions) {
+    this.#options = {
+      dir: path.resolve(options.dir ?? 'migrations'),
+      lockTimeoutMs: options.lockTimeoutMs ?? 500,
+      lockRetries: options.lockRetries ?? DEFAULT_RETRY.lockRetries,
+      runnerLockWaitMs: options.runnerLockWaitMs ?? 60_000,
+      logger: options.logger ?? silentLogger,
+      url: options.url,
+    };
+  }
+
+  expand(): Promise<string[]> {
+    return this.locked((runner) => runner.expand());
+  }
+
+  contract(): Promise<string[]> {
+    return this.locked((runner) => runner.contract());
+  }
+
+  rollback(): Promise<string> {
+    return this.locked((runner) => runner.rollback());
+  }
+
+  status(): Promise<MigrationStatus[]> {
+    return this.unlocked((runner) => runner.status());
+  }
+
+  plan(): Promise<PhasePlan[]> {
+    return this.unlocked((runner) => runner.plan());
+  }
+
+  /** The latest version schema, for the new app's search_path or default database. */
+  schema(): Promise<string | undefined> {
+    return this.unlocked((runner) => runner.latestVersionSchema());
+  }
+
+  /** The version schema a migration gets (whether or not it is expanded yet). */
+  async versionSchemaFor(migration: string): Promise<string> {
+    return versionSchemaName(await this.dialect(), migration);
+  }
+
+  async close(): Promise<void> {
+    const dialect = this.#dialect;
+    this.#dialect = undefined;
+    if (dialect) await dialect.close().catch(() => undefined);
+  }
+
+  private async unlocked<T>(work: (runner: Runner) => Promise<T>): Promise<T> {
+    const migrations = await this.migrations();
+    const dialect = await this.dialect();
+    this.checkNames(dialect, migrations);
+    return this.translated(() => work(this.runner(dialect, migrations)));
+  }
+
+  private async locked<T>(work: (runner: Runner) => Promise<T>): Promise<T> {
+    const migrations = await this.migrations();
+    const dialect = await this.dialect();
+    this.checkNames(dialect, migrations);
+    return this.translated(async () => {
+      if (!(await dialect.acquireRunnerLock(0))) {
+        const holder = await dialect.describeRunnerLockHolder();
+        this.#options.logger.info(`waiting for another zmigrate runner${holder ? ` (${holder})` : ''}`);
+        if (!(await dialect.acquireRunnerLock(this.#options.runnerLockWaitMs))) {
+          throw new RunnerLockError(`another zmigrate runner is still working on this database${holder ? `: ${holder}` : ''}; gave up after ${Math.round(this.#options.runnerLockWaitMs / 1000)} s`, {
+            hint: 'wait for it to finish and run again',
+          });
+        }
+      }
+      try {
+        return await work(this.runner(dialect, migrations));
+      } finally {
+        await dialect.releaseRunnerLock().catch(() => undefined);
+      }
+    });
+  }
+
+  private runner(dialect: Dialect, migrations: LoadedMigration[]): Runner {
+    const retry: RetryPolicy = { ...DEFAULT_RETRY, lockRetries: this.#options.lockRetries };
+    return new Runner(dialect, new StateStore(dialect), migrations, retry, this.#options.logger);
+  }
+
+  private async migrations(): Promise<LoadedMigration[]> {
+    this.#migrations ??= await loadMigrations(this.#options.dir);
+    return this.#migrations;
+  }
+
+  private async dialect(): Promise<Dialect> {
+    if (this.#dialect) return this.#dialect;
+    const dialect = createDialect(this.#options.url, { lockTimeoutMs: this.#options.lockTimeoutMs });
+    try {
+      await dialect.connect({ lockTimeoutMs: this.#options.lockTimeoutMs });
+    } catch (error) {
+      await dialect.close().catch(() => undefined);
+      throw this.connectionError(dialect, error);
+    }
+    this.#dialect = dialect;
+    return dialect;
+  }
+
+  private checkNames(dialect: Dialect, migrations: LoadedMigration[]): void {
+    for (const m of migrations) {
+      const schema = versionSchemaName(dialect, m.name);
+      if (Buffer.byteLength(schema) > dialect.capabilities.maxIdentifierLength) {
+        throw new ValidationError(m.name, `version schema name ${JSON.stringify(schema)} would be longer than ${dialect.capabilities.maxIdentifierLength} bytes, the ${dialect.displayName} limit`, {
+          hint: 'shorten the migration file name',
+        });
+      }
+    }
+  }
+
+  /** Driver errors about the connection become ConnectionErrors; nothing leaks the password. */
+  private async translated<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof ZmigrateError) throw error;
+      const dialect = this.#dialect;
+      if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error);
+      throw error;
+    }
+  }
+
+  private connectionError(dialect: Dialect, error: unknown): ZmigrateError {
+    const where = redactUrl(this.#options.url);
+    const scrub = (text: string) => {
+      const password = urlPassword(this.#options.url);
+      return password ? text.split(password).join('***') : text;
+    };
+    switch (dialect.classifyError(error)) {
+      case 'authentication':
+        return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, { cause: error, hint: 'check the user name and password in the URL' });
+      case 'unreachable':
+        return new ConnectionError(`cannot reach the database server at ${where}: ${scrub(message(error))}`, { cause: error, hint: 'is the server running, and are host and port right?' });
+      case 'unknownDatabase':
+        return new ConnectionError(`the database in ${where} does not exist: ${scrub(message(error))}`, { cause: error });
+      case 'connectionLost':
+        return new ConnectionError(`lost the connection to ${where}: ${scrub(message(error))}`, { cause: error, hint: 'run the same command again once the server is back; it resumes' });
+      default:
+        return new ConnectionError(`cannot use the database at ${where}: ${scrub(message(error))}`, { cause: error });
+    }
+  }
+}

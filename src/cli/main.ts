@@ -1,0 +1,122 @@
+import path from 'node:path';
+import yargs from 'yargs';
+import { Migrator } from '../api';
+import { urlPassword } from '../dialects/url';
+import { ConfigError, ZmigrateError } from '../errors';
+import { loadConfig, type ZmigrateConfig } from './config';
+import type { Command, CommandContext, GlobalArgs } from './context';
+import { Output } from './output';
+import { contract } from './commands/contract';
+import { expand } from './commands/expand';
+import { newMigration } from './commands/new';
+import { plan } from './commands/plan';
+import { rollback } from './commands/rollback';
+import { schema } from './commands/schema';
+import { status } from './commands/status';
+
+const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boolean; positional?: string }> = [
+  { name: 'expand', describe: 'expand every pending migration: new shape beside the old, version schema for the new app', run: expand },
+  { name: 'contract', describe: 'contract every expanded migration: remove the old shape', run: contract },
+  { name: 'rollback', describe: 'undo the newest expanded, not yet contracted, migration', run: rollback },
+  { name: 'status', describe: 'each migration and its phase', run: status, json: true },
+  { name: 'schema', describe: 'print the latest version schema name (for deploy scripts)', run: schema },
+  { name: 'plan', describe: 'print the SQL expand and contract would run; run nothing', run: plan, json: true },
+  { name: 'new', describe: 'scaffold a migration file', run: newMigration, positional: 'name' },
+];
+
+/** Runs the CLI and exits with 0 (success), 1 (a migration failed) or 2 (bad usage or input). */
+export async function main(argv: string[]): Promise<void> {
+  process.exitCode = await run(argv);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let url: string | undefined = process.env.ZMIGRATE_DATABASE_URL;
+  const output = new Output(() => urlPassword(url));
+  let verbose = argv.includes('--verbose');
+  let migrator: Migrator | undefined;
+  try {
+    let chosen: Command | undefined;
+    let usageError: string | undefined;
+    const parser = yargs(argv)
+      .scriptName('zmigrate')
+      .usage('$0 <command> [options]')
+      .option('url', { type: 'string', describe: 'database URL (or ZMIGRATE_DATABASE_URL): postgres://…, mysql://…, mariadb://…, pglite:memory, pglite:<folder>' })
+      .option('dir', { type: 'string', describe: 'migrations folder', defaultDescription: './migrations' })
+      .option('config', { type: 'string', describe: 'config file', defaultDescription: 'zmigrate.config.{ts,js,json}' })
+      .option('lock-timeout', { type: 'number', describe: 'longest a DDL statement waits for a lock, in ms', defaultDescription: '500' })
+      .option('lock-retries', { type: 'number', describe: 'retries after a lock timeout (exponential backoff with jitter)', defaultDescription: '10' })
+      .option('wait', { type: 'number', describe: 'seconds to wait for another runner to finish', default: 60 })
+      .option('verbose', { type: 'boolean', describe: 'show stack traces' })
+      .strict()
+      .demandCommand(1, 'name a command')
+      .recommendCommands()
+      .help()
+      .version(false)
+      .exitProcess(false)
+      .fail((msg, err) => {
+        usageError = msg ?? err?.message;
+      });
+    for (const c of COMMANDS) {
+      const spec = c.positional ? `${c.name} <${c.positional}>` : c.name;
+      parser.command(
+        spec,
+        c.describe,
+        (y) => (c.json ? y.option('json', { type: 'boolean', describe: 'machine-readable output' }) : y),
+        () => {
+          chosen = c.run;
+        },
+      );
+    }
+    const args = (await parser.parseAsync()) as unknown as GlobalArgs & Record<string, unknown>;
+    if (usageError) throw new ConfigError(usageError, { hint: 'see zmigrate --help' });
+    if (!chosen) return 0; // --help
+    verbose = Boolean(args.verbose);
+    const config: ZmigrateConfig = await loadConfig(args.config);
+    url = args.url ?? process.env.ZMIGRATE_DATABASE_URL ?? config.url;
+    const dir = path.resolve(args.dir ?? config.dir ?? 'migrations');
+    const lockTimeout = args.lockTimeout ?? config.lockTimeout;
+    const lockRetries = args.lockRetries ?? config.lockRetries;
+    for (const [name, value] of [['--lock-timeout', lockTimeout], ['--lock-retries', lockRetries], ['--wait', args.wait]] as const) {
+      if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new ConfigError(`${name} must be a number ≥ 0`);
+    }
+    const ctx: CommandContext = {
+      args,
+      output,
+      dir: async () => dir,
+      migrator: async () => {
+        migrator ??= new Migrator({
+          url: url ?? '',
+          dir,
+          lockTimeoutMs: lockTimeout,
+          lockRetries,
+          runnerLockWaitMs: (args.wait ?? 60) * 1000,
+          logger: output.logger(),
+        });
+        return migrator;
+      },
+    };
+    return await chosen(ctx);
+  } catch (error) {
+    return report(output, error, verbose);
+  } finally {
+    await migrator?.close();
+  }
+}
+
+function report(output: Output, error: unknown, verbose: boolean): number {
+  const { color } = output;
+  if (error instanceof ZmigrateError) {
+    const hint = error.hint ? ` (${error.hint})` : '';
+    output.err(`${color.red('error:')} ${oneLine(error.message)}${color.dim(hint)}`);
+    if (verbose) output.err(String(error.stack ?? '') + (error.cause instanceof Error ? `\ncaused by: ${error.cause.stack}` : ''));
+    return error.exitCode;
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  output.err(`${color.red('error:')} ${oneLine(text)}${verbose ? '' : color.dim(' (run with --verbose for details)')}`);
+  if (verbose && error instanceof Error) output.err(String(error.stack));
+  return 1;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

@@ -1,0 +1,99 @@
+import type { Knex } from 'knex';
+import type { ColumnSpec } from '../migration/types';
+import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
+import type { Step } from '../engine/step';
+
+/** What an engine can do; the engine code asks these, never the engine's name. */
+export interface DialectCapabilities {
+  /** DDL can be rolled back (PostgreSQL). Without it every step is recorded and guarded. */
+  readonly transactionalDdl: boolean;
+  /** Index builds that do not block writes must run outside a transaction (CREATE INDEX CONCURRENTLY). */
+  readonly concurrentIndexOutsideTransaction: boolean;
+  /** Columns can be hidden from `SELECT *` and column-less INSERTs (MySQL/MariaDB INVISIBLE). */
+  readonly invisibleColumns: boolean;
+  /** Indexes with a WHERE predicate. */
+  readonly partialIndexes: boolean;
+  /** Longest identifier the engine accepts (version schema names must fit). */
+  readonly maxIdentifierLength: number;
+}
+
+export type ErrorClass =
+  | 'lockTimeout'
+  | 'connectionLost'
+  | 'unreachable'
+  | 'authentication'
+  | 'unknownDatabase'
+  | 'other';
+
+export type IndexState = 'valid' | 'invalid' | 'missing';
+
+export interface IndexDefinition {
+  name: string;
+  columns: string[];
+  unique: boolean;
+  where?: string;
+}
+
+/**
+ * Everything that differs between engines. A dialect owns one connection
+ * (zmigrate runs its statements one at a time), which also holds the runner lock.
+ */
+export interface Dialect {
+  /** For messages only. */
+  readonly displayName: string;
+  readonly capabilities: DialectCapabilities;
+  readonly rules: IdentifierRules;
+  /** The schema (PostgreSQL) or database (MySQL) whose tables migrations change. */
+  readonly baseSchema: string;
+  readonly knex: Knex;
+
+  quote(identifier: string): string;
+  qualify(schema: string, name: string): string;
+  /** Splits a string of SQL into statements, honouring the engine's quoting rules. */
+  splitStatements(sql: string): string[];
+  /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
+  needsNoTransaction(statement: string): boolean;
+  lexSql(sql: string): { statements: string[]; hasComments: boolean };
+  classifyError(error: unknown): ErrorClass;
+
+  /** Connects, checks the server answers, and applies the session settings (lock timeout). */
+  connect(options: { lockTimeoutMs: number }): Promise<void>;
+  close(): Promise<void>;
+
+  /** The session-level lock that allows one runner at a time; false if not had within waitMs. */
+  acquireRunnerLock(waitMs: number): Promise<boolean>;
+  releaseRunnerLock(): Promise<void>;
+  /** False when the connection that held the lock was lost. */
+  holdsRunnerLock(): Promise<boolean>;
+  /** Who holds the runner lock, for the message when we cannot get it. */
+  describeRunnerLockHolder(): Promise<string | undefined>;
+
+  /** Where zmigrate keeps its own tables. */
+  stateTable(name: 'migrations' | 'steps'): { schema?: string; table: string };
+  /** Creates what stateTable() needs beyond the tables themselves (PostgreSQL: the schema). */
+  ensureStateNamespace(): Promise<void>;
+
+  introspect(): Promise<SchemaModel>;
+  indexState(table: string, index: string): Promise<IndexState>;
+  tableExists(table: string): Promise<boolean>;
+  columnExists(table: string, column: string): Promise<boolean>;
+  schemaExists(name: string): Promise<boolean>;
+
+  // DDL builders: each returns a planned step, nothing runs here.
+  createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step;
+  dropTable(table: string): Step;
+  addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step;
+  dropColumn(table: string, column: string): Step;
+  /** Only where capabilities.invisibleColumns. */
+  setColumnVisible?(table: string, column: string, spec: ColumnSpec): Step;
+  setNotNull(table: string, column: string, spec: ColumnSpec): Step;
+  createIndex(table: string, index: IndexDefinition): Step;
+  dropIndex(table: string, index: string): Step;
+
+  createSchema(name: string): Step;
+  dropSchema(name: string): Step;
+  /** Statements that (re)create one view of a version schema, atomically where the engine allows. */
+  replaceView(schema: string, view: ViewTable): Step[];
+  dropView(schema: string, view: string): Step;
+  listViews(schema: string): Promise<string[]>;
+}

@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto';
+import knexFactory, { type Knex } from 'knex';
+import type { ColumnSpec } from '../../migration/types';
+import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import { step, type Step } from '../../engine/step';
+import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexState } from '../dialect';
+import { lexSql, splitSql, type LexOptions } from '../sql-split';
+
+const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true };
+export const STATE_TABLE_PREFIX = 'zmigrate_';
+
+interface Row {
+  [key: string]: unknown;
+}
+
+/**
+ * MySQL 8 and MariaDB 10.3+ through mysql2. DDL is not transactional here, so
+ * every step carries a guard and a run that dies between steps resumes cleanly.
+ */
+export class MysqlDialect implements Dialect {
+  readonly displayName = 'MySQL/MariaDB';
+  readonly capabilities: DialectCapabilities = {
+    transactionalDdl: false,
+    concurrentIndexOutsideTransaction: false,
+    invisibleColumns: true,
+    partialIndexes: false,
+    maxIdentifierLength: 64,
+  };
+  readonly knex: Knex;
+  #caseInsensitiveTables = false;
+  readonly rules: IdentifierRules = {
+    sameTable: (a, b) => (this.#caseInsensitiveTables ? a.toLowerCase() === b.toLowerCase() : a === b),
+    sameColumn: (a, b) => a.toLowerCase() === b.toLowerCase(),
+  };
+  readonly #lockName: string;
+
+  constructor(
+    config: Knex.Config,
+    readonly baseSchema: string,
+  ) {
+    this.knex = knexFactory(config);
+    this.#lockName = `zmigrate:${createHash('sha256').update(baseSchema).digest('hex').slice(0, 40)}`;
+  }
+
+  static fromUrl(url: URL, database: string, options: { lockTimeoutMs: number }): MysqlDialect {
+    const seconds = Math.max(1, Math.ceil(options.lockTimeoutMs / 1000));
+    return new MysqlDialect(
+      {
+        client: 'mysql2',
+        connection: {
+          host: url.hostname,
+          port: url.port ? Number(url.port) : 3306,
+          user: decodeURIComponent(url.username || 'root'),
+          password: decodeURIComponent(url.password),
+          database,
+          connectTimeout: 10_000,
+          multipleStatements: false,
+          supportBigNumbers: true,
+          bigNumberStrings: true,
+          dateStrings: true,
+        },
+        pool: {
+          min: 1,
+          max: 1,
+          afterCreate: (conn: { query: (sql: string, values: unknown[], cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+            // lock_wait_timeout bounds metadata-lock waits of DDL; whole seconds only on these servers.
+            conn.query('SET SESSION lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [seconds, seconds], (err) => done(err, conn));
+          },
+        },
+        acquireConnectionTimeout: 15_000,
+      },
+      database,
+    );
+  }
+
+  quote(identifier: string): string {
+    return `\`${identifier.replace(/`/g, '``')}\``;
+  }
+
+  qualify(schema: string, name: string): string {
+    return `${this.quote(schema)}.${this.quote(name)}`;
+  }
+
+  splitStatements(sql: string): string[] {
+    return splitSql(sql, LEX);
+  }
+
+  lexSql(sql: string): { statements: string[]; hasComments: boolean } {
+    return lexSql(sql, LEX);
+  }
+
+  needsNoTransaction(): boolean {
+    return false;
+  }
+
+  classifyError(error: unknown): ErrorClass {
+    const e = error as { code?: string; errno?: number; message?: string };
+    switch (e?.code) {
+      case 'ER_LOCK_WAIT_TIMEOUT':
+        return 'lockTimeout';
+      case 'ER_ACCESS_DENIED_ERROR':
+      case 'ER_DBACCESS_DENIED_ERROR':
+        return 'authentication';
+      case 'ER_BAD_DB_ERROR':
+        return 'unknownDatabase';
+      case 'ECONNREFUSED':
+      case 'ENOTFOUND':
+      case 'EHOSTUNREACH':
+      case 'ETIMEDOUT':
+      case 'EAI_AGAIN':
+        return 'unreachable';
+      case 'PROTOCOL_CONNECTION_LOST':
+      case 'ECONNRESET':
+      case 'EPIPE':
+      case 'ER_CONNECTION_KILLED':
+      case 'ER_SERVER_SHUTDOWN':
+        return 'connectionLost';
+    }
+    if (e?.errno === 1927 || e?.errno === 2013 || e?.errno === 2006) return 'connectionLost';
+    const message = e?.message ?? '';
+    if (/connection is in closed state|Connection lost|server has gone away/i.test(message)) return 'connectionLost';
+    if (/Knex: Timeout acquiring a connection/i.test(message)) return 'unreachable';
+    return 'other';
+  }
+
+  async connect(): Promise<void> {
+    const [row] = await this.rows('SELECT @@lower_case_table_names AS lctn');
+    this.#caseInsensitiveTables = Number(row.lctn) !== 0;
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy();
+  }
+
+  async acquireRunnerLock(waitMs: number): Promise<boolean> {
+    const [row] = await this.rows('SELECT GET_LOCK(?, ?) AS ok', [this.#lockName, Math.max(0, waitMs / 1000)]);
+    return Number(row.ok) === 1;
+  }
+
+  async releaseRunnerLock(): Promise<void> {
+    await this.knex.raw('SELECT RELEASE_LOCK(?)', [this.#lockName]);
+  }
+
+  async holdsRunnerLock(): Promise<boolean> {
+    const [row] = await this.rows('SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', [this.#lockName]);
+    return Number(row.mine) === 1;
+  }
+
+  async describeRunnerLockHolder(): Promise<string | undefined> {
+    const [row] = await this.rows(
+      'SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS time FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)',
+      [this.#lockName],
+    );
+    if (!row) return undefined;
+    return `connection ${row.id} (user ${row.user}, from ${row.host}, connected ${row.time}s ago)`;
+  }
+
+  stateTable(name: 'migrations' | 'steps'): { schema?: string; table: string } {
+    return { table: `${STATE_TABLE_PREFIX}${name}` };
+  }
+
+  async ensureStateNamespace(): Promise<void> {}
+
+  async introspect(): Promise<SchemaModel> {
+    const columns = await this.rows(
+      `SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name, c.COLUMN_TYPE AS type,
+              c.IS_NULLABLE AS nullable, c.COLUMN_DEFAULT AS default_expr, c.EXTRA AS extra
+         FROM information_schema.COLUMNS c
+         JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+        WHERE c.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE'
+        ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`,
+      [this.baseSchema],
+    );
+    const indexes = await this.rows(
+      `SELECT TABLE_NAME AS table_name, INDEX_NAME AS index_name, NON_UNIQUE AS non_unique, COLUMN_NAME AS column_name
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+      [this.baseSchema],
+    );
+    const tables = new Map<string, TableModel>();
+    for (const c of columns) {
+      const name = String(c.table_name);
+      if (name.startsWith(STATE_TABLE_PREFIX)) continue;
+      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [] });
+      tables.get(name)!.columns.push({
+        name: String(c.column_name),
+        type: String(c.type),
+        nullable: c.nullable === 'YES',
+        default: c.default_expr === null || c.default_expr === 'NULL' ? null : String(c.default_expr),
+        invisible: /\bINVISIBLE\b/i.test(String(c.extra ?? '')),
+      });
+    }
+    for (const ix of indexes) {
+      const table = tables.get(String(ix.table_name));
+      if (!table) continue;
+      const name = String(ix.index_name);
+      if (name === 'PRIMARY') {
+        table.primaryKey.push(String(ix.column_name));
+        continue;
+      }
+      let index = table.indexes.find((i) => i.name === name);
+      if (!index) {
+        index = { name, columns: [], unique: Number(ix.non_unique) === 0 };
+        table.indexes.push(index);
+      }
+      index.columns.push(String(ix.column_name));
+    }
+    return new SchemaModel(this.rules, [...tables.values()]);
+  }
+
+  async indexState(table: string, index: string): Promise<IndexState> {
+    const rows = await this.rows(
+      'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? LIMIT 1',
+      [this.baseSchema, table, index],
+    );
+    return rows.length > 0 ? 'valid' : 'missing';
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    const rows = await this.rows("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'BASE TABLE'", [this.baseSchema, table]);
+    return rows.length > 0;
+  }
+
+  async columnExists(table: string, column: string): Promise<boolean> {
+    const rows = await this.rows('SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?', [this.baseSchema, table, column]);
+    return rows.length > 0;
+  }
+
+  async schemaExists(name: string): Promise<boolean> {
+    return (await this.rows('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name])).length > 0;
+  }
+
+  async listViews(schema: string): Promise<string[]> {
+    const rows = await this.rows('SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [schema]);
+    return rows.map((r) => String(r.name));
+  }
+
+  columnDefinition(name: string, spec: ColumnSpec, options: { invisible?: boolean } = {}): string {
+    const parts = [this.quote(name), spec.type, spec.nullable === false ? 'NOT NULL' : 'NULL'];
+    if (spec.default !== undefined) parts.push(`DEFAULT ${spec.default}`);
+    if (options.invisible) parts.push('INVISIBLE');
+    return parts.join(' ');
+  }
+
+  createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step {
+    const defs = Object.entries(columns).map(([name, spec]) => this.columnDefinition(name, { ...spec, nullable: primaryKey.includes(name) ? false : spec.nullable }));
+    if (primaryKey.length > 0) defs.push(`PRIMARY KEY (${primaryKey.map((c) => this.quote(c)).join(', ')})`);
+    for (const [name, spec] of Object.entries(columns)) {
+      if (spec.unique) defs.push(`UNIQUE (${this.quote(name)})`);
+    }
+    return step(`create table ${table}`, `CREATE TABLE ${this.table(table)} (\n  ${defs.join(',\n  ')}\n)`, {
+      guard: { kind: 'tableExists', table },
+    });
+  }
+
+  dropTable(table: string): Step {
+    return step(`drop table ${table}`, `DROP TABLE IF EXISTS ${this.table(table)}`, { guard: { kind: 'tableMissing', table } });
+  }
+
+  addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step {
+    return step(
+      `add column ${table}.${column}`,
+      `ALTER TABLE ${this.table(table)} ADD COLUMN ${this.columnDefinition(column, spec, options)}, LOCK=NONE`,
+      { guard: { kind: 'columnExists', table, column } },
+    );
+  }
+
+  dropColumn(table: string, column: string): Step {
+    return step(`drop column ${table}.${column}`, `ALTER TABLE ${this.table(table)} DROP COLUMN ${this.quote(column)}, LOCK=NONE`, {
+      guard: { kind: 'columnMissing', table, column },
+    });
+  }
+
+  setColumnVisible(table: string, column: string, spec: ColumnSpec): Step {
+    return step(
+      `make column ${table}.${column} visible`,
+      `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`,
+    );
+  }
+
+  setNotNull(table: string, column: string, spec: ColumnSpec): Step {
+    return step(
+      `set not null ${table}.${column}`,
+      `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, { ...spec, nullable: false })}, LOCK=NONE`,
+    );
+  }
+
+  createIndex(table: string, index: IndexDefinition): Step {
+    const cols = index.columns.map((c) => this.quote(c)).join(', ');
+    return step(
+      `create index ${index.name}`,
+      `ALTER TABLE ${this.table(table)} ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${this.quote(index.name)} (${cols}), ALGORITHM=INPLACE, LOCK=NONE`,
+      { guard: { kind: 'indexExists', table, index: index.name } },
+    );
+  }
+
+  dropIndex(table: string, index: string): Step {
+    return step(`drop index ${index}`, `ALTER TABLE ${this.table(table)} DROP INDEX ${this.quote(index)}, ALGORITHM=INPLACE, LOCK=NONE`, {
+      guard: { kind: 'indexMissing', table, index },
+    });
+  }
+
+  createSchema(name: string): Step {
+    return step(`create version schema ${name}`, `CREATE DATABASE IF NOT EXISTS ${this.quote(name)}`, { locks: false });
+  }
+
+  dropSchema(name: string): Step {
+    return step(`drop version schema ${name}`, `DROP DATABASE IF EXISTS ${this.quote(name)}`);
+  }
+
+  replaceView(schema: string, view: ViewTable): Step[] {
+    const columns = view.columns.map((c) => `${this.quote(c.source)} AS ${this.quote(c.name)}`).join(', ');
+    return [
+      step(
+        `view ${schema}.${view.name}`,
+        `CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW ${this.qualify(schema, view.name)} AS SELECT ${columns} FROM ${this.table(view.source)}`,
+      ),
+    ];
+  }
+
+  dropView(schema: string, view: string): Step {
+    return step(`drop view ${schema}.${view}`, `DROP VIEW IF EXISTS ${this.qualify(schema, view)}`);
+  }
+
+  private table(name: string): string {
+    return this.qualify(this.baseSchema, name);
+  }
+
+  private async rows(sql: string, bindings: readonly unknown[] = []): Promise<Row[]> {
+    const [rows] = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as [Row[]];
+    return rows;
+  }
+}

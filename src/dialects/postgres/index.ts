@@ -1,0 +1,350 @@
+import { createHash } from 'node:crypto';
+import knexFactory, { type Knex } from 'knex';
+import type { ColumnSpec } from '../../migration/types';
+import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import { step, type Step } from '../../engine/step';
+import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexState } from '../dialect';
+import { lexSql, splitSql, type LexOptions } from '../sql-split';
+
+const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
+export const STATE_SCHEMA = 'zmigrate';
+
+const exactRules: IdentifierRules = {
+  sameTable: (a, b) => a === b,
+  sameColumn: (a, b) => a === b,
+};
+
+interface Row {
+  [key: string]: unknown;
+}
+
+/** PostgreSQL through node-postgres. Also the base of the embedded PGlite dialect. */
+export class PostgresDialect implements Dialect {
+  readonly displayName: string = 'PostgreSQL';
+  readonly capabilities: DialectCapabilities = {
+    transactionalDdl: true,
+    concurrentIndexOutsideTransaction: true,
+    invisibleColumns: false,
+    partialIndexes: true,
+    maxIdentifierLength: 63,
+  };
+  readonly rules = exactRules;
+  readonly knex: Knex;
+  #lockKey: [number, number];
+
+  constructor(
+    knexOrConfig: Knex | Knex.Config,
+    readonly baseSchema: string = 'public',
+  ) {
+    this.knex = typeof knexOrConfig === 'function' ? knexOrConfig : knexFactory(knexOrConfig);
+    const digest = createHash('sha256').update(`zmigrate:${baseSchema}`).digest();
+    this.#lockKey = [digest.readInt32BE(0), digest.readInt32BE(4)];
+  }
+
+  static fromUrl(url: URL, options: { lockTimeoutMs: number }): PostgresDialect {
+    const schema = url.searchParams.get('schema') ?? 'public';
+    const connection = new URL(url.toString());
+    connection.searchParams.delete('schema');
+    return new PostgresDialect({
+      client: 'pg',
+      connection: {
+        connectionString: connection.toString(),
+        application_name: 'zmigrate',
+        connectionTimeoutMillis: 10_000,
+        options: `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}`,
+      } as Knex.PgConnectionConfig,
+      pool: { min: 1, max: 1 },
+      acquireConnectionTimeout: 15_000,
+    }, schema);
+  }
+
+  quote(identifier: string): string {
+    return `"${identifier.replace(/"/g, '""')}"`;
+  }
+
+  qualify(schema: string, name: string): string {
+    return `${this.quote(schema)}.${this.quote(name)}`;
+  }
+
+  splitStatements(sql: string): string[] {
+    return splitSql(sql, LEX);
+  }
+
+  lexSql(sql: string): { statements: string[]; hasComments: boolean } {
+    return lexSql(sql, LEX);
+  }
+
+  needsNoTransaction(statement: string): boolean {
+    return /\bCONCURRENTLY\b/i.test(statement) || /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|REINDEX\s+.*\bCONCURRENTLY)\b/i.test(statement);
+  }
+
+  classifyError(error: unknown): ErrorClass {
+    const e = error as { code?: string; message?: string };
+    switch (e?.code) {
+      case '55P03':
+        return 'lockTimeout';
+      case '57P01':
+      case '57P02':
+      case '57P03':
+        return 'connectionLost';
+      case '28P01':
+      case '28000':
+        return 'authentication';
+      case '3D000':
+        return 'unknownDatabase';
+      case 'ECONNREFUSED':
+      case 'ENOTFOUND':
+      case 'EHOSTUNREACH':
+      case 'ETIMEDOUT':
+      case 'EAI_AGAIN':
+        return 'unreachable';
+      case 'ECONNRESET':
+      case 'EPIPE':
+        return 'connectionLost';
+    }
+    const message = e?.message ?? '';
+    if (/Connection terminated|connection is closed|Client has encountered a connection error|terminating connection/i.test(message)) return 'connectionLost';
+    if (/timeout exceeded when trying to connect|Knex: Timeout acquiring a connection/i.test(message)) return 'unreachable';
+    return 'other';
+  }
+
+  async connect(options: { lockTimeoutMs: number }): Promise<void> {
+    await this.knex.raw("select set_config('lock_timeout', ?, false)", [`${Math.max(1, Math.round(options.lockTimeoutMs))}ms`]);
+    const found = await this.rows('select 1 from pg_namespace where nspname = ?', [this.baseSchema]);
+    if (found.length === 0) {
+      throw Object.assign(new Error(`schema "${this.baseSchema}" does not exist`), { code: '3F000' });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy();
+  }
+
+  async acquireRunnerLock(waitMs: number): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const [row] = await this.rows('select pg_try_advisory_lock(?, ?) as ok', this.#lockKey);
+      if (row.ok === true) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(250, Math.max(10, deadline - Date.now())));
+    }
+  }
+
+  async releaseRunnerLock(): Promise<void> {
+    await this.knex.raw('select pg_advisory_unlock(?, ?)', this.#lockKey);
+  }
+
+  async holdsRunnerLock(): Promise<boolean> {
+    const [row] = await this.rows(
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and classid = (?::int)::oid and objid = (?::int)::oid and objsubid = 2 and granted",
+      this.#lockKey,
+    );
+    return Number(row.n) > 0;
+  }
+
+  async describeRunnerLockHolder(): Promise<string | undefined> {
+    const [row] = await this.rows(
+      `select a.pid, a.usename, a.application_name, a.client_addr::text as addr, a.backend_start
+         from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'advisory' and l.classid = (?::int)::oid and l.objid = (?::int)::oid and l.objsubid = 2 and l.granted`,
+      this.#lockKey,
+    );
+    if (!row) return undefined;
+    return `pid ${row.pid} (user ${row.usename}, application ${row.application_name || '?'}, from ${row.addr ?? 'local socket'}, connected ${new Date(row.backend_start as string).toISOString()})`;
+  }
+
+  stateTable(name: 'migrations' | 'steps'): { schema?: string; table: string } {
+    return { schema: STATE_SCHEMA, table: name };
+  }
+
+  async ensureStateNamespace(): Promise<void> {
+    await this.knex.raw(`create schema if not exists ${this.quote(STATE_SCHEMA)}`);
+  }
+
+  async introspect(): Promise<SchemaModel> {
+    const columns = await this.rows(
+      `select c.relname as table_name, a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type,
+              not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default_expr
+         from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+         left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+        where n.nspname = ? and c.relkind in ('r', 'p')
+        order by c.relname, a.attnum`,
+      [this.baseSchema],
+    );
+    const indexes = await this.rows(
+      `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
+              array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
+                      join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns
+         from pg_index ix
+         join pg_class t on t.oid = ix.indrelid
+         join pg_class i on i.oid = ix.indexrelid
+         join pg_namespace n on n.oid = t.relnamespace
+        where n.nspname = ?`,
+      [this.baseSchema],
+    );
+    const tables = new Map<string, TableModel>();
+    for (const c of columns) {
+      const name = String(c.table_name);
+      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [] });
+      tables.get(name)!.columns.push({
+        name: String(c.column_name),
+        type: String(c.type),
+        nullable: c.nullable === true,
+        default: c.default_expr === null ? null : String(c.default_expr),
+        invisible: false,
+      });
+    }
+    for (const ix of indexes) {
+      const table = tables.get(String(ix.table_name));
+      if (!table) continue;
+      const cols = parseTextArray(ix.columns);
+      if (ix.is_primary === true) table.primaryKey = cols;
+      else table.indexes.push({ name: String(ix.index_name), columns: cols, unique: ix.is_unique === true });
+    }
+    return new SchemaModel(this.rules, [...tables.values()]);
+  }
+
+  async indexState(table: string, index: string): Promise<IndexState> {
+    const [row] = await this.rows(
+      `select ix.indisvalid as valid from pg_index ix
+         join pg_class i on i.oid = ix.indexrelid join pg_class t on t.oid = ix.indrelid
+         join pg_namespace n on n.oid = i.relnamespace
+        where n.nspname = ? and i.relname = ? and t.relname = ?`,
+      [this.baseSchema, index, table],
+    );
+    if (!row) return 'missing';
+    return row.valid === true ? 'valid' : 'invalid';
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    const rows = await this.rows(
+      "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relname = ? and c.relkind in ('r', 'p')",
+      [this.baseSchema, table],
+    );
+    return rows.length > 0;
+  }
+
+  async columnExists(table: string, column: string): Promise<boolean> {
+    const rows = await this.rows(
+      `select 1 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relname = ? and a.attname = ? and a.attnum > 0 and not a.attisdropped`,
+      [this.baseSchema, table, column],
+    );
+    return rows.length > 0;
+  }
+
+  async schemaExists(name: string): Promise<boolean> {
+    return (await this.rows('select 1 from pg_namespace where nspname = ?', [name])).length > 0;
+  }
+
+  async listViews(schema: string): Promise<string[]> {
+    const rows = await this.rows("select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relkind = 'v'", [schema]);
+    return rows.map((r) => String(r.name));
+  }
+
+  columnDefinition(name: string, spec: ColumnSpec, options: { notNull?: boolean } = {}): string {
+    const parts = [this.quote(name), spec.type];
+    if (options.notNull ?? spec.nullable === false) parts.push('NOT NULL');
+    if (spec.default !== undefined) parts.push(`DEFAULT ${spec.default}`);
+    return parts.join(' ');
+  }
+
+  createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step {
+    const defs = Object.entries(columns).map(([name, spec]) => this.columnDefinition(name, spec));
+    if (primaryKey.length > 0) defs.push(`PRIMARY KEY (${primaryKey.map((c) => this.quote(c)).join(', ')})`);
+    for (const [name, spec] of Object.entries(columns)) {
+      if (spec.unique) defs.push(`UNIQUE (${this.quote(name)})`);
+    }
+    return step(`create table ${table}`, `CREATE TABLE ${this.table(table)} (\n  ${defs.join(',\n  ')}\n)`, {
+      guard: { kind: 'tableExists', table },
+    });
+  }
+
+  dropTable(table: string): Step {
+    return step(`drop table ${table}`, `DROP TABLE IF EXISTS ${this.table(table)}`, { guard: { kind: 'tableMissing', table } });
+  }
+
+  addColumn(table: string, column: string, spec: ColumnSpec): Step {
+    return step(`add column ${table}.${column}`, `ALTER TABLE ${this.table(table)} ADD COLUMN ${this.columnDefinition(column, spec)}`, {
+      guard: { kind: 'columnExists', table, column },
+    });
+  }
+
+  dropColumn(table: string, column: string): Step {
+    return step(`drop column ${table}.${column}`, `ALTER TABLE ${this.table(table)} DROP COLUMN IF EXISTS ${this.quote(column)}`, {
+      guard: { kind: 'columnMissing', table, column },
+    });
+  }
+
+  setNotNull(table: string, column: string): Step {
+    return step(`set not null ${table}.${column}`, `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+  }
+
+  createIndex(table: string, index: IndexDefinition): Step {
+    const cols = index.columns.map((c) => this.quote(c)).join(', ');
+    const where = index.where ? ` WHERE ${index.where}` : '';
+    return step(
+      `create index ${index.name}`,
+      `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${this.quote(index.name)} ON ${this.table(table)} (${cols})${where}`,
+      { transactional: false, guard: { kind: 'indexExists', table, index: index.name } },
+    );
+  }
+
+  dropIndex(table: string, index: string): Step {
+    return step(`drop index ${index}`, `DROP INDEX CONCURRENTLY IF EXISTS ${this.qualify(this.baseSchema, index)}`, {
+      transactional: false,
+      guard: { kind: 'indexMissing', table, index },
+    });
+  }
+
+  createSchema(name: string): Step {
+    return step(`create version schema ${name}`, `CREATE SCHEMA IF NOT EXISTS ${this.quote(name)}`, { locks: false });
+  }
+
+  dropSchema(name: string): Step {
+    return step(`drop version schema ${name}`, `DROP SCHEMA IF EXISTS ${this.quote(name)} CASCADE`);
+  }
+
+  replaceView(schema: string, view: ViewTable): Step[] {
+    const columns = view.columns.map((c) => `${this.quote(c.source)} AS ${this.quote(c.name)}`).join(', ');
+    // Dropped and created in one transaction: readers see the old or the new view, never none.
+    return [
+      step(
+        `view ${schema}.${view.name}`,
+        `DROP VIEW IF EXISTS ${this.qualify(schema, view.name)};\nCREATE VIEW ${this.qualify(schema, view.name)} AS SELECT ${columns} FROM ${this.table(view.source)}`,
+      ),
+    ];
+  }
+
+  dropView(schema: string, view: string): Step {
+    return step(`drop view ${schema}.${view}`, `DROP VIEW IF EXISTS ${this.qualify(schema, view)}`);
+  }
+
+  protected table(name: string): string {
+    return this.qualify(this.baseSchema, name);
+  }
+
+  protected async rows(sql: string, bindings: readonly unknown[] = []): Promise<Row[]> {
+    const result = await this.knex.raw(sql, bindings as Knex.RawBinding[]);
+    return (result as { rows: Row[] }).rows;
+  }
+}
+
+function parseTextArray(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  const text = String(value ?? '');
+  if (!text.startsWith('{')) return [];
+  const inner = text.slice(1, -1);
+  if (inner === '') return [];
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|([^,]+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(inner))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

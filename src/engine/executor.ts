@@ -1,0 +1,160 @@
+import type { Dialect } from '../dialects/dialect';
+import { LockTimeoutError, MigrationError, RunnerLockError, type Phase } from '../errors';
+import { sleep } from '../dialects/postgres';
+import type { Logger } from './logger';
+import type { StateStore } from './state-store';
+import type { Step, StepGuard } from './step';
+
+export interface RetryPolicy {
+  /** How many times a statement that hit the lock timeout is tried again. */
+  lockRetries: number;
+  /** First backoff; doubled on each retry, with jitter, up to maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { lockRetries: 10, baseDelayMs: 100, maxDelayMs: 5_000 };
+const CONNECTION_RETRIES = 3;
+
+/**
+ * Runs the steps of a phase one by one, each recorded in the state store.
+ * On engines with transactional DDL a step and its record commit together;
+ * elsewhere a step is marked running first and its guard decides, on a rerun,
+ * whether it already took effect.
+ */
+export class StepExecutor {
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly store: StateStore,
+    private readonly retry: RetryPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  async runPhase(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
+    const status = await this.store.stepStatus(migration, phase);
+    for (const [seq, step] of steps.entries()) {
+      if (status.get(seq) === 'done') continue;
+      this.logger.step(step.description);
+      await this.withRetries(migration, phase, step, async () => {
+        if (await this.alreadyApplied(step)) {
+          await this.store.markStep(migration, phase, seq, 'done');
+          return;
+        }
+        if (this.dialect.capabilities.transactionalDdl && step.transactional) {
+          await this.dialect.knex.transaction(async (trx) => {
+            for (const statement of this.dialect.splitStatements(step.sql)) await trx.raw(statement);
+            await this.store.markStep(migration, phase, seq, 'done', trx);
+          });
+        } else {
+          await this.store.markStep(migration, phase, seq, 'running');
+          for (const statement of this.dialect.splitStatements(step.sql)) await this.dialect.knex.raw(statement);
+          await this.store.markStep(migration, phase, seq, 'done');
+        }
+      });
+    }
+  }
+
+  /** Runs idempotent steps that are not recorded (version schema views). */
+  async runUnrecorded(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
+    for (const step of steps) {
+      this.logger.step(step.description);
+      await this.withRetries(migration, phase, step, async () => {
+        if (this.dialect.capabilities.transactionalDdl && step.transactional) {
+          await this.dialect.knex.transaction(async (trx) => {
+            for (const statement of this.dialect.splitStatements(step.sql)) await trx.raw(statement);
+          });
+        } else {
+          for (const statement of this.dialect.splitStatements(step.sql)) await this.dialect.knex.raw(statement);
+        }
+      });
+    }
+  }
+
+  private async withRetries(migration: string, phase: Phase, step: Step, run: () => Promise<void>): Promise<void> {
+    let lockAttempts = 0;
+    let connectionAttempts = 0;
+    for (;;) {
+      try {
+        await run();
+        return;
+      } catch (error) {
+        const kind = this.dialect.classifyError(error);
+        if (kind === 'lockTimeout' && step.locks && lockAttempts < this.retry.lockRetries) {
+          lockAttempts += 1;
+          const delay = backoff(this.retry, lockAttempts);
+          this.logger.warn(`lock not granted in time for "${step.description}"; retry ${lockAttempts}/${this.retry.lockRetries} in ${delay} ms`);
+          await sleep(delay);
+          continue;
+        }
+        if (kind === 'lockTimeout') {
+          throw new LockTimeoutError(
+            `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${lockAttempts} retries`,
+            { cause: error, hint: 'a long transaction holds a lock on the table; end it, or rerun later (nothing was left half-done)' },
+          );
+        }
+        if ((kind === 'connectionLost' || kind === 'unreachable') && connectionAttempts < CONNECTION_RETRIES) {
+          connectionAttempts += 1;
+          this.logger.warn(`connection lost during "${step.description}"; reconnecting (${connectionAttempts}/${CONNECTION_RETRIES})`);
+          await sleep(500 * connectionAttempts);
+          await this.reacquireRunnerLock();
+          continue;
+        }
+        throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
+          cause: error,
+          hint: 'fix the cause and rerun; completed steps are not repeated',
+        });
+      }
+    }
+  }
+
+  /** A new connection has lost the session lock; take it again unless another runner got it meanwhile. */
+  private async reacquireRunnerLock(): Promise<void> {
+    try {
+      if (await this.dialect.holdsRunnerLock()) return;
+      if (await this.dialect.acquireRunnerLock(0)) return;
+    } catch {
+      return; // still down: the retry will tell
+    }
+    throw new RunnerLockError('lost the connection, and another zmigrate runner took the runner lock meanwhile; stopping');
+  }
+
+  private async alreadyApplied(step: Step): Promise<boolean> {
+    if (!step.guard) return false;
+    return guardHolds(this.dialect, step.guard);
+  }
+}
+
+async function guardHolds(dialect: Dialect, guard: StepGuard): Promise<boolean> {
+  switch (guard.kind) {
+    case 'tableExists':
+      return dialect.tableExists(guard.table);
+    case 'tableMissing':
+      return !(await dialect.tableExists(guard.table));
+    case 'columnExists':
+      return dialect.columnExists(guard.table, guard.column);
+    case 'columnMissing':
+      return !(await dialect.tableExists(guard.table)) || !(await dialect.columnExists(guard.table, guard.column));
+    case 'indexExists': {
+      const state = await dialect.indexState(guard.table, guard.index);
+      if (state === 'invalid') {
+        // A concurrent build that failed or was killed leaves an invalid index: drop it and build again.
+        for (const statement of dialect.splitStatements(dialect.dropIndex(guard.table, guard.index).sql)) await dialect.knex.raw(statement);
+        return false;
+      }
+      return state === 'valid';
+    }
+    case 'indexMissing':
+      return (await dialect.indexState(guard.table, guard.index)) === 'missing';
+  }
+}
+
+function backoff(policy: RetryPolicy, attempt: number): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(exp / 2 + Math.random() * (exp / 2));
+}
+
+export function message(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  // knex prefixes the whole statement to driver errors; the statement is reported separately.
+  return text.includes(' - ') && /^(select|insert|update|delete|create|alter|drop|with|set)\b/i.test(text) ? text.slice(text.lastIndexOf(' - ') + 3) : text;
+}

@@ -1,0 +1,423 @@
+import type { Dialect } from '../dialects/dialect';
+import { StateError, ValidationError, type Phase } from '../errors';
+import type { LoadedMigration } from '../migration/loader';
+import type { Operation, PlanContext } from '../operations/operation';
+import { StepExecutor, type RetryPolicy } from './executor';
+import type { Logger } from './logger';
+import type { SchemaModel, VersionView } from './schema-model';
+import type { MigrationPhase, MigrationRecord, StateStore } from './state-store';
+import type { Step } from './step';
+import {
+  committedView,
+  introducedSince,
+  liveViews,
+  snapshot,
+  syncSchemaSteps,
+  versionSchemaName,
+  type LiveMigration,
+} from './version-schemas';
+
+export interface MigrationStatus {
+  name: string;
+  phase: MigrationPhase;
+  versionSchema: string | null;
+  description: string | null;
+  /** True when the file changed after it was applied. */
+  modified: boolean;
+  /** True when the state knows the migration but its file is gone. */
+  missingFile: boolean;
+  expandedAt: string | null;
+  completedAt: string | null;
+  rolledBackAt: string | null;
+  error: string | null;
+}
+
+export interface PhasePlan {
+  migration: string;
+  phase: Phase;
+  steps: Step[];
+  /** Why planning stopped early (raw SQL whose effect only the database knows). */
+  note?: string;
+}
+
+const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
+
+/**
+ * The phase state machine. Every public method assumes the caller holds the
+ * runner lock (except plan and status, which change nothing).
+ */
+export class Runner {
+  readonly #executor: StepExecutor;
+
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly store: StateStore,
+    private readonly migrations: readonly LoadedMigration[],
+    retry: RetryPolicy,
+    private readonly logger: Logger,
+  ) {
+    this.#executor = new StepExecutor(dialect, store, retry, logger);
+  }
+
+  /** Expands every pending migration in file order; resumes one left half-way. */
+  async expand(): Promise<string[]> {
+    const records = await this.checkedRecords();
+    const done: string[] = [];
+    for (const migration of this.migrations) {
+      const record = records.get(migration.name);
+      const phase = record?.phase ?? 'pending';
+      if (phase === 'expanded' || phase === 'complete') continue;
+      if (phase === 'contracting') throw new StateError(`${migration.name} is half-way through contract; run zmigrate contract to finish it`);
+      if (phase === 'rolling back') throw new StateError(`${migration.name} is half-way through rollback; run zmigrate rollback to finish it`);
+      await this.expandOne(migration, record);
+      done.push(migration.name);
+    }
+    return done;
+  }
+
+  /** Contracts every expanded migration in file order. */
+  async contract(): Promise<string[]> {
+    const records = await this.checkedRecords();
+    const done: string[] = [];
+    for (const migration of this.migrations) {
+      const phase = records.get(migration.name)?.phase ?? 'pending';
+      if (phase === 'expanding' || phase === 'rolling back') {
+        throw new StateError(`${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first`);
+      }
+      if (phase !== 'expanded' && phase !== 'contracting') continue;
+      await this.contractOne(migration, records.get(migration.name)!);
+      done.push(migration.name);
+    }
+    if (done.length === 0) {
+      const anyApplied = [...records.values()].some((r) => r.phase === 'complete');
+      throw new StateError(anyApplied ? 'nothing to contract: every expanded migration is already complete' : 'nothing to contract: run zmigrate expand first');
+    }
+    return done;
+  }
+
+  /** Undoes the newest expanded, not yet contracted, migration. */
+  async rollback(): Promise<string> {
+    const records = await this.checkedRecords();
+    const live = this.migrations.filter((m) => LIVE.includes(records.get(m.name)?.phase ?? 'pending'));
+    const target = live.at(-1);
+    if (!target) {
+      const complete = this.migrations.filter((m) => records.get(m.name)?.phase === 'complete').at(-1);
+      throw new StateError(
+        complete
+          ? `nothing to roll back: ${complete.name} is complete (contracted), and rollback only undoes an expanded migration`
+          : 'nothing to roll back: no migration is expanded',
+      );
+    }
+    const record = records.get(target.name)!;
+    if (record.phase === 'contracting') {
+      throw new StateError(`${target.name} is half-way through contract and cannot be rolled back; run zmigrate contract to finish it`);
+    }
+    await this.rollbackOne(target, record, live.slice(0, -1));
+    return target.name;
+  }
+
+  async status(): Promise<MigrationStatus[]> {
+    const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);
+    const names = [...new Set([...this.migrations.map((m) => m.name), ...records.keys()])].sort();
+    return names.map((name) => {
+      const file = this.migrations.find((m) => m.name === name);
+      const record = records.get(name);
+      const applied = record && record.phase !== 'pending' && record.phase !== 'rolled back';
+      return {
+        name,
+        phase: record?.phase ?? 'pending',
+        versionSchema: record?.versionSchema ?? null,
+        description: record?.description ?? file?.migration.description ?? null,
+        modified: Boolean(file && applied && record.checksum !== file.checksum),
+        missingFile: !file,
+        expandedAt: record?.expandedAt?.toISOString() ?? null,
+        completedAt: record?.completedAt?.toISOString() ?? null,
+        rolledBackAt: record?.rolledBackAt?.toISOString() ?? null,
+        error: record?.error ?? null,
+      };
+    });
+  }
+
+  /** The latest version schema: of the newest live migration, else of the newest complete one. */
+  async latestVersionSchema(): Promise<string | undefined> {
+    const statuses = await this.status();
+    const withSchema = statuses.filter((s) => s.versionSchema !== null);
+    return withSchema.at(-1)?.versionSchema ?? undefined;
+  }
+
+  /** The SQL each pending phase would run, computed without changing anything. */
+  async plan(): Promise<PhasePlan[]> {
+    const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);
+    const model = await this.dialect.introspect();
+    const live = this.liveMigrations(model, records);
+    const plans: PhasePlan[] = [];
+    let view = liveViews(model, live).get(live.at(-1)?.name ?? '') ?? committedView(model, live);
+    for (const migration of this.migrations) {
+      const phase = records.get(migration.name)?.phase ?? 'pending';
+      if (phase === 'complete') continue;
+      if (phase === 'pending' || phase === 'rolled back') {
+        const expandView = view.clone();
+        const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
+        const schemaSteps = [this.dialect.createSchema(versionSchemaName(this.dialect, migration.name))];
+        for (const table of expandView.tables) schemaSteps.push(...this.dialect.replaceView(versionSchemaName(this.dialect, migration.name), table));
+        plans.push({ migration: migration.name, phase: 'expand', steps: [...planned.steps, ...schemaSteps], note: planned.note });
+        const contractModel = model.clone();
+        plans.push({ migration: migration.name, phase: 'contract', ...this.planPhaseSteps(migration, contractModel, view.clone(), 'contract') });
+        view = expandView;
+      } else if (phase === 'expanded') {
+        plans.push({ migration: migration.name, phase: 'contract', ...this.planPhaseSteps(migration, model.clone(), committedView(model, live), 'contract') });
+      }
+    }
+    return plans;
+  }
+
+  // ── expand ────────────────────────────────────────────────────────────
+
+  private async expandOne(migration: LoadedMigration, record: MigrationRecord | undefined): Promise<void> {
+    const schema = versionSchemaName(this.dialect, migration.name);
+    const fresh = !record || record.phase === 'pending' || record.phase === 'rolled back';
+    if (fresh) {
+      // Validate everything up to the first raw SQL before changing anything.
+      const model = await this.dialect.introspect();
+      const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+      const view = this.previousView(model, records, migration.name);
+      this.planOperations(migration, model.clone(), view, 0, 'expand', { untilOpaque: true, validate: true });
+      if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
+        throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
+          hint: 'drop or rename it, or rename the migration file',
+        });
+      }
+      await this.store.upsert({ name: migration.name, checksum: migration.checksum, phase: 'expanding', description: migration.migration.description ?? null });
+      await this.store.clearSteps(migration.name);
+      await this.store.update(migration.name, { steps: [], nextOperation: 0, error: null, versionSchema: null, baseline: snapshot(model), introduced: null });
+      this.logger.info(`expand ${migration.name}`);
+    } else {
+      this.logger.info(`expand ${migration.name} (resuming)`);
+    }
+
+    await this.runPlannedInStages(migration, 'expand');
+
+    const baseline = (await this.store.get(migration.name))!.baseline ?? {};
+    const introduced = introducedSince(await this.dialect.introspect(), baseline);
+    await this.store.update(migration.name, { versionSchema: schema, introduced });
+    const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+    await this.syncVersionSchemas(migration.name, 'expand', records);
+    await this.store.update(migration.name, { phase: 'expanded', expandedAt: new Date(), error: null, steps: [], nextOperation: migration.migration.operations.length });
+    await this.store.clearSteps(migration.name, 'expand');
+  }
+
+  /** Runs stored steps, then plans the next operations (after raw SQL, from a fresh look at the database). */
+  private async runPlannedInStages(migration: LoadedMigration, phase: 'expand'): Promise<void> {
+    const operations = migration.migration.operations;
+    for (;;) {
+      const record = (await this.store.get(migration.name))!;
+      await this.#executor.runPhase(migration.name, phase, record.steps);
+      if (record.nextOperation >= operations.length) return;
+      const model = await this.dialect.introspect();
+      const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+      const view = this.previousView(model, records, migration.name);
+      for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view);
+      const planned = this.planOperations(migration, model, view, record.nextOperation, phase, { untilOpaque: true, validate: true });
+      await this.store.update(migration.name, { steps: [...record.steps, ...planned.steps], nextOperation: planned.next });
+    }
+  }
+
+  /**
+   * Plans the expand steps of operations from `from` on, updating model and
+   * view. With untilOpaque, stops after the first raw-SQL operation.
+   */
+  private planOperations(
+    migration: LoadedMigration,
+    model: SchemaModel,
+    view: VersionView,
+    from: number,
+    phase: 'expand',
+    options: { untilOpaque: boolean; validate: boolean },
+  ): { steps: Step[]; next: number; note?: string } {
+    const operations = migration.migration.operations;
+    const steps: Step[] = [];
+    for (let i = from; i < operations.length; i++) {
+      const operation = operations[i];
+      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view };
+      if (options.validate) operation.validate(ctx);
+      steps.push(...operation[phase](ctx));
+      operation.shapeView(view);
+      if (operation.opaque && options.untilOpaque) return { steps, next: i + 1 };
+      if (operation.opaque && i + 1 < operations.length) {
+        // In a dry run, later operations are checked against the schema as known before the raw SQL.
+        try {
+          const rest = this.planOperations(migration, model, view, i + 1, phase, { ...options, untilOpaque: false });
+          return { steps: [...steps, ...rest.steps], next: operations.length, note: rest.note };
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          return { steps, next: operations.length, note: `operations after raw SQL are planned when it has run (${error.message})` };
+        }
+      }
+    }
+    return { steps, next: operations.length };
+  }
+
+  // ── contract ──────────────────────────────────────────────────────────
+
+  private async contractOne(migration: LoadedMigration, record: MigrationRecord): Promise<void> {
+    if (record.phase === 'expanded') {
+      this.logger.info(`contract ${migration.name}`);
+      // Versions older than this one are no longer served: the new app is fully rolled out.
+      const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+      for (const older of this.migrations) {
+        if (older.name >= migration.name) break;
+        const schema = records.get(older.name)?.versionSchema;
+        if (schema) {
+          await this.#executor.runUnrecorded(migration.name, 'contract', [this.dialect.dropSchema(schema)]);
+          await this.store.update(older.name, { versionSchema: null });
+        }
+      }
+      const model = await this.dialect.introspect();
+      const view = committedView(model, this.liveMigrations(model, records));
+      const { steps } = this.planPhaseSteps(migration, model, view, 'contract');
+      await this.store.clearSteps(migration.name, 'contract');
+      await this.store.update(migration.name, { phase: 'contracting', steps });
+    } else {
+      this.logger.info(`contract ${migration.name} (resuming)`);
+    }
+    const current = (await this.store.get(migration.name))!;
+    await this.#executor.runPhase(migration.name, 'contract', current.steps);
+    await this.store.update(migration.name, { phase: 'complete', completedAt: new Date(), error: null, steps: [] });
+    await this.store.clearSteps(migration.name, 'contract');
+    await this.syncVersionSchemas(migration.name, 'contract', new Map((await this.store.list()).map((r) => [r.name, r])));
+  }
+
+  /** Contract or rollback steps of every operation: contract in order, rollback in reverse. */
+  private planPhaseSteps(
+    migration: LoadedMigration,
+    model: SchemaModel,
+    previous: VersionView,
+    phase: 'contract' | 'rollback',
+    planned = migration.migration.operations.length,
+  ): { steps: Step[] } {
+    const operations = migration.migration.operations.slice(0, planned);
+    // The view each operation was planned against at expand: the one before, shaped by the operations before it.
+    const views: VersionView[] = [];
+    let view = previous.clone();
+    for (const operation of operations) {
+      views.push(view);
+      view = view.clone();
+      operation.shapeView(view);
+    }
+    const order = phase === 'contract' ? operations.map((_, i) => i) : operations.map((_, i) => operations.length - 1 - i);
+    const steps: Step[] = [];
+    for (const i of order) {
+      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view: views[i] };
+      steps.push(...(operations[i] as Operation)[phase](ctx));
+    }
+    return { steps };
+  }
+
+  // ── rollback ──────────────────────────────────────────────────────────
+
+  private async rollbackOne(migration: LoadedMigration, record: MigrationRecord, before: LoadedMigration[]): Promise<void> {
+    if (record.phase !== 'rolling back') {
+      this.logger.info(`rollback ${migration.name}`);
+      if (record.versionSchema) {
+        await this.#executor.runUnrecorded(migration.name, 'rollback', [this.dialect.dropSchema(record.versionSchema)]);
+        await this.store.update(migration.name, { versionSchema: null });
+      }
+      const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+      const model = await this.dialect.introspect();
+      const live = this.liveMigrations(model, records);
+      const previous = liveViews(model, live).get(before.at(-1)?.name ?? '') ?? committedView(model, live);
+      const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
+      const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned);
+      await this.store.clearSteps(migration.name, 'rollback');
+      await this.store.update(migration.name, { phase: 'rolling back', steps });
+    } else {
+      this.logger.info(`rollback ${migration.name} (resuming)`);
+    }
+    const current = (await this.store.get(migration.name))!;
+    await this.#executor.runPhase(migration.name, 'rollback', current.steps);
+    await this.store.update(migration.name, { phase: 'rolled back', rolledBackAt: new Date(), versionSchema: null, steps: [], nextOperation: 0, error: null });
+    await this.store.clearSteps(migration.name);
+    await this.syncVersionSchemas(migration.name, 'rollback', new Map((await this.store.list()).map((r) => [r.name, r])));
+  }
+
+  // ── shared ────────────────────────────────────────────────────────────
+
+  /** Brings every version schema in line with the state: live versions and the newest complete one. */
+  private async syncVersionSchemas(current: string, phase: Phase, records: Map<string, MigrationRecord>): Promise<void> {
+    const model = await this.dialect.introspect();
+    const live = this.liveMigrations(model, records);
+    const views = liveViews(model, live);
+    const latestComplete = this.migrations.filter((m) => records.get(m.name)?.phase === 'complete').at(-1);
+    if (latestComplete && records.get(latestComplete.name)?.versionSchema) {
+      views.set(latestComplete.name, committedView(model, live));
+    }
+    for (const [name, view] of views) {
+      const schema = records.get(name)?.versionSchema;
+      if (!schema) continue;
+      await this.#executor.runUnrecorded(current, phase, await syncSchemaSteps(this.dialect, schema, view));
+    }
+    for (const [name, record] of records) {
+      if (record.versionSchema && !views.has(name)) {
+        await this.#executor.runUnrecorded(current, phase, [this.dialect.dropSchema(record.versionSchema)]);
+        await this.store.update(name, { versionSchema: null });
+      }
+    }
+  }
+
+  /** The view the version before `name` has: the committed state shaped by live migrations before it. */
+  private previousView(model: SchemaModel, records: Map<string, MigrationRecord>, name: string): VersionView {
+    const live = this.liveMigrations(model, records, name);
+    const before = live.filter((m) => m.name < name);
+    return liveViews(model, live).get(before.at(-1)?.name ?? '')?.clone() ?? committedView(model, live);
+  }
+
+  private liveMigrations(model: SchemaModel, records: Map<string, MigrationRecord>, alsoLive?: string): LiveMigration[] {
+    return this.migrations
+      .filter((m) => m.name === alsoLive || LIVE.includes(records.get(m.name)?.phase ?? 'pending'))
+      .map((m) => {
+        const record = records.get(m.name);
+        const phase = record?.phase ?? 'pending';
+        const live = LIVE.includes(phase);
+        const planned = phase === 'expanding' ? record!.nextOperation : live ? m.migration.operations.length : 0;
+        const introduced =
+          phase === 'expanding' && record?.baseline
+            ? introducedSince(model, record.baseline)
+            : (live && record?.introduced) || { tables: [], columns: [] };
+        return { name: m.name, operations: m.migration.operations, planned, introduced };
+      });
+  }
+
+  /** State rows, after checking they agree with the files (checksums, order, missing files). */
+  private async checkedRecords(): Promise<Map<string, MigrationRecord>> {
+    await this.store.ensure();
+    const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+    const files = new Map(this.migrations.map((m) => [m.name, m]));
+    let lastApplied: string | undefined;
+    for (const [name, record] of records) {
+      const applied = record.phase !== 'pending' && record.phase !== 'rolled back';
+      if (!applied) continue;
+      const file = files.get(name);
+      if (!file) {
+        if (record.phase !== 'complete') {
+          throw new StateError(`migration ${name} is ${record.phase} but its file is missing from the migrations folder`, {
+            hint: 'restore the file (zmigrate needs it to contract or roll back)',
+          });
+        }
+      } else if (file.checksum !== record.checksum) {
+        throw new StateError(`${file.file} was changed after it was applied (${record.phase}); applied migrations must not be edited`, {
+          hint: 'restore the file, and put the new change in a new migration',
+        });
+      }
+      if (!lastApplied || name > lastApplied) lastApplied = name;
+    }
+    for (const migration of this.migrations) {
+      const phase = records.get(migration.name)?.phase ?? 'pending';
+      if ((phase === 'pending' || phase === 'rolled back') && lastApplied && migration.name < lastApplied) {
+        throw new StateError(`${migration.file} sorts before ${lastApplied}, which is already applied`, {
+          hint: 'rename the new file so it sorts after every applied migration',
+        });
+      }
+    }
+    return records;
+  }
+}

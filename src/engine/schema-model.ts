@@ -1,0 +1,145 @@
+/**
+ * The physical schema (what the tables really hold) and the version views
+ * (how one application version sees them). Planning works on copies of these
+ * models, so `plan` can show every phase of every pending migration without
+ * touching the database.
+ */
+
+export interface ColumnModel {
+  name: string;
+  /** The SQL type as the engine spells it, e.g. `integer`, `varchar(100)`. */
+  type: string;
+  nullable: boolean;
+  /** A SQL expression, or null when the column has no default. */
+  default: string | null;
+  /** MySQL/MariaDB INVISIBLE column. */
+  invisible: boolean;
+}
+
+export interface IndexModel {
+  name: string;
+  columns: string[];
+  unique: boolean;
+}
+
+export interface TableModel {
+  name: string;
+  columns: ColumnModel[];
+  primaryKey: string[];
+  indexes: IndexModel[];
+}
+
+/** Compares identifiers the way the engine does (case-insensitive columns on MySQL, …). */
+export interface IdentifierRules {
+  sameTable(a: string, b: string): boolean;
+  sameColumn(a: string, b: string): boolean;
+}
+
+export class SchemaModel {
+  readonly #tables: TableModel[];
+
+  constructor(
+    readonly rules: IdentifierRules,
+    tables: TableModel[] = [],
+  ) {
+    this.#tables = tables;
+  }
+
+  get tables(): readonly TableModel[] {
+    return this.#tables;
+  }
+
+  clone(): SchemaModel {
+    return new SchemaModel(this.rules, structuredClone(this.#tables));
+  }
+
+  table(name: string): TableModel | undefined {
+    return this.#tables.find((t) => this.rules.sameTable(t.name, name));
+  }
+
+  column(table: string, column: string): ColumnModel | undefined {
+    return this.table(table)?.columns.find((c) => this.rules.sameColumn(c.name, column));
+  }
+
+  index(name: string): { table: TableModel; index: IndexModel } | undefined {
+    for (const table of this.#tables) {
+      const index = table.indexes.find((i) => i.name === name);
+      if (index) return { table, index };
+    }
+    return undefined;
+  }
+
+  addTable(table: TableModel): void {
+    this.#tables.push(table);
+  }
+
+  removeTable(name: string): void {
+    const i = this.#tables.findIndex((t) => this.rules.sameTable(t.name, name));
+    if (i >= 0) this.#tables.splice(i, 1);
+  }
+}
+
+/** One column of a version view: the name the application uses and the physical column behind it. */
+export interface ViewColumn {
+  name: string;
+  source: string;
+}
+
+export interface ViewTable {
+  /** The name the application uses. */
+  name: string;
+  /** The physical table behind it. */
+  source: string;
+  columns: ViewColumn[];
+}
+
+/** How one application version sees the database: the views of its version schema. */
+export class VersionView {
+  readonly #tables: ViewTable[];
+
+  constructor(
+    readonly rules: IdentifierRules,
+    tables: ViewTable[] = [],
+  ) {
+    this.#tables = tables;
+  }
+
+  get tables(): readonly ViewTable[] {
+    return this.#tables;
+  }
+
+  clone(): VersionView {
+    return new VersionView(this.rules, structuredClone(this.#tables));
+  }
+
+  table(name: string): ViewTable | undefined {
+    return this.#tables.find((t) => this.rules.sameTable(t.name, name));
+  }
+
+  column(table: string, column: string): ViewColumn | undefined {
+    return this.table(table)?.columns.find((c) => this.rules.sameColumn(c.name, column));
+  }
+
+  addTable(table: ViewTable): void {
+    this.#tables.push(table);
+  }
+
+  removeTable(name: string): void {
+    const i = this.#tables.findIndex((t) => this.rules.sameTable(t.name, name));
+    if (i >= 0) this.#tables.splice(i, 1);
+  }
+
+  /** Every table and column exactly as the physical model has it. */
+  static identity(model: SchemaModel, isHelperColumn: (name: string) => boolean): VersionView {
+    return new VersionView(
+      model.rules,
+      model.tables.map((t) => ({
+        name: t.name,
+        source: t.name,
+        columns: t.columns
+          .filter((c) => !isHelperColumn(c.name))
+          .map((c) => ({ name: c.name, source: c.name })),
+      })),
+    );
+  }
+}

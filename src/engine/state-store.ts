@@ -1,0 +1,165 @@
+import type { Knex } from 'knex';
+import type { Dialect } from '../dialects/dialect';
+import type { Phase } from '../errors';
+import type { Step } from './step';
+import type { Introduced, Snapshot } from './version-schemas';
+
+/** A migration's phase, as `zmigrate status` prints it. */
+export type MigrationPhase = 'pending' | 'expanding' | 'expanded' | 'contracting' | 'complete' | 'rolling back' | 'rolled back';
+
+export interface MigrationRecord {
+  name: string;
+  checksum: string;
+  phase: MigrationPhase;
+  description: string | null;
+  versionSchema: string | null;
+  /** The steps of the phase under way, planned when it started. */
+  steps: Step[];
+  /** The first operation not yet planned in the phase under way (operations after raw SQL are planned late). */
+  nextOperation: number;
+  /** Tables and columns before expand started, to tell what expand introduced. */
+  baseline: Snapshot | null;
+  /** What expand added (the previous version must not see it while the migration is live). */
+  introduced: Introduced | null;
+  error: string | null;
+  expandedAt: Date | null;
+  completedAt: Date | null;
+  rolledBackAt: Date | null;
+  updatedAt: Date | null;
+}
+
+export type StepStatus = 'running' | 'done';
+
+/**
+ * zmigrate's own bookkeeping: one row per migration, one per step of the
+ * phase under way. Small on purpose (umzug's storage contract, plus steps).
+ */
+export class StateStore {
+  constructor(private readonly dialect: Dialect) {}
+
+  private get knex(): Knex {
+    return this.dialect.knex;
+  }
+
+  private table(name: 'migrations' | 'steps', trx?: Knex.Transaction): Knex.QueryBuilder {
+    const { schema, table } = this.dialect.stateTable(name);
+    const k = trx ?? this.knex;
+    return schema ? k.withSchema(schema).table(table) : k.table(table);
+  }
+
+  private schemaBuilder(name: 'migrations' | 'steps'): { builder: Knex.SchemaBuilder; table: string } {
+    const { schema, table } = this.dialect.stateTable(name);
+    return { builder: schema ? this.knex.schema.withSchema(schema) : this.knex.schema, table };
+  }
+
+  /** Creates the state tables if they are missing. Safe to call on every run. */
+  async ensure(): Promise<void> {
+    await this.dialect.ensureStateNamespace();
+    const migrations = this.schemaBuilder('migrations');
+    if (!(await migrations.builder.hasTable(migrations.table))) {
+      await this.schemaBuilder('migrations').builder.createTable(migrations.table, (t) => {
+        t.string('name', 191).primary();
+        t.string('checksum', 64).notNullable();
+        t.string('phase', 20).notNullable();
+        t.text('description');
+        t.string('version_schema', 128);
+        t.text('steps', 'longtext');
+        t.integer('next_operation').notNullable().defaultTo(0);
+        t.text('baseline', 'longtext');
+        t.text('introduced', 'longtext');
+        t.text('error');
+        t.timestamp('expanded_at', { useTz: true }).nullable();
+        t.timestamp('completed_at', { useTz: true }).nullable();
+        t.timestamp('rolled_back_at', { useTz: true }).nullable();
+        t.timestamp('updated_at', { useTz: true }).nullable();
+      });
+    }
+    const steps = this.schemaBuilder('steps');
+    if (!(await steps.builder.hasTable(steps.table))) {
+      await this.schemaBuilder('steps').builder.createTable(steps.table, (t) => {
+        t.string('migration', 191).notNullable();
+        t.string('phase', 20).notNullable();
+        t.integer('seq').notNullable();
+        t.string('status', 10).notNullable();
+        t.timestamp('updated_at', { useTz: true }).nullable();
+        t.primary(['migration', 'phase', 'seq']);
+      });
+    }
+  }
+
+  /** False when zmigrate has never run on this database (status must not create tables). */
+  async exists(): Promise<boolean> {
+    const { builder, table } = this.schemaBuilder('migrations');
+    return builder.hasTable(table);
+  }
+
+  async list(): Promise<MigrationRecord[]> {
+    const rows = (await this.table('migrations').select('*').orderBy('name')) as Array<Record<string, unknown>>;
+    return rows.map(toRecord);
+  }
+
+  async get(name: string): Promise<MigrationRecord | undefined> {
+    const row = (await this.table('migrations').where({ name }).first()) as Record<string, unknown> | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  async upsert(record: Pick<MigrationRecord, 'name' | 'checksum' | 'phase' | 'description'>): Promise<void> {
+    const existing = await this.get(record.name);
+    const values = { checksum: record.checksum, phase: record.phase, description: record.description, updated_at: new Date() };
+    if (existing) await this.table('migrations').where({ name: record.name }).update(values);
+    else await this.table('migrations').insert({ name: record.name, ...values, next_operation: 0 });
+  }
+
+  async update(name: string, changes: Partial<Omit<MigrationRecord, 'name'>>, trx?: Knex.Transaction): Promise<void> {
+    const values: Record<string, unknown> = { updated_at: new Date() };
+    if (changes.checksum !== undefined) values.checksum = changes.checksum;
+    if (changes.phase !== undefined) values.phase = changes.phase;
+    if (changes.description !== undefined) values.description = changes.description;
+    if (changes.versionSchema !== undefined) values.version_schema = changes.versionSchema;
+    if (changes.steps !== undefined) values.steps = JSON.stringify(changes.steps);
+    if (changes.nextOperation !== undefined) values.next_operation = changes.nextOperation;
+    if (changes.error !== undefined) values.error = changes.error;
+    if (changes.baseline !== undefined) values.baseline = JSON.stringify(changes.baseline);
+    if (changes.introduced !== undefined) values.introduced = JSON.stringify(changes.introduced);
+    if (changes.expandedAt !== undefined) values.expanded_at = changes.expandedAt;
+    if (changes.completedAt !== undefined) values.completed_at = changes.completedAt;
+    if (changes.rolledBackAt !== undefined) values.rolled_back_at = changes.rolledBackAt;
+    await this.table('migrations', trx).where({ name }).update(values);
+  }
+
+  /** Status of each step of a phase, by sequence number. */
+  async stepStatus(migration: string, phase: Phase): Promise<Map<number, StepStatus>> {
+    const rows = (await this.table('steps').where({ migration, phase }).select('seq', 'status')) as Array<{ seq: number; status: StepStatus }>;
+    return new Map(rows.map((r) => [Number(r.seq), r.status]));
+  }
+
+  async markStep(migration: string, phase: Phase, seq: number, status: StepStatus, trx?: Knex.Transaction): Promise<void> {
+    const updated = await this.table('steps', trx).where({ migration, phase, seq }).update({ status, updated_at: new Date() });
+    if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status, updated_at: new Date() });
+  }
+
+  async clearSteps(migration: string, phase?: Phase): Promise<void> {
+    const q = this.table('steps').where({ migration });
+    await (phase ? q.andWhere({ phase }) : q).delete();
+  }
+}
+
+function toRecord(row: Record<string, unknown>): MigrationRecord {
+  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+  return {
+    name: String(row.name),
+    checksum: String(row.checksum),
+    phase: row.phase as MigrationPhase,
+    description: (row.description as string | null) ?? null,
+    versionSchema: (row.version_schema as string | null) ?? null,
+    steps: row.steps ? (JSON.parse(String(row.steps)) as Step[]) : [],
+    nextOperation: Number(row.next_operation ?? 0),
+    baseline: row.baseline ? (JSON.parse(String(row.baseline)) as Snapshot) : null,
+    introduced: row.introduced ? (JSON.parse(String(row.introduced)) as Introduced) : null,
+    error: (row.error as string | null) ?? null,
+    expandedAt: date(row.expanded_at),
+    completedAt: date(row.completed_at),
+    rolledBackAt: date(row.rolled_back_at),
+    updatedAt: date(row.updated_at),
+  };
+}

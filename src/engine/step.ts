@@ -1,0 +1,33 @@
+/**
+ * A step is one SQL statement of a phase. Steps are planned when a migration
+ * starts to expand and stored in zmigrate's state, so a run that is killed
+ * half-way resumes with exactly the statements that were still to run.
+ */
+
+/**
+ * What a step leaves behind, checked when a step was started but its
+ * completion was never recorded (a crash on an engine without transactional
+ * DDL): if the effect is already there, the step is not run again.
+ */
+export type StepGuard =
+  | { kind: 'tableExists'; table: string }
+  | { kind: 'tableMissing'; table: string }
+  | { kind: 'columnExists'; table: string; column: string }
+  | { kind: 'columnMissing'; table: string; column: string }
+  | { kind: 'indexExists'; table: string; index: string }
+  | { kind: 'indexMissing'; table: string; index: string };
+
+export interface Step {
+  /** One line for humans: `create table orders`. */
+  description: string;
+  sql: string;
+  /** False for statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). */
+  transactional: boolean;
+  /** Takes locks on application tables: run under the lock timeout with retries. */
+  locks: boolean;
+  guard?: StepGuard;
+}
+
+export function step(description: string, sql: string, options: Partial<Omit<Step, 'description' | 'sql'>> = {}): Step {
+  return { description, sql, transactional: true, locks: true, ...options };
+}

@@ -1,0 +1,81 @@
+/**
+ * Typed errors. The CLI maps each class to an exit code and prints
+ * `message` as one line (plus `hint` when present); the stack only with --verbose.
+ */
+
+export type Phase = 'expand' | 'contract' | 'rollback';
+
+export abstract class ZmigrateError extends Error {
+  /** 1: a migration failed; 2: bad usage or bad input. */
+  abstract readonly exitCode: 1 | 2;
+  readonly hint?: string;
+
+  constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad command-line usage, bad URL, bad config file. */
+export class ConfigError extends ZmigrateError {
+  readonly exitCode = 2 as const;
+}
+
+/** A migration file that cannot be loaded or does not describe a valid migration. */
+export class MigrationFileError extends ZmigrateError {
+  readonly exitCode = 2 as const;
+  constructor(
+    readonly file: string,
+    message: string,
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** The migration does not fit the database (unknown table, unknown column, …); nothing was changed. */
+export class ValidationError extends ZmigrateError {
+  readonly exitCode = 2 as const;
+  constructor(
+    readonly migration: string,
+    message: string,
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(`${migration}: ${message}`, options);
+  }
+}
+
+/** The request does not fit the migrations' state (contract before expand, edited file, …). */
+export class StateError extends ZmigrateError {
+  readonly exitCode = 2 as const;
+}
+
+/** The server cannot be reached or refuses us (unreachable, wrong password, unknown database). */
+export class ConnectionError extends ZmigrateError {
+  readonly exitCode = 2 as const;
+}
+
+/** A statement of a migration failed on the server. The state is left resumable. */
+export class MigrationError extends ZmigrateError {
+  readonly exitCode = 1 as const;
+  constructor(
+    readonly migration: string,
+    readonly phase: Phase,
+    readonly statement: string | undefined,
+    message: string,
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(`${migration} (${phase}): ${message}`, options);
+  }
+}
+
+/** A DDL statement kept failing to get its lock within lock_timeout after every retry. */
+export class LockTimeoutError extends ZmigrateError {
+  readonly exitCode = 1 as const;
+}
+
+/** Another zmigrate runner holds the runner lock and did not release it in time. */
+export class RunnerLockError extends ZmigrateError {
+  readonly exitCode = 1 as const;
+}

@@ -1,0 +1,38 @@
+import type { AddColumnSpec, CreateIndexSpec, CreateTableSpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
+import type { Operation } from '../operations/operation';
+import { CreateTable } from '../operations/create-table';
+import { DropTable } from '../operations/drop-table';
+import { AddColumn } from '../operations/add-column';
+import { CreateIndex } from '../operations/create-index';
+import { RawSql } from '../operations/raw-sql';
+
+const MIGRATION = Symbol.for('zmigrate.migration');
+
+/** Marks a migration file's default export; the loader refuses anything else. */
+export function defineMigration(definition: MigrationDefinition): Migration {
+  const migration = { ...definition, operations: definition.operations ?? [] };
+  Object.defineProperty(migration, MIGRATION, { value: true });
+  return migration;
+}
+
+export function isMigration(value: unknown): value is Migration {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MIGRATION] === true;
+}
+
+export function isOperation(value: unknown): value is Operation {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Operation).kind === 'string' &&
+    typeof (value as Operation).expand === 'function'
+  );
+}
+
+/** The operation builders a migration file uses: `op.createTable(...)`, … */
+export const op = {
+  createTable: (name: string, spec: CreateTableSpec): Operation => new CreateTable(name, spec),
+  dropTable: (name: string): Operation => new DropTable(name),
+  addColumn: (table: string, column: string, spec: AddColumnSpec): Operation => new AddColumn(table, column, spec),
+  createIndex: (table: string, columns: string[], spec?: CreateIndexSpec): Operation => new CreateIndex(table, columns, spec),
+  sql: (spec: RawSqlSpec): Operation => new RawSql(spec),
+};

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createJiti } from 'jiti';
+import { ConfigError, MigrationFileError } from '../errors';
+import { isMigration, isOperation } from './define';
+import type { Migration } from './types';
+
+export interface LoadedMigration {
+  /** The file name without extension, e.g. `0002_rename_customer`. */
+  readonly name: string;
+  readonly file: string;
+  /** sha256 of the file's bytes: an applied file that changes afterwards is refused. */
+  readonly checksum: string;
+  readonly migration: Migration;
+}
+
+const EXTENSIONS = ['.ts', '.js', '.mts', '.cts', '.mjs', '.cjs'];
+export const MIGRATION_NAME = /^[a-z0-9_]+$/;
+
+/** Lists, names and checksums the migration files of a folder, in file-name order, without running them. */
+export async function listMigrationFiles(dir: string): Promise<Array<{ name: string; file: string }>> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`migrations folder ${dir} does not exist`, { hint: 'create it, or point --dir at it' });
+    if (code === 'ENOTDIR') throw new ConfigError(`${dir} is not a folder`);
+    throw new ConfigError(`cannot read migrations folder ${dir}: ${(error as Error).message}`);
+  }
+  const files = entries
+    .filter((f) => EXTENSIONS.includes(path.extname(f)) && !f.endsWith('.d.ts') && !f.startsWith('.'))
+    .sort();
+  const seen = new Map<string, string>();
+  const result: Array<{ name: string; file: string }> = [];
+  for (const f of files) {
+    const name = path.basename(f, path.extname(f));
+    const other = seen.get(name);
+    if (other) {
+      throw new MigrationFileError(path.join(dir, f), `a second file for migration ${name} (the other is ${other})`, {
+        hint: 'keep one file per migration name',
+      });
+    }
+    seen.set(name, f);
+    if (!MIGRATION_NAME.test(name)) {
+      throw new MigrationFileError(path.join(dir, f), `migration name ${JSON.stringify(name)} must match [a-z0-9_]+`, {
+        hint: 'rename the file, e.g. 0003_add_priority.ts',
+      });
+    }
+    result.push({ name, file: path.join(dir, f) });
+  }
+  return result;
+}
+
+/** Loads every migration file of a folder. TypeScript needs no build step (jiti). */
+export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
+  const files = await listMigrationFiles(dir);
+  const jiti = createJiti(__filename, {
+    // Migration files import from 'zmigrate'; resolve it to this very copy,
+    // so files work whether or not the project has zmigrate in node_modules.
+    alias: { zmigrate: path.resolve(__dirname, '..', 'index') },
+    moduleCache: false,
+    fsCache: false,
+    interopDefault: true,
+  });
+  const loaded: LoadedMigration[] = [];
+  for (const { name, file } of files) {
+    const source = await fs.readFile(file);
+    const checksum = createHash('sha256').update(source).digest('hex');
+    let exported: unknown;
+    try {
+      const mod = (await jiti.import(path.resolve(file))) as { default?: unknown } | undefined;
+      exported = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
+    } catch (error) {
+      throw new MigrationFileError(file, `cannot load: ${firstLine(error)}`, { cause: error });
+    }
+    loaded.push({ name, file, checksum, migration: toMigration(file, exported) });
+  }
+  return loaded;
+}
+
+function toMigration(file: string, exported: unknown): Migration {
+  if (exported === undefined || exported === null || (typeof exported === 'object' && Object.keys(exported).length === 0 && !isMigration(exported))) {
+    throw new MigrationFileError(file, 'has no default export', {
+      hint: 'end the file with: export default defineMigration({ operations: [...] })',
+    });
+  }
+  if (typeof exported !== 'object') {
+    throw new MigrationFileError(file, 'the default export must be defineMigration({ ... })');
+  }
+  const migration = exported as Migration;
+  const operations: unknown = migration.operations ?? [];
+  if (!Array.isArray(operations)) {
+    throw new MigrationFileError(file, 'operations must be an array of op.*(...) calls');
+  }
+  operations.forEach((operation, i) => {
+    if (!isOperation(operation)) {
+      throw new MigrationFileError(file, `operations[${i}] is not an operation (use op.createTable(...), op.addColumn(...), …)`);
+    }
+  });
+  if (operations.length === 0) {
+    throw new MigrationFileError(file, 'has no operations');
+  }
+  return { ...migration, operations: operations as Migration['operations'] };
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}

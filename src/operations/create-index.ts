@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { CreateIndexSpec } from '../migration/types';
+import type { Step } from '../engine/step';
+import { ValidationError } from '../errors';
+import { checkIdentifier, checkSqlFragment } from './checks';
+import { requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+
+/** An index built without blocking writes at expand; rollback drops it. */
+export class CreateIndex implements Operation {
+  readonly kind = 'createIndex';
+
+  constructor(
+    readonly table: string,
+    readonly columns: string[],
+    readonly spec: CreateIndexSpec = {},
+  ) {}
+
+  describe(): string {
+    return `create ${this.spec.unique ? 'unique ' : ''}index ${this.spec.name ?? ''} on ${this.table} (${this.columns.join(', ')})`.replace('  ', ' ');
+  }
+
+  validate(ctx: PlanContext): void {
+    if (!Array.isArray(this.columns) || this.columns.length === 0) {
+      throw new ValidationError(ctx.migration, `createIndex on ${JSON.stringify(this.table)} needs a non-empty list of columns`);
+    }
+    for (const column of this.columns) requireColumn(ctx, this.table, column);
+    const name = checkIdentifier(ctx.dialect, ctx.migration, 'index name', this.indexName(ctx));
+    if (ctx.model.index(name)) {
+      throw new ValidationError(ctx.migration, `index ${JSON.stringify(name)} already exists`);
+    }
+    if (this.spec.where !== undefined) {
+      if (!ctx.dialect.capabilities.partialIndexes) {
+        throw new ValidationError(ctx.migration, `createIndex ${JSON.stringify(name)}: ${ctx.dialect.displayName} has no partial indexes ('where')`);
+      }
+      checkSqlFragment(ctx.dialect, ctx.migration, `createIndex ${name}: where`, this.spec.where);
+    }
+  }
+
+  expand(ctx: PlanContext): Step[] {
+    const source = sourceTable(ctx, this.table);
+    const columns = this.columns.map((c) => ctx.view.column(this.table, c)!.source);
+    const name = this.indexName(ctx);
+    ctx.model.table(source)!.indexes.push({ name, columns, unique: this.spec.unique === true });
+    return [ctx.dialect.createIndex(source, { name, columns, unique: this.spec.unique === true, where: this.spec.where })];
+  }
+
+  contract(): Step[] {
+    return [];
+  }
+
+  rollback(ctx: PlanContext): Step[] {
+    const source = sourceTable(ctx, this.table);
+    const name = this.indexName(ctx);
+    const table = ctx.model.table(source)!;
+    table.indexes = table.indexes.filter((i) => i.name !== name);
+    return [ctx.dialect.dropIndex(source, name)];
+  }
+
+  shapeView(): void {}
+
+
+  /** The given name, or `<table>_<columns>_idx`, shortened with a hash when too long for the engine. */
+  indexName(ctx: PlanContext): string {
+    if (this.spec.name !== undefined) return this.spec.name;
+    const name = `${this.table}_${this.columns.join('_')}_${this.spec.unique ? 'key' : 'idx'}`;
+    const max = ctx.dialect.capabilities.maxIdentifierLength;
+    if (Buffer.byteLength(name) <= max) return name;
+    const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+    return `${Buffer.from(name).subarray(0, max - 9).toString('utf8').replace(/\uFFFD+$/, '')}_${hash}`;
+  }
+}

@@ -1,0 +1,69 @@
+import type { Dialect } from '../dialects/dialect';
+import type { SchemaModel, VersionView } from '../engine/schema-model';
+import type { Step } from '../engine/step';
+import { ValidationError } from '../errors';
+
+/** What an operation sees while it is planned. Nothing here touches the database. */
+export interface PlanContext {
+  readonly dialect: Dialect;
+  readonly migration: string;
+  /**
+   * The physical schema as it will be when this operation's phase starts.
+   * Planning an operation updates it to the shape the phase leaves behind.
+   */
+  readonly model: SchemaModel;
+  /** The schema as the previous application version sees it (names it may refer to). */
+  readonly view: VersionView;
+}
+
+/**
+ * One schema change with its three phases, as pgroll's operations have.
+ * Adding an operation means adding a file that implements this; nothing else
+ * in the engine changes.
+ */
+export interface Operation {
+  readonly kind: string;
+  /**
+   * True when the planner cannot know the schema this operation leaves
+   * (raw SQL): operations after it are planned from a fresh look at the database.
+   */
+  readonly opaque?: boolean;
+  /** One line for humans: `add column orders.priority`. */
+  describe(): string;
+  /** Checks the operation against the previous version; throws ValidationError. */
+  validate(ctx: PlanContext): void;
+  /** Steps that add the new shape beside the old one; updates ctx.model. */
+  expand(ctx: PlanContext): Step[];
+  /** Steps that remove the old shape and finalize the new one; updates ctx.model. */
+  contract(ctx: PlanContext): Step[];
+  /** Steps that undo expand; updates ctx.model. */
+  rollback(ctx: PlanContext): Step[];
+  /** Turns the previous version's view into this version's view. */
+  shapeView(view: VersionView): void;
+}
+
+/** Shared checks, so every operation words the same mistake the same way. */
+export function requireTable(ctx: PlanContext, table: string): void {
+  if (!ctx.view.table(table)) {
+    throw new ValidationError(ctx.migration, `unknown table ${JSON.stringify(table)}`);
+  }
+}
+
+export function requireColumn(ctx: PlanContext, table: string, column: string): void {
+  requireTable(ctx, table);
+  if (!ctx.view.column(table, column)) {
+    throw new ValidationError(ctx.migration, `unknown column ${JSON.stringify(column)} in table ${JSON.stringify(table)}`);
+  }
+}
+
+export function requireNoTable(ctx: PlanContext, table: string): void {
+  if (ctx.view.table(table) || ctx.model.table(table)) {
+    throw new ValidationError(ctx.migration, `table ${JSON.stringify(table)} already exists`);
+  }
+}
+
+/** The physical table behind a name the previous version uses. */
+export function sourceTable(ctx: PlanContext, table: string): string {
+  requireTable(ctx, table);
+  return ctx.view.table(table)!.source;
+}
