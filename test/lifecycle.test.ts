@@ -1,0 +1,90 @@
+/**
+ * Issue 2, must-show 1: through the CLI, expand → status --json shows the
+ * migrations expanded → contract → complete; and expand → rollback leaves no
+ * trace of the migration. On PostgreSQL, MariaDB and PGlite.
+ */
+import { ALL_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { inspect } from './support/inspect';
+
+const FILES = {
+  '0001_create_orders.ts': migrationSource([
+    "op.createTable('orders', { columns: { id: { type: 'bigint', primaryKey: true }, customer: { type: 'varchar(100)', nullable: false }, amount: { type: 'integer', nullable: false, default: '0' } } })",
+  ]),
+  '0002_add_priority.ts': migrationSource([
+    "op.addColumn('orders', 'priority', { type: 'integer', nullable: true })",
+    "op.createIndex('orders', ['customer'])",
+  ]),
+};
+
+describe.each(ALL_ENGINES)('lifecycle on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const cli = (dir: string, ...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  test('expand → expanded → contract → complete, with the version schema kept', async () => {
+    const dir = migrationsDir(FILES);
+    const expand = await cli(dir, 'expand');
+    expect(expand.stderr).not.toMatch(/error/);
+    expect(expand.code).toBe(0);
+
+    const status = await cli(dir, 'status', '--json');
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { migrations: Array<{ name: string; phase: string; versionSchema: string | null }> };
+    expect(parsed.migrations.map((m) => [m.name, m.phase])).toEqual([
+      ['0001_create_orders', 'expanded'],
+      ['0002_add_priority', 'expanded'],
+    ]);
+    expect(parsed.migrations[1].versionSchema).toBe(`${db.base}_0002_add_priority`);
+
+    const schema = await cli(dir, 'schema');
+    expect(schema.stdout).toBe(`${db.base}_0002_add_priority\n`);
+
+    const contract = await cli(dir, 'contract');
+    expect(contract.code).toBe(0);
+    const after = JSON.parse((await cli(dir, 'status', '--json')).stdout) as typeof parsed;
+    expect(after.migrations.map((m) => m.phase)).toEqual(['complete', 'complete']);
+
+    const state = await inspect(db);
+    expect(state.versionSchemas).toEqual([`${db.base}_0002_add_priority`]);
+    expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'priority']);
+    expect(state.visibleColumns('orders')).toEqual(['id', 'customer', 'amount', 'priority']);
+    expect(state.views(`${db.base}_0002_add_priority`)).toEqual(['orders']);
+    expect(state.indexes('orders')).toContain('orders_customer_idx');
+  });
+
+  test('expand → rollback leaves no trace of the rolled-back migration', async () => {
+    const dir = migrationsDir({
+      ...FILES,
+      '0003_audit.ts': migrationSource([
+        "op.createTable('audit_log', { columns: { id: { type: 'bigint', primaryKey: true }, note: { type: 'text' } } })",
+        "op.addColumn('orders', 'channel', { type: 'varchar(20)', nullable: false, default: \"'web'\" })",
+        "op.createIndex('orders', ['amount'], { name: 'orders_amount_idx' })",
+      ]),
+    });
+    const before = await inspect(db);
+    expect((await cli(dir, 'expand')).code).toBe(0);
+    const expanded = await inspect(db);
+    expect(expanded.tables).toContain('audit_log');
+    expect(expanded.versionSchemas).toContain(`${db.base}_0003_audit`);
+
+    const rollback = await cli(dir, 'rollback');
+    expect(rollback.code).toBe(0);
+    expect(rollback.stdout).toContain('rolled back 0003_audit');
+
+    const after = await inspect(db);
+    expect(after.tables).toEqual(before.tables);
+    expect(after.columns('orders')).toEqual(before.columns('orders'));
+    expect(after.indexes('orders')).toEqual(before.indexes('orders'));
+    expect(after.versionSchemas).toEqual(before.versionSchemas);
+    expect(after.triggers).toEqual(before.triggers);
+    const status = JSON.parse((await cli(dir, 'status', '--json')).stdout) as { migrations: Array<{ name: string; phase: string }> };
+    expect(status.migrations.find((m) => m.name === '0003_audit')?.phase).toBe('rolled back');
+  });
+});
