@@ -1,0 +1,138 @@
+/**
+ * The CLI's own surface: config files, `new`, `plan`, `schema`, colours and
+ * exit codes, on real servers.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
+import { BIN, migrationSource, migrationsDir, runCli } from './support/cli';
+import { inspect } from './support/inspect';
+
+const CREATE = migrationSource([
+  "op.createTable('items', { columns: { id: { type: 'bigint', primaryKey: true }, label: { type: 'varchar(50)', nullable: false } } })",
+]);
+
+describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('plan prints the SQL of expand and contract and changes nothing', async () => {
+    const dir = migrationsDir({ '0001_items.ts': CREATE });
+    const before = await inspect(db);
+    const plan = await runCli(['plan', '--dir', dir, '--url', db.url]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('-- 0001_items: expand');
+    expect(plan.stdout).toMatch(/CREATE TABLE [`"][^`"]+[`"]\.[`"]items[`"]/);
+    expect(plan.stdout).toContain(`${db.base}_0001_items`);
+    expect(plan.stdout).toContain('-- 0001_items: contract');
+    const after = await inspect(db);
+    expect(after.tables).toEqual(before.tables);
+    expect(after.versionSchemas).toEqual(before.versionSchemas);
+    const json = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
+    const parsed = JSON.parse(json.stdout) as { plans: Array<{ migration: string; phase: string; statements: string[] }> };
+    expect(parsed.plans.map((p) => `${p.migration}:${p.phase}`)).toEqual(['0001_items:expand', '0001_items:contract']);
+  });
+
+  test('a config file gives url and dir; flags win over it', async () => {
+    const dir = migrationsDir({ '0001_items.ts': CREATE });
+    const root = path.dirname(dir);
+    writeFileSync(path.join(root, 'zmigrate.config.json'), JSON.stringify({ url: db.url, dir: './migrations' }));
+    const status = await runCli(['status', '--json'], { cwd: root });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).migrations).toEqual([expect.objectContaining({ name: '0001_items', phase: expect.any(String) })]);
+
+    writeFileSync(path.join(root, 'zmigrate.config.json'), JSON.stringify({ url: 'postgres://nobody@127.0.0.1:1/none', dir: './migrations' }));
+    const flagWins = await runCli(['status', '--json', '--url', db.url], { cwd: root });
+    expect(flagWins.code).toBe(0);
+
+    writeFileSync(path.join(root, 'zmigrate.config.json'), '{ "url": ');
+    const broken = await runCli(['status'], { cwd: root });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/^error: cannot read config file zmigrate\.config\.json/);
+
+    writeFileSync(path.join(root, 'zmigrate.config.json'), JSON.stringify({ url: db.url, dri: 'x' }));
+    const unknown = await runCli(['status'], { cwd: root });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown setting "dri"');
+  });
+
+  test('a TypeScript config file works too', async () => {
+    const dir = migrationsDir({ '0001_items.ts': CREATE });
+    const root = path.dirname(dir);
+    writeFileSync(path.join(root, 'zmigrate.config.ts'), `const config: { url: string } = { url: ${JSON.stringify(db.url)} };\nexport default config;\n`);
+    const status = await runCli(['status', '--json'], { cwd: root });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
+  });
+
+  test('new scaffolds a TypeScript file that expand accepts', async () => {
+    const dir = migrationsDir({});
+    const created = await runCli(['new', 'add_things', '--dir', dir]);
+    expect(created.code).toBe(0);
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^\d{14}_add_things\.ts$/);
+    expect(created.stdout.trim()).toBe(path.join(dir, files[0]));
+    const expand = await runCli(['expand', '--dir', dir, '--url', db.url]);
+    expect(expand.code).toBe(0);
+    const status = JSON.parse((await runCli(['status', '--json', '--dir', dir, '--url', db.url])).stdout);
+    expect(status.migrations.find((m: { name: string }) => m.name.endsWith('_add_things')).phase).toBe('expanded');
+    await runCli(['rollback', '--dir', dir, '--url', db.url]);
+
+    const bad = await runCli(['new', 'Bad-Name', '--dir', dir]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('must match [a-z0-9_]+');
+  });
+
+  test('schema prints only the name; before any expand it fails with exit 2', async () => {
+    const fresh = await createTestDatabase(engine);
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const none = await runCli(['schema', '--dir', dir, '--url', fresh.url]);
+      expect(none.code).toBe(2);
+      expect(none.stdout).toBe('');
+      expect((await runCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      const schema = await runCli(['schema', '--dir', dir, '--url', fresh.url]);
+      expect(schema.code).toBe(0);
+      expect(schema.stdout).toBe(`${fresh.base}_0001_items\n`);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describe('colours', () => {
+  const dir = migrationsDir({ '0001_items.ts': CREATE });
+  const ESC = '\u001b[';
+
+  test('no colour codes when output is not a terminal', async () => {
+    const result = await runCli(['status', '--dir', dir, '--url', 'not a url'], { env: { NO_COLOR: undefined } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain(ESC);
+  });
+
+  // `script` gives the CLI a real terminal.
+  const onTty = (env: Record<string, string>) =>
+    execFileSync('script', ['-qec', `${process.execPath} ${BIN} status --dir ${dir} --url 'not a url'`, '/dev/null'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    }).toString();
+
+  test('colours on a terminal, none with NO_COLOR', () => {
+    const run = (env: Record<string, string>) => {
+      try {
+        return onTty(env);
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout ?? '');
+      }
+    };
+    expect(run({ TERM: 'xterm' })).toContain(ESC);
+    expect(run({ TERM: 'xterm', NO_COLOR: '1' })).not.toContain(ESC);
+  });
+});
