@@ -5,6 +5,8 @@
 
 export type Phase = 'expand' | 'contract' | 'rollback';
 
+const BRAND = Symbol.for('zmigrate.error');
+
 export abstract class ZmigrateError extends Error {
   /** 1: a migration failed; 2: bad usage or bad input. */
   abstract readonly exitCode: 1 | 2;
@@ -14,6 +16,18 @@ export abstract class ZmigrateError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.hint = options.hint;
+    const chain: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) chain.push(c.name);
+    Object.defineProperty(this, BRAND, { value: chain });
+  }
+
+  /**
+   * Migration files get their own copy of this module (the loader evaluates
+   * them apart), so `instanceof` goes by class name, not by identity.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const chain = (value as Record<symbol, unknown> | null)?.[BRAND];
+    return Array.isArray(chain) && chain.includes(this.name);
   }
 }
 

@@ -1,0 +1,78 @@
+/**
+ * The programmatic API the CLI is built on: Migrator with a logger, typed
+ * errors, and the version schema an app would use.
+ */
+import { Migrator, StateError, ValidationError, type Logger } from '../src';
+import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir } from './support/cli';
+
+describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('expand, write through the version schema, contract', async () => {
+    const dir = migrationsDir({
+      '0001_people.ts': migrationSource([
+        "op.createTable('people', { columns: { id: { type: 'integer', primaryKey: true }, name: { type: 'varchar(40)', nullable: false } } })",
+      ]),
+      '0002_people_email.ts': migrationSource([
+        "op.addColumn('people', 'email', { type: 'varchar(80)', nullable: true })",
+        "op.dropTable('legacy')",
+      ]),
+    });
+    await db.knex.raw(engine === 'postgres' ? 'create table legacy (id integer primary key)' : 'create table legacy (id integer primary key)');
+    const lines: string[] = [];
+    const logger: Logger = { info: (m) => lines.push(m), step: (m) => lines.push(m), warn: (m) => lines.push(m) };
+    const migrator = new Migrator({ url: db.url, dir, logger });
+    try {
+      expect(await migrator.expand()).toEqual(['0001_people', '0002_people_email']);
+      expect(lines).toContain('create table people');
+      const schema = await migrator.schema();
+      expect(schema).toBe(`${db.base}_0002_people_email`);
+
+      // The old app writes the base table without the new column; the new app writes the view with it.
+      await db.knex('people').insert({ id: 1, name: 'old app' });
+      const v2 = db.versionKnex(schema!);
+      await v2('people').insert({ id: 2, name: 'new app', email: 'n@example.com' });
+      expect(await v2('people').orderBy('id').select('id', 'name', 'email')).toEqual([
+        { id: 1, name: 'old app', email: null },
+        { id: 2, name: 'new app', email: 'n@example.com' },
+      ]);
+      // The new version no longer sees the dropped table; the old app still does.
+      await expect(v2('legacy').select()).rejects.toThrow();
+      expect(await db.knex('legacy').select()).toEqual([]);
+
+      expect(await migrator.contract()).toEqual(['0001_people', '0002_people_email']);
+      expect((await migrator.status()).map((s) => s.phase)).toEqual(['complete', 'complete']);
+      expect(await v2('people').count({ n: '*' })).toEqual([{ n: expect.anything() }]);
+      await expect(db.knex('legacy').select()).rejects.toThrow();
+      await expect(migrator.contract()).rejects.toBeInstanceOf(StateError);
+    } finally {
+      await migrator.close();
+    }
+  });
+
+  test('an unknown table is a ValidationError and changes nothing', async () => {
+    const dir = migrationsDir({
+      '0001_bad.ts': migrationSource(["op.addColumn('no_such_table', 'x', { type: 'integer' })"]),
+    });
+    const fresh = await createTestDatabase(engine);
+    const migrator = new Migrator({ url: fresh.url, dir });
+    try {
+      const error = await migrator.expand().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).message).toBe('0001_bad: unknown table "no_such_table"');
+      expect((error as ValidationError).exitCode).toBe(2);
+      const status = await migrator.status();
+      expect(status.map((s) => [s.name, s.phase])).toEqual([['0001_bad', 'pending']]);
+    } finally {
+      await migrator.close();
+      await fresh.drop();
+    }
+  });
+});
