@@ -69,7 +69,7 @@ export class Runner {
       if (phase === 'expanded' || phase === 'complete') continue;
       if (phase === 'contracting') throw new StateError(`${migration.name} is half-way through contract; run zmigrate contract to finish it`);
       if (phase === 'rolling back') throw new StateError(`${migration.name} is half-way through rollback; run zmigrate rollback to finish it`);
-      await this.expandOne(migration, record);
+      await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
       done.push(migration.name);
     }
     return done;
@@ -85,7 +85,7 @@ export class Runner {
         throw new StateError(`${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first`);
       }
       if (phase !== 'expanded' && phase !== 'contracting') continue;
-      await this.contractOne(migration, records.get(migration.name)!);
+      await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
     }
     if (done.length === 0) {
@@ -112,7 +112,7 @@ export class Runner {
     if (record.phase === 'contracting') {
       throw new StateError(`${target.name} is half-way through contract and cannot be rolled back; run zmigrate contract to finish it`);
     }
-    await this.rollbackOne(target, record, live.slice(0, -1));
+    await this.recordingErrors(target.name, () => this.rollbackOne(target, record, live.slice(0, -1)));
     return target.name;
   }
 
@@ -341,6 +341,18 @@ export class Runner {
   }
 
   // ── shared ────────────────────────────────────────────────────────────
+
+  /** Keeps the last failure in the state, for `zmigrate status`; the error still propagates. */
+  private async recordingErrors(name: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      if (await this.store.get(name).catch(() => undefined)) {
+        await this.store.update(name, { error: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+      }
+      throw error;
+    }
+  }
 
   /** Brings every version schema in line with the state: live versions and the newest complete one. */
   private async syncVersionSchemas(current: string, phase: Phase, records: Map<string, MigrationRecord>): Promise<void> {
