@@ -128,7 +128,7 @@ export class Migrator {
       await dialect.connect({ lockTimeoutMs: this.#options.lockTimeoutMs });
     } catch (error) {
       await dialect.close().catch(() => undefined);
-      throw this.connectionError(dialect, error);
+      throw error instanceof ZmigrateError ? error : this.connectionError(dialect, error);
     }
     this.#dialect = dialect;
     return dialect;

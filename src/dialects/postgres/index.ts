@@ -29,14 +29,16 @@ export class PostgresDialect implements Dialect {
     maxIdentifierLength: 63,
   };
   readonly rules = exactRules;
-  readonly knex: Knex;
+  #knex: Knex | undefined;
+  readonly #config: Knex.Config;
   #lockKey: [number, number];
 
+  /** The knex is made on first use, so a subclass can prepare first (PGlite locks its folder). */
   constructor(
-    knexOrConfig: Knex | Knex.Config,
+    config: Knex.Config,
     readonly baseSchema: string = 'public',
   ) {
-    this.knex = typeof knexOrConfig === 'function' ? knexOrConfig : knexFactory(knexOrConfig);
+    this.#config = config;
     const digest = createHash('sha256').update(`zmigrate:${baseSchema}`).digest();
     this.#lockKey = [digest.readInt32BE(0), digest.readInt32BE(4)];
   }
@@ -55,7 +57,14 @@ export class PostgresDialect implements Dialect {
       } as Knex.PgConnectionConfig,
       pool: { min: 1, max: 1 },
       acquireConnectionTimeout: 15_000,
+      // knex would print connection errors with a stack to stdout; zmigrate reports them itself.
+      log: { warn: () => undefined },
     }, schema);
+  }
+
+  get knex(): Knex {
+    this.#knex ??= knexFactory(this.#config);
+    return this.#knex;
   }
 
   quote(identifier: string): string {
@@ -117,7 +126,9 @@ export class PostgresDialect implements Dialect {
   }
 
   async close(): Promise<void> {
-    await this.knex.destroy();
+    const knex = this.#knex;
+    this.#knex = undefined;
+    await knex?.destroy();
   }
 
   async acquireRunnerLock(waitMs: number): Promise<boolean> {
