@@ -75,4 +75,24 @@ describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
       await fresh.drop();
     }
   });
+
+  test('raw SQL reaches the server as written: a ? is not a placeholder, several statements run in order', async () => {
+    const fresh = await createTestDatabase(engine);
+    const dir = migrationsDir({
+      '0001_raw.ts': migrationSource([
+        "op.sql({ expand: \"CREATE TABLE marks (id integer primary key, label varchar(10)); INSERT INTO marks (id, label) VALUES (1, 'why?'); INSERT INTO marks (id, label) VALUES (2, 'a;b')\", rollback: 'DROP TABLE marks' })",
+      ]),
+    });
+    const migrator = new Migrator({ url: fresh.url, dir });
+    try {
+      await migrator.expand();
+      expect(await fresh.knex('marks').orderBy('id').select('id', 'label')).toEqual([
+        { id: 1, label: 'why?' },
+        { id: 2, label: 'a;b' },
+      ]);
+    } finally {
+      await migrator.close();
+      await fresh.drop();
+    }
+  });
 });

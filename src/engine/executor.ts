@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import { LockTimeoutError, MigrationError, RunnerLockError, type Phase } from '../errors';
 import { sleep } from '../dialects/postgres';
@@ -15,6 +16,11 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { lockRetries: 10, baseDelayMs: 100, maxDelayMs: 5_000 };
 const CONNECTION_RETRIES = 3;
+
+interface StepRecorder {
+  started(): Promise<void>;
+  done(trx?: Knex.Transaction): Promise<void>;
+}
 
 /**
  * Runs the steps of a phase one by one, each recorded in the state store.
@@ -34,40 +40,38 @@ export class StepExecutor {
     const status = await this.store.stepStatus(migration, phase);
     for (const [seq, step] of steps.entries()) {
       if (status.get(seq) === 'done') continue;
-      this.logger.step(step.description);
-      await this.withRetries(migration, phase, step, async () => {
-        if (await this.alreadyApplied(step)) {
-          await this.store.markStep(migration, phase, seq, 'done');
-          return;
-        }
-        if (this.dialect.capabilities.transactionalDdl && step.transactional) {
-          await this.dialect.knex.transaction(async (trx) => {
-            for (const statement of this.dialect.splitStatements(step.sql)) await trx.raw(statement);
-            await this.store.markStep(migration, phase, seq, 'done', trx);
-          });
-        } else {
-          await this.store.markStep(migration, phase, seq, 'running');
-          for (const statement of this.dialect.splitStatements(step.sql)) await this.dialect.knex.raw(statement);
-          await this.store.markStep(migration, phase, seq, 'done');
-        }
+      await this.run(migration, phase, step, {
+        started: () => this.store.markStep(migration, phase, seq, 'running'),
+        done: (trx) => this.store.markStep(migration, phase, seq, 'done', trx),
       });
     }
   }
 
   /** Runs idempotent steps that are not recorded (version schema views). */
   async runUnrecorded(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
-    for (const step of steps) {
-      this.logger.step(step.description);
-      await this.withRetries(migration, phase, step, async () => {
-        if (this.dialect.capabilities.transactionalDdl && step.transactional) {
-          await this.dialect.knex.transaction(async (trx) => {
-            for (const statement of this.dialect.splitStatements(step.sql)) await trx.raw(statement);
-          });
-        } else {
-          for (const statement of this.dialect.splitStatements(step.sql)) await this.dialect.knex.raw(statement);
-        }
-      });
-    }
+    for (const step of steps) await this.run(migration, phase, step);
+  }
+
+  /**
+   * One step, with retries. With transactional DDL the step and its `done`
+   * record commit together; elsewhere it is recorded as started first.
+   */
+  private async run(migration: string, phase: Phase, step: Step, record?: StepRecorder): Promise<void> {
+    this.logger.step(step.description);
+    await this.withRetries(migration, phase, step, async () => {
+      if (await this.alreadyApplied(step)) {
+        await record?.done();
+      } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
+        await this.dialect.knex.transaction(async (trx) => {
+          await execute(this.dialect, trx, step.sql);
+          await record?.done(trx);
+        });
+      } else {
+        await record?.started();
+        await execute(this.dialect, this.dialect.knex, step.sql);
+        await record?.done();
+      }
+    });
   }
 
   private async withRetries(migration: string, phase: Phase, step: Step, run: () => Promise<void>): Promise<void> {
@@ -138,7 +142,7 @@ async function guardHolds(dialect: Dialect, guard: StepGuard): Promise<boolean> 
       const state = await dialect.indexState(guard.table, guard.index);
       if (state === 'invalid') {
         // A concurrent build that failed or was killed leaves an invalid index: drop it and build again.
-        for (const statement of dialect.splitStatements(dialect.dropIndex(guard.table, guard.index).sql)) await dialect.knex.raw(statement);
+        await execute(dialect, dialect.knex, dialect.dropIndex(guard.table, guard.index).sql);
         return false;
       }
       return state === 'valid';
@@ -146,6 +150,14 @@ async function guardHolds(dialect: Dialect, guard: StepGuard): Promise<boolean> 
     case 'indexMissing':
       return (await dialect.indexState(guard.table, guard.index)) === 'missing';
   }
+}
+
+/**
+ * Runs the statements of a step one by one. Step SQL has no bindings, so a `?`
+ * in it (the jsonb operator, a string) is escaped to reach the server as it is.
+ */
+async function execute(dialect: Dialect, knex: Knex | Knex.Transaction, sql: string): Promise<void> {
+  for (const statement of dialect.splitStatements(sql)) await knex.raw(statement.replace(/\?/g, '\\?'));
 }
 
 function backoff(policy: RetryPolicy, attempt: number): number {
