@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { ColumnSpec } from '../migration/types';
 import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
+import type { DualWriteRule } from '../engine/dual-write';
 
 /** What an engine can do; the engine code asks these, never the engine's name. */
 export interface DialectCapabilities {
@@ -13,6 +14,8 @@ export interface DialectCapabilities {
   readonly invisibleColumns: boolean;
   /** Indexes with a WHERE predicate. */
   readonly partialIndexes: boolean;
+  /** CHECK constraints can be added NOT VALID and validated later without blocking writes. */
+  readonly notValidConstraints: boolean;
   /** Longest identifier the engine accepts (version schema names must fit). */
   readonly maxIdentifierLength: number;
 }
@@ -84,11 +87,29 @@ export interface Dialect {
   dropTable(table: string): Step;
   addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step;
   dropColumn(table: string, column: string): Step;
-  /** Only where capabilities.invisibleColumns. */
-  setColumnVisible?(table: string, column: string, spec: ColumnSpec): Step;
+  /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */
+  finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean; notNullChecked?: string }): Step | undefined;
   setNotNull(table: string, column: string, spec: ColumnSpec): Step;
+  renameColumn(table: string, from: string, to: string): Step;
+  /** Contract of an altered column: the old column goes and the helper takes its name and final settings. */
+  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step;
+  /** Only where capabilities.notValidConstraints. */
+  addNotNullCheck?(table: string, column: string, constraint: string): Step;
+  validateConstraint?(table: string, constraint: string): Step;
+  dropConstraint?(table: string, constraint: string): Step;
   createIndex(table: string, index: IndexDefinition): Step;
   dropIndex(table: string, index: string): Step;
+
+  /** BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the backfill flag is set. */
+  createTrigger(table: string, name: string, rules: DualWriteRule[]): Step;
+  dropTrigger(table: string, name: string): Step;
+  listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>>;
+  /** Columns a backfill must assign to themselves so they keep their value (MySQL ON UPDATE CURRENT_TIMESTAMP). */
+  preservedOnUpdate(table: string): Promise<string[]>;
+  /** A NULL of the given type, to type-check expressions over columns that do not exist yet. */
+  typedNull(type: string): string;
+  /** SQL that sets (or clears) the session flag under which zmigrate's triggers stand aside. */
+  backfillFlag(on: boolean): string;
 
   createSchema(name: string): Step;
   dropSchema(name: string): Step;

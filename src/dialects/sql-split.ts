@@ -5,6 +5,8 @@ export interface LexOptions {
   backticks: boolean;
   /** MySQL: a backslash escapes the next character inside a string. */
   backslashEscapes: boolean;
+  /** MySQL: `CREATE TRIGGER … BEGIN …; …; END` is one statement (no DELIMITER needed). */
+  compoundBlocks?: boolean;
 }
 
 /**
@@ -22,6 +24,7 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
   let hasComments = false;
   let start = 0;
   let hasCode = false;
+  let depth = 0;
   let i = 0;
   const push = (end: number) => {
     const text = sql.slice(start, end).trim();
@@ -55,10 +58,15 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
       } else {
         i += 1;
       }
-    } else if (ch === ';') {
+    } else if (ch === ';' && depth === 0) {
       push(i);
       start = i + 1;
       i += 1;
+    } else if (options.compoundBlocks && /[A-Za-z_]/.test(ch) && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? ' ')) {
+      hasCode = true;
+      const word = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i))![0];
+      depth = blockDepth(depth, word.toUpperCase(), sql.slice(i + word.length), sql.slice(start, i));
+      i += word.length;
     } else {
       if (!/\s/.test(ch)) hasCode = true;
       i += 1;
@@ -66,6 +74,18 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
   }
   push(sql.length);
   return { statements, hasComments };
+}
+
+/** BEGIN (of a compound statement) and CASE open a block; END closes one, but END IF / LOOP / WHILE / REPEAT do not. */
+function blockDepth(depth: number, word: string, rest: string, statementSoFar: string): number {
+  const next = /^\s*([A-Za-z]+)/.exec(rest)?.[1]?.toUpperCase();
+  if (word === 'BEGIN') {
+    const compound = depth > 0 || /^\s*CREATE\b/i.test(statementSoFar);
+    return compound && next !== 'WORK' && next !== 'TRANSACTION' ? depth + 1 : depth;
+  }
+  if (word === 'CASE' && depth > 0) return depth + 1;
+  if (word === 'END' && depth > 0 && !['IF', 'LOOP', 'WHILE', 'REPEAT'].includes(next ?? '')) return depth - 1;
+  return depth;
 }
 
 function skipQuoted(sql: string, openAt: number, quote: string, backslashEscapes: boolean): number {

@@ -3,6 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import { LockTimeoutError, MigrationError, RunnerLockError, type Phase } from '../errors';
 import { sleep } from '../dialects/postgres';
 import type { Logger } from './logger';
+import { runBackfill, type CheckpointStore } from './backfill';
 import type { StateStore } from './state-store';
 import type { Step, StepGuard } from './step';
 
@@ -20,6 +21,7 @@ const CONNECTION_RETRIES = 3;
 interface StepRecorder {
   started(): Promise<void>;
   done(trx?: Knex.Transaction): Promise<void>;
+  checkpoints: CheckpointStore;
 }
 
 /**
@@ -43,6 +45,10 @@ export class StepExecutor {
       await this.run(migration, phase, step, {
         started: () => this.store.markStep(migration, phase, seq, 'running'),
         done: (trx) => this.store.markStep(migration, phase, seq, 'done', trx),
+        checkpoints: {
+          load: () => this.store.loadCheckpoint(migration, phase, seq),
+          save: (checkpoint, trx) => this.store.saveCheckpoint(migration, phase, seq, checkpoint, trx),
+        },
       });
     }
   }
@@ -61,6 +67,10 @@ export class StepExecutor {
     await this.withRetries(migration, phase, step, async () => {
       if (await this.alreadyApplied(step)) {
         await record?.done();
+      } else if (step.backfill) {
+        if (!record) throw new Error(`backfill step "${step.description}" must be recorded`);
+        await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger);
+        await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {
           await execute(this.dialect, trx, step.sql);

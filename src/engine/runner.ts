@@ -1,7 +1,9 @@
 import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
-import type { Operation, PlanContext } from '../operations/operation';
+import type { DualWrite, Operation, PlanContext } from '../operations/operation';
+import { triggerName, triggerPrefix, type DualWriteRule } from './dual-write';
+import { message } from './executor';
 import { StepExecutor, type RetryPolicy } from './executor';
 import type { Logger } from './logger';
 import type { SchemaModel, VersionView } from './schema-model';
@@ -78,12 +80,16 @@ export class Runner {
   /** Contracts every expanded migration in file order. */
   async contract(): Promise<string[]> {
     const records = await this.checkedRecords();
-    const done: string[] = [];
+    // Refuse before contracting anything: an unfinished expand or rollback stops the whole run.
     for (const migration of this.migrations) {
       const phase = records.get(migration.name)?.phase ?? 'pending';
       if (phase === 'expanding' || phase === 'rolling back') {
         throw new StateError(`${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first`);
       }
+    }
+    const done: string[] = [];
+    for (const migration of this.migrations) {
+      const phase = records.get(migration.name)?.phase ?? 'pending';
       if (phase !== 'expanded' && phase !== 'contracting') continue;
       await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
@@ -158,11 +164,16 @@ export class Runner {
       if (phase === 'pending' || phase === 'rolled back') {
         const expandView = view.clone();
         const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
+        const dualWrites = this.dualWrites(migration, model, view, expandView);
+        planned.steps.push(...this.dualWriteSteps(migration, dualWrites));
         const schemaSteps = [this.dialect.createSchema(versionSchemaName(this.dialect, migration.name))];
         for (const table of expandView.tables) schemaSteps.push(...this.dialect.replaceView(versionSchemaName(this.dialect, migration.name), table));
         plans.push({ migration: migration.name, phase: 'expand', steps: [...planned.steps, ...schemaSteps], note: planned.note });
         const contractModel = model.clone();
-        plans.push({ migration: migration.name, phase: 'contract', ...this.planPhaseSteps(migration, contractModel, view.clone(), 'contract') });
+        const contract = this.planPhaseSteps(migration, contractModel, view.clone(), 'contract');
+        const triggers = [...new Set(dualWrites.filter((d) => d.rules.length > 0).map((d) => d.table))];
+        contract.steps.unshift(...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))));
+        plans.push({ migration: migration.name, phase: 'contract', ...contract });
         view = expandView;
       } else if (phase === 'expanded') {
         plans.push({ migration: migration.name, phase: 'contract', ...this.planPhaseSteps(migration, model.clone(), committedView(model, live), 'contract') });
@@ -181,7 +192,11 @@ export class Runner {
       const model = await this.dialect.introspect();
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
-      this.planOperations(migration, model.clone(), view, 0, 'expand', { untilOpaque: true, validate: true });
+      const previous = view.clone();
+      const planned = model.clone();
+      this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true });
+      this.checkReshapes(migration, records);
+      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
         throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
           hint: 'drop or rename it, or rename the migration file',
@@ -212,8 +227,18 @@ export class Runner {
     for (;;) {
       const record = (await this.store.get(migration.name))!;
       await this.#executor.runPhase(migration.name, phase, record.steps);
-      if (record.nextOperation >= operations.length) return;
+      if (record.nextOperation > operations.length) return;
       const model = await this.dialect.introspect();
+      if (record.nextOperation === operations.length) {
+        // Last stage: the dual-write triggers, then the backfill of the rows already there.
+        const records = new Map((await this.store.list()).map((r) => [r.name, r]));
+        const previous = this.previousView(model, records, migration.name);
+        const next = previous.clone();
+        for (const operation of operations) operation.shapeView(next);
+        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next));
+        await this.store.update(migration.name, { steps: [...record.steps, ...steps], nextOperation: operations.length + 1 });
+        continue;
+      }
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
       for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view);
@@ -275,6 +300,7 @@ export class Runner {
       const model = await this.dialect.introspect();
       const view = committedView(model, this.liveMigrations(model, records));
       const { steps } = this.planPhaseSteps(migration, model, view, 'contract');
+      steps.unshift(...(await this.dropTriggerSteps(migration)));
       await this.store.clearSteps(migration.name, 'contract');
       await this.store.update(migration.name, { phase: 'contracting', steps });
     } else {
@@ -328,6 +354,7 @@ export class Runner {
       const previous = liveViews(model, live).get(before.at(-1)?.name ?? '') ?? committedView(model, live);
       const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
       const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned);
+      steps.unshift(...(await this.dropTriggerSteps(migration)));
       await this.store.clearSteps(migration.name, 'rollback');
       await this.store.update(migration.name, { phase: 'rolling back', steps });
     } else {
@@ -338,6 +365,89 @@ export class Runner {
     await this.store.update(migration.name, { phase: 'rolled back', rolledBackAt: new Date(), versionSchema: null, steps: [], nextOperation: 0, error: null });
     await this.store.clearSteps(migration.name);
     await this.syncVersionSchemas(migration.name, 'rollback', new Map((await this.store.list()).map((r) => [r.name, r])));
+  }
+
+  // ── dual write ────────────────────────────────────────────────────────
+
+  private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView): DualWrite[] {
+    const ctx = { dialect: this.dialect, model, previous, next };
+    return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
+  }
+
+  /** One trigger per table with every rule of the migration for it, then one backfill per column. */
+  private dualWriteSteps(migration: LoadedMigration, dualWrites: DualWrite[]): Step[] {
+    const rules = new Map<string, DualWriteRule[]>();
+    for (const d of dualWrites) rules.set(d.table, [...(rules.get(d.table) ?? []), ...d.rules]);
+    const steps: Step[] = [];
+    for (const [table, tableRules] of rules) {
+      if (tableRules.length > 0) steps.push(this.dialect.createTrigger(table, triggerName(migration.name, table), tableRules));
+    }
+    for (const backfill of dualWrites.flatMap((d) => d.backfill)) {
+      const set = Object.entries(backfill.set)
+        .map(([column, expression]) => `${this.dialect.quote(column)} = (${expression})`)
+        .join(', ');
+      steps.push({
+        description: `backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`,
+        sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set} WHERE ${backfill.where} /* in batches by primary key */`,
+        transactional: false,
+        locks: false,
+        backfill,
+      });
+    }
+    steps.push(...dualWrites.flatMap((d) => d.afterBackfill ?? []));
+    return steps;
+  }
+
+  /** Steps that remove the migration's triggers, first thing at contract and rollback. */
+  private async dropTriggerSteps(migration: LoadedMigration): Promise<Step[]> {
+    const triggers = await this.dialect.listTriggers(triggerPrefix(migration.name));
+    return triggers.map((t) => this.dialect.dropTrigger(t.table, t.name));
+  }
+
+  /** Dual-write tables are the migration's alone until it is contracted; raw SQL goes in a migration of its own. */
+  private checkReshapes(migration: LoadedMigration, records: Map<string, MigrationRecord>): void {
+    const operations = migration.migration.operations;
+    const reshaped = operations.flatMap((op) => op.reshapes?.() ?? []);
+    if (reshaped.length === 0) return;
+    if (operations.some((op) => op.opaque)) {
+      throw new ValidationError(migration.name, 'op.sql cannot share a migration with operations that change columns in place (renameColumn, alterColumn, dropColumn, setNotNull, addColumn with up)', {
+        hint: 'put the raw SQL in a migration of its own',
+      });
+    }
+    for (const other of this.migrations) {
+      if (other.name === migration.name || !LIVE.includes(records.get(other.name)?.phase ?? 'pending')) continue;
+      const busy = other.migration.operations.flatMap((op) => op.reshapes?.() ?? []);
+      const clash = reshaped.find((t) => busy.some((b) => this.dialect.rules.sameTable(b, t)));
+      if (clash !== undefined) {
+        throw new ValidationError(migration.name, `table ${JSON.stringify(clash)} is still being changed by ${other.name}, which is expanded but not contracted`, {
+          hint: `run zmigrate contract for ${other.name} first`,
+        });
+      }
+    }
+  }
+
+  /**
+   * Type-checks every up/down expression on the server before anything changes,
+   * so a bad expression is a clear error now, not a failing app write later.
+   */
+  private async checkExpressions(migration: LoadedMigration, dualWrites: DualWrite[], model: SchemaModel, planned: SchemaModel): Promise<void> {
+    const q = (name: string) => this.dialect.quote(name);
+    for (const d of dualWrites) {
+      for (const rule of d.rules) {
+        const projection = rule.row
+          .map((c) => (model.column(d.table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(d.table, c.source)?.type ?? 'text')) + ` AS ${q(c.name)}`)
+          .join(', ');
+        const sql = `SELECT (${rule.expression}) AS v FROM (SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0) AS _zm_row`;
+        try {
+          await this.dialect.knex.raw(sql.replace(/\?/g, '\\?'));
+        } catch (error) {
+          throw new ValidationError(migration.name, `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) does not work on the server: ${message(error)}`, {
+            cause: error,
+            hint: 'up refers to columns by their old names, down by their new names',
+          });
+        }
+      }
+    }
   }
 
   // ── shared ────────────────────────────────────────────────────────────

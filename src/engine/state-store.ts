@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { Phase } from '../errors';
 import type { Step } from './step';
+import type { BackfillCheckpoint } from './backfill';
 import type { Introduced, Snapshot } from './version-schemas';
 
 /** A migration's phase, as `zmigrate status` prints it. */
@@ -81,6 +82,7 @@ export class StateStore {
         t.string('phase', 20).notNullable();
         t.integer('seq').notNullable();
         t.string('status', 10).notNullable();
+        t.text('checkpoint');
         t.timestamp('updated_at', { useTz: true }).nullable();
         t.primary(['migration', 'phase', 'seq']);
       });
@@ -136,6 +138,17 @@ export class StateStore {
   async markStep(migration: string, phase: Phase, seq: number, status: StepStatus, trx?: Knex.Transaction): Promise<void> {
     const updated = await this.table('steps', trx).where({ migration, phase, seq }).update({ status, updated_at: new Date() });
     if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status, updated_at: new Date() });
+  }
+
+  async loadCheckpoint(migration: string, phase: Phase, seq: number): Promise<BackfillCheckpoint | undefined> {
+    const row = (await this.table('steps').where({ migration, phase, seq }).first('checkpoint')) as { checkpoint?: string | null } | undefined;
+    return row?.checkpoint ? (JSON.parse(row.checkpoint) as BackfillCheckpoint) : undefined;
+  }
+
+  async saveCheckpoint(migration: string, phase: Phase, seq: number, checkpoint: BackfillCheckpoint, trx?: Knex.Transaction): Promise<void> {
+    const values = { checkpoint: JSON.stringify(checkpoint), updated_at: new Date() };
+    const updated = await this.table('steps', trx).where({ migration, phase, seq }).update(values);
+    if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status: 'running', ...values });
   }
 
   async clearSteps(migration: string, phase?: Phase): Promise<void> {

@@ -1,3 +1,5 @@
+import type { BackfillSpec } from './dual-write';
+
 /**
  * A step is one SQL statement of a phase. Steps are planned when a migration
  * starts to expand and stored in zmigrate's state, so a run that is killed
@@ -26,6 +28,8 @@ export interface Step {
   /** Takes locks on application tables: run under the lock timeout with retries. */
   locks: boolean;
   guard?: StepGuard;
+  /** A batched, resumable backfill instead of one statement (`sql` then only describes it). */
+  backfill?: BackfillSpec;
 }
 
 export function step(description: string, sql: string, options: Partial<Omit<Step, 'description' | 'sql'>> = {}): Step {

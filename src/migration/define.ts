@@ -1,10 +1,14 @@
-import type { AddColumnSpec, CreateIndexSpec, CreateTableSpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
+import type { AddColumnSpec, AlterColumnSpec, DropColumnSpec, SetNotNullSpec, CreateIndexSpec, CreateTableSpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
 import type { Operation } from '../operations/operation';
 import { CreateTable } from '../operations/create-table';
 import { DropTable } from '../operations/drop-table';
 import { AddColumn } from '../operations/add-column';
 import { CreateIndex } from '../operations/create-index';
 import { RawSql } from '../operations/raw-sql';
+import { RenameColumn } from '../operations/rename-column';
+import { AlterColumn } from '../operations/alter-column';
+import { DropColumn } from '../operations/drop-column';
+import { SetNotNull } from '../operations/set-not-null';
 
 const MIGRATION = Symbol.for('zmigrate.migration');
 
@@ -33,6 +37,10 @@ export const op = {
   createTable: (name: string, spec: CreateTableSpec): Operation => new CreateTable(name, spec),
   dropTable: (name: string): Operation => new DropTable(name),
   addColumn: (table: string, column: string, spec: AddColumnSpec): Operation => new AddColumn(table, column, spec),
+  dropColumn: (table: string, column: string, spec?: DropColumnSpec): Operation => new DropColumn(table, column, spec),
+  renameColumn: (table: string, from: string, to: string): Operation => new RenameColumn(table, from, to),
+  alterColumn: (table: string, column: string, spec: AlterColumnSpec): Operation => new AlterColumn(table, column, spec),
+  setNotNull: (table: string, column: string, spec: SetNotNullSpec): Operation => new SetNotNull(table, column, spec),
   createIndex: (table: string, columns: string[], spec?: CreateIndexSpec): Operation => new CreateIndex(table, columns, spec),
   sql: (spec: RawSqlSpec): Operation => new RawSql(spec),
 };

@@ -72,6 +72,8 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
     try {
       const mod = (await jiti.import(path.resolve(file))) as { default?: unknown } | undefined;
       exported = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
+      // Only named exports (export const migration = ...): the module itself is not a migration.
+      if (exported === mod && mod && typeof mod === 'object' && !isMigration(mod) && !('operations' in mod)) exported = undefined;
     } catch (error) {
       throw new MigrationFileError(file, `cannot load: ${firstLine(error)}`, { cause: error });
     }

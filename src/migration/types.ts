@@ -22,6 +22,26 @@ export interface AddColumnSpec extends ColumnSpec {
   up?: string;
 }
 
+export interface AlterColumnSpec {
+  type?: string;
+  nullable?: boolean;
+  default?: string;
+  /** SQL over the old row (old names) giving the new column's value. */
+  up: string;
+  /** SQL over the new row (new names) giving the old column's value. */
+  down: string;
+}
+
+export interface DropColumnSpec {
+  /** SQL over the new row that fills the dropped column for the new app's inserts. */
+  down?: string;
+}
+
+export interface SetNotNullSpec {
+  /** SQL over the row that replaces NULLs. */
+  up: string;
+}
+
 export interface CreateIndexSpec {
   unique?: boolean;
   name?: string;

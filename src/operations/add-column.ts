@@ -1,14 +1,24 @@
 import type { AddColumnSpec } from '../migration/types';
 import type { VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
+import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
-import { checkColumnSpec, checkIdentifier } from './checks';
-import { requireTable, sourceTable, type Operation, type PlanContext } from './operation';
+import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
+import {
+  requirePrimaryKey,
+  requireTable,
+  sourceTable,
+  type DualWrite,
+  type DualWriteContext,
+  type Operation,
+  type PlanContext,
+} from './operation';
 
 /**
  * A new column. At expand it is added so the old app does not notice it
- * (INVISIBLE where the engine has that); at contract it becomes an ordinary
- * column; rollback drops it.
+ * (INVISIBLE where the engine has that). With `up`, a trigger fills it for the
+ * old app's writes and a backfill for the rows already there; NOT NULL and the
+ * default then take effect at contract. Rollback drops it.
  */
 export class AddColumn implements Operation {
   readonly kind = 'addColumn';
@@ -31,41 +41,58 @@ export class AddColumn implements Operation {
     if (ctx.view.column(this.table, this.column) || ctx.model.column(source, this.column)) {
       throw new ValidationError(ctx.migration, `column ${JSON.stringify(this.column)} already exists in table ${JSON.stringify(this.table)}`);
     }
-    if (this.spec.up !== undefined) {
-      throw new ValidationError(ctx.migration, `addColumn ${this.table}.${this.column}: 'up' (dual-write backfill) is not supported by this version of zmigrate`, {
-        hint: 'add the column with a default, or fill it with op.sql in a later migration',
-      });
-    }
     if (this.spec.primaryKey || this.spec.unique) {
       throw new ValidationError(ctx.migration, `addColumn ${this.table}.${this.column}: primaryKey/unique would build an index under a lock`, {
         hint: 'add the column, then op.createIndex(..., { unique: true })',
       });
     }
-    if (this.spec.nullable === false && this.spec.default === undefined) {
-      throw new ValidationError(ctx.migration, `addColumn ${this.table}.${this.column}: a NOT NULL column needs a default, or the old app's inserts would fail`, {
-        hint: "give it a default (default: '0'), or add it nullable and use op.setNotNull later",
+    if (this.spec.up !== undefined) {
+      checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
+      requirePrimaryKey(ctx, this.table);
+    } else if (this.spec.nullable === false && this.spec.default === undefined) {
+      throw new ValidationError(ctx.migration, `addColumn ${this.table}.${this.column}: a NOT NULL column needs a default or an up expression, or the old app's inserts would fail`, {
+        hint: "give it a default (default: '0') or up: 'SQL over the old row'",
       });
     }
+  }
+
+  /** With `up`, the column starts nullable and without default, so the trigger can tell who wrote it. */
+  private get expandSpec(): AddColumnSpec {
+    return this.spec.up === undefined ? this.spec : { type: this.spec.type, nullable: true };
+  }
+
+  private get checkName(): string {
+    return `${this.column.slice(0, 40)}_zm_not_null`;
+  }
+
+  private get checked(): boolean {
+    return this.spec.up !== undefined && this.spec.nullable === false;
   }
 
   expand(ctx: PlanContext): Step[] {
     const source = sourceTable(ctx, this.table);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
-    ctx.model.table(source)!.columns.push({
-      name: this.column,
-      type: this.spec.type,
-      nullable: this.spec.nullable !== false,
-      default: this.spec.default ?? null,
-      invisible,
-    });
-    return [ctx.dialect.addColumn(source, this.column, this.spec, { invisible })];
+    const spec = this.expandSpec;
+    ctx.model.table(source)!.columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: spec.default ?? null, invisible });
+    return [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
   }
 
   contract(ctx: PlanContext): Step[] {
-    const column = ctx.model.column(sourceTable(ctx, this.table), this.column);
-    if (!column?.invisible || !ctx.dialect.setColumnVisible) return [];
-    column.invisible = false;
-    return [ctx.dialect.setColumnVisible(sourceTable(ctx, this.table), this.column, this.spec)];
+    const source = sourceTable(ctx, this.table);
+    const column = ctx.model.column(source, this.column);
+    if (!column) return [];
+    const steps: Step[] = [];
+    const checked = this.checked && ctx.dialect.validateConstraint !== undefined;
+    if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName));
+    if (this.spec.up !== undefined || column.invisible) {
+      const finalize = ctx.dialect.finalizeColumn(source, this.column, this.spec, {
+        invisible: column.invisible,
+        notNullChecked: checked ? this.checkName : undefined,
+      });
+      if (finalize) steps.push(finalize);
+    }
+    Object.assign(column, { invisible: false, nullable: this.spec.nullable !== false, default: this.spec.default ?? null });
+    return steps;
   }
 
   rollback(ctx: PlanContext): Step[] {
@@ -79,4 +106,35 @@ export class AddColumn implements Operation {
     view.table(this.table)?.columns.push({ name: this.column, source: this.column });
   }
 
+  dualWrite(ctx: DualWriteContext): DualWrite | undefined {
+    if (this.spec.up === undefined) return undefined;
+    const previous = ctx.previous.table(this.table)!;
+    const others = previous.columns.map((c) => c.source);
+    return {
+      table: previous.source,
+      rules: [
+        {
+          target: this.column,
+          expression: this.spec.up,
+          row: rowOf(previous),
+          onInsert: { isNull: this.column },
+          // The old app changed the row (it cannot set the new column): recompute.
+          onUpdate: { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }] }] },
+        },
+      ],
+      backfill: [
+        {
+          table: previous.source,
+          key: ctx.model.table(previous.source)!.primaryKey,
+          set: { [this.column]: this.spec.up },
+          where: `${ctx.dialect.quote(this.column)} IS NULL`,
+        },
+      ],
+      afterBackfill: this.checked && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, this.column, this.checkName)] : [],
+    };
+  }
+
+  reshapes(): string[] {
+    return this.spec.up === undefined ? [] : [this.table];
+  }
 }

@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialects/dialect';
 import type { SchemaModel, VersionView } from '../engine/schema-model';
+import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 
@@ -14,6 +15,23 @@ export interface PlanContext {
   readonly model: SchemaModel;
   /** The schema as the previous application version sees it (names it may refer to). */
   readonly view: VersionView;
+}
+
+/** What an operation needs from the triggers and the backfill, on one physical table. */
+export interface DualWrite {
+  table: string;
+  rules: DualWriteRule[];
+  backfill: BackfillSpec[];
+  /** Steps that must wait until the backfill is done (NOT VALID checks that new writes must already meet). */
+  afterBackfill?: Step[];
+}
+
+/** The two versions around a migration, to express dual-write rules in each one's names. */
+export interface DualWriteContext {
+  readonly dialect: Dialect;
+  readonly model: SchemaModel;
+  readonly previous: VersionView;
+  readonly next: VersionView;
 }
 
 /**
@@ -40,6 +58,10 @@ export interface Operation {
   rollback(ctx: PlanContext): Step[];
   /** Turns the previous version's view into this version's view. */
   shapeView(view: VersionView): void;
+  /** Triggers and backfill that keep both versions in sync while the migration is live. */
+  dualWrite?(ctx: DualWriteContext): DualWrite | undefined;
+  /** Tables this operation reshapes; no other live migration may reshape them at the same time. */
+  reshapes?(): string[];
 }
 
 /** Shared checks, so every operation words the same mistake the same way. */
@@ -66,4 +88,14 @@ export function requireNoTable(ctx: PlanContext, table: string): void {
 export function sourceTable(ctx: PlanContext, table: string): string {
   requireTable(ctx, table);
   return ctx.view.table(table)!.source;
+}
+
+export function requirePrimaryKey(ctx: PlanContext, table: string): string[] {
+  const key = ctx.model.table(sourceTable(ctx, table))?.primaryKey ?? [];
+  if (key.length === 0) {
+    throw new ValidationError(ctx.migration, `table ${JSON.stringify(table)} has no primary key, which the backfill needs to walk it in batches`, {
+      hint: 'add a primary key first (op.sql in an earlier migration)',
+    });
+  }
+  return key;
 }

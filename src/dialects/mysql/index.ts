@@ -3,10 +3,11 @@ import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
+import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexState } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
-const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true };
+const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
 export const STATE_TABLE_PREFIX = 'zmigrate_';
 
 interface Row {
@@ -24,6 +25,7 @@ export class MysqlDialect implements Dialect {
     concurrentIndexOutsideTransaction: false,
     invisibleColumns: true,
     partialIndexes: false,
+    notValidConstraints: false,
     maxIdentifierLength: 64,
   };
   readonly knex: Knex;
@@ -68,6 +70,8 @@ export class MysqlDialect implements Dialect {
           },
         },
         acquireConnectionTimeout: 15_000,
+        // knex would print connection errors with a stack to stdout; zmigrate reports them itself.
+        log: { warn: () => undefined },
       },
       database,
     );
@@ -270,9 +274,10 @@ export class MysqlDialect implements Dialect {
     });
   }
 
-  setColumnVisible(table: string, column: string, spec: ColumnSpec): Step {
+  finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step | undefined {
+    if (!options.invisible && spec.nullable !== false && spec.default === undefined) return undefined;
     return step(
-      `make column ${table}.${column} visible`,
+      `finalize column ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`,
     );
   }
@@ -282,6 +287,78 @@ export class MysqlDialect implements Dialect {
       `set not null ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, { ...spec, nullable: false })}, LOCK=NONE`,
     );
+  }
+
+  renameColumn(table: string, from: string, to: string): Step {
+    return step(`rename column ${table}.${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`, {
+      guard: { kind: 'columnMissing', table, column: from },
+    });
+  }
+
+  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step {
+    return step(
+      `replace column ${table}.${column}`,
+      `ALTER TABLE ${this.table(table)} DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}, LOCK=NONE`,
+      { guard: { kind: 'columnMissing', table, column: helper } },
+    );
+  }
+
+  createTrigger(table: string, name: string, rules: DualWriteRule[]): Step {
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => `NOT (${a} <=> ${b})` };
+    const trigger = (event: 'INSERT' | 'UPDATE', suffix: string) => {
+      const key = event === 'INSERT' ? 'onInsert' : 'onUpdate';
+      const active = rules.filter((r) => r[key]);
+      if (active.length === 0) return undefined;
+      const flags = active.map((_, i) => `DECLARE c${i} BOOLEAN DEFAULT FALSE;`).join(' ');
+      const decide = active.map((r, i) => `SET c${i} = ${renderCondition(r[key]!, syntax)};`).join('\n    ');
+      const apply = active.map((r, i) => `IF c${i} THEN SET NEW.${this.quote(r.target)} = ${renderValue(r, syntax)}; END IF;`).join('\n    ');
+      return `CREATE TRIGGER IF NOT EXISTS ${this.qualify(this.baseSchema, name + suffix)} BEFORE ${event} ON ${this.table(table)} FOR EACH ROW
+BEGIN
+  ${flags}
+  IF @zmigrate_backfill IS NULL THEN
+    ${decide}
+    ${apply}
+  END IF;
+END`;
+    };
+    const statements = [trigger('INSERT', '_bi'), trigger('UPDATE', '_bu')].filter((t): t is string => t !== undefined);
+    return step(`dual-write trigger on ${table}`, statements.join(';\n'));
+  }
+
+  dropTrigger(table: string, name: string): Step {
+    return step(
+      `drop dual-write trigger on ${table}`,
+      `DROP TRIGGER IF EXISTS ${this.qualify(this.baseSchema, `${name}_bi`)};\nDROP TRIGGER IF EXISTS ${this.qualify(this.baseSchema, `${name}_bu`)}`,
+    );
+  }
+
+  async listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>> {
+    const rows = await this.rows(
+      'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS table_name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND LEFT(TRIGGER_NAME, ?) = ?',
+      [this.baseSchema, prefix.length, prefix],
+    );
+    const seen = new Map<string, { table: string; name: string }>();
+    for (const r of rows) {
+      const name = String(r.name).replace(/_b[iu]$/, '');
+      seen.set(name, { table: String(r.table_name), name });
+    }
+    return [...seen.values()];
+  }
+
+  async preservedOnUpdate(table: string): Promise<string[]> {
+    const rows = await this.rows(
+      "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%on update%'",
+      [this.baseSchema, table],
+    );
+    return rows.map((r) => String(r.name));
+  }
+
+  typedNull(): string {
+    return 'NULL';
+  }
+
+  backfillFlag(on: boolean): string {
+    return on ? 'SET @zmigrate_backfill = 1' : 'SET @zmigrate_backfill = NULL';
   }
 
   createIndex(table: string, index: IndexDefinition): Step {

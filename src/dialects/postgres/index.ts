@@ -3,6 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
+import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexState } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
@@ -26,6 +27,7 @@ export class PostgresDialect implements Dialect {
     concurrentIndexOutsideTransaction: true,
     invisibleColumns: false,
     partialIndexes: true,
+    notValidConstraints: true,
     maxIdentifierLength: 63,
   };
   readonly rules = exactRules;
@@ -289,8 +291,101 @@ export class PostgresDialect implements Dialect {
     });
   }
 
+  finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { notNullChecked?: string }): Step | undefined {
+    const t = this.table(table);
+    const statements: string[] = [];
+    if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
+    // With a validated CHECK (col IS NOT NULL) in place, SET NOT NULL needs no scan.
+    if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+    if (options.notNullChecked) statements.push(`ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${this.quote(options.notNullChecked)}`);
+    return statements.length > 0 ? step(`finalize column ${table}.${column}`, statements.join(';\n')) : undefined;
+  }
+
   setNotNull(table: string, column: string): Step {
     return step(`set not null ${table}.${column}`, `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+  }
+
+  renameColumn(table: string, from: string, to: string): Step {
+    return step(`rename column ${table}.${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}`, {
+      guard: { kind: 'columnMissing', table, column: from },
+    });
+  }
+
+  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step {
+    const t = this.table(table);
+    const statements = [`ALTER TABLE ${t} DROP COLUMN ${this.quote(column)}`, `ALTER TABLE ${t} RENAME COLUMN ${this.quote(helper)} TO ${this.quote(column)}`];
+    if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
+    if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+    // One transaction: readers see the old column or the new one, never neither.
+    return step(`replace column ${table}.${column}`, statements.join(';\n'), { guard: { kind: 'columnMissing', table, column: helper } });
+  }
+
+  addNotNullCheck(table: string, column: string, constraint: string): Step {
+    return step(
+      `check ${table}.${column} is not null (not valid yet)`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(constraint)} CHECK (${this.quote(column)} IS NOT NULL) NOT VALID`,
+    );
+  }
+
+  validateConstraint(table: string, constraint: string): Step {
+    return step(`validate ${constraint}`, `ALTER TABLE ${this.table(table)} VALIDATE CONSTRAINT ${this.quote(constraint)}`);
+  }
+
+  dropConstraint(table: string, constraint: string): Step {
+    return step(`drop constraint ${constraint}`, `ALTER TABLE ${this.table(table)} DROP CONSTRAINT IF EXISTS ${this.quote(constraint)}`);
+  }
+
+  createTrigger(table: string, name: string, rules: DualWriteRule[]): Step {
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => `${a} IS DISTINCT FROM ${b}` };
+    const flags = rules.map((_, i) => `c${i} boolean;`).join(' ');
+    const decide = (event: 'onInsert' | 'onUpdate') =>
+      rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
+    const apply = rules.map((r, i) => `IF c${i} THEN NEW.${this.quote(r.target)} := ${renderValue(r, syntax)}; END IF;`).join('\n  ');
+    const fn = this.qualify(STATE_SCHEMA, name);
+    const body = `DECLARE ${flags}
+BEGIN
+  IF current_setting('zmigrate.backfill', true) = 'on' THEN RETURN NEW; END IF;
+  IF TG_OP = 'INSERT' THEN
+    ${decide('onInsert')}
+  ELSE
+    ${decide('onUpdate')}
+  END IF;
+  ${apply}
+  RETURN NEW;
+END`;
+    return step(
+      `dual-write trigger on ${table}`,
+      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$;\n` +
+        `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT OR UPDATE ON ${this.table(table)} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+    );
+  }
+
+  dropTrigger(table: string, name: string): Step {
+    return step(
+      `drop dual-write trigger on ${table}`,
+      `DROP TRIGGER IF EXISTS ${this.quote(name)} ON ${this.table(table)};\nDROP FUNCTION IF EXISTS ${this.qualify(STATE_SCHEMA, name)}()`,
+    );
+  }
+
+  async listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>> {
+    const rows = await this.rows(
+      `select t.tgname as name, c.relname as table_name from pg_trigger t join pg_class c on c.oid = t.tgrelid
+         join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and starts_with(t.tgname, ?) and not t.tgisinternal`,
+      [this.baseSchema, prefix],
+    );
+    return rows.map((r) => ({ table: String(r.table_name), name: String(r.name) }));
+  }
+
+  async preservedOnUpdate(): Promise<string[]> {
+    return [];
+  }
+
+  typedNull(type: string): string {
+    return `CAST(NULL AS ${type})`;
+  }
+
+  backfillFlag(on: boolean): string {
+    return `SELECT set_config('zmigrate.backfill', '${on ? 'on' : 'off'}', true)`;
   }
 
   createIndex(table: string, index: IndexDefinition): Step {

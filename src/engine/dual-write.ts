@@ -1,0 +1,100 @@
+/**
+ * Dual-write rules: how the BEFORE row triggers of a migration keep the old
+ * and the new shape of a table in sync while both app versions write.
+ *
+ * Which app wrote a row is told by which columns the write set or changed, not
+ * by the session: the old app cannot see the new columns and the new app
+ * cannot see the old ones, so "the new column changed" means the new app
+ * wrote, and "an old column changed while the new one did not" means the old
+ * app wrote. This works for a client that only sets search_path (PostgreSQL)
+ * or its default database (MySQL, where a trigger cannot see the session's
+ * database at all), and needs no exact match on search_path.
+ */
+import { createHash } from 'node:crypto';
+import type { ViewTable } from './schema-model';
+
+/** A condition on the row being written, checked before any rule assigns anything. */
+export type Condition =
+  | { isNull: string }
+  | { notNull: string }
+  /** UPDATE only: one of these columns differs from the old row. */
+  | { changed: string[] }
+  | { unchanged: string }
+  | { all: Condition[] }
+  | { any: Condition[] };
+
+/** Columns of the row as one version names them: `name` in the expression, `source` in the table. */
+export type RowNames = Array<{ name: string; source: string }>;
+
+export interface DualWriteRule {
+  /** The physical column the rule sets. */
+  target: string;
+  /** SQL over the row as `row` names it (the old version's names for `up`, the new one's for `down`). */
+  expression: string;
+  row: RowNames;
+  /** When to set it on INSERT; never if absent. */
+  onInsert?: Condition;
+  /** When to set it on UPDATE; never if absent. */
+  onUpdate?: Condition;
+}
+
+/** Fills a column for the rows that existed before the triggers, in keyset batches. */
+export interface BackfillSpec {
+  table: string;
+  /** The primary key: batches walk it in order. */
+  key: string[];
+  /** Physical column → SQL over the physical row. */
+  set: Record<string, string>;
+  /** Only rows that still need it (e.g. `"_zm_amount" IS NULL`), so the apps' writes are not redone. */
+  where: string;
+}
+
+export function rowOf(view: ViewTable | undefined): RowNames {
+  return (view?.columns ?? []).map((c) => ({ name: c.name, source: c.source }));
+}
+
+/** Name of a migration's trigger on a table; all of a migration's triggers share triggerPrefix(). */
+export function triggerName(migration: string, table: string): string {
+  return `${triggerPrefix(migration)}_${hash(table).slice(0, 8)}`;
+}
+
+export function triggerPrefix(migration: string): string {
+  return `_zm_${hash(migration).slice(0, 12)}`;
+}
+
+/** A helper column's name: `_zm_<column>`, shortened with a hash when too long for either engine. */
+export function helperColumn(column: string): string {
+  const name = `_zm_${column}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  return `_zm_${hash(column).slice(0, 16)}`;
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The few spellings that differ between engines when rendering rules. */
+export interface RuleSyntax {
+  quote(identifier: string): string;
+  /** True when a and b differ, NULLs included. */
+  distinct(a: string, b: string): string;
+}
+
+export function renderCondition(condition: Condition, syntax: RuleSyntax): string {
+  const col = (c: string) => `NEW.${syntax.quote(c)}`;
+  if ('isNull' in condition) return `${col(condition.isNull)} IS NULL`;
+  if ('notNull' in condition) return `${col(condition.notNull)} IS NOT NULL`;
+  if ('unchanged' in condition) return `NOT (${syntax.distinct(col(condition.unchanged), `OLD.${syntax.quote(condition.unchanged)}`)})`;
+  if ('changed' in condition) {
+    if (condition.changed.length === 0) return 'FALSE';
+    return `(${condition.changed.map((c) => syntax.distinct(col(c), `OLD.${syntax.quote(c)}`)).join(' OR ')})`;
+  }
+  if ('any' in condition) return `(${condition.any.map((c) => renderCondition(c, syntax)).join(' OR ')})`;
+  return `(${condition.all.map((c) => renderCondition(c, syntax)).join(' AND ')})`;
+}
+
+/** The rule's expression evaluated over the new row, seen with the names of the rule's version. */
+export function renderValue(rule: DualWriteRule, syntax: RuleSyntax): string {
+  const projection = rule.row.map((c) => `NEW.${syntax.quote(c.source)} AS ${syntax.quote(c.name)}`).join(', ');
+  return `(SELECT (${rule.expression}) FROM (SELECT ${projection}) AS _zm_row)`;
+}

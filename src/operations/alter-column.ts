@@ -1,0 +1,147 @@
+import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
+import type { ColumnModel, VersionView } from '../engine/schema-model';
+import type { Step } from '../engine/step';
+import { helperColumn, rowOf } from '../engine/dual-write';
+import { ValidationError } from '../errors';
+import { checkSqlFragment } from './checks';
+import {
+  requireColumn,
+  requirePrimaryKey,
+  sourceTable,
+  type DualWrite,
+  type DualWriteContext,
+  type Operation,
+  type PlanContext,
+} from './operation';
+
+/**
+ * A new physical column beside the old one (`_zm_<column>`): `up` maps old to
+ * new and `down` new to old, both kept in sync by triggers, old rows
+ * backfilled. The new version sees the new column under the old name. At
+ * contract the old column goes and the new one takes its name; rollback drops
+ * the new one.
+ */
+export class AlterColumn implements Operation {
+  readonly kind = 'alterColumn';
+
+  constructor(
+    readonly table: string,
+    readonly column: string,
+    readonly spec: AlterColumnSpec,
+  ) {}
+
+  describe(): string {
+    return `alter column ${this.table}.${this.column}`;
+  }
+
+  validate(ctx: PlanContext): void {
+    requireColumn(ctx, this.table, this.column);
+    requirePrimaryKey(ctx, this.table);
+    const what = `alterColumn ${this.table}.${this.column}`;
+    if (typeof this.spec !== 'object' || this.spec === null) throw new ValidationError(ctx.migration, `${what}: needs { up, down, ... }`);
+    checkSqlFragment(ctx.dialect, ctx.migration, `${what}: up`, this.spec.up);
+    checkSqlFragment(ctx.dialect, ctx.migration, `${what}: down`, this.spec.down);
+    if (this.spec.type !== undefined) checkSqlFragment(ctx.dialect, ctx.migration, `${what}: type`, this.spec.type);
+    if (this.spec.default !== undefined) checkSqlFragment(ctx.dialect, ctx.migration, `${what}: default`, this.spec.default);
+    if (this.spec.type === undefined && this.spec.nullable === undefined && this.spec.default === undefined) {
+      throw new ValidationError(ctx.migration, `${what}: nothing to change (give type, nullable or default)`);
+    }
+  }
+
+  private names(ctx: PlanContext): { source: string; physical: string; helper: string; old: ColumnModel } {
+    const source = sourceTable(ctx, this.table);
+    const physical = ctx.view.column(this.table, this.column)!.source;
+    const old = ctx.model.column(source, physical)!;
+    return { source, physical, old, helper: helperColumn(physical) };
+  }
+
+  /** The column as it ends up: what the operation says, else what the column had. */
+  private final(old: ColumnModel): ColumnSpec {
+    return {
+      type: this.spec.type ?? old.type,
+      nullable: this.spec.nullable ?? old.nullable,
+      default: this.spec.default ?? old.default ?? undefined,
+    };
+  }
+
+  private checkName(helper: string): string {
+    return `${helper.slice(0, 48)}_not_null`;
+  }
+
+  expand(ctx: PlanContext): Step[] {
+    const { source, helper, old } = this.names(ctx);
+    const final = this.final(old);
+    const invisible = ctx.dialect.capabilities.invisibleColumns;
+    // Nullable and without a default while live, so the trigger can tell which app wrote a row.
+    ctx.model.table(source)!.columns.push({ name: helper, type: final.type, nullable: true, default: null, invisible });
+    return [ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible })];
+  }
+
+  contract(ctx: PlanContext): Step[] {
+    const { source, physical, helper, old } = this.names(ctx);
+    const final = this.final(old);
+    const steps: Step[] = [];
+    const checked = final.nullable === false && ctx.dialect.validateConstraint !== undefined;
+    if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName(helper)));
+    steps.push(ctx.dialect.replaceColumn(source, physical, helper, final));
+    if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
+    const table = ctx.model.table(source)!;
+    table.columns = table.columns
+      .filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical))
+      .map((c) => (c.name === helper ? { ...c, name: physical, nullable: final.nullable !== false, default: final.default ?? null, invisible: false } : c));
+    return steps;
+  }
+
+  rollback(ctx: PlanContext): Step[] {
+    const { source, helper } = this.names(ctx);
+    const table = ctx.model.table(source)!;
+    table.columns = table.columns.filter((c) => c.name !== helper);
+    return [ctx.dialect.dropColumn(source, helper)];
+  }
+
+  shapeView(view: VersionView): void {
+    const column = view.column(this.table, this.column);
+    if (column) column.source = helperColumn(column.source);
+  }
+
+  dualWrite(ctx: DualWriteContext): DualWrite {
+    const previous = ctx.previous.table(this.table)!;
+    const physical = ctx.previous.column(this.table, this.column)!.source;
+    const helper = ctx.next.column(this.table, this.column)!.source;
+    return {
+      table: previous.source,
+      rules: [
+        // The new app wrote the new column: derive the old one.
+        { target: physical, expression: this.spec.down, row: rowOf(ctx.next.table(this.table)), onInsert: { notNull: helper }, onUpdate: { changed: [helper] } },
+        // The old app wrote the old column: derive the new one.
+        {
+          target: helper,
+          expression: this.spec.up,
+          row: rowOf(previous),
+          onInsert: { isNull: helper },
+          // …or the row is not backfilled yet: fill it now, as the backfill would.
+          onUpdate: { any: [{ isNull: helper }, { all: [{ unchanged: helper }, { changed: [physical] }] }] },
+        },
+      ],
+      backfill: [
+        {
+          table: previous.source,
+          key: ctx.model.table(previous.source)!.primaryKey,
+          set: { [helper]: this.spec.up },
+          where: `${ctx.dialect.quote(helper)} IS NULL`,
+        },
+      ],
+      afterBackfill: this.notNullCheck(ctx, previous.source, helper),
+    };
+  }
+
+  private notNullCheck(ctx: DualWriteContext, source: string, helper: string): Step[] {
+    const old = ctx.model.column(source, ctx.previous.column(this.table, this.column)!.source)!;
+    if (this.final(old).nullable !== false || !ctx.dialect.addNotNullCheck) return [];
+    return [ctx.dialect.addNotNullCheck(source, helper, this.checkName(helper))];
+  }
+
+  reshapes(): string[] {
+    return [this.table];
+  }
+}

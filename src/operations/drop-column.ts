@@ -1,0 +1,75 @@
+import type { DropColumnSpec } from '../migration/types';
+import type { VersionView } from '../engine/schema-model';
+import type { Step } from '../engine/step';
+import { rowOf } from '../engine/dual-write';
+import { ValidationError } from '../errors';
+import { checkSqlFragment } from './checks';
+import { requireColumn, sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
+
+/**
+ * The new version stops seeing the column at expand; `down` fills it for the
+ * rows the new app inserts, so the old app keeps working. Contract drops it.
+ */
+export class DropColumn implements Operation {
+  readonly kind = 'dropColumn';
+
+  constructor(
+    readonly table: string,
+    readonly column: string,
+    readonly spec: DropColumnSpec = {},
+  ) {}
+
+  describe(): string {
+    return `drop column ${this.table}.${this.column}`;
+  }
+
+  validate(ctx: PlanContext): void {
+    requireColumn(ctx, this.table, this.column);
+    if (this.spec.down !== undefined) {
+      checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
+      return;
+    }
+    const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
+    if (!physical.nullable && physical.default === null) {
+      throw new ValidationError(ctx.migration, `dropColumn ${this.table}.${this.column}: the column is NOT NULL without a default, so the new app's inserts would fail`, {
+        hint: "give it down: 'SQL over the new row' that fills it",
+      });
+    }
+  }
+
+  expand(): Step[] {
+    return [];
+  }
+
+  contract(ctx: PlanContext): Step[] {
+    const source = sourceTable(ctx, this.table);
+    const physical = ctx.view.column(this.table, this.column)!.source;
+    const table = ctx.model.table(source)!;
+    table.columns = table.columns.filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical));
+    return [ctx.dialect.dropColumn(source, physical)];
+  }
+
+  rollback(): Step[] {
+    return [];
+  }
+
+  shapeView(view: VersionView): void {
+    const table = view.table(this.table);
+    if (table) table.columns = table.columns.filter((c) => !view.rules.sameColumn(c.name, this.column));
+  }
+
+  dualWrite(ctx: DualWriteContext): DualWrite | undefined {
+    if (this.spec.down === undefined) return undefined;
+    const previous = ctx.previous.table(this.table)!;
+    const physical = ctx.previous.column(this.table, this.column)!.source;
+    return {
+      table: previous.source,
+      rules: [{ target: physical, expression: this.spec.down, row: rowOf(ctx.next.table(this.table)), onInsert: { isNull: physical } }],
+      backfill: [],
+    };
+  }
+
+  reshapes(): string[] {
+    return [this.table];
+  }
+}

@@ -1,0 +1,80 @@
+import type { SetNotNullSpec } from '../migration/types';
+import type { Step } from '../engine/step';
+import { rowOf } from '../engine/dual-write';
+import { ValidationError } from '../errors';
+import { checkSqlFragment } from './checks';
+import { requireColumn, requirePrimaryKey, sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
+
+/**
+ * `up` replaces NULLs, for old rows (backfill) and for the apps' writes
+ * (trigger). On PostgreSQL a CHECK (… IS NOT NULL) NOT VALID goes in at
+ * expand, is validated at contract without blocking writes, and then SET NOT
+ * NULL needs no scan. On MySQL/MariaDB the column becomes NOT NULL online at
+ * contract.
+ */
+export class SetNotNull implements Operation {
+  readonly kind = 'setNotNull';
+
+  constructor(
+    readonly table: string,
+    readonly column: string,
+    readonly spec: SetNotNullSpec,
+  ) {}
+
+  describe(): string {
+    return `set not null ${this.table}.${this.column}`;
+  }
+
+  validate(ctx: PlanContext): void {
+    requireColumn(ctx, this.table, this.column);
+    requirePrimaryKey(ctx, this.table);
+    if (typeof this.spec !== 'object' || this.spec === null) {
+      throw new ValidationError(ctx.migration, `setNotNull ${this.table}.${this.column}: needs { up: 'SQL that replaces NULLs' }`);
+    }
+    checkSqlFragment(ctx.dialect, ctx.migration, `setNotNull ${this.table}.${this.column}: up`, this.spec.up);
+  }
+
+  private physical(ctx: PlanContext): { source: string; column: string; check: string } {
+    const column = ctx.view.column(this.table, this.column)!.source;
+    return { source: sourceTable(ctx, this.table), column, check: checkName(column) };
+  }
+
+  expand(): Step[] {
+    return [];
+  }
+
+  contract(ctx: PlanContext): Step[] {
+    const { source, column, check } = this.physical(ctx);
+    const model = ctx.model.column(source, column)!;
+    model.nullable = false;
+    const spec = { type: model.type, nullable: false, default: model.default ?? undefined };
+    if (!ctx.dialect.validateConstraint) return [ctx.dialect.setNotNull(source, column, spec)];
+    return [ctx.dialect.validateConstraint(source, check), ctx.dialect.finalizeColumn(source, column, { type: model.type, nullable: false }, { invisible: false, notNullChecked: check })!];
+  }
+
+  rollback(ctx: PlanContext): Step[] {
+    const { source, check } = this.physical(ctx);
+    return ctx.dialect.dropConstraint ? [ctx.dialect.dropConstraint(source, check)] : [];
+  }
+
+  shapeView(): void {}
+
+  dualWrite(ctx: DualWriteContext): DualWrite {
+    const previous = ctx.previous.table(this.table)!;
+    const column = ctx.previous.column(this.table, this.column)!.source;
+    return {
+      table: previous.source,
+      rules: [{ target: column, expression: this.spec.up, row: rowOf(previous), onInsert: { isNull: column }, onUpdate: { isNull: column } }],
+      backfill: [{ table: previous.source, key: ctx.model.table(previous.source)!.primaryKey, set: { [column]: this.spec.up }, where: `${ctx.dialect.quote(column)} IS NULL` }],
+      afterBackfill: ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, column, checkName(column))] : [],
+    };
+  }
+
+  reshapes(): string[] {
+    return [this.table];
+  }
+}
+
+function checkName(column: string): string {
+  return `_zm_${column.slice(0, 44)}_not_null`;
+}
