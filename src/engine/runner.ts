@@ -234,14 +234,14 @@ export class Runner {
         const records = new Map((await this.store.list()).map((r) => [r.name, r]));
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
-        for (const operation of operations) operation.shapeView(next);
+        for (const operation of operations) operation.shapeView(next, model);
         const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next));
         await this.store.update(migration.name, { steps: [...record.steps, ...steps], nextOperation: operations.length + 1 });
         continue;
       }
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
-      for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view);
+      for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view, model);
       const planned = this.planOperations(migration, model, view, record.nextOperation, phase, { untilOpaque: true, validate: true });
       await this.store.update(migration.name, { steps: [...record.steps, ...planned.steps], nextOperation: planned.next });
     }
@@ -266,7 +266,7 @@ export class Runner {
       const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view };
       if (options.validate) operation.validate(ctx);
       steps.push(...operation[phase](ctx));
-      operation.shapeView(view);
+      operation.shapeView(view, model);
       if (operation.opaque && options.untilOpaque) return { steps, next: i + 1 };
       if (operation.opaque && i + 1 < operations.length) {
         // In a dry run, later operations are checked against the schema as known before the raw SQL.
@@ -298,8 +298,14 @@ export class Runner {
         }
       }
       const model = await this.dialect.introspect();
-      const view = committedView(model, this.liveMigrations(model, records));
-      const { steps } = this.planPhaseSteps(migration, model, view, 'contract');
+      const live = this.liveMigrations(model, records);
+      const view = committedView(model, live);
+      const refreshViews = (after: SchemaModel): Step[] =>
+        [...liveViews(after, live)].flatMap(([name, v]) => {
+          const schema = records.get(name)?.versionSchema;
+          return schema ? v.tables.flatMap((table) => this.dialect.replaceView(schema, table)) : [];
+        });
+      const { steps } = this.planPhaseSteps(migration, model, view, 'contract', undefined, refreshViews);
       steps.unshift(...(await this.dropTriggerSteps(migration)));
       await this.store.clearSteps(migration.name, 'contract');
       await this.store.update(migration.name, { phase: 'contracting', steps });
@@ -320,6 +326,7 @@ export class Runner {
     previous: VersionView,
     phase: 'contract' | 'rollback',
     planned = migration.migration.operations.length,
+    refreshViews?: (model: SchemaModel) => Step[],
   ): { steps: Step[] } {
     const operations = migration.migration.operations.slice(0, planned);
     // The view each operation was planned against at expand: the one before, shaped by the operations before it.
@@ -328,13 +335,20 @@ export class Runner {
     for (const operation of operations) {
       views.push(view);
       view = view.clone();
-      operation.shapeView(view);
+      operation.shapeView(view, model);
     }
     const order = phase === 'contract' ? operations.map((_, i) => i) : operations.map((_, i) => operations.length - 1 - i);
     const steps: Step[] = [];
     for (const i of order) {
       const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view: views[i] };
-      steps.push(...(operations[i] as Operation)[phase](ctx));
+      const planned = (operations[i] as Operation)[phase](ctx);
+      const breaking = planned.filter((s) => s.breaksViews).at(-1);
+      if (breaking && refreshViews) {
+        // Recreate the views in the same step, right after the statement that broke them.
+        const refresh = refreshViews(model);
+        breaking.sql = [breaking.sql, ...refresh.map((r) => r.sql)].join(';\n');
+      }
+      steps.push(...planned);
     }
     return { steps };
   }

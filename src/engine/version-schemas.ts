@@ -73,7 +73,7 @@ export function liveViews(model: SchemaModel, live: readonly LiveMigration[]): M
   let view = committedView(model, live);
   for (const migration of live) {
     view = view.clone();
-    for (const operation of migration.operations.slice(0, migration.planned)) operation.shapeView(view);
+    for (const operation of migration.operations.slice(0, migration.planned)) operation.shapeView(view, model);
     // What raw SQL added is seen from this version on, like what operations add.
     for (const table of migration.introduced.tables) {
       if (!view.tables.some((t) => t.source === table)) {

@@ -103,7 +103,8 @@ export class AddColumn implements Operation {
   }
 
   shapeView(view: VersionView): void {
-    view.table(this.table)?.columns.push({ name: this.column, source: this.column });
+    const table = view.table(this.table);
+    if (table && !view.column(this.table, this.column)) table.columns.push({ name: this.column, source: this.column });
   }
 
   dualWrite(ctx: DualWriteContext): DualWrite | undefined {

@@ -1,5 +1,5 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
-import type { ColumnModel, VersionView } from '../engine/schema-model';
+import type { ColumnModel, SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { helperColumn, rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
@@ -99,9 +99,11 @@ export class AlterColumn implements Operation {
     return [ctx.dialect.dropColumn(source, helper)];
   }
 
-  shapeView(view: VersionView): void {
+  shapeView(view: VersionView, model: SchemaModel): void {
     const column = view.column(this.table, this.column);
-    if (column) column.source = helperColumn(column.source);
+    const helper = column && helperColumn(column.source);
+    // Once contracted, the helper has taken the column's name.
+    if (column && helper && model.column(view.table(this.table)!.source, helper)) column.source = helper;
   }
 
   dualWrite(ctx: DualWriteContext): DualWrite {

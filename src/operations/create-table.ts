@@ -55,6 +55,7 @@ export class CreateTable implements Operation {
   }
 
   shapeView(view: VersionView): void {
+    if (view.table(this.table)) return;
     view.addTable({
       name: this.table,
       source: this.table,

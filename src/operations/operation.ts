@@ -56,8 +56,12 @@ export interface Operation {
   contract(ctx: PlanContext): Step[];
   /** Steps that undo expand; updates ctx.model. */
   rollback(ctx: PlanContext): Step[];
-  /** Turns the previous version's view into this version's view. */
-  shapeView(view: VersionView): void;
+  /**
+   * Turns the previous version's view into this version's view. It must give
+   * the right view both before and after the operation's contract (checked
+   * against the physical model), since views are refreshed during contract.
+   */
+  shapeView(view: VersionView, model: SchemaModel): void;
   /** Triggers and backfill that keep both versions in sync while the migration is live. */
   dualWrite?(ctx: DualWriteContext): DualWrite | undefined;
   /** Tables this operation reshapes; no other live migration may reshape them at the same time. */

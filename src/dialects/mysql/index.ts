@@ -292,6 +292,7 @@ export class MysqlDialect implements Dialect {
   renameColumn(table: string, from: string, to: string): Step {
     return step(`rename column ${table}.${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`, {
       guard: { kind: 'columnMissing', table, column: from },
+      breaksViews: true,
     });
   }
 
@@ -299,7 +300,7 @@ export class MysqlDialect implements Dialect {
     return step(
       `replace column ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}, LOCK=NONE`,
-      { guard: { kind: 'columnMissing', table, column: helper } },
+      { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true },
     );
   }
 

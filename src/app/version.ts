@@ -1,0 +1,48 @@
+/**
+ * Helpers for applications: point a connection at a version schema. Setting
+ * the version schema is all an app must do (the dual-write triggers need no
+ * other signal); these only save writing it by hand.
+ *
+ *   const schema = await latestVersionSchema(process.env.DATABASE_URL!);
+ *   const db = knex(knexConfigForVersion(baseConfig, schema));
+ */
+import type { Knex } from 'knex';
+import { createDialect } from '../dialects';
+import { StateStore } from '../engine/state-store';
+import { StateError } from '../errors';
+
+/** The newest version schema recorded in zmigrate's state (the one `zmigrate schema` prints). */
+export async function latestVersionSchema(url: string): Promise<string> {
+  const dialect = createDialect(url, { lockTimeoutMs: 500 });
+  try {
+    await dialect.connect({ lockTimeoutMs: 500 });
+    const store = new StateStore(dialect);
+    const withSchema = (await store.exists()) ? (await store.list()).filter((r) => r.versionSchema) : [];
+    const latest = withSchema.at(-1)?.versionSchema;
+    if (!latest) throw new StateError('no version schema yet: run zmigrate expand first');
+    return latest;
+  } finally {
+    await dialect.close();
+  }
+}
+
+/** A knex config whose connections use the version: search_path on PostgreSQL, the default database on MySQL/MariaDB. */
+export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.Config {
+  const client = String(config.client ?? '');
+  if (/mysql|maria/i.test(client)) {
+    const connection = typeof config.connection === 'object' && config.connection !== null ? config.connection : {};
+    return { ...config, connection: { ...(connection as object), database: schema } as Knex.StaticConnectionConfig };
+  }
+  return { ...config, searchPath: [schema] };
+}
+
+/** node-postgres Pool/Client options whose sessions start with search_path set to the version. */
+export function pgConfigForVersion<T extends { options?: string }>(config: T, schema: string): T {
+  const setting = `-c search_path=${schema.replace(/([\\\s"])/g, '\\$1')}`;
+  return { ...config, options: [config.options, setting].filter(Boolean).join(' ') };
+}
+
+/** mysql2 pool/connection options whose default database is the version. */
+export function mysqlConfigForVersion<T extends { database?: string }>(config: T, schema: string): T {
+  return { ...config, database: schema };
+}

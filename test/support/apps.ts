@@ -1,0 +1,63 @@
+/**
+ * Simulated applications: a writer that keeps inserting and updating rows
+ * through its own connection (base tables for the old app, the version
+ * schema for the new one) and records every acknowledged write, so the test
+ * can compare the final table with what the writes imply.
+ */
+import type { Knex } from 'knex';
+
+export interface WriterStats {
+  writes: number;
+  failures: string[];
+}
+
+export interface Writer {
+  stats: WriterStats;
+  /** Stops after the write in flight and resolves when it has. */
+  stop(): Promise<WriterStats>;
+}
+
+/**
+ * Calls `write(i)` over and over (i = 0, 1, 2, …) until stopped. A write that
+ * throws is a failure: the guarantee is that none does.
+ */
+export function startWriter(write: (i: number) => Promise<void>, options: { pauseMs?: number; first?: number } = {}): Writer {
+  const { pauseMs = 5, first = 0 } = options;
+  const stats: WriterStats = { writes: 0, failures: [] };
+  let running = true;
+  const loop = (async () => {
+    for (let i = first; running; i++) {
+      try {
+        await write(i);
+        stats.writes += 1;
+      } catch (error) {
+        stats.failures.push(error instanceof Error ? error.message : String(error));
+      }
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  })();
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await loop;
+      return stats;
+    },
+  };
+}
+
+/** Rows of a raw result, on either engine. */
+export function rowsOf<T = Record<string, unknown>>(result: unknown): T[] {
+  if (Array.isArray(result)) return result[0] as T[];
+  return (result as { rows: T[] }).rows;
+}
+
+export async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export type { Knex };
