@@ -92,12 +92,13 @@ export interface Dialect {
   setNotNull(table: string, column: string, spec: ColumnSpec): Step;
   renameColumn(table: string, from: string, to: string): Step;
   /** Contract of an altered column: the old column goes and the helper takes its name and final settings. */
-  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step;
+  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec, indexes: string[]): Step;
   /** Only where capabilities.notValidConstraints. */
   addNotNullCheck?(table: string, column: string, constraint: string): Step;
   validateConstraint?(table: string, constraint: string): Step;
   dropConstraint?(table: string, constraint: string): Step;
   createIndex(table: string, index: IndexDefinition): Step;
+  renameIndex(table: string, from: string, to: string): Step;
   dropIndex(table: string, index: string): Step;
 
   /** BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the backfill flag is set. */

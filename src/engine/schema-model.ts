@@ -20,6 +20,8 @@ export interface IndexModel {
   name: string;
   columns: string[];
   unique: boolean;
+  /** A partial index or one over expressions: zmigrate cannot rebuild it on a new column by itself. */
+  special?: boolean;
 }
 
 export interface TableModel {

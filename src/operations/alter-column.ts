@@ -1,5 +1,5 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
-import type { ColumnModel, SchemaModel, VersionView } from '../engine/schema-model';
+import type { ColumnModel, IndexModel, SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { helperColumn, rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
@@ -46,6 +46,27 @@ export class AlterColumn implements Operation {
     if (this.spec.type === undefined && this.spec.nullable === undefined && this.spec.default === undefined) {
       throw new ValidationError(ctx.migration, `${what}: nothing to change (give type, nullable or default)`);
     }
+    const { source, physical } = this.names(ctx);
+    const table = ctx.model.table(source)!;
+    if (table.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, physical))) {
+      throw new ValidationError(ctx.migration, `${what}: the column is part of the primary key, which zmigrate does not rebuild online`);
+    }
+    const special = this.indexes(ctx).find((i) => i.special);
+    if (special) {
+      throw new ValidationError(ctx.migration, `${what}: index ${JSON.stringify(special.name)} is partial or over expressions and cannot be carried over to the new column`, {
+        hint: 'drop it in an earlier migration and create it again after this one',
+      });
+    }
+  }
+
+  /** The indexes that use the column: rebuilt on the new column at expand, renamed at contract. */
+  private indexes(ctx: PlanContext): IndexModel[] {
+    const { source, physical } = this.names(ctx);
+    return ctx.model.table(source)!.indexes.filter((i) => i.columns.some((c) => ctx.dialect.rules.sameColumn(c, physical)) && !i.name.startsWith('_zm_'));
+  }
+
+  private shadowIndex(name: string): string {
+    return helperColumn(name);
   }
 
   private names(ctx: PlanContext): { source: string; physical: string; helper: string; old: ColumnModel } {
@@ -74,7 +95,14 @@ export class AlterColumn implements Operation {
     const invisible = ctx.dialect.capabilities.invisibleColumns;
     // Nullable and without a default while live, so the trigger can tell which app wrote a row.
     ctx.model.table(source)!.columns.push({ name: helper, type: final.type, nullable: true, default: null, invisible });
-    return [ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible })];
+    const steps = [ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible })];
+    for (const index of this.indexes(ctx)) {
+      const columns = index.columns.map((c) => (ctx.dialect.rules.sameColumn(c, old.name) ? helper : c));
+      const shadow = { name: this.shadowIndex(index.name), columns, unique: index.unique };
+      ctx.model.table(source)!.indexes.push(shadow);
+      steps.push(ctx.dialect.createIndex(source, shadow));
+    }
+    return steps;
   }
 
   contract(ctx: PlanContext): Step[] {
@@ -83,9 +111,18 @@ export class AlterColumn implements Operation {
     const steps: Step[] = [];
     const checked = final.nullable === false && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName(helper)));
-    steps.push(ctx.dialect.replaceColumn(source, physical, helper, final));
+    const indexes = this.indexes(ctx);
+    steps.push(ctx.dialect.replaceColumn(source, physical, helper, final, indexes.map((i) => i.name)));
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
+    // The old indexes went with the old column; the rebuilt ones take their names.
+    for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
     const table = ctx.model.table(source)!;
+    table.indexes = table.indexes
+      .filter((i) => !indexes.includes(i))
+      .map((i) => {
+        const original = indexes.find((o) => this.shadowIndex(o.name) === i.name);
+        return original ? { ...i, name: original.name, columns: i.columns.map((c) => (c === helper ? physical : c)) } : i;
+      });
     table.columns = table.columns
       .filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical))
       .map((c) => (c.name === helper ? { ...c, name: physical, nullable: final.nullable !== false, default: final.default ?? null, invisible: false } : c));
@@ -95,8 +132,11 @@ export class AlterColumn implements Operation {
   rollback(ctx: PlanContext): Step[] {
     const { source, helper } = this.names(ctx);
     const table = ctx.model.table(source)!;
+    const shadows = table.indexes.filter((i) => i.columns.includes(helper));
     table.columns = table.columns.filter((c) => c.name !== helper);
-    return [ctx.dialect.dropColumn(source, helper)];
+    table.indexes = table.indexes.filter((i) => !shadows.includes(i));
+    // Shadow indexes first: MariaDB refuses to drop a column out of a multi-column unique index.
+    return [...shadows.map((i) => ctx.dialect.dropIndex(source, i.name)), ctx.dialect.dropColumn(source, helper)];
   }
 
   shapeView(view: VersionView, model: SchemaModel): void {

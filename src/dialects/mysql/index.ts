@@ -296,10 +296,12 @@ export class MysqlDialect implements Dialect {
     });
   }
 
-  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step {
+  /** Indexes on the old column are dropped whole (MySQL would otherwise only take the column out of them). */
+  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec, indexes: string[]): Step {
+    const dropIndexes = indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
     return step(
       `replace column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}, LOCK=NONE`,
+      `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}, LOCK=NONE`,
       { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true },
     );
   }
@@ -360,6 +362,12 @@ END`;
 
   backfillFlag(on: boolean): string {
     return on ? 'SET @zmigrate_backfill = 1' : 'SET @zmigrate_backfill = NULL';
+  }
+
+  renameIndex(table: string, from: string, to: string): Step {
+    return step(`rename index ${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME INDEX ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`, {
+      guard: { kind: 'indexMissing', table, index: from },
+    });
   }
 
   createIndex(table: string, index: IndexDefinition): Step {

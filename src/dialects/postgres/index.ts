@@ -188,6 +188,7 @@ export class PostgresDialect implements Dialect {
     );
     const indexes = await this.rows(
       `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
+              (ix.indpred is not null or ix.indexprs is not null) as special,
               array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
                       join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns
          from pg_index ix
@@ -214,7 +215,7 @@ export class PostgresDialect implements Dialect {
       if (!table) continue;
       const cols = parseTextArray(ix.columns);
       if (ix.is_primary === true) table.primaryKey = cols;
-      else table.indexes.push({ name: String(ix.index_name), columns: cols, unique: ix.is_unique === true });
+      else table.indexes.push({ name: String(ix.index_name), columns: cols, unique: ix.is_unique === true, special: ix.special === true });
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }
@@ -311,6 +312,7 @@ export class PostgresDialect implements Dialect {
     });
   }
 
+  /** Indexes on the old column go with it (PostgreSQL drops them with the column). */
   replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step {
     const t = this.table(table);
     const statements = [`ALTER TABLE ${t} DROP COLUMN ${this.quote(column)}`, `ALTER TABLE ${t} RENAME COLUMN ${this.quote(helper)} TO ${this.quote(column)}`];
@@ -386,6 +388,12 @@ END`;
 
   backfillFlag(on: boolean): string {
     return `SELECT set_config('zmigrate.backfill', '${on ? 'on' : 'off'}', true)`;
+  }
+
+  renameIndex(table: string, from: string, to: string): Step {
+    return step(`rename index ${from} to ${to}`, `ALTER INDEX ${this.qualify(this.baseSchema, from)} RENAME TO ${this.quote(to)}`, {
+      guard: { kind: 'indexMissing', table, index: from },
+    });
   }
 
   createIndex(table: string, index: IndexDefinition): Step {
