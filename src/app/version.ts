@@ -37,12 +37,13 @@ export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.
 }
 
 /** node-postgres Pool/Client options whose sessions start with search_path set to the version. */
-export function pgConfigForVersion<T extends { options?: string }>(config: T, schema: string): T {
+export function pgConfigForVersion<T extends object>(config: T, schema: string): T & { options: string } {
   const setting = `-c search_path=${schema.replace(/([\\\s"])/g, '\\$1')}`;
-  return { ...config, options: [config.options, setting].filter(Boolean).join(' ') };
+  const options = (config as { options?: string }).options;
+  return { ...config, options: [options, setting].filter(Boolean).join(' ') };
 }
 
 /** mysql2 pool/connection options whose default database is the version. */
-export function mysqlConfigForVersion<T extends { database?: string }>(config: T, schema: string): T {
+export function mysqlConfigForVersion<T extends object>(config: T, schema: string): T & { database: string } {
   return { ...config, database: schema };
 }

@@ -1,0 +1,359 @@
+/**
+ * Guarantee 6: bad input gets a clear error and a clean state. Each case
+ * prints exactly one line on stderr, starting with "error:", exits with the
+ * documented code (2: bad usage or bad input), prints no stack trace unless
+ * --verbose, and never prints a password. Hostile identifiers work and are
+ * never injected. On PostgreSQL and MariaDB.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SERVER_ENGINES, createTestDatabase, type Engine, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { inspect } from './support/inspect';
+import { parseStatus } from './support/process';
+
+const CREATE_T = migrationSource([
+  "op.createTable('t', { columns: { id: { type: 'integer', primaryKey: true }, label: { type: 'varchar(50)' } } })",
+]);
+const ADD_NOTE = migrationSource(["op.addColumn('t', 'note', { type: 'text', nullable: true })"]);
+
+/** One line on stderr, "error: …" matching `pattern`; the exit code; nothing on stdout; no stack; no secret. */
+function expectCleanError(result: CliResult, code: number, pattern: RegExp, secrets: string[] = []): void {
+  const lines = result.stderr.split('\n').filter((l) => l !== '');
+  expect({ code: result.code, lines }).toEqual({ code, lines: [expect.stringMatching(/^error: \S/)] });
+  expect(lines[0]).toMatch(pattern);
+  expect(result.stdout).toBe('');
+  expect(result.stdout + result.stderr).not.toMatch(/^\s+at /m);
+  for (const secret of secrets) expect(result.stdout + result.stderr).not.toContain(secret);
+}
+
+function withPassword(url: string, password: string, changes: { port?: string; pathname?: string; username?: string } = {}): string {
+  const u = new URL(url);
+  u.password = password;
+  if (changes.port) u.port = changes.port;
+  if (changes.pathname) u.pathname = changes.pathname;
+  if (changes.username) u.username = changes.username;
+  return u.toString();
+}
+
+async function stateRows(db: TestDatabase): Promise<Array<{ name: string; phase: string }>> {
+  const table = db.engine === 'mysql' ? 'zmigrate_migrations' : 'zmigrate.migrations';
+  try {
+    const result = await db.knex.raw(`SELECT name, phase FROM ${table} ORDER BY name`);
+    return db.engine === 'mysql'
+      ? (result as [Array<{ name: string; phase: string }>])[0]
+      : (result as { rows: Array<{ name: string; phase: string }> }).rows;
+  } catch (error) {
+    // No state table at all is a clean state too.
+    if (['42P01', '3F000', 'ER_NO_SUCH_TABLE'].includes((error as { code?: string }).code ?? '')) return [];
+    throw error;
+  }
+}
+
+describe('bad usage that needs no database', () => {
+  const url = 'postgres://postgres@127.0.0.1:1/none';
+  const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+
+  test('a garbage URL: exit 2, "malformed database URL"', async () => {
+    expectCleanError(await runCli(['status', '--dir', dir, '--url', 'not a url']), 2, /^error: malformed database URL "not a url"/);
+  });
+
+  test('an unsupported scheme: exit 2', async () => {
+    expectCleanError(await runCli(['status', '--dir', dir, '--url', 'redis://x']), 2, /^error: unsupported database URL scheme "redis:"/);
+  });
+
+  test('no URL at all: exit 2', async () => {
+    expectCleanError(await runCli(['status', '--dir', dir]), 2, /^error: no database URL: pass --url or set ZMIGRATE_DATABASE_URL/);
+  });
+
+  test('an unknown command: exit 2', async () => {
+    expectCleanError(await runCli(['frobnicate', '--url', url]), 2, /^error: Unknown argument: frobnicate/);
+  });
+
+  test('a missing migrations folder: exit 2', async () => {
+    expectCleanError(
+      await runCli(['status', '--dir', path.join(dir, 'nowhere'), '--url', url]),
+      2,
+      /^error: migrations folder .*nowhere does not exist/,
+    );
+  });
+
+  test('--verbose adds the stack trace (so the checks above would see one)', async () => {
+    const bad = migrationsDir({
+      '0001_broken.ts':
+        "import { defineMigration, op } from 'zmigrate';\nexport default defineMigration({ operations: [ op.sql({ expand: 'SELECT 1' ) ] });\n",
+    });
+    const result = await runCli(['expand', '--dir', bad, '--url', url, '--verbose']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error: .*0001_broken\.ts: cannot load/m);
+    expect(result.stderr).toMatch(/^\s+at /m);
+  });
+});
+
+describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
+  const dbs: TestDatabase[] = [];
+  /** A database of its own for a case: zmigrate's state is per database. */
+  const fresh = async () => {
+    const db = await createTestDatabase(engine);
+    dbs.push(db);
+    return db;
+  };
+  let shared: TestDatabase;
+  beforeAll(async () => {
+    shared = await fresh();
+  });
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+  });
+  const cli = (db: TestDatabase, dir: string, ...args: string[]) =>
+    runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  describe('migration files', () => {
+    test('a syntax error: exit 2, the message names the file', async () => {
+      const dir = migrationsDir({
+        '0001_broken.ts':
+          "import { defineMigration, op } from 'zmigrate';\nexport default defineMigration({ operations: [ op.sql({ expand: 'SELECT 1' ) ] });\n",
+      });
+      expectCleanError(
+        await cli(shared, dir, 'expand'),
+        2,
+        new RegExp(`^error: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/0001_broken\\.ts: cannot load`),
+      );
+    });
+
+    test('no default export: exit 2', async () => {
+      const dir = migrationsDir({
+        '0001_nothing.ts':
+          "import { defineMigration, op } from 'zmigrate';\nconst m = defineMigration({ operations: [op.sql({ expand: 'SELECT 1' })] });\n",
+      });
+      expectCleanError(await cli(shared, dir, 'expand'), 2, /0001_nothing\.ts: has no default export/);
+    });
+
+    test('only a named export: exit 2, "has no default export"', async () => {
+      const dir = migrationsDir({
+        '0001_named.ts':
+          "import { defineMigration, op } from 'zmigrate';\nexport const migration = defineMigration({ operations: [op.sql({ expand: 'SELECT 1' })] });\n",
+      });
+      expectCleanError(await cli(shared, dir, 'expand'), 2, /0001_named\.ts: has no default export/);
+    });
+
+    test('a file name with capitals: exit 2', async () => {
+      const dir = migrationsDir({ '0001_Bad.ts': CREATE_T });
+      expectCleanError(await cli(shared, dir, 'expand'), 2, /0001_Bad\.ts: migration name "0001_Bad" must match \[a-z0-9_\]\+/);
+    });
+
+    test('a migration name too long for a version schema: exit 2, "longer than"', async () => {
+      const name = `0001_${'x'.repeat(60)}`;
+      const dir = migrationsDir({ [`${name}.ts`]: CREATE_T });
+      const limit = engine === 'mysql' ? 64 : 63;
+      expectCleanError(
+        await cli(shared, dir, 'expand'),
+        2,
+        new RegExp(`^error: ${name}: version schema name ".*" would be longer than ${limit} bytes`),
+      );
+      expect((await inspect(shared)).tables).toEqual([]);
+    });
+  });
+
+  describe('migrations that do not fit the database', () => {
+    test('an unknown table in addColumn: exit 2, nothing changed, status shows pending', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({
+        '0001_add_to_nope.ts': migrationSource(["op.addColumn('nope', 'x', { type: 'integer', nullable: true })"]),
+      });
+      const before = await inspect(db);
+      expectCleanError(await cli(db, dir, 'expand'), 2, /^error: 0001_add_to_nope: unknown table "nope"/);
+      // No state row left half-way (in phase expanding, or at all), and nothing else changed.
+      expect(await stateRows(db)).toEqual([]);
+      const after = await inspect(db);
+      expect([after.tables, after.versionSchemas, after.triggers]).toEqual([before.tables, before.versionSchemas, before.triggers]);
+      expect(parseStatus(await cli(db, dir, 'status', '--json')).get('0001_add_to_nope')?.phase).toBe('pending');
+    });
+
+    test('an unknown column in createIndex: exit 2, the migration stays pending', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      writeFileSync(path.join(dir, '0002_index_nope.ts'), migrationSource(["op.createIndex('t', ['nope'])"]));
+      expectCleanError(await cli(db, dir, 'expand'), 2, /^error: 0002_index_nope: unknown column "nope" in table "t"/);
+      expect(await stateRows(db)).toEqual([{ name: '0001_create_t', phase: 'expanded' }]);
+      expect((await inspect(db)).indexes('t')).toEqual([engine === 'mysql' ? 'PRIMARY' : 't_pkey']);
+      const status = parseStatus(await cli(db, dir, 'status', '--json'));
+      expect(status.get('0002_index_nope')?.phase).toBe('pending');
+    });
+  });
+
+  describe('requests that do not fit the state', () => {
+    test('contract before expand: exit 2, "nothing to contract"', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+      expectCleanError(await cli(db, dir, 'contract'), 2, /^error: nothing to contract: run zmigrate expand first/);
+      expect((await inspect(db)).tables).toEqual([]);
+    });
+
+    test('rollback of a contracted migration: exit 2, "is complete"', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      expect((await cli(db, dir, 'contract')).code).toBe(0);
+      expectCleanError(await cli(db, dir, 'rollback'), 2, /^error: nothing to roll back: 0001_create_t is complete/);
+      expect((await inspect(db)).tables).toEqual(['t']);
+    });
+
+    test('an applied file edited afterwards: exit 2, "was changed after it was applied"', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T, '0002_add_note.ts': ADD_NOTE });
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      writeFileSync(
+        path.join(dir, '0002_add_note.ts'),
+        migrationSource(["op.addColumn('t', 'note', { type: 'varchar(10)', nullable: true })"]),
+      );
+      for (const command of ['expand', 'contract', 'rollback']) {
+        expectCleanError(await cli(db, dir, command), 2, /^error: .*0002_add_note\.ts was changed after it was applied \(expanded\)/);
+      }
+      // status still works, and flags the file.
+      const status = await cli(db, dir, 'status', '--json');
+      expect(
+        (JSON.parse(status.stdout) as { migrations: Array<{ name: string; modified: boolean }> }).migrations.find(
+          (m) => m.name === '0002_add_note',
+        )?.modified,
+      ).toBe(true);
+      expect((await inspect(db)).columns('t')).toEqual(['id', 'label', 'note']);
+    });
+
+    test('a new file that sorts before an applied one: exit 2, "sorts before"', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0002_create_t.ts': CREATE_T });
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      writeFileSync(path.join(dir, '0001_add_note.ts'), ADD_NOTE);
+      expectCleanError(await cli(db, dir, 'expand'), 2, /^error: .*0001_add_note\.ts sorts before 0002_create_t, which is already applied/);
+      expect((await inspect(db)).columns('t')).toEqual(['id', 'label']);
+    });
+  });
+
+  describe('connections', () => {
+    const adminUrl = () => (engine === 'mysql' ? process.env.ZMIGRATE_TEST_MYSQL_URL! : process.env.ZMIGRATE_TEST_PG_URL!);
+    const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+
+    test('an unreachable server: exit 2, "cannot reach", and the password in the URL is never printed', async () => {
+      const url = withPassword(adminUrl(), 'Hunter2-Secret', { port: '1' });
+      for (const command of ['status', 'expand']) {
+        expectCleanError(
+          await runCli([command, '--dir', dir, '--url', url]),
+          2,
+          /^error: cannot reach the database server at \w+:\/\/[^:]+:\*\*\*@[^/]+:1\//,
+          ['Hunter2-Secret'],
+        );
+      }
+    });
+
+    test('a database that does not exist: exit 2', async () => {
+      const url = new URL(adminUrl());
+      url.pathname = '/zm_no_such_database';
+      expectCleanError(await runCli(['status', '--dir', dir, '--url', url.toString()]), 2, /^error: the database in .* does not exist/);
+    });
+
+    if (engine === 'mysql') {
+      test('a wrong password: exit 2, "authentication failed", the password appears nowhere', async () => {
+        const user = `zm_pw_${process.pid}`;
+        await shared.knex.raw(`CREATE USER IF NOT EXISTS '${user}'@'%' IDENTIFIED BY 'right-pass-123'`);
+        try {
+          await shared.knex.raw(`GRANT ALL ON \`${shared.base}\`.* TO '${user}'@'%'`);
+          const database = `/${shared.base}`;
+          const wrong = withPassword(adminUrl(), 'Secr3t-Wrong-99', { username: user, pathname: database });
+          for (const command of ['status', 'expand']) {
+            expectCleanError(
+              await runCli([command, '--dir', dir, '--url', wrong]),
+              2,
+              new RegExp(`^error: authentication failed for mysql://${user}:\\*\\*\\*@`),
+              ['Secr3t-Wrong-99'],
+            );
+          }
+          // Through the environment variable too.
+          expectCleanError(
+            await runCli(['status', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: wrong } }),
+            2,
+            /^error: authentication failed/,
+            ['Secr3t-Wrong-99'],
+          );
+          // The right password works, and is not printed either.
+          const right = await runCli([
+            'status',
+            '--dir',
+            dir,
+            '--url',
+            withPassword(adminUrl(), 'right-pass-123', { username: user, pathname: database }),
+          ]);
+          expect(right.code).toBe(0);
+          expect(right.stdout).toMatch(/0001_create_t\s+pending/);
+          expect(right.stdout + right.stderr).not.toContain('right-pass-123');
+        } finally {
+          await shared.knex.raw(`DROP USER IF EXISTS '${user}'@'%'`);
+        }
+      });
+    } else {
+      // The PostgreSQL server of this test setup trusts local connections, so a wrong
+      // password is accepted and "authentication failed" cannot be shown on it; the
+      // unreachable case above shows a URL's password is never printed.
+      test('a password in a URL that works is not printed by any command', async () => {
+        const db = await fresh();
+        const url = withPassword(db.url, 'Hunter2-Secret');
+        const bad = migrationsDir({
+          '0001_add_to_nope.ts': migrationSource(["op.addColumn('nope', 'x', { type: 'integer', nullable: true })"]),
+        });
+        const result = await runCli(['expand', '--dir', bad, '--url', url]);
+        if (result.code === 2 && /authentication failed/.test(result.stderr)) {
+          // A server that checks passwords: the wrong one is refused, and not printed.
+          expectCleanError(result, 2, /^error: authentication failed/, ['Hunter2-Secret']);
+        } else {
+          expectCleanError(result, 2, /^error: 0001_add_to_nope: unknown table "nope"/, ['Hunter2-Secret']);
+        }
+      });
+    }
+  });
+
+  test('hostile identifiers work through expand, the version schema and contract, and are never injected', async () => {
+    const db = await fresh();
+    const table = 'we"ird; drop table x --';
+    const column = 'naïve`col';
+    const column2 = "it's`); DROP TABLE x; --";
+    const dir = migrationsDir({
+      '0001_sentinel.ts': migrationSource([
+        "op.createTable('x', { columns: { id: { type: 'integer', primaryKey: true } } })",
+        "op.sql({ expand: 'INSERT INTO x (id) VALUES (42)' })",
+      ]),
+      '0002_hostile.ts': migrationSource([
+        `op.createTable(${JSON.stringify(table)}, { columns: { id: { type: 'integer', primaryKey: true }, ${JSON.stringify(column)}: { type: 'varchar(50)' } } })`,
+        `op.addColumn(${JSON.stringify(table)}, ${JSON.stringify(column2)}, { type: 'integer', nullable: true })`,
+        `op.createIndex(${JSON.stringify(table)}, [${JSON.stringify(column)}])`,
+      ]),
+    });
+    const expand = await cli(db, dir, 'expand');
+    expect(expand.stderr).not.toMatch(/error/i);
+    expect(expand.code).toBe(0);
+
+    const schema = `${db.base}_0002_hostile`;
+    const app = db.versionKnex(schema);
+    await app(table).insert({ id: 1, [column]: 'héllo; --', [column2]: 7 });
+    expect(await app(table).select('*')).toEqual([{ id: 1, [column]: 'héllo; --', [column2]: 7 }]);
+
+    const contract = await cli(db, dir, 'contract');
+    expect(contract.stderr).not.toMatch(/error/i);
+    expect(contract.code).toBe(0);
+
+    const state = await inspect(db);
+    expect(state.tables.sort()).toEqual([table, 'x'].sort());
+    expect(state.columns(table)).toEqual(['id', column, column2]);
+    expect(state.visibleColumns(table)).toEqual(['id', column, column2]);
+    expect(state.indexes(table)).toContain(`${table}_${column}_idx`);
+    expect(state.views(schema)).toEqual(expect.arrayContaining([table, 'x']));
+    // The rows are where they belong; table x was never dropped.
+    expect(await db.knex(table).select('*')).toEqual([{ id: 1, [column]: 'héllo; --', [column2]: 7 }]);
+    expect(await db.knex('x').select('id')).toEqual([{ id: 42 }]);
+    // The new app keeps working after contract.
+    await app(table).insert({ id: 2, [column]: 'ünïcode', [column2]: null });
+    expect((await app(table).count({ n: '*' }))[0].n).toEqual(engine === 'mysql' ? 2 : '2');
+    const status = parseStatus(await cli(db, dir, 'status', '--json'));
+    expect([...status.values()].map((m) => m.phase)).toEqual(['complete', 'complete']);
+  });
+});

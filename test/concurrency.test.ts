@@ -1,0 +1,148 @@
+/**
+ * Guarantee 5: two runners at once — one waits or refuses; nothing is
+ * applied twice. Two real `zmigrate` processes on one database, on
+ * PostgreSQL and MariaDB. (PGlite is left out: its data folder is opened by
+ * one process at a time by design.)
+ *
+ * Each migration's raw SQL inserts one row into a counter table, after a
+ * slow statement that keeps the runner lock held long enough for the other
+ * process to arrive while it is held.
+ */
+import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { parseStatus, sleepSql, startCli } from './support/process';
+import { inspect } from './support/inspect';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+function q(engine: string, name: string): string {
+  return engine === 'mysql' ? `\`${name}\`` : `"${name}"`;
+}
+
+describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    // op.sql strings go into the migration file as JS string literals.
+    const insert = (marker: string) =>
+      JSON.stringify(`${sleepSql(engine, 1.5)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`);
+    dir = migrationsDir({
+      '0001_counter.ts': migrationSource(["op.createTable('counter', { columns: { marker: { type: 'varchar(50)', nullable: false } } })"]),
+      '0002_first_bump.ts': migrationSource([`op.sql({ expand: ${insert('0002 expand')}, contract: ${insert('0002 contract')} })`]),
+      '0003_second_bump.ts': migrationSource([`op.sql({ expand: ${insert('0003 expand')}, contract: ${insert('0003 contract')} })`]),
+    });
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const env = () => ({ ZMIGRATE_DATABASE_URL: db.url });
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: env() });
+  const markers = async (): Promise<string[]> => {
+    const result = await db.knex.raw(`SELECT marker FROM ${q(engine, 'counter')} ORDER BY marker`);
+    const rows = engine === 'mysql' ? (result as [Array<{ marker: string }>])[0] : (result as { rows: Array<{ marker: string }> }).rows;
+    return rows.map((r) => r.marker);
+  };
+
+  test('two expands started at the same moment: one applies every migration once, the other waits and finds nothing to do', async () => {
+    const [a, b] = await Promise.all([cli('expand'), cli('expand')]);
+    for (const r of [a, b]) {
+      expect(r.code).toBe(0);
+      expect(r.stderr).not.toMatch(/error/i);
+    }
+    const winner = [a, b].filter((r) => r.stdout.includes('expanded 0001_counter, 0002_first_bump, 0003_second_bump'));
+    const waiter = [a, b].filter((r) => r.stdout.includes('nothing to expand'));
+    expect(winner).toHaveLength(1);
+    expect(waiter).toHaveLength(1);
+    // The loser really overlapped with the winner and waited, rather than arriving after it.
+    expect(waiter[0].stderr).toMatch(/waiting for another zmigrate runner/);
+    // Only the winner ran steps.
+    expect(winner[0].stderr).toContain('raw SQL (expand)');
+    expect(waiter[0].stderr).not.toContain('raw SQL (expand)');
+
+    // Nothing applied twice: each migration's raw SQL inserted exactly one row.
+    expect(await markers()).toEqual(['0002 expand', '0003 expand']);
+    const status = parseStatus(await cli('status', '--json'));
+    expect([...status.values()].map((m) => [m.name, m.phase])).toEqual([
+      ['0001_counter', 'expanded'],
+      ['0002_first_bump', 'expanded'],
+      ['0003_second_bump', 'expanded'],
+    ]);
+    const state = await inspect(db);
+    expect(state.tables).toEqual(['counter']);
+    expect(state.versionSchemas).toEqual([`${db.base}_0001_counter`, `${db.base}_0002_first_bump`, `${db.base}_0003_second_bump`]);
+  });
+
+  test('with --wait 1 the second runner gives up with exit code 1 while the first is still in its slow statement', async () => {
+    writeFileSync(
+      path.join(dir, '0004_slow.ts'),
+      migrationSource([
+        `op.sql({ expand: ${JSON.stringify(`${sleepSql(engine, 4)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0004 expand')`)} })`,
+      ]),
+    );
+    const first = startCli(['expand', '--dir', dir], env());
+    await first.waitForStderr(/raw SQL \(expand\)/);
+    const started = Date.now();
+    const second = await runCli(['expand', '--dir', dir, '--wait', '1'], { env: env() });
+    const waited = Date.now() - started;
+
+    expect(second.code).toBe(1);
+    expect(second.stdout).toBe('');
+    const errorLines = second.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/^error: another zmigrate runner is still working on this database: .+; gave up after 1 s/);
+    // It names the holder: the PostgreSQL backend pid or the MariaDB connection id of the first runner.
+    expect(errorLines[0]).toMatch(engine === 'mysql' ? /connection \d+/ : /pid \d+/);
+    expect(second.stderr).not.toMatch(/^\s+at /m);
+    // It gave up after about the --wait time, while the first was still sleeping.
+    expect(waited).toBeGreaterThanOrEqual(1000);
+    expect(first.ended).toBe(false);
+
+    const result = await first.done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('expanded 0004_slow');
+    expect(await markers()).toEqual(['0002 expand', '0003 expand', '0004 expand']);
+    expect(parseStatus(await cli('status', '--json')).get('0004_slow')?.phase).toBe('expanded');
+  });
+
+  test('a runner that waits long enough gets its turn after the other finishes', async () => {
+    writeFileSync(
+      path.join(dir, '0005_slow.ts'),
+      migrationSource([
+        `op.sql({ expand: ${JSON.stringify(`${sleepSql(engine, 2)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0005 expand')`)} })`,
+      ]),
+    );
+    const first = startCli(['expand', '--dir', dir], env());
+    await first.waitForStderr(/raw SQL \(expand\)/);
+    const second = await runCli(['expand', '--dir', dir, '--wait', '30'], { env: env() });
+    const firstResult = await first.done;
+    expect(firstResult.code).toBe(0);
+    expect(firstResult.stdout).toContain('expanded 0005_slow');
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/waiting for another zmigrate runner/);
+    expect(second.stdout).toContain('nothing to expand');
+    expect(await markers()).toEqual(['0002 expand', '0003 expand', '0004 expand', '0005 expand']);
+  });
+
+  test('two contracts at the same moment: each migration is contracted once; the other runner waits, then refuses clearly', async () => {
+    const [a, b] = await Promise.all([cli('contract'), cli('contract')]);
+    const results: CliResult[] = [a, b];
+    const winner = results.filter((r) => r.code === 0);
+    const loser = results.filter((r) => r.code !== 0);
+    expect(winner).toHaveLength(1);
+    expect(winner[0].stdout).toContain('contracted 0001_counter, 0002_first_bump, 0003_second_bump, 0004_slow, 0005_slow');
+    expect(loser).toHaveLength(1);
+    expect(loser[0].stderr).toMatch(/waiting for another zmigrate runner/);
+    // It found everything already contracted: a state error (bad usage), not a failed migration.
+    expect(loser[0].code).toBe(2);
+    expect(loser[0].stderr).toMatch(/^error: nothing to contract: every expanded migration is already complete/m);
+    expect(loser[0].stderr).not.toContain('raw SQL (contract)');
+
+    // Each contract SQL ran exactly once.
+    expect(await markers()).toEqual(['0002 contract', '0002 expand', '0003 contract', '0003 expand', '0004 expand', '0005 expand']);
+    const status = parseStatus(await cli('status', '--json'));
+    expect([...status.values()].every((m) => m.phase === 'complete')).toBe(true);
+    expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0005_slow`]);
+  });
+});

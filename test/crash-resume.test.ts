@@ -1,0 +1,335 @@
+/**
+ * Guarantee 4: a run killed at any point (kill -9) can be run again and
+ * finishes correctly. Real `zmigrate` processes killed with SIGKILL in the
+ * middle of expand, contract and rollback, on PostgreSQL (transactional DDL)
+ * and MariaDB (DDL not transactional: each step is recorded and guarded).
+ */
+import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { inspect } from './support/inspect';
+import { kill9, parseStatus, sleepSql, startCli } from './support/process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const ACCOUNTS = migrationSource([
+  "op.createTable('accounts', { columns: { id: { type: 'bigint', primaryKey: true }, name: { type: 'varchar(100)', nullable: false } } })",
+]);
+
+/** The whole visible shape of the database, to compare runs. */
+async function shape(db: TestDatabase) {
+  const s = await inspect(db);
+  return {
+    tables: s.tables,
+    versionSchemas: s.versionSchemas,
+    triggers: s.triggers,
+    columns: Object.fromEntries(s.tables.map((t) => [t, s.columns(t)])),
+    visibleColumns: Object.fromEntries(s.tables.map((t) => [t, s.visibleColumns(t)])),
+    indexes: Object.fromEntries(s.tables.map((t) => [t, [...s.indexes(t)].sort()])),
+    views: Object.fromEntries(s.versionSchemas.map((v) => [v, s.views(v)])),
+  };
+}
+
+async function rows(db: TestDatabase, sql: string): Promise<Array<Record<string, unknown>>> {
+  const result = await db.knex.raw(sql);
+  return db.engine === 'mysql'
+    ? (result as [Array<Record<string, unknown>>])[0]
+    : (result as { rows: Array<Record<string, unknown>> }).rows;
+}
+
+/** PostgreSQL: a concurrent index build that was cut short leaves an invalid index behind. */
+async function invalidIndexes(db: TestDatabase): Promise<string[]> {
+  if (db.engine === 'mysql') return [];
+  return (await rows(db, 'select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid where not i.indisvalid')).map(
+    (r) => String(r.name),
+  );
+}
+
+describe.each(SERVER_ENGINES)('kill -9 half-way on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  const pk = engine === 'mysql' ? 'PRIMARY' : null;
+  const pkName = (table: string) => pk ?? `${table}_pkey`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    const slow = JSON.stringify(sleepSql(engine, 1.5));
+    dir = migrationsDir({
+      '0001_accounts.ts': ACCOUNTS,
+      '0002_invoices.ts': migrationSource([
+        "op.createTable('invoices', { columns: { id: { type: 'bigint', primaryKey: true }, account_id: { type: 'bigint' }, total: { type: 'integer', nullable: false, default: '0' } } })",
+        "op.addColumn('accounts', 'email', { type: 'varchar(200)', nullable: true })",
+        `op.sql({ expand: ${slow}, contract: ${slow} })`,
+        "op.createIndex('invoices', ['account_id'])",
+        "op.createTable('payments', { columns: { id: { type: 'bigint', primaryKey: true }, invoice_id: { type: 'bigint' } } })",
+      ]),
+    });
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const env = () => ({ ZMIGRATE_DATABASE_URL: db.url });
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: env() });
+  const phases = async () => Object.fromEntries([...parseStatus(await cli('status', '--json')).values()].map((m) => [m.name, m.phase]));
+
+  test('expand killed during a slow step: status says expanding, a rerun finishes it and the schema is complete', async () => {
+    const run = startCli(['expand', '--dir', dir], env());
+    await run.waitForStderr(/· raw SQL \(expand\)/);
+    const killed = await kill9(run);
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.stdout).not.toContain('expanded');
+
+    expect(await phases()).toEqual({ '0001_accounts': 'expanded', '0002_invoices': 'expanding' });
+    // Half-way: the steps before the slow one took effect, the ones after did not.
+    const half = await shape(db);
+    expect(half.tables).toEqual(['accounts', 'invoices']);
+    expect(half.columns.accounts).toEqual(['id', 'name', 'email']);
+    // Contract is refused while expand is unfinished.
+    const contract = await cli('contract');
+    expect(contract.code).toBe(2);
+    expect(contract.stderr).toMatch(/^error: 0002_invoices is expanding; run zmigrate expand to finish it first/m);
+
+    const rerun = await cli('expand');
+    expect(rerun.stderr).not.toMatch(/error/i);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('expanded 0002_invoices');
+    expect(rerun.stderr).toContain('expand 0002_invoices (resuming)');
+    // Completed steps are not run again.
+    expect(rerun.stderr).not.toContain('create table invoices');
+    expect(rerun.stderr).not.toContain('add column accounts.email');
+    expect(rerun.stderr).toContain('create table payments');
+
+    expect(await phases()).toEqual({ '0001_accounts': 'expanded', '0002_invoices': 'expanded' });
+    const status = parseStatus(await cli('status', '--json'));
+    expect(status.get('0002_invoices')?.versionSchema).toBe(`${db.base}_0002_invoices`);
+
+    const state = await shape(db);
+    expect(state.tables).toEqual(['accounts', 'invoices', 'payments']);
+    expect(state.columns).toEqual({
+      accounts: ['id', 'name', 'email'],
+      invoices: ['id', 'account_id', 'total'],
+      payments: ['id', 'invoice_id'],
+    });
+    // The old app does not see the new column on MariaDB (INVISIBLE until contract).
+    expect(state.visibleColumns.accounts).toEqual(engine === 'mysql' ? ['id', 'name'] : ['id', 'name', 'email']);
+    expect(state.indexes).toEqual({
+      accounts: [pkName('accounts')],
+      invoices: ['invoices_account_id_idx', pkName('invoices')].sort(),
+      payments: [pkName('payments')],
+    });
+    expect(await invalidIndexes(db)).toEqual([]);
+    expect(state.versionSchemas).toEqual([`${db.base}_0001_accounts`, `${db.base}_0002_invoices`]);
+    expect(state.views).toEqual({
+      [`${db.base}_0001_accounts`]: ['accounts'],
+      [`${db.base}_0002_invoices`]: ['accounts', 'invoices', 'payments'],
+    });
+
+    // The version schema works for the new app.
+    const app = db.versionKnex(`${db.base}_0002_invoices`);
+    await app('accounts').insert({ id: 1, name: 'Ada', email: 'ada@example.com' });
+    await app('invoices').insert({ id: 10, account_id: 1, total: 5 });
+    expect(await app('accounts').select('id', 'name', 'email')).toEqual([
+      { id: engine === 'mysql' ? 1 : '1', name: 'Ada', email: 'ada@example.com' },
+    ]);
+    // And the old app's version does not see the new column.
+    const old = db.versionKnex(`${db.base}_0001_accounts`);
+    expect(Object.keys((await old('accounts').select('*'))[0])).toEqual(['id', 'name']);
+  });
+
+  test('contract killed during a slow step: status says contracting, expand and rollback refuse, a rerun completes it', async () => {
+    const run = startCli(['contract', '--dir', dir], env());
+    await run.waitForStderr(/· raw SQL \(contract\)/);
+    expect((await kill9(run)).signal).toBe('SIGKILL');
+
+    expect(await phases()).toEqual({ '0001_accounts': 'complete', '0002_invoices': 'contracting' });
+    const expand = await cli('expand');
+    expect(expand.code).toBe(2);
+    expect(expand.stderr).toMatch(/^error: 0002_invoices is half-way through contract; run zmigrate contract to finish it/m);
+    const rollback = await cli('rollback');
+    expect(rollback.code).toBe(2);
+    expect(rollback.stderr).toMatch(/^error: 0002_invoices is half-way through contract and cannot be rolled back/m);
+
+    const rerun = await cli('contract');
+    expect(rerun.stderr).not.toMatch(/error/i);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('contracted 0002_invoices');
+    expect(rerun.stderr).toContain('contract 0002_invoices (resuming)');
+    expect(await phases()).toEqual({ '0001_accounts': 'complete', '0002_invoices': 'complete' });
+
+    const state = await shape(db);
+    expect(state.tables).toEqual(['accounts', 'invoices', 'payments']);
+    expect(state.visibleColumns.accounts).toEqual(['id', 'name', 'email']);
+    expect(state.versionSchemas).toEqual([`${db.base}_0002_invoices`]);
+    expect(state.views[`${db.base}_0002_invoices`]).toEqual(['accounts', 'invoices', 'payments']);
+    // Rows written during expand are still there, and the base table now has the final shape.
+    expect(await rows(db, 'SELECT * FROM accounts')).toEqual([{ id: engine === 'mysql' ? 1 : '1', name: 'Ada', email: 'ada@example.com' }]);
+  });
+
+  test('rollback killed during a slow step: status says rolling back, expand refuses, a rerun leaves no trace', async () => {
+    writeFileSync(
+      path.join(dir, '0003_refunds.ts'),
+      migrationSource([
+        "op.addColumn('invoices', 'paid', { type: 'boolean', nullable: true })",
+        "op.createTable('refunds', { columns: { id: { type: 'bigint', primaryKey: true }, payment_id: { type: 'bigint' } } })",
+        `op.sql({ expand: 'SELECT 1', rollback: ${JSON.stringify(sleepSql(engine, 1.5))} })`,
+        "op.createIndex('refunds', ['payment_id'])",
+      ]),
+    );
+    const before = await shape(db);
+    expect((await cli('expand')).code).toBe(0);
+    expect((await shape(db)).tables).toContain('refunds');
+
+    const run = startCli(['rollback', '--dir', dir], env());
+    await run.waitForStderr(/· raw SQL \(rollback\)/);
+    expect((await kill9(run)).signal).toBe('SIGKILL');
+
+    expect((await phases())['0003_refunds']).toBe('rolling back');
+    const expand = await cli('expand');
+    expect(expand.code).toBe(2);
+    expect(expand.stderr).toMatch(/^error: 0003_refunds is half-way through rollback; run zmigrate rollback to finish it/m);
+
+    const rerun = await cli('rollback');
+    expect(rerun.stderr).not.toMatch(/error/i);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('rolled back 0003_refunds');
+    expect(rerun.stderr).toContain('rollback 0003_refunds (resuming)');
+    expect((await phases())['0003_refunds']).toBe('rolled back');
+    expect(await shape(db)).toEqual(before);
+    expect(await invalidIndexes(db)).toEqual([]);
+
+    // And it can be expanded again afterwards.
+    const again = await cli('expand');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('expanded 0003_refunds');
+  });
+});
+
+describe.each(SERVER_ENGINES)('kill -9 at each step of expand on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    dir = migrationsDir({
+      '0001_accounts.ts': ACCOUNTS,
+      '0002_mixed.ts': migrationSource([
+        "op.createTable('invoices', { columns: { id: { type: 'bigint', primaryKey: true }, account_id: { type: 'bigint' } } })",
+        "op.addColumn('accounts', 'email', { type: 'varchar(200)', nullable: true })",
+        // Raw SQL that is safe to repeat, as raw SQL on an engine without transactional DDL must be.
+        "op.sql({ expand: 'CREATE TABLE IF NOT EXISTS audit (id integer)', rollback: 'DROP TABLE IF EXISTS audit' })",
+        "op.createIndex('invoices', ['account_id'])",
+        "op.createTable('payments', { columns: { id: { type: 'bigint', primaryKey: true }, invoice_id: { type: 'bigint' } } })",
+      ]),
+    });
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const env = () => ({ ZMIGRATE_DATABASE_URL: db.url });
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: env() });
+  let reference: Awaited<ReturnType<typeof shape>>;
+
+  test('wherever the kill lands, a rerun ends in exactly the schema of an uninterrupted run', async () => {
+    // A first expand and rollback, so the runs below expand 0002_mixed alone.
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('rollback')).code).toBe(0);
+    const clean = await cli('expand');
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toContain('expanded 0002_mixed;');
+    reference = await shape(db);
+    expect(reference.tables).toEqual(['accounts', 'audit', 'invoices', 'payments']);
+    expect(reference.views[`${db.base}_0002_mixed`]).toEqual(['accounts', 'audit', 'invoices', 'payments']);
+    const stepLines = clean.stderr.split('\n').filter((l) => l.startsWith('  · '));
+    expect(stepLines.length).toBeGreaterThanOrEqual(8);
+    expect((await cli('rollback')).code).toBe(0);
+    const rolledBack = await shape(db);
+
+    // Kill once inside each kind of step: just after the step line is printed for create table (1),
+    // add column (2), raw SQL (3), create index (4), the version schema (6) and a view (7).
+    expect(stepLines.slice(0, 7).map((l) => l.trim().split(' ').slice(1, 3).join(' '))).toEqual([
+      'create table',
+      'add column',
+      'raw SQL',
+      'create index',
+      'create table',
+      'create version',
+      expect.stringMatching(/^view /),
+    ]);
+    for (const killAt of [1, 2, 3, 4, 6, 7]) {
+      const run = startCli(['expand', '--dir', dir], env());
+      const line = stepLines[killAt - 1];
+      await run.waitForStderr(new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+      const killed = await kill9(run);
+      expect([killAt, killed.signal]).toEqual([killAt, 'SIGKILL']);
+
+      const rerun = await cli('expand');
+      expect([killAt, rerun.code, rerun.stderr.includes('error')]).toEqual([killAt, 0, false]);
+      expect(rerun.stdout).toContain('expanded 0002_mixed');
+      expect(rerun.stderr).toContain('expand 0002_mixed (resuming)');
+      expect([killAt, await shape(db)]).toEqual([killAt, reference]);
+      expect([killAt, await invalidIndexes(db)]).toEqual([killAt, []]);
+
+      const rollback = await cli('rollback');
+      expect([killAt, rollback.code]).toEqual([killAt, 0]);
+      expect([killAt, await shape(db)]).toEqual([killAt, rolledBack]);
+    }
+  });
+
+  test('killed while its DDL is in flight: what the server finished after the client died is not run again', async () => {
+    expect((await shape(db)).columns.accounts).toEqual(['id', 'name']);
+    const addColumn = 'ALTER TABLE %ADD COLUMN %email%';
+    const waiting = async () =>
+      (
+        await rows(
+          db,
+          engine === 'mysql'
+            ? `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE '${addColumn}' AND STATE LIKE 'Waiting for table metadata lock'`
+            : `select pid as id from pg_stat_activity where query like '${addColumn}' and wait_event_type = 'Lock'`,
+        )
+      ).length;
+    const running = async () =>
+      (
+        await rows(
+          db,
+          engine === 'mysql'
+            ? `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE '${addColumn}'`
+            : `select pid as id from pg_stat_activity where query like '${addColumn}' and state = 'active'`,
+        )
+      ).length;
+    const until = async (what: string, condition: () => Promise<boolean>) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
+    // An application transaction that read accounts holds a lock the ALTER must wait for.
+    const app = await db.knex.transaction();
+    let committed = false;
+    try {
+      await app.raw('SELECT * FROM accounts');
+      const run = startCli(['expand', '--dir', dir], env());
+      await run.waitForStderr(/^  · add column accounts\.email$/);
+      await until('the ALTER to wait for its lock', async () => (await waiting()) > 0);
+      // The client dies while the server still holds its ALTER; then the lock is let go.
+      expect((await kill9(run)).signal).toBe('SIGKILL');
+      await app.commit();
+      committed = true;
+    } finally {
+      if (!committed) await app.rollback();
+    }
+    await until('the orphaned ALTER to end', async () => (await running()) === 0);
+
+    // MariaDB: the ALTER ran to its end with nobody to record it (DDL is not transactional), so
+    // the step is recorded as running but took effect. PostgreSQL: it ran inside the step's
+    // transaction, which the server rolled back when the client went away.
+    expect((await shape(db)).columns.accounts).toEqual(engine === 'mysql' ? ['id', 'name', 'email'] : ['id', 'name']);
+
+    const rerun = await cli('expand');
+    expect(rerun.stderr).not.toMatch(/error/i);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain('expand 0002_mixed (resuming)');
+    expect(await shape(db)).toEqual(reference);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * A zmigrate CLI process the test controls while it runs: watch its stderr
+ * for a line, kill it, or wait for it to end. (runCli only gives the end.)
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { BIN, type CliResult } from './cli';
+
+export interface RunningCli {
+  child: ChildProcessWithoutNullStreams;
+  /** Everything written so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Resolves when stderr has a line matching `pattern`; rejects if the process ends first or after timeoutMs. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves when the process has ended. */
+  done: Promise<CliResult>;
+  /** True once the process has ended. */
+  readonly ended: boolean;
+}
+
+export function startCli(args: string[], env: Record<string, string | undefined>): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ZMIGRATE_DATABASE_URL: undefined, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end();
+  let stdout = '';
+  let stderr = '';
+  let ended = false;
+  const listeners = new Set<() => void>();
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    for (const l of [...listeners]) l();
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      ended = true;
+      for (const l of [...listeners]) l();
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    get ended() {
+      return ended;
+    },
+    done,
+    waitForStderr(pattern, timeoutMs = 30_000) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (stderr.split('\n').some((line) => pattern.test(line))) {
+            finish();
+            resolve();
+          } else if (ended) {
+            finish();
+            reject(
+              new Error(
+                `the process ended (stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)}) before stderr matched ${pattern}`,
+              ),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`stderr did not match ${pattern} within ${timeoutMs} ms; stderr so far: ${JSON.stringify(stderr)}`));
+        }, timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Kills the process with SIGKILL (as kill -9 would) and waits until it is gone. */
+export async function kill9(running: RunningCli): Promise<CliResult> {
+  running.child.kill('SIGKILL');
+  return running.done;
+}
+
+/** The SQL that sleeps `seconds` on the engine (a statement slow enough to be caught in the middle). */
+export function sleepSql(engine: string, seconds: number): string {
+  return engine === 'mysql' ? `SELECT SLEEP(${seconds})` : `SELECT pg_sleep(${seconds})`;
+}
+
+export interface StatusEntry {
+  name: string;
+  phase: string;
+  versionSchema: string | null;
+}
+
+/** Parses `zmigrate status --json`. */
+export function parseStatus(result: CliResult): Map<string, StatusEntry> {
+  if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
+  const parsed = JSON.parse(result.stdout) as { migrations: StatusEntry[] };
+  return new Map(parsed.migrations.map((m) => [m.name, m]));
+}
