@@ -94,9 +94,9 @@ export class Runner {
       await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
     }
-    if (done.length === 0) {
-      const anyApplied = [...records.values()].some((r) => r.phase === 'complete');
-      throw new StateError(anyApplied ? 'nothing to contract: every expanded migration is already complete' : 'nothing to contract: run zmigrate expand first');
+    // Contract twice is fine (a rerun in CI); contract before any expand is a mistake.
+    if (done.length === 0 && ![...records.values()].some((r) => r.phase === 'complete')) {
+      throw new StateError('nothing to contract: run zmigrate expand first');
     }
     return done;
   }
@@ -202,9 +202,8 @@ export class Runner {
           hint: 'drop or rename it, or rename the migration file',
         });
       }
-      await this.store.upsert({ name: migration.name, checksum: migration.checksum, phase: 'expanding', description: migration.migration.description ?? null });
       await this.store.clearSteps(migration.name);
-      await this.store.update(migration.name, { steps: [], nextOperation: 0, error: null, versionSchema: null, baseline: snapshot(model), introduced: null });
+      await this.store.startExpand(migration.name, { checksum: migration.checksum, description: migration.migration.description ?? null, baseline: snapshot(model) });
       this.logger.info(`expand ${migration.name}`);
     } else {
       this.logger.info(`expand ${migration.name} (resuming)`);

@@ -105,11 +105,22 @@ export class StateStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async upsert(record: Pick<MigrationRecord, 'name' | 'checksum' | 'phase' | 'description'>): Promise<void> {
-    const existing = await this.get(record.name);
-    const values = { checksum: record.checksum, phase: record.phase, description: record.description, updated_at: new Date() };
-    if (existing) await this.table('migrations').where({ name: record.name }).update(values);
-    else await this.table('migrations').insert({ name: record.name, ...values, next_operation: 0 });
+  /** Starts (or restarts) a migration's expand: one statement, so a crash leaves it either untouched or fully started. */
+  async startExpand(name: string, values: { checksum: string; description: string | null; baseline: Snapshot }): Promise<void> {
+    const row = {
+      checksum: values.checksum,
+      phase: 'expanding',
+      description: values.description,
+      baseline: JSON.stringify(values.baseline),
+      steps: '[]',
+      next_operation: 0,
+      introduced: null,
+      error: null,
+      version_schema: null,
+      updated_at: new Date(),
+    };
+    const updated = await this.table('migrations').where({ name }).update(row);
+    if (!updated) await this.table('migrations').insert({ name, ...row });
   }
 
   async update(name: string, changes: Partial<Omit<MigrationRecord, 'name'>>, trx?: Knex.Transaction): Promise<void> {
