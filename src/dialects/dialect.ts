@@ -68,6 +68,8 @@ export interface Dialect {
   releaseRunnerLock(): Promise<void>;
   /** False when the connection that held the lock was lost. */
   holdsRunnerLock(): Promise<boolean>;
+  /** The sessions most likely blocking our DDL (oldest open transactions holding locks in the schema), for messages. */
+  describeLockHolders(): Promise<string | undefined>;
   /** Who holds the runner lock, for the message when we cannot get it. */
   describeRunnerLockHolder(): Promise<string | undefined>;
 

@@ -101,9 +101,11 @@ export class StepExecutor {
           continue;
         }
         if (kind === 'lockTimeout') {
+          const holders = await this.dialect.describeLockHolders().catch(() => undefined);
           throw new LockTimeoutError(
-            `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${lockAttempts} retries`,
-            { cause: error, hint: 'a long transaction holds a lock on the table; end it, or rerun later (nothing was left half-done)' },
+            `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${lockAttempts} retries; ` +
+              `blocked by ${holders ?? 'a session that has since finished'}`,
+            { cause: error, hint: 'end that transaction, or rerun later: the run stopped cleanly and resumes' },
           );
         }
         if ((kind === 'connectionLost' || kind === 'unreachable') && connectionAttempts < CONNECTION_RETRIES) {

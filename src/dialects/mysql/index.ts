@@ -150,6 +150,18 @@ export class MysqlDialect implements Dialect {
     return Number(row.mine) === 1;
   }
 
+  async describeLockHolders(): Promise<string | undefined> {
+    const rows = await this.rows(
+      `SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.COMMAND AS command, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS age, LEFT(p.INFO, 120) AS query
+         FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+        WHERE p.ID <> CONNECTION_ID() ORDER BY t.trx_started LIMIT 3`,
+    );
+    if (rows.length === 0) return undefined;
+    return rows
+      .map((r) => `connection ${r.id} (user ${r.user} from ${r.host}, ${String(r.command).toLowerCase()} in a transaction open for ${r.age} s${r.query ? `; running: ${String(r.query).replace(/\s+/g, ' ')}` : ''})`)
+      .join('; ');
+  }
+
   async describeRunnerLockHolder(): Promise<string | undefined> {
     const [row] = await this.rows(
       'SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS time FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)',

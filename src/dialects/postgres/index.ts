@@ -155,6 +155,24 @@ export class PostgresDialect implements Dialect {
     return Number(row.n) > 0;
   }
 
+  async describeLockHolders(): Promise<string | undefined> {
+    const rows = await this.rows(
+      `select distinct a.pid, a.usename, a.application_name, a.state,
+              round(extract(epoch from now() - a.xact_start)::numeric, 1) as age, left(a.query, 120) as query
+         from pg_locks l
+         join pg_class c on c.oid = l.relation
+         join pg_namespace n on n.oid = c.relnamespace
+         join pg_stat_activity a on a.pid = l.pid
+        where n.nspname = ? and l.granted and a.pid <> pg_backend_pid() and a.xact_start is not null
+        order by age desc limit 3`,
+      [this.baseSchema],
+    );
+    if (rows.length === 0) return undefined;
+    return rows
+      .map((r) => `pid ${r.pid} (user ${r.usename}${r.application_name ? `, application ${r.application_name}` : ''}, ${r.state} in a transaction open for ${r.age} s; last query: ${String(r.query).replace(/\s+/g, ' ')})`)
+      .join('; ');
+  }
+
   async describeRunnerLockHolder(): Promise<string | undefined> {
     const [row] = await this.rows(
       `select a.pid, a.usename, a.application_name, a.client_addr::text as addr, a.backend_start

@@ -1,0 +1,138 @@
+/**
+ * Issue 4, the lock-queue case: a long transaction elsewhere holds a lock on
+ * the table while zmigrate needs an exclusive one. Without a lock timeout
+ * the DDL would wait, and every application write would queue behind it for
+ * as long as the long transaction lasts. zmigrate's DDL gives up after the
+ * lock timeout and retries with backoff, so writers only ever wait about one
+ * lock timeout, and the migration finishes once the blocker ends.
+ *
+ * No tight timing is asserted (shared, noisy machines): the writers' worst
+ * wait must stay well under the blocker's hold time, which is what a queue
+ * behind zmigrate would cost them.
+ */
+import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { waitFor } from './support/apps';
+
+const HOLD_MS = 6000;
+
+describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  // MySQL/MariaDB lock_wait_timeout has whole seconds only.
+  const lockTimeout = engine === 'postgres' ? '300' : '1000';
+  const cli = (...args: string[]) =>
+    runCli([...args, '--dir', dir, '--lock-timeout', lockTimeout], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    dir = migrationsDir({
+      '0001_accounts.ts': migrationSource([
+        "op.createTable('accounts', { columns: { id: { type: 'integer', primaryKey: true }, legacy: { type: 'varchar(10)' } } })",
+      ]),
+    });
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    require('node:fs').writeFileSync(
+      require('node:path').join(dir, '0002_change.ts'),
+      migrationSource(["op.addColumn('accounts', 'note', { type: 'text', nullable: true })", "op.dropColumn('accounts', 'legacy')"]),
+    );
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  /** A transaction that read the table and stays open: it holds a shared lock on it. */
+  async function holdLock(): Promise<{ release: () => Promise<void> }> {
+    const trx = await db.knex.transaction();
+    await trx.raw('SELECT * FROM accounts');
+    return {
+      release: async () => {
+        await trx.commit();
+      },
+    };
+  }
+
+  /** Inserts every few ms and records the slowest insert. */
+  function writer(firstId: number) {
+    let running = true;
+    let slowest = 0;
+    let writes = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      for (let id = firstId; running; id++) {
+        const started = Date.now();
+        try {
+          await db.knex('accounts').insert({ id });
+          writes += 1;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+        slowest = Math.max(slowest, Date.now() - started);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    return {
+      get writes() {
+        return writes;
+      },
+      async stop() {
+        running = false;
+        await loop;
+        return { slowest, writes, failures };
+      },
+    };
+  }
+
+  async function runBlocked(command: string, firstId: number) {
+    const app = writer(firstId);
+    await waitFor(() => app.writes >= 5);
+    const blocker = await holdLock();
+    const run = cli(command);
+    await new Promise((r) => setTimeout(r, HOLD_MS));
+    await blocker.release();
+    const result = await run;
+    const stats = await app.stop();
+    return { result, stats };
+  }
+
+  test.each([
+    ['expand', 10_000],
+    ['contract', 20_000],
+  ])('%s waits out a long transaction without queueing the app behind it', async (command, firstId) => {
+    const { result, stats } = await runBlocked(command, firstId);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/lock not granted in time .* retry 1\//);
+    expect(stats.failures).toEqual([]);
+    expect(stats.writes).toBeGreaterThan(20);
+    // A queue behind zmigrate would hold writers for the whole HOLD_MS.
+    expect(stats.slowest).toBeLessThan(HOLD_MS / 2);
+  });
+
+  test('rollback waits it out too', async () => {
+    // Expand again on a fresh migration to have something to roll back.
+    require('node:fs').writeFileSync(require('node:path').join(dir, '0003_more.ts'), migrationSource(["op.addColumn('accounts', 'extra', { type: 'integer', nullable: true })"]));
+    expect((await cli('expand')).code).toBe(0);
+    const { result, stats } = await runBlocked('rollback', 30_000);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('rolled back 0003_more');
+    expect(stats.failures).toEqual([]);
+    expect(stats.slowest).toBeLessThan(HOLD_MS / 2);
+  });
+
+  test('a blocker that never ends: zmigrate gives up naming it, and a rerun later succeeds', async () => {
+    const blocker = await holdLock();
+    const result = await cli('expand', '--lock-retries', '2');
+    expect(result.code).toBe(1);
+    const line = result.stderr.split('\n').find((l) => l.startsWith('error:'))!;
+    expect(line).toMatch(/did not get its lock within the lock timeout after 2 retries; blocked by/);
+    expect(line).toMatch(engine === 'postgres' ? /pid \d+ \(user \w+.*idle in transaction in a transaction open for/ : /connection \d+ \(user \w+.*in a transaction open for/);
+    if (engine === 'postgres') expect(line).toContain('SELECT * FROM accounts');
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ name: string; phase: string }> };
+    expect(status.migrations.find((m) => m.name === '0003_more')?.phase).toBe('expanding');
+    await blocker.release();
+    const rerun = await cli('expand');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain('(resuming)');
+  });
+});
