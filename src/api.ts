@@ -3,6 +3,7 @@ import { createDialect, type Dialect } from './dialects';
 import { redactUrl, urlPassword } from './dialects/url';
 import { DEFAULT_RETRY, message, type RetryPolicy } from './engine/executor';
 import { silentLogger, type Logger } from './engine/logger';
+import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
 import { ConnectionError, RunnerLockError, ZmigrateError } from './errors';
@@ -21,6 +22,12 @@ export interface MigratorOptions {
   lockRetries?: number;
   /** How long to wait for another runner to finish; default 60 s. */
   runnerLockWaitMs?: number;
+  /** Rows per backfill batch; by default the size adapts to batchTimeMs. */
+  batchSize?: number;
+  /** Target duration of one backfill batch; default 100 ms. */
+  batchTimeMs?: number;
+  /** Pause between backfill batches; default 0. */
+  batchDelayMs?: number;
   logger?: Logger;
 }
 
@@ -31,7 +38,7 @@ export interface MigratorOptions {
  *   try { await migrator.expand(); } finally { await migrator.close(); }
  */
 export class Migrator {
-  readonly #options: Required<Omit<MigratorOptions, 'logger'>> & { logger: Logger };
+  readonly #options: Required<Omit<MigratorOptions, 'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs'>> & { logger: Logger; batches: BatchOptions };
   #dialect?: Dialect;
   #migrations?: LoadedMigration[];
 
@@ -43,6 +50,11 @@ export class Migrator {
       runnerLockWaitMs: options.runnerLockWaitMs ?? 60_000,
       logger: options.logger ?? silentLogger,
       url: options.url,
+      batches: {
+        batchSize: options.batchSize,
+        batchTimeMs: options.batchTimeMs ?? DEFAULT_BATCHES.batchTimeMs,
+        batchDelayMs: options.batchDelayMs ?? DEFAULT_BATCHES.batchDelayMs,
+      },
     };
   }
 
@@ -52,6 +64,11 @@ export class Migrator {
 
   contract(): Promise<string[]> {
     return this.locked((runner) => runner.contract());
+  }
+
+  /** Resumes unfinished backfills and re-runs and re-verifies finished ones; returns what verification found. */
+  backfill(): Promise<Array<{ name: string; mismatches: string | null }>> {
+    return this.locked((runner) => runner.backfill());
   }
 
   rollback(): Promise<string> {
@@ -113,7 +130,7 @@ export class Migrator {
 
   private runner(dialect: Dialect, migrations: LoadedMigration[]): Runner {
     const retry: RetryPolicy = { ...DEFAULT_RETRY, lockRetries: this.#options.lockRetries };
-    return new Runner(dialect, new StateStore(dialect), migrations, retry, this.#options.logger);
+    return new Runner(dialect, new StateStore(dialect), migrations, retry, this.#options.logger, this.#options.batches);
   }
 
   private async migrations(): Promise<LoadedMigration[]> {

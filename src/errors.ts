@@ -84,6 +84,9 @@ export class MigrationError extends ZmigrateError {
   }
 }
 
+/** The backfilled rows do not hold what up/down imply; contract refuses until they do. */
+export class VerificationError extends MigrationError {}
+
 /** A DDL statement kept failing to get its lock within lock_timeout after every retry. */
 export class LockTimeoutError extends ZmigrateError {
   readonly exitCode = 1 as const;

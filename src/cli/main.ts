@@ -6,6 +6,7 @@ import { ConfigError, ZmigrateError } from '../errors';
 import { loadConfig, type ZmigrateConfig } from './config';
 import type { Command, CommandContext, GlobalArgs } from './context';
 import { Output } from './output';
+import { backfill } from './commands/backfill';
 import { contract } from './commands/contract';
 import { expand } from './commands/expand';
 import { newMigration } from './commands/new';
@@ -18,6 +19,7 @@ const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boo
   { name: 'expand', describe: 'expand every pending migration: new shape beside the old, version schema for the new app', run: expand },
   { name: 'contract', describe: 'contract every expanded migration: remove the old shape', run: contract },
   { name: 'rollback', describe: 'undo the newest expanded, not yet contracted, migration', run: rollback },
+  { name: 'backfill', describe: 'resume or re-run backfills, and verify them', run: backfill },
   { name: 'status', describe: 'each migration and its phase', run: status, json: true },
   { name: 'schema', describe: 'print the latest version schema name (for deploy scripts)', run: schema },
   { name: 'plan', describe: 'print the SQL expand and contract would run; run nothing', run: plan, json: true },
@@ -46,6 +48,9 @@ export async function run(argv: string[]): Promise<number> {
       .option('lock-timeout', { type: 'number', describe: 'longest a DDL statement waits for a lock, in ms', defaultDescription: '500' })
       .option('lock-retries', { type: 'number', describe: 'retries after a lock timeout (exponential backoff with jitter)', defaultDescription: '10' })
       .option('wait', { type: 'number', describe: 'seconds to wait for another runner to finish', default: 60 })
+      .option('batch-size', { type: 'number', describe: 'rows per backfill batch (default: adapts to --batch-time)' })
+      .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '100' })
+      .option('batch-delay', { type: 'number', describe: 'ms to pause between backfill batches', defaultDescription: '0' })
       .option('verbose', { type: 'boolean', describe: 'show stack traces' })
       .strict()
       .demandCommand(1, 'name a command')
@@ -76,9 +81,18 @@ export async function run(argv: string[]): Promise<number> {
     const dir = path.resolve(args.dir ?? config.dir ?? 'migrations');
     const lockTimeout = args.lockTimeout ?? config.lockTimeout;
     const lockRetries = args.lockRetries ?? config.lockRetries;
-    for (const [name, value] of [['--lock-timeout', lockTimeout], ['--lock-retries', lockRetries], ['--wait', args.wait]] as const) {
+    const batches = { batchSize: args.batchSize as number | undefined, batchTimeMs: args.batchTime as number | undefined, batchDelayMs: args.batchDelay as number | undefined };
+    for (const [name, value] of [
+      ['--lock-timeout', lockTimeout],
+      ['--lock-retries', lockRetries],
+      ['--wait', args.wait],
+      ['--batch-size', batches.batchSize],
+      ['--batch-time', batches.batchTimeMs],
+      ['--batch-delay', batches.batchDelayMs],
+    ] as const) {
       if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new ConfigError(`${name} must be a number ≥ 0`);
     }
+    if (batches.batchSize !== undefined && (!Number.isInteger(batches.batchSize) || batches.batchSize < 1)) throw new ConfigError('--batch-size must be a whole number ≥ 1');
     const ctx: CommandContext = {
       args,
       output,
@@ -90,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
           lockTimeoutMs: lockTimeout,
           lockRetries,
           runnerLockWaitMs: (args.wait ?? 60) * 1000,
+          ...batches,
           logger: output.logger(),
         });
         return migrator;

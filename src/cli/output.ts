@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import type { Logger } from '../engine/logger';
+import type { BackfillProgress, Logger } from '../engine/logger';
 
 /** Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the password. */
 export class Output {
@@ -28,10 +28,41 @@ export class Output {
 
   /** Progress goes to stderr, so stdout stays clean for what scripts read. */
   logger(): Logger {
+    const tty = Boolean(process.stderr.isTTY);
+    let lastLine = 0;
+    let barShown = false;
+    const endBar = () => {
+      if (barShown) process.stderr.write('\n');
+      barShown = false;
+    };
     return {
-      info: (m) => this.err(this.color.bold(m)),
-      step: (m) => this.err(`  ${this.color.dim('·')} ${m}`),
-      warn: (m) => this.err(`  ${this.color.yellow('!')} ${m}`),
+      info: (m) => (endBar(), this.err(this.color.bold(m))),
+      step: (m) => (endBar(), this.err(`  ${this.color.dim('·')} ${m}`)),
+      warn: (m) => (endBar(), this.err(`  ${this.color.yellow('!')} ${m}`)),
+      progress: (p) => {
+        const text = describeProgress(p);
+        if (tty) {
+          const bar = p.total ? progressBar(Math.min(1, p.rows / p.total)) : '';
+          process.stderr.write(`\r\x1b[2K  ${bar} ${this.scrub(text)}`);
+          barShown = true;
+          if (p.finished) endBar();
+        } else if (p.finished || Date.now() - lastLine >= 5000) {
+          lastLine = Date.now();
+          this.err(`  · ${text}`);
+        }
+      },
     };
   }
+}
+
+function describeProgress(p: BackfillProgress): string {
+  const rows = p.total ? `${p.rows.toLocaleString('en')} / ~${p.total.toLocaleString('en')} rows` : `${p.rows.toLocaleString('en')} rows`;
+  if (p.finished) return `backfill ${p.table}: ${rows}, done`;
+  const eta = p.etaSeconds !== undefined ? `, ETA ${Math.ceil(p.etaSeconds)} s` : '';
+  return `backfill ${p.table}: ${rows}, ${Math.round(p.rate).toLocaleString('en')} rows/s${eta}`;
+}
+
+function progressBar(fraction: number, width = 24): string {
+  const full = Math.round(fraction * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
 }

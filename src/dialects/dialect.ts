@@ -109,6 +109,10 @@ export interface Dialect {
   listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>>;
   /** Columns a backfill must assign to themselves so they keep their value (MySQL ON UPDATE CURRENT_TIMESTAMP). */
   preservedOnUpdate(table: string): Promise<string[]>;
+  /** SQL that is true when a and b differ, NULLs included. */
+  isDistinct(a: string, b: string): string;
+  /** The server's cheap estimate of a table's rows (statistics), or undefined. */
+  estimateRows(table: string): Promise<number | undefined>;
   /** A NULL of the given type, to type-check expressions over columns that do not exist yet. */
   typedNull(type: string): string;
   /** SQL that sets (or clears) the session flag under which zmigrate's triggers stand aside. */

@@ -16,7 +16,19 @@ export interface CheckpointStore {
   save(checkpoint: BackfillCheckpoint, trx?: Knex.Transaction): Promise<void>;
 }
 
-export const DEFAULT_BATCH_SIZE = 1000;
+/** How batches are sized and paced; `batchSize` fixes the size, otherwise it adapts to `batchTimeMs`. */
+export interface BatchOptions {
+  batchSize?: number;
+  /** Target duration of one batch's transaction; default 100 ms. */
+  batchTimeMs: number;
+  /** Pause between batches, to leave the server room; default 0. */
+  batchDelayMs: number;
+}
+
+export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 100, batchDelayMs: 0 };
+const FIRST_BATCH = 1000;
+const MIN_BATCH = 50;
+const MAX_BATCH = 50_000;
 
 /**
  * Fills the rows that existed before the triggers, in keyset batches over the
@@ -28,7 +40,7 @@ export async function runBackfill(
   spec: BackfillSpec,
   checkpoints: CheckpointStore,
   logger: Logger,
-  batchSize = DEFAULT_BATCH_SIZE,
+  options: BatchOptions = DEFAULT_BATCHES,
 ): Promise<number> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
@@ -50,24 +62,28 @@ export async function runBackfill(
   const end = state.end!;
   const assignments = Object.entries(spec.set).map(([column, expression]) => `${q(column)} = (${expression})`);
   assignments.push(...(await dialect.preservedOnUpdate(spec.table)).map((c) => `${q(c)} = ${q(c)}`));
+  const total = await dialect.estimateRows(spec.table);
+  const progress = new ProgressClock(spec.table, state.rows, total, logger);
+  let size = options.batchSize ?? FIRST_BATCH;
 
   for (;;) {
     const after = state.last ? `${keyTuple} > ${params(state.last)} AND ` : '';
     const lowerBindings = state.last ?? [];
-    // The batch's upper key: the batchSize-th key after the last one, or the end.
+    const started = Date.now();
+    // The batch's upper key: the size-th key after the last one, or the end.
     const [upperRow] = await rowsOf(
-      `SELECT ${key.join(', ')} FROM ${table} WHERE ${after}${keyTuple} <= ${params(end)} ORDER BY ${order} LIMIT 1 OFFSET ${batchSize - 1}`,
+      `SELECT ${key.join(', ')} FROM ${table} WHERE ${after}${keyTuple} <= ${params(end)} ORDER BY ${order} LIMIT 1 OFFSET ${size - 1}`,
       [...lowerBindings, ...end],
     );
     const upper = upperRow ? keyOf(upperRow) : end;
     const done = await dialect.knex.transaction(async (trx) => {
       await trx.raw(dialect.backfillFlag(true));
       try {
-        const result = await trx.raw(
+        await trx.raw(
           `UPDATE ${table} SET ${assignments.join(', ')} WHERE ${after}${keyTuple} <= ${params(upper)} AND (${spec.where})`,
           [...lowerBindings, ...upper] as Knex.RawBinding[],
         );
-        const next = { last: upper, end, rows: state.rows + affectedRows(result) };
+        const next = { last: upper, end, rows: state.rows + (upperRow ? size : 0) };
         await checkpoints.save(next, trx);
         return next;
       } finally {
@@ -75,17 +91,44 @@ export async function runBackfill(
       }
     });
     state = done;
-    logger.step(`backfill ${spec.table}: ${state.rows} rows`);
+    progress.tick(state.rows, !upperRow);
     if (!upperRow) return state.rows;
+    if (options.batchSize === undefined) size = nextSize(size, Date.now() - started, options.batchTimeMs);
+    if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+  }
+}
+
+/** Scales the batch toward the time target, by at most a factor of two either way. */
+function nextSize(size: number, tookMs: number, targetMs: number): number {
+  const scaled = size * (targetMs / Math.max(1, tookMs));
+  return Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, size / 2, Math.min(size * 2, scaled))));
+}
+
+/** Reports progress at most every so often, with rate and ETA. */
+class ProgressClock {
+  readonly #started = Date.now();
+  #last = 0;
+
+  constructor(
+    private readonly table: string,
+    private readonly fromRows: number,
+    private readonly total: number | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  tick(rows: number, finished: boolean): void {
+    const now = Date.now();
+    if (!finished && now - this.#last < 1000) return;
+    this.#last = now;
+    const seconds = Math.max(0.001, (now - this.#started) / 1000);
+    const rate = (rows - this.fromRows) / seconds;
+    const total = this.total && this.total >= rows ? this.total : undefined;
+    const eta = total && rate > 0 ? (total - rows) / rate : undefined;
+    this.logger.progress?.({ table: this.table, rows, total, rate, etaSeconds: finished ? 0 : eta, finished });
   }
 }
 
 function resultRows(result: unknown): Array<Record<string, unknown>> {
   if (Array.isArray(result)) return result[0] as Array<Record<string, unknown>>;
   return (result as { rows: Array<Record<string, unknown>> }).rows;
-}
-
-function affectedRows(result: unknown): number {
-  if (Array.isArray(result)) return Number((result[0] as { affectedRows?: number }).affectedRows ?? 0);
-  return Number((result as { rowCount?: number }).rowCount ?? 0);
 }

@@ -49,6 +49,15 @@ export interface BackfillSpec {
   where: string;
 }
 
+/** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */
+export interface VerifySpec {
+  table: string;
+  key: string[];
+  /** For messages: `orders._zm_amount = up(amount)`. */
+  what: string;
+  mismatch: string;
+}
+
 export function rowOf(view: ViewTable | undefined): RowNames {
   return (view?.columns ?? []).map((c) => ({ name: c.name, source: c.source }));
 }

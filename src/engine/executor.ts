@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
-import { LockTimeoutError, MigrationError, RunnerLockError, type Phase } from '../errors';
+import { LockTimeoutError, MigrationError, RunnerLockError, VerificationError, type Phase } from '../errors';
 import { sleep } from '../dialects/postgres';
 import type { Logger } from './logger';
-import { runBackfill, type CheckpointStore } from './backfill';
+import { findMismatches } from './verify';
+import { DEFAULT_BATCHES, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
 import type { StateStore } from './state-store';
 import type { Step, StepGuard } from './step';
 
@@ -36,6 +37,7 @@ export class StepExecutor {
     private readonly store: StateStore,
     private readonly retry: RetryPolicy,
     private readonly logger: Logger,
+    private readonly batches: BatchOptions = DEFAULT_BATCHES,
   ) {}
 
   async runPhase(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
@@ -53,6 +55,28 @@ export class StepExecutor {
     }
   }
 
+  /**
+   * Runs backfill and verify steps again outside any phase (`zmigrate
+   * backfill`): progress is kept in memory, and a failed verification is
+   * returned rather than thrown.
+   */
+  async runAgain(migration: string, steps: readonly Step[]): Promise<string | null> {
+    for (const step of steps) {
+      let checkpoint: BackfillCheckpoint | undefined;
+      try {
+        await this.run(migration, 'expand', step, {
+          started: async () => undefined,
+          done: async () => undefined,
+          checkpoints: { load: async () => checkpoint, save: async (c) => void (checkpoint = c) },
+        });
+      } catch (error) {
+        if (error instanceof VerificationError) return error.message.replace(/^[^:]*: /, '');
+        throw error;
+      }
+    }
+    return null;
+  }
+
   /** Runs idempotent steps that are not recorded (version schema views). */
   async runUnrecorded(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
     for (const step of steps) await this.run(migration, phase, step);
@@ -67,9 +91,13 @@ export class StepExecutor {
     await this.withRetries(migration, phase, step, async () => {
       if (await this.alreadyApplied(step)) {
         await record?.done();
+      } else if (step.verify) {
+        const keys = await findMismatches(this.dialect, step.verify);
+        if (keys.length > 0) throw new VerificationError(migration, phase, step.sql, `verification failed: ${step.verify.what} does not hold for rows with key ${formatKeys(keys)}`);
+        await record?.done();
       } else if (step.backfill) {
         if (!record) throw new Error(`backfill step "${step.description}" must be recorded`);
-        await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger);
+        await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger, this.batches);
         await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {
@@ -115,6 +143,7 @@ export class StepExecutor {
           await this.reacquireRunnerLock();
           continue;
         }
+        if (error instanceof MigrationError) throw error;
         throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
           cause: error,
           hint: 'fix the cause and rerun; completed steps are not repeated',
@@ -170,6 +199,10 @@ async function guardHolds(dialect: Dialect, guard: StepGuard): Promise<boolean> 
  */
 async function execute(dialect: Dialect, knex: Knex | Knex.Transaction, sql: string): Promise<void> {
   for (const statement of dialect.splitStatements(sql)) await knex.raw(statement.replace(/\?/g, '\\?'));
+}
+
+export function formatKeys(keys: unknown[][]): string {
+  return keys.map((k) => (k.length === 1 ? String(k[0]) : `(${k.join(', ')})`)).join(', ');
 }
 
 function backoff(policy: RetryPolicy, attempt: number): number {

@@ -5,6 +5,7 @@ import type { DualWrite, Operation, PlanContext } from '../operations/operation'
 import { triggerName, triggerPrefix, type DualWriteRule } from './dual-write';
 import { message } from './executor';
 import { StepExecutor, type RetryPolicy } from './executor';
+import { DEFAULT_BATCHES, type BatchOptions } from './backfill';
 import type { Logger } from './logger';
 import type { SchemaModel, VersionView } from './schema-model';
 import type { MigrationPhase, MigrationRecord, StateStore } from './state-store';
@@ -57,8 +58,9 @@ export class Runner {
     private readonly migrations: readonly LoadedMigration[],
     retry: RetryPolicy,
     private readonly logger: Logger,
+    batches: BatchOptions = DEFAULT_BATCHES,
   ) {
-    this.#executor = new StepExecutor(dialect, store, retry, logger);
+    this.#executor = new StepExecutor(dialect, store, retry, logger, batches);
   }
 
   /** Expands every pending migration in file order; resumes one left half-way. */
@@ -82,9 +84,16 @@ export class Runner {
     const records = await this.checkedRecords();
     // Refuse before contracting anything: an unfinished expand or rollback stops the whole run.
     for (const migration of this.migrations) {
-      const phase = records.get(migration.name)?.phase ?? 'pending';
+      const record = records.get(migration.name);
+      const phase = record?.phase ?? 'pending';
       if (phase === 'expanding' || phase === 'rolling back') {
-        throw new StateError(`${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first`);
+        const last = record?.error ? ` (it stopped with: ${record.error})` : '';
+        throw new StateError(`${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first${last}`);
+      }
+      if (phase === 'expanded' && record?.unverified) {
+        throw new StateError(`${migration.name} cannot be contracted: ${record.unverified}`, {
+          hint: 'fix those rows (or roll back), then run zmigrate backfill to verify again',
+        });
       }
     }
     const done: string[] = [];
@@ -99,6 +108,34 @@ export class Runner {
       throw new StateError('nothing to contract: run zmigrate expand first');
     }
     return done;
+  }
+
+  /**
+   * Resumes a half-done expand, and re-runs the backfill and its verification
+   * of expanded migrations (rows still missing their new value are filled).
+   */
+  async backfill(): Promise<Array<{ name: string; mismatches: string | null }>> {
+    const records = await this.checkedRecords();
+    const results: Array<{ name: string; mismatches: string | null }> = [];
+    for (const migration of this.migrations) {
+      const record = records.get(migration.name);
+      if (record?.phase === 'expanding') {
+        await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
+        results.push({ name: migration.name, mismatches: null });
+      } else if (record?.phase === 'expanded') {
+        const model = await this.dialect.introspect();
+        const previous = this.previousView(model, records, migration.name);
+        const next = previous.clone();
+        for (const operation of migration.migration.operations) operation.shapeView(next, model);
+        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)).filter((s) => s.backfill || s.verify);
+        if (steps.length === 0) continue;
+        this.logger.info(`backfill ${migration.name}`);
+        const unverified = await this.#executor.runAgain(migration.name, steps);
+        await this.store.update(migration.name, { unverified });
+        results.push({ name: migration.name, mismatches: unverified });
+      }
+    }
+    return results;
   }
 
   /** Undoes the newest expanded, not yet contracted, migration. */
@@ -405,6 +442,15 @@ export class Runner {
         transactional: false,
         locks: false,
         backfill,
+      });
+    }
+    for (const verify of dualWrites.flatMap((d) => d.verify ?? [])) {
+      steps.push({
+        description: `verify ${verify.what}`,
+        sql: `SELECT ${verify.key.map((k) => this.dialect.quote(k)).join(', ')} FROM ${this.dialect.qualify(this.dialect.baseSchema, verify.table)} WHERE ${verify.mismatch} /* in chunks by primary key */`,
+        transactional: false,
+        locks: false,
+        verify,
       });
     }
     steps.push(...dualWrites.flatMap((d) => d.afterBackfill ?? []));

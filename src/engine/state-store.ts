@@ -23,6 +23,8 @@ export interface MigrationRecord {
   /** What expand added (the previous version must not see it while the migration is live). */
   introduced: Introduced | null;
   error: string | null;
+  /** Set when `zmigrate backfill` found rows that do not hold what up implies: contract refuses. */
+  unverified: string | null;
   expandedAt: Date | null;
   completedAt: Date | null;
   rolledBackAt: Date | null;
@@ -69,6 +71,7 @@ export class StateStore {
         t.text('baseline', 'longtext');
         t.text('introduced', 'longtext');
         t.text('error');
+        t.text('unverified');
         t.timestamp('expanded_at', { useTz: true }).nullable();
         t.timestamp('completed_at', { useTz: true }).nullable();
         t.timestamp('rolled_back_at', { useTz: true }).nullable();
@@ -116,6 +119,7 @@ export class StateStore {
       next_operation: 0,
       introduced: null,
       error: null,
+      unverified: null,
       version_schema: null,
       updated_at: new Date(),
     };
@@ -132,6 +136,7 @@ export class StateStore {
     if (changes.steps !== undefined) values.steps = JSON.stringify(changes.steps);
     if (changes.nextOperation !== undefined) values.next_operation = changes.nextOperation;
     if (changes.error !== undefined) values.error = changes.error;
+    if (changes.unverified !== undefined) values.unverified = changes.unverified;
     if (changes.baseline !== undefined) values.baseline = JSON.stringify(changes.baseline);
     if (changes.introduced !== undefined) values.introduced = JSON.stringify(changes.introduced);
     if (changes.expandedAt !== undefined) values.expanded_at = changes.expandedAt;
@@ -181,6 +186,7 @@ function toRecord(row: Record<string, unknown>): MigrationRecord {
     baseline: row.baseline ? (JSON.parse(String(row.baseline)) as Snapshot) : null,
     introduced: row.introduced ? (JSON.parse(String(row.introduced)) as Introduced) : null,
     error: (row.error as string | null) ?? null,
+    unverified: (row.unverified as string | null) ?? null,
     expandedAt: date(row.expanded_at),
     completedAt: date(row.completed_at),
     rolledBackAt: date(row.rolled_back_at),

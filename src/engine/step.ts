@@ -1,4 +1,4 @@
-import type { BackfillSpec } from './dual-write';
+import type { BackfillSpec, VerifySpec } from './dual-write';
 
 /**
  * A step is one SQL statement of a phase. Steps are planned when a migration
@@ -32,6 +32,8 @@ export interface Step {
   breaksViews?: boolean;
   /** A batched, resumable backfill instead of one statement (`sql` then only describes it). */
   backfill?: BackfillSpec;
+  /** A chunked check of the backfilled rows instead of one statement. */
+  verify?: VerifySpec;
 }
 
 export function step(description: string, sql: string, options: Partial<Omit<Step, 'description' | 'sql'>> = {}): Step {

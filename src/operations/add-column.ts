@@ -131,6 +131,14 @@ export class AddColumn implements Operation {
           where: `${ctx.dialect.quote(this.column)} IS NULL`,
         },
       ],
+      verify: [
+        {
+          table: previous.source,
+          key: ctx.model.table(previous.source)!.primaryKey,
+          what: `${this.table}.${this.column} = up(row)`,
+          mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
+        },
+      ],
       afterBackfill: this.checked && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, this.column, this.checkName)] : [],
     };
   }

@@ -173,6 +173,14 @@ export class AlterColumn implements Operation {
           where: `${ctx.dialect.quote(helper)} IS NULL`,
         },
       ],
+      verify: [
+        {
+          table: previous.source,
+          key: ctx.model.table(previous.source)!.primaryKey,
+          what: `${this.table}.${this.column} (new) = up(old)`,
+          mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
+        },
+      ],
       afterBackfill: this.notNullCheck(ctx, previous.source, helper),
     };
   }

@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialects/dialect';
 import type { SchemaModel, VersionView } from '../engine/schema-model';
-import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
+import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 
@@ -22,6 +22,8 @@ export interface DualWrite {
   table: string;
   rules: DualWriteRule[];
   backfill: BackfillSpec[];
+  /** Checks run after the backfill: each names rows where the new shape is wrong. */
+  verify?: VerifySpec[];
   /** Steps that must wait until the backfill is done (NOT VALID checks that new writes must already meet). */
   afterBackfill?: Step[];
 }

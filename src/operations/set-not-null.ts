@@ -66,6 +66,7 @@ export class SetNotNull implements Operation {
       table: previous.source,
       rules: [{ target: column, expression: this.spec.up, row: rowOf(previous), onInsert: { isNull: column }, onUpdate: { isNull: column } }],
       backfill: [{ table: previous.source, key: ctx.model.table(previous.source)!.primaryKey, set: { [column]: this.spec.up }, where: `${ctx.dialect.quote(column)} IS NULL` }],
+      verify: [{ table: previous.source, key: ctx.model.table(previous.source)!.primaryKey, what: `${this.table}.${this.column} is not null`, mismatch: `${ctx.dialect.quote(column)} IS NULL` }],
       afterBackfill: ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, column, checkName(column))] : [],
     };
   }

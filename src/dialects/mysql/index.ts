@@ -319,7 +319,7 @@ export class MysqlDialect implements Dialect {
   }
 
   createTrigger(table: string, name: string, rules: DualWriteRule[]): Step {
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => `NOT (${a} <=> ${b})` };
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b) };
     const trigger = (event: 'INSERT' | 'UPDATE', suffix: string) => {
       const key = event === 'INSERT' ? 'onInsert' : 'onUpdate';
       const active = rules.filter((r) => r[key]);
@@ -366,6 +366,16 @@ END`;
       [this.baseSchema, table],
     );
     return rows.map((r) => String(r.name));
+  }
+
+  isDistinct(a: string, b: string): string {
+    return `NOT (${a} <=> ${b})`;
+  }
+
+  async estimateRows(table: string): Promise<number | undefined> {
+    const [row] = await this.rows('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.baseSchema, table]);
+    const n = Number(row?.n);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
   }
 
   typedNull(): string {

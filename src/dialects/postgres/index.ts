@@ -356,7 +356,7 @@ export class PostgresDialect implements Dialect {
   }
 
   createTrigger(table: string, name: string, rules: DualWriteRule[]): Step {
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => `${a} IS DISTINCT FROM ${b}` };
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b) };
     const flags = rules.map((_, i) => `c${i} boolean;`).join(' ');
     const decide = (event: 'onInsert' | 'onUpdate') =>
       rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
@@ -398,6 +398,19 @@ END`;
 
   async preservedOnUpdate(): Promise<string[]> {
     return [];
+  }
+
+  isDistinct(a: string, b: string): string {
+    return `${a} IS DISTINCT FROM ${b}`;
+  }
+
+  async estimateRows(table: string): Promise<number | undefined> {
+    const [row] = await this.rows(
+      'select c.reltuples::bigint as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relname = ?',
+      [this.baseSchema, table],
+    );
+    const n = Number(row?.n);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
   }
 
   typedNull(type: string): string {
