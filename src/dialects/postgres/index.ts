@@ -376,7 +376,9 @@ END`;
     return step(
       `dual-write trigger on ${table}`,
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$;\n` +
-        `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT OR UPDATE ON ${this.table(table)} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+        `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT OR UPDATE ON ${this.table(table)} FOR EACH ROW ` +
+          // The WHEN clause skips the function call altogether for the backfill's own writes.
+          `WHEN (current_setting('zmigrate.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION ${fn}()`,
     );
   }
 
