@@ -6,4 +6,4 @@ export type { MigrationStatus, PhasePlan } from './engine/runner';
 export type { MigrationPhase } from './engine/state-store';
 export type { Logger } from './engine/logger';
 export * from './errors';
-export { latestVersionSchema, knexConfigForVersion, pgConfigForVersion, mysqlConfigForVersion } from './app/version';
+export { latestVersionSchema, knexConfigForVersion, pgConfigForVersion, mysqlConfigForVersion, MYSQL_VERSION_SQL } from './app/version';

@@ -31,7 +31,19 @@ export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.
   const client = String(config.client ?? '');
   if (/mysql|maria/i.test(client)) {
     const connection = typeof config.connection === 'object' && config.connection !== null ? config.connection : {};
-    return { ...config, connection: { ...(connection as object), database: schema } as Knex.StaticConnectionConfig };
+    const pool = config.pool ?? {};
+    const afterCreate = pool.afterCreate as ((conn: MysqlConnection, done: (err: Error | null, conn: unknown) => void) => void) | undefined;
+    return {
+      ...config,
+      connection: { ...(connection as object), database: schema } as Knex.StaticConnectionConfig,
+      pool: {
+        ...pool,
+        // Tells the dual-write triggers which version writes (MySQL has no search_path to tell it).
+        afterCreate: (conn: MysqlConnection, done: (err: Error | null, conn: unknown) => void) => {
+          conn.query(MYSQL_VERSION_SQL, [schema], (err) => (err || !afterCreate ? done(err, conn) : afterCreate(conn, done)));
+        },
+      },
+    };
   }
   return { ...config, searchPath: [schema] };
 }
@@ -43,7 +55,18 @@ export function pgConfigForVersion<T extends object>(config: T, schema: string):
   return { ...config, options: [options, setting].filter(Boolean).join(' ') };
 }
 
-/** mysql2 pool/connection options whose default database is the version. */
+interface MysqlConnection {
+  query(sql: string, values: unknown[], callback: (err: Error | null) => void): void;
+}
+
+/** What a MySQL/MariaDB session of a version runs first, so the triggers know which version writes. */
+export const MYSQL_VERSION_SQL = 'SET @zmigrate_version = ?';
+
+/**
+ * mysql2 pool/connection options whose default database is the version. Also
+ * run MYSQL_VERSION_SQL with the schema on each new connection
+ * (`pool.on('connection', c => c.query(MYSQL_VERSION_SQL, [schema]))`).
+ */
 export function mysqlConfigForVersion<T extends object>(config: T, schema: string): T & { database: string } {
   return { ...config, database: schema };
 }

@@ -95,6 +95,12 @@ export interface Dialect {
   renameColumn(table: string, from: string, to: string): Step;
   /** Contract of an altered column: the old column goes and the helper takes its name and final settings. */
   replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec, indexes: string[]): Step;
+  /**
+   * Without transactional DDL: gives a NOT NULL column that is about to be
+   * dropped or replaced a harmless default (an instant change), so writes that
+   * no longer fill it, once the triggers are gone, do not fail meanwhile.
+   */
+  placeholderDefault?(table: string, column: string, type: string): Step | undefined;
   /** Only where capabilities.notValidConstraints. */
   addNotNullCheck?(table: string, column: string, constraint: string): Step;
   validateConstraint?(table: string, constraint: string): Step;
@@ -104,7 +110,7 @@ export interface Dialect {
   dropIndex(table: string, index: string): Step;
 
   /** BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the backfill flag is set. */
-  createTrigger(table: string, name: string, rules: DualWriteRule[]): Step;
+  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step;
   dropTrigger(table: string, name: string): Step;
   listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>>;
   /** Columns a backfill must assign to themselves so they keep their value (MySQL ON UPDATE CURRENT_TIMESTAMP). */

@@ -21,7 +21,14 @@ export type Condition =
   | { changed: string[] }
   | { unchanged: string }
   | { all: Condition[] }
-  | { any: Condition[] };
+  | { any: Condition[] }
+  | { not: Condition }
+  /**
+   * The session says it is an app of this version or a later one: on
+   * PostgreSQL its search_path holds such a version schema; on MySQL/MariaDB
+   * it set @zmigrate_version (the version helpers do). False when unknown.
+   */
+  | { newApp: true };
 
 /** Columns of the row as one version names them: `name` in the expression, `source` in the table. */
 export type RowNames = Array<{ name: string; source: string }>;
@@ -87,6 +94,8 @@ export interface RuleSyntax {
   quote(identifier: string): string;
   /** True when a and b differ, NULLs included. */
   distinct(a: string, b: string): string;
+  /** True when the session is an app of this migration's version or a later one. */
+  newApp: string;
 }
 
 export function renderCondition(condition: Condition, syntax: RuleSyntax): string {
@@ -98,6 +107,8 @@ export function renderCondition(condition: Condition, syntax: RuleSyntax): strin
     if (condition.changed.length === 0) return 'FALSE';
     return `(${condition.changed.map((c) => syntax.distinct(col(c), `OLD.${syntax.quote(c)}`)).join(' OR ')})`;
   }
+  if ('newApp' in condition) return syntax.newApp;
+  if ('not' in condition) return `NOT (${renderCondition(condition.not, syntax)})`;
   if ('any' in condition) return `(${condition.any.map((c) => renderCondition(c, syntax)).join(' OR ')})`;
   return `(${condition.all.map((c) => renderCondition(c, syntax)).join(' AND ')})`;
 }

@@ -342,9 +342,9 @@ export class Runner {
           return schema ? v.tables.flatMap((table) => this.dialect.replaceView(schema, table)) : [];
         });
       const { steps } = this.planPhaseSteps(migration, model, view, 'contract', undefined, refreshViews);
-      steps.unshift(...(await this.dropTriggerSteps(migration)));
+      const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'contract');
-      await this.store.update(migration.name, { phase: 'contracting', steps });
+      await this.store.update(migration.name, { phase: 'contracting', steps: swap });
     } else {
       this.logger.info(`contract ${migration.name} (resuming)`);
     }
@@ -404,9 +404,9 @@ export class Runner {
       const previous = liveViews(model, live).get(before.at(-1)?.name ?? '') ?? committedView(model, live);
       const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
       const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned);
-      steps.unshift(...(await this.dropTriggerSteps(migration)));
+      const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'rollback');
-      await this.store.update(migration.name, { phase: 'rolling back', steps });
+      await this.store.update(migration.name, { phase: 'rolling back', steps: swap });
     } else {
       this.logger.info(`rollback ${migration.name} (resuming)`);
     }
@@ -430,7 +430,7 @@ export class Runner {
     for (const d of dualWrites) rules.set(d.table, [...(rules.get(d.table) ?? []), ...d.rules]);
     const steps: Step[] = [];
     for (const [table, tableRules] of rules) {
-      if (tableRules.length > 0) steps.push(this.dialect.createTrigger(table, triggerName(migration.name, table), tableRules));
+      if (tableRules.length > 0) steps.push(this.dialect.createTrigger(table, triggerName(migration.name, table), tableRules, versionSchemaName(this.dialect, migration.name)));
     }
     for (const backfill of dualWrites.flatMap((d) => d.backfill)) {
       const set = Object.entries(backfill.set)
@@ -457,10 +457,40 @@ export class Runner {
     return steps;
   }
 
+  /**
+   * Where the triggers go at contract and rollback. They must not disappear
+   * while the columns they fill still need filling (a NOT NULL old column, a
+   * CHECK on a helper): with transactional DDL, the trigger drops and every
+   * structural step go in one transaction, after the steps that only prepare
+   * (VALIDATE) or cannot run in one (CONCURRENTLY); elsewhere the preparing
+   * steps (placeholder defaults for NOT NULL columns about to go) run first,
+   * then each drop right before the first statement on its table, in the same step.
+   */
+  private withTriggerDrops(steps: Step[], drops: Array<{ table: string; step: Step }>): Step[] {
+    if (drops.length === 0) return steps;
+    if (this.dialect.capabilities.transactionalDdl) {
+      const swap = [...drops.map((d) => d.step), ...steps.filter((s) => s.transactional && !s.prepares)];
+      const combined: Step = {
+        description: `swap to the final shape (${swap.map((s) => s.description).join('; ')})`,
+        sql: swap.map((s) => s.sql).join(';\n'),
+        transactional: true,
+        locks: true,
+      };
+      return [...steps.filter((s) => !s.transactional || s.prepares), combined];
+    }
+    const result = [...steps.filter((s) => s.prepares), ...steps.filter((s) => !s.prepares)];
+    for (const drop of drops) {
+      const first = result.findIndex((s) => s.guard?.table === drop.table && !s.backfill && !s.verify);
+      if (first < 0) result.unshift(drop.step);
+      else result[first] = { ...result[first], sql: `${drop.step.sql};\n${result[first].sql}` };
+    }
+    return result;
+  }
+
   /** Steps that remove the migration's triggers, first thing at contract and rollback. */
-  private async dropTriggerSteps(migration: LoadedMigration): Promise<Step[]> {
+  private async dropTriggerSteps(migration: LoadedMigration): Promise<Array<{ table: string; step: Step }>> {
     const triggers = await this.dialect.listTriggers(triggerPrefix(migration.name));
-    return triggers.map((t) => this.dialect.dropTrigger(t.table, t.name));
+    return triggers.map((t) => ({ table: t.table, step: this.dialect.dropTrigger(t.table, t.name) }));
   }
 
   /** Dual-write tables are the migration's alone until it is contracted; raw SQL goes in a migration of its own. */

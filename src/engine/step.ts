@@ -28,6 +28,8 @@ export interface Step {
   /** Takes locks on application tables: run under the lock timeout with retries. */
   locks: boolean;
   guard?: StepGuard;
+  /** Can run before the structural change it prepares, without blocking writes (VALIDATE CONSTRAINT). */
+  prepares?: boolean;
   /** Views that name the changed column stop working until they are recreated (MySQL stores view columns by name). */
   breaksViews?: boolean;
   /** A batched, resumable backfill instead of one statement (`sql` then only describes it). */

@@ -119,8 +119,10 @@ export class AddColumn implements Operation {
           expression: this.spec.up,
           row: rowOf(previous),
           onInsert: { isNull: this.column },
-          // The old app changed the row (it cannot set the new column): recompute.
-          onUpdate: { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }] }] },
+          // The old app changed the row (it cannot set the new column): recompute. An app of the
+          // new version that left the column as it was meant it; without a session signal (MySQL
+          // clients not using the helpers) that case cannot be told apart, and the column is recomputed.
+          onUpdate: { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }] },
         },
       ],
       backfill: [

@@ -112,6 +112,8 @@ export class AlterColumn implements Operation {
     const checked = final.nullable === false && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName(helper)));
     const indexes = this.indexes(ctx);
+    const placeholder = !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type) : undefined;
+    if (placeholder) steps.unshift(placeholder);
     steps.push(ctx.dialect.replaceColumn(source, physical, helper, final, indexes.map((i) => i.name)));
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
     // The old indexes went with the old column; the rebuilt ones take their names.

@@ -45,8 +45,10 @@ export class DropColumn implements Operation {
     const source = sourceTable(ctx, this.table);
     const physical = ctx.view.column(this.table, this.column)!.source;
     const table = ctx.model.table(source)!;
+    const old = ctx.model.column(source, physical)!;
+    const placeholder = !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type) : undefined;
     table.columns = table.columns.filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical));
-    return [ctx.dialect.dropColumn(source, physical)];
+    return [...(placeholder ? [placeholder] : []), ctx.dialect.dropColumn(source, physical)];
   }
 
   rollback(): Step[] {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { knexConfigForVersion } from '../../src';
 
 export type Engine = 'postgres' | 'mysql' | 'pglite';
 export const SERVER_ENGINES: Engine[] = ['postgres', 'mysql'];
@@ -65,7 +66,7 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
       const k =
         engine === 'postgres'
           ? knexFactory({ client: 'pg', connection: { connectionString: url.toString() }, searchPath: [schema], pool: { min: 0, max: 4 } })
-          : knexFor(engine, Object.assign(new URL(url.toString()), { pathname: `/${schema}` }).toString());
+          : knexFactory(knexConfigForVersion(mysqlConfig(url.toString()), schema));
       extra.push(k);
       return k;
     },
@@ -89,8 +90,12 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
 
 function knexFor(engine: 'postgres' | 'mysql', url: string): Knex {
   if (engine === 'postgres') return knexFactory({ client: 'pg', connection: { connectionString: url }, pool: { min: 0, max: 4 } });
+  return knexFactory(mysqlConfig(url));
+}
+
+function mysqlConfig(url: string): Knex.Config {
   const u = new URL(url);
-  return knexFactory({
+  return {
     client: 'mysql2',
     connection: {
       host: u.hostname,
@@ -100,7 +105,7 @@ function knexFor(engine: 'postgres' | 'mysql', url: string): Knex {
       database: decodeURIComponent(u.pathname.slice(1)) || undefined,
     },
     pool: { min: 0, max: 4 },
-  });
+  };
 }
 
 /**

@@ -318,8 +318,27 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  createTrigger(table: string, name: string, rules: DualWriteRule[]): Step {
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b) };
+  placeholderDefault(table: string, column: string, type: string): Step | undefined {
+    const t = type.toLowerCase();
+    const value = /int|dec|num|float|double|real|bit|bool|year/.test(t)
+      ? '0'
+      : /^(var)?char|text|binary|blob|enum|set/.test(t)
+        ? "''"
+        : /^(date|datetime|timestamp)/.test(t)
+          ? "'1970-01-01 00:00:01'"
+          : /^time/.test(t)
+            ? "'00:00:00'"
+            : undefined;
+    if (value === undefined) return undefined;
+    return step(`placeholder default for ${table}.${column}`, `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${value}`, {
+      prepares: true,
+    });
+  }
+
+  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step {
+    // Inside a trigger DATABASE() is the trigger's database, so the session says which version it is.
+    const newApp = `(@zmigrate_version IS NOT NULL AND @zmigrate_version >= '${versionSchema.replace(/\\/g, '\\\\').replace(/'/g, "''")}')`;
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
     const trigger = (event: 'INSERT' | 'UPDATE', suffix: string) => {
       const key = event === 'INSERT' ? 'onInsert' : 'onUpdate';
       const active = rules.filter((r) => r[key]);

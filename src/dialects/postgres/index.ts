@@ -348,15 +348,17 @@ export class PostgresDialect implements Dialect {
   }
 
   validateConstraint(table: string, constraint: string): Step {
-    return step(`validate ${constraint}`, `ALTER TABLE ${this.table(table)} VALIDATE CONSTRAINT ${this.quote(constraint)}`);
+    return step(`validate ${constraint}`, `ALTER TABLE ${this.table(table)} VALIDATE CONSTRAINT ${this.quote(constraint)}`, { prepares: true });
   }
 
   dropConstraint(table: string, constraint: string): Step {
     return step(`drop constraint ${constraint}`, `ALTER TABLE ${this.table(table)} DROP CONSTRAINT IF EXISTS ${this.quote(constraint)}`);
   }
 
-  createTrigger(table: string, name: string, rules: DualWriteRule[]): Step {
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b) };
+  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step {
+    // Version schemas are named <base>_<migration>, so later versions sort after this one.
+    const newApp = `EXISTS (SELECT 1 FROM unnest(current_schemas(false)) AS s(name) WHERE starts_with(s.name, ${literal(`${this.baseSchema}_`)}) AND s.name >= ${literal(versionSchema)})`;
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
     const flags = rules.map((_, i) => `c${i} boolean;`).join(' ');
     const decide = (event: 'onInsert' | 'onUpdate') =>
       rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
@@ -494,4 +496,9 @@ function parseTextArray(value: unknown): string[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A string literal for SQL that cannot take bindings (function bodies); only zmigrate's own names go here. */
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }
