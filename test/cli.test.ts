@@ -90,6 +90,62 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     expect(bad.stderr).toContain('must match [a-z0-9_]+');
   });
 
+  test('status --check gives CI a code: 3 pending, 4 awaiting contract, 0 complete, 5 half-done', async () => {
+    const fresh = await createTestDatabase(engine);
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const check = async () => (await runCli(['status', '--check', '--dir', dir, '--url', fresh.url])).code;
+      expect(await check()).toBe(3);
+      expect((await runCli(['status', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect((await runCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect(await check()).toBe(4);
+      expect((await runCli(['contract', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect(await check()).toBe(0);
+      writeFileSync(path.join(dir, '0002_bad.ts'), migrationSource(["op.sql({ expand: 'SELECT no_such_column FROM items' })"]));
+      expect((await runCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(1);
+      expect(await check()).toBe(5);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test('a knexfile gives the connection (--knexfile, --env)', async () => {
+    const dir = migrationsDir({ '0001_items.ts': CREATE });
+    const root = path.dirname(dir);
+    const u = new URL(db.url);
+    const connection =
+      engine === 'postgres'
+        ? { connectionString: db.url }
+        : { host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: db.base };
+    writeFileSync(
+      path.join(root, 'knexfile.js'),
+      `module.exports = {
+  development: { client: 'sqlite3', connection: { filename: 'dev.db' } },
+  production: { client: ${JSON.stringify(engine === 'postgres' ? 'pg' : 'mysql2')}, connection: ${JSON.stringify(connection)} },
+};
+`,
+    );
+    const status = await runCli(['status', '--json', '--knexfile', 'knexfile.js', '--env', 'production'], { cwd: root });
+    expect(status.stderr).toBe('');
+    expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
+    const wrongEnv = await runCli(['status', '--knexfile', 'knexfile.js', '--env', 'staging'], { cwd: root });
+    expect(wrongEnv.code).toBe(2);
+    expect(wrongEnv.stderr).toContain('has no environment "staging" (it has development, production)');
+    const unsupported = await runCli(['status', '--knexfile', 'knexfile.js', '--env', 'development'], { cwd: root });
+    expect(unsupported.code).toBe(2);
+    expect(unsupported.stderr).toContain('client "sqlite3" is not one zmigrate supports');
+  });
+
+  test('new --op scaffolds from a template per operation', async () => {
+    const dir = migrationsDir({});
+    const created = await runCli(['new', 'rename_title', '--op', 'rename-column', '--dir', dir]);
+    expect(created.code).toBe(0);
+    expect(require('node:fs').readFileSync(created.stdout.trim(), 'utf8')).toContain("op.renameColumn('things', 'name', 'title')");
+    const unknown = await runCli(['new', 'x', '--op', 'nope', '--dir', dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown --op "nope"');
+  });
+
   test('schema prints only the name; before any expand it fails with exit 2', async () => {
     const fresh = await createTestDatabase(engine);
     try {

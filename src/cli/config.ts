@@ -14,24 +14,52 @@ export interface ZmigrateConfig {
 const NAMES = ['zmigrate.config.ts', 'zmigrate.config.js', 'zmigrate.config.json'];
 const KEYS: Record<keyof ZmigrateConfig, 'string' | 'number'> = { url: 'string', dir: 'string', lockTimeout: 'number', lockRetries: 'number' };
 
+/**
+ * The database URL of a knex project's knexfile, so it adopts zmigrate
+ * without repeating its settings. `env` picks the environment (default:
+ * NODE_ENV, else development) when the file has one per environment.
+ */
+export async function urlFromKnexfile(file: string, env: string | undefined, cwd = process.cwd()): Promise<string> {
+  const full = path.resolve(cwd, file);
+  if (!existsSync(full)) throw new ConfigError(`knexfile ${file} does not exist`);
+  const exported = await importConfigFile(full, `knexfile ${path.basename(full)}`);
+  if (typeof exported !== 'object' || exported === null) throw new ConfigError(`knexfile ${path.basename(full)} must export a knex config`);
+  const all = exported as Record<string, unknown>;
+  const name = env ?? process.env.NODE_ENV ?? 'development';
+  const config = ('client' in all ? all : all[name]) as { client?: unknown; connection?: unknown } | undefined;
+  if (!config || typeof config !== 'object') {
+    throw new ConfigError(`knexfile ${path.basename(full)} has no environment ${JSON.stringify(name)} (it has ${Object.keys(all).join(', ')})`, { hint: 'pick one with --env' });
+  }
+  const client = String(config.client ?? '');
+  const scheme = /^(pg|postgres|postgresql)$/.test(client) ? 'postgres' : /^(mysql|mysql2)$/.test(client) ? 'mysql' : undefined;
+  if (!scheme) throw new ConfigError(`knexfile ${path.basename(full)}: client ${JSON.stringify(client)} is not one zmigrate supports (pg, mysql2)`);
+  const connection = config.connection;
+  if (typeof connection === 'string') return connection;
+  if (typeof connection !== 'object' || connection === null) throw new ConfigError(`knexfile ${path.basename(full)}: connection must be a URL or an object`);
+  const c = connection as { connectionString?: string; host?: string; port?: number; user?: string; password?: string; database?: string };
+  if (c.connectionString) return c.connectionString;
+  const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
+  return `${scheme}://${auth}${c.host ?? '127.0.0.1'}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.database ?? '')}`;
+}
+
+async function importConfigFile(file: string, what: string): Promise<unknown> {
+  try {
+    if (file.endsWith('.json')) return JSON.parse(readFileSync(file, 'utf8'));
+    const jiti = createJiti(__filename, { moduleCache: false, fsCache: false, interopDefault: true });
+    const mod = (await jiti.import(file)) as { default?: unknown };
+    return mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
+  } catch (error) {
+    const text = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new ConfigError(`cannot read ${what}: ${text}`);
+  }
+}
+
 /** Loads the given config file, or the first of NAMES in cwd; none is fine. Paths in it are relative to the file. */
 export async function loadConfig(explicit: string | undefined, cwd = process.cwd()): Promise<ZmigrateConfig> {
   const file = explicit ? path.resolve(cwd, explicit) : NAMES.map((n) => path.join(cwd, n)).find((f) => existsSync(f));
   if (!file) return {};
   if (!existsSync(file)) throw new ConfigError(`config file ${explicit} does not exist`);
-  let raw: unknown;
-  try {
-    if (file.endsWith('.json')) {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } else {
-      const jiti = createJiti(__filename, { moduleCache: false, fsCache: false, interopDefault: true });
-      const mod = (await jiti.import(file)) as { default?: unknown };
-      raw = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
-    }
-  } catch (error) {
-    const text = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-    throw new ConfigError(`cannot read config file ${path.basename(file)}: ${text}`);
-  }
+  const raw = await importConfigFile(file, `config file ${path.basename(file)}`);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`config file ${path.basename(file)} must export an object like { url, dir }`);
   }

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import yargs from 'yargs';
+import yargs, { type Options } from 'yargs';
 import { Migrator } from '../api';
 import { urlPassword } from '../dialects/url';
 import { ConfigError, ZmigrateError } from '../errors';
-import { loadConfig, type ZmigrateConfig } from './config';
+import { loadConfig, urlFromKnexfile, type ZmigrateConfig } from './config';
 import type { Command, CommandContext, GlobalArgs } from './context';
 import { Output } from './output';
 import { backfill } from './commands/backfill';
@@ -14,16 +14,29 @@ import { plan } from './commands/plan';
 import { rollback } from './commands/rollback';
 import { schema } from './commands/schema';
 import { status } from './commands/status';
+import { OPERATION_TEMPLATES } from './templates';
 
-const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boolean; positional?: string }> = [
+const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boolean; positional?: string; options?: Record<string, Options> }> = [
   { name: 'expand', describe: 'expand every pending migration: new shape beside the old, version schema for the new app', run: expand },
   { name: 'contract', describe: 'contract every expanded migration: remove the old shape', run: contract },
   { name: 'rollback', describe: 'undo the newest expanded, not yet contracted, migration', run: rollback },
   { name: 'backfill', describe: 'resume or re-run backfills, and verify them', run: backfill },
-  { name: 'status', describe: 'each migration and its phase', run: status, json: true },
+  {
+    name: 'status',
+    describe: 'each migration and its phase',
+    run: status,
+    json: true,
+    options: { check: { type: 'boolean', describe: 'exit 0 all complete, 3 pending, 4 expanded awaiting contract, 5 failed or half-done' } },
+  },
   { name: 'schema', describe: 'print the latest version schema name (for deploy scripts)', run: schema },
   { name: 'plan', describe: 'print the SQL expand and contract would run; run nothing', run: plan, json: true },
-  { name: 'new', describe: 'scaffold a migration file', run: newMigration, positional: 'name' },
+  {
+    name: 'new',
+    describe: 'scaffold a migration file',
+    run: newMigration,
+    positional: 'name',
+    options: { op: { type: 'string', describe: `template: ${Object.keys(OPERATION_TEMPLATES).join(', ')}`, default: 'sql' } },
+  },
 ];
 
 /** Runs the CLI and exits with 0 (success), 1 (a migration failed) or 2 (bad usage or input). */
@@ -45,6 +58,8 @@ export async function run(argv: string[]): Promise<number> {
       .option('url', { type: 'string', describe: 'database URL (or ZMIGRATE_DATABASE_URL): postgres://…, mysql://…, mariadb://…, pglite:memory, pglite:<folder>' })
       .option('dir', { type: 'string', describe: 'migrations folder', defaultDescription: './migrations' })
       .option('config', { type: 'string', describe: 'config file', defaultDescription: 'zmigrate.config.{ts,js,json}' })
+      .option('knexfile', { type: 'string', describe: "take the connection from a knex project's knexfile" })
+      .option('env', { type: 'string', describe: 'knexfile environment', defaultDescription: 'NODE_ENV or development' })
       .option('lock-timeout', { type: 'number', describe: 'longest a DDL statement waits for a lock, in ms', defaultDescription: '500' })
       .option('lock-retries', { type: 'number', describe: 'retries after a lock timeout (exponential backoff with jitter)', defaultDescription: '10' })
       .option('wait', { type: 'number', describe: 'seconds to wait for another runner to finish', default: 60 })
@@ -66,7 +81,10 @@ export async function run(argv: string[]): Promise<number> {
       parser.command(
         spec,
         c.describe,
-        (y) => (c.json ? y.option('json', { type: 'boolean', describe: 'machine-readable output' }) : y),
+        (y) => {
+          const withJson = c.json ? y.option('json', { type: 'boolean', describe: 'machine-readable output' }) : y;
+          return c.options ? withJson.options(c.options) : withJson;
+        },
         () => {
           chosen = c.run;
         },
@@ -77,7 +95,8 @@ export async function run(argv: string[]): Promise<number> {
     if (!chosen) return 0; // --help
     verbose = Boolean(args.verbose);
     const config: ZmigrateConfig = await loadConfig(args.config);
-    url = args.url ?? process.env.ZMIGRATE_DATABASE_URL ?? config.url;
+    const knexfileUrl = args.knexfile ? await urlFromKnexfile(String(args.knexfile), args.env as string | undefined) : undefined;
+    url = args.url ?? knexfileUrl ?? process.env.ZMIGRATE_DATABASE_URL ?? config.url;
     const dir = path.resolve(args.dir ?? config.dir ?? 'migrations');
     const lockTimeout = args.lockTimeout ?? config.lockTimeout;
     const lockRetries = args.lockRetries ?? config.lockRetries;

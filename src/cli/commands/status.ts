@@ -1,10 +1,15 @@
+import type { MigrationStatus } from '../../engine/runner';
 import type { Command } from '../context';
+
+/** With --check, the exit code says where the migrations stand, for CI gates. */
+export const STATUS_CODES = { complete: 0, pending: 3, awaitingContract: 4, failed: 5 } as const;
 
 export const status: Command = async (ctx) => {
   const migrations = await (await ctx.migrator()).status();
+  const code = ctx.args.check ? checkCode(migrations) : 0;
   if (ctx.args.json) {
     ctx.output.out(JSON.stringify({ migrations }));
-    return 0;
+    return code;
   }
   if (migrations.length === 0) {
     ctx.output.out('no migrations');
@@ -28,5 +33,12 @@ export const status: Command = async (ctx) => {
     ].filter(Boolean);
     ctx.output.out(`${m.name.padEnd(width)}  ${phase}  ${notes.join('; ')}`.trimEnd());
   }
-  return 0;
+  return code;
 };
+
+function checkCode(migrations: MigrationStatus[]): number {
+  if (migrations.some((m) => m.error || m.modified || (m.missingFile && m.phase !== 'complete') || ['expanding', 'contracting', 'rolling back'].includes(m.phase))) return STATUS_CODES.failed;
+  if (migrations.some((m) => m.phase === 'pending' || m.phase === 'rolled back')) return STATUS_CODES.pending;
+  if (migrations.some((m) => m.phase === 'expanded')) return STATUS_CODES.awaitingContract;
+  return STATUS_CODES.complete;
+}
