@@ -99,13 +99,13 @@ export async function runBackfill(
 }
 
 /** Scales the batch toward the time target, by at most a factor of two either way. */
-function nextSize(size: number, tookMs: number, targetMs: number): number {
+export function nextSize(size: number, tookMs: number, targetMs: number): number {
   const scaled = size * (targetMs / Math.max(1, tookMs));
   return Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, size / 2, Math.min(size * 2, scaled))));
 }
 
 /** Reports progress at most every so often, with rate and ETA. */
-class ProgressClock {
+export class ProgressClock {
   readonly #started = Date.now();
   #last = 0;
 

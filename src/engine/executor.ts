@@ -6,7 +6,11 @@ import type { Logger } from './logger';
 import { findMismatches } from './verify';
 import { DEFAULT_BATCHES, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
 import type { StateStore } from './state-store';
-import type { Step, StepGuard } from './step';
+import { step, type Step, type StepGuard } from './step';
+import type { CustomContext, Migration } from '../migration/types';
+import { customContext } from './custom';
+import { runBackfillJob } from './backfill-job';
+import { versionSchemaName } from './version-schemas';
 
 export interface RetryPolicy {
   /** How many times a statement that hit the lock timeout is tried again. */
@@ -38,6 +42,8 @@ export class StepExecutor {
     private readonly retry: RetryPolicy,
     private readonly logger: Logger,
     private readonly batches: BatchOptions = DEFAULT_BATCHES,
+    /** The migration files' definitions, for custom phases and backfill jobs. */
+    private readonly definitions: (migration: string) => Migration | undefined = () => undefined,
   ) {}
 
   async runPhase(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
@@ -91,6 +97,16 @@ export class StepExecutor {
     await this.withRetries(migration, phase, step, async () => {
       if (await this.alreadyApplied(step)) {
         await record?.done();
+      } else if (step.custom) {
+        const fn = this.definitions(migration)?.[step.custom];
+        if (!fn) throw new MigrationError(migration, phase, undefined, `the file no longer has its ${step.custom} function`);
+        await fn(this.context(migration, step.custom, this.dialect.knex));
+        await record?.done();
+      } else if (step.job) {
+        const job = this.definitions(migration)?.backfill;
+        if (!job || !record) throw new MigrationError(migration, phase, undefined, 'the file no longer has its backfill job');
+        await runBackfillJob(this.dialect, job, step.job.key, record.checkpoints, this.logger, (trx) => this.context(migration, phase, trx), this.batches);
+        await record.done();
       } else if (step.verify) {
         const keys = await findMismatches(this.dialect, step.verify);
         if (keys.length > 0) throw new VerificationError(migration, phase, step.sql, `verification failed: ${step.verify.what} does not hold for rows with key ${formatKeys(keys)}`);
@@ -110,6 +126,14 @@ export class StepExecutor {
         await record?.done();
       }
     });
+  }
+
+  /** What custom code gets: a knex (the batch's transaction for jobs) and DDL under the retry discipline. */
+  private context(migration: string, phase: Phase, knex: Knex | Knex.Transaction): CustomContext {
+    const versionSchema = versionSchemaName(this.dialect, migration);
+    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, (sql) =>
+      this.withRetries(migration, phase, step(`custom DDL: ${sql.slice(0, 60)}`, sql), () => execute(this.dialect, knex, sql)),
+    );
   }
 
   private async withRetries(migration: string, phase: Phase, step: Step, run: () => Promise<void>): Promise<void> {

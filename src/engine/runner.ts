@@ -4,6 +4,8 @@ import type { LoadedMigration } from '../migration/loader';
 import type { DualWrite, Operation, PlanContext } from '../operations/operation';
 import { triggerName, triggerPrefix, type DualWriteRule } from './dual-write';
 import { message } from './executor';
+import { checkSqlFragment } from '../operations/checks';
+import { captureCustomSql } from './custom';
 import { StepExecutor, type RetryPolicy } from './executor';
 import { DEFAULT_BATCHES, type BatchOptions } from './backfill';
 import type { Logger } from './logger';
@@ -45,6 +47,11 @@ export interface PhasePlan {
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
 
+/** A step that runs the migration file's own phase function. */
+function customStep(phase: 'expand' | 'contract' | 'rollback'): Step {
+  return { description: `custom ${phase} step`, sql: `-- the migration's ${phase} function (TypeScript)`, transactional: false, locks: true, custom: phase };
+}
+
 /**
  * The phase state machine. Every public method assumes the caller holds the
  * runner lock (except plan and status, which change nothing).
@@ -60,7 +67,7 @@ export class Runner {
     private readonly logger: Logger,
     batches: BatchOptions = DEFAULT_BATCHES,
   ) {
-    this.#executor = new StepExecutor(dialect, store, retry, logger, batches);
+    this.#executor = new StepExecutor(dialect, store, retry, logger, batches, (name) => this.migrations.find((m) => m.name === name)?.migration);
   }
 
   /** Expands every pending migration in file order; resumes one left half-way. */
@@ -203,17 +210,20 @@ export class Runner {
         const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
         const dualWrites = this.dualWrites(migration, model, view, expandView);
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites));
+        planned.steps.push(...(await this.captured(migration, 'expand')), ...this.customExpandSteps(migration, model).filter((s) => s.job));
         const schemaSteps = [this.dialect.createSchema(versionSchemaName(this.dialect, migration.name))];
         for (const table of expandView.tables) schemaSteps.push(...this.dialect.replaceView(versionSchemaName(this.dialect, migration.name), table));
         plans.push({ migration: migration.name, phase: 'expand', steps: [...planned.steps, ...schemaSteps], note: planned.note });
         const contractModel = model.clone();
         const contract = this.planPhaseSteps(migration, contractModel, view.clone(), 'contract');
         const triggers = [...new Set(dualWrites.filter((d) => d.rules.length > 0).map((d) => d.table))];
-        contract.steps.unshift(...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))));
+        contract.steps.unshift(...(await this.captured(migration, 'contract')), ...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))));
         plans.push({ migration: migration.name, phase: 'contract', ...contract });
         view = expandView;
       } else if (phase === 'expanded') {
-        plans.push({ migration: migration.name, phase: 'contract', ...this.planPhaseSteps(migration, model.clone(), committedView(model, live), 'contract') });
+        const contract = this.planPhaseSteps(migration, model.clone(), committedView(model, live), 'contract');
+        contract.steps.unshift(...(await this.captured(migration, 'contract')));
+        plans.push({ migration: migration.name, phase: 'contract', ...contract });
       }
     }
     return plans;
@@ -233,6 +243,7 @@ export class Runner {
       const planned = model.clone();
       this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true });
       this.checkReshapes(migration, records);
+      this.customExpandSteps(migration, planned);
       await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
         throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
@@ -271,7 +282,7 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of operations) operation.shapeView(next, model);
-        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next));
+        const steps = [...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)), ...this.customExpandSteps(migration, model)];
         await this.store.update(migration.name, { steps: [...record.steps, ...steps], nextOperation: operations.length + 1 });
         continue;
       }
@@ -342,6 +353,9 @@ export class Runner {
           return schema ? v.tables.flatMap((table) => this.dialect.replaceView(schema, table)) : [];
         });
       const { steps } = this.planPhaseSteps(migration, model, view, 'contract', undefined, refreshViews);
+      if (migration.migration.contract) steps.unshift(customStep('contract'));
+      // A last pass of the backfill job catches rows the old app wrote after it ran (its `where` finds them).
+      steps.unshift(...this.customExpandSteps(migration, model).filter((s) => s.job));
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'contract');
       await this.store.update(migration.name, { phase: 'contracting', steps: swap });
@@ -404,6 +418,7 @@ export class Runner {
       const previous = liveViews(model, live).get(before.at(-1)?.name ?? '') ?? committedView(model, live);
       const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
       const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned);
+      if (migration.migration.rollback) steps.unshift(customStep('rollback'));
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'rollback');
       await this.store.update(migration.name, { phase: 'rolling back', steps: swap });
@@ -485,6 +500,38 @@ export class Runner {
       else result[first] = { ...result[first], sql: `${drop.step.sql};\n${result[first].sql}` };
     }
     return result;
+  }
+
+  /** What a custom phase would run, recorded by running it on a knex that executes nothing. */
+  private async captured(migration: LoadedMigration, phase: 'expand' | 'contract' | 'rollback'): Promise<Step[]> {
+    const fn = migration.migration[phase];
+    if (!fn) return [];
+    const statements = await captureCustomSql(this.dialect, phase, fn, { name: migration.name, versionSchema: versionSchemaName(this.dialect, migration.name) });
+    return statements.map((sql) => ({ description: `custom ${phase} step`, sql, transactional: false, locks: true }));
+  }
+
+  /** The migration's own expand function and backfill job, after the operations (and their triggers and backfill). */
+  private customExpandSteps(migration: LoadedMigration, model: SchemaModel): Step[] {
+    const steps: Step[] = [];
+    const definition = migration.migration;
+    if (definition.expand) steps.push(customStep('expand'));
+    const job = definition.backfill;
+    if (job) {
+      const table = model.table(job.table);
+      if (!table) throw new ValidationError(migration.name, `backfill job: unknown table ${JSON.stringify(job.table)}`);
+      if (table.primaryKey.length === 0) {
+        throw new ValidationError(migration.name, `backfill job: table ${JSON.stringify(job.table)} has no primary key, which the job needs to walk it in batches`);
+      }
+      if (job.where !== undefined) checkSqlFragment(this.dialect, migration.name, 'backfill job: where', job.where);
+      steps.push({
+        description: `backfill job on ${job.table}`,
+        sql: `-- TypeScript backfill job over ${job.table}, in batches by primary key${job.where ? ` where ${job.where}` : ''}`,
+        transactional: false,
+        locks: false,
+        job: { key: table.primaryKey },
+      });
+    }
+    return steps;
   }
 
   /** Steps that remove the migration's triggers, first thing at contract and rollback. */

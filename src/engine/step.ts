@@ -34,6 +34,10 @@ export interface Step {
   breaksViews?: boolean;
   /** A batched, resumable backfill instead of one statement (`sql` then only describes it). */
   backfill?: BackfillSpec;
+  /** The migration's own TypeScript phase function runs here (`sql` shows what it ran in a dry run, if known). */
+  custom?: 'expand' | 'contract' | 'rollback';
+  /** The migration's TypeScript backfill job runs here, walking this primary key. */
+  job?: { key: string[] };
   /** A chunked check of the backfilled rows instead of one statement. */
   verify?: VerifySpec;
 }

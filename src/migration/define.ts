@@ -1,4 +1,4 @@
-import type { AddColumnSpec, AlterColumnSpec, DropColumnSpec, SetNotNullSpec, CreateIndexSpec, CreateTableSpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
+import type { BackfillJob, BackfillJobSpec, AddColumnSpec, AlterColumnSpec, DropColumnSpec, SetNotNullSpec, CreateIndexSpec, CreateTableSpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
 import type { Operation } from '../operations/operation';
 import { CreateTable } from '../operations/create-table';
 import { DropTable } from '../operations/drop-table';
@@ -43,4 +43,6 @@ export const op = {
   setNotNull: (table: string, column: string, spec: SetNotNullSpec): Operation => new SetNotNull(table, column, spec),
   createIndex: (table: string, columns: string[], spec?: CreateIndexSpec): Operation => new CreateIndex(table, columns, spec),
   sql: (spec: RawSqlSpec): Operation => new RawSql(spec),
+  /** A TypeScript backfill job: `defineMigration({ backfill: op.backfill('users', { batch }) })`. */
+  backfill: (table: string, spec: BackfillJobSpec): BackfillJob => ({ ...spec, kind: 'backfillJob', table }),
 };

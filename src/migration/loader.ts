@@ -101,7 +101,16 @@ function toMigration(file: string, exported: unknown): Migration {
       throw new MigrationFileError(file, `operations[${i}] is not an operation (use op.createTable(...), op.addColumn(...), …)`);
     }
   });
-  if (operations.length === 0) {
+  for (const phase of ['expand', 'contract', 'rollback'] as const) {
+    if (migration[phase] !== undefined && typeof migration[phase] !== 'function') {
+      throw new MigrationFileError(file, `${phase} must be an async function ({ knex }) => { ... }`);
+    }
+  }
+  const job = migration.backfill;
+  if (job !== undefined && (typeof job !== 'object' || job === null || job.kind !== 'backfillJob' || typeof job.batch !== 'function')) {
+    throw new MigrationFileError(file, "backfill must be op.backfill('table', { batch: async (rows, ctx) => { ... } })");
+  }
+  if (operations.length === 0 && !migration.expand && !migration.contract && !job) {
     throw new MigrationFileError(file, 'has no operations');
   }
   return { ...migration, operations: operations as Migration['operations'] };

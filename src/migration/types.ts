@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Operation } from '../operations/operation';
 
 /** A column as migration files describe it. `type` and `default` are SQL as the engine spells it. */
@@ -55,9 +56,55 @@ export interface RawSqlSpec {
   rollback?: string;
 }
 
+/** What a custom phase function or a backfill job's batch gets. */
+export interface CustomContext {
+  /**
+   * zmigrate's own connection: statements run under its lock timeout. For DDL
+   * that should also be retried when it times out, use `ddl`.
+   */
+  readonly knex: Knex;
+  /** Runs one DDL statement with zmigrate's lock-timeout retries and backoff. */
+  ddl(sql: string): Promise<void>;
+  /** 'PostgreSQL', 'MySQL/MariaDB' or 'embedded PostgreSQL (PGlite)'. */
+  readonly engine: string;
+  /** Quotes an identifier for the engine. */
+  quote(identifier: string): string;
+  readonly migration: { readonly name: string; readonly phase: 'expand' | 'contract' | 'rollback'; readonly versionSchema: string };
+  readonly log: (message: string) => void;
+}
+
+/** A custom phase: must be safe to run again (a crash before its end is recorded reruns it). */
+export type CustomPhase = (ctx: CustomContext) => Promise<void>;
+
+export interface BackfillJobSpec {
+  /** Called with each batch of rows, inside the batch's transaction (ctx.knex); writes what it computes. */
+  batch: (rows: Array<Record<string, unknown>>, ctx: CustomContext) => Promise<void>;
+  /** Only rows matching this SQL condition (e.g. `email_domain IS NULL`). */
+  where?: string;
+  /** Columns to read (default: all). */
+  columns?: string[];
+  /** Rows per batch (default: adapts to the batch time target). */
+  batchSize?: number;
+  /** Also visit rows inserted after the job started (default false: the triggers or the new app fill those). */
+  includeNewRows?: boolean;
+}
+
+export interface BackfillJob extends BackfillJobSpec {
+  readonly kind: 'backfillJob';
+  readonly table: string;
+}
+
 export interface MigrationDefinition {
   description?: string;
   operations?: Operation[];
+  /** Additive steps of your own, after the operations' expand. */
+  expand?: CustomPhase;
+  /** Destructive steps of your own, before the operations' contract. */
+  contract?: CustomPhase;
+  /** Undoes `expand`; runs before the operations' rollback. */
+  rollback?: CustomPhase;
+  /** A batched, resumable job over a table, written in TypeScript. */
+  backfill?: BackfillJob;
 }
 
 /** What a migration file's default export is. */

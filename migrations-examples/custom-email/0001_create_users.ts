@@ -1,0 +1,13 @@
+import { defineMigration, op } from 'zmigrate';
+
+export default defineMigration({
+  description: 'the users table',
+  operations: [
+    op.createTable('users', {
+      columns: {
+        id: { type: 'bigint', primaryKey: true },
+        email: { type: 'varchar(200)', nullable: false },
+      },
+    }),
+  ],
+});

@@ -1,0 +1,72 @@
+import type { Knex } from 'knex';
+import type { Dialect } from '../dialects/dialect';
+import type { BackfillJob, CustomContext } from '../migration/types';
+import { DEFAULT_BATCHES, nextSize, ProgressClock, type BatchOptions, type CheckpointStore } from './backfill';
+import type { Logger } from './logger';
+
+const FIRST_BATCH = 1000;
+
+/**
+ * Runs a TypeScript backfill job: keyset batches over the primary key, the
+ * job's `batch` called inside each batch's transaction, and the checkpoint
+ * saved in that same transaction, so a killed run neither loses nor repeats
+ * a finished batch.
+ */
+export async function runBackfillJob(
+  dialect: Dialect,
+  job: BackfillJob,
+  key: string[],
+  checkpoints: CheckpointStore,
+  logger: Logger,
+  context: (trx: Knex.Transaction) => CustomContext,
+  options: BatchOptions = DEFAULT_BATCHES,
+): Promise<number> {
+  const q = (name: string) => dialect.quote(name);
+  const table = dialect.qualify(dialect.baseSchema, job.table);
+  const keyCols = key.map(q);
+  const keyTuple = keyCols.length === 1 ? keyCols[0] : `(${keyCols.join(', ')})`;
+  const params = (values: unknown[]) => (values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`);
+  const columns = job.columns ? [...new Set([...key, ...job.columns])].map(q).join(', ') : '*';
+  const rowsOf = (result: unknown) => (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
+  const keyOf = (row: Record<string, unknown>) => key.map((k) => row[k]);
+
+  let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
+  if (!state.end && !job.includeNewRows) {
+    const [top] = rowsOf(await dialect.knex.raw(`SELECT ${keyCols.join(', ')} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`));
+    if (!top) return 0;
+    state = { ...state, end: keyOf(top) };
+    await checkpoints.save(state);
+  }
+  const progress = new ProgressClock(job.table, state.rows, await dialect.estimateRows(job.table), logger);
+  let size = job.batchSize ?? options.batchSize ?? FIRST_BATCH;
+  for (;;) {
+    const conditions = [
+      ...(state.last ? [`${keyTuple} > ${params(state.last)}`] : []),
+      ...(state.end ? [`${keyTuple} <= ${params(state.end)}`] : []),
+      ...(job.where ? [`(${job.where})`] : []),
+    ];
+    const started = Date.now();
+    const done = await dialect.knex.transaction(async (trx) => {
+      const rows = rowsOf(
+        await trx.raw(`SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${size}`, [
+          ...(state.last ?? []),
+          ...(state.end ?? []),
+        ] as Knex.RawBinding[]),
+      );
+      if (rows.length === 0) return undefined;
+      await job.batch(rows, context(trx));
+      const next = { last: keyOf(rows[rows.length - 1]), end: state.end, rows: state.rows + rows.length };
+      await checkpoints.save(next, trx);
+      return { next, full: rows.length === size };
+    });
+    if (!done) {
+      progress.tick(state.rows, true);
+      return state.rows;
+    }
+    state = done.next;
+    progress.tick(state.rows, !done.full);
+    if (!done.full) return state.rows;
+    if (job.batchSize === undefined && options.batchSize === undefined) size = nextSize(size, Date.now() - started, options.batchTimeMs);
+    if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+  }
+}

@@ -1,0 +1,61 @@
+import knexFactory, { type Knex } from 'knex';
+import type { Dialect } from '../dialects/dialect';
+import type { CustomContext, CustomPhase } from '../migration/types';
+import type { Logger } from './logger';
+
+/** Builds what a custom phase or a backfill job's batch receives. */
+export function customContext(
+  dialect: Dialect,
+  knex: Knex,
+  migration: CustomContext['migration'],
+  logger: Logger,
+  ddl: (sql: string) => Promise<void>,
+): CustomContext {
+  return {
+    knex,
+    ddl,
+    engine: dialect.displayName,
+    quote: (identifier) => dialect.quote(identifier),
+    migration,
+    log: (message) => logger.step(message),
+  };
+}
+
+/**
+ * A knex that executes nothing: every statement is recorded and answered
+ * with no rows. `plan` and `lint` run custom phases on it to see their SQL.
+ */
+export function recordingKnex(flavour: 'postgres' | 'mysql'): { knex: Knex; statements: string[] } {
+  const knex = knexFactory({ client: flavour === 'postgres' ? 'pg' : 'mysql2' });
+  const statements: string[] = [];
+  const connection = {
+    query(config: unknown, second: unknown, third?: unknown) {
+      const callback = (typeof second === 'function' ? second : third) as (err: Error | null, result: unknown, fields?: unknown) => void;
+      const sql = typeof config === 'string' ? config : ((config as { text?: string; sql?: string }).text ?? (config as { sql?: string }).sql ?? '');
+      if (!/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b/i.test(sql)) statements.push(sql.trim());
+      callback(null, flavour === 'postgres' ? { rows: [], rowCount: 0, command: 'SELECT' } : [], []);
+    },
+  };
+  const client = knex.client as { acquireConnection: () => Promise<unknown>; releaseConnection: () => Promise<void> };
+  client.acquireConnection = async () => connection;
+  client.releaseConnection = async () => undefined;
+  return { knex, statements };
+}
+
+/** The SQL a custom phase would run, found by running it on a recording knex. */
+export async function captureCustomSql(
+  dialect: Dialect,
+  phase: 'expand' | 'contract' | 'rollback',
+  fn: CustomPhase,
+  migration: { name: string; versionSchema: string },
+): Promise<string[]> {
+  const flavour = dialect.capabilities.invisibleColumns ? 'mysql' : 'postgres';
+  const { knex, statements } = recordingKnex(flavour);
+  const silent: Logger = { info() {}, step() {}, warn() {} };
+  try {
+    await fn(customContext(dialect, knex, { ...migration, phase }, silent, async (sql) => void statements.push(sql.trim())));
+  } finally {
+    await knex.destroy();
+  }
+  return statements;
+}

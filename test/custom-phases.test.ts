@@ -1,0 +1,131 @@
+/**
+ * Issue 8: migrations with their own TypeScript phases and backfill jobs.
+ * A custom expand/contract/rollback cycle with both app versions writing; a
+ * job over 100k rows killed half-way that resumes without redoing a batch;
+ * `plan` showing what custom steps would run, without running them.
+ */
+import { cpSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
+import { migrationsDir, runCli } from './support/cli';
+import { rowsOf } from './support/apps';
+import { inspect } from './support/inspect';
+import { kill9, startCli } from './support/process';
+
+const EXAMPLES = path.resolve(__dirname, '..', 'migrations-examples');
+const JOB_ROWS = 100_000;
+
+describe.each(SERVER_ENGINES)('custom phases on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const pg = engine === 'postgres';
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    dir = migrationsDir({});
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  function useExample(name: string, files: string[]): void {
+    for (const file of files) cpSync(path.join(EXAMPLES, name, file), path.join(dir, file));
+  }
+
+  test('custom expand, a backfill job, both apps writing, then contract catches up the old app', async () => {
+    useExample('custom-email', ['0001_create_users.ts']);
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    await db.knex('users').insert(Array.from({ length: 500 }, (_, i) => ({ id: i + 1, email: `  User${i}@Example.COM ` })));
+    useExample('custom-email', ['0002_normalize_email.ts']);
+
+    const plan = await cli('plan');
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/ALTER TABLE [`"]users[`"] ADD COLUMN IF NOT EXISTS [`"]email_normalized[`"] varchar\(200\)/);
+    expect(plan.stdout).toContain('TypeScript backfill job over users');
+    expect((await inspect(db)).columns('users')).toEqual(['id', 'email']);
+
+    expect((await cli('expand')).code).toBe(0);
+    const schema = `${db.base}_0002_normalize_email`;
+    const v2 = db.versionKnex(schema);
+    // Both versions write: the old app knows nothing of the new column, the new app fills it.
+    await db.knex('users').insert({ id: 1001, email: 'Old.App@Example.com' });
+    await v2('users').insert({ id: 1002, email: 'New@example.com', email_normalized: 'new@example.com' });
+    expect(await v2('users').where({ id: 7 }).first('email_normalized')).toEqual({ email_normalized: 'user6@example.com' });
+    expect(await v2('users').where({ id: 1001 }).first('email_normalized')).toEqual({ email_normalized: null });
+
+    expect((await cli('contract')).code).toBe(0);
+    const missing = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM users WHERE email_normalized IS NULL'));
+    expect(Number(missing[0].n)).toBe(0);
+    expect(await v2('users').where({ id: 1001 }).first('email_normalized')).toEqual({ email_normalized: 'old.app@example.com' });
+  });
+
+  test('custom rollback undoes the custom expand', async () => {
+    useExample('custom-email', ['0001_create_users.ts']);
+    expect((await cli('expand')).code).toBe(0);
+    await db.knex('users').insert({ id: 1, email: 'A@B.C' });
+    const before = await inspect(db);
+    useExample('custom-email', ['0002_normalize_email.ts']);
+    expect((await cli('expand')).code).toBe(0);
+    expect((await inspect(db)).columns('users')).toContain('email_normalized');
+    const rollback = await cli('rollback');
+    expect(rollback.code).toBe(0);
+    const after = await inspect(db);
+    expect(after.columns('users')).toEqual(before.columns('users'));
+    expect(after.versionSchemas).toEqual(before.versionSchemas);
+    expect((await db.knex('users').select('id', 'email')).map((r) => [Number(r.id), r.email])).toEqual([[1, 'A@B.C']]);
+  });
+
+  test('a job over 100k rows, killed half-way, resumes without redoing a finished batch', async () => {
+    await db.knex.raw('CREATE TABLE items (id integer PRIMARY KEY, label varchar(40) NOT NULL, label_hash varchar(64))');
+    await db.knex.raw('CREATE TABLE job_batches (first_id integer PRIMARY KEY, rows_done integer NOT NULL)');
+    await db.knex.raw(
+      pg
+        ? "INSERT INTO items (id, label) SELECT g, 'item ' || g FROM generate_series(1, ?) g"
+        : `INSERT INTO items (id, label) SELECT seq, CONCAT('item ', seq) FROM seq_1_to_${JOB_ROWS}`,
+      pg ? [JOB_ROWS] : [],
+    );
+    writeFileSync(
+      path.join(dir, '0001_hash_labels.ts'),
+      `import { createHash } from 'node:crypto';
+import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  backfill: op.backfill('items', {
+    columns: ['label'],
+    batchSize: 1000,
+    batch: async (rows, { knex }) => {
+      // One row per batch call, written in the batch's own transaction: a redone batch would collide.
+      await knex('job_batches').insert({ first_id: rows[0].id, rows_done: rows.length });
+      const cases = rows.map((r) => ({ id: r.id, hash: createHash('sha256').update(String(r.label)).digest('hex') }));
+      for (let i = 0; i < cases.length; i += 250) {
+        const part = cases.slice(i, i + 250);
+        await knex('items')
+          .whereIn('id', part.map((c) => c.id))
+          .update({ label_hash: knex.raw('CASE id ' + part.map(() => 'WHEN ? THEN ?').join(' ') + ' END', part.flatMap((c) => [c.id, c.hash])) });
+      }
+    },
+  }),
+  expand: async () => {},
+});
+`,
+    );
+    const running = startCli(['expand', '--dir', dir, '--batch-delay', '15'], { ZMIGRATE_DATABASE_URL: db.url });
+    await running.waitForStderr(/backfill job on items/);
+    await new Promise((r) => setTimeout(r, 800));
+    const killed = await kill9(running);
+    expect(killed.signal).toBe('SIGKILL');
+    const partial = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM job_batches'));
+    expect(Number(partial[0].n)).toBeGreaterThan(0);
+    expect(Number(partial[0].n)).toBeLessThan(JOB_ROWS / 1000);
+
+    const rerun = await cli('expand');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain('(resuming)');
+    const batches = rowsOf<{ n: number | string; total: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n, SUM(rows_done) AS total FROM job_batches'));
+    expect(Number(batches[0].n)).toBe(JOB_ROWS / 1000);
+    expect(Number(batches[0].total)).toBe(JOB_ROWS);
+    const missing = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM items WHERE label_hash IS NULL'));
+    expect(Number(missing[0].n)).toBe(0);
+  });
+});
