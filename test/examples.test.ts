@@ -1,0 +1,343 @@
+/**
+ * Every folder of migrations-examples/ is a migrations directory users copy
+ * from; each one must work, through the CLI, on PostgreSQL and MariaDB (and
+ * add-column on PGlite too, whose CLI calls are slow; the demo runs every
+ * example on PGlite, see demo.test.ts):
+ *
+ *   - expand → status --json: all 'expanded' → contract → all 'complete',
+ *     with what each example promises checked on the database (tables,
+ *     columns, indexes, version-schema views; and, on the servers, the old
+ *     app writing to the base tables and the new app through its version schema);
+ *   - in a fresh database, expand → rollback (one per migration) leaves no
+ *     trace: after rolling back the newest migration the database is as it was
+ *     with only the older ones expanded, and at the end as it was before.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestDatabase, type Engine, type TestDatabase } from './support/databases';
+import { migrationsDir, runCli, type CliResult } from './support/cli';
+import { inspect, type Inspection } from './support/inspect';
+import { pgliteSession } from './helpers/pglite-session';
+
+const EXAMPLES_ROOT = path.resolve(__dirname, '..', 'migrations-examples');
+
+type Row = Record<string, unknown>;
+
+/** Catalog listings come in the server's collation order; compare them sorted. */
+const sorted = (names: string[]): string[] => [...names].sort();
+
+/** Rows of a query on the database as an application connection sees it. */
+async function query(db: TestDatabase, sql: string, bindings: unknown[] = [], knex = db.knex): Promise<Row[]> {
+  const result = await knex.raw(sql, bindings as never);
+  return db.engine === 'mysql' ? (result as [Row[]])[0] : (result as { rows: Row[] }).rows;
+}
+
+/** The column names of a view or table in a given schema (PostgreSQL) or database (MySQL). */
+async function columnsOf(db: TestDatabase, schema: string, table: string): Promise<string[]> {
+  const rows = await query(
+    db,
+    'select column_name as c from information_schema.columns where table_schema = ? and table_name = ? order by ordinal_position',
+    [schema, table],
+  );
+  return rows.map((r) => String(r.c));
+}
+
+/** The new app: a connection whose search_path / default database is the version schema. Servers only. */
+function newApp(db: TestDatabase, schema: string) {
+  const knex = db.versionKnex(schema);
+  return (sql: string, bindings: unknown[] = []) => query(db, sql, bindings, knex);
+}
+
+/** The old app: a plain connection to the base schema / database. */
+function oldApp(db: TestDatabase) {
+  return (sql: string, bindings: unknown[] = []) => query(db, sql, bindings);
+}
+
+interface Ctx {
+  db: TestDatabase;
+  /** The version schema of a migration of this example: `${base}_${name}`. */
+  schema(migration: string): string;
+  state: Inspection;
+  /** PostgreSQL and MariaDB: apps can connect; PGlite: one connection, catalog checks only. */
+  server: boolean;
+}
+
+interface Example {
+  folder: string;
+  migrations: string[];
+  engines: Engine[];
+  /** Checks after expand (both versions live). */
+  expanded(ctx: Ctx): Promise<void>;
+  /** Checks after contract. */
+  complete(ctx: Ctx): Promise<void>;
+}
+
+const EXAMPLES: Example[] = [
+  {
+    folder: 'create-table',
+    migrations: ['0001_create_orders'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      const v = schema('0001_create_orders');
+      expect(sorted(state.tables)).toEqual(['order_lines', 'orders']);
+      expect(sorted(state.views(v))).toEqual(['order_lines', 'orders']);
+      expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer', 'amount', 'note']);
+      expect(await columnsOf(db, v, 'order_lines')).toEqual(['order_id', 'line', 'product', 'quantity']);
+      if (!server) return;
+      const app = newApp(db, v);
+      await app("insert into orders (id, customer) values (1, 'alice')");
+      await app("insert into order_lines (order_id, line, product) values (1, 1, 'pen'), (1, 2, 'ink')");
+      // The composite primary key holds.
+      await expect(app("insert into order_lines (order_id, line, product) values (1, 1, 'again')")).rejects.toThrow();
+      const [order] = await oldApp(db)('select customer, amount, note from orders where id = 1');
+      expect(order).toEqual({ customer: 'alice', amount: 0, note: null });
+      const lines = await oldApp(db)('select line, quantity from order_lines where order_id = 1 order by line');
+      expect(lines).toEqual([
+        { line: 1, quantity: 1 },
+        { line: 2, quantity: 1 },
+      ]);
+    },
+    async complete({ db, schema, state, server }) {
+      const v = schema('0001_create_orders');
+      expect(sorted(state.tables)).toEqual(['order_lines', 'orders']);
+      expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'note']);
+      expect(state.versionSchemas).toEqual([v]);
+      expect(sorted(state.views(v))).toEqual(['order_lines', 'orders']);
+      if (!server) return;
+      // The version schema still serves the new app after contract.
+      const [{ n }] = await newApp(db, v)('select count(*) as n from order_lines');
+      expect(Number(n)).toBe(2);
+    },
+  },
+  {
+    folder: 'add-column',
+    migrations: ['0001_create_orders', '0002_add_priority'],
+    engines: ['postgres', 'mysql', 'pglite'],
+    async expanded({ db, schema, state, server }) {
+      const v1 = schema('0001_create_orders');
+      const v2 = schema('0002_add_priority');
+      expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+      // The old app does not see the new columns on MySQL/MariaDB (INVISIBLE); PostgreSQL has no invisible columns.
+      expect(state.visibleColumns('orders')).toEqual(
+        db.engine === 'mysql' ? ['id', 'customer', 'amount'] : ['id', 'customer', 'amount', 'priority', 'status'],
+      );
+      expect(state.versionSchemas).toEqual([v1, v2]);
+      expect(await columnsOf(db, v1, 'orders')).toEqual(['id', 'customer', 'amount']);
+      expect(await columnsOf(db, v2, 'orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+      if (!server) return;
+      const old = oldApp(db);
+      const app = newApp(db, v2);
+      await old("insert into orders (id, customer, amount) values (1, 'alice', 10)");
+      await app("insert into orders (id, customer, amount, priority, status) values (2, 'bob', 20, 1, 'paid')");
+      expect(await app('select id, priority, status from orders order by id')).toEqual(
+        [
+          { id: '1', priority: null, status: 'new' },
+          { id: '2', priority: 1, status: 'paid' },
+        ].map((r) => ({ ...r, id: db.engine === 'postgres' ? r.id : Number(r.id) })),
+      );
+      const [row] = await old('select * from orders where id = 2');
+      if (db.engine === 'mysql') {
+        // Old habits keep working: SELECT * and INSERT without a column list.
+        expect(Object.keys(row)).toEqual(['id', 'customer', 'amount']);
+        await old("insert into orders values (3, 'carol', 30)");
+        expect(await app('select status from orders where id = 3')).toEqual([{ status: 'new' }]);
+      } else {
+        // What the README warns about: SELECT * on the base table shows the new columns.
+        expect(Object.keys(row)).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+      }
+    },
+    async complete({ db, schema, state, server }) {
+      const v2 = schema('0002_add_priority');
+      expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+      expect(state.visibleColumns('orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+      expect(state.versionSchemas).toEqual([v2]);
+      expect(await columnsOf(db, v2, 'orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+      if (!server) return;
+      // The new app needs no redeploy after contract.
+      expect(await newApp(db, v2)('select customer, status from orders where id = 2')).toEqual([{ customer: 'bob', status: 'paid' }]);
+      const [row] = await oldApp(db)('select * from orders where id = 1');
+      expect(Object.keys(row)).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
+    },
+  },
+  {
+    folder: 'create-index',
+    migrations: ['0001_create_orders', '0002_index_orders'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      expect(state.indexes('orders')).toEqual(expect.arrayContaining(['orders_customer_idx', 'orders_external_ref_key']));
+      expect(sorted(state.views(schema('0002_index_orders')))).toEqual(['orders']);
+      if (!server) return;
+      const app = newApp(db, schema('0002_index_orders'));
+      await app("insert into orders (id, customer, external_ref) values (1, 'alice', 'A-1')");
+      await expect(oldApp(db)("insert into orders (id, customer, external_ref) values (2, 'bob', 'A-1')")).rejects.toThrow();
+    },
+    async complete({ state, schema }) {
+      expect(state.indexes('orders')).toEqual(expect.arrayContaining(['orders_customer_idx', 'orders_external_ref_key']));
+      expect(state.versionSchemas).toEqual([schema('0002_index_orders')]);
+    },
+  },
+  {
+    folder: 'drop-table',
+    migrations: ['0001_create_tables', '0002_drop_legacy_notes'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      // Still there for the old app; gone from the new version.
+      expect(sorted(state.tables)).toEqual(['legacy_notes', 'orders']);
+      expect(sorted(state.views(schema('0001_create_tables')))).toEqual(['legacy_notes', 'orders']);
+      expect(sorted(state.views(schema('0002_drop_legacy_notes')))).toEqual(['orders']);
+      if (!server) return;
+      await oldApp(db)("insert into legacy_notes (id, body) values (1, 'still written by v1')");
+      await expect(newApp(db, schema('0002_drop_legacy_notes'))('select * from legacy_notes')).rejects.toThrow();
+    },
+    async complete({ state, schema }) {
+      expect(sorted(state.tables)).toEqual(['orders']);
+      expect(state.versionSchemas).toEqual([schema('0002_drop_legacy_notes')]);
+      expect(sorted(state.views(schema('0002_drop_legacy_notes')))).toEqual(['orders']);
+    },
+  },
+  {
+    folder: 'raw-sql',
+    migrations: ['0001_create_orders', '0002_order_statuses'],
+    engines: ['postgres', 'mysql'], // on PGlite too, through the demo (test/demo.test.ts)
+    async expanded({ db, schema, state }) {
+      expect(sorted(state.tables)).toEqual(['order_statuses', 'orders']);
+      // What raw SQL creates appears in the new version schema only.
+      expect(sorted(state.views(schema('0001_create_orders')))).toEqual(['orders']);
+      expect(sorted(state.views(schema('0002_order_statuses')))).toEqual(['order_statuses', 'orders']);
+      expect(await query(db, 'select code from order_statuses order by code')).toEqual([{ code: 'new' }, { code: 'paid' }]);
+    },
+    async complete({ db, schema, state }) {
+      expect(sorted(state.tables)).toEqual(['order_statuses', 'orders']);
+      expect(sorted(state.views(schema('0002_order_statuses')))).toEqual(['order_statuses', 'orders']);
+      expect(await query(db, 'select code from order_statuses order by code')).toEqual([
+        { code: 'archived' },
+        { code: 'new' },
+        { code: 'paid' },
+      ]);
+    },
+  },
+];
+
+type Status = { migrations: Array<{ name: string; phase: string; versionSchema: string | null }> };
+
+test('every folder of migrations-examples is tested here and listed in its README', () => {
+  const folders = readdirSync(EXAMPLES_ROOT, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+  expect(folders).toEqual(EXAMPLES.map((e) => e.folder).sort());
+  const readme = readFileSync(path.join(EXAMPLES_ROOT, 'README.md'), 'utf8');
+  for (const example of EXAMPLES) {
+    expect(readme).toContain(`${example.folder}/`);
+    const files = readdirSync(path.join(EXAMPLES_ROOT, example.folder)).sort();
+    expect(files.map((f) => path.basename(f, '.ts'))).toEqual(example.migrations);
+  }
+});
+
+const CASES = EXAMPLES.flatMap((example) => example.engines.map((engine) => [example.folder, engine, example] as const));
+
+describe.each(CASES)('example %s on %s', (_folder, engine, example) => {
+  const dir = path.join(EXAMPLES_ROOT, example.folder);
+  const dbs: TestDatabase[] = [];
+  afterAll(async () => {
+    await Promise.all(dbs.map((db) => db.drop()));
+  });
+  const fresh = async () => {
+    const db = await createTestDatabase(engine);
+    dbs.push(db);
+    return db;
+  };
+  const cli = (db: TestDatabase, folder: string, ...args: string[]): Promise<CliResult> =>
+    runCli([...args, '--dir', folder], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const ok = (result: CliResult): CliResult => {
+    if (result.code !== 0) throw new Error(`zmigrate exited ${result.code}: ${result.stderr}`);
+    return result;
+  };
+  const phases = async (db: TestDatabase, folder = dir) => {
+    const status = ok(await cli(db, folder, 'status', '--json'));
+    return (JSON.parse(status.stdout) as Status).migrations;
+  };
+  /** inspect(), in one PGlite session on PGlite. */
+  const look = (db: TestDatabase) => pgliteSession(db, (s) => inspect(s));
+  /** Runs an example's checks; on PGlite all their queries share one session. */
+  const check = (db: TestDatabase, checks: (ctx: Ctx) => Promise<void>) =>
+    pgliteSession(db, async (s) =>
+      checks({ db: s, schema: (m) => `${db.base}_${m}`, state: await inspect(s), server: engine !== 'pglite' }),
+    );
+
+  test('expand → all expanded → contract → all complete', async () => {
+    const db = await fresh();
+    const last = example.migrations.at(-1)!;
+
+    const expand = ok(await cli(db, dir, 'expand'));
+    expect(expand.stdout).toBe(`expanded ${example.migrations.join(', ')}; new app version schema: ${db.base}_${last}\n`);
+    expect(await phases(db)).toEqual(
+      example.migrations.map((name) => expect.objectContaining({ name, phase: 'expanded', versionSchema: `${db.base}_${name}` })),
+    );
+    expect(ok(await cli(db, dir, 'schema')).stdout).toBe(`${db.base}_${last}\n`);
+    await check(db, example.expanded);
+
+    const contract = ok(await cli(db, dir, 'contract'));
+    expect(contract.stdout).toContain(`contracted ${example.migrations.join(', ')}`);
+    const after = await phases(db);
+    expect(after.map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'complete']));
+    expect(after.at(-1)!.versionSchema).toBe(`${db.base}_${last}`);
+    await check(db, example.complete);
+
+    // Nothing left to do either way; running a phase again (a CI rerun) is fine and changes nothing.
+    expect(ok(await cli(db, dir, 'expand')).stdout).toBe('nothing to expand: every migration is expanded or complete\n');
+    expect(ok(await cli(db, dir, 'contract')).stdout).toBe('nothing to contract: every migration is already complete\n');
+    expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'complete'));
+  });
+
+  test('expand → rollback, one migration at a time, leaves no trace', async () => {
+    const db = await fresh();
+    // What the database looks like with no migration, then with each prefix of the migrations expanded.
+    const snapshots: Snapshot[] = [snapshot(await look(db))];
+    const files = readdirSync(dir).sort();
+    for (let i = 1; i < files.length; i++) {
+      const prefix = migrationsDir(Object.fromEntries(files.slice(0, i).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])));
+      ok(await cli(db, prefix, 'expand'));
+      snapshots.push(snapshot(await look(db)));
+    }
+    ok(await cli(db, dir, 'expand'));
+    expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'expanded'));
+    const expanded = snapshot(await look(db));
+    expect(expanded.versionSchemas).toEqual(example.migrations.map((m) => `${db.base}_${m}`));
+
+    for (let i = example.migrations.length - 1; i >= 0; i--) {
+      const rollback = ok(await cli(db, dir, 'rollback'));
+      expect(rollback.stdout).toBe(`rolled back ${example.migrations[i]}\n`);
+      expect(snapshot(await look(db))).toEqual(snapshots[i]);
+    }
+    expect((await phases(db)).map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'rolled back']));
+
+    const nothing = await cli(db, dir, 'rollback');
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('nothing to roll back');
+  });
+});
+
+/** Everything inspect() sees, as plain data to compare. */
+interface Snapshot {
+  tables: string[];
+  versionSchemas: string[];
+  triggers: string[];
+  columns: Record<string, string[]>;
+  visibleColumns: Record<string, string[]>;
+  indexes: Record<string, string[]>;
+  views: Record<string, string[]>;
+}
+
+function snapshot(state: Inspection): Snapshot {
+  const perTable = (f: (t: string) => string[]) => Object.fromEntries(state.tables.map((t) => [t, f(t)]));
+  return {
+    tables: state.tables,
+    versionSchemas: state.versionSchemas,
+    triggers: state.triggers,
+    columns: perTable(state.columns),
+    visibleColumns: perTable(state.visibleColumns),
+    indexes: perTable(state.indexes),
+    views: Object.fromEntries(state.versionSchemas.map((s) => [s, state.views(s)])),
+  };
+}
