@@ -96,3 +96,31 @@ describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
     }
   });
 });
+
+describe('PostgreSQL base schemas', () => {
+  test('two base schemas in one database keep separate state, locks and version schemas', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw('CREATE SCHEMA shop');
+      const dir = migrationsDir({
+        '0001_items.ts': migrationSource(["op.createTable('items', { columns: { id: { type: 'integer', primaryKey: true } } })"]),
+      });
+      const shopUrl = `${db.url}?schema=shop`;
+      const main = new Migrator({ url: db.url, dir });
+      const shop = new Migrator({ url: shopUrl, dir });
+      try {
+        expect(await main.expand()).toEqual(['0001_items']);
+        expect((await shop.status()).map((s) => s.phase)).toEqual(['pending']);
+        expect(await shop.expand()).toEqual(['0001_items']);
+        expect(await shop.schema()).toBe('shop_0001_items');
+        expect(await main.schema()).toBe('public_0001_items');
+      } finally {
+        await Promise.all([main.close(), shop.close()]);
+      }
+      const tables = await db.knex.raw("SELECT table_schema AS s FROM information_schema.tables WHERE table_name = 'items' AND table_type = 'BASE TABLE' ORDER BY 1");
+      expect(tables.rows.map((r: { s: string }) => r.s)).toEqual(['public', 'shop']);
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -8,7 +8,10 @@ import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexSt
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
-export const STATE_SCHEMA = 'zmigrate';
+/** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
+export function stateSchemaFor(baseSchema: string): string {
+  return baseSchema === 'public' ? 'zmigrate' : `zmigrate_${baseSchema}`;
+}
 
 const exactRules: IdentifierRules = {
   sameTable: (a, b) => a === b,
@@ -34,6 +37,7 @@ export class PostgresDialect implements Dialect {
   #knex: Knex | undefined;
   readonly #config: Knex.Config;
   #lockKey: [number, number];
+  readonly #stateSchema: string;
 
   /** The knex is made on first use, so a subclass can prepare first (PGlite locks its folder). */
   constructor(
@@ -41,6 +45,7 @@ export class PostgresDialect implements Dialect {
     readonly baseSchema: string = 'public',
   ) {
     this.#config = config;
+    this.#stateSchema = stateSchemaFor(baseSchema);
     const digest = createHash('sha256').update(`zmigrate:${baseSchema}`).digest();
     this.#lockKey = [digest.readInt32BE(0), digest.readInt32BE(4)];
   }
@@ -185,11 +190,11 @@ export class PostgresDialect implements Dialect {
   }
 
   stateTable(name: 'migrations' | 'steps'): { schema?: string; table: string } {
-    return { schema: STATE_SCHEMA, table: name };
+    return { schema: this.#stateSchema, table: name };
   }
 
   async ensureStateNamespace(): Promise<void> {
-    await this.knex.raw(`create schema if not exists ${this.quote(STATE_SCHEMA)}`);
+    await this.knex.raw(`create schema if not exists ${this.quote(this.#stateSchema)}`);
   }
 
   async introspect(): Promise<SchemaModel> {
@@ -363,7 +368,7 @@ export class PostgresDialect implements Dialect {
     const decide = (event: 'onInsert' | 'onUpdate') =>
       rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
     const apply = rules.map((r, i) => `IF c${i} THEN NEW.${this.quote(r.target)} := ${renderValue(r, syntax)}; END IF;`).join('\n  ');
-    const fn = this.qualify(STATE_SCHEMA, name);
+    const fn = this.qualify(this.#stateSchema, name);
     const body = `DECLARE ${flags}
 BEGIN
   IF current_setting('zmigrate.backfill', true) = 'on' THEN RETURN NEW; END IF;
@@ -387,7 +392,7 @@ END`;
   dropTrigger(table: string, name: string): Step {
     return step(
       `drop dual-write trigger on ${table}`,
-      `DROP TRIGGER IF EXISTS ${this.quote(name)} ON ${this.table(table)};\nDROP FUNCTION IF EXISTS ${this.qualify(STATE_SCHEMA, name)}()`,
+      `DROP TRIGGER IF EXISTS ${this.quote(name)} ON ${this.table(table)};\nDROP FUNCTION IF EXISTS ${this.qualify(this.#stateSchema, name)}()`,
     );
   }
 
