@@ -196,6 +196,126 @@ const EXAMPLES: Example[] = [
     },
   },
   {
+    folder: 'rename-column',
+    migrations: ['0001_create_orders', '0002_rename_customer'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, server }) {
+      const v = schema('0002_rename_customer');
+      expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer_name', 'amount']);
+      expect(await columnsOf(db, schema('0001_create_orders'), 'orders')).toEqual(['id', 'customer', 'amount']);
+      if (!server) return;
+      await oldApp(db)("insert into orders (id, customer) values (1, 'from v1')");
+      await newApp(db, v)("insert into orders (id, customer_name) values (2, 'from v2')");
+      expect(await newApp(db, v)('select id, customer_name from orders order by id')).toEqual([
+        { id: expect.anything(), customer_name: 'from v1' },
+        { id: expect.anything(), customer_name: 'from v2' },
+      ]);
+      expect((await oldApp(db)('select customer from orders where id = 2'))[0]).toEqual({ customer: 'from v2' });
+    },
+    async complete({ db, schema, state, server }) {
+      expect(state.columns('orders')).toEqual(['id', 'customer_name', 'amount']);
+      expect(state.triggers).toEqual([]);
+      if (!server) return;
+      expect(await newApp(db, schema('0002_rename_customer'))('select customer_name from orders order by id')).toEqual([
+        { customer_name: 'from v1' },
+        { customer_name: 'from v2' },
+      ]);
+    },
+  },
+  {
+    folder: 'alter-column',
+    migrations: ['0001_create_orders', '0002_amount_in_cents'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      const v = schema('0002_amount_in_cents');
+      expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer', 'amount']);
+      expect(state.triggers).toHaveLength(db.engine === 'mysql' ? 2 : 1);
+      if (!server) return;
+      await oldApp(db)("insert into orders (id, customer, amount) values (1, 'v1', 7)");
+      await newApp(db, v)("insert into orders (id, customer, amount) values (2, 'v2', 1200)");
+      expect((await newApp(db, v)('select amount from orders where id = 1'))[0]).toEqual({ amount: expect.anything() });
+      expect(Number((await newApp(db, v)('select amount from orders where id = 1'))[0].amount)).toBe(700);
+      expect(Number((await oldApp(db)('select amount from orders where id = 2'))[0].amount)).toBe(12);
+    },
+    async complete({ db, state, server }) {
+      expect(state.columns('orders')).toEqual(['id', 'customer', 'amount']);
+      expect(state.triggers).toEqual([]);
+      if (!server) return;
+      const rows = await oldApp(db)('select id, amount from orders order by id');
+      expect(rows.map((r) => Number(r.amount))).toEqual([700, 1200]);
+    },
+  },
+  {
+    folder: 'drop-column',
+    migrations: ['0001_create_orders', '0002_drop_amount'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      const v = schema('0002_drop_amount');
+      expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer']);
+      expect(state.columns('orders')).toEqual(['id', 'customer', 'amount']);
+      if (!server) return;
+      await oldApp(db)("insert into orders (id, customer, amount) values (1, 'v1', 5)");
+      await newApp(db, v)("insert into orders (id, customer) values (2, 'v2')");
+      expect((await oldApp(db)('select id, amount from orders order by id')).map((r) => Number(r.amount))).toEqual([5, 0]);
+    },
+    async complete({ state }) {
+      expect(state.columns('orders')).toEqual(['id', 'customer']);
+      expect(state.triggers).toEqual([]);
+    },
+  },
+  {
+    folder: 'set-not-null',
+    migrations: ['0001_create_orders', '0002_add_note', '0003_note_not_null'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, server }) {
+      const v = schema('0003_note_not_null');
+      expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer', 'amount', 'note']);
+      if (!server) return;
+      await oldApp(db)("insert into orders (id, customer) values (1, 'no note')");
+      expect((await newApp(db, v)('select note from orders where id = 1'))[0]).toEqual({ note: '' });
+    },
+    async complete({ db, server }) {
+      if (!server) return;
+      await expect(oldApp(db)("insert into orders (id, customer, note) values (2, 'x', null)")).rejects.toThrow();
+    },
+  },
+  {
+    folder: 'custom-email',
+    migrations: ['0001_create_users', '0002_normalize_email'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, server }) {
+      const v = schema('0002_normalize_email');
+      expect(await columnsOf(db, v, 'users')).toEqual(['id', 'email', 'email_normalized']);
+      if (!server) return;
+      await oldApp(db)("insert into users (id, email) values (1, ' Mixed@Case.ORG ')");
+    },
+    async complete({ db, schema, server }) {
+      if (!server) return;
+      // The job's last pass at contract normalised the row the old app wrote after expand.
+      expect((await newApp(db, schema('0002_normalize_email'))('select email_normalized from users where id = 1'))[0]).toEqual({
+        email_normalized: 'mixed@case.org',
+      });
+    },
+  },
+  {
+    folder: 'split-name',
+    migrations: ['0001_create_people', '0002_split_full_name'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, server }) {
+      const v = schema('0002_split_full_name');
+      expect(await columnsOf(db, v, 'people')).toEqual(['id', 'full_name', 'first_name', 'last_name']);
+      if (!server) return;
+      await oldApp(db)("insert into people (id, full_name) values (1, '  Ada   King Lovelace ')");
+    },
+    async complete({ db, schema, server }) {
+      if (!server) return;
+      expect((await newApp(db, schema('0002_split_full_name'))('select first_name, last_name from people where id = 1'))[0]).toEqual({
+        first_name: 'Ada',
+        last_name: 'King Lovelace',
+      });
+    },
+  },
+  {
     folder: 'raw-sql',
     migrations: ['0001_create_orders', '0002_order_statuses'],
     engines: ['postgres', 'mysql'], // on PGlite too, through the demo (test/demo.test.ts)
