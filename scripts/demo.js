@@ -169,6 +169,45 @@ function title(text) {
 /** The story each example tells. `v1` are the files app v1 runs on; `v2` the migration v2 brings. */
 const STORIES = [
   {
+    example: 'rename-column',
+    async play(stage) {
+      const [v1, ...v2] = stage.files;
+      await stage.deployV1([v1]);
+      await stage.app('old', null, ["INSERT INTO orders (id, customer, amount) VALUES (1, 'alice', 10)"]);
+      const schema = await stage.expand(v2);
+      say(color.dim('  (one physical column, two names: v1 writes customer, v2 writes customer_name, each sees the other)'));
+      await stage.app('old', null, ["INSERT INTO orders (id, customer, amount) VALUES (2, 'bob', 20)"]);
+      await stage.app('new', schema, [
+        "INSERT INTO orders (id, customer_name, amount) VALUES (3, 'carol', 30)",
+        "UPDATE orders SET customer_name = 'alice b.' WHERE id = 1",
+        'SELECT id, customer_name, amount FROM orders ORDER BY id',
+      ]);
+      await stage.app('old', null, ['SELECT id, customer, amount FROM orders ORDER BY id']);
+      await stage.contract();
+      await stage.app('new', schema, ['SELECT id, customer_name FROM orders ORDER BY id']);
+      await stage.status();
+    },
+  },
+  {
+    example: 'alter-column',
+    async play(stage) {
+      const [v1, ...v2] = stage.files;
+      await stage.deployV1([v1]);
+      await stage.app('old', null, ["INSERT INTO orders (id, customer, amount) VALUES (1, 'alice', 10)"]);
+      const schema = await stage.expand(v2);
+      say(color.dim('  (v2 counts cents in a bigint beside v1\'s integer units; triggers convert each write both ways)'));
+      await stage.app('old', null, ["INSERT INTO orders (id, customer, amount) VALUES (2, 'bob', 7)"]);
+      await stage.app('new', schema, [
+        "INSERT INTO orders (id, customer, amount) VALUES (3, 'carol', 1500)",
+        'SELECT id, customer, amount AS amount_in_cents FROM orders ORDER BY id',
+      ]);
+      await stage.app('old', null, ['SELECT id, customer, amount AS amount_in_units FROM orders ORDER BY id']);
+      await stage.contract();
+      await stage.app('look', null, ['SELECT id, customer, amount FROM orders ORDER BY id']);
+      await stage.status();
+    },
+  },
+  {
     example: 'create-table',
     async play(stage) {
       await stage.deployV1([]);

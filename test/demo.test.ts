@@ -44,7 +44,7 @@ test('node scripts/demo.js runs every example on PGlite and shows each phase', a
   const lines = stdout.split('\n');
   const has = (line: string) => expect(lines).toContain(line);
 
-  for (const example of ['create-table', 'add-column', 'create-index', 'drop-table', 'raw-sql']) {
+  for (const example of ['rename-column', 'alter-column', 'create-table', 'add-column', 'create-index', 'drop-table', 'raw-sql']) {
     has(`━━ ${example} (migrations-examples/${example}) ━━`);
   }
   // expand, with the steps the Migrator logs and the version schema
@@ -61,12 +61,19 @@ test('node scripts/demo.js runs every example on PGlite and shows each phase', a
   has('    error, as expected: duplicate key value violates unique constraint "orders_external_ref_key"');
   has('    error, as expected: relation "legacy_notes" does not exist');
   has('    archived | Archived');
+  // the rename with both versions live: each writes under its own name and sees the other's rows
+  has('new app (v2) search_path = public_0002_rename_customer');
+  has('    1  | alice b.      | 10');
+  has('    1  | alice b. | 10');
+  // the type change: v2 in cents, v1 in units, kept in sync by the triggers
+  has('    · dual-write trigger on orders');
+  has('    3  | carol    | 1500');
   // contract, then status
   has('▶ zmigrate contract   (v2 is fully rolled out; v1 is gone)');
   has('    · drop table legacy_notes');
   has('  0002_add_priority   complete   schema public_0002_add_priority');
   has('  0002_order_statuses  complete   schema public_0002_order_statuses');
-  expect(stdout).toMatch(/demo finished in [\d.]+ s: 5 examples expanded, used by both app versions, and contracted\n$/);
+  expect(stdout).toMatch(/demo finished in [\d.]+ s: 7 examples expanded, used by both app versions, and contracted\n$/);
 
   // The phases come in order for the main story.
   const at = (line: string, from = 0) => lines.indexOf(line, from);
