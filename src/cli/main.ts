@@ -10,6 +10,7 @@ import { backfill } from './commands/backfill';
 import { contract } from './commands/contract';
 import { expand } from './commands/expand';
 import { newMigration } from './commands/new';
+import { lint } from './commands/lint';
 import { plan } from './commands/plan';
 import { rollback } from './commands/rollback';
 import { schema } from './commands/schema';
@@ -30,6 +31,16 @@ const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boo
   },
   { name: 'schema', describe: 'print the latest version schema name (for deploy scripts)', run: schema },
   { name: 'plan', describe: 'print the SQL expand and contract would run; run nothing', run: plan, json: true },
+  {
+    name: 'lint',
+    describe: 'flag unsafe SQL in migration files (no database needed)',
+    run: lint,
+    json: true,
+    options: {
+      engine: { type: 'string', choices: ['postgres', 'mysql', 'mariadb'], describe: 'SQL dialect to lint for', defaultDescription: 'the --url scheme, else postgres' },
+      format: { type: 'string', choices: ['tty', 'json', 'github'], describe: 'output: human text, JSON, or GitHub Actions annotations', defaultDescription: 'tty' },
+    },
+  },
   {
     name: 'new',
     describe: 'scaffold a migration file',

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { ConfigError } from '../../errors';
+import { lint as lintMigrations, RULES_BY_ID, type LintEngine, type LintFinding } from '../../lint';
+import { loadMigrations } from '../../migration/loader';
+import { loadConfig, urlFromKnexfile } from '../config';
+import type { Command, CommandContext } from '../context';
+import type { Output } from '../output';
+
+export type LintFormat = 'tty' | 'json' | 'github';
+
+/**
+ * Flags unsafe SQL in migration files; needs no database. Exit 1 when there
+ * are findings, 0 when clean (2, as everywhere, for bad usage or a bad file).
+ */
+export const lint: Command = async (ctx) => {
+  const format = lintFormat(ctx.args);
+  const config = await loadConfig(ctx.args.config);
+  const engine = await lintEngine(ctx, config.url);
+  const migrations = await loadMigrations(await ctx.dir());
+  const findings = await lintMigrations(migrations, { engine, lockTimeoutMs: ctx.args.lockTimeout ?? config.lockTimeout });
+  if (format === 'json') printJson(ctx.output, engine, findings);
+  else if (format === 'github') printGithub(ctx.output, findings, migrations.length);
+  else printTty(ctx.output, engine, findings, migrations.length);
+  return findings.length > 0 ? 1 : 0;
+};
+
+function lintFormat(args: CommandContext['args']): LintFormat {
+  const format = args.format as LintFormat | undefined;
+  if (args.json && format && format !== 'json')
+    throw new ConfigError(`--json and --format ${format} disagree`, { hint: 'give one of them' });
+  return args.json ? 'json' : (format ?? 'tty');
+}
+
+/** --engine, else the URL's scheme (only its scheme: lint never connects), else PostgreSQL. */
+async function lintEngine(ctx: CommandContext, configUrl: string | undefined): Promise<LintEngine> {
+  const given = ctx.args.engine as string | undefined;
+  if (given) return given === 'postgres' ? 'postgres' : 'mysql';
+  const knexfile = ctx.args.knexfile ? await urlFromKnexfile(String(ctx.args.knexfile), ctx.args.env as string | undefined) : undefined;
+  const url = ctx.args.url ?? knexfile ?? process.env.ZMIGRATE_DATABASE_URL ?? configUrl;
+  if (!url) return 'postgres';
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url.trim())?.[1]?.toLowerCase();
+  if (scheme === 'postgres' || scheme === 'postgresql' || scheme === 'pglite') return 'postgres';
+  if (scheme === 'mysql' || scheme === 'mariadb') return 'mysql';
+  throw new ConfigError(`cannot tell the engine from the database URL's scheme ${JSON.stringify(scheme ?? '')}`, {
+    hint: 'pass --engine postgres or --engine mysql',
+  });
+}
+
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+function printJson(output: Output, engine: LintEngine, findings: LintFinding[]): void {
+  output.out(
+    JSON.stringify({
+      engine,
+      findings: findings.map((f) => ({
+        migration: f.migration,
+        phase: f.phase,
+        rule: f.rule,
+        message: f.message,
+        statement: f.statement,
+        file: f.file,
+        line: f.line ?? null,
+      })),
+    }),
+  );
+}
+
+/** GitHub Actions workflow commands: each finding becomes an error annotation on its line. */
+function printGithub(output: Output, findings: LintFinding[], migrationCount: number): void {
+  for (const f of findings) {
+    const rule = RULES_BY_ID.get(f.rule);
+    const properties = [
+      `file=${escapeProperty(displayPath(f.file))}`,
+      ...(f.line ? [`line=${f.line}`] : []),
+      `title=${escapeProperty(`zmigrate lint: ${f.rule} (${f.phase})`)}`,
+    ];
+    const body = [f.message, '', firstLines(f.statement, 3), ...(rule ? ['', `instead: ${rule.instead}`] : [])].join('\n');
+    output.out(`::error ${properties.join(',')}::${escapeData(body)}`);
+  }
+  output.err(summary(findings, migrationCount));
+}
+
+function printTty(output: Output, engine: LintEngine, findings: LintFinding[], migrationCount: number): void {
+  const { color } = output;
+  for (const f of findings) {
+    const rule = RULES_BY_ID.get(f.rule);
+    const where = `${displayPath(f.file)}${f.line ? `:${f.line}` : ''}`;
+    output.out(`${color.bold(where)} ${color.dim(`${f.migration} · ${f.phase}`)} ${color.red(f.rule)}`);
+    output.out(`  ${f.message}`);
+    for (const line of firstLines(f.statement, 6).split('\n')) output.out(color.dim(`  │ ${line}`));
+    if (rule) {
+      output.out(`  ${color.yellow('why:')} ${rule.why}`);
+      output.out(`  ${color.green('instead:')} ${rule.instead}`);
+    }
+    output.out('');
+  }
+  if (findings.length === 0) {
+    output.out(`${color.green('✓')} ${summary(findings, migrationCount)} (${engine})`);
+  } else {
+    output.out(`${color.red('✗')} ${summary(findings, migrationCount)} (${engine})`);
+    output.out(color.dim('  silence one on a statement with a comment before it: -- zmigrate-lint-ignore <rule>'));
+  }
+}
+
+function summary(findings: LintFinding[], migrationCount: number): string {
+  const migrations = `${migrationCount} migration${migrationCount === 1 ? '' : 's'}`;
+  if (findings.length === 0) return `no unsafe SQL in ${migrations}`;
+  const affected = new Set(findings.map((f) => f.migration)).size;
+  return `${findings.length} finding${findings.length === 1 ? '' : 's'} in ${affected} of ${migrations}`;
+}
+
+function firstLines(text: string, count: number): string {
+  const lines = text.split('\n');
+  return lines.length > count ? [...lines.slice(0, count), '…'].join('\n') : text;
+}
+
+function escapeData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}

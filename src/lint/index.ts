@@ -1,0 +1,291 @@
+import { promises as fs } from 'node:fs';
+import type { LoadedMigration } from '../migration/loader';
+import type { Operation } from '../operations/operation';
+import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
+import { withoutForeignKeyChecks } from './token-facts';
+import { RULES, type LintRule, type OperationFacts, type RuleContext } from './rules';
+import { factTable, LINT_PHASES, type AnalyzedStatement, type Fact, type LintEngine, type LintPhase } from './statement';
+
+export { RULES, RULES_BY_ID, type LintRule } from './rules';
+export type { LintEngine, LintPhase } from './statement';
+
+/** One unsafe statement (or misused operation) in a SQL text. */
+export interface SqlFinding {
+  phase: LintPhase;
+  /** The rule's id, which also silences it: `-- zmigrate-lint-ignore <rule>`. */
+  rule: string;
+  message: string;
+  /** The statement without its leading comments, or the operation for operation rules. */
+  statement: string;
+}
+
+/** One finding in a migration file. */
+export interface LintFinding extends SqlFinding {
+  migration: string;
+  file: string;
+  /** Where the statement (or the operation) is in the file, when it can be found. */
+  line?: number;
+}
+
+export interface LintOptions {
+  engine: LintEngine;
+  /** The lock timeout zmigrate runs with, in ms (default 500, as the CLI's --lock-timeout). */
+  lockTimeoutMs?: number;
+  /** 'tokens' skips the SQL parsers and uses the fallback tokenizer alone (for tests). */
+  parser?: 'auto' | 'tokens';
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 500;
+
+/**
+ * Lints migrations without a database: the raw SQL of op.sql in each phase,
+ * and how operations are used. Built-in operations generate SQL that needs
+ * the database's schema to plan; `zmigrate plan` shows it, and the test
+ * suite lints it (it must come out clean).
+ */
+export async function lint(migrations: readonly LoadedMigration[], options: LintOptions): Promise<LintFinding[]> {
+  const linter = new Linter(await createAnalyzer(options.engine, options), options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const findings: LintFinding[] = [];
+  for (const migration of migrations) {
+    const source = await fs.readFile(migration.file, 'utf8').catch(() => '');
+    const operations = migration.migration.operations;
+    const located: LintFinding[] = [];
+    const add = (operation: Operation, index: number, found: SqlFinding[]) => {
+      const at = operationOffset(source, operations, index);
+      for (const f of found) located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, at, f.statement) });
+    };
+    const createdTables = operations.filter((o) => o.kind === 'createTable').map((o) => tableOf(o));
+    linter.startPhase('expand', createdTables);
+    operations.forEach((operation, i) => add(operation, i, linter.operation(operation, 'expand')));
+    const afterExpand = linter.snapshot();
+    linter.startPhase('contract');
+    operations.forEach((operation, i) => add(operation, i, linter.operation(operation, 'contract')));
+    const afterContract = linter.snapshot();
+    // Rollback undoes expand instead of contract: it starts from the state expand left.
+    linter.restore(afterExpand);
+    linter.startPhase('rollback');
+    for (let i = operations.length - 1; i >= 0; i--) add(operations[i], i, linter.operation(operations[i], 'rollback'));
+    linter.restore(afterContract);
+    findings.push(...located.sort((a, b) => LINT_PHASES.indexOf(a.phase) - LINT_PHASES.indexOf(b.phase) || (a.line ?? 0) - (b.line ?? 0)));
+  }
+  return findings;
+}
+
+/**
+ * Lints SQL statements in order, each in its phase, as one migration would
+ * run them (a table created earlier in the same phase is new; a CHECK
+ * validated earlier lets SET NOT NULL skip its scan).
+ */
+export async function lintStatements(
+  statements: ReadonlyArray<{ phase: LintPhase; sql: string }>,
+  options: LintOptions,
+): Promise<SqlFinding[]> {
+  const linter = new Linter(await createAnalyzer(options.engine, options), options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const findings: SqlFinding[] = [];
+  let phase: LintPhase | undefined;
+  for (const s of statements) {
+    if (s.phase !== phase) linter.startPhase(s.phase);
+    phase = s.phase;
+    findings.push(...linter.sql(s.sql, s.phase));
+  }
+  return findings;
+}
+
+export function lintSql(sql: string, options: LintOptions & { phase: LintPhase }): Promise<SqlFinding[]> {
+  return lintStatements([{ phase: options.phase, sql }], options);
+}
+
+interface NotNullCheck {
+  table: string;
+  column: string;
+  name?: string;
+  validated: boolean;
+}
+
+interface LintState {
+  /** Tables created earlier in the current phase: no app uses them yet. */
+  newTables: Set<string>;
+  checks: NotNullCheck[];
+  /** MySQL: SET foreign_key_checks = 0 on the session, so foreign keys are added in place. */
+  foreignKeyChecksOff: boolean;
+}
+
+/** Runs the rules over statements in the order they would run, keeping what earlier ones did. */
+class Linter {
+  #state: LintState = { newTables: new Set(), checks: [], foreignKeyChecksOff: false };
+
+  constructor(
+    private readonly analyzer: Analyzer,
+    private readonly lockTimeoutMs: number,
+  ) {}
+
+  startPhase(_phase: LintPhase, createdTables: string[] = []): void {
+    this.#state.newTables = new Set(createdTables.map((t) => this.fold(t)));
+  }
+
+  snapshot(): LintState {
+    return { ...this.#state, newTables: new Set(this.#state.newTables), checks: this.#state.checks.map((c) => ({ ...c })) };
+  }
+
+  restore(state: LintState): void {
+    this.#state = { ...state, newTables: new Set(state.newTables), checks: state.checks.map((c) => ({ ...c })) };
+  }
+
+  sql(sql: string, phase: LintPhase): SqlFinding[] {
+    const findings: SqlFinding[] = [];
+    for (const statement of this.analyzer.statements(sql)) {
+      findings.push(...this.statement(statement, phase));
+      this.apply(statement.facts);
+    }
+    return findings;
+  }
+
+  operation(operation: Operation, phase: LintPhase): SqlFinding[] {
+    if (operation.kind === 'sql') return this.rawSql(operation, phase);
+    if (operation.kind === 'addColumn' && phase === 'expand') return this.addColumn(operation);
+    return [];
+  }
+
+  private rawSql(operation: Operation, phase: LintPhase): SqlFinding[] {
+    const spec = (operation as Operation & { spec?: Partial<Record<LintPhase, unknown>> }).spec ?? {};
+    const text = typeof spec[phase] === 'string' ? (spec[phase] as string) : undefined;
+    const findings = text === undefined ? [] : this.sql(text, phase);
+    if (phase !== 'expand') return findings;
+    // Operation rules look at every phase's SQL; they are silenced by a directive anywhere in expand's SQL.
+    const sql: Partial<Record<LintPhase, AnalyzedStatement[]>> = {};
+    for (const p of LINT_PHASES) if (typeof spec[p] === 'string') sql[p] = this.analyzer.statements(spec[p] as string);
+    const facts: OperationFacts = { kind: operation.kind, sql };
+    const silenced = this.analyzer.directives(text ?? '');
+    for (const rule of this.rules(phase, 'operation')) {
+      const detail = rule.checkOperation?.(facts);
+      if (detail !== undefined && !silenced.has(rule.id)) findings.push({ phase, rule: rule.id, message: rule.message, statement: detail });
+    }
+    return findings;
+  }
+
+  /** op.addColumn adds the column with its default as given: a per-row default rewrites the table. */
+  private addColumn(operation: Operation): SqlFinding[] {
+    const { table, column, spec } = operation as Operation & {
+      table?: unknown;
+      column?: unknown;
+      spec?: { type?: unknown; default?: unknown; up?: unknown };
+    };
+    if (
+      typeof table !== 'string' ||
+      typeof column !== 'string' ||
+      typeof spec?.default !== 'string' ||
+      typeof spec.type !== 'string' ||
+      spec.up !== undefined
+    )
+      return [];
+    const quote = (name: string) =>
+      this.analyzer.engine === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`;
+    const sql = `ALTER TABLE ${quote(table)} ADD COLUMN ${quote(column)} ${spec.type} DEFAULT ${spec.default}`;
+    const call = `op.addColumn(${JSON.stringify(table)}, ${JSON.stringify(column)}, { type: ${JSON.stringify(spec.type)}, default: ${JSON.stringify(spec.default)} })`;
+    const [statement] = this.analyzer.statements(sql);
+    if (!statement || this.#state.newTables.has(this.fold(table))) return [];
+    return this.statement(statement, 'expand')
+      .filter((f) => f.rule === 'add-column-volatile-default')
+      .map((f) => ({ ...f, statement: call }));
+  }
+
+  private statement(statement: ParsedStatement, phase: LintPhase): SqlFinding[] {
+    const ctx: RuleContext = {
+      engine: this.analyzer.engine,
+      phase,
+      lockTimeoutMs: this.lockTimeoutMs,
+      hasValidatedNotNullCheck: (table, column) => this.#state.checks.some((c) => c.validated && c.table === table && c.column === column),
+    };
+    const facts =
+      this.#state.foreignKeyChecksOff && this.analyzer.engine === 'mysql' ? withoutForeignKeyChecks(statement.facts) : statement.facts;
+    // Table rules skip what concerns tables created earlier in this phase.
+    const onOldTables: AnalyzedStatement = {
+      ...statement,
+      facts: facts.filter((f) => !this.isNew(factTable(f))),
+      alter: statement.alter && !this.isNew(statement.alter.table) ? statement.alter : undefined,
+    };
+    const findings: SqlFinding[] = [];
+    for (const rule of [...this.rules(phase, 'table'), ...this.rules(phase, 'session')]) {
+      if (statement.ignored.has(rule.id)) continue;
+      const detail = rule.check?.(rule.scope === 'table' ? onOldTables : statement, ctx);
+      if (detail !== undefined)
+        findings.push({ phase, rule: rule.id, message: detail ? `${rule.message} (${detail})` : rule.message, statement: statement.code });
+    }
+    return findings;
+  }
+
+  private rules(phase: LintPhase, scope: LintRule['scope']): LintRule[] {
+    return RULES.filter((r) => r.scope === scope && r.phases.includes(phase) && r.engines.includes(this.analyzer.engine));
+  }
+
+  private isNew(table: string | undefined): boolean {
+    return table !== undefined && this.#state.newTables.has(table);
+  }
+
+  private fold(name: string): string {
+    return this.analyzer.engine === 'mysql' ? name.toLowerCase() : name;
+  }
+
+  /** What a statement leaves behind that later statements' rules depend on. */
+  private apply(facts: readonly Fact[]): void {
+    const state = this.#state;
+    for (const f of facts) {
+      switch (f.kind) {
+        case 'createTable':
+          state.newTables.add(f.table);
+          break;
+        case 'renameTable':
+          if (state.newTables.delete(f.table)) state.newTables.add(f.to);
+          for (const c of state.checks) if (c.table === f.table) c.table = f.to;
+          break;
+        case 'dropTable':
+          state.checks = state.checks.filter((c) => c.table !== f.table);
+          break;
+        case 'addConstraint':
+          if (f.notNullColumn) state.checks.push({ table: f.table, column: f.notNullColumn, name: f.name, validated: !f.notValid });
+          break;
+        case 'validateConstraint':
+          for (const c of state.checks) if (c.table === f.table && c.name === f.name) c.validated = true;
+          break;
+        case 'renameColumn':
+          for (const c of state.checks) if (c.table === f.table && c.column === f.from) c.column = f.to;
+          break;
+        case 'dropColumn':
+          state.checks = state.checks.filter((c) => !(c.table === f.table && c.column === f.column));
+          break;
+        case 'setting':
+          if (f.name === 'foreign_key_checks' && f.scope === 'session') state.foreignKeyChecksOff = f.raw === '0' || f.raw === 'OFF';
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+function tableOf(operation: Operation): string {
+  const table = (operation as Operation & { table?: unknown }).table;
+  return typeof table === 'string' ? table : '';
+}
+
+/** Where the index-th operation's `op.<kind>(` call is in the source, so its statements are searched from there. */
+function operationOffset(source: string, operations: readonly Operation[], index: number): number {
+  const kind = operations[index].kind;
+  const nth = operations.slice(0, index).filter((o) => o.kind === kind).length;
+  let at = -1;
+  for (let n = 0; n <= nth; n++) {
+    at = source.indexOf(`op.${kind}(`, at + 1);
+    if (at < 0) return 0;
+  }
+  return at;
+}
+
+/** The line of the statement's first line after `from`, else of the operation itself. */
+function lineOf(source: string, from: number, statement: string): number | undefined {
+  if (!source) return undefined;
+  const firstLine = statement.split('\n')[0].trim();
+  let at = firstLine.length >= 6 ? source.indexOf(firstLine, from) : -1;
+  if (at < 0) at = from > 0 ? from : -1;
+  if (at < 0) return undefined;
+  return source.slice(0, at).split('\n').length;
+}

@@ -1,0 +1,81 @@
+/**
+ * What a SQL statement does, as the lint rules see it. The PostgreSQL parser,
+ * the MySQL parser and the fallback tokenizer all produce these same shapes,
+ * so a rule is written once against facts, never against a parser's tree.
+ */
+
+export type LintEngine = 'postgres' | 'mysql';
+export type LintPhase = 'expand' | 'contract' | 'rollback';
+export const LINT_PHASES: readonly LintPhase[] = ['expand', 'contract', 'rollback'];
+
+/** A session setting's new value: milliseconds (0 = wait forever), or the server default (RESET, DEFAULT). */
+export type SettingValue = { ms: number } | 'default';
+
+export type ConstraintKind = 'foreign' | 'check' | 'unique' | 'primary' | 'exclude';
+
+/** Table and column names are normalized: the last part of a qualified name, case-folded as the engine folds it. */
+export type Fact =
+  | { kind: 'createTable'; table: string }
+  | { kind: 'dropTable'; table: string }
+  | { kind: 'renameTable'; table: string; to: string }
+  | { kind: 'createIndex'; table: string; concurrently: boolean; fulltext?: boolean }
+  | { kind: 'dropIndex'; table?: string; concurrently: boolean }
+  | {
+      kind: 'addColumn';
+      table: string;
+      column: string;
+      notNull: boolean;
+      /** A DEFAULT, or a value the engine generates (identity, serial, AUTO_INCREMENT, generated column). */
+      hasDefault: boolean;
+      /** What gives each existing row its own value, forcing a rewrite: `random()`, `serial`, … */
+      perRowValue?: string;
+    }
+  | { kind: 'dropColumn'; table: string; column: string }
+  | { kind: 'renameColumn'; table: string; from: string; to: string }
+  | { kind: 'changeType'; table: string; column: string }
+  | { kind: 'setNotNull'; table: string; column: string }
+  | {
+      kind: 'addConstraint';
+      table: string;
+      constraint: ConstraintKind;
+      name?: string;
+      notValid: boolean;
+      /** UNIQUE / PRIMARY KEY … USING INDEX: attaches an index built beforehand. */
+      usingIndex: boolean;
+      /** CHECK (column IS NOT NULL): the column it proves non-null once validated. */
+      notNullColumn?: string;
+    }
+  | { kind: 'validateConstraint'; table: string; name: string }
+  /** MySQL: a clause the server can never run without blocking writes. */
+  | { kind: 'offline'; table: string; what: string }
+  /** MySQL: a change of metadata only (defaults, index names, comments), instant on every version. */
+  | { kind: 'metadata'; table: string }
+  | { kind: 'alterOther'; table: string; what: string }
+  /**
+   * SET / RESET of a setting; `name` is lower case, `*` for RESET ALL / DISCARD ALL.
+   * `raw` is the value as written (upper case); `value` its reading as a timeout.
+   * Scope `statement`: MariaDB's SET STATEMENT … FOR, for that statement alone.
+   */
+  | { kind: 'setting'; name: string; raw: string; value?: SettingValue; scope: 'session' | 'global' | 'statement' }
+  | { kind: 'transaction'; verb: string }
+  /** Another schema change: CREATE FUNCTION, CREATE VIEW, COMMENT ON, … */
+  | { kind: 'ddl'; what: string }
+  | { kind: 'dml' };
+
+export type ParserName = 'libpg-query' | 'node-sql-parser' | 'tokens';
+
+export interface AnalyzedStatement {
+  /** The statement as written, leading comments included. */
+  readonly sql: string;
+  readonly facts: Fact[];
+  /** MySQL ALTER TABLE / CREATE INDEX: the table, and the ALGORITHM= and LOCK= clauses (upper case). */
+  readonly alter?: { table: string; algorithm?: string; lock?: string };
+  readonly parser: ParserName;
+  /** The PostgreSQL parser rejected the statement (the facts then come from the tokenizer). */
+  readonly syntaxError?: string;
+}
+
+/** The table a fact is about, if any. */
+export function factTable(fact: Fact): string | undefined {
+  return 'table' in fact ? fact.table : undefined;
+}
