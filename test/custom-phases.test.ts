@@ -129,3 +129,25 @@ export default defineMigration({
     expect(Number(missing[0].n)).toBe(0);
   });
 });
+
+describe('lint on custom phases', () => {
+  const file = (phase: 'expand' | 'contract') => `import { defineMigration } from 'zmigrate';
+export default defineMigration({
+  ${phase}: async ({ knex }) => {
+    await knex.schema.alterTable('users', (t) => t.dropColumn('legacy'));
+  },
+});
+`;
+
+  test.each(['postgres', 'mysql'])('a DROP in a custom expand is refused on %s; the same DROP in contract is fine', async (engine) => {
+    const expand = await runCli(['lint', '--engine', engine, '--dir', migrationsDir({ '0001_drop.ts': file('expand') })]);
+    expect(expand.code).toBe(1);
+    expect(expand.stdout).toContain('drop-column-in-expand');
+    expect(expand.stdout).toMatch(/alter table [`"]users[`"] drop/i);
+    const contract = await runCli(['lint', '--engine', engine, '--dir', migrationsDir({ '0001_drop.ts': file('contract') })]);
+    expect(contract.stdout + contract.stderr).not.toContain('drop-column-in-expand');
+    // On MySQL/MariaDB knex's DROP has no LOCK=NONE, which lint rightly flags in any phase.
+    if (engine === 'postgres') expect(contract.code).toBe(0);
+    else expect(contract.stdout).toContain('mysql-alter-without-lock-none');
+  });
+});

@@ -42,18 +42,24 @@ export function recordingKnex(flavour: 'postgres' | 'mysql'): { knex: Knex; stat
   return { knex, statements };
 }
 
-/** The SQL a custom phase would run, found by running it on a recording knex. */
+/** The SQL a custom phase would run, found by running it on a recording knex. Needs no database. */
 export async function captureCustomSql(
-  dialect: Dialect,
+  flavour: 'postgres' | 'mysql',
   phase: 'expand' | 'contract' | 'rollback',
   fn: CustomPhase,
   migration: { name: string; versionSchema: string },
 ): Promise<string[]> {
-  const flavour = dialect.capabilities.invisibleColumns ? 'mysql' : 'postgres';
   const { knex, statements } = recordingKnex(flavour);
-  const silent: Logger = { info() {}, step() {}, warn() {} };
+  const quote = (id: string) => (flavour === 'postgres' ? `"${id.replace(/"/g, '""')}"` : `\`${id.replace(/`/g, '``')}\``);
   try {
-    await fn(customContext(dialect, knex, { ...migration, phase }, silent, async (sql) => void statements.push(sql.trim())));
+    await fn({
+      knex,
+      ddl: async (sql) => void statements.push(sql.trim()),
+      engine: flavour === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB',
+      quote,
+      migration: { ...migration, phase },
+      log: () => undefined,
+    });
   } finally {
     await knex.destroy();
   }

@@ -506,7 +506,7 @@ export class Runner {
   private async captured(migration: LoadedMigration, phase: 'expand' | 'contract' | 'rollback'): Promise<Step[]> {
     const fn = migration.migration[phase];
     if (!fn) return [];
-    const statements = await captureCustomSql(this.dialect, phase, fn, { name: migration.name, versionSchema: versionSchemaName(this.dialect, migration.name) });
+    const statements = await captureCustomSql(this.dialect.sqlFlavour, phase, fn, { name: migration.name, versionSchema: versionSchemaName(this.dialect, migration.name) });
     return statements.map((sql) => ({ description: `custom ${phase} step`, sql, transactional: false, locks: true }));
   }
 

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { captureCustomSql } from '../engine/custom';
 import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
@@ -55,15 +56,28 @@ export async function lint(migrations: readonly LoadedMigration[], options: Lint
       for (const f of found) located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, at, f.statement) });
     };
     const createdTables = operations.filter((o) => o.kind === 'createTable').map((o) => tableOf(o));
+    // Custom phases run on a knex that executes nothing; what they would send is linted like raw SQL.
+    const custom = async (phase: 'expand' | 'contract' | 'rollback') => {
+      const fn = migration.migration[phase];
+      if (!fn) return;
+      const flavour = options.engine === 'postgres' ? 'postgres' : 'mysql';
+      const statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
+      for (const sql of statements) {
+        for (const f of linter.sql(sql, phase)) located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, 0, f.statement) });
+      }
+    };
     linter.startPhase('expand', createdTables);
     operations.forEach((operation, i) => add(operation, i, linter.operation(operation, 'expand')));
+    await custom('expand');
     const afterExpand = linter.snapshot();
     linter.startPhase('contract');
+    await custom('contract');
     operations.forEach((operation, i) => add(operation, i, linter.operation(operation, 'contract')));
     const afterContract = linter.snapshot();
     // Rollback undoes expand instead of contract: it starts from the state expand left.
     linter.restore(afterExpand);
     linter.startPhase('rollback');
+    await custom('rollback');
     for (let i = operations.length - 1; i >= 0; i--) add(operations[i], i, linter.operation(operations[i], 'rollback'));
     linter.restore(afterContract);
     findings.push(...located.sort((a, b) => LINT_PHASES.indexOf(a.phase) - LINT_PHASES.indexOf(b.phase) || (a.line ?? 0) - (b.line ?? 0)));
