@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ColumnSpec } from '../migration/types';
+import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
 import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { DualWriteRule } from '../engine/dual-write';
@@ -30,6 +30,22 @@ export type ErrorClass =
 
 export type IndexState = 'valid' | 'invalid' | 'missing';
 
+
+/** The only ON DELETE clauses zmigrate writes: a migration's value is looked up here, never interpolated. */
+export const FOREIGN_KEY_ACTIONS: Readonly<Record<ForeignKeyAction, string>> = {
+  cascade: 'CASCADE',
+  'set null': 'SET NULL',
+  restrict: 'RESTRICT',
+  'no action': 'NO ACTION',
+};
+
+export interface ForeignKeyDefinition {
+  name: string;
+  columns: string[];
+  references: { table: string; columns: string[] };
+  onDelete?: ForeignKeyAction;
+}
+
 export interface IndexDefinition {
   name: string;
   columns: string[];
@@ -44,6 +60,8 @@ export interface IndexDefinition {
 export interface Dialect {
   /** For messages only. */
   readonly displayName: string;
+  /** The SQL the engine speaks, for tools that need no connection (lint, the recording knex of plan). */
+  readonly sqlFlavour: 'postgres' | 'mysql';
   readonly capabilities: DialectCapabilities;
   readonly rules: IdentifierRules;
   /** The schema (PostgreSQL) or database (MySQL) whose tables migrations change. */
@@ -80,6 +98,8 @@ export interface Dialect {
 
   introspect(): Promise<SchemaModel>;
   indexState(table: string, index: string): Promise<IndexState>;
+  /** A constraint (foreign key, check, unique) of this name on the table. */
+  constraintExists(table: string, constraint: string): Promise<boolean>;
   tableExists(table: string): Promise<boolean>;
   columnExists(table: string, column: string): Promise<boolean>;
   schemaExists(name: string): Promise<boolean>;
@@ -108,6 +128,22 @@ export interface Dialect {
   createIndex(table: string, index: IndexDefinition): Step;
   renameIndex(table: string, from: string, to: string): Step;
   dropIndex(table: string, index: string): Step;
+  /**
+   * PostgreSQL: a unique index built at expand becomes a UNIQUE constraint
+   * (ADD CONSTRAINT … USING INDEX, no scan). Undefined where a unique index is all there is.
+   */
+  attachUniqueConstraint?(table: string, index: string): Step;
+  /**
+   * A foreign key that existing rows may not meet yet, without a long lock:
+   * NOT VALID on PostgreSQL; unchecked (foreign_key_checks off, ALGORITHM=INPLACE) on MySQL/MariaDB.
+   * New writes are checked from then on; old rows are verified apart.
+   */
+  addForeignKey(table: string, fk: ForeignKeyDefinition): Step;
+  /** Undoes addForeignKey (with the index MySQL/MariaDB made for it, if it made one). */
+  dropForeignKey(table: string, name: string): Step[];
+  /** Only where capabilities.notValidConstraints: a CHECK that existing rows may not meet yet. */
+  addCheck?(table: string, name: string, expression: string): Step;
+  renameTable(from: string, to: string): Step;
 
   /** BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the backfill flag is set. */
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step;

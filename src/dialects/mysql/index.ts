@@ -4,7 +4,7 @@ import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
-import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexState } from '../dialect';
+import { FOREIGN_KEY_ACTIONS, type Dialect, type DialectCapabilities, type ErrorClass, type ForeignKeyDefinition, type IndexDefinition, type IndexState } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
 const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
@@ -20,6 +20,7 @@ interface Row {
  */
 export class MysqlDialect implements Dialect {
   readonly displayName = 'MySQL/MariaDB';
+  readonly sqlFlavour = 'mysql' as const;
   readonly capabilities: DialectCapabilities = {
     transactionalDdl: false,
     concurrentIndexOutsideTransaction: false,
@@ -30,6 +31,8 @@ export class MysqlDialect implements Dialect {
   };
   readonly knex: Knex;
   #caseInsensitiveTables = false;
+  /** MariaDB can scope a session variable to one statement (SET STATEMENT … FOR); MySQL cannot. */
+  #mariadb = false;
   readonly rules: IdentifierRules = {
     sameTable: (a, b) => (this.#caseInsensitiveTables ? a.toLowerCase() === b.toLowerCase() : a === b),
     sameColumn: (a, b) => a.toLowerCase() === b.toLowerCase(),
@@ -128,8 +131,9 @@ export class MysqlDialect implements Dialect {
   }
 
   async connect(): Promise<void> {
-    const [row] = await this.rows('SELECT @@lower_case_table_names AS lctn');
+    const [row] = await this.rows('SELECT @@lower_case_table_names AS lctn, VERSION() AS version');
     this.#caseInsensitiveTables = Number(row.lctn) !== 0;
+    this.#mariadb = /mariadb/i.test(String(row.version));
   }
 
   async close(): Promise<void> {
@@ -229,6 +233,14 @@ export class MysqlDialect implements Dialect {
       [this.baseSchema, table, index],
     );
     return rows.length > 0 ? 'valid' : 'missing';
+  }
+
+  async constraintExists(table: string, constraint: string): Promise<boolean> {
+    const rows = await this.rows(
+      'SELECT 1 FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = ?',
+      [this.baseSchema, table, constraint],
+    );
+    return rows.length > 0;
   }
 
   async tableExists(table: string): Promise<boolean> {
@@ -423,6 +435,42 @@ END`;
   dropIndex(table: string, index: string): Step {
     return step(`drop index ${index}`, `ALTER TABLE ${this.table(table)} DROP INDEX ${this.quote(index)}, ALGORITHM=INPLACE, LOCK=NONE`, {
       guard: { kind: 'indexMissing', table, index },
+    });
+  }
+
+  /**
+   * With foreign_key_checks on, InnoDB adds a foreign key only by copying the
+   * table under a write lock (ALGORITHM=COPY, LOCK=SHARED). With it off, for
+   * this one statement, the key is added in place with concurrent writes
+   * (ALGORITHM=INPLACE, LOCK=NONE; metadata only, plus an online build of the
+   * index on the columns if none exists): new writes are checked from then on,
+   * and the rows already there are verified apart, in chunks, after it.
+   */
+  addForeignKey(table: string, fk: ForeignKeyDefinition): Step {
+    const cols = fk.columns.map((c) => this.quote(c)).join(', ');
+    const refs = fk.references.columns.map((c) => this.quote(c)).join(', ');
+    const onDelete = fk.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[fk.onDelete]}` : '';
+    const alter = `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(fk.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(fk.references.table)} (${refs})${onDelete}, ALGORITHM=INPLACE, LOCK=NONE`;
+    // MySQL has no per-statement form: the session flag is set back right after (a new session starts with it on).
+    const sql = this.#mariadb ? `SET STATEMENT foreign_key_checks = 0 FOR ${alter}` : `SET SESSION foreign_key_checks = 0;\n${alter};\nSET SESSION foreign_key_checks = 1`;
+    return step(`add foreign key ${fk.name} (existing rows verified next)`, sql, { guard: { kind: 'constraintExists', table, constraint: fk.name } });
+  }
+
+  /** The index InnoDB made for the key, named after it, goes too (guarded: there is none when an index already served). */
+  dropForeignKey(table: string, name: string): Step[] {
+    return [
+      step(`drop foreign key ${name}`, `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(name)}, ALGORITHM=INPLACE, LOCK=NONE`, {
+        guard: { kind: 'constraintMissing', table, constraint: name },
+      }),
+      this.dropIndex(table, name),
+    ];
+  }
+
+  /** Views name tables by name here: the runner recreates them in the same step. */
+  renameTable(from: string, to: string): Step {
+    return step(`rename table ${from} to ${to}`, `RENAME TABLE ${this.table(from)} TO ${this.table(to)}`, {
+      guard: { kind: 'tableMissing', table: from },
+      breaksViews: true,
     });
   }
 

@@ -4,7 +4,7 @@ import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
-import type { Dialect, DialectCapabilities, ErrorClass, IndexDefinition, IndexState } from '../dialect';
+import { FOREIGN_KEY_ACTIONS, type Dialect, type DialectCapabilities, type ErrorClass, type ForeignKeyDefinition, type IndexDefinition, type IndexState } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
@@ -25,6 +25,7 @@ interface Row {
 /** PostgreSQL through node-postgres. Also the base of the embedded PGlite dialect. */
 export class PostgresDialect implements Dialect {
   readonly displayName: string = 'PostgreSQL';
+  readonly sqlFlavour = 'postgres' as const;
   readonly capabilities: DialectCapabilities = {
     transactionalDdl: true,
     concurrentIndexOutsideTransaction: true,
@@ -212,6 +213,7 @@ export class PostgresDialect implements Dialect {
     const indexes = await this.rows(
       `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
               (ix.indpred is not null or ix.indexprs is not null) as special,
+              exists(select 1 from pg_constraint k where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x')) as is_constraint,
               array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
                       join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns
          from pg_index ix
@@ -238,7 +240,15 @@ export class PostgresDialect implements Dialect {
       if (!table) continue;
       const cols = parseTextArray(ix.columns);
       if (ix.is_primary === true) table.primaryKey = cols;
-      else table.indexes.push({ name: String(ix.index_name), columns: cols, unique: ix.is_unique === true, special: ix.special === true });
+      else {
+        table.indexes.push({
+          name: String(ix.index_name),
+          columns: cols,
+          unique: ix.is_unique === true,
+          special: ix.special === true,
+          ...(ix.is_constraint === true ? { constraint: true } : {}),
+        });
+      }
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }
@@ -253,6 +263,15 @@ export class PostgresDialect implements Dialect {
     );
     if (!row) return 'missing';
     return row.valid === true ? 'valid' : 'invalid';
+  }
+
+  async constraintExists(table: string, constraint: string): Promise<boolean> {
+    const rows = await this.rows(
+      `select 1 from pg_constraint k join pg_class t on t.oid = k.conrelid join pg_namespace n on n.oid = t.relnamespace
+        where n.nspname = ? and t.relname = ? and k.conname = ?`,
+      [this.baseSchema, table, constraint],
+    );
+    return rows.length > 0;
   }
 
   async tableExists(table: string): Promise<boolean> {
@@ -450,6 +469,42 @@ END`;
     return step(`drop index ${index}`, `DROP INDEX CONCURRENTLY IF EXISTS ${this.qualify(this.baseSchema, index)}`, {
       transactional: false,
       guard: { kind: 'indexMissing', table, index },
+    });
+  }
+
+  /** No scan: the index is already built and valid; only a short ACCESS EXCLUSIVE lock for the catalog change. */
+  attachUniqueConstraint(table: string, index: string): Step {
+    return step(`attach unique constraint ${index}`, `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}`, {
+      guard: { kind: 'constraintExists', table, constraint: index },
+    });
+  }
+
+  /** NOT VALID: a short SHARE ROW EXCLUSIVE lock on both tables, no scan; VALIDATE CONSTRAINT at contract. */
+  addForeignKey(table: string, fk: ForeignKeyDefinition): Step {
+    const cols = fk.columns.map((c) => this.quote(c)).join(', ');
+    const refs = fk.references.columns.map((c) => this.quote(c)).join(', ');
+    const onDelete = fk.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[fk.onDelete]}` : '';
+    return step(
+      `add foreign key ${fk.name} (not valid yet)`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(fk.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(fk.references.table)} (${refs})${onDelete} NOT VALID`,
+      { guard: { kind: 'constraintExists', table, constraint: fk.name } },
+    );
+  }
+
+  dropForeignKey(table: string, name: string): Step[] {
+    return [this.dropConstraint(table, name)];
+  }
+
+  addCheck(table: string, name: string, expression: string): Step {
+    return step(`add check ${name} (not valid yet)`, `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(name)} CHECK (${expression}) NOT VALID`, {
+      guard: { kind: 'constraintExists', table, constraint: name },
+    });
+  }
+
+  /** Views in version schemas follow the table (they name it by OID). */
+  renameTable(from: string, to: string): Step {
+    return step(`rename table ${from} to ${to}`, `ALTER TABLE ${this.table(from)} RENAME TO ${this.quote(to)}`, {
+      guard: { kind: 'tableMissing', table: from },
     });
   }
 
