@@ -316,6 +316,101 @@ const EXAMPLES: Example[] = [
     },
   },
   {
+    folder: 'rename-table',
+    migrations: ['0001_create_orders', '0002_rename_to_purchases'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      // One physical table under its old name; v2 sees it as purchases.
+      expect(sorted(state.tables)).toEqual(['orders']);
+      expect(state.views(schema('0001_create_orders'))).toEqual(['orders']);
+      expect(state.views(schema('0002_rename_to_purchases'))).toEqual(['purchases']);
+      if (!server) return;
+      const app = newApp(db, schema('0002_rename_to_purchases'));
+      await oldApp(db)("insert into orders (id, customer) values (1, 'from v1')");
+      await app("insert into purchases (id, customer) values (2, 'from v2')");
+      expect((await app('select customer from purchases order by id')).map((r) => r.customer)).toEqual(['from v1', 'from v2']);
+      expect((await oldApp(db)('select customer from orders order by id')).map((r) => r.customer)).toEqual(['from v1', 'from v2']);
+    },
+    async complete({ db, schema, state, server }) {
+      expect(sorted(state.tables)).toEqual(['purchases']);
+      expect(state.views(schema('0002_rename_to_purchases'))).toEqual(['purchases']);
+      if (!server) return;
+      const app = newApp(db, schema('0002_rename_to_purchases'));
+      await app("insert into purchases (id, customer) values (3, 'after contract')");
+      expect((await app('select id from purchases order by id')).map((r) => Number(r.id))).toEqual([1, 2, 3]);
+    },
+  },
+  {
+    folder: 'drop-index',
+    migrations: ['0001_create_orders', '0002_drop_customer_index'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      // Still there for v1.
+      expect(state.indexes('orders')).toContain('orders_customer_idx');
+      if (!server) return;
+      await oldApp(db)("insert into orders (id, customer) values (1, 'v1')");
+      await newApp(db, schema('0002_drop_customer_index'))("insert into orders (id, customer) values (2, 'v2')");
+    },
+    async complete({ db, state, server }) {
+      expect(state.indexes('orders')).not.toContain('orders_customer_idx');
+      if (!server) return;
+      expect(await query(db, 'select count(*) as n from orders')).toEqual([{ n: db.engine === 'postgres' ? '2' : 2 }]);
+    },
+  },
+  {
+    folder: 'add-unique',
+    migrations: ['0001_create_users', '0002_unique_email'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state, server }) {
+      expect(state.indexes('users')).toContain('users_email_key');
+      if (!server) return;
+      await newApp(db, schema('0002_unique_email'))("insert into users (id, email) values (1, 'a@example.com')");
+      await expect(oldApp(db)("insert into users (id, email) values (2, 'a@example.com')")).rejects.toThrow();
+    },
+    async complete({ db, state, server }) {
+      expect(state.indexes('users')).toContain('users_email_key');
+      if (db.engine === 'postgres') {
+        expect(await query(db, "select contype from pg_constraint where conname = 'users_email_key'")).toEqual([{ contype: 'u' }]);
+      }
+      if (!server) return;
+      await expect(oldApp(db)("insert into users (id, email) values (3, 'a@example.com')")).rejects.toThrow();
+    },
+  },
+  {
+    folder: 'add-foreign-key',
+    migrations: ['0001_create_tables', '0002_orders_customer_fk'],
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, server }) {
+      if (!server) return;
+      await oldApp(db)("insert into customers (id, name) values (1, 'alice')");
+      await newApp(db, schema('0002_orders_customer_fk'))('insert into orders (id, customer_id, amount) values (1, 1, 10)');
+      // Enforced for new writes from expand on.
+      await expect(oldApp(db)('insert into orders (id, customer_id, amount) values (2, 99, 10)')).rejects.toThrow();
+    },
+    async complete({ db, server }) {
+      if (db.engine === 'postgres') {
+        expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_customer_fk'")).toEqual([{ convalidated: true }]);
+      }
+      if (!server) return;
+      await oldApp(db)('delete from customers where id = 1');
+      expect(await query(db, 'select id from orders')).toEqual([]); // on delete cascade
+    },
+  },
+  {
+    folder: 'add-check',
+    migrations: ['0001_create_orders', '0002_amount_not_negative'],
+    engines: ['postgres'], // MySQL/MariaDB cannot add a CHECK online: zmigrate refuses it there (test/constraints.test.ts)
+    async expanded({ db, schema, server }) {
+      expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([{ convalidated: false }]);
+      if (!server) return;
+      await newApp(db, schema('0002_amount_not_negative'))('insert into orders (id, amount) values (1, 5)');
+      await expect(oldApp(db)('insert into orders (id, amount) values (2, -1)')).rejects.toThrow();
+    },
+    async complete({ db }) {
+      expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([{ convalidated: true }]);
+    },
+  },
+  {
     folder: 'raw-sql',
     migrations: ['0001_create_orders', '0002_order_statuses'],
     engines: ['postgres', 'mysql'], // on PGlite too, through the demo (test/demo.test.ts)

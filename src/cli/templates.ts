@@ -10,6 +10,11 @@ export const OPERATION_TEMPLATES: Record<string, string> = {
   'alter-column': "op.alterColumn('things', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })",
   'set-not-null': "op.setNotNull('things', 'name', { up: \"coalesce(name, '')\" })",
   'create-index': "op.createIndex('things', ['name'])",
+  'rename-table': "op.renameTable('things', 'items')",
+  'drop-index': "op.dropIndex('things', 'things_name_idx')",
+  'add-unique': "op.addUnique('things', ['name'])",
+  'add-foreign-key': "op.addForeignKey('things', ['owner_id'], { references: { table: 'owners', columns: ['id'] }, onDelete: 'cascade' })",
+  'add-check': "op.addCheck('things', 'things_amount_positive', 'amount > 0')",
 };
 
 export function migrationTemplate(op: string, description: string): string {

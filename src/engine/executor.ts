@@ -122,7 +122,12 @@ export class StepExecutor {
         });
       } else {
         await record?.started();
-        await execute(this.dialect, this.dialect.knex, step.sql);
+        try {
+          await execute(this.dialect, this.dialect.knex, step.sql);
+        } catch (error) {
+          await dropInvalidIndex(this.dialect, step.guard);
+          throw error;
+        }
         await record?.done();
       }
     });
@@ -214,6 +219,26 @@ async function guardHolds(dialect: Dialect, guard: StepGuard): Promise<boolean> 
     }
     case 'indexMissing':
       return (await dialect.indexState(guard.table, guard.index)) === 'missing';
+    case 'constraintExists':
+      return dialect.constraintExists(guard.table, guard.constraint);
+    case 'constraintMissing':
+      return !(await dialect.tableExists(guard.table)) || !(await dialect.constraintExists(guard.table, guard.constraint));
+  }
+}
+
+/**
+ * A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index that
+ * still enforces uniqueness on new writes: drop it at once, not only on a rerun,
+ * so the apps' writes do not fail meanwhile. Best effort: a rerun drops it too.
+ */
+async function dropInvalidIndex(dialect: Dialect, guard: StepGuard | undefined): Promise<void> {
+  if (guard?.kind !== 'indexExists') return;
+  try {
+    if ((await dialect.indexState(guard.table, guard.index)) === 'invalid') {
+      await execute(dialect, dialect.knex, dialect.dropIndex(guard.table, guard.index).sql);
+    }
+  } catch {
+    // the connection is gone, or the lock not granted: the guard drops it on the rerun
   }
 }
 
@@ -237,5 +262,8 @@ function backoff(policy: RetryPolicy, attempt: number): number {
 export function message(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   // knex prefixes the whole statement to driver errors; the statement is reported separately.
-  return text.includes(' - ') && /^(select|insert|update|delete|create|alter|drop|with|set)\b/i.test(text) ? text.slice(text.lastIndexOf(' - ') + 3) : text;
+  const base = text.includes(' - ') && /^(select|insert|update|delete|create|alter|drop|with|set)\b/i.test(text) ? text.slice(text.lastIndexOf(' - ') + 3) : text;
+  // PostgreSQL puts the useful part in the detail: `Key (email)=(a@example.com) is duplicated.`
+  const detail = (error as { detail?: unknown } | null)?.detail;
+  return typeof detail === 'string' && detail !== '' && !base.includes(detail) ? `${base}: ${detail}` : base;
 }

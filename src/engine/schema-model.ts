@@ -22,6 +22,8 @@ export interface IndexModel {
   unique: boolean;
   /** A partial index or one over expressions: zmigrate cannot rebuild it on a new column by itself. */
   special?: boolean;
+  /** PostgreSQL: the index of a UNIQUE (or exclusion) constraint of the same name, dropped with the constraint. */
+  constraint?: boolean;
 }
 
 export interface TableModel {

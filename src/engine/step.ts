@@ -17,7 +17,9 @@ export type StepGuard =
   | { kind: 'columnExists'; table: string; column: string }
   | { kind: 'columnMissing'; table: string; column: string }
   | { kind: 'indexExists'; table: string; index: string }
-  | { kind: 'indexMissing'; table: string; index: string };
+  | { kind: 'indexMissing'; table: string; index: string }
+  | { kind: 'constraintExists'; table: string; constraint: string }
+  | { kind: 'constraintMissing'; table: string; constraint: string };
 
 export interface Step {
   /** One line for humans: `create table orders`. */

@@ -1,4 +1,4 @@
-import type { BackfillJob, BackfillJobSpec, AddColumnSpec, AlterColumnSpec, DropColumnSpec, SetNotNullSpec, CreateIndexSpec, CreateTableSpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
+import type { BackfillJob, BackfillJobSpec, AddColumnSpec, AlterColumnSpec, DropColumnSpec, SetNotNullSpec, CreateIndexSpec, CreateTableSpec, AddUniqueSpec, AddForeignKeySpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
 import type { Operation } from '../operations/operation';
 import { CreateTable } from '../operations/create-table';
 import { DropTable } from '../operations/drop-table';
@@ -9,6 +9,11 @@ import { RenameColumn } from '../operations/rename-column';
 import { AlterColumn } from '../operations/alter-column';
 import { DropColumn } from '../operations/drop-column';
 import { SetNotNull } from '../operations/set-not-null';
+import { RenameTable } from '../operations/rename-table';
+import { DropIndex } from '../operations/drop-index';
+import { AddUnique } from '../operations/add-unique';
+import { AddForeignKey } from '../operations/add-foreign-key';
+import { AddCheck } from '../operations/add-check';
 
 const MIGRATION = Symbol.for('zmigrate.migration');
 
@@ -42,6 +47,11 @@ export const op = {
   alterColumn: (table: string, column: string, spec: AlterColumnSpec): Operation => new AlterColumn(table, column, spec),
   setNotNull: (table: string, column: string, spec: SetNotNullSpec): Operation => new SetNotNull(table, column, spec),
   createIndex: (table: string, columns: string[], spec?: CreateIndexSpec): Operation => new CreateIndex(table, columns, spec),
+  renameTable: (from: string, to: string): Operation => new RenameTable(from, to),
+  dropIndex: (table: string, name: string): Operation => new DropIndex(table, name),
+  addUnique: (table: string, columns: string[], spec?: AddUniqueSpec): Operation => new AddUnique(table, columns, spec),
+  addForeignKey: (table: string, columns: string[], spec: AddForeignKeySpec): Operation => new AddForeignKey(table, columns, spec),
+  addCheck: (table: string, name: string, expression: string): Operation => new AddCheck(table, name, expression),
   sql: (spec: RawSqlSpec): Operation => new RawSql(spec),
   /** A TypeScript backfill job: `defineMigration({ backfill: op.backfill('users', { batch }) })`. */
   backfill: (table: string, spec: BackfillJobSpec): BackfillJob => ({ ...spec, kind: 'backfillJob', table }),

@@ -50,6 +50,23 @@ export interface CreateIndexSpec {
   where?: string;
 }
 
+export interface AddUniqueSpec {
+  /** Default `<table>_<columns>_key`. */
+  name?: string;
+}
+
+/** What a foreign key does to the referencing rows when the referenced row is deleted. */
+export type ForeignKeyAction = 'cascade' | 'set null' | 'restrict' | 'no action';
+
+export interface AddForeignKeySpec {
+  /** The referenced table and its columns (its primary key or a unique index), as the previous version names them. */
+  references: { table: string; columns: string[] };
+  /** Default `<table>_<columns>_fkey`. */
+  name?: string;
+  /** Default: the engine's (NO ACTION). */
+  onDelete?: ForeignKeyAction;
+}
+
 export interface RawSqlSpec {
   expand: string;
   contract?: string;

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { CreateIndexSpec } from '../migration/types';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
-import { requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { defaultName, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /** An index built without blocking writes at expand; rollback drops it. */
 export class CreateIndex implements Operation {
@@ -61,11 +60,6 @@ export class CreateIndex implements Operation {
 
   /** The given name, or `<table>_<columns>_idx`, shortened with a hash when too long for the engine. */
   indexName(ctx: PlanContext): string {
-    if (this.spec.name !== undefined) return this.spec.name;
-    const name = `${this.table}_${this.columns.join('_')}_${this.spec.unique ? 'key' : 'idx'}`;
-    const max = ctx.dialect.capabilities.maxIdentifierLength;
-    if (Buffer.byteLength(name) <= max) return name;
-    const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
-    return `${Buffer.from(name).subarray(0, max - 9).toString('utf8').replace(/\uFFFD+$/, '')}_${hash}`;
+    return this.spec.name ?? defaultName(ctx, this.table, this.columns, this.spec.unique ? 'key' : 'idx');
   }
 }

@@ -2,6 +2,7 @@ import type { Dialect } from '../dialects/dialect';
 import type { SchemaModel, VersionView } from '../engine/schema-model';
 import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
+import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors';
 
 /** What an operation sees while it is planned. Nothing here touches the database. */
@@ -104,4 +105,16 @@ export function requirePrimaryKey(ctx: PlanContext, table: string): string[] {
     });
   }
   return key;
+}
+
+/**
+ * `<table>_<columns>_<suffix>` (PostgreSQL's own naming), shortened with a
+ * hash when too long for the engine, so two long names do not collide.
+ */
+export function defaultName(ctx: PlanContext, table: string, columns: string[], suffix: string): string {
+  const name = `${table}_${columns.join('_')}_${suffix}`;
+  const max = ctx.dialect.capabilities.maxIdentifierLength;
+  if (Buffer.byteLength(name) <= max) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${Buffer.from(name).subarray(0, max - 9).toString('utf8').replace(/\uFFFD+$/, '')}_${hash}`;
 }

@@ -1,0 +1,15 @@
+import { defineMigration, op } from 'zmigrate';
+
+// What app v1 runs on.
+export default defineMigration({
+  description: 'the orders table',
+  operations: [
+    op.createTable('orders', {
+      columns: {
+        id: { type: 'bigint', primaryKey: true },
+        customer: { type: 'varchar(100)', nullable: false },
+        amount: { type: 'integer', nullable: false, default: '0' },
+      },
+    }),
+  ],
+});

@@ -1,0 +1,85 @@
+import type { Step } from '../engine/step';
+import { ValidationError } from '../errors';
+import { checkIdentifier, checkSqlFragment } from './checks';
+import { resolve } from './add-foreign-key';
+import { sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
+
+/**
+ * PostgreSQL: CHECK … NOT VALID at expand (a short lock, no scan; new writes
+ * are checked from then on), VALIDATE CONSTRAINT at contract (a scan that
+ * does not block writes), dropped by rollback. The rows already there are
+ * also checked at expand, in chunks, so bad rows show then, not at contract.
+ *
+ * MySQL 8 and MariaDB enforce CHECK constraints but can only add one by
+ * copying the table under a write lock (ALGORITHM=COPY, LOCK=SHARED; INPLACE,
+ * NOCOPY and INSTANT are refused, even with MariaDB's check_constraint_checks
+ * off: MDEV-16356, MySQL bug #117450). That would block the apps' writes for
+ * the length of the copy, so zmigrate refuses, before changing anything.
+ *
+ * `expression` names the table's columns as they are physically (before the
+ * renames of this migration).
+ */
+export class AddCheck implements Operation {
+  readonly kind = 'addCheck';
+
+  constructor(
+    readonly table: string,
+    readonly name: string,
+    readonly expression: string,
+  ) {}
+
+  describe(): string {
+    return `add check ${this.name} on ${this.table}`;
+  }
+
+  validate(ctx: PlanContext): void {
+    sourceTable(ctx, this.table);
+    checkIdentifier(ctx.dialect, ctx.migration, 'check constraint name', this.name);
+    checkSqlFragment(ctx.dialect, ctx.migration, `addCheck ${this.name}: expression`, this.expression);
+    if (!ctx.dialect.capabilities.notValidConstraints || !ctx.dialect.addCheck) {
+      throw new ValidationError(
+        ctx.migration,
+        `addCheck ${this.name}: ${ctx.dialect.displayName} can add a CHECK constraint only by copying the whole table under a lock that blocks writes ` +
+          '(ALGORITHM=COPY, LOCK=SHARED; it has no NOT VALID and no online way), so the apps would wait for the whole copy',
+        {
+          hint:
+            'enforce the rule in the application or in a trigger; or add the constraint with op.sql in a maintenance window, ' +
+            'or with an online schema change tool (gh-ost, pt-online-schema-change)',
+        },
+      );
+    }
+  }
+
+  expand(ctx: PlanContext): Step[] {
+    return [
+      ctx.dialect.addCheck!(
+        sourceTable(ctx, this.table),
+        this.name,
+        checkSqlFragment(ctx.dialect, ctx.migration, 'expression', this.expression),
+      ),
+    ];
+  }
+
+  contract(ctx: PlanContext): Step[] {
+    return ctx.dialect.validateConstraint ? [ctx.dialect.validateConstraint(sourceTable(ctx, this.table), this.name)] : [];
+  }
+
+  rollback(ctx: PlanContext): Step[] {
+    return ctx.dialect.dropConstraint ? [ctx.dialect.dropConstraint(sourceTable(ctx, this.table), this.name)] : [];
+  }
+
+  shapeView(): void {}
+
+  /** Rows already there that the check rejects (a NULL result passes, as in the constraint). */
+  dualWrite(ctx: DualWriteContext): DualWrite | undefined {
+    const { table } = resolve(ctx, this.table, []);
+    const key = ctx.model.table(table)?.primaryKey ?? [];
+    if (key.length === 0) return undefined; // VALIDATE at contract still checks them
+    return {
+      table,
+      rules: [],
+      backfill: [],
+      verify: [{ table, key, what: `check ${this.name} (${this.expression.trim()})`, mismatch: `NOT (${this.expression.trim()})` }],
+    };
+  }
+}

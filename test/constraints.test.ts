@@ -1,0 +1,582 @@
+/**
+ * renameTable, dropIndex, addUnique, addForeignKey and addCheck on real
+ * servers. For each: an old-app writer (base tables, old names) runs through
+ * expand and a new-app writer (latest version schema) joins after it; both
+ * keep writing until contract, the new one through it. No write may fail,
+ * each app must see the other's rows, and after contract the constraint is
+ * there, valid and enforced (or the index gone, or the table renamed with the
+ * version schema still working). Rollback, with the old app writing, must
+ * leave no trace. Then the ways these operations refuse or stop: duplicates,
+ * orphans, rows a CHECK rejects, MySQL/MariaDB's lack of an online CHECK,
+ * bad input. Last, a user's own trigger keeps working through a migration
+ * that backfills its table.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { rowsOf, startWriter, waitFor, type Knex, type Writer } from './support/apps';
+import { inspect } from './support/inspect';
+
+const CUSTOMERS = 200;
+const ORDERS = 2000;
+
+const BASE = migrationSource([
+  "op.createTable('customers', { columns: { id: { type: 'bigint', primaryKey: true }, email: { type: 'varchar(100)', nullable: false } } })",
+  "op.createTable('orders', { columns: { id: { type: 'bigint', primaryKey: true }, customer_id: { type: 'bigint' }, amount: { type: 'integer', nullable: false, default: '1' }, ref: { type: 'varchar(40)' } } })",
+  "op.createIndex('orders', ['ref'], { name: 'orders_ref_idx' })",
+]);
+
+type Row = Record<string, unknown>;
+
+interface Ctx {
+  db: TestDatabase;
+  engine: Engine;
+  /** The new app's connection (version schema of the migration under test). */
+  v2: Knex;
+}
+
+interface Case {
+  name: string;
+  engines: Engine[];
+  operation: string;
+  /** What the new app calls the orders table. */
+  newOrders?: string;
+  /** Checks while both versions are live (after expand). */
+  expanded(ctx: Ctx): Promise<void>;
+  /** Checks after contract. */
+  complete(ctx: Ctx): Promise<void>;
+}
+
+async function rows(knex: Knex, sql: string, bindings: unknown[] = []): Promise<Row[]> {
+  return rowsOf<Row>(await knex.raw(sql, bindings as never));
+}
+
+/** PostgreSQL: a constraint's type and whether it is validated. */
+async function pgConstraint(db: TestDatabase, name: string): Promise<Row[]> {
+  return rows(
+    db.knex,
+    "select c.contype as type, c.convalidated as valid from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public' and c.conname = ?",
+    [name],
+  );
+}
+
+/** Every constraint of the base schema (inspect() does not list them). */
+async function constraints(db: TestDatabase): Promise<string[]> {
+  const found =
+    db.engine === 'postgres'
+      ? await rows(
+          db.knex,
+          "select c.conname || ':' || c.contype::text || ':' || c.convalidated::text as c from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'",
+        )
+      : await rows(
+          db.knex,
+          "select concat(table_name, ':', constraint_name, ':', constraint_type) as c from information_schema.table_constraints where table_schema = ? and table_name not like 'zmigrate\\_%'",
+          [db.base],
+        );
+  return found.map((r) => String(r.c)).sort();
+}
+
+/** Everything a migration could leave behind, as plain data. */
+async function trace(db: TestDatabase): Promise<unknown> {
+  const state = await inspect(db);
+  return {
+    tables: state.tables,
+    versionSchemas: state.versionSchemas,
+    triggers: state.triggers,
+    columns: state.tables.map((t) => [t, state.columns(t), state.visibleColumns(t)]),
+    indexes: state.tables.map((t) => [t, [...state.indexes(t)].sort()]),
+    constraints: await constraints(db),
+  };
+}
+
+const rejects = async (write: Promise<unknown>, pattern: RegExp) => {
+  await expect(write).rejects.toThrow(pattern);
+};
+
+const CASES: Case[] = [
+  {
+    name: 'rename_table',
+    engines: SERVER_ENGINES,
+    operation: "op.renameTable('orders', 'purchases')",
+    newOrders: 'purchases',
+    async expanded({ db, v2 }) {
+      const state = await inspect(db);
+      expect(state.tables.sort()).toEqual(['customers', 'orders']);
+      expect(state.views(`${db.base}_0002_rename_table`).sort()).toEqual(['customers', 'purchases']);
+      await expect(rows(v2, 'select count(*) as n from orders')).rejects.toThrow();
+    },
+    async complete({ db, v2 }) {
+      const state = await inspect(db);
+      // Gone under its old name from the base schema; the latest version schema still works.
+      expect(state.tables.sort()).toEqual(['customers', 'purchases']);
+      await rejects(db.knex.raw('select count(*) from orders'), /orders/);
+      await v2('purchases').insert({ id: 9_000_001, customer_id: 1, amount: 3, ref: 'after' });
+      await v2('purchases').where({ id: 9_000_001 }).update({ amount: 4 });
+      expect(await rows(v2, 'select amount from purchases where id = 9000001')).toEqual([{ amount: 4 }]);
+      expect(await rows(db.knex, 'select amount from purchases where id = 9000001')).toEqual([{ amount: 4 }]);
+    },
+  },
+  {
+    name: 'drop_index',
+    engines: SERVER_ENGINES,
+    operation: "op.dropIndex('orders', 'orders_ref_idx')",
+    async expanded({ db }) {
+      // Kept for the old app until contract.
+      expect((await inspect(db)).indexes('orders')).toContain('orders_ref_idx');
+    },
+    async complete({ db }) {
+      expect((await inspect(db)).indexes('orders')).not.toContain('orders_ref_idx');
+    },
+  },
+  {
+    name: 'add_unique',
+    engines: SERVER_ENGINES,
+    operation: "op.addUnique('customers', ['email'])",
+    async expanded({ db, v2 }) {
+      expect((await inspect(db)).indexes('customers')).toContain('customers_email_key');
+      await rejects(db.knex('customers').insert({ id: 8_000_001, email: 'c1@example.com' }), /duplicate/i);
+      await rejects(v2('customers').insert({ id: 8_000_002, email: 'c2@example.com' }), /duplicate/i);
+    },
+    async complete({ db, v2 }) {
+      if (db.engine === 'postgres') {
+        expect(await pgConstraint(db, 'customers_email_key')).toEqual([{ type: 'u', valid: true }]);
+        expect(
+          await rows(
+            db.knex,
+            "select indisvalid as valid, indisunique as uniq from pg_index where indexrelid = 'public.customers_email_key'::regclass",
+          ),
+        ).toEqual([{ valid: true, uniq: true }]);
+      } else {
+        expect(
+          await rows(
+            db.knex,
+            "select distinct non_unique from information_schema.statistics where table_schema = ? and index_name = 'customers_email_key'",
+            [db.base],
+          ),
+        ).toEqual([{ non_unique: 0 }]);
+      }
+      await rejects(v2('customers').insert({ id: 8_000_003, email: 'c3@example.com' }), /duplicate/i);
+    },
+  },
+  {
+    name: 'add_foreign_key',
+    engines: SERVER_ENGINES,
+    operation: "op.addForeignKey('orders', ['customer_id'], { references: { table: 'customers', columns: ['id'] }, onDelete: 'cascade' })",
+    async expanded({ db, v2 }) {
+      // Checked for new writes from expand on, from either app.
+      await rejects(db.knex('orders').insert({ id: 8_000_001, customer_id: 999_999, amount: 1 }), /foreign key/i);
+      await rejects(v2('orders').insert({ id: 8_000_002, customer_id: 999_999, amount: 1 }), /foreign key/i);
+      if (db.engine === 'postgres') expect(await pgConstraint(db, 'orders_customer_id_fkey')).toEqual([{ type: 'f', valid: false }]);
+    },
+    async complete({ db, v2 }) {
+      if (db.engine === 'postgres') expect(await pgConstraint(db, 'orders_customer_id_fkey')).toEqual([{ type: 'f', valid: true }]);
+      else expect(await constraints(db)).toContain('orders:orders_customer_id_fkey:FOREIGN KEY');
+      await rejects(v2('orders').insert({ id: 8_000_003, customer_id: 999_999, amount: 1 }), /foreign key/i);
+      // on delete cascade
+      await v2('customers').insert({ id: 7_000_001, email: 'doomed@example.com' });
+      await v2('orders').insert({ id: 7_000_001, customer_id: 7_000_001, amount: 1 });
+      await db.knex('customers').where({ id: 7_000_001 }).delete();
+      expect(await rows(db.knex, 'select id from orders where id = 7000001')).toEqual([]);
+    },
+  },
+  {
+    name: 'add_check',
+    engines: ['postgres'], // MySQL/MariaDB refuse, below
+    operation: "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')",
+    async expanded({ db, v2 }) {
+      expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: false }]);
+      await rejects(db.knex('orders').insert({ id: 8_000_001, customer_id: 1, amount: 0 }), /check constraint/i);
+      await rejects(v2('orders').where({ id: 1 }).update({ amount: -5 }), /check constraint/i);
+    },
+    async complete({ db, v2 }) {
+      expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
+      await rejects(v2('orders').insert({ id: 8_000_002, customer_id: 1, amount: -1 }), /check constraint/i);
+    },
+  },
+];
+
+const RUNS = CASES.flatMap((c) => c.engines.map((engine) => [c.name, engine, c] as const));
+
+describe.each(RUNS)('%s on %s', (_name, engine, c) => {
+  let db: TestDatabase;
+  let dir: string;
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const schema = () => `${db.base}_0002_${c.name}`;
+  const newOrders = c.newOrders ?? 'orders';
+
+  /** Order ids each app had acknowledged, to find them all in both views. */
+  let inserted: number[] = [];
+  /** Errors a new-app statement may meet while MySQL/MariaDB swap its views at contract (the README's retry-once advice). */
+  const viewSwaps: string[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    dir = migrationsDir({ '0001_base.ts': BASE });
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    const customers = Array.from({ length: CUSTOMERS }, (_, i) => ({ id: i + 1, email: `c${i + 1}@example.com` }));
+    await db.knex('customers').insert(customers);
+    const orders = Array.from({ length: ORDERS }, (_, i) => ({
+      id: i + 1,
+      customer_id: 1 + (i % CUSTOMERS),
+      amount: 1 + (i % 50),
+      ref: `r${i + 1}`,
+    }));
+    for (let i = 0; i < orders.length; i += 500) await db.knex('orders').insert(orders.slice(i, i + 500));
+    inserted = [];
+    viewSwaps.length = 0;
+    writeFileSync(path.join(dir, `0002_${c.name}.ts`), migrationSource([c.operation]));
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const retryViewSwap = async (write: () => Promise<unknown>) => {
+    try {
+      await write();
+    } catch (error) {
+      if ((error as { errno?: number }).errno !== 1356) throw error;
+      viewSwaps.push((error as Error).message);
+      await new Promise((r) => setTimeout(r, 50));
+      await write();
+    }
+  };
+
+  /** Writes that meet every constraint under test: unique emails, existing customers, positive amounts. */
+  const writer = (knex: Knex, orders: string, base: number, retry = false): Writer =>
+    startWriter(async (i) => {
+      const run = retry ? retryViewSwap : (w: () => Promise<unknown>) => w();
+      const id = base + i;
+      if (i % 3 === 0) {
+        await run(() => knex('customers').insert({ id, email: `w${id}@example.com` }));
+      } else if (i % 3 === 1) {
+        await run(() => knex(orders).insert({ id, customer_id: 1 + (i % CUSTOMERS), amount: 1 + (i % 50), ref: `w${id}` }));
+        inserted.push(id);
+      } else {
+        await run(() =>
+          knex(orders)
+            .where({ id: 1 + ((i * 13) % ORDERS) })
+            .update({ amount: 1 + ((i * 7) % 50), ref: `u${id}` }),
+        );
+      }
+    });
+
+  async function orderIds(knex: Knex, table: string): Promise<number[]> {
+    return (await rows(knex, `select id from ${table} order by id`)).map((r) => Number(r.id));
+  }
+
+  test('both apps write through expand and until contract; afterwards the new shape holds', async () => {
+    const old = writer(db.knex, 'orders', 1_000_000);
+    await waitFor(() => old.stats.writes >= 10);
+    const expand = await cli('expand');
+    expect({ code: expand.code, stderr: expand.code === 0 ? '' : expand.stderr }).toEqual({ code: 0, stderr: '' });
+    const v2 = db.versionKnex(schema());
+    const neu = writer(v2, newOrders, 2_000_000);
+    await waitFor(() => neu.stats.writes >= 30 && old.stats.writes >= 60);
+
+    // Between expand and contract: each app sees every row either wrote.
+    await c.expanded({ db, engine, v2 });
+    const [o, n] = await Promise.all([old.stop(), neu.stop()]);
+    expect(o.failures).toEqual([]);
+    expect(n.failures).toEqual([]);
+    const all = [...Array.from({ length: ORDERS }, (_, i) => i + 1), ...inserted].sort((a, b) => a - b);
+    expect(await orderIds(db.knex, 'orders')).toEqual(all);
+    expect(await orderIds(v2, newOrders)).toEqual(all);
+
+    // The old app is gone; the new one keeps writing through contract.
+    const neu2 = writer(v2, newOrders, 3_000_000, true);
+    await waitFor(() => neu2.stats.writes >= 5);
+    const contract = await cli('contract');
+    expect({ code: contract.code, stderr: contract.code === 0 ? '' : contract.stderr }).toEqual({ code: 0, stderr: '' });
+    await waitFor(() => neu2.stats.writes >= 25);
+    expect((await neu2.stop()).failures).toEqual([]);
+    if (engine === 'postgres') expect(viewSwaps).toEqual([]);
+    const final = [...Array.from({ length: ORDERS }, (_, i) => i + 1), ...inserted].sort((a, b) => a - b);
+    expect(await orderIds(v2, newOrders)).toEqual(final);
+    expect(await orderIds(db.knex, newOrders)).toEqual(final);
+
+    await c.complete({ db, engine, v2 });
+    const state = await inspect(db);
+    expect(state.triggers).toEqual([]);
+    expect(state.versionSchemas).toEqual([schema()]);
+  });
+
+  test('rollback while the old app writes leaves no trace', async () => {
+    const before = await trace(db);
+    const old = writer(db.knex, 'orders', 1_000_000);
+    await waitFor(() => old.stats.writes >= 10);
+    expect((await cli('expand')).code).toBe(0);
+    const neu = writer(db.versionKnex(schema()), newOrders, 2_000_000);
+    await waitFor(() => neu.stats.writes >= 20 && old.stats.writes >= 40);
+    await neu.stop();
+    const rollback = await cli('rollback');
+    expect({ code: rollback.code, stderr: rollback.code === 0 ? '' : rollback.stderr }).toEqual({ code: 0, stderr: '' });
+    await waitFor(() => old.stats.writes >= 60);
+    const o = await old.stop();
+    expect(o.failures).toEqual([]);
+    expect(await trace(db)).toEqual(before);
+    const all = [...Array.from({ length: ORDERS }, (_, i) => i + 1), ...inserted].sort((a, b) => a - b);
+    expect(await orderIds(db.knex, 'orders')).toEqual(all);
+  });
+});
+
+describe.each(SERVER_ENGINES)('constraints that cannot be added yet, on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  const cli = (...args: string[]): Promise<CliResult> => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const add = (name: string, operations: string[]) => writeFileSync(path.join(dir, `${name}.ts`), migrationSource(operations));
+  const phases = async () =>
+    (JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ name: string; phase: string }> }).migrations.map(
+      (m) => m.phase,
+    );
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    dir = migrationsDir({ '0001_base.ts': BASE });
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    await db.knex('customers').insert(Array.from({ length: 20 }, (_, i) => ({ id: i + 1, email: `c${i + 1}@example.com` })));
+    await db
+      .knex('orders')
+      .insert(Array.from({ length: 50 }, (_, i) => ({ id: i + 1, customer_id: 1 + (i % 20), amount: 1 + i, ref: `r${i + 1}` })));
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  test('addUnique over duplicates: expand names one and leaves no index behind; without them it goes through', async () => {
+    await db.knex('customers').insert({ id: 100, email: 'c7@example.com' });
+    add('0002_unique_email', ["op.addUnique('customers', ['email'])"]);
+    const expand = await cli('expand');
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toMatch(/duplicate/i);
+    expect(expand.stderr).toContain('c7@example.com');
+    // PostgreSQL's failed concurrent build left an invalid index that would refuse duplicates: it is gone.
+    expect((await inspect(db)).indexes('customers')).not.toContain('customers_email_key');
+    await db.knex('customers').insert({ id: 101, email: 'c7@example.com' });
+
+    await db.knex('customers').whereIn('id', [100, 101]).delete();
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    if (engine === 'postgres') expect(await pgConstraint(db, 'customers_email_key')).toEqual([{ type: 'u', valid: true }]);
+    await rejects(db.knex('customers').insert({ id: 102, email: 'c7@example.com' }), /duplicate/i);
+  });
+
+  test('addUnique over duplicates, then rollback: no trace', async () => {
+    const before = await trace(db);
+    await db.knex('customers').insert({ id: 100, email: 'c7@example.com' });
+    add('0002_unique_email', ["op.addUnique('customers', ['email'])"]);
+    expect((await cli('expand')).code).toBe(1);
+    expect((await cli('rollback')).code).toBe(0);
+    await db.knex('customers').where({ id: 100 }).delete();
+    expect(await trace(db)).toEqual(before);
+    expect(await phases()).toEqual(['complete', 'rolled back']);
+  });
+
+  test('addForeignKey over orphans: expand names them; once they are gone it resumes and contract validates', async () => {
+    await db.knex('orders').insert([
+      { id: 501, customer_id: 9999, amount: 1 },
+      { id: 502, customer_id: 8888, amount: 1 },
+      { id: 503, customer_id: null, amount: 1 }, // MATCH SIMPLE: references nothing, not an orphan
+    ]);
+    add('0002_orders_customer', [
+      "op.addForeignKey('orders', ['customer_id'], { references: { table: 'customers', columns: ['id'] }, name: 'orders_customer_fk' })",
+    ]);
+    const expand = await cli('expand');
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toContain(
+      'verification failed: orders (customer_id) references customers (id) does not hold for rows with key 501, 502',
+    );
+    // The key is in place for new writes meanwhile.
+    await rejects(db.knex('orders').insert({ id: 504, customer_id: 7777, amount: 1 }), /foreign key/i);
+    await db.knex('orders').insert({ id: 505, customer_id: 3, amount: 1 });
+    expect((await cli('contract')).code).toBe(2);
+
+    await db.knex('orders').whereIn('id', [501, 502]).delete();
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    if (engine === 'postgres') expect(await pgConstraint(db, 'orders_customer_fk')).toEqual([{ type: 'f', valid: true }]);
+    else expect(await constraints(db)).toContain('orders:orders_customer_fk:FOREIGN KEY');
+  });
+
+  test('addCheck', async () => {
+    add('0002_amount_positive', ["op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"]);
+    if (engine === 'mysql') {
+      // No NOT VALID and no online way: refused before anything changes.
+      const before = await trace(db);
+      const expand = await cli('expand');
+      expect(expand.code).toBe(2);
+      expect(expand.stderr).toContain('can add a CHECK constraint only by copying the whole table under a lock that blocks writes');
+      expect(expand.stderr).toMatch(/maintenance window|gh-ost/);
+      expect(await trace(db)).toEqual(before);
+      expect(await phases()).toEqual(['complete', 'pending']);
+      return;
+    }
+    await db.knex('orders').where({ id: 7 }).update({ amount: 0 });
+    const expand = await cli('expand');
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toContain('check orders_amount_positive (amount > 0) does not hold for rows with key 7');
+    await db.knex('orders').where({ id: 7 }).update({ amount: 1 });
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
+  });
+
+  test.each([
+    [
+      "op.addForeignKey('orders', ['customer_id'], { references: { table: 'customers', columns: ['id'] }, onDelete: 'cascade; DROP TABLE customers' })",
+      'onDelete must be one of',
+    ],
+    [
+      "op.addForeignKey('orders', ['customer_id'], { references: { table: 'customers', columns: ['email'] } })",
+      'neither its primary key nor covered by a unique index',
+    ],
+    ["op.addForeignKey('orders', ['customer_id'], { references: { table: 'nope', columns: ['id'] } })", 'unknown table "nope"'],
+    ["op.addForeignKey('orders', ['customer_id', 'amount'], { references: { table: 'customers', columns: ['id'] } })", 'cannot reference'],
+    ["op.dropIndex('orders', 'no_such_index')", 'unknown index "no_such_index" on table "orders"'],
+    ["op.dropIndex('customers', 'orders_ref_idx')", 'is on table "orders", not on "customers"'],
+    ["op.renameTable('orders', 'customers')", 'already exists'],
+    ["op.renameTable('missing', 'x')", 'unknown table "missing"'],
+    ["op.addUnique('customers', [])", 'non-empty list of columns'],
+    ["op.addCheck('orders', 'c', 'amount > 0; DROP TABLE orders')", 'without semicolons'],
+  ])('bad input is refused before anything changes: %s', async (operation, message) => {
+    const before = await trace(db);
+    add('0002_bad', [operation]);
+    const expand = await cli('expand');
+    expect(expand.code).toBe(2);
+    expect(expand.stderr).toContain(message);
+    expect(await trace(db)).toEqual(before);
+  });
+});
+
+describe.each(SERVER_ENGINES)('a user trigger on %s', (engine) => {
+  let db: TestDatabase;
+  let dir: string;
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const ACCOUNTS = 1500;
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    dir = migrationsDir({});
+    // An existing schema zmigrate adopts: a table with an audit trigger on INSERT.
+    await db.knex.raw('CREATE TABLE accounts (id integer PRIMARY KEY, name varchar(100) NOT NULL, balance integer NOT NULL)');
+    await db.knex.raw(
+      engine === 'postgres'
+        ? 'CREATE TABLE account_audit (seq serial PRIMARY KEY, account_id integer NOT NULL, balance bigint)'
+        : 'CREATE TABLE account_audit (seq integer AUTO_INCREMENT PRIMARY KEY, account_id integer NOT NULL, balance bigint)',
+    );
+    if (engine === 'postgres') {
+      await db.knex.raw(
+        'CREATE FUNCTION audit_account() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO account_audit (account_id, balance) VALUES (NEW.id, NEW.balance); RETURN NEW; END $$',
+      );
+      await db.knex.raw('CREATE TRIGGER accounts_audit AFTER INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION audit_account()');
+    } else {
+      await db.knex.raw(
+        'CREATE TRIGGER accounts_audit AFTER INSERT ON accounts FOR EACH ROW INSERT INTO account_audit (account_id, balance) VALUES (NEW.id, NEW.balance)',
+      );
+    }
+    const seed = Array.from({ length: ACCOUNTS }, (_, i) => ({ id: i + 1, name: `a${i + 1}`, balance: i }));
+    for (let i = 0; i < seed.length; i += 500) await db.knex('accounts').insert(seed.slice(i, i + 500));
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  /** The new app retries once a statement that meets MySQL/MariaDB's view swap at contract (error 1356), as the README advises. */
+  const retryViewSwap = async (write: () => Promise<unknown>) => {
+    try {
+      await write();
+    } catch (error) {
+      if ((error as { errno?: number }).errno !== 1356) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+      await write();
+    }
+  };
+
+  /**
+   * The backfill's UPDATEs fire the user's UPDATE triggers (once per
+   * backfilled row, on both engines), so only an INSERT trigger can be shown
+   * here to fire exactly once per application write.
+   */
+  async function throughMigration(alter: string): Promise<void> {
+    writeFileSync(
+      path.join(dir, '0001_reshape.ts'),
+      migrationSource(["op.addColumn('accounts', 'name_upper', { type: 'varchar(100)', up: 'upper(name)' })", alter]),
+    );
+    const audited = async () =>
+      rowsOf<{ account_id: number | string; balance: number | string }>(
+        await db.knex.raw('SELECT account_id, balance FROM account_audit ORDER BY seq'),
+      );
+    expect(await audited()).toHaveLength(ACCOUNTS);
+
+    /** Each acknowledged insert: id, balance, and whether it overlapped contract. */
+    const inserts: Array<{ id: number; balance: number; duringContract: boolean }> = [];
+    let phase: 'live' | 'contract' | 'after' = 'live';
+    const insert = async (knex: Knex, row: { id: number; name: string; name_upper?: string; balance: number }) => {
+      const at = phase;
+      await retryViewSwap(() => knex('accounts').insert(row));
+      inserts.push({ id: row.id, balance: row.balance, duringContract: at !== phase || at === 'contract' });
+    };
+    const old = startWriter((i) => insert(db.knex, { id: 100_000 + i, name: `old${i}`, balance: i }));
+    await waitFor(() => old.stats.writes >= 5);
+    const expand = await cli('expand');
+    expect({ code: expand.code, stderr: expand.code === 0 ? '' : expand.stderr }).toEqual({ code: 0, stderr: '' });
+    const v2 = db.versionKnex(`${db.base}_0001_reshape`);
+    const neu = startWriter((i) => insert(v2, { id: 200_000 + i, name: `new${i}`, name_upper: `NEW${i}`, balance: 1000 + i }));
+    await waitFor(() => old.stats.writes >= 40 && neu.stats.writes >= 20);
+    expect((await old.stop()).failures).toEqual([]);
+    phase = 'contract';
+    const contract = await cli('contract');
+    phase = 'after';
+    expect({ code: contract.code, stderr: contract.code === 0 ? '' : contract.stderr }).toEqual({ code: 0, stderr: '' });
+    const after = neu.stats.writes;
+    await waitFor(() => neu.stats.writes >= after + 20 || neu.stats.failures.length > 0);
+    expect((await neu.stop()).failures).toEqual([]);
+    await insert(v2, { id: 300_000, name: 'last', name_upper: 'LAST', balance: 7 });
+
+    // The backfill updated every seeded row; the INSERT trigger fired once per insert, and only then.
+    const rowsAudited = await audited();
+    expect(rowsAudited).toHaveLength(ACCOUNTS + inserts.length);
+    const seen = new Map<number, number[]>();
+    for (const r of rowsAudited.slice(ACCOUNTS))
+      seen.set(Number(r.account_id), [...(seen.get(Number(r.account_id)) ?? []), Number(r.balance)]);
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(inserts.map((w) => w.id).sort((a, b) => a - b));
+    const wrong = inserts.filter((w) => seen.get(w.id)![0] !== w.balance).map((w) => ({ ...w, audited: seen.get(w.id)![0] }));
+    if (engine === 'postgres') {
+      expect(wrong).toEqual([]);
+    } else {
+      // Known problem on MySQL/MariaDB: between the dual-write trigger's drop and
+      // the column swap of alterColumn's contract, a new-app insert leaves the old
+      // column at its placeholder default (0), and that is what the user's
+      // trigger reads. The row itself ends right; only writes during contract.
+      expect(wrong.filter((w) => !w.duringContract || w.audited !== 0)).toEqual([]);
+    }
+    const stored = rowsOf<{ id: number | string; balance: number | string }>(
+      await db.knex.raw('SELECT id, balance FROM accounts WHERE id >= 100000'),
+    );
+    expect(stored.map((r) => [Number(r.id), Number(r.balance)]).sort((a, b) => a[0] - b[0])).toEqual(
+      inserts.map((w) => [w.id, w.balance]).sort((a, b) => a[0] - b[0]),
+    );
+    const state = await inspect(db);
+    expect(state.triggers).toEqual(['accounts_audit']);
+    expect([...state.columns('accounts')].sort()).toEqual(['balance', 'id', 'name', 'name_upper']);
+  }
+
+  test('keeps auditing every insert, once, through a backfilled addColumn and an alterColumn of a column it reads', async () => {
+    await throughMigration("op.alterColumn('accounts', 'balance', { default: '0', up: 'balance', down: 'balance' })");
+  });
+
+  // Known problem, PostgreSQL only: a PL/pgSQL trigger function keeps, per
+  // session, the plan it made for NEW.balance as integer; once contract puts
+  // the bigint column in its place, every session that had run it fails each
+  // insert ("type of parameter … (bigint) does not match that when preparing
+  // the plan (integer)") until the function is recompiled. Remove `.failing`
+  // when alterColumn's contract makes PostgreSQL recompile the table's trigger functions.
+  (engine === 'postgres' ? test.failing : test)(
+    'keeps auditing through an alterColumn that changes the type of a column it reads',
+    async () => {
+      await throughMigration("op.alterColumn('accounts', 'balance', { type: 'bigint', up: 'balance', down: 'balance' })");
+    },
+  );
+});
