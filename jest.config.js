@@ -7,5 +7,6 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 120000,
-  maxWorkers: 2,
+  // The tests mostly wait on servers and child processes, so more workers than cores pay off.
+  maxWorkers: 4,
 };

@@ -8,8 +8,9 @@
  * version schema still working). Rollback, with the old app writing, must
  * leave no trace. Then the ways these operations refuse or stop: duplicates,
  * orphans, rows a CHECK rejects, MySQL/MariaDB's lack of an online CHECK,
- * bad input. Last, a user's own trigger keeps working through a migration
- * that backfills its table.
+ * bad input; and a foreign key and a unique index on the same columns. Last,
+ * a user's own INSERT trigger keeps working through a migration that
+ * backfills its table (the backfill's UPDATEs do fire UPDATE triggers).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -321,7 +322,7 @@ describe.each(RUNS)('%s on %s', (_name, engine, c) => {
   });
 });
 
-describe.each(SERVER_ENGINES)('constraints that cannot be added yet, on %s', (engine) => {
+describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine) => {
   let db: TestDatabase;
   let dir: string;
   const cli = (...args: string[]): Promise<CliResult> => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
@@ -422,6 +423,36 @@ describe.each(SERVER_ENGINES)('constraints that cannot be added yet, on %s', (en
     expect((await cli('contract')).code).toBe(0);
     expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
   });
+
+  test.each([
+    [
+      'the foreign key first',
+      ["op.addForeignKey('orders', ['ref'], { references: { table: 'refs', columns: ['code'] } })", "op.addUnique('orders', ['ref'])"],
+    ],
+    [
+      'the unique index first',
+      ["op.addUnique('orders', ['ref'])", "op.addForeignKey('orders', ['ref'], { references: { table: 'refs', columns: ['code'] } })"],
+    ],
+  ])(
+    'a foreign key and a unique index on the same columns, %s: expand, rollback, no trace; expand, contract',
+    async (_order, operations) => {
+      // InnoDB would silently drop an index it made for the key once another index can serve, and then refuse to drop that one.
+      await db.knex.raw(engine === 'postgres' ? 'DROP INDEX orders_ref_idx' : 'DROP INDEX orders_ref_idx ON orders');
+      await db.knex.raw('CREATE TABLE refs (code varchar(40) PRIMARY KEY)');
+      await db.knex('refs').insert(Array.from({ length: 50 }, (_, i) => ({ code: `r${i + 1}` })));
+      const before = await trace(db);
+      add('0002_ref', operations);
+      const expand = await cli('expand');
+      expect({ code: expand.code, stderr: expand.code === 0 ? '' : expand.stderr }).toEqual({ code: 0, stderr: '' });
+      const rollback = await cli('rollback');
+      expect({ code: rollback.code, stderr: rollback.code === 0 ? '' : rollback.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await trace(db)).toEqual(before);
+      expect((await cli('expand')).code).toBe(0);
+      expect((await cli('contract')).code).toBe(0);
+      await rejects(db.knex('orders').insert({ id: 900, customer_id: 1, amount: 1, ref: 'nope' }), /foreign key/i);
+      await rejects(db.knex('orders').insert({ id: 901, customer_id: 1, amount: 1, ref: 'r1' }), /duplicate/i);
+    },
+  );
 
   test.each([
     [

@@ -16,6 +16,12 @@ export interface DialectCapabilities {
   readonly partialIndexes: boolean;
   /** CHECK constraints can be added NOT VALID and validated later without blocking writes. */
   readonly notValidConstraints: boolean;
+  /**
+   * A foreign key needs an index that starts with its columns (InnoDB). One
+   * InnoDB makes by itself it may drop silently when another index could
+   * serve, so zmigrate builds its own, online, named after the key.
+   */
+  readonly foreignKeyIndex: boolean;
   /** Longest identifier the engine accepts (version schema names must fit). */
   readonly maxIdentifierLength: number;
 }

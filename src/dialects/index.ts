@@ -1,6 +1,5 @@
 import type { Dialect } from './dialect';
 import { MysqlDialect } from './mysql';
-import { PgliteDialect } from './pglite';
 import { PostgresDialect } from './postgres';
 import { parseConnectionUrl } from './url';
 
@@ -14,7 +13,11 @@ export function createDialect(url: string | undefined, options: { lockTimeoutMs:
       return PostgresDialect.fromUrl(target.url, options);
     case 'mysql':
       return MysqlDialect.fromUrl(target.url, target.database, options);
-    case 'pglite':
+    case 'pglite': {
+      // Loaded only when used: the embedded engine is large.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { PgliteDialect } = require('./pglite') as typeof import('./pglite');
       return new PgliteDialect(target.dataDir);
+    }
   }
 }

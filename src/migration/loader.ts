@@ -61,7 +61,8 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
     // so files work whether or not the project has zmigrate in node_modules.
     alias: { zmigrate: path.resolve(__dirname, '..', 'index') },
     moduleCache: false,
-    fsCache: false,
+    // Transpiled files are cached by content (in node_modules/.cache or the temp folder): a CLI run stays quick.
+    fsCache: true,
     interopDefault: true,
   });
   const loaded: LoadedMigration[] = [];

@@ -25,9 +25,9 @@ import {
  * foreign key only with ALGORITHM=COPY, which rebuilds the table under
  * LOCK=SHARED: the apps' writes wait for the whole copy. With
  * foreign_key_checks off for that one statement it is ALGORITHM=INPLACE,
- * LOCK=NONE (a metadata change, plus an online build of the index InnoDB
- * needs on the columns when there is none), but the rows already there are
- * not checked. So zmigrate does that, and checks them itself: after the key
+ * LOCK=NONE (a metadata change; zmigrate first builds online the index
+ * InnoDB needs on the columns, when none serves), but the rows already there
+ * are not checked. So zmigrate does that, and checks them itself: after the key
  * is in place (every later write is checked by the server), a chunked scan
  * by primary key looks for rows whose parent is missing. Any found stop
  * expand, naming their keys; fix them and run expand again, or roll back.
@@ -121,14 +121,30 @@ export class AddForeignKey implements Operation {
   }
 
   expand(ctx: PlanContext): Step[] {
-    return [
-      ctx.dialect.addForeignKey(sourceTable(ctx, this.table), {
-        name: this.constraintName(ctx),
-        columns: this.physicalColumns(ctx),
+    const source = sourceTable(ctx, this.table);
+    const name = this.constraintName(ctx);
+    const columns = this.physicalColumns(ctx);
+    const steps: Step[] = [];
+    const table = ctx.model.table(source)!;
+    const starts = (indexColumns: string[]) =>
+      columns.every((c, i) => indexColumns[i] !== undefined && ctx.model.rules.sameColumn(indexColumns[i], c));
+    if (
+      ctx.dialect.capabilities.foreignKeyIndex &&
+      !starts(table.primaryKey) &&
+      !table.indexes.some((i) => !i.special && starts(i.columns))
+    ) {
+      table.indexes.push({ name, columns, unique: false });
+      steps.push(ctx.dialect.createIndex(source, { name, columns, unique: false }));
+    }
+    steps.push(
+      ctx.dialect.addForeignKey(source, {
+        name,
+        columns,
         references: { table: sourceTable(ctx, this.spec.references.table), columns: this.referencedColumns(ctx) },
         onDelete: this.spec.onDelete,
       }),
-    ];
+    );
+    return steps;
   }
 
   contract(ctx: PlanContext): Step[] {
@@ -136,7 +152,11 @@ export class AddForeignKey implements Operation {
   }
 
   rollback(ctx: PlanContext): Step[] {
-    return ctx.dialect.dropForeignKey(sourceTable(ctx, this.table), this.constraintName(ctx));
+    const source = sourceTable(ctx, this.table);
+    const name = this.constraintName(ctx);
+    const table = ctx.model.table(source);
+    if (table) table.indexes = table.indexes.filter((i) => i.name !== name);
+    return ctx.dialect.dropForeignKey(source, name);
   }
 
   shapeView(): void {}

@@ -27,6 +27,7 @@ export class MysqlDialect implements Dialect {
     invisibleColumns: true,
     partialIndexes: false,
     notValidConstraints: false,
+    foreignKeyIndex: true,
     maxIdentifierLength: 64,
   };
   readonly knex: Knex;
@@ -442,8 +443,8 @@ END`;
    * With foreign_key_checks on, InnoDB adds a foreign key only by copying the
    * table under a write lock (ALGORITHM=COPY, LOCK=SHARED). With it off, for
    * this one statement, the key is added in place with concurrent writes
-   * (ALGORITHM=INPLACE, LOCK=NONE; metadata only, plus an online build of the
-   * index on the columns if none exists): new writes are checked from then on,
+   * (ALGORITHM=INPLACE, LOCK=NONE; metadata only, the index having been built
+   * online just before when none served): new writes are checked from then on,
    * and the rows already there are verified apart, in chunks, after it.
    */
   addForeignKey(table: string, fk: ForeignKeyDefinition): Step {
@@ -456,7 +457,7 @@ END`;
     return step(`add foreign key ${fk.name} (existing rows verified next)`, sql, { guard: { kind: 'constraintExists', table, constraint: fk.name } });
   }
 
-  /** The index InnoDB made for the key, named after it, goes too (guarded: there is none when an index already served). */
+  /** The index zmigrate built for the key, named after it, goes too (guarded: there is none when another index served). */
   dropForeignKey(table: string, name: string): Step[] {
     return [
       step(`drop foreign key ${name}`, `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(name)}, ALGORITHM=INPLACE, LOCK=NONE`, {

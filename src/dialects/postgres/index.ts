@@ -32,6 +32,7 @@ export class PostgresDialect implements Dialect {
     invisibleColumns: false,
     partialIndexes: true,
     notValidConstraints: true,
+    foreignKeyIndex: false,
     maxIdentifierLength: 63,
   };
   readonly rules = exactRules;

@@ -14,12 +14,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createTestDatabase, type Engine, type TestDatabase } from './support/databases';
-import { migrationsDir, runCli, type CliResult } from './support/cli';
-import { inspect, type Inspection } from './support/inspect';
-import { pgliteSession } from './helpers/pglite-session';
+import { createTestDatabase, type Engine, type TestDatabase } from './databases';
+import { migrationsDir, runCli, type CliResult } from './cli';
+import { inspect, type Inspection } from './inspect';
+import { pgliteSession } from '../helpers/pglite-session';
 
-const EXAMPLES_ROOT = path.resolve(__dirname, '..', 'migrations-examples');
+const EXAMPLES_ROOT = path.resolve(__dirname, '..', '..', 'migrations-examples');
 
 type Row = Record<string, unknown>;
 
@@ -435,105 +435,115 @@ const EXAMPLES: Example[] = [
 
 type Status = { migrations: Array<{ name: string; phase: string; versionSchema: string | null }> };
 
-test('every folder of migrations-examples is tested here and listed in its README', () => {
-  const folders = readdirSync(EXAMPLES_ROOT, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
-  expect(folders).toEqual(EXAMPLES.map((e) => e.folder).sort());
-  const readme = readFileSync(path.join(EXAMPLES_ROOT, 'README.md'), 'utf8');
-  for (const example of EXAMPLES) {
-    expect(readme).toContain(`${example.folder}/`);
-    const files = readdirSync(path.join(EXAMPLES_ROOT, example.folder)).sort();
-    expect(files.map((f) => path.basename(f, '.ts'))).toEqual(example.migrations);
-  }
-});
-
-const CASES = EXAMPLES.flatMap((example) => example.engines.map((engine) => [example.folder, engine, example] as const));
-
-describe.each(CASES)('example %s on %s', (_folder, engine, example) => {
-  const dir = path.join(EXAMPLES_ROOT, example.folder);
-  const dbs: TestDatabase[] = [];
-  afterAll(async () => {
-    await Promise.all(dbs.map((db) => db.drop()));
-  });
-  const fresh = async () => {
-    const db = await createTestDatabase(engine);
-    dbs.push(db);
-    return db;
-  };
-  const cli = (db: TestDatabase, folder: string, ...args: string[]): Promise<CliResult> =>
-    runCli([...args, '--dir', folder], { env: { ZMIGRATE_DATABASE_URL: db.url } });
-  const ok = (result: CliResult): CliResult => {
-    if (result.code !== 0) throw new Error(`zmigrate exited ${result.code}: ${result.stderr}`);
-    return result;
-  };
-  const phases = async (db: TestDatabase, folder = dir) => {
-    const status = ok(await cli(db, folder, 'status', '--json'));
-    return (JSON.parse(status.stdout) as Status).migrations;
-  };
-  /** inspect(), in one PGlite session on PGlite. */
-  const look = (db: TestDatabase) => pgliteSession(db, (s) => inspect(s));
-  /** Runs an example's checks; on PGlite all their queries share one session. */
-  const check = (db: TestDatabase, checks: (ctx: Ctx) => Promise<void>) =>
-    pgliteSession(db, async (s) =>
-      checks({ db: s, schema: (m) => `${db.base}_${m}`, state: await inspect(s), server: engine !== 'pglite' }),
-    );
-
-  test('expand → all expanded → contract → all complete', async () => {
-    const db = await fresh();
-    const last = example.migrations.at(-1)!;
-
-    const expand = ok(await cli(db, dir, 'expand'));
-    expect(expand.stdout).toBe(`expanded ${example.migrations.join(', ')}; new app version schema: ${db.base}_${last}\n`);
-    expect(await phases(db)).toEqual(
-      example.migrations.map((name) => expect.objectContaining({ name, phase: 'expanded', versionSchema: `${db.base}_${name}` })),
-    );
-    expect(ok(await cli(db, dir, 'schema')).stdout).toBe(`${db.base}_${last}\n`);
-    await check(db, example.expanded);
-
-    const contract = ok(await cli(db, dir, 'contract'));
-    expect(contract.stdout).toContain(`contracted ${example.migrations.join(', ')}`);
-    const after = await phases(db);
-    expect(after.map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'complete']));
-    expect(after.at(-1)!.versionSchema).toBe(`${db.base}_${last}`);
-    await check(db, example.complete);
-
-    // Nothing left to do either way; running a phase again (a CI rerun) is fine and changes nothing.
-    expect(ok(await cli(db, dir, 'expand')).stdout).toBe('nothing to expand: every migration is expanded or complete\n');
-    expect(ok(await cli(db, dir, 'contract')).stdout).toBe('nothing to contract: every migration is already complete\n');
-    expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'complete'));
-  });
-
-  test('expand → rollback, one migration at a time, leaves no trace', async () => {
-    const db = await fresh();
-    // What the database looks like with no migration, then with each prefix of the migrations expanded.
-    const snapshots: Snapshot[] = [snapshot(await look(db))];
-    const files = readdirSync(dir).sort();
-    for (let i = 1; i < files.length; i++) {
-      const prefix = migrationsDir(Object.fromEntries(files.slice(0, i).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])));
-      ok(await cli(db, prefix, 'expand'));
-      snapshots.push(snapshot(await look(db)));
+/**
+ * Defines the example tests for some engines; the examples run in a few test
+ * files so that jest spreads them over its workers.
+ */
+export function defineExampleTests(engines: Engine[], options: { guard: boolean; part?: [number, number] }): void {
+  const [part, parts] = options.part ?? [0, 1];
+  if (options.guard) test('every folder of migrations-examples is tested here and listed in its README', () => {
+    const folders = readdirSync(EXAMPLES_ROOT, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+    expect(folders).toEqual(EXAMPLES.map((e) => e.folder).sort());
+    const readme = readFileSync(path.join(EXAMPLES_ROOT, 'README.md'), 'utf8');
+    for (const example of EXAMPLES) {
+      expect(readme).toContain(`${example.folder}/`);
+      const files = readdirSync(path.join(EXAMPLES_ROOT, example.folder)).sort();
+      expect(files.map((f) => path.basename(f, '.ts'))).toEqual(example.migrations);
     }
-    ok(await cli(db, dir, 'expand'));
-    expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'expanded'));
-    const expanded = snapshot(await look(db));
-    expect(expanded.versionSchemas).toEqual(example.migrations.map((m) => `${db.base}_${m}`));
-
-    for (let i = example.migrations.length - 1; i >= 0; i--) {
-      const rollback = ok(await cli(db, dir, 'rollback'));
-      expect(rollback.stdout).toBe(`rolled back ${example.migrations[i]}\n`);
-      expect(snapshot(await look(db))).toEqual(snapshots[i]);
-    }
-    expect((await phases(db)).map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'rolled back']));
-
-    const nothing = await cli(db, dir, 'rollback');
-    expect(nothing.code).toBe(2);
-    expect(nothing.stderr).toContain('nothing to roll back');
   });
-});
 
-/** Everything inspect() sees, as plain data to compare. */
+  const CASES = EXAMPLES.filter((_, i) => i % parts === part).flatMap((example) =>
+    example.engines.filter((e) => engines.includes(e)).map((engine) => [example.folder, engine, example] as const),
+  );
+
+  describe.each(CASES)('example %s on %s', (_folder, engine, example) => {
+    const dir = path.join(EXAMPLES_ROOT, example.folder);
+    const dbs: TestDatabase[] = [];
+    afterAll(async () => {
+      await Promise.all(dbs.map((db) => db.drop()));
+    });
+    const fresh = async () => {
+      const db = await createTestDatabase(engine);
+      dbs.push(db);
+      return db;
+    };
+    const cli = (db: TestDatabase, folder: string, ...args: string[]): Promise<CliResult> =>
+      runCli([...args, '--dir', folder], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    const ok = (result: CliResult): CliResult => {
+      if (result.code !== 0) throw new Error(`zmigrate exited ${result.code}: ${result.stderr}`);
+      return result;
+    };
+    const phases = async (db: TestDatabase, folder = dir) => {
+      const status = ok(await cli(db, folder, 'status', '--json'));
+      return (JSON.parse(status.stdout) as Status).migrations;
+    };
+    /** inspect(), in one PGlite session on PGlite. */
+    const look = (db: TestDatabase) => pgliteSession(db, (s) => inspect(s));
+    /** Runs an example's checks; on PGlite all their queries share one session. */
+    const check = (db: TestDatabase, checks: (ctx: Ctx) => Promise<void>) =>
+      pgliteSession(db, async (s) =>
+        checks({ db: s, schema: (m) => `${db.base}_${m}`, state: await inspect(s), server: engine !== 'pglite' }),
+      );
+
+    test('expand → all expanded → contract → all complete', async () => {
+      const db = await fresh();
+      const last = example.migrations.at(-1)!;
+
+      const expand = ok(await cli(db, dir, 'expand'));
+      expect(expand.stdout).toBe(`expanded ${example.migrations.join(', ')}; new app version schema: ${db.base}_${last}\n`);
+      expect(await phases(db)).toEqual(
+        example.migrations.map((name) => expect.objectContaining({ name, phase: 'expanded', versionSchema: `${db.base}_${name}` })),
+      );
+      expect(ok(await cli(db, dir, 'schema')).stdout).toBe(`${db.base}_${last}\n`);
+      await check(db, example.expanded);
+
+      const contract = ok(await cli(db, dir, 'contract'));
+      expect(contract.stdout).toContain(`contracted ${example.migrations.join(', ')}`);
+      const after = await phases(db);
+      expect(after.map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'complete']));
+      expect(after.at(-1)!.versionSchema).toBe(`${db.base}_${last}`);
+      await check(db, example.complete);
+
+      // Nothing left to do either way; running a phase again (a CI rerun) is fine and changes nothing.
+      expect(ok(await cli(db, dir, 'expand')).stdout).toBe('nothing to expand: every migration is expanded or complete\n');
+      expect(ok(await cli(db, dir, 'contract')).stdout).toBe('nothing to contract: every migration is already complete\n');
+      expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'complete'));
+    });
+
+    test('expand → rollback, one migration at a time, leaves no trace', async () => {
+      const db = await fresh();
+      // What the database looks like with no migration, then with each prefix of the migrations expanded.
+      const snapshots: Snapshot[] = [snapshot(await look(db))];
+      const files = readdirSync(dir).sort();
+      for (let i = 1; i < files.length; i++) {
+        const prefix = migrationsDir(Object.fromEntries(files.slice(0, i).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])));
+        ok(await cli(db, prefix, 'expand'));
+        snapshots.push(snapshot(await look(db)));
+      }
+      ok(await cli(db, dir, 'expand'));
+      expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'expanded'));
+      const expanded = snapshot(await look(db));
+      expect(expanded.versionSchemas).toEqual(example.migrations.map((m) => `${db.base}_${m}`));
+
+      for (let i = example.migrations.length - 1; i >= 0; i--) {
+        const rollback = ok(await cli(db, dir, 'rollback'));
+        expect(rollback.stdout).toBe(`rolled back ${example.migrations[i]}\n`);
+        expect(snapshot(await look(db))).toEqual(snapshots[i]);
+      }
+      expect((await phases(db)).map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'rolled back']));
+
+      const nothing = await cli(db, dir, 'rollback');
+      expect(nothing.code).toBe(2);
+      expect(nothing.stderr).toContain('nothing to roll back');
+    });
+  });
+
+  /** Everything inspect() sees, as plain data to compare. */
+}
+
 interface Snapshot {
   tables: string[];
   versionSchemas: string[];
