@@ -148,15 +148,15 @@ function client(
   const name = app === 'old' ? 'owner' : 'holder';
   const scale = app === 'old' ? 1 : 100;
   // MySQL/MariaDB: a statement that races contract's view swap can find its view invalid for a
-  // moment (errno 1356); the README tells apps to retry it, as this client does (3 times, 10 ms apart).
+  // moment (errno 1356); the README tells apps to retry it, as this client does (up to 5 times, 20 ms apart).
   const once = async (work: () => Promise<void>) => {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (!retryViewSwap || (error as { errno?: number }).errno !== 1356 || attempt >= 3) throw error;
+        if (!retryViewSwap || (error as { errno?: number }).errno !== 1356 || attempt >= 5) throw error;
         stats.retries += 1;
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 20));
       }
     }
   };
@@ -190,7 +190,10 @@ function client(
           });
           const want = oracle.get(pick);
           const ok = want ? row !== undefined && row[name] === want.owner && Number(row.balance) === want.balance * scale : row === undefined;
-          if (!ok) stats.wrongReads += 1;
+          if (!ok) {
+            stats.wrongReads += 1;
+            console.error(`wrong read by ${app} client ${slice} of row ${pick}: got ${JSON.stringify(row)}, expected ${JSON.stringify(want)}`);
+          }
         }
         stats.record(performance.now() - started);
       } catch (error) {

@@ -77,16 +77,18 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
   /**
    * MySQL/MariaDB store view columns by name, so a statement that races the
    * contract's rename can find its view invalid for a moment (error 1356,
-   * ER_VIEW_INVALID); the README tells apps to retry it once. PostgreSQL
+   * ER_VIEW_INVALID); the README tells apps to retry it (a few times, a few ms apart). PostgreSQL
    * needs no retry. Anything else still fails the test.
    */
   const retryViewSwap = async (write: () => Promise<void>) => {
-    try {
-      await write();
-    } catch (error) {
-      if ((error as { errno?: number }).errno !== 1356) throw error;
-      retries.push(String((error as Error).message));
-      await write();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if ((error as { errno?: number }).errno !== 1356 || attempt >= 5) throw error;
+        retries.push(String((error as Error).message));
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
   };
   const retries: string[] = [];
