@@ -37,7 +37,10 @@ const results: Row[] = [];
 
 function serverUrl(engine: Engine): string {
   const url = engine === 'postgres' ? process.env.ZMIGRATE_TEST_PG_URL : process.env.ZMIGRATE_TEST_MYSQL_URL;
-  if (!url) throw new Error(`set ${engine === 'postgres' ? 'ZMIGRATE_TEST_PG_URL' : 'ZMIGRATE_TEST_MYSQL_URL'} to a server the benchmark may create databases on`);
+  if (!url)
+    throw new Error(
+      `set ${engine === 'postgres' ? 'ZMIGRATE_TEST_PG_URL' : 'ZMIGRATE_TEST_MYSQL_URL'} to a server the benchmark may create databases on`,
+    );
   return url;
 }
 
@@ -47,7 +50,13 @@ function knexFor(engine: Engine, url: string, database?: string): Knex {
   if (engine === 'postgres') return knexFactory({ client: 'pg', connection: u.toString(), pool: { min: 0, max: 4 } });
   return knexFactory({
     client: 'mysql2',
-    connection: { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: database ?? u.pathname.slice(1) },
+    connection: {
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: database ?? u.pathname.slice(1),
+    },
     pool: { min: 0, max: 4 },
   });
 }
@@ -57,7 +66,10 @@ async function freshDatabase(engine: Engine, name: string): Promise<{ url: strin
   const q = engine === 'postgres' ? `"${name}"` : `\`${name}\``;
   if (engine === 'postgres') await admin.raw(`DROP DATABASE IF EXISTS ${q} WITH (FORCE)`);
   else {
-    const [rows] = await admin.raw('SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE ?', [name, `${name}\\_%`]);
+    const [rows] = await admin.raw('SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE ?', [
+      name,
+      `${name}\\_%`,
+    ]);
     for (const r of rows as Array<{ s: string }>) await admin.raw(`DROP DATABASE \`${r.s}\``);
   }
   await admin.raw(`CREATE DATABASE ${q}`);
@@ -101,14 +113,20 @@ function migrationsFor(table: string): string {
  * zmigrate expand as users run it (the CLI, its own process, whose peak RSS
  * is read from /proc), with a concurrent writer recording its worst latency.
  */
-async function zmigrateExpand(url: string, knex: Knex, table: string): Promise<{ ms: number; worstWriteMs: number; writes: number; peakRssMb?: number }> {
+async function zmigrateExpand(
+  url: string,
+  knex: Knex,
+  table: string,
+): Promise<{ ms: number; worstWriteMs: number; writes: number; peakRssMb?: number }> {
   let running = true;
   let worst = 0;
   let writes = 0;
   const writer = (async () => {
     for (let i = 0; running; i++) {
       const started = Date.now();
-      await knex(table).where({ id: 1 + ((i * 7919) % ROWS) }).update({ customer: `w${i}` });
+      await knex(table)
+        .where({ id: 1 + ((i * 7919) % ROWS) })
+        .update({ customer: `w${i}` });
       worst = Math.max(worst, Date.now() - started);
       writes += 1;
       await new Promise((r) => setTimeout(r, 10));
@@ -141,7 +159,9 @@ async function zmigrateExpand(url: string, knex: Knex, table: string): Promise<{
 
 /** The blocking baseline: one UPDATE that fills the widened column for every row. */
 async function blockingUpdate(engine: Engine, knex: Knex, table: string): Promise<number> {
-  await knex.raw(engine === 'postgres' ? `ALTER TABLE ${table} ADD COLUMN amount_new bigint` : `ALTER TABLE ${table} ADD COLUMN amount_new bigint`);
+  await knex.raw(
+    engine === 'postgres' ? `ALTER TABLE ${table} ADD COLUMN amount_new bigint` : `ALTER TABLE ${table} ADD COLUMN amount_new bigint`,
+  );
   const { ms } = await timed(() => knex.raw(`UPDATE ${table} SET amount_new = amount`));
   return ms;
 }
@@ -152,7 +172,11 @@ function ptOsc(url: string, database: string, table: string): number | undefined
   const u = new URL(url);
   const dsn = `h=${u.hostname},P=${u.port || 3306},u=${decodeURIComponent(u.username)}${u.password ? `,p=${decodeURIComponent(u.password)}` : ''},D=${database},t=${table}`;
   const started = Date.now();
-  execFileSync('pt-online-schema-change', ['--alter', 'MODIFY amount bigint', '--execute', '--no-check-replication-filters', '--recursion-method=none', dsn], { stdio: 'ignore' });
+  execFileSync(
+    'pt-online-schema-change',
+    ['--alter', 'MODIFY amount bigint', '--execute', '--no-check-replication-filters', '--recursion-method=none', dsn],
+    { stdio: 'ignore' },
+  );
   return Date.now() - started;
 }
 
@@ -174,11 +198,31 @@ async function benchEngine(engine: Engine): Promise<void> {
 
     const expand = await zmigrateExpand(db.url, db.knex, 'orders_zm');
     const update = await blockingUpdate(engine, db.knex, 'orders_update');
-    results.push({ engine: label, measure: `zmigrate expand, ${ROWS.toLocaleString('en')} rows`, value: `${(expand.ms / 1000).toFixed(2)} s` });
-    results.push({ engine: label, measure: 'single blocking UPDATE', value: `${(update / 1000).toFixed(2)} s`, ratio: `${(expand.ms / update).toFixed(2)}×`, target: engine === 'postgres' ? '≤ 1.15×' : undefined });
+    results.push({
+      engine: label,
+      measure: `zmigrate expand, ${ROWS.toLocaleString('en')} rows`,
+      value: `${(expand.ms / 1000).toFixed(2)} s`,
+    });
+    results.push({
+      engine: label,
+      measure: 'single blocking UPDATE',
+      value: `${(update / 1000).toFixed(2)} s`,
+      ratio: `${(expand.ms / update).toFixed(2)}×`,
+      target: engine === 'postgres' ? '≤ 1.15×' : undefined,
+    });
     results.push({ engine: label, measure: 'throughput', value: `${Math.round(ROWS / (expand.ms / 1000)).toLocaleString('en')} rows/s` });
-    results.push({ engine: label, measure: `worst app write during expand (${expand.writes} writes)`, value: `${expand.worstWriteMs} ms`, target: '≤ 100 ms' });
-    results.push({ engine: label, measure: 'peak RSS of the zmigrate process', value: expand.peakRssMb === undefined ? 'n/a (no /proc)' : `${expand.peakRssMb} MB`, target: '< 150 MB' });
+    results.push({
+      engine: label,
+      measure: `worst app write during expand (${expand.writes} writes)`,
+      value: `${expand.worstWriteMs} ms`,
+      target: '≤ 100 ms',
+    });
+    results.push({
+      engine: label,
+      measure: 'peak RSS of the zmigrate process',
+      value: expand.peakRssMb === undefined ? 'n/a (no /proc)' : `${expand.peakRssMb} MB`,
+      target: '< 150 MB',
+    });
 
     if (engine === 'mysql') {
       await fill(engine, db.knex, 'orders_pt', ROWS);
@@ -186,12 +230,24 @@ async function benchEngine(engine: Engine): Promise<void> {
       results.push(
         pt === undefined
           ? { engine: label, measure: 'pt-online-schema-change', value: 'not installed (apt-get install percona-toolkit)' }
-          : { engine: label, measure: 'pt-online-schema-change', value: `${(pt / 1000).toFixed(2)} s`, ratio: `${(expand.ms / pt).toFixed(2)}×`, target: '≤ 1.0×' },
+          : {
+              engine: label,
+              measure: 'pt-online-schema-change',
+              value: `${(pt / 1000).toFixed(2)} s`,
+              ratio: `${(expand.ms / pt).toFixed(2)}×`,
+              target: '≤ 1.0×',
+            },
       );
     }
     const withTriggers = await insertRate(db.knex, 'orders_zm', ROWS + 1);
     results.push({ engine: label, measure: 'app inserts/s without triggers', value: base.toFixed(0) });
-    results.push({ engine: label, measure: 'app inserts/s with dual-write triggers', value: withTriggers.toFixed(0), ratio: `${(base / withTriggers).toFixed(2)}× slower`, target: '≤ 1.5×' });
+    results.push({
+      engine: label,
+      measure: 'app inserts/s with dual-write triggers',
+      value: withTriggers.toFixed(0),
+      ratio: `${(base / withTriggers).toFixed(2)}× slower`,
+      target: '≤ 1.5×',
+    });
   } finally {
     await db.knex.destroy();
     const admin = knexFor(engine, serverUrl(engine));
@@ -204,7 +260,11 @@ async function benchEngine(engine: Engine): Promise<void> {
 async function main(): Promise<void> {
   for (const engine of ENGINES) await benchEngine(engine);
   const widths = [10, 48, 44, 12, 10];
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join(' ')
+      .trimEnd();
   console.log(line(['engine', 'measure', 'value', 'ratio', 'target']));
   for (const r of results) console.log(line([r.engine, r.measure, r.value, r.ratio ?? '', r.target ?? '']));
 }

@@ -64,7 +64,13 @@ function configFor(engine: Engine, database: string): Knex.Config {
   }
   return {
     client: 'mysql2',
-    connection: { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database },
+    connection: {
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database,
+    },
     pool: { min: 0, max: CLIENTS + 2 },
   };
 }
@@ -98,7 +104,10 @@ function migrations(): string {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'zmigrate-live-')), 'migrations');
   mkdirSync(dir);
   const file = (name: string, ops: string[]) =>
-    writeFileSync(path.join(dir, name), `import { defineMigration, op } from 'zmigrate';\nexport default defineMigration({ operations: [\n  ${ops.join(',\n  ')},\n] });\n`);
+    writeFileSync(
+      path.join(dir, name),
+      `import { defineMigration, op } from 'zmigrate';\nexport default defineMigration({ operations: [\n  ${ops.join(',\n  ')},\n] });\n`,
+    );
   file('0001_accounts.ts', [
     "op.createTable('accounts', { columns: { id: { type: 'bigint', primaryKey: true }, owner: { type: 'varchar(60)', nullable: false }, balance: { type: 'integer', nullable: false } } })",
   ]);
@@ -130,8 +139,9 @@ function zmigrate(engine: Engine, dir: string, ...command: string[]): Promise<vo
   });
 }
 
-/** The last id each slice inserted, kept across client restarts. */
+/** The last id each slice inserted, and which slice inserted each row, kept across client restarts. */
 const nextIds = new Map<number, number>();
+const owners = new Map<number, number>();
 
 /** A client of one app version: its own slice of the ids, so the oracle has one writer per row. */
 function client(
@@ -143,7 +153,8 @@ function client(
   retryViewSwap: boolean,
 ): { stop: () => Promise<void> } {
   const slice = (app === 'old' ? 0 : CLIENTS) + index;
-  const mine = [...oracle.keys()].filter((id) => id % (2 * CLIENTS) === slice);
+  // One writer per row: seed rows by their id, inserted rows by who inserted them (across client restarts).
+  const mine = [...oracle.keys()].filter((id) => (owners.get(id) ?? id % (2 * CLIENTS)) === slice);
   let running = true;
   const name = app === 'old' ? 'owner' : 'holder';
   const scale = app === 'old' ? 1 : 100;
@@ -174,6 +185,7 @@ function client(
           if (app === 'new') row.tier = tierOf(balance) + 10;
           await once(() => knex('accounts').insert(row));
           oracle.set(id, { owner: `${app}${slice}-${i}`, balance, tier: app === 'new' ? tierOf(balance) + 10 : undefined });
+          owners.set(id, slice);
           mine.push(id);
         } else if (roll < 13 && pick !== undefined && oracle.get(pick)) {
           const change: Record<string, unknown> = { [name]: `${app}${slice}-u${i}`, balance: balance * scale };
@@ -189,10 +201,14 @@ function client(
             row = await knex('accounts').where({ id: pick }).first(name, 'balance');
           });
           const want = oracle.get(pick);
-          const ok = want ? row !== undefined && row[name] === want.owner && Number(row.balance) === want.balance * scale : row === undefined;
+          const ok = want
+            ? row !== undefined && row[name] === want.owner && Number(row.balance) === want.balance * scale
+            : row === undefined;
           if (!ok) {
             stats.wrongReads += 1;
-            console.error(`wrong read by ${app} client ${slice} of row ${pick}: got ${JSON.stringify(row)}, expected ${JSON.stringify(want)}`);
+            console.error(
+              `wrong read by ${app} client ${slice} of row ${pick}: got ${JSON.stringify(row)}, expected ${JSON.stringify(want)}`,
+            );
           }
         }
         stats.record(performance.now() - started);
@@ -218,7 +234,11 @@ async function seed(knex: Knex, oracle: Map<number, Expected | undefined>): Prom
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 /** Compares the table with the oracle: rows missing, rows that should be gone, rows with wrong values. */
-async function compare(knex: Knex, oracle: Map<number, Expected | undefined>, names: 'old' | 'new'): Promise<{ lost: number; extra: number; wrong: number }> {
+async function compare(
+  knex: Knex,
+  oracle: Map<number, Expected | undefined>,
+  names: 'old' | 'new',
+): Promise<{ lost: number; extra: number; wrong: number }> {
   const rows = (await knex('accounts').select('*')) as Array<Record<string, unknown>>;
   const byId = new Map(rows.map((r) => [Number(r.id), r]));
   let lost = 0;
@@ -237,7 +257,9 @@ async function compare(knex: Knex, oracle: Map<number, Expected | undefined>, na
     const ok =
       names === 'old'
         ? row.owner === want.owner && Number(row.balance) === want.balance
-        : row.holder === want.owner && Number(row.balance) === want.balance * 100 && Number(row.tier) === (want.tier ?? tierOf(want.balance));
+        : row.holder === want.owner &&
+          Number(row.balance) === want.balance * 100 &&
+          Number(row.tier) === (want.tier ?? tierOf(want.balance));
     if (!ok) {
       wrong += 1;
       if (wrong <= 3 && process.env.ZMIGRATE_LIVE_DEBUG) console.error('wrong row', id, JSON.stringify(row), JSON.stringify(want));
@@ -249,6 +271,7 @@ async function compare(knex: Knex, oracle: Map<number, Expected | undefined>, na
 
 async function cycle(engine: Engine, ending: 'contract' | 'rollback') {
   nextIds.clear();
+  owners.clear();
   await resetDatabase(engine);
   const dir = migrations();
   await zmigrate(engine, dir, 'expand');
@@ -295,7 +318,21 @@ async function cycle(engine: Engine, ending: 'contract' | 'rollback') {
 }
 
 async function main(): Promise<void> {
-  const lines: string[][] = [['engine', 'cycle', 'requests', 'failed', 'lost', 'extra', 'wrong rows', 'wrong reads', 'retried', 'p50 ms (baseline)', 'p99 ms (baseline)']];
+  const lines: string[][] = [
+    [
+      'engine',
+      'cycle',
+      'requests',
+      'failed',
+      'lost',
+      'extra',
+      'wrong rows',
+      'wrong reads',
+      'retried',
+      'p50 ms (baseline)',
+      'p99 ms (baseline)',
+    ],
+  ];
   for (const engine of ENGINES) {
     for (const ending of ['contract', 'rollback'] as const) {
       const r = await cycle(engine, ending);

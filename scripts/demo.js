@@ -195,7 +195,7 @@ const STORIES = [
       await stage.deployV1([v1]);
       await stage.app('old', null, ["INSERT INTO orders (id, customer, amount) VALUES (1, 'alice', 10)"]);
       const schema = await stage.expand(v2);
-      say(color.dim('  (v2 counts cents in a bigint beside v1\'s integer units; triggers convert each write both ways)'));
+      say(color.dim("  (v2 counts cents in a bigint beside v1's integer units; triggers convert each write both ways)"));
       await stage.app('old', null, ["INSERT INTO orders (id, customer, amount) VALUES (2, 'bob', 7)"]);
       await stage.app('new', schema, [
         "INSERT INTO orders (id, customer, amount) VALUES (3, 'carol', 1500)",

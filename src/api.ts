@@ -38,7 +38,10 @@ export interface MigratorOptions {
  *   try { await migrator.expand(); } finally { await migrator.close(); }
  */
 export class Migrator {
-  readonly #options: Required<Omit<MigratorOptions, 'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs'>> & { logger: Logger; batches: BatchOptions };
+  readonly #options: Required<Omit<MigratorOptions, 'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs'>> & {
+    logger: Logger;
+    batches: BatchOptions;
+  };
   #dialect?: Dialect;
   #migrations?: LoadedMigration[];
 
@@ -115,9 +118,12 @@ export class Migrator {
         const holder = await dialect.describeRunnerLockHolder();
         this.#options.logger.info(`waiting for another zmigrate runner${holder ? ` (${holder})` : ''}`);
         if (!(await dialect.acquireRunnerLock(this.#options.runnerLockWaitMs))) {
-          throw new RunnerLockError(`another zmigrate runner is still working on this database${holder ? `: ${holder}` : ''}; gave up after ${Math.round(this.#options.runnerLockWaitMs / 1000)} s`, {
-            hint: 'wait for it to finish and run again',
-          });
+          throw new RunnerLockError(
+            `another zmigrate runner is still working on this database${holder ? `: ${holder}` : ''}; gave up after ${Math.round(this.#options.runnerLockWaitMs / 1000)} s`,
+            {
+              hint: 'wait for it to finish and run again',
+            },
+          );
         }
       }
       try {
@@ -155,9 +161,13 @@ export class Migrator {
     for (const m of migrations) {
       const schema = versionSchemaName(dialect, m.name);
       if (Buffer.byteLength(schema) > dialect.capabilities.maxIdentifierLength) {
-        throw new ValidationError(m.name, `version schema name ${JSON.stringify(schema)} would be longer than ${dialect.capabilities.maxIdentifierLength} bytes, the ${dialect.displayName} limit`, {
-          hint: 'shorten the migration file name',
-        });
+        throw new ValidationError(
+          m.name,
+          `version schema name ${JSON.stringify(schema)} would be longer than ${dialect.capabilities.maxIdentifierLength} bytes, the ${dialect.displayName} limit`,
+          {
+            hint: 'shorten the migration file name',
+          },
+        );
       }
     }
   }
@@ -182,13 +192,22 @@ export class Migrator {
     };
     switch (dialect.classifyError(error)) {
       case 'authentication':
-        return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, { cause: error, hint: 'check the user name and password in the URL' });
+        return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, {
+          cause: error,
+          hint: 'check the user name and password in the URL',
+        });
       case 'unreachable':
-        return new ConnectionError(`cannot reach the database server at ${where}: ${scrub(message(error))}`, { cause: error, hint: 'is the server running, and are host and port right?' });
+        return new ConnectionError(`cannot reach the database server at ${where}: ${scrub(message(error))}`, {
+          cause: error,
+          hint: 'is the server running, and are host and port right?',
+        });
       case 'unknownDatabase':
         return new ConnectionError(`the database in ${where} does not exist: ${scrub(message(error))}`, { cause: error });
       case 'connectionLost':
-        return new ConnectionError(`lost the connection to ${where}: ${scrub(message(error))}`, { cause: error, hint: 'run the same command again once the server is back; it resumes' });
+        return new ConnectionError(`lost the connection to ${where}: ${scrub(message(error))}`, {
+          cause: error,
+          hint: 'run the same command again once the server is back; it resumes',
+        });
       default:
         return new ConnectionError(`cannot use the database at ${where}: ${scrub(message(error))}`, { cause: error });
     }

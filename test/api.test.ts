@@ -25,7 +25,9 @@ describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
         "op.dropTable('legacy')",
       ]),
     });
-    await db.knex.raw(engine === 'postgres' ? 'create table legacy (id integer primary key)' : 'create table legacy (id integer primary key)');
+    await db.knex.raw(
+      engine === 'postgres' ? 'create table legacy (id integer primary key)' : 'create table legacy (id integer primary key)',
+    );
     const lines: string[] = [];
     const logger: Logger = { info: (m) => lines.push(m), step: (m) => lines.push(m), warn: (m) => lines.push(m) };
     const migrator = new Migrator({ url: db.url, dir, logger });
@@ -117,7 +119,9 @@ describe('PostgreSQL base schemas', () => {
       } finally {
         await Promise.all([main.close(), shop.close()]);
       }
-      const tables = await db.knex.raw("SELECT table_schema AS s FROM information_schema.tables WHERE table_name = 'items' AND table_type = 'BASE TABLE' ORDER BY 1");
+      const tables = await db.knex.raw(
+        "SELECT table_schema AS s FROM information_schema.tables WHERE table_name = 'items' AND table_type = 'BASE TABLE' ORDER BY 1",
+      );
       expect(tables.rows.map((r: { s: string }) => r.s)).toEqual(['public', 'shop']);
     } finally {
       await db.drop();

@@ -35,7 +35,16 @@ describe.each(SERVER_ENGINES)('app helpers on %s', (engine) => {
     const base =
       engine === 'postgres'
         ? { client: 'pg', connection: { connectionString: db.url } }
-        : { client: 'mysql2', connection: { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: db.base } };
+        : {
+            client: 'mysql2',
+            connection: {
+              host: url.hostname,
+              port: Number(url.port),
+              user: decodeURIComponent(url.username),
+              password: decodeURIComponent(url.password),
+              database: db.base,
+            },
+          };
     const app = knexFactory(knexConfigForVersion(base, schema));
     try {
       await app('people').insert({ id: 1, full_name: 'via knex' });
@@ -52,7 +61,15 @@ describe.each(SERVER_ENGINES)('app helpers on %s', (engine) => {
       }
     } else {
       const pool = mysql.createPool(
-        mysqlConfigForVersion({ host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }, schema),
+        mysqlConfigForVersion(
+          {
+            host: url.hostname,
+            port: Number(url.port),
+            user: decodeURIComponent(url.username),
+            password: decodeURIComponent(url.password),
+          },
+          schema,
+        ),
       );
       try {
         await pool.query('INSERT INTO people (id, full_name) VALUES (?, ?)', [2, 'via mysql2']);

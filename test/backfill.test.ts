@@ -24,7 +24,9 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
   async function ordersTable(rows = ROWS): Promise<void> {
     await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL, touches integer NOT NULL DEFAULT 0)');
     if (pg) {
-      await db.knex.raw("CREATE FUNCTION count_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touches := OLD.touches + 1; RETURN NEW; END $$");
+      await db.knex.raw(
+        'CREATE FUNCTION count_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touches := OLD.touches + 1; RETURN NEW; END $$',
+      );
       await db.knex.raw('CREATE TRIGGER count_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION count_touch()');
       await db.knex.raw('INSERT INTO orders (id, amount) SELECT g, g % 1000 FROM generate_series(1, ?) g', [rows]);
     } else {
@@ -66,9 +68,15 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).toContain('(resuming)');
     // The user trigger counted every update: each row was backfilled exactly once, before or after the kill.
-    const touched = rowsOf<{ touches: number | string; n: number | string }>(await db.knex.raw('SELECT touches, COUNT(*) AS n FROM orders GROUP BY touches'));
+    const touched = rowsOf<{ touches: number | string; n: number | string }>(
+      await db.knex.raw('SELECT touches, COUNT(*) AS n FROM orders GROUP BY touches'),
+    );
     expect(touched.map((r) => [Number(r.touches), Number(r.n)])).toEqual([[1, ROWS]]);
-    const wrong = rowsOf<{ n: number | string }>(await db.knex.raw(`SELECT COUNT(*) AS n FROM orders WHERE ${pg ? '"_zm_amount"' : '`_zm_amount`'} <> amount * 2 OR ${pg ? '"_zm_amount"' : '`_zm_amount`'} IS NULL`));
+    const wrong = rowsOf<{ n: number | string }>(
+      await db.knex.raw(
+        `SELECT COUNT(*) AS n FROM orders WHERE ${pg ? '"_zm_amount"' : '`_zm_amount`'} <> amount * 2 OR ${pg ? '"_zm_amount"' : '`_zm_amount`'} IS NULL`,
+      ),
+    );
     expect(Number(wrong[0].n)).toBe(0);
   });
 
@@ -102,9 +110,12 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
   test('terminates under constant inserts; rows inserted meanwhile get their value from the trigger', async () => {
     await ordersTable(5000);
     writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
-    const inserter = startWriter(async (i) => {
-      await db.knex('orders').insert({ id: 1_000_000 + i, amount: i % 1000 });
-    }, { pauseMs: 1 });
+    const inserter = startWriter(
+      async (i) => {
+        await db.knex('orders').insert({ id: 1_000_000 + i, amount: i % 1000 });
+      },
+      { pauseMs: 1 },
+    );
     await waitFor(() => inserter.stats.writes > 10);
     const expand = await cli('expand', '--batch-size', '200');
     const stats = await inserter.stop();
@@ -112,7 +123,9 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(stats.failures).toEqual([]);
     expect(stats.writes).toBeGreaterThan(10);
     const q = pg ? '"_zm_amount"' : '`_zm_amount`';
-    const wrong = rowsOf<{ n: number | string }>(await db.knex.raw(`SELECT COUNT(*) AS n FROM orders WHERE ${q} IS NULL OR ${q} <> amount * 2`));
+    const wrong = rowsOf<{ n: number | string }>(
+      await db.knex.raw(`SELECT COUNT(*) AS n FROM orders WHERE ${q} IS NULL OR ${q} <> amount * 2`),
+    );
     expect(Number(wrong[0].n)).toBe(0);
   });
 
@@ -123,7 +136,11 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^error: 0001_logs: table "logs" has no primary key, which the backfill needs to walk it in batches/m);
     const columns = rowsOf<{ c: string }>(
-      await db.knex.raw(pg ? "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'logs' ORDER BY ordinal_position" : 'SELECT column_name AS c FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = \'logs\' ORDER BY ordinal_position'),
+      await db.knex.raw(
+        pg
+          ? "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'logs' ORDER BY ordinal_position"
+          : "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'logs' ORDER BY ordinal_position",
+      ),
     );
     expect(columns.map((r) => r.c)).toEqual(['line', 'n']);
     const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string }> };
@@ -131,15 +148,22 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
   });
 
   test('composite primary keys are walked in order', async () => {
-    await db.knex.raw('CREATE TABLE order_lines (order_id integer NOT NULL, line integer NOT NULL, qty integer NOT NULL, PRIMARY KEY (order_id, line))');
+    await db.knex.raw(
+      'CREATE TABLE order_lines (order_id integer NOT NULL, line integer NOT NULL, qty integer NOT NULL, PRIMARY KEY (order_id, line))',
+    );
     const rows = [];
     for (let o = 1; o <= 300; o++) for (let l = 1; l <= 7; l++) rows.push({ order_id: o, line: l, qty: o * 10 + l });
     for (let i = 0; i < rows.length; i += 500) await db.knex('order_lines').insert(rows.slice(i, i + 500));
-    writeFileSync(path.join(dir, '0001_qty.ts'), migrationSource(["op.alterColumn('order_lines', 'qty', { type: 'bigint', up: 'qty + 1', down: 'qty - 1' })"]));
+    writeFileSync(
+      path.join(dir, '0001_qty.ts'),
+      migrationSource(["op.alterColumn('order_lines', 'qty', { type: 'bigint', up: 'qty + 1', down: 'qty - 1' })"]),
+    );
     const expand = await cli('expand', '--batch-size', '50');
     expect(expand.code).toBe(0);
     const q = pg ? '"_zm_qty"' : '`_zm_qty`';
-    const wrong = rowsOf<{ n: number | string }>(await db.knex.raw(`SELECT COUNT(*) AS n FROM order_lines WHERE ${q} IS NULL OR ${q} <> qty + 1`));
+    const wrong = rowsOf<{ n: number | string }>(
+      await db.knex.raw(`SELECT COUNT(*) AS n FROM order_lines WHERE ${q} IS NULL OR ${q} <> qty + 1`),
+    );
     expect(Number(wrong[0].n)).toBe(0);
     expect((await cli('contract')).code).toBe(0);
     const sum = rowsOf<{ s: number | string }>(await db.knex.raw('SELECT SUM(qty) AS s FROM order_lines'));

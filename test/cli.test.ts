@@ -3,7 +3,7 @@
  * exit codes, on real servers.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { BIN, migrationSource, migrationsDir, runCli } from './support/cli';
@@ -47,7 +47,10 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).migrations).toEqual([expect.objectContaining({ name: '0001_items', phase: expect.any(String) })]);
 
-    writeFileSync(path.join(root, 'zmigrate.config.json'), JSON.stringify({ url: 'postgres://nobody@127.0.0.1:1/none', dir: './migrations' }));
+    writeFileSync(
+      path.join(root, 'zmigrate.config.json'),
+      JSON.stringify({ url: 'postgres://nobody@127.0.0.1:1/none', dir: './migrations' }),
+    );
     const flagWins = await runCli(['status', '--json', '--url', db.url], { cwd: root });
     expect(flagWins.code).toBe(0);
 
@@ -65,7 +68,10 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
   test('a TypeScript config file works too', async () => {
     const dir = migrationsDir({ '0001_items.ts': CREATE });
     const root = path.dirname(dir);
-    writeFileSync(path.join(root, 'zmigrate.config.ts'), `const config: { url: string } = { url: ${JSON.stringify(db.url)} };\nexport default config;\n`);
+    writeFileSync(
+      path.join(root, 'zmigrate.config.ts'),
+      `const config: { url: string } = { url: ${JSON.stringify(db.url)} };\nexport default config;\n`,
+    );
     const status = await runCli(['status', '--json'], { cwd: root });
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
@@ -116,7 +122,13 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const connection =
       engine === 'postgres'
         ? { connectionString: db.url }
-        : { host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: db.base };
+        : {
+            host: u.hostname,
+            port: Number(u.port),
+            user: decodeURIComponent(u.username),
+            password: decodeURIComponent(u.password),
+            database: db.base,
+          };
     writeFileSync(
       path.join(root, 'knexfile.js'),
       `module.exports = {
@@ -140,7 +152,7 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const dir = migrationsDir({});
     const created = await runCli(['new', 'rename_title', '--op', 'rename-column', '--dir', dir]);
     expect(created.code).toBe(0);
-    expect(require('node:fs').readFileSync(created.stdout.trim(), 'utf8')).toContain("op.renameColumn('things', 'name', 'title')");
+    expect(readFileSync(created.stdout.trim(), 'utf8')).toContain("op.renameColumn('things', 'name', 'title')");
     const unknown = await runCli(['new', 'x', '--op', 'nope', '--dir', dir]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown --op "nope"');

@@ -122,7 +122,9 @@ export default defineMigration({
     const rerun = await cli('expand');
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).toContain('(resuming)');
-    const batches = rowsOf<{ n: number | string; total: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n, SUM(rows_done) AS total FROM job_batches'));
+    const batches = rowsOf<{ n: number | string; total: number | string }>(
+      await db.knex.raw('SELECT COUNT(*) AS n, SUM(rows_done) AS total FROM job_batches'),
+    );
     expect(Number(batches[0].n)).toBe(JOB_ROWS / 1000);
     expect(Number(batches[0].total)).toBe(JOB_ROWS);
     const missing = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM items WHERE label_hash IS NULL'));

@@ -28,7 +28,10 @@ describe('dual write on pglite', () => {
     expect((await cli('contract')).code).toBe(0);
     writeFileSync(
       path.join(dir, '0002_reshape.ts'),
-      migrationSource(["op.renameColumn('orders', 'customer', 'customer_name')", "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount * 10', down: 'amount / 10' })"]),
+      migrationSource([
+        "op.renameColumn('orders', 'customer', 'customer_name')",
+        "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount * 10', down: 'amount / 10' })",
+      ]),
     );
     expect((await cli('expand')).code).toBe(0);
     await db.knex.raw("INSERT INTO orders (id, customer, amount) VALUES (3, 'old app', 9)");

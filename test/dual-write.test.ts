@@ -6,6 +6,8 @@
  * own names with up/down applied, and the final rows must be exactly what the
  * acknowledged writes imply.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf, startWriter, waitFor, type Writer } from './support/apps';
@@ -95,27 +97,36 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
 
   const newApp = (schema: string, first = 0): Writer => {
     const v2 = db.versionKnex(schema);
-    return startWriter(async (i) => {
-      const amount = (i * 11) % 50;
-      const priority = up(amount) + 10;
-      if (i % 2 === 0) {
-        const id = 2_000_000 + i;
-        await retryViewSwap(() => v2('orders').insert({ id, customer_name: `new-${i}`, amount: amount * 100, priority }));
-        expected.set(id, { customer: `new-${i}`, amount, priority });
-      } else {
-        const id = ROWS / 2 + 1 + ((i * 13) % (ROWS / 2));
-        await retryViewSwap(() => v2('orders').where({ id }).update({ customer_name: `new-upd-${i}`, amount: amount * 100, priority }));
-        expected.set(id, { customer: `new-upd-${i}`, amount, priority });
-      }
-    }, { first });
+    return startWriter(
+      async (i) => {
+        const amount = (i * 11) % 50;
+        const priority = up(amount) + 10;
+        if (i % 2 === 0) {
+          const id = 2_000_000 + i;
+          await retryViewSwap(() => v2('orders').insert({ id, customer_name: `new-${i}`, amount: amount * 100, priority }));
+          expected.set(id, { customer: `new-${i}`, amount, priority });
+        } else {
+          const id = ROWS / 2 + 1 + ((i * 13) % (ROWS / 2));
+          await retryViewSwap(() =>
+            v2('orders')
+              .where({ id })
+              .update({ customer_name: `new-upd-${i}`, amount: amount * 100, priority }),
+          );
+          expected.set(id, { customer: `new-upd-${i}`, amount, priority });
+        }
+      },
+      { first },
+    );
   };
 
   const addReshape = () => {
-    require('node:fs').writeFileSync(require('node:path').join(dir, '0002_reshape.ts'), RESHAPE);
+    writeFileSync(path.join(dir, '0002_reshape.ts'), RESHAPE);
   };
 
   async function checkBothViews(schema: string): Promise<void> {
-    const base = rowsOf<{ id: number | string; customer: string; amount: number | string }>(await db.knex.raw('SELECT id, customer, amount FROM orders'));
+    const base = rowsOf<{ id: number | string; customer: string; amount: number | string }>(
+      await db.knex.raw('SELECT id, customer, amount FROM orders'),
+    );
     const v2 = rowsOf<{ id: number | string; customer_name: string; amount: number | string; priority: number | string }>(
       await db.versionKnex(schema).raw('SELECT id, customer_name, amount, priority FROM orders'),
     );
@@ -127,8 +138,13 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     for (const [id, want] of expected) {
       const o = oldById.get(id);
       const n = newById.get(id);
-      if (o?.customer !== want.customer || Number(o?.amount) !== want.amount) wrong.push(`old view of ${id}: ${JSON.stringify(o)} != ${JSON.stringify(want)}`);
-      if (n?.customer_name !== want.customer || Number(n?.amount) !== want.amount * 100 || Number(n?.priority) !== (want.priority ?? up(want.amount))) {
+      if (o?.customer !== want.customer || Number(o?.amount) !== want.amount)
+        wrong.push(`old view of ${id}: ${JSON.stringify(o)} != ${JSON.stringify(want)}`);
+      if (
+        n?.customer_name !== want.customer ||
+        Number(n?.amount) !== want.amount * 100 ||
+        Number(n?.priority) !== (want.priority ?? up(want.amount))
+      ) {
         wrong.push(`new view of ${id}: ${JSON.stringify(n)} != ${JSON.stringify(want)}`);
       }
     }
@@ -167,15 +183,28 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     expect(final).toHaveLength(expected.size);
     const wrong = final.filter((r) => {
       const want = expected.get(Number(r.id))!;
-      return r.customer_name !== want.customer || Number(r.amount) !== want.amount * 100 || Number(r.priority) !== (want.priority ?? up(want.amount));
+      return (
+        r.customer_name !== want.customer ||
+        Number(r.amount) !== want.amount * 100 ||
+        Number(r.priority) !== (want.priority ?? up(want.amount))
+      );
     });
     expect(wrong.slice(0, 5)).toEqual([]);
     const after = await inspect(db);
     expect(after.columns('orders').sort()).toEqual(['amount', 'customer_name', 'id', 'priority']);
     // alterColumn keeps the column's indexes, under their names, on the new column.
-    expect(after.indexes('orders').filter((i) => !/pkey|PRIMARY/.test(i)).sort()).toEqual(['orders_amount_idx', 'orders_customer_amount_key']);
+    expect(
+      after
+        .indexes('orders')
+        .filter((i) => !/pkey|PRIMARY/.test(i))
+        .sort(),
+    ).toEqual(['orders_amount_idx', 'orders_customer_amount_key']);
     const plan = rowsOf<Record<string, unknown>>(
-      await db.knex.raw(engine === 'postgres' ? "SELECT indexdef AS d FROM pg_indexes WHERE indexname = 'orders_amount_idx'" : "SHOW INDEX FROM orders WHERE Key_name = 'orders_amount_idx'"),
+      await db.knex.raw(
+        engine === 'postgres'
+          ? "SELECT indexdef AS d FROM pg_indexes WHERE indexname = 'orders_amount_idx'"
+          : "SHOW INDEX FROM orders WHERE Key_name = 'orders_amount_idx'",
+      ),
     );
     expect(JSON.stringify(plan)).toContain('amount');
     expect(JSON.stringify(plan)).not.toContain('_zm_');
@@ -196,12 +225,14 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     await new Promise((r) => setTimeout(r, 50));
     const [o, n] = await Promise.all([old1.stop(), neu.stop()]);
     const rolledBack = await rollback;
-    expect({ code: rolledBack.code, stderr: rolledBack.code === 0 ? "" : rolledBack.stderr }).toEqual({ code: 0, stderr: "" });
+    expect({ code: rolledBack.code, stderr: rolledBack.code === 0 ? '' : rolledBack.stderr }).toEqual({ code: 0, stderr: '' });
     expect(o.failures).toEqual([]);
     expect(n.failures.filter((f) => !/doesn't exist|does not exist/.test(f))).toEqual([]);
     // Writes the new app could not make after its schema was gone were never acknowledged.
 
-    const rows = rowsOf<{ id: number | string; customer: string; amount: number | string }>(await db.knex.raw('SELECT id, customer, amount FROM orders'));
+    const rows = rowsOf<{ id: number | string; customer: string; amount: number | string }>(
+      await db.knex.raw('SELECT id, customer, amount FROM orders'),
+    );
     expect(rows).toHaveLength(expected.size);
     const wrong = rows.filter((r) => {
       const want = expected.get(Number(r.id))!;
@@ -225,9 +256,12 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
       { id: 1, label: 'a', legacy: 'L1' },
       { id: 2, label: null, legacy: 'L2' },
     ]);
-    require('node:fs').writeFileSync(
-      require('node:path').join(dir, '0002_items.ts'),
-      migrationSource(["op.dropColumn('items', 'legacy', { down: \"'n/a'\" })", "op.setNotNull('items', 'label', { up: \"coalesce(label, 'none')\" })"]),
+    writeFileSync(
+      path.join(dir, '0002_items.ts'),
+      migrationSource([
+        "op.dropColumn('items', 'legacy', { down: \"'n/a'\" })",
+        "op.setNotNull('items', 'label', { up: \"coalesce(label, 'none')\" })",
+      ]),
     );
     expect((await cli('expand')).code).toBe(0);
     const schema = `${db.base}_0002_items`;
@@ -235,7 +269,9 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     // The old app still writes legacy and may leave label NULL; the new app no longer knows legacy.
     await db.knex('items').insert({ id: 3, label: null, legacy: 'L3' });
     await v2('items').insert({ id: 4, label: 'd' });
-    const base = rowsOf<{ id: number; label: string; legacy: string }>(await db.knex.raw('SELECT id, label, legacy FROM items ORDER BY id'));
+    const base = rowsOf<{ id: number; label: string; legacy: string }>(
+      await db.knex.raw('SELECT id, label, legacy FROM items ORDER BY id'),
+    );
     expect(base.map((r) => [Number(r.id), r.label, r.legacy])).toEqual([
       [1, 'a', 'L1'],
       [2, 'none', 'L2'],

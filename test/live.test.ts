@@ -9,16 +9,25 @@ import path from 'node:path';
 
 test('live deploy: no failed request, nothing lost or wrong, on PostgreSQL and MariaDB', () => {
   const root = path.resolve(__dirname, '..');
-  const result = spawnSync(process.execPath, [path.join(root, 'node_modules', 'jiti', 'lib', 'jiti-cli.mjs'), 'bench/live.ts', '--seconds', '2', '--rows', '2000', '--clients', '3'], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'jiti', 'lib', 'jiti-cli.mjs'), 'bench/live.ts', '--seconds', '2', '--rows', '2000', '--clients', '3'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 180_000,
+    },
+  );
   const table = result.stdout.trim().split('\n');
   expect(result.stderr).toBe('');
   expect(table[0]).toMatch(/^engine\s+cycle\s+requests\s+failed\s+lost\s+extra\s+wrong rows\s+wrong reads/);
   const rows = table.slice(1).map((line) => line.split(/\s{2,}/));
-  expect(rows.map((r) => `${r[0]} ${r[1]}`)).toEqual(['PostgreSQL expand → contract', 'PostgreSQL expand → rollback', 'MariaDB expand → contract', 'MariaDB expand → rollback']);
+  expect(rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+    'PostgreSQL expand → contract',
+    'PostgreSQL expand → rollback',
+    'MariaDB expand → contract',
+    'MariaDB expand → rollback',
+  ]);
   for (const r of rows) {
     expect(Number(r[2])).toBeGreaterThan(500);
     expect(r.slice(3, 8)).toEqual(['0', '0', '0', '0', '0']);

@@ -10,6 +10,8 @@
  * wait must stay well under the blocker's hold time, which is what a queue
  * behind zmigrate would cost them.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { waitFor } from './support/apps';
@@ -33,8 +35,8 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
     });
     expect((await cli('expand')).code).toBe(0);
     expect((await cli('contract')).code).toBe(0);
-    require('node:fs').writeFileSync(
-      require('node:path').join(dir, '0002_change.ts'),
+    writeFileSync(
+      path.join(dir, '0002_change.ts'),
       migrationSource(["op.addColumn('accounts', 'note', { type: 'text', nullable: true })", "op.dropColumn('accounts', 'legacy')"]),
     );
   });
@@ -111,7 +113,10 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
 
   test('rollback waits it out too', async () => {
     // Expand again on a fresh migration to have something to roll back.
-    require('node:fs').writeFileSync(require('node:path').join(dir, '0003_more.ts'), migrationSource(["op.addColumn('accounts', 'extra', { type: 'integer', nullable: true })"]));
+    writeFileSync(
+      path.join(dir, '0003_more.ts'),
+      migrationSource(["op.addColumn('accounts', 'extra', { type: 'integer', nullable: true })"]),
+    );
     expect((await cli('expand')).code).toBe(0);
     const { result, stats } = await runBlocked('rollback', 30_000);
     expect(result.code).toBe(0);
@@ -126,7 +131,11 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
     expect(result.code).toBe(1);
     const line = result.stderr.split('\n').find((l) => l.startsWith('error:'))!;
     expect(line).toMatch(/did not get its lock within the lock timeout after 2 retries; blocked by/);
-    expect(line).toMatch(engine === 'postgres' ? /pid \d+ \(user \w+.*idle in transaction in a transaction open for/ : /connection \d+ \(user \w+.*in a transaction open for/);
+    expect(line).toMatch(
+      engine === 'postgres'
+        ? /pid \d+ \(user \w+.*idle in transaction in a transaction open for/
+        : /connection \d+ \(user \w+.*in a transaction open for/,
+    );
     if (engine === 'postgres') expect(line).toContain('SELECT * FROM accounts');
     const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ name: string; phase: string }> };
     expect(status.migrations.find((m) => m.name === '0003_more')?.phase).toBe('expanding');

@@ -16,7 +16,9 @@ export default defineMigration({
     where: 'email_normalized IS NULL',
     batch: async (rows, { knex }) => {
       for (const row of rows) {
-        await knex('users').where({ id: row.id }).update({ email_normalized: String(row.email).trim().toLowerCase() });
+        await knex('users')
+          .where({ id: row.id })
+          .update({ email_normalized: String(row.email).trim().toLowerCase() });
       }
     },
   }),

@@ -18,7 +18,9 @@ export default defineMigration({
     batch: async (rows, { knex }) => {
       for (const row of rows) {
         const [first = '', ...rest] = String(row.full_name).trim().split(/\s+/);
-        await knex('people').where({ id: row.id }).update({ first_name: first, last_name: rest.join(' ') });
+        await knex('people')
+          .where({ id: row.id })
+          .update({ first_name: first, last_name: rest.join(' ') });
       }
     },
   }),

@@ -12,7 +12,12 @@ export interface ZmigrateConfig {
 }
 
 const NAMES = ['zmigrate.config.ts', 'zmigrate.config.js', 'zmigrate.config.json'];
-const KEYS: Record<keyof ZmigrateConfig, 'string' | 'number'> = { url: 'string', dir: 'string', lockTimeout: 'number', lockRetries: 'number' };
+const KEYS: Record<keyof ZmigrateConfig, 'string' | 'number'> = {
+  url: 'string',
+  dir: 'string',
+  lockTimeout: 'number',
+  lockRetries: 'number',
+};
 
 /**
  * The database URL of a knex project's knexfile, so it adopts zmigrate
@@ -28,14 +33,19 @@ export async function urlFromKnexfile(file: string, env: string | undefined, cwd
   const name = env ?? process.env.NODE_ENV ?? 'development';
   const config = ('client' in all ? all : all[name]) as { client?: unknown; connection?: unknown } | undefined;
   if (!config || typeof config !== 'object') {
-    throw new ConfigError(`knexfile ${path.basename(full)} has no environment ${JSON.stringify(name)} (it has ${Object.keys(all).join(', ')})`, { hint: 'pick one with --env' });
+    throw new ConfigError(
+      `knexfile ${path.basename(full)} has no environment ${JSON.stringify(name)} (it has ${Object.keys(all).join(', ')})`,
+      { hint: 'pick one with --env' },
+    );
   }
   const client = String(config.client ?? '');
   const scheme = /^(pg|postgres|postgresql)$/.test(client) ? 'postgres' : /^(mysql|mysql2)$/.test(client) ? 'mysql' : undefined;
-  if (!scheme) throw new ConfigError(`knexfile ${path.basename(full)}: client ${JSON.stringify(client)} is not one zmigrate supports (pg, mysql2)`);
+  if (!scheme)
+    throw new ConfigError(`knexfile ${path.basename(full)}: client ${JSON.stringify(client)} is not one zmigrate supports (pg, mysql2)`);
   const connection = config.connection;
   if (typeof connection === 'string') return connection;
-  if (typeof connection !== 'object' || connection === null) throw new ConfigError(`knexfile ${path.basename(full)}: connection must be a URL or an object`);
+  if (typeof connection !== 'object' || connection === null)
+    throw new ConfigError(`knexfile ${path.basename(full)}: connection must be a URL or an object`);
   const c = connection as { connectionString?: string; host?: string; port?: number; user?: string; password?: string; database?: string };
   if (c.connectionString) return c.connectionString;
   const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
@@ -66,7 +76,10 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   const config: ZmigrateConfig = {};
   for (const [key, value] of Object.entries(raw)) {
     const expected = KEYS[key as keyof ZmigrateConfig];
-    if (!expected) throw new ConfigError(`config file ${path.basename(file)}: unknown setting ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`);
+    if (!expected)
+      throw new ConfigError(
+        `config file ${path.basename(file)}: unknown setting ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`,
+      );
     if (typeof value !== expected) throw new ConfigError(`config file ${path.basename(file)}: ${key} must be a ${expected}`);
     (config as Record<string, unknown>)[key] = value;
   }

@@ -17,7 +17,14 @@ import { schema } from './commands/schema';
 import { status } from './commands/status';
 import { OPERATION_TEMPLATES } from './templates';
 
-const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boolean; positional?: string; options?: Record<string, Options> }> = [
+const COMMANDS: Array<{
+  name: string;
+  describe: string;
+  run: Command;
+  json?: boolean;
+  positional?: string;
+  options?: Record<string, Options>;
+}> = [
   { name: 'expand', describe: 'expand every pending migration: new shape beside the old, version schema for the new app', run: expand },
   { name: 'contract', describe: 'contract every expanded migration: remove the old shape', run: contract },
   { name: 'rollback', describe: 'undo the newest expanded, not yet contracted, migration', run: rollback },
@@ -27,7 +34,9 @@ const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boo
     describe: 'each migration and its phase',
     run: status,
     json: true,
-    options: { check: { type: 'boolean', describe: 'exit 0 all complete, 3 pending, 4 expanded awaiting contract, 5 failed or half-done' } },
+    options: {
+      check: { type: 'boolean', describe: 'exit 0 all complete, 3 pending, 4 expanded awaiting contract, 5 failed or half-done' },
+    },
   },
   { name: 'schema', describe: 'print the latest version schema name (for deploy scripts)', run: schema },
   { name: 'plan', describe: 'print the SQL expand and contract would run; run nothing', run: plan, json: true },
@@ -37,8 +46,18 @@ const COMMANDS: Array<{ name: string; describe: string; run: Command; json?: boo
     run: lint,
     json: true,
     options: {
-      engine: { type: 'string', choices: ['postgres', 'mysql', 'mariadb'], describe: 'SQL dialect to lint for', defaultDescription: 'the --url scheme, else postgres' },
-      format: { type: 'string', choices: ['tty', 'json', 'github'], describe: 'output: human text, JSON, or GitHub Actions annotations', defaultDescription: 'tty' },
+      engine: {
+        type: 'string',
+        choices: ['postgres', 'mysql', 'mariadb'],
+        describe: 'SQL dialect to lint for',
+        defaultDescription: 'the --url scheme, else postgres',
+      },
+      format: {
+        type: 'string',
+        choices: ['tty', 'json', 'github'],
+        describe: 'output: human text, JSON, or GitHub Actions annotations',
+        defaultDescription: 'tty',
+      },
     },
   },
   {
@@ -66,13 +85,20 @@ export async function run(argv: string[]): Promise<number> {
     const parser = yargs(argv)
       .scriptName('zmigrate')
       .usage('$0 <command> [options]')
-      .option('url', { type: 'string', describe: 'database URL (or ZMIGRATE_DATABASE_URL): postgres://…, mysql://…, mariadb://…, pglite:memory, pglite:<folder>' })
+      .option('url', {
+        type: 'string',
+        describe: 'database URL (or ZMIGRATE_DATABASE_URL): postgres://…, mysql://…, mariadb://…, pglite:memory, pglite:<folder>',
+      })
       .option('dir', { type: 'string', describe: 'migrations folder', defaultDescription: './migrations' })
       .option('config', { type: 'string', describe: 'config file', defaultDescription: 'zmigrate.config.{ts,js,json}' })
       .option('knexfile', { type: 'string', describe: "take the connection from a knex project's knexfile" })
       .option('env', { type: 'string', describe: 'knexfile environment', defaultDescription: 'NODE_ENV or development' })
       .option('lock-timeout', { type: 'number', describe: 'longest a DDL statement waits for a lock, in ms', defaultDescription: '500' })
-      .option('lock-retries', { type: 'number', describe: 'retries after a lock timeout (exponential backoff with jitter)', defaultDescription: '10' })
+      .option('lock-retries', {
+        type: 'number',
+        describe: 'retries after a lock timeout (exponential backoff with jitter)',
+        defaultDescription: '10',
+      })
       .option('wait', { type: 'number', describe: 'seconds to wait for another runner to finish', default: 60 })
       .option('batch-size', { type: 'number', describe: 'rows per backfill batch (default: adapts to --batch-time)' })
       .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '100' })
@@ -111,7 +137,11 @@ export async function run(argv: string[]): Promise<number> {
     const dir = path.resolve(args.dir ?? config.dir ?? 'migrations');
     const lockTimeout = args.lockTimeout ?? config.lockTimeout;
     const lockRetries = args.lockRetries ?? config.lockRetries;
-    const batches = { batchSize: args.batchSize as number | undefined, batchTimeMs: args.batchTime as number | undefined, batchDelayMs: args.batchDelay as number | undefined };
+    const batches = {
+      batchSize: args.batchSize as number | undefined,
+      batchTimeMs: args.batchTime as number | undefined,
+      batchDelayMs: args.batchDelay as number | undefined,
+    };
     for (const [name, value] of [
       ['--lock-timeout', lockTimeout],
       ['--lock-retries', lockRetries],
@@ -122,7 +152,8 @@ export async function run(argv: string[]): Promise<number> {
     ] as const) {
       if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new ConfigError(`${name} must be a number ≥ 0`);
     }
-    if (batches.batchSize !== undefined && (!Number.isInteger(batches.batchSize) || batches.batchSize < 1)) throw new ConfigError('--batch-size must be a whole number ≥ 1');
+    if (batches.batchSize !== undefined && (!Number.isInteger(batches.batchSize) || batches.batchSize < 1))
+      throw new ConfigError('--batch-size must be a whole number ≥ 1');
     const ctx: CommandContext = {
       args,
       output,

@@ -26,16 +26,9 @@ export interface DialectCapabilities {
   readonly maxIdentifierLength: number;
 }
 
-export type ErrorClass =
-  | 'lockTimeout'
-  | 'connectionLost'
-  | 'unreachable'
-  | 'authentication'
-  | 'unknownDatabase'
-  | 'other';
+export type ErrorClass = 'lockTimeout' | 'connectionLost' | 'unreachable' | 'authentication' | 'unknownDatabase' | 'other';
 
 export type IndexState = 'valid' | 'invalid' | 'missing';
-
 
 /** The only ON DELETE clauses zmigrate writes: a migration's value is looked up here, never interpolated. */
 export const FOREIGN_KEY_ACTIONS: Readonly<Record<ForeignKeyAction, string>> = {
@@ -116,7 +109,12 @@ export interface Dialect {
   addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step;
   dropColumn(table: string, column: string): Step;
   /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */
-  finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean; notNullChecked?: string }): Step | undefined;
+  finalizeColumn(
+    table: string,
+    column: string,
+    spec: ColumnSpec,
+    options: { invisible: boolean; notNullChecked?: string },
+  ): Step | undefined;
   setNotNull(table: string, column: string, spec: ColumnSpec): Step;
   renameColumn(table: string, from: string, to: string): Step;
   /** Contract of an altered column: the old column goes and the helper takes its name and final settings. */

@@ -18,7 +18,10 @@ export function parseConnectionUrl(raw: string | undefined): ConnectionTarget {
   }
   const text = raw.trim();
   if (/^pglite:/i.test(text)) {
-    const rest = text.slice('pglite:'.length).replace(/^\/\/(?=\/|\.|~|[A-Za-z]:)/, '').replace(/^\/\//, '');
+    const rest = text
+      .slice('pglite:'.length)
+      .replace(/^\/\/(?=\/|\.|~|[A-Za-z]:)/, '')
+      .replace(/^\/\//, '');
     if (rest === '' || rest === 'memory' || rest === ':memory:') return { engine: 'pglite', dataDir: undefined };
     return { engine: 'pglite', dataDir: path.resolve(rest) };
   }
@@ -35,7 +38,8 @@ export function parseConnectionUrl(raw: string | undefined): ConnectionTarget {
     return { engine: 'postgres', url, database: database || 'postgres' };
   }
   if (protocol === 'mysql' || protocol === 'mariadb') {
-    if (!database) throw new ConfigError(`database URL ${redactUrl(text)} names no database`, { hint: 'mysql://user@host:3306/<database>' });
+    if (!database)
+      throw new ConfigError(`database URL ${redactUrl(text)} names no database`, { hint: 'mysql://user@host:3306/<database>' });
     return { engine: 'mysql', url, database };
   }
   throw new ConfigError(`unsupported database URL scheme ${JSON.stringify(protocol + ':')}`, { hint: HINT });

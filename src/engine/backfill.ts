@@ -79,10 +79,10 @@ export async function runBackfill(
     const done = await dialect.knex.transaction(async (trx) => {
       await trx.raw(dialect.backfillFlag(true));
       try {
-        await trx.raw(
-          `UPDATE ${table} SET ${assignments.join(', ')} WHERE ${after}${keyTuple} <= ${params(upper)} AND (${spec.where})`,
-          [...lowerBindings, ...upper] as Knex.RawBinding[],
-        );
+        await trx.raw(`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${after}${keyTuple} <= ${params(upper)} AND (${spec.where})`, [
+          ...lowerBindings,
+          ...upper,
+        ] as Knex.RawBinding[]);
         const next = { last: upper, end, rows: state.rows + (upperRow ? size : 0) };
         await checkpoints.save(next, trx);
         return next;

@@ -31,7 +31,8 @@ export function recordingKnex(flavour: 'postgres' | 'mysql'): { knex: Knex; stat
   const connection = {
     query(config: unknown, second: unknown, third?: unknown) {
       const callback = (typeof second === 'function' ? second : third) as (err: Error | null, result: unknown, fields?: unknown) => void;
-      const sql = typeof config === 'string' ? config : ((config as { text?: string; sql?: string }).text ?? (config as { sql?: string }).sql ?? '');
+      const sql =
+        typeof config === 'string' ? config : ((config as { text?: string; sql?: string }).text ?? (config as { sql?: string }).sql ?? '');
       if (!/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b/i.test(sql)) statements.push(sql.trim());
       callback(null, flavour === 'postgres' ? { rows: [], rowCount: 0, command: 'SELECT' } : [], []);
     },

@@ -105,11 +105,25 @@ export class StepExecutor {
       } else if (step.job) {
         const job = this.definitions(migration)?.backfill;
         if (!job || !record) throw new MigrationError(migration, phase, undefined, 'the file no longer has its backfill job');
-        await runBackfillJob(this.dialect, job, step.job.key, record.checkpoints, this.logger, (trx) => this.context(migration, phase, trx), this.batches);
+        await runBackfillJob(
+          this.dialect,
+          job,
+          step.job.key,
+          record.checkpoints,
+          this.logger,
+          (trx) => this.context(migration, phase, trx),
+          this.batches,
+        );
         await record.done();
       } else if (step.verify) {
         const keys = await findMismatches(this.dialect, step.verify);
-        if (keys.length > 0) throw new VerificationError(migration, phase, step.sql, `verification failed: ${step.verify.what} does not hold for rows with key ${formatKeys(keys)}`);
+        if (keys.length > 0)
+          throw new VerificationError(
+            migration,
+            phase,
+            step.sql,
+            `verification failed: ${step.verify.what} does not hold for rows with key ${formatKeys(keys)}`,
+          );
         await record?.done();
       } else if (step.backfill) {
         if (!record) throw new Error(`backfill step "${step.description}" must be recorded`);
@@ -153,7 +167,9 @@ export class StepExecutor {
         if (kind === 'lockTimeout' && step.locks && lockAttempts < this.retry.lockRetries) {
           lockAttempts += 1;
           const delay = backoff(this.retry, lockAttempts);
-          this.logger.warn(`lock not granted in time for "${step.description}"; retry ${lockAttempts}/${this.retry.lockRetries} in ${delay} ms`);
+          this.logger.warn(
+            `lock not granted in time for "${step.description}"; retry ${lockAttempts}/${this.retry.lockRetries} in ${delay} ms`,
+          );
           await sleep(delay);
           continue;
         }
@@ -262,7 +278,10 @@ function backoff(policy: RetryPolicy, attempt: number): number {
 export function message(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   // knex prefixes the whole statement to driver errors; the statement is reported separately.
-  const base = text.includes(' - ') && /^(select|insert|update|delete|create|alter|drop|with|set)\b/i.test(text) ? text.slice(text.lastIndexOf(' - ') + 3) : text;
+  const base =
+    text.includes(' - ') && /^(select|insert|update|delete|create|alter|drop|with|set)\b/i.test(text)
+      ? text.slice(text.lastIndexOf(' - ') + 3)
+      : text;
   // PostgreSQL puts the useful part in the detail: `Key (email)=(a@example.com) is duplicated.`
   const detail = (error as { detail?: unknown } | null)?.detail;
   return typeof detail === 'string' && detail !== '' && !base.includes(detail) ? `${base}: ${detail}` : base;

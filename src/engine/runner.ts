@@ -49,7 +49,13 @@ const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting',
 
 /** A step that runs the migration file's own phase function. */
 function customStep(phase: 'expand' | 'contract' | 'rollback'): Step {
-  return { description: `custom ${phase} step`, sql: `-- the migration's ${phase} function (TypeScript)`, transactional: false, locks: true, custom: phase };
+  return {
+    description: `custom ${phase} step`,
+    sql: `-- the migration's ${phase} function (TypeScript)`,
+    transactional: false,
+    locks: true,
+    custom: phase,
+  };
 }
 
 /**
@@ -67,7 +73,14 @@ export class Runner {
     private readonly logger: Logger,
     batches: BatchOptions = DEFAULT_BATCHES,
   ) {
-    this.#executor = new StepExecutor(dialect, store, retry, logger, batches, (name) => this.migrations.find((m) => m.name === name)?.migration);
+    this.#executor = new StepExecutor(
+      dialect,
+      store,
+      retry,
+      logger,
+      batches,
+      (name) => this.migrations.find((m) => m.name === name)?.migration,
+    );
   }
 
   /** Expands every pending migration in file order; resumes one left half-way. */
@@ -78,8 +91,10 @@ export class Runner {
       const record = records.get(migration.name);
       const phase = record?.phase ?? 'pending';
       if (phase === 'expanded' || phase === 'complete') continue;
-      if (phase === 'contracting') throw new StateError(`${migration.name} is half-way through contract; run zmigrate contract to finish it`);
-      if (phase === 'rolling back') throw new StateError(`${migration.name} is half-way through rollback; run zmigrate rollback to finish it`);
+      if (phase === 'contracting')
+        throw new StateError(`${migration.name} is half-way through contract; run zmigrate contract to finish it`);
+      if (phase === 'rolling back')
+        throw new StateError(`${migration.name} is half-way through rollback; run zmigrate rollback to finish it`);
       await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
       done.push(migration.name);
     }
@@ -95,7 +110,9 @@ export class Runner {
       const phase = record?.phase ?? 'pending';
       if (phase === 'expanding' || phase === 'rolling back') {
         const last = record?.error ? ` (it stopped with: ${record.error})` : '';
-        throw new StateError(`${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first${last}`);
+        throw new StateError(
+          `${migration.name} is ${phase}; run zmigrate ${phase === 'expanding' ? 'expand' : 'rollback'} to finish it first${last}`,
+        );
       }
       if (phase === 'expanded' && record?.unverified) {
         throw new StateError(`${migration.name} cannot be contracted: ${record.unverified}`, {
@@ -134,7 +151,9 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of migration.migration.operations) operation.shapeView(next, model);
-        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)).filter((s) => s.backfill || s.verify);
+        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)).filter(
+          (s) => s.backfill || s.verify,
+        );
         if (steps.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
         const unverified = await this.#executor.runAgain(migration.name, steps);
@@ -212,12 +231,16 @@ export class Runner {
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites));
         planned.steps.push(...(await this.captured(migration, 'expand')), ...this.customExpandSteps(migration, model).filter((s) => s.job));
         const schemaSteps = [this.dialect.createSchema(versionSchemaName(this.dialect, migration.name))];
-        for (const table of expandView.tables) schemaSteps.push(...this.dialect.replaceView(versionSchemaName(this.dialect, migration.name), table));
+        for (const table of expandView.tables)
+          schemaSteps.push(...this.dialect.replaceView(versionSchemaName(this.dialect, migration.name), table));
         plans.push({ migration: migration.name, phase: 'expand', steps: [...planned.steps, ...schemaSteps], note: planned.note });
         const contractModel = model.clone();
         const contract = this.planPhaseSteps(migration, contractModel, view.clone(), 'contract');
         const triggers = [...new Set(dualWrites.filter((d) => d.rules.length > 0).map((d) => d.table))];
-        contract.steps.unshift(...(await this.captured(migration, 'contract')), ...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))));
+        contract.steps.unshift(
+          ...(await this.captured(migration, 'contract')),
+          ...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))),
+        );
         plans.push({ migration: migration.name, phase: 'contract', ...contract });
         view = expandView;
       } else if (phase === 'expanded') {
@@ -251,7 +274,11 @@ export class Runner {
         });
       }
       await this.store.clearSteps(migration.name);
-      await this.store.startExpand(migration.name, { checksum: migration.checksum, description: migration.migration.description ?? null, baseline: snapshot(model) });
+      await this.store.startExpand(migration.name, {
+        checksum: migration.checksum,
+        description: migration.migration.description ?? null,
+        baseline: snapshot(model),
+      });
       this.logger.info(`expand ${migration.name}`);
     } else {
       this.logger.info(`expand ${migration.name} (resuming)`);
@@ -264,7 +291,13 @@ export class Runner {
     await this.store.update(migration.name, { versionSchema: schema, introduced });
     const records = new Map((await this.store.list()).map((r) => [r.name, r]));
     await this.syncVersionSchemas(migration.name, 'expand', records);
-    await this.store.update(migration.name, { phase: 'expanded', expandedAt: new Date(), error: null, steps: [], nextOperation: migration.migration.operations.length });
+    await this.store.update(migration.name, {
+      phase: 'expanded',
+      expandedAt: new Date(),
+      error: null,
+      steps: [],
+      nextOperation: migration.migration.operations.length,
+    });
     await this.store.clearSteps(migration.name, 'expand');
   }
 
@@ -282,7 +315,10 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of operations) operation.shapeView(next, model);
-        const steps = [...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)), ...this.customExpandSteps(migration, model)];
+        const steps = [
+          ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)),
+          ...this.customExpandSteps(migration, model),
+        ];
         await this.store.update(migration.name, { steps: [...record.steps, ...steps], nextOperation: operations.length + 1 });
         continue;
       }
@@ -427,7 +463,14 @@ export class Runner {
     }
     const current = (await this.store.get(migration.name))!;
     await this.#executor.runPhase(migration.name, 'rollback', current.steps);
-    await this.store.update(migration.name, { phase: 'rolled back', rolledBackAt: new Date(), versionSchema: null, steps: [], nextOperation: 0, error: null });
+    await this.store.update(migration.name, {
+      phase: 'rolled back',
+      rolledBackAt: new Date(),
+      versionSchema: null,
+      steps: [],
+      nextOperation: 0,
+      error: null,
+    });
     await this.store.clearSteps(migration.name);
     await this.syncVersionSchemas(migration.name, 'rollback', new Map((await this.store.list()).map((r) => [r.name, r])));
   }
@@ -445,7 +488,15 @@ export class Runner {
     for (const d of dualWrites) rules.set(d.table, [...(rules.get(d.table) ?? []), ...d.rules]);
     const steps: Step[] = [];
     for (const [table, tableRules] of rules) {
-      if (tableRules.length > 0) steps.push(this.dialect.createTrigger(table, triggerName(migration.name, table), tableRules, versionSchemaName(this.dialect, migration.name)));
+      if (tableRules.length > 0)
+        steps.push(
+          this.dialect.createTrigger(
+            table,
+            triggerName(migration.name, table),
+            tableRules,
+            versionSchemaName(this.dialect, migration.name),
+          ),
+        );
     }
     for (const backfill of dualWrites.flatMap((d) => d.backfill)) {
       const set = Object.entries(backfill.set)
@@ -506,7 +557,10 @@ export class Runner {
   private async captured(migration: LoadedMigration, phase: 'expand' | 'contract' | 'rollback'): Promise<Step[]> {
     const fn = migration.migration[phase];
     if (!fn) return [];
-    const statements = await captureCustomSql(this.dialect.sqlFlavour, phase, fn, { name: migration.name, versionSchema: versionSchemaName(this.dialect, migration.name) });
+    const statements = await captureCustomSql(this.dialect.sqlFlavour, phase, fn, {
+      name: migration.name,
+      versionSchema: versionSchemaName(this.dialect, migration.name),
+    });
     return statements.map((sql) => ({ description: `custom ${phase} step`, sql, transactional: false, locks: true }));
   }
 
@@ -520,7 +574,10 @@ export class Runner {
       const table = model.table(job.table);
       if (!table) throw new ValidationError(migration.name, `backfill job: unknown table ${JSON.stringify(job.table)}`);
       if (table.primaryKey.length === 0) {
-        throw new ValidationError(migration.name, `backfill job: table ${JSON.stringify(job.table)} has no primary key, which the job needs to walk it in batches`);
+        throw new ValidationError(
+          migration.name,
+          `backfill job: table ${JSON.stringify(job.table)} has no primary key, which the job needs to walk it in batches`,
+        );
       }
       if (job.where !== undefined) checkSqlFragment(this.dialect, migration.name, 'backfill job: where', job.where);
       steps.push({
@@ -546,18 +603,26 @@ export class Runner {
     const reshaped = operations.flatMap((op) => op.reshapes?.() ?? []);
     if (reshaped.length === 0) return;
     if (operations.some((op) => op.opaque)) {
-      throw new ValidationError(migration.name, 'op.sql cannot share a migration with operations that change columns in place (renameColumn, alterColumn, dropColumn, setNotNull, addColumn with up)', {
-        hint: 'put the raw SQL in a migration of its own',
-      });
+      throw new ValidationError(
+        migration.name,
+        'op.sql cannot share a migration with operations that reshape a table in place (renameTable, renameColumn, alterColumn, dropColumn, setNotNull, addColumn with up)',
+        {
+          hint: 'put the raw SQL in a migration of its own',
+        },
+      );
     }
     for (const other of this.migrations) {
       if (other.name === migration.name || !LIVE.includes(records.get(other.name)?.phase ?? 'pending')) continue;
       const busy = other.migration.operations.flatMap((op) => op.reshapes?.() ?? []);
       const clash = reshaped.find((t) => busy.some((b) => this.dialect.rules.sameTable(b, t)));
       if (clash !== undefined) {
-        throw new ValidationError(migration.name, `table ${JSON.stringify(clash)} is still being changed by ${other.name}, which is expanded but not contracted`, {
-          hint: `run zmigrate contract for ${other.name} first`,
-        });
+        throw new ValidationError(
+          migration.name,
+          `table ${JSON.stringify(clash)} is still being changed by ${other.name}, which is expanded but not contracted`,
+          {
+            hint: `run zmigrate contract for ${other.name} first`,
+          },
+        );
       }
     }
   }
@@ -566,21 +631,34 @@ export class Runner {
    * Type-checks every up/down expression on the server before anything changes,
    * so a bad expression is a clear error now, not a failing app write later.
    */
-  private async checkExpressions(migration: LoadedMigration, dualWrites: DualWrite[], model: SchemaModel, planned: SchemaModel): Promise<void> {
+  private async checkExpressions(
+    migration: LoadedMigration,
+    dualWrites: DualWrite[],
+    model: SchemaModel,
+    planned: SchemaModel,
+  ): Promise<void> {
     const q = (name: string) => this.dialect.quote(name);
     for (const d of dualWrites) {
       for (const rule of d.rules) {
         const projection = rule.row
-          .map((c) => (model.column(d.table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(d.table, c.source)?.type ?? 'text')) + ` AS ${q(c.name)}`)
+          .map(
+            (c) =>
+              (model.column(d.table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(d.table, c.source)?.type ?? 'text')) +
+              ` AS ${q(c.name)}`,
+          )
           .join(', ');
         const sql = `SELECT (${rule.expression}) AS v FROM (SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0) AS _zm_row`;
         try {
           await this.dialect.knex.raw(sql.replace(/\?/g, '\\?'));
         } catch (error) {
-          throw new ValidationError(migration.name, `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) does not work on the server: ${message(error)}`, {
-            cause: error,
-            hint: 'up refers to columns by their old names, down by their new names',
-          });
+          throw new ValidationError(
+            migration.name,
+            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) does not work on the server: ${message(error)}`,
+            {
+              cause: error,
+              hint: 'up refers to columns by their old names, down by their new names',
+            },
+          );
         }
       }
     }
@@ -626,7 +704,11 @@ export class Runner {
   private previousView(model: SchemaModel, records: Map<string, MigrationRecord>, name: string): VersionView {
     const live = this.liveMigrations(model, records, name);
     const before = live.filter((m) => m.name < name);
-    return liveViews(model, live).get(before.at(-1)?.name ?? '')?.clone() ?? committedView(model, live);
+    return (
+      liveViews(model, live)
+        .get(before.at(-1)?.name ?? '')
+        ?.clone() ?? committedView(model, live)
+    );
   }
 
   private liveMigrations(model: SchemaModel, records: Map<string, MigrationRecord>, alsoLive?: string): LiveMigration[] {

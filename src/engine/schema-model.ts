@@ -140,9 +140,7 @@ export class VersionView {
       model.tables.map((t) => ({
         name: t.name,
         source: t.name,
-        columns: t.columns
-          .filter((c) => !isHelperColumn(c.name))
-          .map((c) => ({ name: c.name, source: c.name })),
+        columns: t.columns.filter((c) => !isHelperColumn(c.name)).map((c) => ({ name: c.name, source: c.name })),
       })),
     );
   }

@@ -147,7 +147,10 @@ export class StateStore {
 
   /** Status of each step of a phase, by sequence number. */
   async stepStatus(migration: string, phase: Phase): Promise<Map<number, StepStatus>> {
-    const rows = (await this.table('steps').where({ migration, phase }).select('seq', 'status')) as Array<{ seq: number; status: StepStatus }>;
+    const rows = (await this.table('steps').where({ migration, phase }).select('seq', 'status')) as Array<{
+      seq: number;
+      status: StepStatus;
+    }>;
     return new Map(rows.map((r) => [Number(r.seq), r.status]));
   }
 
@@ -157,11 +160,18 @@ export class StateStore {
   }
 
   async loadCheckpoint(migration: string, phase: Phase, seq: number): Promise<BackfillCheckpoint | undefined> {
-    const row = (await this.table('steps').where({ migration, phase, seq }).first('checkpoint')) as { checkpoint?: string | null } | undefined;
+    const row = (await this.table('steps').where({ migration, phase, seq }).first('checkpoint')) as
+      { checkpoint?: string | null } | undefined;
     return row?.checkpoint ? (JSON.parse(row.checkpoint) as BackfillCheckpoint) : undefined;
   }
 
-  async saveCheckpoint(migration: string, phase: Phase, seq: number, checkpoint: BackfillCheckpoint, trx?: Knex.Transaction): Promise<void> {
+  async saveCheckpoint(
+    migration: string,
+    phase: Phase,
+    seq: number,
+    checkpoint: BackfillCheckpoint,
+    trx?: Knex.Transaction,
+  ): Promise<void> {
     const values = { checkpoint: JSON.stringify(checkpoint), updated_at: new Date() };
     const updated = await this.table('steps', trx).where({ migration, phase, seq }).update(values);
     if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status: 'running', ...values });

@@ -24,7 +24,10 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promis
   let last: unknown[] | null = null;
   for (;;) {
     const after = last ? `WHERE ${keyTuple} > ${params(last)} ` : '';
-    const [upper] = await rows(`SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${CHUNK - 1}`, last ?? []);
+    const [upper] = await rows(
+      `SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${CHUNK - 1}`,
+      last ?? [],
+    );
     const range = [last ? `${keyTuple} > ${params(last)}` : '', upper ? `${keyTuple} <= ${params(keyOf(upper))}` : ''].filter(Boolean);
     const bad = await rows(
       `SELECT ${key.join(', ')} FROM ${table} WHERE ${[...range, `(${spec.mismatch})`].join(' AND ')} ORDER BY ${key.join(', ')} LIMIT ${SHOWN - found.length}`,

@@ -78,7 +78,12 @@ export function liveViews(model: SchemaModel, live: readonly LiveMigration[]): M
     for (const table of migration.introduced.tables) {
       if (!view.tables.some((t) => t.source === table)) {
         const physical = model.table(table);
-        if (physical) view.addTable({ name: table, source: table, columns: physical.columns.filter((c) => !isHelperColumn(c.name)).map((c) => ({ name: c.name, source: c.name })) });
+        if (physical)
+          view.addTable({
+            name: table,
+            source: table,
+            columns: physical.columns.filter((c) => !isHelperColumn(c.name)).map((c) => ({ name: c.name, source: c.name })),
+          });
       }
     }
     for (const { table, column } of migration.introduced.columns) {

@@ -63,7 +63,8 @@ export async function lint(migrations: readonly LoadedMigration[], options: Lint
       const flavour = options.engine === 'postgres' ? 'postgres' : 'mysql';
       const statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
       for (const sql of statements) {
-        for (const f of linter.sql(sql, phase)) located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, 0, f.statement) });
+        for (const f of linter.sql(sql, phase))
+          located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, 0, f.statement) });
       }
     };
     linter.startPhase('expand', createdTables);

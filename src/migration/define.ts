@@ -1,4 +1,18 @@
-import type { BackfillJob, BackfillJobSpec, AddColumnSpec, AlterColumnSpec, DropColumnSpec, SetNotNullSpec, CreateIndexSpec, CreateTableSpec, AddUniqueSpec, AddForeignKeySpec, Migration, MigrationDefinition, RawSqlSpec } from './types';
+import type {
+  BackfillJob,
+  BackfillJobSpec,
+  AddColumnSpec,
+  AlterColumnSpec,
+  DropColumnSpec,
+  SetNotNullSpec,
+  CreateIndexSpec,
+  CreateTableSpec,
+  AddUniqueSpec,
+  AddForeignKeySpec,
+  Migration,
+  MigrationDefinition,
+  RawSqlSpec,
+} from './types';
 import type { Operation } from '../operations/operation';
 import { CreateTable } from '../operations/create-table';
 import { DropTable } from '../operations/drop-table';

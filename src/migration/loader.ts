@@ -29,9 +29,7 @@ export async function listMigrationFiles(dir: string): Promise<Array<{ name: str
     if (code === 'ENOTDIR') throw new ConfigError(`${dir} is not a folder`);
     throw new ConfigError(`cannot read migrations folder ${dir}: ${(error as Error).message}`);
   }
-  const files = entries
-    .filter((f) => EXTENSIONS.includes(path.extname(f)) && !f.endsWith('.d.ts') && !f.startsWith('.'))
-    .sort();
+  const files = entries.filter((f) => EXTENSIONS.includes(path.extname(f)) && !f.endsWith('.d.ts') && !f.startsWith('.')).sort();
   const seen = new Map<string, string>();
   const result: Array<{ name: string; file: string }> = [];
   for (const f of files) {
@@ -84,7 +82,11 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
 }
 
 function toMigration(file: string, exported: unknown): Migration {
-  if (exported === undefined || exported === null || (typeof exported === 'object' && Object.keys(exported).length === 0 && !isMigration(exported))) {
+  if (
+    exported === undefined ||
+    exported === null ||
+    (typeof exported === 'object' && Object.keys(exported).length === 0 && !isMigration(exported))
+  ) {
     throw new MigrationFileError(file, 'has no default export', {
       hint: 'end the file with: export default defineMigration({ operations: [...] })',
     });
@@ -119,5 +121,10 @@ function toMigration(file: string, exported: unknown): Migration {
 
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+  return (
+    message
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? 'unknown error'
+  );
 }

@@ -39,20 +39,31 @@ export class AddColumn implements Operation {
     checkColumnSpec(ctx.dialect, ctx.migration, `${this.table}.${this.column}`, this.spec);
     const source = sourceTable(ctx, this.table);
     if (ctx.view.column(this.table, this.column) || ctx.model.column(source, this.column)) {
-      throw new ValidationError(ctx.migration, `column ${JSON.stringify(this.column)} already exists in table ${JSON.stringify(this.table)}`);
+      throw new ValidationError(
+        ctx.migration,
+        `column ${JSON.stringify(this.column)} already exists in table ${JSON.stringify(this.table)}`,
+      );
     }
     if (this.spec.primaryKey || this.spec.unique) {
-      throw new ValidationError(ctx.migration, `addColumn ${this.table}.${this.column}: primaryKey/unique would build an index under a lock`, {
-        hint: 'add the column, then op.createIndex(..., { unique: true })',
-      });
+      throw new ValidationError(
+        ctx.migration,
+        `addColumn ${this.table}.${this.column}: primaryKey/unique would build an index under a lock`,
+        {
+          hint: 'add the column, then op.createIndex(..., { unique: true })',
+        },
+      );
     }
     if (this.spec.up !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
       requirePrimaryKey(ctx, this.table);
     } else if (this.spec.nullable === false && this.spec.default === undefined) {
-      throw new ValidationError(ctx.migration, `addColumn ${this.table}.${this.column}: a NOT NULL column needs a default or an up expression, or the old app's inserts would fail`, {
-        hint: "give it a default (default: '0') or up: 'SQL over the old row'",
-      });
+      throw new ValidationError(
+        ctx.migration,
+        `addColumn ${this.table}.${this.column}: a NOT NULL column needs a default or an up expression, or the old app's inserts would fail`,
+        {
+          hint: "give it a default (default: '0') or up: 'SQL over the old row'",
+        },
+      );
     }
   }
 
@@ -73,7 +84,9 @@ export class AddColumn implements Operation {
     const source = sourceTable(ctx, this.table);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
     const spec = this.expandSpec;
-    ctx.model.table(source)!.columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: spec.default ?? null, invisible });
+    ctx.model
+      .table(source)!
+      .columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: spec.default ?? null, invisible });
     return [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
   }
 
@@ -122,7 +135,9 @@ export class AddColumn implements Operation {
           // The old app changed the row (it cannot set the new column): recompute. An app of the
           // new version that left the column as it was meant it; without a session signal (MySQL
           // clients not using the helpers) that case cannot be told apart, and the column is recomputed.
-          onUpdate: { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }] },
+          onUpdate: {
+            any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }],
+          },
         },
       ],
       backfill: [
@@ -141,7 +156,8 @@ export class AddColumn implements Operation {
           mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
         },
       ],
-      afterBackfill: this.checked && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, this.column, this.checkName)] : [],
+      afterBackfill:
+        this.checked && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, this.column, this.checkName)] : [],
     };
   }
 

@@ -53,16 +53,22 @@ export class AlterColumn implements Operation {
     }
     const special = this.indexes(ctx).find((i) => i.special);
     if (special) {
-      throw new ValidationError(ctx.migration, `${what}: index ${JSON.stringify(special.name)} is partial or over expressions and cannot be carried over to the new column`, {
-        hint: 'drop it in an earlier migration and create it again after this one',
-      });
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: index ${JSON.stringify(special.name)} is partial or over expressions and cannot be carried over to the new column`,
+        {
+          hint: 'drop it in an earlier migration and create it again after this one',
+        },
+      );
     }
   }
 
   /** The indexes that use the column: rebuilt on the new column at expand, renamed at contract. */
   private indexes(ctx: PlanContext): IndexModel[] {
     const { source, physical } = this.names(ctx);
-    return ctx.model.table(source)!.indexes.filter((i) => i.columns.some((c) => ctx.dialect.rules.sameColumn(c, physical)) && !i.name.startsWith('_zm_'));
+    return ctx.model
+      .table(source)!
+      .indexes.filter((i) => i.columns.some((c) => ctx.dialect.rules.sameColumn(c, physical)) && !i.name.startsWith('_zm_'));
   }
 
   private shadowIndex(name: string): string {
@@ -114,7 +120,15 @@ export class AlterColumn implements Operation {
     const indexes = this.indexes(ctx);
     const placeholder = !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type) : undefined;
     if (placeholder) steps.unshift(placeholder);
-    steps.push(ctx.dialect.replaceColumn(source, physical, helper, final, indexes.map((i) => i.name)));
+    steps.push(
+      ctx.dialect.replaceColumn(
+        source,
+        physical,
+        helper,
+        final,
+        indexes.map((i) => i.name),
+      ),
+    );
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
     // The old indexes went with the old column; the rebuilt ones take their names.
     for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
@@ -127,7 +141,11 @@ export class AlterColumn implements Operation {
       });
     table.columns = table.columns
       .filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical))
-      .map((c) => (c.name === helper ? { ...c, name: physical, nullable: final.nullable !== false, default: final.default ?? null, invisible: false } : c));
+      .map((c) =>
+        c.name === helper
+          ? { ...c, name: physical, nullable: final.nullable !== false, default: final.default ?? null, invisible: false }
+          : c,
+      );
     return steps;
   }
 
@@ -156,7 +174,13 @@ export class AlterColumn implements Operation {
       table: previous.source,
       rules: [
         // The new app wrote the new column: derive the old one.
-        { target: physical, expression: this.spec.down, row: rowOf(ctx.next.table(this.table)), onInsert: { notNull: helper }, onUpdate: { changed: [helper] } },
+        {
+          target: physical,
+          expression: this.spec.down,
+          row: rowOf(ctx.next.table(this.table)),
+          onInsert: { notNull: helper },
+          onUpdate: { changed: [helper] },
+        },
         // The old app wrote the old column: derive the new one.
         {
           target: helper,

@@ -15,7 +15,10 @@ export class CreateIndex implements Operation {
   ) {}
 
   describe(): string {
-    return `create ${this.spec.unique ? 'unique ' : ''}index ${this.spec.name ?? ''} on ${this.table} (${this.columns.join(', ')})`.replace('  ', ' ');
+    return `create ${this.spec.unique ? 'unique ' : ''}index ${this.spec.name ?? ''} on ${this.table} (${this.columns.join(', ')})`.replace(
+      '  ',
+      ' ',
+    );
   }
 
   validate(ctx: PlanContext): void {
@@ -29,7 +32,10 @@ export class CreateIndex implements Operation {
     }
     if (this.spec.where !== undefined) {
       if (!ctx.dialect.capabilities.partialIndexes) {
-        throw new ValidationError(ctx.migration, `createIndex ${JSON.stringify(name)}: ${ctx.dialect.displayName} has no partial indexes ('where')`);
+        throw new ValidationError(
+          ctx.migration,
+          `createIndex ${JSON.stringify(name)}: ${ctx.dialect.displayName} has no partial indexes ('where')`,
+        );
       }
       checkSqlFragment(ctx.dialect, ctx.migration, `createIndex ${name}: where`, this.spec.where);
     }
@@ -56,7 +62,6 @@ export class CreateIndex implements Operation {
   }
 
   shapeView(): void {}
-
 
   /** The given name, or `<table>_<columns>_idx`, shortened with a hash when too long for the engine. */
   indexName(ctx: PlanContext): string {

@@ -31,11 +31,17 @@ export class CreateTable implements Operation {
     }
     const flagged = columns.filter(([, spec]) => spec.primaryKey).map(([name]) => name);
     if (this.spec.primaryKey && flagged.length > 0) {
-      throw new ValidationError(ctx.migration, `createTable ${JSON.stringify(this.table)}: give the primary key either as primaryKey: [...] or on columns, not both`);
+      throw new ValidationError(
+        ctx.migration,
+        `createTable ${JSON.stringify(this.table)}: give the primary key either as primaryKey: [...] or on columns, not both`,
+      );
     }
     for (const name of this.primaryKey()) {
       if (!columns.some(([c]) => ctx.dialect.rules.sameColumn(c, name))) {
-        throw new ValidationError(ctx.migration, `createTable ${JSON.stringify(this.table)}: primary key column ${JSON.stringify(name)} is not one of its columns`);
+        throw new ValidationError(
+          ctx.migration,
+          `createTable ${JSON.stringify(this.table)}: primary key column ${JSON.stringify(name)} is not one of its columns`,
+        );
       }
     }
   }
@@ -62,7 +68,6 @@ export class CreateTable implements Operation {
       columns: Object.keys(this.spec.columns).map((name) => ({ name, source: name })),
     });
   }
-
 
   private primaryKey(): string[] {
     if (this.spec.primaryKey) return this.spec.primaryKey;

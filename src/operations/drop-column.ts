@@ -31,9 +31,13 @@ export class DropColumn implements Operation {
     }
     const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
     if (!physical.nullable && physical.default === null) {
-      throw new ValidationError(ctx.migration, `dropColumn ${this.table}.${this.column}: the column is NOT NULL without a default, so the new app's inserts would fail`, {
-        hint: "give it down: 'SQL over the new row' that fills it",
-      });
+      throw new ValidationError(
+        ctx.migration,
+        `dropColumn ${this.table}.${this.column}: the column is NOT NULL without a default, so the new app's inserts would fail`,
+        {
+          hint: "give it down: 'SQL over the new row' that fills it",
+        },
+      );
     }
   }
 

@@ -33,5 +33,4 @@ export class DropTable implements Operation {
   shapeView(view: VersionView): void {
     view.removeTable(this.table);
   }
-
 }

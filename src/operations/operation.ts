@@ -100,9 +100,13 @@ export function sourceTable(ctx: PlanContext, table: string): string {
 export function requirePrimaryKey(ctx: PlanContext, table: string): string[] {
   const key = ctx.model.table(sourceTable(ctx, table))?.primaryKey ?? [];
   if (key.length === 0) {
-    throw new ValidationError(ctx.migration, `table ${JSON.stringify(table)} has no primary key, which the backfill needs to walk it in batches`, {
-      hint: 'add a primary key first (op.sql in an earlier migration)',
-    });
+    throw new ValidationError(
+      ctx.migration,
+      `table ${JSON.stringify(table)} has no primary key, which the backfill needs to walk it in batches`,
+      {
+        hint: 'add a primary key first (op.sql in an earlier migration)',
+      },
+    );
   }
   return key;
 }
@@ -116,5 +120,8 @@ export function defaultName(ctx: PlanContext, table: string, columns: string[], 
   const max = ctx.dialect.capabilities.maxIdentifierLength;
   if (Buffer.byteLength(name) <= max) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  return `${Buffer.from(name).subarray(0, max - 9).toString('utf8').replace(/\uFFFD+$/, '')}_${hash}`;
+  return `${Buffer.from(name)
+    .subarray(0, max - 9)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '')}_${hash}`;
 }

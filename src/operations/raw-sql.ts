@@ -43,7 +43,6 @@ export class RawSql implements Operation {
   }
 
   shapeView(): void {}
-
 }
 
 function steps(dialect: Dialect, phase: string, sql: string | undefined): Step[] {

@@ -3,7 +3,15 @@ import type { Step } from '../engine/step';
 import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
-import { requireColumn, requirePrimaryKey, sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
+import {
+  requireColumn,
+  requirePrimaryKey,
+  sourceTable,
+  type DualWrite,
+  type DualWriteContext,
+  type Operation,
+  type PlanContext,
+} from './operation';
 
 /**
  * `up` replaces NULLs, for old rows (backfill) and for the apps' writes
@@ -49,7 +57,10 @@ export class SetNotNull implements Operation {
     model.nullable = false;
     const spec = { type: model.type, nullable: false, default: model.default ?? undefined };
     if (!ctx.dialect.validateConstraint) return [ctx.dialect.setNotNull(source, column, spec)];
-    return [ctx.dialect.validateConstraint(source, check), ctx.dialect.finalizeColumn(source, column, { type: model.type, nullable: false }, { invisible: false, notNullChecked: check })!];
+    return [
+      ctx.dialect.validateConstraint(source, check),
+      ctx.dialect.finalizeColumn(source, column, { type: model.type, nullable: false }, { invisible: false, notNullChecked: check })!,
+    ];
   }
 
   rollback(ctx: PlanContext): Step[] {
@@ -64,9 +75,25 @@ export class SetNotNull implements Operation {
     const column = ctx.previous.column(this.table, this.column)!.source;
     return {
       table: previous.source,
-      rules: [{ target: column, expression: this.spec.up, row: rowOf(previous), onInsert: { isNull: column }, onUpdate: { isNull: column } }],
-      backfill: [{ table: previous.source, key: ctx.model.table(previous.source)!.primaryKey, set: { [column]: this.spec.up }, where: `${ctx.dialect.quote(column)} IS NULL` }],
-      verify: [{ table: previous.source, key: ctx.model.table(previous.source)!.primaryKey, what: `${this.table}.${this.column} is not null`, mismatch: `${ctx.dialect.quote(column)} IS NULL` }],
+      rules: [
+        { target: column, expression: this.spec.up, row: rowOf(previous), onInsert: { isNull: column }, onUpdate: { isNull: column } },
+      ],
+      backfill: [
+        {
+          table: previous.source,
+          key: ctx.model.table(previous.source)!.primaryKey,
+          set: { [column]: this.spec.up },
+          where: `${ctx.dialect.quote(column)} IS NULL`,
+        },
+      ],
+      verify: [
+        {
+          table: previous.source,
+          key: ctx.model.table(previous.source)!.primaryKey,
+          what: `${this.table}.${this.column} is not null`,
+          mismatch: `${ctx.dialect.quote(column)} IS NULL`,
+        },
+      ],
       afterBackfill: ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, column, checkName(column))] : [],
     };
   }

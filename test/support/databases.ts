@@ -78,7 +78,10 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
         if (engine === 'postgres') {
           await a.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
         } else {
-          const [rows] = await a.raw('SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE ?', [name, `${name}\\_%`]);
+          const [rows] = await a.raw(
+            'SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE ?',
+            [name, `${name}\\_%`],
+          );
           for (const row of rows as Array<{ s: string }>) await a.raw(`DROP DATABASE IF EXISTS \`${row.s}\``);
         }
       } finally {
@@ -117,7 +120,13 @@ function createPglite(): TestDatabase {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-pglite-'));
   const script = path.join(__dirname, 'pglite-query.js');
   const raw = async (sql: string, bindings: unknown[] = []) => {
-    const sqlPg = sql.replace(/\?/g, (() => { let i = 0; return () => `$${++i}`; })());
+    const sqlPg = sql.replace(
+      /\?/g,
+      (() => {
+        let i = 0;
+        return () => `$${++i}`;
+      })(),
+    );
     const out = execFileSync(process.execPath, [script, dir, sqlPg, JSON.stringify(bindings)], { encoding: 'utf8' });
     return { rows: JSON.parse(out) as unknown[] };
   };

@@ -389,7 +389,9 @@ const EXAMPLES: Example[] = [
     },
     async complete({ db, server }) {
       if (db.engine === 'postgres') {
-        expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_customer_fk'")).toEqual([{ convalidated: true }]);
+        expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_customer_fk'")).toEqual([
+          { convalidated: true },
+        ]);
       }
       if (!server) return;
       await oldApp(db)('delete from customers where id = 1');
@@ -401,13 +403,17 @@ const EXAMPLES: Example[] = [
     migrations: ['0001_create_orders', '0002_amount_not_negative'],
     engines: ['postgres'], // MySQL/MariaDB cannot add a CHECK online: zmigrate refuses it there (test/constraints.test.ts)
     async expanded({ db, schema, server }) {
-      expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([{ convalidated: false }]);
+      expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([
+        { convalidated: false },
+      ]);
       if (!server) return;
       await newApp(db, schema('0002_amount_not_negative'))('insert into orders (id, amount) values (1, 5)');
       await expect(oldApp(db)('insert into orders (id, amount) values (2, -1)')).rejects.toThrow();
     },
     async complete({ db }) {
-      expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([{ convalidated: true }]);
+      expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([
+        { convalidated: true },
+      ]);
     },
   },
   {
@@ -441,19 +447,20 @@ type Status = { migrations: Array<{ name: string; phase: string; versionSchema: 
  */
 export function defineExampleTests(engines: Engine[], options: { guard: boolean; part?: [number, number] }): void {
   const [part, parts] = options.part ?? [0, 1];
-  if (options.guard) test('every folder of migrations-examples is tested here and listed in its README', () => {
-    const folders = readdirSync(EXAMPLES_ROOT, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name)
-      .sort();
-    expect(folders).toEqual(EXAMPLES.map((e) => e.folder).sort());
-    const readme = readFileSync(path.join(EXAMPLES_ROOT, 'README.md'), 'utf8');
-    for (const example of EXAMPLES) {
-      expect(readme).toContain(`${example.folder}/`);
-      const files = readdirSync(path.join(EXAMPLES_ROOT, example.folder)).sort();
-      expect(files.map((f) => path.basename(f, '.ts'))).toEqual(example.migrations);
-    }
-  });
+  if (options.guard)
+    test('every folder of migrations-examples is tested here and listed in its README', () => {
+      const folders = readdirSync(EXAMPLES_ROOT, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+      expect(folders).toEqual(EXAMPLES.map((e) => e.folder).sort());
+      const readme = readFileSync(path.join(EXAMPLES_ROOT, 'README.md'), 'utf8');
+      for (const example of EXAMPLES) {
+        expect(readme).toContain(`${example.folder}/`);
+        const files = readdirSync(path.join(EXAMPLES_ROOT, example.folder)).sort();
+        expect(files.map((f) => path.basename(f, '.ts'))).toEqual(example.migrations);
+      }
+    });
 
   const CASES = EXAMPLES.filter((_, i) => i % parts === part).flatMap((example) =>
     example.engines.filter((e) => engines.includes(e)).map((engine) => [example.folder, engine, example] as const),

@@ -14,7 +14,9 @@ export interface Inspection {
 export async function inspect(db: TestDatabase): Promise<Inspection> {
   const rows = async (sql: string, bindings: unknown[] = []): Promise<Array<Record<string, unknown>>> => {
     const result = await db.knex.raw(sql, bindings as never);
-    return db.engine === 'mysql' ? (result as [Array<Record<string, unknown>>])[0] : (result as { rows: Array<Record<string, unknown>> }).rows;
+    return db.engine === 'mysql'
+      ? (result as [Array<Record<string, unknown>>])[0]
+      : (result as { rows: Array<Record<string, unknown>> }).rows;
   };
   const pg = db.engine !== 'mysql';
   const tables = (
@@ -27,12 +29,19 @@ export async function inspect(db: TestDatabase): Promise<Inspection> {
   ).map((r) => String(r.t));
   const versionSchemas = (
     await rows(
-      pg ? "select nspname as s from pg_namespace where nspname like 'public\\_%' order by 1" : 'select schema_name as s from information_schema.schemata where schema_name like ? order by 1',
+      pg
+        ? "select nspname as s from pg_namespace where nspname like 'public\\_%' order by 1"
+        : 'select schema_name as s from information_schema.schemata where schema_name like ? order by 1',
       pg ? [] : [`${db.base.replace(/_/g, '\\_')}\\_%`],
     )
   ).map((r) => String(r.s));
   const triggers = (
-    await rows(pg ? "select tgname as t from pg_trigger where not tgisinternal order by 1" : 'select trigger_name as t from information_schema.triggers where trigger_schema = ? order by 1', pg ? [] : [db.base])
+    await rows(
+      pg
+        ? 'select tgname as t from pg_trigger where not tgisinternal order by 1'
+        : 'select trigger_name as t from information_schema.triggers where trigger_schema = ? order by 1',
+      pg ? [] : [db.base],
+    )
   ).map((r) => String(r.t));
   const columns = await rows(
     pg
@@ -41,11 +50,15 @@ export async function inspect(db: TestDatabase): Promise<Inspection> {
     pg ? [] : [db.base],
   );
   const indexes = await rows(
-    pg ? "select tablename as t, indexname as i from pg_indexes where schemaname = 'public' order by 2" : 'select distinct table_name as t, index_name as i from information_schema.statistics where table_schema = ? order by 2',
+    pg
+      ? "select tablename as t, indexname as i from pg_indexes where schemaname = 'public' order by 2"
+      : 'select distinct table_name as t, index_name as i from information_schema.statistics where table_schema = ? order by 2',
     pg ? [] : [db.base],
   );
   const views = await rows(
-    pg ? "select table_schema as s, table_name as v from information_schema.views where table_schema like 'public\\_%' order by 2" : 'select table_schema as s, table_name as v from information_schema.views where table_schema like ? order by 2',
+    pg
+      ? "select table_schema as s, table_name as v from information_schema.views where table_schema like 'public\\_%' order by 2"
+      : 'select table_schema as s, table_name as v from information_schema.views where table_schema like ? order by 2',
     pg ? [] : [`${db.base.replace(/_/g, '\\_')}\\_%`],
   );
   await db.closeApp();

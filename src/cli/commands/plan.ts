@@ -4,7 +4,11 @@ import type { Command } from '../context';
 export const plan: Command = async (ctx) => {
   const plans = await (await ctx.migrator()).plan();
   if (ctx.args.json) {
-    ctx.output.out(JSON.stringify({ plans: plans.map((p) => ({ migration: p.migration, phase: p.phase, statements: p.steps.map((s) => s.sql), note: p.note })) }));
+    ctx.output.out(
+      JSON.stringify({
+        plans: plans.map((p) => ({ migration: p.migration, phase: p.phase, statements: p.steps.map((s) => s.sql), note: p.note })),
+      }),
+    );
     return 0;
   }
   if (plans.length === 0) ctx.output.out('-- nothing to do');

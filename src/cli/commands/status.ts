@@ -37,7 +37,16 @@ export const status: Command = async (ctx) => {
 };
 
 function checkCode(migrations: MigrationStatus[]): number {
-  if (migrations.some((m) => m.error || m.modified || (m.missingFile && m.phase !== 'complete') || ['expanding', 'contracting', 'rolling back'].includes(m.phase))) return STATUS_CODES.failed;
+  if (
+    migrations.some(
+      (m) =>
+        m.error ||
+        m.modified ||
+        (m.missingFile && m.phase !== 'complete') ||
+        ['expanding', 'contracting', 'rolling back'].includes(m.phase),
+    )
+  )
+    return STATUS_CODES.failed;
   if (migrations.some((m) => m.phase === 'pending' || m.phase === 'rolled back')) return STATUS_CODES.pending;
   if (migrations.some((m) => m.phase === 'expanded')) return STATUS_CODES.awaitingContract;
   return STATUS_CODES.complete;

@@ -4,7 +4,15 @@ import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
-import { FOREIGN_KEY_ACTIONS, type Dialect, type DialectCapabilities, type ErrorClass, type ForeignKeyDefinition, type IndexDefinition, type IndexState } from '../dialect';
+import {
+  FOREIGN_KEY_ACTIONS,
+  type Dialect,
+  type DialectCapabilities,
+  type ErrorClass,
+  type ForeignKeyDefinition,
+  type IndexDefinition,
+  type IndexState,
+} from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
 const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
@@ -68,7 +76,10 @@ export class MysqlDialect implements Dialect {
         pool: {
           min: 1,
           max: 1,
-          afterCreate: (conn: { query: (sql: string, values: unknown[], cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+          afterCreate: (
+            conn: { query: (sql: string, values: unknown[], cb: (err: Error | null) => void) => void },
+            done: (err: Error | null, conn: unknown) => void,
+          ) => {
             // lock_wait_timeout bounds metadata-lock waits of DDL; whole seconds only on these servers.
             conn.query('SET SESSION lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [seconds, seconds], (err) => done(err, conn));
           },
@@ -163,7 +174,10 @@ export class MysqlDialect implements Dialect {
     );
     if (rows.length === 0) return undefined;
     return rows
-      .map((r) => `connection ${r.id} (user ${r.user} from ${r.host}, ${String(r.command).toLowerCase()} in a transaction open for ${r.age} s${r.query ? `; running: ${String(r.query).replace(/\s+/g, ' ')}` : ''})`)
+      .map(
+        (r) =>
+          `connection ${r.id} (user ${r.user} from ${r.host}, ${String(r.command).toLowerCase()} in a transaction open for ${r.age} s${r.query ? `; running: ${String(r.query).replace(/\s+/g, ' ')}` : ''})`,
+      )
       .join('; ');
   }
 
@@ -245,12 +259,19 @@ export class MysqlDialect implements Dialect {
   }
 
   async tableExists(table: string): Promise<boolean> {
-    const rows = await this.rows("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'BASE TABLE'", [this.baseSchema, table]);
+    const rows = await this.rows(
+      "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE = 'BASE TABLE'",
+      [this.baseSchema, table],
+    );
     return rows.length > 0;
   }
 
   async columnExists(table: string, column: string): Promise<boolean> {
-    const rows = await this.rows('SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?', [this.baseSchema, table, column]);
+    const rows = await this.rows('SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?', [
+      this.baseSchema,
+      table,
+      column,
+    ]);
     return rows.length > 0;
   }
 
@@ -271,7 +292,9 @@ export class MysqlDialect implements Dialect {
   }
 
   createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step {
-    const defs = Object.entries(columns).map(([name, spec]) => this.columnDefinition(name, { ...spec, nullable: primaryKey.includes(name) ? false : spec.nullable }));
+    const defs = Object.entries(columns).map(([name, spec]) =>
+      this.columnDefinition(name, { ...spec, nullable: primaryKey.includes(name) ? false : spec.nullable }),
+    );
     if (primaryKey.length > 0) defs.push(`PRIMARY KEY (${primaryKey.map((c) => this.quote(c)).join(', ')})`);
     for (const [name, spec] of Object.entries(columns)) {
       if (spec.unique) defs.push(`UNIQUE (${this.quote(name)})`);
@@ -315,10 +338,14 @@ export class MysqlDialect implements Dialect {
   }
 
   renameColumn(table: string, from: string, to: string): Step {
-    return step(`rename column ${table}.${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`, {
-      guard: { kind: 'columnMissing', table, column: from },
-      breaksViews: true,
-    });
+    return step(
+      `rename column ${table}.${from} to ${to}`,
+      `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`,
+      {
+        guard: { kind: 'columnMissing', table, column: from },
+        breaksViews: true,
+      },
+    );
   }
 
   /** Indexes on the old column are dropped whole (MySQL would otherwise only take the column out of them). */
@@ -343,9 +370,13 @@ export class MysqlDialect implements Dialect {
             ? "'00:00:00'"
             : undefined;
     if (value === undefined) return undefined;
-    return step(`placeholder default for ${table}.${column}`, `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${value}`, {
-      prepares: true,
-    });
+    return step(
+      `placeholder default for ${table}.${column}`,
+      `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${value}`,
+      {
+        prepares: true,
+      },
+    );
   }
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step {
@@ -358,7 +389,9 @@ export class MysqlDialect implements Dialect {
       if (active.length === 0) return undefined;
       const flags = active.map((_, i) => `DECLARE c${i} BOOLEAN DEFAULT FALSE;`).join(' ');
       const decide = active.map((r, i) => `SET c${i} = ${renderCondition(r[key]!, syntax)};`).join('\n    ');
-      const apply = active.map((r, i) => `IF c${i} THEN SET NEW.${this.quote(r.target)} = ${renderValue(r, syntax)}; END IF;`).join('\n    ');
+      const apply = active
+        .map((r, i) => `IF c${i} THEN SET NEW.${this.quote(r.target)} = ${renderValue(r, syntax)}; END IF;`)
+        .join('\n    ');
       return `CREATE TRIGGER IF NOT EXISTS ${this.qualify(this.baseSchema, name + suffix)} BEFORE ${event} ON ${this.table(table)} FOR EACH ROW
 BEGIN
   ${flags}
@@ -405,7 +438,10 @@ END`;
   }
 
   async estimateRows(table: string): Promise<number | undefined> {
-    const [row] = await this.rows('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.baseSchema, table]);
+    const [row] = await this.rows('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+      this.baseSchema,
+      table,
+    ]);
     const n = Number(row?.n);
     return Number.isFinite(n) && n > 0 ? n : undefined;
   }
@@ -419,9 +455,13 @@ END`;
   }
 
   renameIndex(table: string, from: string, to: string): Step {
-    return step(`rename index ${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME INDEX ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`, {
-      guard: { kind: 'indexMissing', table, index: from },
-    });
+    return step(
+      `rename index ${from} to ${to}`,
+      `ALTER TABLE ${this.table(table)} RENAME INDEX ${this.quote(from)} TO ${this.quote(to)}, LOCK=NONE`,
+      {
+        guard: { kind: 'indexMissing', table, index: from },
+      },
+    );
   }
 
   createIndex(table: string, index: IndexDefinition): Step {
@@ -453,16 +493,24 @@ END`;
     const onDelete = fk.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[fk.onDelete]}` : '';
     const alter = `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(fk.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(fk.references.table)} (${refs})${onDelete}, ALGORITHM=INPLACE, LOCK=NONE`;
     // MySQL has no per-statement form: the session flag is set back right after (a new session starts with it on).
-    const sql = this.#mariadb ? `SET STATEMENT foreign_key_checks = 0 FOR ${alter}` : `SET SESSION foreign_key_checks = 0;\n${alter};\nSET SESSION foreign_key_checks = 1`;
-    return step(`add foreign key ${fk.name} (existing rows verified next)`, sql, { guard: { kind: 'constraintExists', table, constraint: fk.name } });
+    const sql = this.#mariadb
+      ? `SET STATEMENT foreign_key_checks = 0 FOR ${alter}`
+      : `SET SESSION foreign_key_checks = 0;\n${alter};\nSET SESSION foreign_key_checks = 1`;
+    return step(`add foreign key ${fk.name} (existing rows verified next)`, sql, {
+      guard: { kind: 'constraintExists', table, constraint: fk.name },
+    });
   }
 
   /** The index zmigrate built for the key, named after it, goes too (guarded: there is none when another index served). */
   dropForeignKey(table: string, name: string): Step[] {
     return [
-      step(`drop foreign key ${name}`, `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(name)}, ALGORITHM=INPLACE, LOCK=NONE`, {
-        guard: { kind: 'constraintMissing', table, constraint: name },
-      }),
+      step(
+        `drop foreign key ${name}`,
+        `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(name)}, ALGORITHM=INPLACE, LOCK=NONE`,
+        {
+          guard: { kind: 'constraintMissing', table, constraint: name },
+        },
+      ),
       this.dropIndex(table, name),
     ];
   }

@@ -4,7 +4,15 @@ import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
-import { FOREIGN_KEY_ACTIONS, type Dialect, type DialectCapabilities, type ErrorClass, type ForeignKeyDefinition, type IndexDefinition, type IndexState } from '../dialect';
+import {
+  FOREIGN_KEY_ACTIONS,
+  type Dialect,
+  type DialectCapabilities,
+  type ErrorClass,
+  type ForeignKeyDefinition,
+  type IndexDefinition,
+  type IndexState,
+} from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
@@ -56,19 +64,22 @@ export class PostgresDialect implements Dialect {
     const schema = url.searchParams.get('schema') ?? 'public';
     const connection = new URL(url.toString());
     connection.searchParams.delete('schema');
-    return new PostgresDialect({
-      client: 'pg',
-      connection: {
-        connectionString: connection.toString(),
-        application_name: 'zmigrate',
-        connectionTimeoutMillis: 10_000,
-        options: `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}`,
-      } as Knex.PgConnectionConfig,
-      pool: { min: 1, max: 1 },
-      acquireConnectionTimeout: 15_000,
-      // knex would print connection errors with a stack to stdout; zmigrate reports them itself.
-      log: { warn: () => undefined },
-    }, schema);
+    return new PostgresDialect(
+      {
+        client: 'pg',
+        connection: {
+          connectionString: connection.toString(),
+          application_name: 'zmigrate',
+          connectionTimeoutMillis: 10_000,
+          options: `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}`,
+        } as Knex.PgConnectionConfig,
+        pool: { min: 1, max: 1 },
+        acquireConnectionTimeout: 15_000,
+        // knex would print connection errors with a stack to stdout; zmigrate reports them itself.
+        log: { warn: () => undefined },
+      },
+      schema,
+    );
   }
 
   get knex(): Knex {
@@ -93,7 +104,10 @@ export class PostgresDialect implements Dialect {
   }
 
   needsNoTransaction(statement: string): boolean {
-    return /\bCONCURRENTLY\b/i.test(statement) || /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|REINDEX\s+.*\bCONCURRENTLY)\b/i.test(statement);
+    return (
+      /\bCONCURRENTLY\b/i.test(statement) ||
+      /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|REINDEX\s+.*\bCONCURRENTLY)\b/i.test(statement)
+    );
   }
 
   classifyError(error: unknown): ErrorClass {
@@ -121,7 +135,8 @@ export class PostgresDialect implements Dialect {
         return 'connectionLost';
     }
     const message = e?.message ?? '';
-    if (/Connection terminated|connection is closed|Client has encountered a connection error|terminating connection/i.test(message)) return 'connectionLost';
+    if (/Connection terminated|connection is closed|Client has encountered a connection error|terminating connection/i.test(message))
+      return 'connectionLost';
     if (/timeout exceeded when trying to connect|Knex: Timeout acquiring a connection/i.test(message)) return 'unreachable';
     return 'other';
   }
@@ -176,7 +191,10 @@ export class PostgresDialect implements Dialect {
     );
     if (rows.length === 0) return undefined;
     return rows
-      .map((r) => `pid ${r.pid} (user ${r.usename}${r.application_name ? `, application ${r.application_name}` : ''}, ${r.state} in a transaction open for ${r.age} s; last query: ${String(r.query).replace(/\s+/g, ' ')})`)
+      .map(
+        (r) =>
+          `pid ${r.pid} (user ${r.usename}${r.application_name ? `, application ${r.application_name}` : ''}, ${r.state} in a transaction open for ${r.age} s; last query: ${String(r.query).replace(/\s+/g, ' ')})`,
+      )
       .join('; ');
   }
 
@@ -297,7 +315,10 @@ export class PostgresDialect implements Dialect {
   }
 
   async listViews(schema: string): Promise<string[]> {
-    const rows = await this.rows("select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relkind = 'v'", [schema]);
+    const rows = await this.rows(
+      "select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relkind = 'v'",
+      [schema],
+    );
     return rows.map((r) => String(r.name));
   }
 
@@ -350,15 +371,22 @@ export class PostgresDialect implements Dialect {
   }
 
   renameColumn(table: string, from: string, to: string): Step {
-    return step(`rename column ${table}.${from} to ${to}`, `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}`, {
-      guard: { kind: 'columnMissing', table, column: from },
-    });
+    return step(
+      `rename column ${table}.${from} to ${to}`,
+      `ALTER TABLE ${this.table(table)} RENAME COLUMN ${this.quote(from)} TO ${this.quote(to)}`,
+      {
+        guard: { kind: 'columnMissing', table, column: from },
+      },
+    );
   }
 
   /** Indexes on the old column go with it (PostgreSQL drops them with the column). */
   replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step {
     const t = this.table(table);
-    const statements = [`ALTER TABLE ${t} DROP COLUMN ${this.quote(column)}`, `ALTER TABLE ${t} RENAME COLUMN ${this.quote(helper)} TO ${this.quote(column)}`];
+    const statements = [
+      `ALTER TABLE ${t} DROP COLUMN ${this.quote(column)}`,
+      `ALTER TABLE ${t} RENAME COLUMN ${this.quote(helper)} TO ${this.quote(column)}`,
+    ];
     if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
     // One transaction: readers see the old column or the new one, never neither.
@@ -373,7 +401,9 @@ export class PostgresDialect implements Dialect {
   }
 
   validateConstraint(table: string, constraint: string): Step {
-    return step(`validate ${constraint}`, `ALTER TABLE ${this.table(table)} VALIDATE CONSTRAINT ${this.quote(constraint)}`, { prepares: true });
+    return step(`validate ${constraint}`, `ALTER TABLE ${this.table(table)} VALIDATE CONSTRAINT ${this.quote(constraint)}`, {
+      prepares: true,
+    });
   }
 
   dropConstraint(table: string, constraint: string): Step {
@@ -404,8 +434,8 @@ END`;
       `dual-write trigger on ${table}`,
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$;\n` +
         `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT OR UPDATE ON ${this.table(table)} FOR EACH ROW ` +
-          // The WHEN clause skips the function call altogether for the backfill's own writes.
-          `WHEN (current_setting('zmigrate.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION ${fn}()`,
+        // The WHEN clause skips the function call altogether for the backfill's own writes.
+        `WHEN (current_setting('zmigrate.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION ${fn}()`,
     );
   }
 
@@ -475,9 +505,13 @@ END`;
 
   /** No scan: the index is already built and valid; only a short ACCESS EXCLUSIVE lock for the catalog change. */
   attachUniqueConstraint(table: string, index: string): Step {
-    return step(`attach unique constraint ${index}`, `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}`, {
-      guard: { kind: 'constraintExists', table, constraint: index },
-    });
+    return step(
+      `attach unique constraint ${index}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}`,
+      {
+        guard: { kind: 'constraintExists', table, constraint: index },
+      },
+    );
   }
 
   /** NOT VALID: a short SHARE ROW EXCLUSIVE lock on both tables, no scan; VALIDATE CONSTRAINT at contract. */
@@ -497,9 +531,13 @@ END`;
   }
 
   addCheck(table: string, name: string, expression: string): Step {
-    return step(`add check ${name} (not valid yet)`, `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(name)} CHECK (${expression}) NOT VALID`, {
-      guard: { kind: 'constraintExists', table, constraint: name },
-    });
+    return step(
+      `add check ${name} (not valid yet)`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(name)} CHECK (${expression}) NOT VALID`,
+      {
+        guard: { kind: 'constraintExists', table, constraint: name },
+      },
+    );
   }
 
   /** Views in version schemas follow the table (they name it by OID). */
