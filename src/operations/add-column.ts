@@ -8,6 +8,7 @@ import {
   requirePrimaryKey,
   requireTable,
   sourceTable,
+  fillNulls,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -140,22 +141,10 @@ export class AddColumn implements Operation {
           },
         },
       ],
-      backfill: [
-        {
-          table: previous.source,
-          key: ctx.model.table(previous.source)!.primaryKey,
-          set: { [this.column]: this.spec.up },
-          where: `${ctx.dialect.quote(this.column)} IS NULL`,
-        },
-      ],
-      verify: [
-        {
-          table: previous.source,
-          key: ctx.model.table(previous.source)!.primaryKey,
-          what: `${this.table}.${this.column} = up(row)`,
-          mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
-        },
-      ],
+      ...fillNulls(ctx, previous.source, this.column, this.spec.up, {
+        what: `${this.table}.${this.column} = up(row)`,
+        mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
+      }),
       afterBackfill:
         this.checked && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, this.column, this.checkName)] : [],
     };

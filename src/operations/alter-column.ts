@@ -8,6 +8,7 @@ import {
   requireColumn,
   requirePrimaryKey,
   sourceTable,
+  fillNulls,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -191,22 +192,10 @@ export class AlterColumn implements Operation {
           onUpdate: { any: [{ isNull: helper }, { all: [{ unchanged: helper }, { changed: [physical] }] }] },
         },
       ],
-      backfill: [
-        {
-          table: previous.source,
-          key: ctx.model.table(previous.source)!.primaryKey,
-          set: { [helper]: this.spec.up },
-          where: `${ctx.dialect.quote(helper)} IS NULL`,
-        },
-      ],
-      verify: [
-        {
-          table: previous.source,
-          key: ctx.model.table(previous.source)!.primaryKey,
-          what: `${this.table}.${this.column} (new) = up(old)`,
-          mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
-        },
-      ],
+      ...fillNulls(ctx, previous.source, helper, this.spec.up, {
+        what: `${this.table}.${this.column} (new) = up(old)`,
+        mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
+      }),
       afterBackfill: this.notNullCheck(ctx, previous.source, helper),
     };
   }

@@ -125,3 +125,21 @@ export function defaultName(ctx: PlanContext, table: string, columns: string[], 
     .toString('utf8')
     .replace(/\uFFFD+$/, '')}_${hash}`;
 }
+
+/**
+ * The backfill that fills `column` of a physical table with `up` where it is
+ * still NULL, and the check that every row then holds what it should.
+ */
+export function fillNulls(
+  ctx: DualWriteContext,
+  table: string,
+  column: string,
+  up: string,
+  check: { what: string; mismatch: string },
+): Pick<DualWrite, 'backfill' | 'verify'> {
+  const key = ctx.model.table(table)!.primaryKey;
+  return {
+    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL` }],
+    verify: [{ table, key, ...check }],
+  };
+}

@@ -7,6 +7,7 @@ import {
   requireColumn,
   requirePrimaryKey,
   sourceTable,
+  fillNulls,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -78,22 +79,10 @@ export class SetNotNull implements Operation {
       rules: [
         { target: column, expression: this.spec.up, row: rowOf(previous), onInsert: { isNull: column }, onUpdate: { isNull: column } },
       ],
-      backfill: [
-        {
-          table: previous.source,
-          key: ctx.model.table(previous.source)!.primaryKey,
-          set: { [column]: this.spec.up },
-          where: `${ctx.dialect.quote(column)} IS NULL`,
-        },
-      ],
-      verify: [
-        {
-          table: previous.source,
-          key: ctx.model.table(previous.source)!.primaryKey,
-          what: `${this.table}.${this.column} is not null`,
-          mismatch: `${ctx.dialect.quote(column)} IS NULL`,
-        },
-      ],
+      ...fillNulls(ctx, previous.source, column, this.spec.up, {
+        what: `${this.table}.${this.column} is not null`,
+        mismatch: `${ctx.dialect.quote(column)} IS NULL`,
+      }),
       afterBackfill: ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, column, checkName(column))] : [],
     };
   }
