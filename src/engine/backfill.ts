@@ -76,6 +76,13 @@ export async function runBackfill(
       [...lowerBindings, ...end],
     );
     const upper = upperRow ? keyOf(upperRow) : end;
+    // A full batch walks `size` rows; the last one, what is left up to the end.
+    const walked = upperRow
+      ? size
+      : Number(
+          (await rowsOf(`SELECT COUNT(*) AS n FROM ${table} WHERE ${after}${keyTuple} <= ${params(end)}`, [...lowerBindings, ...end]))[0]
+            ?.n ?? 0,
+        );
     const done = await dialect.knex.transaction(async (trx) => {
       await trx.raw(dialect.backfillFlag(true));
       try {
@@ -83,7 +90,7 @@ export async function runBackfill(
           ...lowerBindings,
           ...upper,
         ] as Knex.RawBinding[]);
-        const next = { last: upper, end, rows: state.rows + (upperRow ? size : 0) };
+        const next = { last: upper, end, rows: state.rows + walked };
         await checkpoints.save(next, trx);
         return next;
       } finally {

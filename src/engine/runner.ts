@@ -35,6 +35,8 @@ export interface MigrationStatus {
   completedAt: string | null;
   rolledBackAt: string | null;
   error: string | null;
+  /** Rows the backfills of the expand walked so far (under way or finished); null without a backfill. */
+  backfilledRows: number | null;
 }
 
 export interface PhasePlan {
@@ -186,7 +188,9 @@ export class Runner {
   }
 
   async status(): Promise<MigrationStatus[]> {
-    const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);
+    const exists = await this.store.exists();
+    const records = new Map(exists ? (await this.store.list()).map((r) => [r.name, r]) : []);
+    const backfilled = exists ? await this.store.backfilledRows() : new Map<string, number>();
     const names = [...new Set([...this.migrations.map((m) => m.name), ...records.keys()])].sort();
     return names.map((name) => {
       const file = this.migrations.find((m) => m.name === name);
@@ -203,6 +207,7 @@ export class Runner {
         completedAt: record?.completedAt?.toISOString() ?? null,
         rolledBackAt: record?.rolledBackAt?.toISOString() ?? null,
         error: record?.error ?? null,
+        backfilledRows: backfilled.get(name) ?? null,
       };
     });
   }
@@ -298,7 +303,7 @@ export class Runner {
       steps: [],
       nextOperation: migration.migration.operations.length,
     });
-    await this.store.clearSteps(migration.name, 'expand');
+    // The expand's step records stay until contract or rollback: status shows the backfill from them.
   }
 
   /** Runs stored steps, then plans the next operations (after raw SQL, from a fresh look at the database). */
@@ -401,7 +406,7 @@ export class Runner {
     const current = (await this.store.get(migration.name))!;
     await this.#executor.runPhase(migration.name, 'contract', current.steps);
     await this.store.update(migration.name, { phase: 'complete', completedAt: new Date(), error: null, steps: [] });
-    await this.store.clearSteps(migration.name, 'contract');
+    await this.store.clearSteps(migration.name);
     await this.syncVersionSchemas(migration.name, 'contract', new Map((await this.store.list()).map((r) => [r.name, r])));
   }
 

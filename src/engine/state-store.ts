@@ -177,6 +177,21 @@ export class StateStore {
     if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status: 'running', ...values });
   }
 
+  /** Rows walked by each migration's expand backfills, from their checkpoints. */
+  async backfilledRows(): Promise<Map<string, number>> {
+    const rows = (await this.table('steps')
+      .where({ phase: 'expand' })
+      .whereNotNull('checkpoint')
+      .select('migration', 'checkpoint')) as Array<{
+      migration: string;
+      checkpoint: string;
+    }>;
+    const totals = new Map<string, number>();
+    for (const r of rows)
+      totals.set(r.migration, (totals.get(r.migration) ?? 0) + Number((JSON.parse(r.checkpoint) as BackfillCheckpoint).rows ?? 0));
+    return totals;
+  }
+
   async clearSteps(migration: string, phase?: Phase): Promise<void> {
     const q = this.table('steps').where({ migration });
     await (phase ? q.andWhere({ phase }) : q).delete();

@@ -27,6 +27,9 @@ export const status: Command = async (ctx) => {
     const phase = (paint[m.phase] ?? color.yellow)(m.phase.padEnd(11));
     const notes = [
       m.versionSchema ? `schema ${m.versionSchema}` : '',
+      m.backfilledRows !== null && m.phase !== 'complete'
+        ? `backfill ${m.backfilledRows.toLocaleString('en')} rows${m.phase === 'expanding' ? ' so far' : ''}`
+        : '',
       m.modified ? color.red('file changed since applied') : '',
       m.missingFile ? color.red('file missing') : '',
       m.error ? color.red(`error: ${m.error}`) : '',
