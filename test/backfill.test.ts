@@ -64,7 +64,9 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(done).toBeGreaterThan(0);
     expect(done).toBeLessThan(ROWS);
 
-    const during = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string; backfilledRows: number | null }> };
+    const during = JSON.parse((await cli('status', '--json')).stdout) as {
+      migrations: Array<{ phase: string; backfilledRows: number | null }>;
+    };
     expect(during.migrations[0]).toMatchObject({ phase: 'expanding', backfilledRows: expect.any(Number) });
     expect(during.migrations[0].backfilledRows).toBeGreaterThan(0);
     expect(during.migrations[0].backfilledRows).toBeLessThan(ROWS);
@@ -72,7 +74,9 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     const rerun = await cli('expand', '--batch-size', '500');
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).toContain('(resuming)');
-    const after = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string; backfilledRows: number | null }> };
+    const after = JSON.parse((await cli('status', '--json')).stdout) as {
+      migrations: Array<{ phase: string; backfilledRows: number | null }>;
+    };
     expect(after.migrations[0]).toMatchObject({ phase: 'expanded', backfilledRows: ROWS });
     expect((await cli('status')).stdout).toMatch(/0001_amount\s+expanded\s+schema \S+; backfill 20,000 rows/);
     // The user trigger counted every update: each row was backfilled exactly once, before or after the kill.
