@@ -389,6 +389,17 @@ export class PostgresDialect implements Dialect {
     ];
     if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+    // PL/pgSQL keeps, per session, the plans it made for the old column's type: touching the
+    // table's trigger functions (their cost, unchanged) makes every session recompile them.
+    statements.push(`DO $zmigrate$ DECLARE f record; BEGIN
+  FOR f IN SELECT DISTINCT p.oid::regprocedure AS sig, p.procost FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid
+            JOIN pg_language l ON l.oid = p.prolang WHERE g.tgrelid = to_regclass(${literal(t)}) AND NOT g.tgisinternal AND l.lanname = 'plpgsql' LOOP
+    BEGIN
+      EXECUTE format('ALTER FUNCTION %s COST %s', f.sig, f.procost);
+    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    END;
+  END LOOP;
+END $zmigrate$`);
     // One transaction: readers see the old column or the new one, never neither.
     return step(`replace column ${table}.${column}`, statements.join(';\n'), { guard: { kind: 'columnMissing', table, column: helper } });
   }
