@@ -2,7 +2,7 @@ import type { AddUniqueSpec } from '../migration/types';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
-import { defaultName, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { defaultName, dropBuiltIndex, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /**
  * A unique index built online at expand (CREATE UNIQUE INDEX CONCURRENTLY;
@@ -64,11 +64,7 @@ export class AddUnique implements Operation {
   }
 
   rollback(ctx: PlanContext): Step[] {
-    const source = sourceTable(ctx, this.table);
-    const name = this.indexName(ctx);
-    const table = ctx.model.table(source)!;
-    table.indexes = table.indexes.filter((i) => i.name !== name);
-    return [ctx.dialect.dropIndex(source, name)];
+    return dropBuiltIndex(ctx, this.table, this.indexName(ctx));
   }
 
   shapeView(): void {}

@@ -2,7 +2,7 @@ import type { CreateIndexSpec } from '../migration/types';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
-import { defaultName, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { defaultName, dropBuiltIndex, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /** An index built without blocking writes at expand; rollback drops it. */
 export class CreateIndex implements Operation {
@@ -54,11 +54,7 @@ export class CreateIndex implements Operation {
   }
 
   rollback(ctx: PlanContext): Step[] {
-    const source = sourceTable(ctx, this.table);
-    const name = this.indexName(ctx);
-    const table = ctx.model.table(source)!;
-    table.indexes = table.indexes.filter((i) => i.name !== name);
-    return [ctx.dialect.dropIndex(source, name)];
+    return dropBuiltIndex(ctx, this.table, this.indexName(ctx));
   }
 
   shapeView(): void {}

@@ -143,3 +143,11 @@ export function fillNulls(
     verify: [{ table, key, ...check }],
   };
 }
+
+/** Drops an index this migration built, and takes it out of the model. */
+export function dropBuiltIndex(ctx: PlanContext, table: string, name: string): Step[] {
+  const source = sourceTable(ctx, table);
+  const model = ctx.model.table(source)!;
+  model.indexes = model.indexes.filter((i) => i.name !== name);
+  return [ctx.dialect.dropIndex(source, name)];
+}
