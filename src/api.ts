@@ -6,10 +6,9 @@ import { silentLogger, type Logger } from './engine/logger';
 import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConnectionError, RunnerLockError, ZmigrateError } from './errors';
+import { ConnectionError, RunnerLockError, ValidationError, ZmigrateError } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
-import { ValidationError } from './errors';
 
 export interface MigratorOptions {
   /** postgres://…, mysql://…, mariadb://…, pglite:memory or pglite:<folder>. */

@@ -16,9 +16,7 @@ export async function latestVersionSchema(url: string): Promise<string> {
   const dialect = createDialect(url, { lockTimeoutMs: 500 });
   try {
     await dialect.connect({ lockTimeoutMs: 500 });
-    const store = new StateStore(dialect);
-    const withSchema = (await store.exists()) ? (await store.list()).filter((r) => r.versionSchema) : [];
-    const latest = withSchema.at(-1)?.versionSchema;
+    const latest = await new StateStore(dialect).latestVersionSchema();
     if (!latest) throw new StateError('no version schema yet: run zmigrate expand first');
     return latest;
   } finally {

@@ -214,9 +214,7 @@ export class Runner {
 
   /** The latest version schema: of the newest live migration, else of the newest complete one. */
   async latestVersionSchema(): Promise<string | undefined> {
-    const statuses = await this.status();
-    const withSchema = statuses.filter((s) => s.versionSchema !== null);
-    return withSchema.at(-1)?.versionSchema ?? undefined;
+    return this.store.latestVersionSchema();
   }
 
   /** The SQL each pending phase would run, computed without changing anything. */

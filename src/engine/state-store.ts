@@ -103,6 +103,12 @@ export class StateStore {
     return rows.map(toRecord);
   }
 
+  /** The newest version schema recorded (migrations sort by name), if any; nothing is created. */
+  async latestVersionSchema(): Promise<string | undefined> {
+    if (!(await this.exists())) return undefined;
+    return (await this.list()).filter((r) => r.versionSchema).at(-1)?.versionSchema ?? undefined;
+  }
+
   async get(name: string): Promise<MigrationRecord | undefined> {
     const row = (await this.table('migrations').where({ name }).first()) as Record<string, unknown> | undefined;
     return row ? toRecord(row) : undefined;
