@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
 import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import type { DualWriteRule } from '../engine/dual-write';
+import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 
 /** What an engine can do; the engine code asks these, never the engine's name. */
 export interface DialectCapabilities {
@@ -43,6 +43,35 @@ export interface ForeignKeyDefinition {
   columns: string[];
   references: { table: string; columns: string[] };
   onDelete?: ForeignKeyAction;
+}
+
+/** What the mirror triggers of a rebuild copy: columns as they are, `set` computed over `row` (every column). */
+export interface MirrorSpec {
+  columns: string[];
+  set: Record<string, string>;
+  row: string[];
+  key: string[];
+}
+
+/**
+ * Building a table's expanded shape by chunked copy into a shadow table and an
+ * atomic swap, instead of updating every row in place (MySQL/MariaDB).
+ */
+export interface TableRebuild {
+  /** Why the table cannot be rebuilt this way (foreign keys, triggers, …); empty when it can. */
+  blockers(table: string): Promise<string[]>;
+  createShadow(table: string, shadow: string): Step;
+  /** Triggers on the table that repeat each insert, update and delete on the shadow (`name` + a suffix). */
+  mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step;
+  /** The statement that copies one chunk; `range` is the chunk's key condition, with its bindings. */
+  copyChunkSql(spec: BackfillSpec, range: string): string;
+  /** Runs once the last chunk is copied, before the swap. */
+  afterCopy(knex: Knex, spec: BackfillSpec): Promise<void>;
+  /** Both renames in one atomic statement. */
+  swap(table: string, shadow: string, retired: string): Step;
+  dropRetired(retired: string): Step;
+  /** Steps that drop the shadow and retired tables left with this name prefix (rollback of a half-done expand). */
+  leftovers(prefix: string): Promise<Step[]>;
 }
 
 export interface IndexDefinition {
@@ -170,4 +199,7 @@ export interface Dialect {
   replaceView(schema: string, view: ViewTable): Step[];
   dropView(schema: string, view: string): Step;
   listViews(schema: string): Promise<string[]>;
+
+  /** Where the engine is faster at copying rows than at updating them in place. */
+  readonly rebuild?: TableRebuild;
 }

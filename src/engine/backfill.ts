@@ -55,11 +55,15 @@ export async function runBackfill(
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end) {
     const [top] = await rowsOf(`SELECT ${key.join(', ')} FROM ${table} ORDER BY ${key.map((k) => `${k} DESC`).join(', ')} LIMIT 1`, []);
-    if (!top) return 0;
+    if (!top) {
+      if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
+      return 0;
+    }
     state = { ...state, end: keyOf(top) };
     await checkpoints.save(state);
   }
   const end = state.end!;
+  if (spec.copy && !dialect.rebuild) throw new Error(`${dialect.displayName} cannot copy ${spec.table} into a shadow table`);
   const assignments = Object.entries(spec.set).map(([column, expression]) => `${q(column)} = (${expression})`);
   assignments.push(...(await dialect.preservedOnUpdate(spec.table)).map((c) => `${q(c)} = ${q(c)}`));
   const total = await dialect.estimateRows(spec.table);
@@ -86,10 +90,11 @@ export async function runBackfill(
     const done = await dialect.knex.transaction(async (trx) => {
       await trx.raw(dialect.backfillFlag(true));
       try {
-        await trx.raw(`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${after}${keyTuple} <= ${params(upper)} AND (${spec.where})`, [
-          ...lowerBindings,
-          ...upper,
-        ] as Knex.RawBinding[]);
+        const range = `${after}${keyTuple} <= ${params(upper)}`;
+        const sql = spec.copy
+          ? dialect.rebuild!.copyChunkSql(spec, range)
+          : `UPDATE ${table} SET ${assignments.join(', ')} WHERE ${range} AND (${spec.where})`;
+        await trx.raw(sql, [...lowerBindings, ...upper] as Knex.RawBinding[]);
         const next = { last: upper, end, rows: state.rows + walked };
         await checkpoints.save(next, trx);
         return next;
@@ -99,7 +104,10 @@ export async function runBackfill(
     });
     state = done;
     progress.tick(state.rows, !upperRow);
-    if (!upperRow) return state.rows;
+    if (!upperRow) {
+      if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
+      return state.rows;
+    }
     if (options.batchSize === undefined) size = nextSize(size, Date.now() - started, options.batchTimeMs);
     if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
   }

@@ -54,6 +54,8 @@ export interface BackfillSpec {
   set: Record<string, string>;
   /** Only rows that still need it (e.g. `"_zm_amount" IS NULL`), so the apps' writes are not redone. */
   where: string;
+  /** Copy the rows into this shadow table instead of updating them in place (see TableRebuild). */
+  copy?: { into: string; columns: string[] };
 }
 
 /** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */
@@ -72,6 +74,12 @@ export function rowOf(view: ViewTable | undefined): RowNames {
 /** Name of a migration's trigger on a table; all of a migration's triggers share triggerPrefix(). */
 export function triggerName(migration: string, table: string): string {
   return `${triggerPrefix(migration)}_${hash(table).slice(0, 8)}`;
+}
+
+/** The tables of a rebuild by copy: the shadow being filled, and the old table once swapped out. */
+export function rebuildTables(migration: string, table: string): { shadow: string; retired: string } {
+  const base = triggerName(migration, table);
+  return { shadow: `${base}_new`, retired: `${base}_old` };
 }
 
 export function triggerPrefix(migration: string): string {

@@ -2,7 +2,7 @@ import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
 import type { DualWrite, Operation, PlanContext } from '../operations/operation';
-import { triggerName, triggerPrefix, type DualWriteRule } from './dual-write';
+import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
 import { captureCustomSql } from './custom';
@@ -45,6 +45,16 @@ export interface PhasePlan {
   steps: Step[];
   /** Why planning stopped early (raw SQL whose effect only the database knows). */
   note?: string;
+}
+
+/** A table whose expanded shape is built by copy (TableRebuild): its shadow, retired name and copied columns. */
+interface Rebuild {
+  shadow: string;
+  retired: string;
+  /** The columns copied as they are. */
+  columns: string[];
+  /** Every column of the table, as the computed columns' expressions see the row. */
+  row: string[];
 }
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
@@ -231,7 +241,7 @@ export class Runner {
         const expandView = view.clone();
         const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
         const dualWrites = this.dualWrites(migration, model, view, expandView);
-        planned.steps.push(...this.dualWriteSteps(migration, dualWrites));
+        planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model)));
         planned.steps.push(...(await this.captured(migration, 'expand')), ...this.customExpandSteps(migration, model).filter((s) => s.job));
         const schemaSteps = [this.dialect.createSchema(versionSchemaName(this.dialect, migration.name))];
         for (const table of expandView.tables)
@@ -318,8 +328,9 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of operations) operation.shapeView(next, model);
+        const dualWrites = this.dualWrites(migration, model, previous, next);
         const steps = [
-          ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)),
+          ...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model)),
           ...this.customExpandSteps(migration, model),
         ];
         await this.store.update(migration.name, { steps: [...record.steps, ...steps], nextOperation: operations.length + 1 });
@@ -458,6 +469,8 @@ export class Runner {
       const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
       const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned);
       if (migration.migration.rollback) steps.unshift(customStep('rollback'));
+      // An expand stopped half-way through a rebuild leaves its shadow (and maybe the retired table).
+      if (this.dialect.rebuild) steps.push(...(await this.dialect.rebuild.leftovers(triggerPrefix(migration.name))));
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'rollback');
       await this.store.update(migration.name, { phase: 'rolling back', steps: swap });
@@ -485,25 +498,47 @@ export class Runner {
     return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
   }
 
-  /** One trigger per table with every rule of the migration for it, then one backfill per column. */
-  private dualWriteSteps(migration: LoadedMigration, dualWrites: DualWrite[]): Step[] {
+  /**
+   * Tables whose backfill is done by copying them into a shadow table and
+   * swapping it in (see TableRebuild), with the columns the copy carries over.
+   */
+  private async rebuilds(migration: LoadedMigration, dualWrites: DualWrite[], model: SchemaModel): Promise<Map<string, Rebuild>> {
+    const rebuild = this.dialect.rebuild;
+    const result = new Map<string, Rebuild>();
+    if (!rebuild) return result;
+    for (const table of new Set(dualWrites.flatMap((d) => d.backfill.map((b) => b.table)))) {
+      const blockers = await rebuild.blockers(table);
+      if (blockers.length > 0) {
+        this.logger.info(`backfill of ${table} in place, not by copy: ${blockers.join('; ')}`);
+        continue;
+      }
+      const computed = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table).flatMap((b) => Object.keys(b.set)));
+      const all = model.table(table)?.columns ?? [];
+      const columns = all.filter((c) => !c.generated && !computed.includes(c.name)).map((c) => c.name);
+      result.set(table, { ...rebuildTables(migration.name, table), columns, row: all.map((c) => c.name) });
+    }
+    return result;
+  }
+
+  /** The migration's trigger for a table (named after it), on the table or on the shadow that will take its place. */
+  private dualWriteTrigger(migration: LoadedMigration, table: string, on: string, rules: DualWriteRule[]): Step {
+    return this.dialect.createTrigger(on, triggerName(migration.name, table), rules, versionSchemaName(this.dialect, migration.name));
+  }
+
+  /** One trigger per table with every rule of the migration for it, then one backfill per column (or one copy per table). */
+  private dualWriteSteps(migration: LoadedMigration, dualWrites: DualWrite[], rebuilds: ReadonlyMap<string, Rebuild> = new Map()): Step[] {
     const rules = new Map<string, DualWriteRule[]>();
     for (const d of dualWrites) rules.set(d.table, [...(rules.get(d.table) ?? []), ...d.rules]);
     const steps: Step[] = [];
+    const q = (name: string) => this.dialect.quote(name);
     for (const [table, tableRules] of rules) {
-      if (tableRules.length > 0)
-        steps.push(
-          this.dialect.createTrigger(
-            table,
-            triggerName(migration.name, table),
-            tableRules,
-            versionSchemaName(this.dialect, migration.name),
-          ),
-        );
+      // A rebuilt table's trigger goes on the shadow after the copy (below): the swap brings it to the table.
+      if (tableRules.length > 0 && !rebuilds.has(table)) steps.push(this.dualWriteTrigger(migration, table, table, tableRules));
     }
-    for (const backfill of dualWrites.flatMap((d) => d.backfill)) {
+    const backfills = dualWrites.flatMap((d) => d.backfill);
+    for (const backfill of backfills.filter((b) => !rebuilds.has(b.table))) {
       const set = Object.entries(backfill.set)
-        .map(([column, expression]) => `${this.dialect.quote(column)} = (${expression})`)
+        .map(([column, expression]) => `${q(column)} = (${expression})`)
         .join(', ');
       steps.push({
         description: `backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`,
@@ -512,6 +547,39 @@ export class Runner {
         locks: false,
         backfill,
       });
+    }
+    for (const [table, rebuild] of rebuilds) {
+      const specs = backfills.filter((b) => b.table === table);
+      // Nobody writes the new columns of the old table (no trigger there, no new app yet): every row needs them.
+      const set = Object.fromEntries(specs.flatMap((b) => Object.entries(b.set)));
+      const copy: BackfillSpec = {
+        table,
+        key: specs[0].key,
+        set,
+        where: '1 = 1',
+        copy: { into: rebuild.shadow, columns: rebuild.columns },
+      };
+      const key = copy.key.map(q).join(', ');
+      const tableRules = rules.get(table) ?? [];
+      steps.push(
+        this.dialect.rebuild!.createShadow(table, rebuild.shadow),
+        this.dialect.rebuild!.mirrorTriggers(table, rebuild.shadow, triggerName(migration.name, table), {
+          columns: rebuild.columns,
+          set,
+          row: rebuild.row,
+          key: copy.key,
+        }),
+        {
+          description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
+          sql: `${this.dialect.rebuild!.copyChunkSql(copy, `(${key}) BETWEEN (?) AND (?)`)} /* in batches by primary key */`,
+          transactional: false,
+          locks: false,
+          backfill: copy,
+        },
+        ...(tableRules.length > 0 ? [this.dualWriteTrigger(migration, table, rebuild.shadow, tableRules)] : []),
+        this.dialect.rebuild!.swap(table, rebuild.shadow, rebuild.retired),
+        this.dialect.rebuild!.dropRetired(rebuild.retired),
+      );
     }
     for (const verify of dualWrites.flatMap((d) => d.verify ?? [])) {
       steps.push({

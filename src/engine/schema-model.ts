@@ -14,6 +14,8 @@ export interface ColumnModel {
   default: string | null;
   /** MySQL/MariaDB INVISIBLE column. */
   invisible: boolean;
+  /** Computed by the engine (GENERATED ALWAYS AS …): never written. */
+  generated?: boolean;
 }
 
 export interface IndexModel {

@@ -2,7 +2,10 @@ import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
 
-const CHUNK = 10_000;
+/** Chunks start small and grow while a chunk takes less than the target, so no read runs long. */
+const FIRST_CHUNK = 10_000;
+const MAX_CHUNK = 500_000;
+const CHUNK_TARGET_MS = 250;
 const SHOWN = 5;
 
 /**
@@ -22,10 +25,12 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promis
   };
   const found: unknown[][] = [];
   let last: unknown[] | null = null;
+  let chunk = FIRST_CHUNK;
   for (;;) {
+    const started = Date.now();
     const after = last ? `WHERE ${keyTuple} > ${params(last)} ` : '';
     const [upper] = await rows(
-      `SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${CHUNK - 1}`,
+      `SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${chunk - 1}`,
       last ?? [],
     );
     const range = [last ? `${keyTuple} > ${params(last)}` : '', upper ? `${keyTuple} <= ${params(keyOf(upper))}` : ''].filter(Boolean);
@@ -36,5 +41,6 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promis
     found.push(...bad.map(keyOf));
     if (found.length >= SHOWN || !upper) return found;
     last = keyOf(upper);
+    if (Date.now() - started < CHUNK_TARGET_MS / 2) chunk = Math.min(MAX_CHUNK, chunk * 2);
   }
 }

@@ -213,10 +213,12 @@ class Linter {
     };
     const facts =
       this.#state.foreignKeyChecksOff && this.analyzer.engine === 'mysql' ? withoutForeignKeyChecks(statement.facts) : statement.facts;
+    // RENAME TABLE t TO a, b TO t swaps b in for t at once: the name the apps use stays.
+    const swappedIn = (table: string) => facts.some((g) => g.kind === 'renameTable' && g.to === table);
     // Table rules skip what concerns tables created earlier in this phase.
     const onOldTables: AnalyzedStatement = {
       ...statement,
-      facts: facts.filter((f) => !this.isNew(factTable(f))),
+      facts: facts.filter((f) => !this.isNew(factTable(f)) && !(f.kind === 'renameTable' && swappedIn(f.table))),
       alter: statement.alter && !this.isNew(statement.alter.table) ? statement.alter : undefined,
     };
     const findings: SqlFinding[] = [];

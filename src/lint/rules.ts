@@ -48,6 +48,9 @@ export interface OperationFacts {
 const ALL_PHASES: readonly LintPhase[] = ['expand', 'contract', 'rollback'];
 const BOTH: readonly LintEngine[] = ['postgres', 'mysql'];
 
+/** The shadow and retired tables of a rebuild by copy: zmigrate's own, never seen by an app. */
+const ZMIGRATE_REBUILD_TABLE = /^_zm_[0-9a-f]{12}_[0-9a-f]{8}_(new|old)$/;
+
 function first<K extends Fact['kind']>(
   statement: AnalyzedStatement,
   kind: K,
@@ -220,7 +223,7 @@ export const RULES: readonly LintRule[] = [
     phases: ['expand'],
     scope: 'table',
     check: (s) => {
-      const f = first(s, 'dropTable');
+      const f = first(s, 'dropTable', (d) => !ZMIGRATE_REBUILD_TABLE.test(d.table));
       return f && f.table;
     },
   },

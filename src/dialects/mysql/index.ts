@@ -14,9 +14,15 @@ import {
   type IndexState,
 } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { MysqlTableRebuild } from './rebuild';
 
 const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
 export const STATE_TABLE_PREFIX = 'zmigrate_';
+/** The dual-write trigger (`_bi`, `_bu`) and the mirror of a table being rebuilt (`_ai`, `_au`, `_ad`). */
+const TRIGGER_SUFFIXES = ['_bi', '_bu', ...MysqlTableRebuild.suffixes];
+const TRIGGER_SUFFIX = /_(bi|bu|ai|au|ad)$/;
+/** Shadow and retired tables of a rebuild: zmigrate's own, never part of the app's schema. */
+const REBUILD_TABLE = /^_zm_[0-9a-f]{12}_[0-9a-f]{8}_(new|old)$/;
 
 interface Row {
   [key: string]: unknown;
@@ -47,6 +53,7 @@ export class MysqlDialect implements Dialect {
     sameColumn: (a, b) => a.toLowerCase() === b.toLowerCase(),
   };
   readonly #lockName: string;
+  readonly rebuild: MysqlTableRebuild;
 
   constructor(
     config: Knex.Config,
@@ -54,6 +61,12 @@ export class MysqlDialect implements Dialect {
   ) {
     this.knex = knexFactory(config);
     this.#lockName = `zmigrate:${createHash('sha256').update(baseSchema).digest('hex').slice(0, 40)}`;
+    this.rebuild = new MysqlTableRebuild({
+      baseSchema,
+      quote: (i) => this.quote(i),
+      qualify: (schema, name) => this.qualify(schema, name),
+      rows: (sql, bindings) => this.rows(sql, bindings),
+    });
   }
 
   static fromUrl(url: URL, database: string, options: { lockTimeoutMs: number }): MysqlDialect {
@@ -214,7 +227,7 @@ export class MysqlDialect implements Dialect {
     const tables = new Map<string, TableModel>();
     for (const c of columns) {
       const name = String(c.table_name);
-      if (name.startsWith(STATE_TABLE_PREFIX)) continue;
+      if (name.startsWith(STATE_TABLE_PREFIX) || REBUILD_TABLE.test(name)) continue;
       if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [] });
       tables.get(name)!.columns.push({
         name: String(c.column_name),
@@ -222,6 +235,7 @@ export class MysqlDialect implements Dialect {
         nullable: c.nullable === 'YES',
         default: c.default_expr === null || c.default_expr === 'NULL' ? null : String(c.default_expr),
         invisible: /\bINVISIBLE\b/i.test(String(c.extra ?? '')),
+        generated: /\bGENERATED\b/i.test(String(c.extra ?? '')),
       });
     }
     for (const ix of indexes) {
@@ -408,7 +422,7 @@ END`;
   dropTrigger(table: string, name: string): Step {
     return step(
       `drop dual-write trigger on ${table}`,
-      `DROP TRIGGER IF EXISTS ${this.qualify(this.baseSchema, `${name}_bi`)};\nDROP TRIGGER IF EXISTS ${this.qualify(this.baseSchema, `${name}_bu`)}`,
+      TRIGGER_SUFFIXES.map((suffix) => `DROP TRIGGER IF EXISTS ${this.qualify(this.baseSchema, name + suffix)}`).join(';\n'),
     );
   }
 
@@ -419,7 +433,7 @@ END`;
     );
     const seen = new Map<string, { table: string; name: string }>();
     for (const r of rows) {
-      const name = String(r.name).replace(/_b[iu]$/, '');
+      const name = String(r.name).replace(TRIGGER_SUFFIX, '');
       seen.set(name, { table: String(r.table_name), name });
     }
     return [...seen.values()];

@@ -1,0 +1,158 @@
+import type { Knex } from 'knex';
+import type { MirrorSpec, TableRebuild } from '../dialect';
+import type { BackfillSpec } from '../../engine/dual-write';
+import { step, type Step } from '../../engine/step';
+
+/** What the rebuild needs of the dialect: quoting, the base database and a way to read rows. */
+export interface RebuildHost {
+  readonly baseSchema: string;
+  quote(identifier: string): string;
+  qualify(schema: string, name: string): string;
+  rows(sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>>;
+}
+
+const MIRROR_SUFFIXES = ['_ai', '_au', '_ad'] as const;
+
+/**
+ * The expanded table built beside the old one, the way pt-online-schema-change
+ * and gh-ost do it on MySQL/MariaDB: copying rows in key order into a new
+ * table is several times faster on InnoDB than updating them in place.
+ *
+ * 1. `CREATE TABLE shadow LIKE table` (the table already has its new columns).
+ * 2. Triggers on the table mirror every insert, update and delete into the
+ *    shadow, computing the new columns as the old app's writes imply (only
+ *    the old app writes until expand ends).
+ * 3. Chunks of old rows are copied with the new columns computed, each chunk
+ *    a short transaction holding shared locks on the rows it reads; a row the
+ *    mirror wrote first is newer and is kept (ON DUPLICATE KEY leaves it).
+ *    The shadow has no trigger yet: one would double the cost of the copy.
+ * 4. The migration's dual-write trigger goes on the shadow under its final
+ *    name, standing aside for the mirror's writes (the backfill flag).
+ * 5. `RENAME TABLE table TO retired, shadow TO table` swaps both at once: the
+ *    dual-write trigger moves with the shadow, the mirror triggers with the
+ *    retired table, which is dropped. Views find the new table by its name.
+ *
+ * Only for tables nothing else is attached to: foreign keys (which follow a
+ * renamed table) and triggers (which would stay on the retired one) stop it.
+ */
+export class MysqlTableRebuild implements TableRebuild {
+  constructor(private readonly host: RebuildHost) {}
+
+  async blockers(table: string): Promise<string[]> {
+    const { baseSchema: schema } = this.host;
+    const reasons: string[] = [];
+    const [info] = await this.host.rows(
+      'SELECT ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [schema, table],
+    );
+    if (info && String(info.engine).toLowerCase() !== 'innodb') reasons.push(`it uses the ${String(info.engine)} engine, not InnoDB`);
+    const triggers = await this.host.rows(
+      'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?',
+      [schema, table],
+    );
+    if (triggers.length > 0) reasons.push(`it has triggers (${triggers.map((t) => String(t.name)).join(', ')})`);
+    const keys = await this.host.rows(
+      `SELECT CONSTRAINT_NAME AS name, TABLE_NAME AS child FROM information_schema.REFERENTIAL_CONSTRAINTS
+        WHERE CONSTRAINT_SCHEMA = ? AND (TABLE_NAME = ? OR REFERENCED_TABLE_NAME = ?)`,
+      [schema, table, table],
+    );
+    if (keys.length > 0) reasons.push(`foreign keys use it (${keys.map((k) => String(k.name)).join(', ')})`);
+    return reasons;
+  }
+
+  createShadow(table: string, shadow: string): Step {
+    return step(`create ${shadow} like ${table}`, `CREATE TABLE ${this.table(shadow)} LIKE ${this.table(table)}`, {
+      guard: { kind: 'tableExists', table: shadow },
+      locks: false,
+    });
+  }
+
+  mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step {
+    const q = (c: string) => this.host.quote(c);
+    const target = this.table(shadow);
+    const computed = Object.keys(spec.set);
+    const list = [...spec.columns, ...computed].map(q).join(', ');
+    // The new columns computed over the written row, as the copy computes them over the old rows.
+    const row = spec.row.map((c) => `NEW.${q(c)} AS ${q(c)}`).join(', ');
+    const values = [
+      ...spec.columns.map((c) => `NEW.${q(c)}`),
+      ...computed.map((c) => `(SELECT (${spec.set[c]}) FROM (SELECT ${row}) AS _zm_row)`),
+    ];
+    const sameKey = spec.key.map((k) => `${target}.${q(k)} = OLD.${q(k)}`).join(' AND ');
+    const keyChanged = spec.key.map((k) => `NOT (OLD.${q(k)} <=> NEW.${q(k)})`).join(' OR ');
+    const replace = `REPLACE INTO ${target} (${list}) VALUES (${values.join(', ')})`;
+    // The shadow's dual-write trigger (in place before the swap) must stand aside for rows that are already complete.
+    const asBackfill = (body: string) => `BEGIN
+  DECLARE saved INT DEFAULT @zmigrate_backfill;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET @zmigrate_backfill = saved; RESIGNAL; END;
+  SET @zmigrate_backfill = 1;
+  ${body}
+  SET @zmigrate_backfill = saved;
+END`;
+    const trigger = (suffix: string, event: string, body: string) =>
+      `CREATE TRIGGER IF NOT EXISTS ${this.host.qualify(this.host.baseSchema, name + suffix)} AFTER ${event} ON ${this.table(table)} FOR EACH ROW\n${body}`;
+    return step(
+      `mirror writes on ${table} into ${shadow}`,
+      [
+        trigger('_ai', 'INSERT', asBackfill(`${replace};`)),
+        trigger('_au', 'UPDATE', asBackfill(`IF ${keyChanged} THEN DELETE FROM ${target} WHERE ${sameKey}; END IF;\n  ${replace};`)),
+        trigger('_ad', 'DELETE', `DELETE FROM ${target} WHERE ${sameKey}`),
+      ].join(';\n'),
+    );
+  }
+
+  /**
+   * One chunk: the rows of the key range, old columns as they are and new ones
+   * computed. A row already in the shadow came from the mirror, after the
+   * chunk's snapshot, so it is kept as it is.
+   */
+  copyChunkSql(spec: BackfillSpec, range: string): string {
+    const copy = spec.copy!;
+    const q = (c: string) => this.host.quote(c);
+    const computed = Object.keys(spec.set);
+    const key = spec.key.map(q);
+    const target = this.table(copy.into);
+    return `INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
+SELECT ${[...copy.columns.map(q), ...computed.map((c) => `(${spec.set[c]})`)].join(', ')}
+  FROM ${this.table(spec.table)} WHERE ${range} LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join(', ')}`;
+  }
+
+  /** The shadow's AUTO_INCREMENT starts where the table's is, so no key is handed out twice across the swap. */
+  async afterCopy(knex: Knex, spec: BackfillSpec): Promise<void> {
+    const [row] = await this.host.rows(
+      'SELECT AUTO_INCREMENT AS next FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [this.host.baseSchema, spec.table],
+    );
+    const next = Number(row?.next);
+    if (!Number.isSafeInteger(next) || next <= 1) return;
+    await knex.raw(`ALTER TABLE ${this.table(spec.copy!.into)} AUTO_INCREMENT = ${next}`);
+  }
+
+  swap(table: string, shadow: string, retired: string): Step {
+    return step(
+      `swap ${shadow} in for ${table}`,
+      `RENAME TABLE ${this.table(table)} TO ${this.table(retired)}, ${this.table(shadow)} TO ${this.table(table)}`,
+      { guard: { kind: 'tableMissing', table: shadow } },
+    );
+  }
+
+  dropRetired(retired: string): Step {
+    return step(`drop ${retired}`, `DROP TABLE IF EXISTS ${this.table(retired)}`, { locks: false });
+  }
+
+  async leftovers(prefix: string): Promise<Step[]> {
+    const rows = await this.host.rows(
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND LEFT(TABLE_NAME, ?) = ? AND TABLE_TYPE = 'BASE TABLE'",
+      [this.host.baseSchema, prefix.length, prefix],
+    );
+    return rows.map((r) => step(`drop ${String(r.name)}`, `DROP TABLE IF EXISTS ${this.table(String(r.name))}`, { locks: false }));
+  }
+
+  /** Trigger name suffixes of the mirror, for listing and dropping a migration's triggers. */
+  static readonly suffixes = MIRROR_SUFFIXES;
+
+  private table(name: string): string {
+    return this.host.qualify(this.host.baseSchema, name);
+  }
+}
