@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
+import { keyRanges } from './key-ranges';
 
 const CHUNK = 10_000;
 const SHOWN = 5;
@@ -10,31 +11,24 @@ const SHOWN = 5;
  * where the new shape does not hold what `up` gives for the old one.
  */
 export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promise<unknown[][]> {
-  const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const key = spec.key.map(q);
-  const keyTuple = key.length === 1 ? key[0] : `(${key.join(', ')})`;
-  const params = (values: unknown[]) => (values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`);
-  const keyOf = (row: Record<string, unknown>) => spec.key.map((k) => row[k]);
+  const ranges = keyRanges(dialect, spec.table, spec.key);
   const rows = async (sql: string, bindings: unknown[]) => {
     const result = await dialect.knex.raw(sql, bindings as Knex.RawBinding[]);
     return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
   };
   const found: unknown[][] = [];
+  const end = await ranges.end();
   let last: unknown[] | null = null;
-  for (;;) {
-    const after = last ? `WHERE ${keyTuple} > ${params(last)} ` : '';
-    const [upper] = await rows(
-      `SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${CHUNK - 1}`,
-      last ?? [],
-    );
-    const range = [last ? `${keyTuple} > ${params(last)}` : '', upper ? `${keyTuple} <= ${params(keyOf(upper))}` : ''].filter(Boolean);
+  while (end) {
+    const chunk = await ranges.next(last, end, CHUNK);
     const bad = await rows(
-      `SELECT ${key.join(', ')} FROM ${table} WHERE ${[...range, `(${spec.mismatch})`].join(' AND ')} ORDER BY ${key.join(', ')} LIMIT ${SHOWN - found.length}`,
-      [...(last ?? []), ...(upper ? keyOf(upper) : [])],
+      `SELECT ${ranges.select} FROM ${table} WHERE ${chunk.range.sql} AND (${spec.mismatch}) ORDER BY ${ranges.order} LIMIT ${SHOWN - found.length}`,
+      chunk.range.bindings,
     );
-    found.push(...bad.map(keyOf));
-    if (found.length >= SHOWN || !upper) return found;
-    last = keyOf(upper);
+    found.push(...bad.map((row) => ranges.keyOf(row)));
+    if (found.length >= SHOWN || chunk.final) break;
+    last = chunk.upper;
   }
+  return found;
 }
