@@ -46,7 +46,7 @@ export async function runBackfill(
 ): Promise<number> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const ranges = keyRanges(dialect, spec.table, spec.key);
+  const ranges = keyRanges(dialect, spec.table, spec.key, spec.where);
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end) {

@@ -20,7 +20,10 @@ export interface KeyBatch {
   upper: unknown[];
   /** The batch reaches the end. */
   final: boolean;
-  /** Rows in the range, where known without counting them. */
+  /**
+   * Rows in the range, where known without counting them; for page ranges,
+   * those that match `pending` (counted once even if the walk moved them ahead).
+   */
   rows?: number;
 }
 
@@ -34,14 +37,15 @@ export interface KeyRanges {
   end(): Promise<unknown[] | undefined>;
   /** The next range after `last` (the start when null) of about `size` rows, never past `end`. */
   next(last: unknown[] | null, end: unknown[], size: number): Promise<KeyBatch>;
-  /** Rows in a range. */
-  count(range: KeyRange): Promise<number>;
+  /** Rows in a range (that match a condition). */
+  count(range: KeyRange, condition?: string): Promise<number>;
 }
 
-export function keyRanges(dialect: Dialect, table: string, key: WalkKey): KeyRanges {
+/** `pending`: a condition for the rows a walk still has to do (the backfill's `where`). */
+export function keyRanges(dialect: Dialect, table: string, key: WalkKey, pending?: string): KeyRanges {
   if (key !== 'ctid') return new ColumnRanges(dialect, table, key);
   if (!dialect.rowAddress) throw new Error(`${dialect.displayName} has no row address to walk table ${JSON.stringify(table)} by`);
-  return new PageRanges(dialect, dialect.rowAddress, table);
+  return new PageRanges(dialect, dialect.rowAddress, table, pending);
 }
 
 abstract class Ranges {
@@ -59,8 +63,9 @@ abstract class Ranges {
     return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
   }
 
-  async count(range: KeyRange): Promise<number> {
-    const [row] = await this.rows(`SELECT COUNT(*) AS n FROM ${this.qualified} WHERE ${range.sql}`, range.bindings);
+  async count(range: KeyRange, condition?: string): Promise<number> {
+    const where = condition ? `${range.sql} AND (${condition})` : range.sql;
+    const [row] = await this.rows(`SELECT COUNT(*) AS n FROM ${this.qualified} WHERE ${where}`, range.bindings);
     return Number(row?.n ?? 0);
   }
 }
@@ -123,6 +128,8 @@ class ColumnRanges extends Ranges implements KeyRanges {
  * fill it, and a row the backfill itself rewrote is filled already; the
  * backfill's `where` condition skips filled rows wherever they land. Pages
  * past the end hold only rows written after the triggers were in place.
+ * A batch counts only its pending rows: the backfill's own updates move rows
+ * to free space ahead (the last page), which must not count twice.
  */
 class PageRanges extends Ranges implements KeyRanges {
   readonly select: string;
@@ -134,6 +141,7 @@ class PageRanges extends Ranges implements KeyRanges {
     dialect: Dialect,
     private readonly address: RowAddress,
     table: string,
+    private readonly pending: string | undefined,
   ) {
     super(dialect, table);
     this.select = `${address.select} AS ${dialect.quote(ROW_ADDRESS)}`;
@@ -161,7 +169,7 @@ class PageRanges extends Ranges implements KeyRanges {
     }
     const upper = Math.min(pages, from + Math.max(1, Math.round(size / this.#rowsPerPage)));
     const range = this.address.pageRange(from, upper);
-    const rows = await this.count(range);
+    const rows = await this.count(range, this.pending);
     if (rows > 0) this.#rowsPerPage = (this.#rowsPerPage + Math.max(1, rows / (upper - from))) / 2;
     return { range, upper: [upper], final: upper >= pages, rows };
   }
