@@ -1,8 +1,9 @@
 /**
  * Issue 5: the backfill resumes from its checkpoint after SIGKILL without
  * redoing finished batches, its verification catches a corrupted row (and
- * contract refuses), it terminates under constant inserts, refuses tables
- * without a primary key, and walks composite keys.
+ * contract refuses), it terminates under constant inserts, walks composite
+ * keys, and walks a table without a primary key by a unique NOT NULL key, or
+ * on PostgreSQL by ctid page ranges; MySQL/MariaDB refuse a table with neither.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -141,22 +142,234 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(Number(wrong[0].n)).toBe(0);
   });
 
-  test('a table without a primary key is refused before anything changes', async () => {
-    await db.knex.raw('CREATE TABLE logs (line text, n integer)');
-    writeFileSync(path.join(dir, '0001_logs.ts'), migrationSource(["op.alterColumn('logs', 'n', { type: 'bigint', up: 'n', down: 'n' })"]));
-    const result = await cli('expand');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^error: 0001_logs: table "logs" has no primary key, which the backfill needs to walk it in batches/m);
-    const columns = rowsOf<{ c: string }>(
+  /** Column names of a table, in order. */
+  async function columnsOf(table: string): Promise<string[]> {
+    const rows = rowsOf<{ c: string }>(
       await db.knex.raw(
         pg
-          ? "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'logs' ORDER BY ordinal_position"
-          : "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'logs' ORDER BY ordinal_position",
+          ? 'SELECT column_name AS c FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position'
+          : 'SELECT column_name AS c FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position',
+        [table],
       ),
     );
-    expect(columns.map((r) => r.c)).toEqual(['line', 'n']);
-    const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string }> };
-    expect(status.migrations[0].phase).toBe('pending');
+    return rows.map((r) => r.c);
+  }
+
+  test('a table whose only key is unique over NOT NULL columns is walked by it, verified by it, and resumes after SIGKILL', async () => {
+    // Two usable unique keys (the one-column key wins) and a NULLable one named to sort first (never used).
+    await db.knex.raw(
+      `CREATE TABLE accounts (code varchar(20) NOT NULL, region integer NOT NULL, amount integer NOT NULL, nick varchar(20) NULL,
+         CONSTRAINT accounts_region_code UNIQUE (region, code), CONSTRAINT accounts_code UNIQUE (code), CONSTRAINT a_nick UNIQUE (nick))`,
+    );
+    await db.knex.raw(
+      pg
+        ? "INSERT INTO accounts (code, region, amount) SELECT 'c' || lpad(g::text, 6, '0'), g % 7, g % 1000 FROM generate_series(1, ?) g"
+        : "INSERT INTO accounts (code, region, amount) SELECT CONCAT('c', LPAD(seq, 6, '0')), seq % 7, seq % 1000 FROM seq_1_to_" +
+            Number(ROWS),
+      pg ? [ROWS] : [],
+    );
+    writeFileSync(
+      path.join(dir, '0001_amount.ts'),
+      migrationSource(["op.alterColumn('accounts', 'amount', { type: 'bigint', up: 'amount * 2', down: 'amount / 2' })"]),
+    );
+    const plan = await cli('plan');
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(pg ? 'in batches by key ("code")' : 'in batches by key (`code`)');
+
+    const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
+    await running.waitForStderr(/backfill accounts\._zm_amount/);
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await kill9(running)).signal).toBe('SIGKILL');
+    const saved = await checkpoint();
+    // The checkpoint is a position on the unique key, part-way through.
+    expect(saved?.last).toEqual([expect.stringMatching(/^c\d{6}$/)]);
+    expect(String(saved!.last![0]) > 'c000000').toBe(true);
+    expect(String(saved!.last![0]) < `c${String(ROWS).padStart(6, '0')}`).toBe(true);
+
+    const rerun = await cli('expand', '--batch-size', '500');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain('(resuming)');
+    const status = JSON.parse((await cli('status', '--json')).stdout) as {
+      migrations: Array<{ phase: string; backfilledRows: number | null }>;
+    };
+    expect(status.migrations[0]).toMatchObject({ phase: 'expanded', backfilledRows: ROWS });
+    const q = pg ? '"_zm_amount"' : '`_zm_amount`';
+    const wrong = rowsOf<{ n: number | string }>(
+      await db.knex.raw(`SELECT COUNT(*) AS n FROM accounts WHERE ${q} IS NULL OR ${q} <> amount * 2`),
+    );
+    expect(Number(wrong[0].n)).toBe(0);
+
+    // Verification walks the same key and names the broken row by it.
+    const trx = await db.knex.transaction();
+    await trx.raw(pg ? "SELECT set_config('zmigrate.backfill', 'on', true)" : 'SET @zmigrate_backfill = 1');
+    await trx.raw(`UPDATE accounts SET ${q} = -7 WHERE code = 'c012345'`);
+    if (!pg) await trx.raw('SET @zmigrate_backfill = NULL');
+    await trx.commit();
+    const check = await cli('backfill');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(
+      '0001_amount: verification failed: accounts.amount (new) = up(old) does not hold for rows with key c012345',
+    );
+    await db.knex.raw("UPDATE accounts SET amount = amount + 1 WHERE code = 'c012345'");
+    expect((await cli('backfill')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    const sum = rowsOf<{ s: number | string }>(await db.knex.raw('SELECT SUM(amount) AS s FROM accounts'));
+    let expected = 0;
+    for (let g = 1; g <= ROWS; g++) expected += (g % 1000) * 2;
+    // The repaired row: the old app's amount + 1 made the trigger derive it again.
+    expect(Number(sum[0].s)).toBe(expected + 2);
+  });
+
+  if (pg) {
+    test('a table with no key at all is walked by ctid page ranges, under concurrent updates and inserts, and resumes after SIGKILL', async () => {
+      await db.knex.raw('CREATE TABLE events (n integer, amount integer, payload text)');
+      await db.knex.raw("INSERT INTO events (n, amount, payload) SELECT g, g % 1000, repeat('x', 40) FROM generate_series(1, ?) g", [ROWS]);
+      writeFileSync(
+        path.join(dir, '0001_amount.ts'),
+        migrationSource(["op.alterColumn('events', 'amount', { type: 'bigint', up: 'amount * 2', down: 'amount / 2' })"]),
+      );
+      const plan = await cli('plan');
+      expect(plan.stdout).toContain('in batches by ctid page ranges');
+
+      // The old app updates rows all over the table (each update moves the row to a new place) and inserts new ones.
+      const writer = startWriter(
+        async (i) => {
+          if (i % 4 === 3) await db.knex.raw('INSERT INTO events (n, amount) VALUES (?, ?)', [ROWS + i, i % 1000]);
+          else await db.knex.raw('UPDATE events SET amount = amount + 1 WHERE n = ?', [((i * 7919) % ROWS) + 1]);
+        },
+        { pauseMs: 1 },
+      );
+      const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
+      await running.waitForStderr(/backfill events\._zm_amount/);
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await kill9(running)).signal).toBe('SIGKILL');
+      const saved = await checkpoint();
+      // Positions are page numbers, part-way through the table.
+      expect(saved?.last).toEqual([expect.any(Number)]);
+      const pages = rowsOf<{ p: number | string }>(
+        await db.knex.raw("SELECT pg_relation_size('events') / current_setting('block_size')::bigint AS p"),
+      );
+      expect(Number(saved!.last![0])).toBeGreaterThan(0);
+      expect(Number(saved!.last![0])).toBeLessThan(Number(pages[0].p));
+
+      const rerun = await cli('expand', '--batch-size', '500');
+      const stats = await writer.stop();
+      expect(rerun.code).toBe(0);
+      expect(rerun.stderr).toContain('(resuming)');
+      expect(stats.failures).toEqual([]);
+      expect(stats.writes).toBeGreaterThan(20);
+      // Rows the backfill's own updates moved ahead are not counted twice.
+      const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ backfilledRows: number | null }> };
+      expect(status.migrations[0].backfilledRows).toBeGreaterThan(0);
+      expect(status.migrations[0].backfilledRows).toBeLessThanOrEqual(ROWS);
+      const wrong = rowsOf<{ n: number | string }>(
+        await db.knex.raw('SELECT COUNT(*) AS n FROM events WHERE "_zm_amount" IS NULL OR "_zm_amount" <> amount * 2'),
+      );
+      expect(Number(wrong[0].n)).toBe(0);
+
+      // Verification walks page ranges too, and names a broken row by its ctid.
+      const [broken] = rowsOf<{ ctid: string }>(await db.knex.raw('SELECT ctid::text AS ctid FROM events WHERE n = 4321'));
+      const trx = await db.knex.transaction();
+      await trx.raw("SELECT set_config('zmigrate.backfill', 'on', true)");
+      await trx.raw('UPDATE events SET "_zm_amount" = -7 WHERE ctid = ?::tid', [broken.ctid]);
+      await trx.commit();
+      const [moved] = rowsOf<{ ctid: string }>(await db.knex.raw('SELECT ctid::text AS ctid FROM events WHERE n = 4321'));
+      const check = await cli('backfill');
+      expect(check.code).toBe(1);
+      expect(check.stdout).toContain(`does not hold for rows with ctid ${moved.ctid}`);
+      await db.knex.raw('UPDATE events SET amount = amount + 1 WHERE n = 4321');
+      expect((await cli('backfill')).code).toBe(0);
+
+      const before = rowsOf<{ s: number | string; c: number | string }>(
+        await db.knex.raw('SELECT SUM(amount) AS s, COUNT(*) AS c FROM events'),
+      );
+      expect((await cli('contract')).code).toBe(0);
+      const after = rowsOf<{ s: number | string; c: number | string; t: string }>(
+        await db.knex.raw(
+          "SELECT SUM(amount) AS s, COUNT(*) AS c, (SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'events' AND column_name = 'amount') AS t FROM events",
+        ),
+      );
+      expect(Number(after[0].c)).toBe(Number(before[0].c));
+      expect(Number(after[0].s)).toBe(2 * Number(before[0].s));
+      expect(after[0].t).toBe('bigint');
+    });
+  } else {
+    test('a table whose only unique key has a NULLable column is refused before anything changes', async () => {
+      await db.knex.raw('CREATE TABLE logs (line text, n integer, code varchar(20) NULL, CONSTRAINT logs_code UNIQUE (code))');
+      await db.knex.raw("INSERT INTO logs (line, n, code) VALUES ('a', 1, 'x'), ('b', 2, NULL)");
+      writeFileSync(
+        path.join(dir, '0001_logs.ts'),
+        migrationSource(["op.alterColumn('logs', 'n', { type: 'bigint', up: 'n', down: 'n' })"]),
+      );
+      const result = await cli('expand');
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /^error: 0001_logs: table "logs" has no primary key, and its unique keys have NULLable columns: "logs_code" \(code\), which the backfill needs to walk it in batches on MySQL\/MariaDB/m,
+      );
+      expect(result.stderr).toContain('add a primary key, or a unique key over NOT NULL columns');
+      expect(await columnsOf('logs')).toEqual(['line', 'n', 'code']);
+      const indexes = rowsOf<{ name: string }>(
+        await db.knex.raw(
+          "SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'logs'",
+        ),
+      );
+      expect(indexes.map((r) => r.name)).toEqual(['logs_code']);
+      const triggers = rowsOf(await db.knex.raw('SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()'));
+      expect(triggers).toEqual([]);
+      const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string }> };
+      expect(status.migrations[0].phase).toBe('pending');
+
+      // Without any unique key the refusal says so.
+      await db.knex.raw('CREATE TABLE bare (line text, n integer)');
+      writeFileSync(
+        path.join(dir, '0001_logs.ts'),
+        migrationSource(["op.alterColumn('bare', 'n', { type: 'bigint', up: 'n', down: 'n' })"]),
+      );
+      const bare = await cli('expand');
+      expect(bare.code).toBe(2);
+      expect(bare.stderr).toMatch(
+        /^error: 0001_logs: table "bare" has no primary key and no unique key over NOT NULL columns, which the backfill/m,
+      );
+      expect(await columnsOf('bare')).toEqual(['line', 'n']);
+    });
+  }
+
+  test('a backfill job walks a unique NOT NULL key; a table with no such key is refused for a job', async () => {
+    await db.knex.raw(
+      'CREATE TABLE tags (slug varchar(20) NOT NULL, label varchar(40) NOT NULL, shout varchar(40) NULL, CONSTRAINT tags_slug UNIQUE (slug))',
+    );
+    const tags = Array.from({ length: 1200 }, (_, i) => ({ slug: `t${String(i).padStart(5, '0')}`, label: `tag ${i}` }));
+    for (let i = 0; i < tags.length; i += 400) await db.knex('tags').insert(tags.slice(i, i + 400));
+    const job = (table: string) => `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  backfill: op.backfill('${table}', {
+    columns: ['label'],
+    batchSize: 250,
+    batch: async (rows, { knex }) => {
+      for (const r of rows) await knex('${table}').where({ slug: r.slug }).update({ shout: String(r.label).toUpperCase() });
+    },
+  }),
+  expand: async () => {},
+});
+`;
+    writeFileSync(path.join(dir, '0001_shout.ts'), job('tags'));
+    expect((await cli('plan')).stdout).toContain(pg ? 'in batches by key ("slug")' : 'in batches by key (`slug`)');
+    expect((await cli('expand')).code).toBe(0);
+    const wrong = rowsOf<{ n: number | string }>(
+      await db.knex.raw('SELECT COUNT(*) AS n FROM tags WHERE shout IS NULL OR shout <> UPPER(label)'),
+    );
+    expect(Number(wrong[0].n)).toBe(0);
+
+    // A job writes rows back by their key, so a row address (ctid) will not do, even on PostgreSQL.
+    await db.knex.raw('CREATE TABLE notes (slug varchar(20), label varchar(40), shout varchar(40))');
+    writeFileSync(path.join(dir, '0002_notes.ts'), job('notes'));
+    const refused = await cli('expand');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /^error: 0002_notes: backfill job: table "notes" has no primary key and no unique key over NOT NULL columns, which the job needs to walk it in batches/m,
+    );
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ name: string; phase: string }> };
+    expect(status.migrations.find((m) => m.name === '0002_notes')?.phase).toBe('pending');
   });
 
   test('composite primary keys are walked in order', async () => {

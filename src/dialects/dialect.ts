@@ -74,6 +74,18 @@ export interface TableRebuild {
   leftovers(prefix: string): Promise<Step[]>;
 }
 
+/** A physical row address to walk a table that has no key by (PostgreSQL `ctid`). */
+export interface RowAddress {
+  /** How many pages the table has now. */
+  pages(table: string): Promise<number>;
+  /** A condition true for the rows on pages [from, to), served by a range scan, with its bound values. */
+  pageRange(from: number, to: number): { sql: string; bindings: unknown[] };
+  /** The column that holds it (`ctid`), to order by. */
+  readonly column: string;
+  /** An expression naming a row's address in results, e.g. `ctid::text`. */
+  readonly select: string;
+}
+
 export interface IndexDefinition {
   name: string;
   columns: string[];
@@ -95,6 +107,8 @@ export interface Dialect {
   /** The schema (PostgreSQL) or database (MySQL) whose tables migrations change. */
   readonly baseSchema: string;
   readonly knex: Knex;
+  /** Where the engine has one: what walks a table with no primary or NOT NULL unique key. */
+  readonly rowAddress?: RowAddress;
 
   quote(identifier: string): string;
   qualify(schema: string, name: string): string;

@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
+import { keyRanges } from './key-ranges';
 import type { Logger } from './logger';
 
-/** Where a backfill stands: the last key done, and the last key that existed when it started. */
+/** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
   last: unknown[] | null;
   /** Rows inserted after this key came in after the triggers, which filled them: not revisited. */
@@ -31,8 +32,9 @@ const MIN_BATCH = 50;
 const MAX_BATCH = 50_000;
 
 /**
- * Fills the rows that existed before the triggers, in keyset batches over the
- * primary key, each batch a short transaction of its own with its checkpoint.
+ * Fills the rows that existed before the triggers, in batches along the
+ * table's walk key (key ranges, or page ranges of a table without a key),
+ * each batch a short transaction of its own with its checkpoint.
  * The triggers stand aside for the backfill's own writes (session flag).
  */
 export async function runBackfill(
@@ -44,22 +46,16 @@ export async function runBackfill(
 ): Promise<number> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const key = spec.key.map(q);
-  const keyTuple = key.length === 1 ? key[0] : `(${key.join(', ')})`;
-  const params = (values: unknown[]) => (values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`);
-  const order = key.join(', ');
-  const rowsOf = async (sql: string, bindings: unknown[], k: Knex | Knex.Transaction = dialect.knex) =>
-    resultRows(await k.raw(sql, bindings as Knex.RawBinding[]));
-  const keyOf = (row: Record<string, unknown>) => spec.key.map((k) => row[k]);
+  const ranges = keyRanges(dialect, spec.table, spec.key, spec.where);
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end) {
-    const [top] = await rowsOf(`SELECT ${key.join(', ')} FROM ${table} ORDER BY ${key.map((k) => `${k} DESC`).join(', ')} LIMIT 1`, []);
-    if (!top) {
+    const end = await ranges.end();
+    if (!end) {
       if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
       return 0;
     }
-    state = { ...state, end: keyOf(top) };
+    state = { ...state, end };
     await checkpoints.save(state);
   }
   const end = state.end!;
@@ -71,31 +67,17 @@ export async function runBackfill(
   let size = options.batchSize ?? FIRST_BATCH;
 
   for (;;) {
-    const after = state.last ? `${keyTuple} > ${params(state.last)} AND ` : '';
-    const lowerBindings = state.last ?? [];
     const started = Date.now();
-    // The batch's upper key: the size-th key after the last one, or the end.
-    const [upperRow] = await rowsOf(
-      `SELECT ${key.join(', ')} FROM ${table} WHERE ${after}${keyTuple} <= ${params(end)} ORDER BY ${order} LIMIT 1 OFFSET ${size - 1}`,
-      [...lowerBindings, ...end],
-    );
-    const upper = upperRow ? keyOf(upperRow) : end;
-    // A full batch walks `size` rows; the last one, what is left up to the end.
-    const walked = upperRow
-      ? size
-      : Number(
-          (await rowsOf(`SELECT COUNT(*) AS n FROM ${table} WHERE ${after}${keyTuple} <= ${params(end)}`, [...lowerBindings, ...end]))[0]
-            ?.n ?? 0,
-        );
+    const batch = await ranges.next(state.last, end, size);
+    const walked = batch.rows ?? (await ranges.count(batch.range));
     const done = await dialect.knex.transaction(async (trx) => {
       await trx.raw(dialect.backfillFlag(true));
       try {
-        const range = `${after}${keyTuple} <= ${params(upper)}`;
         const sql = spec.copy
-          ? dialect.rebuild!.copyChunkSql(spec, range)
-          : `UPDATE ${table} SET ${assignments.join(', ')} WHERE ${range} AND (${spec.where})`;
-        await trx.raw(sql, [...lowerBindings, ...upper] as Knex.RawBinding[]);
-        const next = { last: upper, end, rows: state.rows + walked };
+          ? dialect.rebuild!.copyChunkSql(spec, batch.range.sql)
+          : `UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`;
+        await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
+        const next = { last: batch.upper, end, rows: state.rows + walked };
         await checkpoints.save(next, trx);
         return next;
       } finally {
@@ -103,8 +85,8 @@ export async function runBackfill(
       }
     });
     state = done;
-    progress.tick(state.rows, !upperRow);
-    if (!upperRow) {
+    progress.tick(state.rows, batch.final);
+    if (batch.final) {
       if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
       return state.rows;
     }
@@ -141,9 +123,4 @@ export class ProgressClock {
     const eta = total && rate > 0 ? (total - rows) / rate : undefined;
     this.logger.progress?.({ table: this.table, rows, total, rate, etaSeconds: finished ? 0 : eta, finished });
   }
-}
-
-function resultRows(result: unknown): Array<Record<string, unknown>> {
-  if (Array.isArray(result)) return result[0] as Array<Record<string, unknown>>;
-  return (result as { rows: Array<Record<string, unknown>> }).rows;
 }

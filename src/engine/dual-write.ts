@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ViewTable } from './schema-model';
+import type { WalkKey } from './walk-key';
 
 /** A condition on the row being written, checked before any rule assigns anything. */
 export type Condition =
@@ -48,8 +49,8 @@ export interface DualWriteRule {
 /** Fills a column for the rows that existed before the triggers, in keyset batches. */
 export interface BackfillSpec {
   table: string;
-  /** The primary key: batches walk it in order. */
-  key: string[];
+  /** What batches walk: the key columns in order, or the row address (chooseWalkKey). */
+  key: WalkKey;
   /** Physical column → SQL over the physical row. */
   set: Record<string, string>;
   /** Only rows that still need it (e.g. `"_zm_amount" IS NULL`), so the apps' writes are not redone. */
@@ -61,7 +62,8 @@ export interface BackfillSpec {
 /** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */
 export interface VerifySpec {
   table: string;
-  key: string[];
+  /** What chunks walk, as for the backfill. */
+  key: WalkKey;
   /** For messages: `orders._zm_amount = up(amount)`. */
   what: string;
   mismatch: string;

@@ -122,7 +122,7 @@ export class StepExecutor {
             migration,
             phase,
             step.sql,
-            `verification failed: ${step.verify.what} does not hold for rows with key ${formatKeys(keys)}`,
+            `verification failed: ${step.verify.what} does not hold for rows with ${step.verify.key === 'ctid' ? 'ctid' : 'key'} ${formatKeys(keys)}`,
           );
         await record?.done();
       } else if (step.backfill) {

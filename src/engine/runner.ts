@@ -12,6 +12,7 @@ import type { Logger } from './logger';
 import type { SchemaModel, VersionView } from './schema-model';
 import type { MigrationPhase, MigrationRecord, StateStore } from './state-store';
 import type { Step } from './step';
+import { chooseWalkKey, missingWalkKey, walkKeySql, type WalkKey } from './walk-key';
 import {
   committedView,
   introducedSince,
@@ -542,7 +543,7 @@ export class Runner {
         .join(', ');
       steps.push({
         description: `backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`,
-        sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set} WHERE ${backfill.where} /* in batches by primary key */`,
+        sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set} WHERE ${backfill.where} /* in batches by ${this.walkedBy(backfill.key)} */`,
         transactional: false,
         locks: false,
         backfill,
@@ -552,14 +553,16 @@ export class Runner {
       const specs = backfills.filter((b) => b.table === table);
       // Nobody writes the new columns of the old table (no trigger there, no new app yet): every row needs them.
       const set = Object.fromEntries(specs.flatMap((b) => Object.entries(b.set)));
+      const walkKey = specs[0].key;
+      if (walkKey === 'ctid') throw new Error(`table ${table} has no key to copy it by`);
       const copy: BackfillSpec = {
         table,
-        key: specs[0].key,
+        key: walkKey,
         set,
         where: '1 = 1',
         copy: { into: rebuild.shadow, columns: rebuild.columns },
       };
-      const key = copy.key.map(q).join(', ');
+      const key = walkKey.map(q).join(', ');
       const tableRules = rules.get(table) ?? [];
       steps.push(
         this.dialect.rebuild!.createShadow(table, rebuild.shadow),
@@ -567,7 +570,7 @@ export class Runner {
           columns: rebuild.columns,
           set,
           row: rebuild.row,
-          key: copy.key,
+          key: walkKey,
         }),
         {
           description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
@@ -584,7 +587,7 @@ export class Runner {
     for (const verify of dualWrites.flatMap((d) => d.verify ?? [])) {
       steps.push({
         description: `verify ${verify.what}`,
-        sql: `SELECT ${verify.key.map((k) => this.dialect.quote(k)).join(', ')} FROM ${this.dialect.qualify(this.dialect.baseSchema, verify.table)} WHERE ${verify.mismatch} /* in chunks by primary key */`,
+        sql: `SELECT ${walkKeySql(verify.key, (c) => this.dialect.quote(c))} FROM ${this.dialect.qualify(this.dialect.baseSchema, verify.table)} WHERE ${verify.mismatch} /* in chunks by ${this.walkedBy(verify.key)} */`,
         transactional: false,
         locks: false,
         verify,
@@ -592,6 +595,11 @@ export class Runner {
     }
     steps.push(...dualWrites.flatMap((d) => d.afterBackfill ?? []));
     return steps;
+  }
+
+  /** For the plan: what a backfill or a verification walks. */
+  private walkedBy(key: WalkKey): string {
+    return key === 'ctid' ? 'ctid page ranges' : `key (${walkKeySql(key, (c) => this.dialect.quote(c))})`;
   }
 
   /**
@@ -644,19 +652,23 @@ export class Runner {
     if (job) {
       const table = model.table(job.table);
       if (!table) throw new ValidationError(migration.name, `backfill job: unknown table ${JSON.stringify(job.table)}`);
-      if (table.primaryKey.length === 0) {
+      // The job's batch writes rows back by their key: it needs columns that tell rows apart, not a row address.
+      const key = chooseWalkKey(table, false);
+      if (!key || key === 'ctid') {
+        const missing = missingWalkKey(table);
         throw new ValidationError(
           migration.name,
-          `backfill job: table ${JSON.stringify(job.table)} has no primary key, which the job needs to walk it in batches`,
+          `backfill job: table ${JSON.stringify(job.table)} ${missing.reason}, which the job needs to walk it in batches`,
+          { hint: missing.hint },
         );
       }
       if (job.where !== undefined) checkSqlFragment(this.dialect, migration.name, 'backfill job: where', job.where);
       steps.push({
         description: `backfill job on ${job.table}`,
-        sql: `-- TypeScript backfill job over ${job.table}, in batches by primary key${job.where ? ` where ${job.where}` : ''}`,
+        sql: `-- TypeScript backfill job over ${job.table}, in batches by ${this.walkedBy(key)}${job.where ? ` where ${job.where}` : ''}`,
         transactional: false,
         locks: false,
-        job: { key: table.primaryKey },
+        job: { key },
       });
     }
     return steps;

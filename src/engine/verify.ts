@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
+import { keyRanges } from './key-ranges';
 
 /** Chunks start small and grow while a chunk takes less than the target, so no read runs long. */
 const FIRST_CHUNK = 10_000;
@@ -13,34 +14,27 @@ const SHOWN = 5;
  * where the new shape does not hold what `up` gives for the old one.
  */
 export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promise<unknown[][]> {
-  const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const key = spec.key.map(q);
-  const keyTuple = key.length === 1 ? key[0] : `(${key.join(', ')})`;
-  const params = (values: unknown[]) => (values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`);
-  const keyOf = (row: Record<string, unknown>) => spec.key.map((k) => row[k]);
+  const ranges = keyRanges(dialect, spec.table, spec.key);
   const rows = async (sql: string, bindings: unknown[]) => {
     const result = await dialect.knex.raw(sql, bindings as Knex.RawBinding[]);
     return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
   };
   const found: unknown[][] = [];
+  const end = await ranges.end();
   let last: unknown[] | null = null;
-  let chunk = FIRST_CHUNK;
-  for (;;) {
+  let size = FIRST_CHUNK;
+  while (end) {
     const started = Date.now();
-    const after = last ? `WHERE ${keyTuple} > ${params(last)} ` : '';
-    const [upper] = await rows(
-      `SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${chunk - 1}`,
-      last ?? [],
-    );
-    const range = [last ? `${keyTuple} > ${params(last)}` : '', upper ? `${keyTuple} <= ${params(keyOf(upper))}` : ''].filter(Boolean);
+    const chunk = await ranges.next(last, end, size);
     const bad = await rows(
-      `SELECT ${key.join(', ')} FROM ${table} WHERE ${[...range, `(${spec.mismatch})`].join(' AND ')} ORDER BY ${key.join(', ')} LIMIT ${SHOWN - found.length}`,
-      [...(last ?? []), ...(upper ? keyOf(upper) : [])],
+      `SELECT ${ranges.select} FROM ${table} WHERE ${chunk.range.sql} AND (${spec.mismatch}) ORDER BY ${ranges.order} LIMIT ${SHOWN - found.length}`,
+      chunk.range.bindings,
     );
-    found.push(...bad.map(keyOf));
-    if (found.length >= SHOWN || !upper) return found;
-    last = keyOf(upper);
-    if (Date.now() - started < CHUNK_TARGET_MS / 2) chunk = Math.min(MAX_CHUNK, chunk * 2);
+    found.push(...bad.map((row) => ranges.keyOf(row)));
+    if (found.length >= SHOWN || chunk.final) break;
+    last = chunk.upper;
+    if (Date.now() - started < CHUNK_TARGET_MS / 2) size = Math.min(MAX_CHUNK, size * 2);
   }
+  return found;
 }

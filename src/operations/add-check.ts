@@ -2,6 +2,7 @@ import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
 import { resolve } from './add-foreign-key';
+import { chooseWalkKey } from '../engine/walk-key';
 import { sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
 
 /**
@@ -73,8 +74,9 @@ export class AddCheck implements Operation {
   /** Rows already there that the check rejects (a NULL result passes, as in the constraint). */
   dualWrite(ctx: DualWriteContext): DualWrite | undefined {
     const { table } = resolve(ctx, this.table, []);
-    const key = ctx.model.table(table)?.primaryKey ?? [];
-    if (key.length === 0) return undefined; // VALIDATE at contract still checks them
+    const model = ctx.model.table(table);
+    const key = model && chooseWalkKey(model, ctx.dialect.rowAddress !== undefined);
+    if (!key) return undefined; // VALIDATE at contract still checks them
     return {
       table,
       rules: [],

@@ -5,7 +5,7 @@ import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
 import {
-  requirePrimaryKey,
+  requireWalkKey,
   requireTable,
   sourceTable,
   fillNulls,
@@ -56,7 +56,7 @@ export class AddColumn implements Operation {
     }
     if (this.spec.up !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
-      requirePrimaryKey(ctx, this.table);
+      requireWalkKey(ctx, this.table);
     } else if (this.spec.nullable === false && this.spec.default === undefined) {
       throw new ValidationError(
         ctx.migration,

@@ -4,6 +4,7 @@ import type { Step } from '../engine/step';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
 import { StateError, ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
+import { chooseWalkKey, missingWalkKey } from '../engine/walk-key';
 import {
   defaultName,
   requireColumn,
@@ -29,7 +30,7 @@ import {
  * InnoDB needs on the columns, when none serves), but the rows already there
  * are not checked. So zmigrate does that, and checks them itself: after the key
  * is in place (every later write is checked by the server), a chunked scan
- * by primary key looks for rows whose parent is missing. Any found stop
+ * along the table's walk key (chooseWalkKey) looks for rows whose parent is missing. Any found stop
  * expand, naming their keys; fix them and run expand again, or roll back.
  * The same scan runs on PostgreSQL too, so bad rows show at expand rather
  * than failing the VALIDATE at contract.
@@ -109,13 +110,13 @@ export class AddForeignKey implements Operation {
         throw new ValidationError(ctx.migration, `${what}: onDelete 'set null' on NOT NULL column(s) ${notNull.join(', ')}`);
       }
     }
-    if (!ctx.dialect.capabilities.notValidConstraints && ctx.model.table(source)!.primaryKey.length === 0) {
+    const model = ctx.model.table(source)!;
+    if (!ctx.dialect.capabilities.notValidConstraints && !chooseWalkKey(model, ctx.dialect.rowAddress !== undefined)) {
+      const missing = missingWalkKey(model);
       throw new ValidationError(
         ctx.migration,
-        `${what}: the table has no primary key, which zmigrate needs to check its existing rows in chunks (${ctx.dialect.displayName} cannot add a foreign key that checks them without blocking writes)`,
-        {
-          hint: 'add a primary key first (op.sql in an earlier migration)',
-        },
+        `${what}: the table ${missing.reason}, which zmigrate needs to check its existing rows in chunks (${ctx.dialect.displayName} cannot add a foreign key that checks them without blocking writes)`,
+        { hint: missing.hint },
       );
     }
   }
@@ -165,8 +166,9 @@ export class AddForeignKey implements Operation {
   dualWrite(ctx: DualWriteContext): DualWrite | undefined {
     const child = resolve(ctx, this.table, this.columns);
     const parent = resolve(ctx, this.spec.references.table, this.spec.references.columns);
-    const key = ctx.model.table(child.table)?.primaryKey ?? [];
-    if (key.length === 0) return undefined; // PostgreSQL only (validate refuses it elsewhere): VALIDATE at contract still checks.
+    const model = ctx.model.table(child.table);
+    const key = model && chooseWalkKey(model, ctx.dialect.rowAddress !== undefined);
+    if (!key) return undefined; // validate refused it
     const q = (name: string) => ctx.dialect.quote(name);
     const outer = ctx.dialect.qualify(ctx.dialect.baseSchema, child.table);
     const match = child.columns.map((c, i) => `_zm_parent.${q(parent.columns[i])} = ${outer}.${q(c)}`).join(' AND ');

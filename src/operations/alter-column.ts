@@ -6,7 +6,7 @@ import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import {
   requireColumn,
-  requirePrimaryKey,
+  requireWalkKey,
   sourceTable,
   fillNulls,
   type DualWrite,
@@ -37,7 +37,7 @@ export class AlterColumn implements Operation {
 
   validate(ctx: PlanContext): void {
     requireColumn(ctx, this.table, this.column);
-    requirePrimaryKey(ctx, this.table);
+    requireWalkKey(ctx, this.table);
     const what = `alterColumn ${this.table}.${this.column}`;
     if (typeof this.spec !== 'object' || this.spec === null) throw new ValidationError(ctx.migration, `${what}: needs { up, down, ... }`);
     checkSqlFragment(ctx.dialect, ctx.migration, `${what}: up`, this.spec.up);

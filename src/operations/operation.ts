@@ -4,6 +4,7 @@ import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-wri
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors';
+import { chooseWalkKey, missingWalkKey, type WalkKey } from '../engine/walk-key';
 
 /** What an operation sees while it is planned. Nothing here touches the database. */
 export interface PlanContext {
@@ -97,17 +98,26 @@ export function sourceTable(ctx: PlanContext, table: string): string {
   return ctx.view.table(table)!.source;
 }
 
-export function requirePrimaryKey(ctx: PlanContext, table: string): string[] {
-  const key = ctx.model.table(sourceTable(ctx, table))?.primaryKey ?? [];
-  if (key.length === 0) {
-    throw new ValidationError(
-      ctx.migration,
-      `table ${JSON.stringify(table)} has no primary key, which the backfill needs to walk it in batches`,
-      {
-        hint: 'add a primary key first (op.sql in an earlier migration)',
-      },
-    );
-  }
+/**
+ * What the backfill walks the table by (chooseWalkKey); refuses, before
+ * anything changes, a table that has nothing to walk it by.
+ */
+export function requireWalkKey(ctx: PlanContext, table: string): WalkKey {
+  const model = ctx.model.table(sourceTable(ctx, table))!;
+  const key = chooseWalkKey(model, ctx.dialect.rowAddress !== undefined);
+  if (key) return key;
+  const missing = missingWalkKey(model);
+  throw new ValidationError(
+    ctx.migration,
+    `table ${JSON.stringify(table)} ${missing.reason}, which the backfill needs to walk it in batches on ${ctx.dialect.displayName}`,
+    { hint: missing.hint },
+  );
+}
+
+/** The walk key of a physical table, which validate checked it has. */
+export function walkKeyOf(ctx: { dialect: Dialect; model: SchemaModel }, table: string): WalkKey {
+  const key = chooseWalkKey(ctx.model.table(table)!, ctx.dialect.rowAddress !== undefined);
+  if (!key) throw new Error(`table ${JSON.stringify(table)} has no key to walk (validate should have refused it)`);
   return key;
 }
 
@@ -137,7 +147,7 @@ export function fillNulls(
   up: string,
   check: { what: string; mismatch: string },
 ): Pick<DualWrite, 'backfill' | 'verify'> {
-  const key = ctx.model.table(table)!.primaryKey;
+  const key = walkKeyOf(ctx, table);
   return {
     backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL` }],
     verify: [{ table, key, ...check }],

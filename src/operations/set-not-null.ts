@@ -5,7 +5,7 @@ import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import {
   requireColumn,
-  requirePrimaryKey,
+  requireWalkKey,
   sourceTable,
   fillNulls,
   type DualWrite,
@@ -36,7 +36,7 @@ export class SetNotNull implements Operation {
 
   validate(ctx: PlanContext): void {
     requireColumn(ctx, this.table, this.column);
-    requirePrimaryKey(ctx, this.table);
+    requireWalkKey(ctx, this.table);
     if (typeof this.spec !== 'object' || this.spec === null) {
       throw new ValidationError(ctx.migration, `setNotNull ${this.table}.${this.column}: needs { up: 'SQL that replaces NULLs' }`);
     }

@@ -251,7 +251,9 @@ export class MysqlDialect implements Dialect {
         index = { name, columns: [], unique: Number(ix.non_unique) === 0 };
         table.indexes.push(index);
       }
-      index.columns.push(String(ix.column_name));
+      // MySQL 8 functional key parts have no column.
+      if (ix.column_name === null) index.special = true;
+      else index.columns.push(String(ix.column_name));
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }

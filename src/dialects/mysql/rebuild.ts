@@ -108,6 +108,7 @@ END`;
    */
   copyChunkSql(spec: BackfillSpec, range: string): string {
     const copy = spec.copy!;
+    if (spec.key === 'ctid') throw new Error(`a copy walks a key, not ${spec.key}`);
     const q = (c: string) => this.host.quote(c);
     const computed = Object.keys(spec.set);
     const key = spec.key.map(q);

@@ -1,0 +1,179 @@
+/**
+ * Cuts a table into consecutive ranges along its walk key, for the backfill
+ * and the verification: keyset ranges over key columns, or page ranges over
+ * PostgreSQL's `ctid`. A position (checkpoint) is a JSON array either way.
+ */
+import type { Knex } from 'knex';
+import type { Dialect, RowAddress } from '../dialects/dialect';
+import type { WalkKey } from './walk-key';
+
+export interface KeyRange {
+  /** A condition over the table's rows, its values bound. */
+  sql: string;
+  bindings: unknown[];
+}
+
+export interface KeyBatch {
+  /** The rows after the last position, up to and including `upper`. */
+  range: KeyRange;
+  /** The position after this batch. */
+  upper: unknown[];
+  /** The batch reaches the end. */
+  final: boolean;
+  /**
+   * Rows in the range, where known without counting them; for page ranges,
+   * those that match `pending` (counted once even if the walk moved them ahead).
+   */
+  rows?: number;
+}
+
+export interface KeyRanges {
+  /** Names a row in results (the key columns, or its address). */
+  readonly select: string;
+  /** Orders rows along the key. */
+  readonly order: string;
+  keyOf(row: Record<string, unknown>): unknown[];
+  /** The position of the last row there is now; undefined for an empty table. */
+  end(): Promise<unknown[] | undefined>;
+  /** The next range after `last` (the start when null) of about `size` rows, never past `end`. */
+  next(last: unknown[] | null, end: unknown[], size: number): Promise<KeyBatch>;
+  /** Rows in a range (that match a condition). */
+  count(range: KeyRange, condition?: string): Promise<number>;
+}
+
+/** `pending`: a condition for the rows a walk still has to do (the backfill's `where`). */
+export function keyRanges(dialect: Dialect, table: string, key: WalkKey, pending?: string): KeyRanges {
+  if (key !== 'ctid') return new ColumnRanges(dialect, table, key);
+  if (!dialect.rowAddress) throw new Error(`${dialect.displayName} has no row address to walk table ${JSON.stringify(table)} by`);
+  return new PageRanges(dialect, dialect.rowAddress, table, pending);
+}
+
+abstract class Ranges {
+  protected readonly qualified: string;
+
+  constructor(
+    protected readonly dialect: Dialect,
+    protected readonly table: string,
+  ) {
+    this.qualified = dialect.qualify(dialect.baseSchema, table);
+  }
+
+  protected async rows(sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>> {
+    const result: unknown = await this.dialect.knex.raw(sql, bindings as Knex.RawBinding[]);
+    return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
+  }
+
+  async count(range: KeyRange, condition?: string): Promise<number> {
+    const where = condition ? `${range.sql} AND (${condition})` : range.sql;
+    const [row] = await this.rows(`SELECT COUNT(*) AS n FROM ${this.qualified} WHERE ${where}`, range.bindings);
+    return Number(row?.n ?? 0);
+  }
+}
+
+/** Keyset ranges `(last, upper]` over the key columns, in their order. */
+class ColumnRanges extends Ranges implements KeyRanges {
+  readonly select: string;
+  readonly order: string;
+  readonly #tuple: string;
+
+  constructor(
+    dialect: Dialect,
+    table: string,
+    private readonly key: string[],
+  ) {
+    super(dialect, table);
+    const columns = key.map((c) => dialect.quote(c));
+    this.select = columns.join(', ');
+    this.order = this.select;
+    this.#tuple = columns.length === 1 ? columns[0] : `(${this.select})`;
+  }
+
+  keyOf(row: Record<string, unknown>): unknown[] {
+    return this.key.map((k) => row[k]);
+  }
+
+  async end(): Promise<unknown[] | undefined> {
+    const descending = this.key.map((c) => `${this.dialect.quote(c)} DESC`).join(', ');
+    const [top] = await this.rows(`SELECT ${this.select} FROM ${this.qualified} ORDER BY ${descending} LIMIT 1`, []);
+    return top ? this.keyOf(top) : undefined;
+  }
+
+  async next(last: unknown[] | null, end: unknown[], size: number): Promise<KeyBatch> {
+    const after = last ? `${this.#tuple} > ${this.#params(last)} AND ` : '';
+    const lower = last ?? [];
+    // The batch's upper key: the size-th key after the last one, or the end.
+    const [upperRow] = await this.rows(
+      `SELECT ${this.select} FROM ${this.qualified} WHERE ${after}${this.#tuple} <= ${this.#params(end)} ORDER BY ${this.order} LIMIT 1 OFFSET ${size - 1}`,
+      [...lower, ...end],
+    );
+    const upper = upperRow ? this.keyOf(upperRow) : end;
+    return {
+      range: { sql: `${after}${this.#tuple} <= ${this.#params(upper)}`, bindings: [...lower, ...upper] },
+      upper,
+      final: !upperRow,
+      ...(upperRow ? { rows: size } : {}),
+    };
+  }
+
+  #params(values: unknown[]): string {
+    return values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`;
+  }
+}
+
+/**
+ * Page ranges `[last, upper)` over the row address; a position is a page
+ * number and the end is the number of pages when the walk started. Rows that
+ * move (an UPDATE writes a new row version, maybe on another page) are still
+ * right: a row the apps write goes through the dual-write triggers, which
+ * fill it, and a row the backfill itself rewrote is filled already; the
+ * backfill's `where` condition skips filled rows wherever they land. Pages
+ * past the end hold only rows written after the triggers were in place.
+ * A batch counts only its pending rows: the backfill's own updates move rows
+ * to free space ahead (the last page), which must not count twice.
+ */
+class PageRanges extends Ranges implements KeyRanges {
+  readonly select: string;
+  readonly order: string;
+  /** Rows per page seen so far, to turn a batch size in rows into pages. */
+  #rowsPerPage: number | undefined;
+
+  constructor(
+    dialect: Dialect,
+    private readonly address: RowAddress,
+    table: string,
+    private readonly pending: string | undefined,
+  ) {
+    super(dialect, table);
+    this.select = `${address.select} AS ${dialect.quote(ROW_ADDRESS)}`;
+    this.order = address.column;
+  }
+
+  keyOf(row: Record<string, unknown>): unknown[] {
+    return [row[ROW_ADDRESS]];
+  }
+
+  async end(): Promise<unknown[] | undefined> {
+    const pages = await this.address.pages(this.table);
+    if (pages === 0) return undefined;
+    const estimate = await this.dialect.estimateRows(this.table);
+    if (estimate) this.#rowsPerPage = Math.max(1, estimate / pages);
+    return [pages];
+  }
+
+  async next(last: unknown[] | null, end: unknown[], size: number): Promise<KeyBatch> {
+    const from = Number(last?.[0] ?? 0);
+    const pages = Number(end[0]);
+    if (this.#rowsPerPage === undefined) {
+      // Resumed, or no statistics: learn the density from the table's first pages.
+      this.#rowsPerPage = Math.max(1, (await this.count(this.address.pageRange(0, Math.min(pages, 10)))) / Math.min(pages, 10));
+    }
+    const upper = Math.min(pages, from + Math.max(1, Math.round(size / this.#rowsPerPage)));
+    const range = this.address.pageRange(from, upper);
+    const rows = await this.count(range, this.pending);
+    if (rows > 0) this.#rowsPerPage = (this.#rowsPerPage + Math.max(1, rows / (upper - from))) / 2;
+    return { range, upper: [upper], final: upper >= pages, rows };
+  }
+}
+
+/** The result column naming a row's address. */
+const ROW_ADDRESS = '_zm_row';
