@@ -7,6 +7,14 @@
  * Each migration's raw SQL inserts one row into a counter table, after a
  * slow statement that keeps the runner lock held long enough for the other
  * process to arrive while it is held.
+ *
+ * Mixed pairs: whoever holds the runner lock finishes its phase; the other
+ * waits (and says so), then reads the state afresh and does what is left.
+ * - contract arriving while expand runs contracts what that expand finished
+ *   (contract means "the old app is gone", which holds for those too);
+ * - rollback arriving while contract runs finds the migration complete and
+ *   stops with exit code 2 and a message saying so: after contract there is
+ *   nothing left to roll back, and undoing it would break the new app.
  */
 import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
@@ -144,5 +152,67 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     const status = parseStatus(await cli('status', '--json'));
     expect([...status.values()].every((m) => m.phase === 'complete')).toBe(true);
     expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0005_slow`]);
+  });
+
+  test('expand, then contract arriving while it runs: contract waits, then contracts what expand finished, once', async () => {
+    writeFileSync(
+      path.join(dir, '0006_slow_expand.ts'),
+      migrationSource([
+        `op.sql({ expand: ${JSON.stringify(`${sleepSql(engine, 2)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0006 expand')`)}, contract: ${JSON.stringify(`INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0006 contract')`)} })`,
+      ]),
+    );
+    const expand = startCli(['expand', '--dir', dir], env());
+    await expand.waitForStderr(/raw SQL \(expand\)/);
+    const contract = startCli(['contract', '--dir', dir], env());
+    // The two overlap: contract is waiting while expand is still in its slow statement.
+    await contract.waitForStderr(/waiting for another zmigrate runner/);
+    expect(expand.ended).toBe(false);
+
+    const [expanded, contracted] = await Promise.all([expand.done, contract.done]);
+    expect(expanded.code).toBe(0);
+    expect(expanded.stdout).toContain('expanded 0006_slow_expand');
+    expect(expanded.stderr).not.toContain('raw SQL (contract)');
+    expect(contracted.code).toBe(0);
+    expect(contracted.stdout).toContain('contracted 0006_slow_expand');
+    expect(contracted.stderr).not.toContain('raw SQL (expand)');
+    expect(contracted.stderr).not.toMatch(/^error:/m);
+
+    // Each phase ran its raw SQL once.
+    expect((await markers()).filter((m) => m.startsWith('0006'))).toEqual(['0006 contract', '0006 expand']);
+    expect(parseStatus(await cli('status', '--json')).get('0006_slow_expand')?.phase).toBe('complete');
+    expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0006_slow_expand`]);
+  });
+
+  test('contract, then rollback arriving while it runs: rollback waits, then refuses with exit 2 because the migration is complete', async () => {
+    writeFileSync(
+      path.join(dir, '0007_slow_contract.ts'),
+      migrationSource([
+        `op.sql({ expand: ${JSON.stringify(`INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0007 expand')`)}, contract: ${JSON.stringify(`${sleepSql(engine, 2)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0007 contract')`)}, rollback: ${JSON.stringify(`INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0007 rollback')`)} })`,
+      ]),
+    );
+    expect((await cli('expand')).stdout).toContain('expanded 0007_slow_contract');
+    const contract = startCli(['contract', '--dir', dir], env());
+    await contract.waitForStderr(/raw SQL \(contract\)/);
+    const rollback = startCli(['rollback', '--dir', dir], env());
+    await rollback.waitForStderr(/waiting for another zmigrate runner/);
+    expect(contract.ended).toBe(false);
+
+    const [contracted, rolledBack] = await Promise.all([contract.done, rollback.done]);
+    expect(contracted.code).toBe(0);
+    expect(contracted.stdout).toContain('contracted 0007_slow_contract');
+    expect(rolledBack.code).toBe(2);
+    expect(rolledBack.stdout).toBe('');
+    const errorLines = rolledBack.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errorLines).toEqual([
+      expect.stringMatching(
+        /^error: nothing to roll back: 0007_slow_contract is complete \(contracted\), and rollback only undoes an expanded migration/,
+      ),
+    ]);
+    expect(rolledBack.stderr).not.toMatch(/raw SQL|^\s+at /m);
+
+    // Contracted once, never rolled back; the new app's version schema stays.
+    expect((await markers()).filter((m) => m.startsWith('0007'))).toEqual(['0007 contract', '0007 expand']);
+    expect(parseStatus(await cli('status', '--json')).get('0007_slow_contract')?.phase).toBe('complete');
+    expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0007_slow_contract`]);
   });
 });
