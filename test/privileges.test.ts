@@ -224,6 +224,24 @@ describe.each(SERVER_ENGINES)('the migration user on %s', (engine) => {
     });
   }
 
+  test('no access to the database at all: a clear error with exit 2 naming the database, nothing created', async () => {
+    const db = await database();
+    // PostgreSQL lets everyone connect unless CONNECT is taken from PUBLIC; MariaDB lets in no one without a grant.
+    if (engine === 'postgres') await db.knex.raw(`REVOKE CONNECT ON DATABASE ${ident(engine, dbName(db))} FROM PUBLIC`);
+    const dir = migrationsDir(MIGRATIONS);
+    const redacted = `${engine}://${user}:\\*\\*\\*@`;
+    expectPrivilegeError(
+      await asUser(db, dir)('expand'),
+      new RegExp(
+        `^error: cannot use the database at ${redacted}.*: permission denied: the database user lacks ${engine === 'postgres' ? 'CONNECT on' : 'access to'} database ${dbName(db)} `,
+      ),
+      password,
+    );
+    const state = await inspect(db);
+    expect(state.columns('orders')).toEqual(['id', 'customer', 'amount']);
+    expect(state.versionSchemas).toEqual([]);
+  });
+
   test('exactly the documented privileges run expand → contract', async () => {
     const db = await database();
     await grantDocumented(db);

@@ -125,7 +125,10 @@ export class MysqlDialect implements Dialect {
     const routine = /^(.+?) command denied to user .* for routine '([^']+)'/.exec(text);
     if (routine) return `${routine[1]} on routine ${routine[2]}`;
     const database = /Access denied for user .* to database '([^']+)'/.exec(text);
-    if (database) return `${verb === 'create' || verb === 'drop' ? verb.toUpperCase() : 'access'} on database ${database[1]}`;
+    if (database)
+      return verb === 'create' || verb === 'drop'
+        ? `${verb.toUpperCase()} on database ${database[1]}`
+        : `access to database ${database[1]}`;
     const global = /you need \(at least one of\) the (.+?) privilege/i.exec(text);
     if (global) return `the ${global[1]} privilege`;
     if (/SUPER privilege and binary logging is enabled/i.test(text))
