@@ -9,6 +9,7 @@ import { StateStore } from './engine/state-store';
 import { ConnectionError, RunnerLockError, ValidationError, ZmigrateError } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
+import { privilegeError } from './engine/privileges';
 
 export interface MigratorOptions {
   /** postgres://…, mysql://…, mariadb://…, pglite:memory or pglite:<folder>. */
@@ -178,6 +179,7 @@ export class Migrator {
     } catch (error) {
       if (error instanceof ZmigrateError) throw error;
       const dialect = this.#dialect;
+      if (dialect?.classifyError(error) === 'permissionDenied') throw privilegeError(dialect, error);
       if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error);
       throw error;
     }
@@ -200,6 +202,8 @@ export class Migrator {
           cause: error,
           hint: 'is the server running, and are host and port right?',
         });
+      case 'permissionDenied':
+        return privilegeError(dialect, error, `cannot use the database at ${where}`);
       case 'unknownDatabase':
         return new ConnectionError(`the database in ${where} does not exist: ${scrub(message(error))}`, { cause: error });
       case 'connectionLost':

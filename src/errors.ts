@@ -96,3 +96,12 @@ export class LockTimeoutError extends ZmigrateError {
 export class RunnerLockError extends ZmigrateError {
   readonly exitCode = 1 as const;
 }
+
+/**
+ * The database user lacks a privilege a step needs. Exit code 2, like a
+ * refused password: the environment is wrong, not the migration. The state is
+ * left resumable: grant the privilege and run the same command again.
+ */
+export class PrivilegeError extends ZmigrateError {
+  readonly exitCode = 2 as const;
+}

@@ -7,6 +7,19 @@
  * Each migration's raw SQL inserts one row into a counter table, after a
  * slow statement that keeps the runner lock held long enough for the other
  * process to arrive while it is held.
+ *
+ * Mixed pairs: whoever holds the runner lock finishes its phase; the other
+ * waits (and says so), then reads the state afresh and does what is left.
+ * - contract arriving while expand runs contracts what that expand finished
+ *   (contract means "the old app is gone", which holds for those too);
+ * - rollback arriving while contract runs finds the migration complete and
+ *   stops with exit code 2 and a message saying so: after contract there is
+ *   nothing left to roll back, and undoing it would break the new app;
+ * - expand arriving while contract runs expands only what is still pending;
+ * - contract arriving while rollback runs contracts what is still expanded,
+ *   not the migration just rolled back.
+ * The second runner is started once the first is inside its slow statement,
+ * so the overlap is certain; it must report that it waited.
  */
 import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
@@ -44,6 +57,19 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     const rows = engine === 'mysql' ? (result as [Array<{ marker: string }>])[0] : (result as { rows: Array<{ marker: string }> }).rows;
     return rows.map((r) => r.marker);
   };
+
+  /** The phase zmigrate's state rows hold for a migration (read directly: a status process per check is slow). */
+  const phaseOf = async (name: string): Promise<string | undefined> => {
+    const table = engine === 'mysql' ? '`zmigrate_migrations`' : '"zmigrate"."migrations"';
+    const result = await db.knex.raw(`SELECT phase FROM ${table} WHERE name = ?`, [name]);
+    const rows = engine === 'mysql' ? (result as [Array<{ phase: string }>])[0] : (result as { rows: Array<{ phase: string }> }).rows;
+    return rows[0]?.phase;
+  };
+
+  /** op.sql strings (JS string literals) that insert a marker row, the slow one after a 2 s sleep. */
+  const insertSql = (marker: string) => JSON.stringify(`INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`);
+  const slowInsertSql = (marker: string) =>
+    JSON.stringify(`${sleepSql(engine, 2)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`);
 
   test('two expands started at the same moment: one applies every migration once, the other waits and finds nothing to do', async () => {
     const [a, b] = await Promise.all([cli('expand'), cli('expand')]);
@@ -144,5 +170,112 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     const status = parseStatus(await cli('status', '--json'));
     expect([...status.values()].every((m) => m.phase === 'complete')).toBe(true);
     expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0005_slow`]);
+  });
+
+  test('expand, then contract arriving while it runs: contract waits, then contracts what expand finished, once', async () => {
+    writeFileSync(
+      path.join(dir, '0006_slow_expand.ts'),
+      migrationSource([`op.sql({ expand: ${slowInsertSql('0006 expand')}, contract: ${insertSql('0006 contract')} })`]),
+    );
+    const expand = startCli(['expand', '--dir', dir], env());
+    await expand.waitForStderr(/raw SQL \(expand\)/);
+    const contract = startCli(['contract', '--dir', dir], env());
+    // The two overlap: contract is waiting while expand is still in its slow statement.
+    await contract.waitForStderr(/waiting for another zmigrate runner/);
+    expect(expand.ended).toBe(false);
+
+    const [expanded, contracted] = await Promise.all([expand.done, contract.done]);
+    expect(expanded.code).toBe(0);
+    expect(expanded.stdout).toContain('expanded 0006_slow_expand');
+    expect(expanded.stderr).not.toContain('raw SQL (contract)');
+    expect(contracted.code).toBe(0);
+    expect(contracted.stdout).toContain('contracted 0006_slow_expand');
+    expect(contracted.stderr).not.toContain('raw SQL (expand)');
+    expect(contracted.stderr).not.toMatch(/^error:/m);
+
+    // Each phase ran its raw SQL once.
+    expect((await markers()).filter((m) => m.startsWith('0006'))).toEqual(['0006 contract', '0006 expand']);
+    expect(await phaseOf('0006_slow_expand')).toBe('complete');
+    expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0006_slow_expand`]);
+  });
+
+  test('contract, then rollback arriving while it runs: rollback waits, then refuses with exit 2 because the migration is complete', async () => {
+    writeFileSync(
+      path.join(dir, '0007_slow_contract.ts'),
+      migrationSource([
+        `op.sql({ expand: ${insertSql('0007 expand')}, contract: ${slowInsertSql('0007 contract')}, rollback: ${insertSql('0007 rollback')} })`,
+      ]),
+    );
+    expect((await cli('expand')).stdout).toContain('expanded 0007_slow_contract');
+    const contract = startCli(['contract', '--dir', dir], env());
+    await contract.waitForStderr(/raw SQL \(contract\)/);
+    const rollback = startCli(['rollback', '--dir', dir], env());
+    await rollback.waitForStderr(/waiting for another zmigrate runner/);
+    expect(contract.ended).toBe(false);
+
+    const [contracted, rolledBack] = await Promise.all([contract.done, rollback.done]);
+    expect(contracted.code).toBe(0);
+    expect(contracted.stdout).toContain('contracted 0007_slow_contract');
+    expect(rolledBack.code).toBe(2);
+    expect(rolledBack.stdout).toBe('');
+    const errorLines = rolledBack.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errorLines).toEqual([
+      expect.stringMatching(
+        /^error: nothing to roll back: 0007_slow_contract is complete \(contracted\), and rollback only undoes an expanded migration/,
+      ),
+    ]);
+    expect(rolledBack.stderr).not.toMatch(/raw SQL|^\s+at /m);
+
+    // Contracted once, never rolled back; the new app's version schema stays.
+    expect((await markers()).filter((m) => m.startsWith('0007'))).toEqual(['0007 contract', '0007 expand']);
+    expect(await phaseOf('0007_slow_contract')).toBe('complete');
+    expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0007_slow_contract`]);
+  });
+
+  test('contract, then expand arriving while it runs: expand waits, then expands only the migration still pending', async () => {
+    writeFileSync(
+      path.join(dir, '0008_slow_contract.ts'),
+      migrationSource([`op.sql({ expand: ${insertSql('0008 expand')}, contract: ${slowInsertSql('0008 contract')} })`]),
+    );
+    expect((await cli('expand')).stdout).toContain('expanded 0008_slow_contract');
+    writeFileSync(path.join(dir, '0009_next.ts'), migrationSource([`op.sql({ expand: ${insertSql('0009 expand')} })`]));
+    const contract = startCli(['contract', '--dir', dir], env());
+    await contract.waitForStderr(/raw SQL \(contract\)/);
+    const expand = startCli(['expand', '--dir', dir], env());
+    await expand.waitForStderr(/waiting for another zmigrate runner/);
+    expect(contract.ended).toBe(false);
+
+    const [contracted, expanded] = await Promise.all([contract.done, expand.done]);
+    expect(contracted.code).toBe(0);
+    expect(contracted.stdout).toMatch(/^contracted 0008_slow_contract;/m);
+    expect(expanded.code).toBe(0);
+    expect(expanded.stdout).toMatch(/^expanded 0009_next;/m);
+    expect((await markers()).filter((m) => /^000[89]/.test(m))).toEqual(['0008 contract', '0008 expand', '0009 expand']);
+    expect([await phaseOf('0008_slow_contract'), await phaseOf('0009_next')]).toEqual(['complete', 'expanded']);
+  });
+
+  test('rollback, then contract arriving while it runs: contract waits, then contracts only what is still expanded', async () => {
+    writeFileSync(
+      path.join(dir, '0010_slow_rollback.ts'),
+      migrationSource([
+        `op.sql({ expand: ${insertSql('0010 expand')}, contract: ${insertSql('0010 contract')}, rollback: ${slowInsertSql('0010 rollback')} })`,
+      ]),
+    );
+    expect((await cli('expand')).stdout).toContain('expanded 0010_slow_rollback');
+    const rollback = startCli(['rollback', '--dir', dir], env());
+    await rollback.waitForStderr(/raw SQL \(rollback\)/);
+    const contract = startCli(['contract', '--dir', dir], env());
+    await contract.waitForStderr(/waiting for another zmigrate runner/);
+    expect(rollback.ended).toBe(false);
+
+    const [rolledBack, contracted] = await Promise.all([rollback.done, contract.done]);
+    expect(rolledBack.code).toBe(0);
+    expect(rolledBack.stdout).toContain('rolled back 0010_slow_rollback');
+    expect(contracted.code).toBe(0);
+    expect(contracted.stdout).toMatch(/^contracted 0009_next;/m);
+    expect(contracted.stdout).not.toContain('0010');
+    expect((await markers()).filter((m) => /^(0009|0010)/.test(m))).toEqual(['0009 expand', '0010 expand', '0010 rollback']);
+    expect([await phaseOf('0009_next'), await phaseOf('0010_slow_rollback')]).toEqual(['complete', 'rolled back']);
+    expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0009_next`]);
   });
 });

@@ -26,7 +26,8 @@ export interface DialectCapabilities {
   readonly maxIdentifierLength: number;
 }
 
-export type ErrorClass = 'lockTimeout' | 'connectionLost' | 'unreachable' | 'authentication' | 'unknownDatabase' | 'other';
+export type ErrorClass =
+  'lockTimeout' | 'connectionLost' | 'unreachable' | 'authentication' | 'unknownDatabase' | 'permissionDenied' | 'other';
 
 export type IndexState = 'valid' | 'invalid' | 'missing';
 
@@ -118,6 +119,12 @@ export interface Dialect {
   needsNoTransaction(statement: string): boolean;
   lexSql(sql: string): { statements: string[]; hasComments: boolean };
   classifyError(error: unknown): ErrorClass;
+  /**
+   * For a 'permissionDenied' error: the privilege and the object it is
+   * missing on, as the engine names them (`CREATE on database "shop"`,
+   * `ALTER on table shop.orders`); undefined if the server's text does not say.
+   */
+  missingPrivilege(error: unknown): string | undefined;
 
   /** Connects, checks the server answers, and applies the session settings (lock timeout). */
   connect(options: { lockTimeoutMs: number }): Promise<void>;

@@ -11,6 +11,7 @@ import type { CustomContext, Migration } from '../migration/types';
 import { customContext } from './custom';
 import { runBackfillJob } from './backfill-job';
 import { versionSchemaName } from './version-schemas';
+import { privilegeError } from './privileges';
 
 export interface RetryPolicy {
   /** How many times a statement that hit the lock timeout is tried again. */
@@ -189,6 +190,7 @@ export class StepExecutor {
           continue;
         }
         if (error instanceof MigrationError) throw error;
+        if (kind === 'permissionDenied') throw privilegeError(this.dialect, error, `${migration} (${phase}): ${step.description}`);
         throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
           cause: error,
           hint: 'fix the cause and rerun; completed steps are not repeated',

@@ -5,6 +5,7 @@ import type { DualWrite, Operation, PlanContext } from '../operations/operation'
 import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
+import { privilegeError } from './privileges';
 import { captureCustomSql } from './custom';
 import { StepExecutor, type RetryPolicy } from './executor';
 import { DEFAULT_BATCHES, type BatchOptions } from './backfill';
@@ -734,6 +735,9 @@ export class Runner {
         try {
           await this.dialect.knex.raw(sql.replace(/\?/g, '\\?'));
         } catch (error) {
+          if (this.dialect.classifyError(error) === 'permissionDenied') {
+            throw privilegeError(this.dialect, error, `${migration.name} (expand): checking ${d.table}.${rule.target}`);
+          }
           throw new ValidationError(
             migration.name,
             `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) does not work on the server: ${message(error)}`,

@@ -14,6 +14,7 @@ import {
   type IndexState,
 } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 
 const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
@@ -125,14 +126,43 @@ export class MysqlDialect implements Dialect {
     return false;
   }
 
+  missingPrivilege(error: unknown): string | undefined {
+    const text = serverText(error);
+    const verb = failedStatementVerb(error);
+    // MariaDB quotes `db`.`table`, MySQL 8 'table'.
+    const name = "[`']([^`']+)[`'](?:\\.[`']([^`']+)[`'])?";
+    const table = new RegExp(`^(.+?) command denied to user .* for table ${name}`).exec(text);
+    if (table) return `${table[1]} on table ${table[3] ? `${table[2]}.${table[3]}` : table[2]}`;
+    const column = /^(.+?) command denied to user .* for column '([^']+)' in table '([^']+)'/.exec(text);
+    if (column) return `${column[1]} on column ${column[3]}.${column[2]}`;
+    const routine = /^(.+?) command denied to user .* for routine '([^']+)'/.exec(text);
+    if (routine) return `${routine[1]} on routine ${routine[2]}`;
+    const database = /Access denied for user .* to database '([^']+)'/.exec(text);
+    if (database)
+      return verb === 'create' || verb === 'drop'
+        ? `${verb.toUpperCase()} on database ${database[1]}`
+        : `access to database ${database[1]}`;
+    const global = /you need \(at least one of\) the (.+?) privilege/i.exec(text);
+    if (global) return `the ${global[1]} privilege`;
+    if (/SUPER privilege and binary logging is enabled/i.test(text))
+      return 'SUPER (or log_bin_trust_function_creators = 1) to create triggers with binary logging on';
+    return undefined;
+  }
+
   classifyError(error: unknown): ErrorClass {
     const e = error as { code?: string; errno?: number; message?: string };
     switch (e?.code) {
       case 'ER_LOCK_WAIT_TIMEOUT':
         return 'lockTimeout';
       case 'ER_ACCESS_DENIED_ERROR':
-      case 'ER_DBACCESS_DENIED_ERROR':
         return 'authentication';
+      case 'ER_DBACCESS_DENIED_ERROR':
+      case 'ER_TABLEACCESS_DENIED_ERROR':
+      case 'ER_COLUMNACCESS_DENIED_ERROR':
+      case 'ER_SPECIFIC_ACCESS_DENIED_ERROR':
+      case 'ER_PROCACCESS_DENIED_ERROR':
+      case 'ER_BINLOG_CREATE_ROUTINE_NEED_SUPER':
+        return 'permissionDenied';
       case 'ER_BAD_DB_ERROR':
         return 'unknownDatabase';
       case 'ECONNREFUSED':
@@ -149,6 +179,7 @@ export class MysqlDialect implements Dialect {
         return 'connectionLost';
     }
     if (e?.errno === 1927 || e?.errno === 2013 || e?.errno === 2006) return 'connectionLost';
+    if ([1044, 1142, 1143, 1227, 1370, 1419].includes(e?.errno ?? 0)) return 'permissionDenied';
     const message = e?.message ?? '';
     if (/connection is in closed state|Connection lost|server has gone away/i.test(message)) return 'connectionLost';
     if (/Knex: Timeout acquiring a connection/i.test(message)) return 'unreachable';

@@ -15,6 +15,7 @@ import {
   type RowAddress,
 } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { failedStatementVerb, serverText } from '../permission';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -111,6 +112,23 @@ export class PostgresDialect implements Dialect {
     );
   }
 
+  missingPrivilege(error: unknown): string | undefined {
+    const text = serverText(error);
+    const verb = failedStatementVerb(error);
+    const owner = /must be owner of (table|relation|view|materialized view|index|sequence|function|schema|database|type) (\S+)/.exec(text);
+    if (owner) return `ownership of ${owner[1]} ${owner[2]}`;
+    const database = /permission denied for database "?([^"\s]+)"?/.exec(text);
+    if (database) return `${verb === 'create' ? 'CREATE' : 'CONNECT'} on database ${database[1]}`;
+    const schema = /permission denied for schema (\S+)/.exec(text);
+    if (schema) return `${verb === 'create' || verb === 'alter' ? 'CREATE' : 'USAGE'} on schema ${schema[1]}`;
+    const object = /permission denied for (table|relation|view|sequence|function) (\S+)/.exec(text);
+    if (object) {
+      const privilege = verb && ['select', 'insert', 'update', 'delete', 'truncate'].includes(verb) ? verb.toUpperCase() : 'a privilege';
+      return `${privilege} on ${object[1]} ${object[2]}`;
+    }
+    return undefined;
+  }
+
   classifyError(error: unknown): ErrorClass {
     const e = error as { code?: string; message?: string };
     switch (e?.code) {
@@ -125,6 +143,8 @@ export class PostgresDialect implements Dialect {
         return 'authentication';
       case '3D000':
         return 'unknownDatabase';
+      case '42501':
+        return 'permissionDenied';
       case 'ECONNREFUSED':
       case 'ENOTFOUND':
       case 'EHOSTUNREACH':
