@@ -177,7 +177,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(plan.stdout).toContain(pg ? 'in batches by key ("code")' : 'in batches by key (`code`)');
 
     const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
-    await running.waitForStderr(/backfill accounts\._zm_amount/);
+    await running.waitForStderr(/backfill accounts\._zm_amount|copy accounts into/);
     await new Promise((r) => setTimeout(r, 600));
     expect((await kill9(running)).signal).toBe('SIGKILL');
     const saved = await checkpoint();

@@ -575,7 +575,7 @@ export class Runner {
         }),
         {
           description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
-          sql: `${this.dialect.rebuild!.copyChunkSql(copy, `(${key}) BETWEEN (?) AND (?)`)} /* in batches by primary key */`,
+          sql: `${this.dialect.rebuild!.copyChunkSql(copy, `(${key}) BETWEEN (?) AND (?)`)} /* in batches by ${this.walkedBy(walkKey)} */`,
           transactional: false,
           locks: false,
           backfill: copy,

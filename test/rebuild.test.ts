@@ -1,0 +1,200 @@
+/**
+ * Issue 5: on MySQL/MariaDB the expanded table is built by copying the rows
+ * into a shadow table (mirror triggers keep it in step) and swapping it in
+ * with one RENAME, as pt-online-schema-change does. PostgreSQL updates in
+ * place and has no such path, so these tests run on MariaDB only.
+ *
+ * What must hold: every write the old app makes during the copy (inserts,
+ * updates, key changes, deletes) ends up in the swapped-in table with its new
+ * column right; AUTO_INCREMENT never hands out a key twice; a run killed in
+ * the copy resumes, or rolls back leaving nothing behind; tables the swap
+ * would damage (triggers, foreign keys) are updated in place instead.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTestDatabase, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { rowsOf, startWriter } from './support/apps';
+import { kill9, startCli } from './support/process';
+
+const ROWS = 20_000;
+const WIDEN = migrationSource(["op.alterColumn('items', 'qty', { type: 'bigint', up: 'qty * 10', down: 'qty DIV 10' })"]);
+/** Keeps the copy busy for a few seconds, so the writer's work lands in the middle of it. */
+const SLOW = ['--batch-size', '500', '--batch-delay', '40'];
+
+interface Item {
+  code: string;
+  qty: number;
+}
+
+describe('rebuild by copy on mysql', () => {
+  let db: TestDatabase;
+  let dir: string;
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const start = (...args: string[]) => startCli([...args, '--dir', dir], { ZMIGRATE_DATABASE_URL: db.url });
+
+  beforeEach(async () => {
+    db = await createTestDatabase('mysql');
+    dir = migrationsDir({});
+    await db.knex.raw(
+      'CREATE TABLE items (id int AUTO_INCREMENT PRIMARY KEY, code varchar(20) NOT NULL, qty int NOT NULL, note varchar(50), KEY items_code (code))',
+    );
+    const rows = Array.from({ length: ROWS }, (_, i) => ({ code: `c${i + 1}`, qty: i % 97 }));
+    for (let i = 0; i < rows.length; i += 2000) await db.knex('items').insert(rows.slice(i, i + 2000));
+    writeFileSync(path.join(dir, '0001_widen.ts'), WIDEN);
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  async function leftovers(): Promise<{ tables: string[]; triggers: string[] }> {
+    const tables = rowsOf<{ name: string }>(
+      await db.knex.raw("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '\\_zm\\_%'", [
+        db.base,
+      ]),
+    ).map((r) => r.name);
+    const triggers = rowsOf<{ name: string; tbl: string }>(
+      await db.knex.raw(
+        'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS tbl FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?',
+        [db.base],
+      ),
+    ).map((r) => `${r.tbl}.${r.name}`);
+    return { tables, triggers };
+  }
+
+  async function readItems(withHelper: boolean): Promise<Map<number, Item & { helper?: number }>> {
+    const rows = rowsOf<{ id: number; code: string; qty: number | string; helper?: number | string }>(
+      await db.knex.raw(`SELECT id, code, qty${withHelper ? ', _zm_qty AS helper' : ''} FROM items`),
+    );
+    return new Map(
+      rows.map((r) => [Number(r.id), { code: r.code, qty: Number(r.qty), ...(withHelper ? { helper: Number(r.helper) } : {}) }]),
+    );
+  }
+
+  test('writes during the copy (inserts, updates, key changes, deletes) all reach the swapped-in table, with the new column right', async () => {
+    const expected = new Map<number, Item>(Array.from({ length: ROWS }, (_, i) => [i + 1, { code: `c${i + 1}`, qty: i % 97 }]));
+    let highestId = ROWS;
+    const running = start('expand', ...SLOW);
+    await running.waitForStderr(/copy items into/);
+    const pick = (i: number) => 1 + ((i * 7919) % ROWS);
+    const writer = startWriter(
+      async (i) => {
+        const kind = i % 4;
+        if (kind === 0) {
+          const [id] = await db.knex('items').insert({ code: `n${i}`, qty: i % 50 });
+          expected.set(Number(id), { code: `n${i}`, qty: i % 50 });
+          highestId = Math.max(highestId, Number(id));
+        } else if (kind === 1) {
+          const id = pick(i);
+          const changed = await db
+            .knex('items')
+            .where({ id })
+            .update({ qty: 1000 + i });
+          if (changed > 0) expected.get(id)!.qty = 1000 + i;
+        } else if (kind === 2) {
+          // The key itself changes: the mirror must drop the old key in the shadow.
+          const id = pick(i);
+          const to = 1_000_000 + i;
+          const changed = await db.knex('items').where({ id }).update({ id: to });
+          if (changed > 0) {
+            expected.set(to, expected.get(id)!);
+            expected.delete(id);
+            highestId = Math.max(highestId, to);
+          }
+        } else {
+          const id = pick(i);
+          await db.knex('items').where({ id }).delete();
+          expected.delete(id);
+        }
+      },
+      { pauseMs: 2 },
+    );
+    const result = await running.done;
+    const stats = await writer.stop();
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/swap .* in for items/);
+    expect(stats.failures).toEqual([]);
+    expect(stats.writes).toBeGreaterThan(50);
+
+    const after = await readItems(true);
+    expect(after.size).toBe(expected.size);
+    for (const [id, item] of expected) expect({ id, ...after.get(id) }).toEqual({ id, ...item, helper: item.qty * 10 });
+    expect(await leftovers()).toEqual({ tables: [], triggers: expect.arrayContaining([expect.stringMatching(/^items\._zm_\w+_b[iu]$/)]) });
+    expect((await leftovers()).triggers).toHaveLength(2);
+
+    // No key handed out before the swap is handed out again after it.
+    const [fresh] = await db.knex('items').insert({ code: 'after-swap', qty: 1 });
+    expect(Number(fresh)).toBeGreaterThan(highestId);
+
+    expect((await cli('contract')).code).toBe(0);
+    const final = await readItems(false);
+    expect(final.get(Number(fresh))).toEqual({ code: 'after-swap', qty: 10 });
+    final.delete(Number(fresh));
+    expect(final).toEqual(new Map([...expected].map(([id, item]) => [id, { ...item, qty: item.qty * 10 }])));
+    expect(await leftovers()).toEqual({ tables: [], triggers: [] });
+  });
+
+  test('killed in the middle of the copy: a rerun finishes it; killed again and rolled back, nothing is left behind', async () => {
+    let running = start('expand', ...SLOW);
+    await running.waitForStderr(/backfill items: [\d,]+ \//);
+    expect((await kill9(running)).signal).toBe('SIGKILL');
+    const half = await leftovers();
+    expect(half.tables).toHaveLength(1);
+    expect(half.triggers).toHaveLength(3);
+
+    const rerun = await cli('expand');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain('(resuming)');
+    const widened = await readItems(true);
+    expect(widened.size).toBe(ROWS);
+    expect([...widened.values()].filter((r) => r.helper !== r.qty * 10)).toEqual([]);
+
+    // Back to before the migration, then start again and kill once more.
+    expect((await cli('rollback')).code).toBe(0);
+    running = start('expand', ...SLOW);
+    await running.waitForStderr(/backfill items: [\d,]+ \//);
+    await kill9(running);
+    const rollback = await cli('rollback');
+    expect(rollback.code).toBe(0);
+    expect(await leftovers()).toEqual({ tables: [], triggers: [] });
+    const columns = rowsOf<{ name: string }>(
+      await db.knex.raw(
+        "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'items' ORDER BY ORDINAL_POSITION",
+        [db.base],
+      ),
+    ).map((r) => r.name);
+    expect(columns).toEqual(['id', 'code', 'qty', 'note']);
+    expect((await readItems(false)).size).toBe(ROWS);
+  });
+
+  test.each([
+    [
+      'a trigger of its own',
+      'CREATE TRIGGER items_audit BEFORE UPDATE ON items FOR EACH ROW SET NEW.note = NEW.note',
+      /it has triggers \(items_audit\)/,
+    ],
+    [
+      'a foreign key pointing at it',
+      'CREATE TABLE item_tags (id int PRIMARY KEY, item_id int NOT NULL, CONSTRAINT item_tags_item FOREIGN KEY (item_id) REFERENCES items (id))',
+      /foreign keys use it \(item_tags_item\)/,
+    ],
+  ])('a table with %s is updated in place instead, and says why', async (_what, sql, reason) => {
+    await db.knex.raw(sql);
+    const result = await cli('expand');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`backfill of items in place, not by copy: .*${reason.source}`));
+    expect(result.stderr).not.toMatch(/copy items into/);
+    const widened = await readItems(true);
+    expect([...widened.values()].filter((r) => r.helper !== r.qty * 10)).toEqual([]);
+    expect((await leftovers()).tables).toEqual([]);
+  });
+
+  test('plan shows the copy, the mirror triggers and the swap, and changes nothing', async () => {
+    const plan = await cli('plan');
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/CREATE TABLE `[^`]+`\.`_zm_\w+_new` LIKE `[^`]+`\.`items`/);
+    expect(plan.stdout).toMatch(/AFTER (INSERT|UPDATE|DELETE) ON `[^`]+`\.`items`/);
+    expect(plan.stdout).toMatch(/RENAME TABLE `[^`]+`\.`items` TO `[^`]+`\.`_zm_\w+_old`, `[^`]+`\.`_zm_\w+_new` TO `[^`]+`\.`items`/);
+    expect(await leftovers()).toEqual({ tables: [], triggers: [] });
+  });
+});
