@@ -36,7 +36,54 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     expect(after.versionSchemas).toEqual(before.versionSchemas);
     const json = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
     const parsed = JSON.parse(json.stdout) as { plans: Array<{ migration: string; phase: string; statements: string[] }> };
-    expect(parsed.plans.map((p) => `${p.migration}:${p.phase}`)).toEqual(['0001_items:expand', '0001_items:contract']);
+    expect(parsed.plans.map((p) => `${p.migration}:${p.phase}`)).toEqual([
+      '0001_items:expand',
+      '0001_items:contract',
+      '0001_items:rollback',
+    ]);
+  });
+
+  test('plan shows what rollback would run, before and after expand; --phase picks phases', async () => {
+    const db = await createTestDatabase(engine); // of its own: this test expands
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const plan = await runCli(['plan', '--dir', dir, '--url', db.url]);
+      const rollbackSection = plan.stdout.slice(plan.stdout.indexOf('-- 0001_items: rollback'));
+      expect(rollbackSection).toMatch(/^-- 0001_items: rollback\n-- only if the deploy goes wrong/);
+      expect(rollbackSection).toMatch(new RegExp(`DROP (SCHEMA|DATABASE) IF EXISTS [\`"]${db.base}_0001_items[\`"]`));
+      expect(rollbackSection).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
+
+      const only = await runCli(['plan', '--phase', 'rollback', '--json', '--dir', dir, '--url', db.url]);
+      expect(only.code).toBe(0);
+      const onlyPlans = (JSON.parse(only.stdout) as { plans: Array<{ phase: string }> }).plans;
+      expect(onlyPlans.map((p) => p.phase)).toEqual(['rollback']);
+      const two = await runCli(['plan', '--phase', 'expand', '--phase', 'contract', '--json', '--dir', dir, '--url', db.url]);
+      expect((JSON.parse(two.stdout) as { plans: Array<{ phase: string }> }).plans.map((p) => p.phase)).toEqual(['expand', 'contract']);
+      const bad = await runCli(['plan', '--phase', 'deploy', '--dir', dir, '--url', db.url]);
+      expect(bad.code).toBe(2);
+
+      // Once expanded, plan shows the contract and the rollback still to come, and runs neither.
+      expect((await runCli(['expand', '--dir', dir, '--url', db.url])).code).toBe(0);
+      const expanded = await inspect(db);
+      const after = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
+      const afterPlans = (JSON.parse(after.stdout) as { plans: Array<{ phase: string; statements: string[] }> }).plans;
+      expect(afterPlans.map((p) => p.phase)).toEqual(['contract', 'rollback']);
+      expect(afterPlans[1].statements.join('\n')).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
+      const unchanged = await inspect(db);
+      expect([unchanged.tables, unchanged.versionSchemas, unchanged.triggers]).toEqual([
+        expanded.tables,
+        expanded.versionSchemas,
+        expanded.triggers,
+      ]);
+      expect(expanded.tables).toContain('items');
+      // And rollback does what it said: the table and the version schema are gone.
+      expect((await runCli(['rollback', '--dir', dir, '--url', db.url])).code).toBe(0);
+      const rolledBack = await inspect(db);
+      expect(rolledBack.tables).not.toContain('items');
+      expect(rolledBack.versionSchemas).not.toContain(`${db.base}_0001_items`);
+    } finally {
+      await db.drop();
+    }
   });
 
   test('a config file gives url and dir; flags win over it', async () => {
