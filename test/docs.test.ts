@@ -8,17 +8,32 @@
  * folder and databases). The last test checks that the commands run cover
  * every zmigrate / npm command the docs show, but for a short allow-list.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { rowsOf } from './support/apps';
 import { createTestDatabase, SERVER_ENGINES, type Engine } from './support/databases';
+import {
+  blocksOf,
+  blockWith,
+  invocations,
+  readDoc,
+  ROOT,
+  shellLines,
+  withUrl,
+  workflowJobs,
+  workflowRuns,
+  type WorkflowStep,
+} from './support/docs';
+import { Shell, shellWord, type ShellResult } from './support/shell';
 
-const ROOT = path.resolve(__dirname, '..');
-const GUIDES = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`), 'migrations-examples/README.md'].filter((f) =>
-  f.endsWith('.md'),
-);
+const GUIDES = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+  'migrations-examples/README.md',
+];
 const WORKFLOW = 'examples/github-actions-deploy.yml';
 
 /**
@@ -32,297 +47,15 @@ const NOT_RUN_HERE: Record<string, string> = {
   'npm test': 'the whole test suite, this file included',
 };
 
-// ── reading the docs ─────────────────────────────────────────────────────
-
-interface DocBlock {
-  file: string;
-  /** 1-based line of the opening fence. */
-  line: number;
-  lang: string;
-  /** The block's text. */
-  text: string;
-  /** Shell commands, one per logical line (continuations joined, comment lines and console output left out). */
-  commands: string[];
-}
-
-const SHELL_LANGS = new Set(['sh', 'bash', 'shell', 'console', 'zsh', 'shell-session']);
-
-function readDoc(file: string): string {
-  return readFileSync(path.join(ROOT, file), 'utf8');
-}
-
-/** Fenced code blocks of a Markdown file. */
-function blocksOf(file: string): DocBlock[] {
-  const lines = readDoc(file).split('\n');
-  const blocks: DocBlock[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^\s*(```+|~~~+)\s*([\w-]*)/.exec(lines[i]);
-    if (!open) continue;
-    const body: string[] = [];
-    let j = i + 1;
-    while (j < lines.length && !lines[j].trimStart().startsWith(open[1])) body.push(lines[j++]);
-    const lang = open[2].toLowerCase();
-    const text = body.join('\n');
-    blocks.push({ file, line: i + 1, lang, text, commands: commandsOf(lang, text) });
-    i = j;
-  }
-  return blocks;
-}
-
-function commandsOf(lang: string, text: string): string[] {
-  if (lang === 'yaml' || lang === 'yml') return workflowRuns(text).flatMap((r) => shellLines(r.run));
-  if (!SHELL_LANGS.has(lang)) return [];
-  if (lang === 'console' || lang === 'shell-session') {
-    return text
-      .split('\n')
-      .filter((l) => /^\s*[$#>] /.test(l) && !/^\s*# /.test(l))
-      .map((l) => l.replace(/^\s*[$>] /, ''));
-  }
-  return shellLines(text);
-}
-
-/** Logical lines of a shell script: `\` continuations joined; blank and comment-only lines left out. */
-function shellLines(script: string): string[] {
-  const out: string[] = [];
-  let pending = '';
-  for (const raw of script.split('\n')) {
-    const line = pending + raw;
-    if (/\\\s*$/.test(line)) {
-      pending = line.replace(/\\\s*$/, ' ');
-      continue;
-    }
-    pending = '';
-    if (line.trim() === '' || line.trim().startsWith('#')) continue;
-    out.push(line.trim());
-  }
-  return out;
-}
-
-/** The block of `file` whose text contains `marker`; exactly one must. */
-function blockWith(file: string, marker: string): DocBlock {
-  const found = blocksOf(file).filter((b) => b.text.includes(marker));
-  if (found.length !== 1) throw new Error(`${file}: expected one code block containing ${JSON.stringify(marker)}, found ${found.length}`);
-  return found[0];
-}
-
-// ── reading the workflow ─────────────────────────────────────────────────
-
-interface WorkflowStep {
-  job?: string;
-  name?: string;
-  if?: string;
-  run: string;
-  env: Record<string, string>;
-}
-
-interface WorkflowJob {
-  name: string;
-  if?: string;
-  env: Record<string, string>;
-  steps: WorkflowStep[];
-}
-
-const indentOf = (line: string) => line.length - line.trimStart().length;
-
-function inlineEnv(value: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const m of value.matchAll(/(\w+):\s*'([^']*)'/g)) env[m[1]] = m[2];
-  return env;
-}
-
-/**
- * The steps with `run:` of a GitHub Actions workflow (or of a steps snippet),
- * read for the subset of YAML the examples use: block and plain scalars,
- * inline `{ KEY: 'value' }` maps and `KEY: 'value'` lines under `env:`.
- */
-function workflowRuns(yaml: string): WorkflowStep[] {
-  return workflowJobs(yaml).flatMap((j) => j.steps.map((s) => ({ ...s, job: j.name })));
-}
-
-function workflowJobs(yaml: string): WorkflowJob[] {
-  const lines = yaml.split('\n');
-  const jobs: WorkflowJob[] = [];
-  let job: WorkflowJob = { name: '', env: {}, steps: [] };
-  let stepIndent = -1;
-  let step: (WorkflowStep & { indent: number }) | undefined;
-  const finishStep = () => {
-    if (step && step.run !== '') job.steps.push({ name: step.name, if: step.if, run: step.run, env: step.env });
-    step = undefined;
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.trim() === '' || line.trim().startsWith('#')) continue;
-    const indent = indentOf(line);
-    const jobHead = /^ {2}([\w-]+):\s*$/.exec(line);
-    if (jobHead && lines.slice(0, i).some((l) => /^jobs:\s*$/.test(l))) {
-      finishStep();
-      job = { name: jobHead[1], env: {}, steps: [] };
-      jobs.push(job);
-      continue;
-    }
-    let content = line.trim();
-    if (content.startsWith('- ')) {
-      if (stepIndent < 0 || indent === stepIndent) {
-        finishStep();
-        stepIndent = indent;
-        step = { run: '', env: {}, indent: indent + 2 };
-      }
-      content = content.slice(2);
-    } else if (step && indent < step.indent) {
-      finishStep();
-    }
-    const key = /^([\w-]+):\s*(.*)$/.exec(content);
-    if (!key) continue;
-    const [, name, value] = key;
-    const target = step ?? job;
-    if (name === 'run' && step) {
-      if (value === '|' || value === '|-') {
-        const script: string[] = [];
-        while (i + 1 < lines.length && (lines[i + 1].trim() === '' || indentOf(lines[i + 1]) > step.indent)) script.push(lines[++i]);
-        const cut = Math.min(...script.filter((l) => l.trim() !== '').map(indentOf));
-        step.run = script.map((l) => l.slice(cut)).join('\n');
-      } else {
-        step.run = value;
-      }
-    } else if (name === 'name' && step) {
-      step.name = value;
-    } else if (name === 'if') {
-      target.if = value;
-    } else if (name === 'env') {
-      if (value.startsWith('{')) Object.assign(target.env, inlineEnv(value));
-      else
-        while (i + 1 < lines.length && indentOf(lines[i + 1]) > indent && /^\s*\w+:/.test(lines[i + 1])) {
-          Object.assign(target.env, inlineEnv(lines[++i].trim().replace(/^(\w+):\s*/, '$1: ')));
-        }
-    }
-  }
-  finishStep();
-  if (jobs.length === 0 && job.steps.length > 0) jobs.push(job);
-  return jobs;
-}
-
-// ── normalizing commands ─────────────────────────────────────────────────
-
-const URL_PATTERN = /\b(?:postgres|postgresql|mysql|mariadb):\/\/[^\s'"]*|\bpglite:[^\s'"]+/g;
-
-/** The doc's database URLs replaced by the test's. */
-function withUrl(command: string, url: string): string {
-  return command.replace(URL_PATTERN, url);
-}
-
-/**
- * The zmigrate and npm invocations in one shell line, normalized so a doc
- * command and the command the test ran compare equal: `npx zmigrate` and
- * `node …/bin/zmigrate.js` are `zmigrate`, URLs are `<url>`, comments,
- * variable assignments and quotes go; `$(…)`, `&&`, `||`, `;` and `|` split.
- */
-function invocations(line: string): string[] {
-  const text = line.replace(/\s#.*$/, '');
-  const segments: string[] = [];
-  const outer = text.replace(/\$\(([^()]*)\)/g, (_, inner: string) => {
-    segments.push(inner);
-    return '$(…)';
-  });
-  segments.push(outer);
-  const keys: string[] = [];
-  for (const segment of segments.flatMap((s) => s.split(/&&|\|\||;|\|/))) {
-    const words = segment
-      .trim()
-      .replace(/^(\w+=("[^"]*"|'[^']*'|\S*)\s+)+/, '')
-      .replace(/["']/g, '')
-      .split(/\s+/)
-      .filter(Boolean)
-      .map((w) => (w.match(URL_PATTERN) ? '<url>' : w));
-    if (words[0] === 'npx' && words[1] === 'zmigrate') keys.push(['zmigrate', ...words.slice(2)].join(' '));
-    else if (words[0] === 'node' && /(^|\/)bin\/zmigrate\.js$/.test(words[1] ?? '')) keys.push(['zmigrate', ...words.slice(2)].join(' '));
-    else if (words[0] === 'zmigrate' || words[0] === 'npm') keys.push(words.join(' '));
-  }
-  return keys;
-}
-
-/** Every normalized invocation the test ran, for the coverage check. */
+/** Every session the walkthroughs used: what they ran is checked against the docs at the end. */
+const shells: Shell[] = [];
+/** Commands run other than typed into a session (a workflow step's script), normalized. */
 const ran = new Set<string>();
 
-// ── running commands as a user would ─────────────────────────────────────
-
-interface ShellResult {
-  command: string;
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * One bash session, fed a command at a time as a user types them: aliases,
- * exports and variables carry over from one command to the next.
- */
-class Shell {
-  readonly #child: ChildProcessWithoutNullStreams;
-  #stdout = '';
-  #stderr = '';
-  #count = 0;
-  #wake: () => void = () => undefined;
-
-  constructor(cwd: string, env: Record<string, string | undefined> = {}) {
-    this.#child = spawn('bash', ['--noprofile', '--norc'], {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', ZMIGRATE_DATABASE_URL: undefined, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.#child.stdout.on('data', (d) => {
-      this.#stdout += d;
-      this.#wake();
-    });
-    this.#child.stderr.on('data', (d) => {
-      this.#stderr += d;
-      this.#wake();
-    });
-    this.#child.on('close', () => this.#wake());
-    this.#child.stdin.write('shopt -s expand_aliases\n');
-  }
-
-  async run(command: string, timeoutMs = 60_000): Promise<ShellResult> {
-    for (const key of invocations(command)) ran.add(key);
-    const marker = `__zmigrate_docs_${++this.#count}__`;
-    const outFrom = this.#stdout.length;
-    const errFrom = this.#stderr.length;
-    // A group of its own, so a trailing comment ends with the line; stdin is not the script's.
-    this.#child.stdin.write(`{\n${command}\n} </dev/null\nprintf '\\n${marker} %s\\n' "$?"; printf '\\n${marker}\\n' >&2\n`);
-    const deadline = Date.now() + timeoutMs;
-    const done = new RegExp(`\\n${marker} (\\d+)\\n`);
-    for (;;) {
-      const exit = done.exec(this.#stdout.slice(outFrom));
-      const errEnd = this.#stderr.indexOf(`\n${marker}\n`, errFrom);
-      if (exit && errEnd >= 0) {
-        return {
-          command,
-          code: Number(exit[1]),
-          stdout: this.#stdout.slice(outFrom, outFrom + exit.index),
-          stderr: this.#stderr.slice(errFrom, errEnd),
-        };
-      }
-      if (this.#child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(
-          `${command}: no end (stdout ${JSON.stringify(this.#stdout.slice(outFrom))}, stderr ${JSON.stringify(this.#stderr.slice(errFrom))})`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.#child.exitCode !== null) return resolve();
-      this.#child.on('close', () => resolve());
-      this.#child.stdin.end('exit\n');
-    });
-  }
+function newShell(cwd: string, env: Record<string, string | undefined> = {}): Shell {
+  const shell = new Shell(cwd, env);
+  shells.push(shell);
+  return shell;
 }
 
 type Check = (result: ShellResult) => void | Promise<void>;
@@ -345,9 +78,6 @@ async function walk(shell: Shell, commands: string[], checks: Array<[RegExp, Che
 }
 
 const output = (r: ShellResult) => r.stdout + r.stderr;
-
-/** A word for the shell, whatever it holds. */
-const shellWord = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
 const made: string[] = [];
 afterAll(() => {
@@ -386,7 +116,7 @@ function project(files: Record<string, string> = {}): string {
 
 /** A shell in a project, with its node_modules/.bin on the PATH, as npm scripts and `npx` have it. */
 function projectShell(dir: string, env: Record<string, string | undefined> = {}): Shell {
-  return new Shell(dir, {
+  return newShell(dir, {
     PATH: `${path.join(dir, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`,
     // `npx <bin>` runs the project's installed bin, as npx does, without npm's second of start-up per call (exported to child bash).
     'BASH_FUNC_npx%%':
@@ -408,7 +138,7 @@ describe('README quickstart: the CLI on the add-column example', () => {
     const dir = checkout();
     const base = url ? baseOf(engine, url) : 'public';
     const schema = `${base}_0002_add_priority`;
-    const shell = new Shell(dir);
+    const shell = newShell(dir);
     try {
       const commands = url
         ? block.commands.map((c) => (c.startsWith('export ZMIGRATE_DATABASE_URL=') ? withUrl(c, url) : c))
@@ -477,7 +207,7 @@ describe('migrations-examples/README: trying one example', () => {
     const block = blockWith('migrations-examples/README.md', '--url pglite:./try-db');
     const db = await createTestDatabase(engine);
     const schema = `${baseOf(engine, db.url)}_0002_add_priority`;
-    const shell = new Shell(checkout());
+    const shell = newShell(checkout());
     try {
       await walk(
         shell,
@@ -497,7 +227,7 @@ describe('migrations-examples/README: trying one example', () => {
   test.concurrent.each(SERVER_ENGINES)('ZMIGRATE_DATABASE_URL exported, on %s', async (engine) => {
     const block = blockWith('migrations-examples/README.md', 'export ZMIGRATE_DATABASE_URL=');
     const db = await createTestDatabase(engine);
-    const shell = new Shell(checkout());
+    const shell = newShell(checkout());
     try {
       await walk(
         shell,
@@ -749,6 +479,7 @@ test('every zmigrate and npm command in the README, the guides and the workflow 
       'npm run demo',
     ]),
   );
+  for (const shell of shells) for (const command of shell.history) for (const key of invocations(command)) ran.add(key);
   const missing = [...documented].filter(([key]) => !ran.has(key) && !NOT_RUN_HERE[key]).map(([key, where]) => `${where}: ${key}`);
   expect(missing).toEqual([]);
   const stale = Object.keys(NOT_RUN_HERE).filter((key) => !documented.has(key));
