@@ -249,13 +249,15 @@ export class Runner {
         plans.push(await this.rollbackPlan(migration, model.clone(), view.clone(), versionSchemaName(this.dialect, migration.name), drops));
         view = expandView;
       } else if (phase === 'expanded') {
-        const contract = this.planPhaseSteps(migration, model.clone(), committedView(model, live), 'contract');
-        contract.steps.unshift(...(await this.captured(migration, 'contract')));
-        plans.push({ migration: migration.name, phase: 'contract', ...contract });
+        // The view of the live version before this one (by contract time, earlier migrations are contracted into it).
         const before = live.filter((m) => m.name < migration.name).at(-1)?.name ?? '';
         const previous = liveViews(model, live).get(before) ?? committedView(model, live);
+        const contract = this.planPhaseSteps(migration, model.clone(), previous.clone(), 'contract');
+        contract.steps.unshift(...(await this.captured(migration, 'contract')));
+        const triggerDrops = await this.dropTriggerSteps(migration);
+        plans.push({ migration: migration.name, phase: 'contract', steps: this.withTriggerDrops(contract.steps, triggerDrops) });
         const schema = records.get(migration.name)?.versionSchema ?? undefined;
-        plans.push(await this.rollbackPlan(migration, model.clone(), previous, schema, await this.dropTriggerSteps(migration)));
+        plans.push(await this.rollbackPlan(migration, model.clone(), previous, schema, triggerDrops));
       }
     }
     return plans;
