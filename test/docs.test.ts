@@ -17,6 +17,7 @@ import {
   blocksOf,
   blockWith,
   invocations,
+  proseCommands,
   readDoc,
   ROOT,
   shellLines,
@@ -457,10 +458,67 @@ describe('examples/github-actions-deploy.yml', () => {
   );
 });
 
+describe('commands the prose names', () => {
+  /** The command as the doc's prose spells it; fails when the doc no longer names it. */
+  const named = (file: string, command: string) => {
+    expect(proseCommands(file).map((p) => p.command)).toContain(command);
+    return command;
+  };
+
+  test.concurrent.each(SERVER_ENGINES)('on %s: plan --phase rollback, backfill, new', async (engine) => {
+    const db = await createTestDatabase(engine);
+    const example = path.join(ROOT, 'migrations-examples', 'alter-column');
+    const files: Record<string, string> = {};
+    for (const file of readdirSync(example)) files[`migrations/${file}`] = readFileSync(path.join(example, file), 'utf8');
+    const dir = project({ ...files, 'zmigrate.config.json': JSON.stringify({ url: db.url }) });
+    const shell = projectShell(dir);
+    try {
+      await walk(
+        shell,
+        [
+          named('docs/deploying.md', 'zmigrate expand'),
+          named('docs/deploying.md', 'zmigrate plan --phase rollback'),
+          named('README.md', 'zmigrate backfill'),
+          named('docs/deploying.md', 'zmigrate rollback'),
+          named('README.md', 'zmigrate new add_priority'),
+        ],
+        [
+          [/^zmigrate expand$/, (r) => expect(r.code).toBe(0)],
+          [
+            /--phase rollback/,
+            (r) => {
+              expect(r.code).toBe(0);
+              expect(r.stdout.match(/^-- \S+: \w+$/gm)).toEqual(['-- 0001_create_orders: rollback', '-- 0002_amount_in_cents: rollback']);
+              expect(r.stdout).toMatch(/DROP COLUMN (IF EXISTS )?[`"]_zm_amount[`"]/);
+            },
+          ],
+          [/^zmigrate backfill$/, (r) => expect([r.code, output(r)]).toEqual([0, expect.stringContaining('0002_amount_in_cents')])],
+          [
+            /^zmigrate rollback$/,
+            (r) => expect([r.code, output(r)]).toEqual([0, expect.stringContaining('rolled back 0002_amount_in_cents')]),
+          ],
+          [
+            /^zmigrate new /,
+            (r) => {
+              expect(r.code).toBe(0);
+              const file = r.stdout.trim();
+              expect(file).toMatch(/(^|\/)migrations\/\d{14}_add_priority\.ts$/);
+              expect(existsSync(path.resolve(dir, file))).toBe(true);
+            },
+          ],
+        ],
+      );
+    } finally {
+      await shell.close();
+      await db.drop();
+    }
+  });
+});
+
 // ── coverage ─────────────────────────────────────────────────────────────
 
 // Not concurrent: it runs once every walkthrough above has finished.
-test('every zmigrate and npm command in the README, the guides and the workflow was run above (or is allowed not to be)', () => {
+test('every zmigrate and npm command in the README, the guides and the workflow was run above (or is allowed not to be), and every one the prose names', () => {
   const documented = new Map<string, string>();
   for (const file of GUIDES) {
     for (const block of blocksOf(file)) {
@@ -482,6 +540,13 @@ test('every zmigrate and npm command in the README, the guides and the workflow 
   for (const shell of shells) for (const command of shell.history) for (const key of invocations(command)) ran.add(key);
   const missing = [...documented].filter(([key]) => !ran.has(key) && !NOT_RUN_HERE[key]).map(([key, where]) => `${where}: ${key}`);
   expect(missing).toEqual([]);
+  // Commands the prose names: run as written, or a command that starts with them was (`zmigrate new` by `zmigrate new add_priority`).
+  const unnamed = GUIDES.flatMap((file) =>
+    proseCommands(file)
+      .filter(({ command }) => !invocations(command).every((key) => [...ran].some((r) => r === key || r.startsWith(`${key} `))))
+      .map(({ line, command }) => `${file}:${line}: ${command}`),
+  );
+  expect(unnamed).toEqual([]);
   const stale = Object.keys(NOT_RUN_HERE).filter((key) => !documented.has(key));
   expect(stale).toEqual([]);
 });

@@ -80,6 +80,24 @@ export function blockWith(file: string, marker: string): DocBlock {
   return found[0];
 }
 
+/**
+ * zmigrate commands named in the prose (inline code spans, which may wrap
+ * across lines), synopses with `<placeholders>` or `[options]` left out.
+ * They are references more than commands: `zmigrate new` names the command
+ * that `zmigrate new add_priority` runs.
+ */
+export function proseCommands(file: string): Array<{ line: number; command: string }> {
+  const text = readDoc(file).replace(/^\s*(```+|~~~+)[^]*?^\s*\1\s*$/gm, (block) => block.replace(/[^\n]/g, ' '));
+  const found: Array<{ line: number; command: string }> = [];
+  for (const m of text.matchAll(/(`+)(?!`)([^]*?[^`])\1(?!`)/g)) {
+    const command = m[2].replace(/\s+/g, ' ').trim();
+    if (/^(npx )?zmigrate [a-z]/.test(command) && !/[<[…]/.test(command)) {
+      found.push({ line: text.slice(0, m.index).split('\n').length, command });
+    }
+  }
+  return found;
+}
+
 // ── reading the workflow ─────────────────────────────────────────────────
 
 export interface WorkflowStep {
