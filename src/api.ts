@@ -6,7 +6,7 @@ import { silentLogger, type Logger } from './engine/logger';
 import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConnectionError, RunnerLockError, ValidationError, ZmigrateError } from './errors';
+import { ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
 import { privilegeError } from './engine/privileges';
@@ -82,8 +82,13 @@ export class Migrator {
     return this.unlocked((runner) => runner.status());
   }
 
-  plan(): Promise<PhasePlan[]> {
-    return this.unlocked((runner) => runner.plan());
+  /**
+   * The SQL each phase would run, per migration: expand and contract, and the
+   * rollback that would undo its expand instead of contract. Runs nothing.
+   */
+  async plan(options: { phases?: readonly Phase[] } = {}): Promise<PhasePlan[]> {
+    const plans = await this.unlocked((runner) => runner.plan());
+    return options.phases ? plans.filter((p) => options.phases!.includes(p.phase)) : plans;
   }
 
   /** The latest version schema, for the new app's search_path or default database. */

@@ -36,7 +36,88 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     expect(after.versionSchemas).toEqual(before.versionSchemas);
     const json = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
     const parsed = JSON.parse(json.stdout) as { plans: Array<{ migration: string; phase: string; statements: string[] }> };
-    expect(parsed.plans.map((p) => `${p.migration}:${p.phase}`)).toEqual(['0001_items:expand', '0001_items:contract']);
+    expect(parsed.plans.map((p) => `${p.migration}:${p.phase}`)).toEqual([
+      '0001_items:expand',
+      '0001_items:contract',
+      '0001_items:rollback',
+    ]);
+  });
+
+  test('plan shows what rollback would run, before and after expand; --phase picks phases', async () => {
+    const db = await createTestDatabase(engine); // of its own: this test expands
+    try {
+      const dir = migrationsDir({
+        '0001_items.ts': CREATE,
+        '0002_longer_label.ts': migrationSource(["op.alterColumn('items', 'label', { type: 'varchar(200)', up: 'label', down: 'label' })"]),
+      });
+      const plan = await runCli(['plan', '--dir', dir, '--url', db.url]);
+      const rollbackSection = plan.stdout.slice(
+        plan.stdout.indexOf('-- 0001_items: rollback'),
+        plan.stdout.indexOf('-- 0002_longer_label: expand'),
+      );
+      expect(rollbackSection).toMatch(/^-- 0001_items: rollback\n-- only if the deploy goes wrong/);
+      expect(rollbackSection).toMatch(new RegExp(`DROP (SCHEMA|DATABASE) IF EXISTS [\`"]${db.base}_0001_items[\`"]`));
+      expect(rollbackSection).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
+
+      const only = await runCli(['plan', '--phase', 'rollback', '--json', '--dir', dir, '--url', db.url]);
+      expect(only.code).toBe(0);
+      const onlyPlans = (JSON.parse(only.stdout) as { plans: Array<{ migration: string; phase: string }> }).plans;
+      expect(onlyPlans.map((p) => `${p.migration}:${p.phase}`)).toEqual(['0001_items:rollback', '0002_longer_label:rollback']);
+      const two = await runCli(['plan', '--phase', 'expand', '--phase', 'contract', '--json', '--dir', dir, '--url', db.url]);
+      expect((JSON.parse(two.stdout) as { plans: Array<{ phase: string }> }).plans.map((p) => p.phase)).toEqual([
+        'expand',
+        'contract',
+        'expand',
+        'contract',
+      ]);
+      const bad = await runCli(['plan', '--phase', 'deploy', '--dir', dir, '--url', db.url]);
+      expect(bad.code).toBe(2);
+
+      // Once both are expanded, plan shows the contracts and rollbacks still to come, and runs none.
+      expect(await runCli(['expand', '--dir', dir, '--url', db.url])).toMatchObject({
+        code: 0,
+        stderr: expect.not.stringContaining('error'),
+      });
+      const expanded = await inspect(db);
+      const after = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
+      expect(after.stderr).toBe('');
+      const afterPlans = (JSON.parse(after.stdout) as { plans: Array<{ migration: string; phase: string; statements: string[] }> }).plans;
+      expect(afterPlans.map((p) => `${p.migration}:${p.phase}`)).toEqual([
+        '0001_items:contract',
+        '0001_items:rollback',
+        '0002_longer_label:contract',
+        '0002_longer_label:rollback',
+      ]);
+      expect(afterPlans[1].statements.join('\n')).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
+      // Contract and rollback of the type change both remove its dual-write trigger; rollback drops the new column.
+      expect(expanded.triggers.length).toBeGreaterThan(0);
+      for (const p of afterPlans.slice(2)) expect(p.statements.join('\n')).toContain('DROP TRIGGER IF EXISTS');
+      expect(afterPlans[3].statements.join('\n')).toMatch(/DROP COLUMN (IF EXISTS )?[`"]_zm_label[`"]/);
+      const unchanged = await inspect(db);
+      expect([unchanged.tables, unchanged.versionSchemas, unchanged.triggers]).toEqual([
+        expanded.tables,
+        expanded.versionSchemas,
+        expanded.triggers,
+      ]);
+      expect(expanded.columns('items')).toContain('_zm_label');
+      // And rollback does what the plan said: the trigger, the new column and the version schema go; then the table.
+      expect(await runCli(['rollback', '--dir', dir, '--url', db.url])).toMatchObject({
+        code: 0,
+        stderr: expect.not.stringContaining('error'),
+      });
+      const once = await inspect(db);
+      expect([once.triggers, once.columns('items')]).toEqual([[], ['id', 'label']]);
+      expect(once.versionSchemas).not.toContain(`${db.base}_0002_longer_label`);
+      expect(await runCli(['rollback', '--dir', dir, '--url', db.url])).toMatchObject({
+        code: 0,
+        stderr: expect.not.stringContaining('error'),
+      });
+      const twice = await inspect(db);
+      expect(twice.tables).not.toContain('items');
+      expect(twice.versionSchemas).not.toContain(`${db.base}_0001_items`);
+    } finally {
+      await db.drop();
+    }
   });
 
   test('a config file gives url and dir; flags win over it', async () => {

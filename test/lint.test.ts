@@ -725,7 +725,7 @@ describe.each(SERVER_ENGINES)("zmigrate's own SQL lints clean on %s", (engine) =
     await db.drop();
   });
 
-  test('plan --json of every built-in operation, each statement linted in its phase', async () => {
+  test('plan --json of every built-in operation, each statement linted in its phase (rollback too)', async () => {
     const available = ALL_OPERATIONS.filter(([name]) => name in op && !(NOT_ON[name] ?? []).includes(engine as LintEngine));
     const missing = [...new Set(ALL_OPERATIONS.map(([name]) => name).filter((name) => !(name in op)))];
     if (missing.length > 0) console.warn(`operations not in the package yet, not linted: ${missing.join(', ')}`);
@@ -734,9 +734,14 @@ describe.each(SERVER_ENGINES)("zmigrate's own SQL lints clean on %s", (engine) =
     expect(plan.stderr).toBe('');
     expect(plan.code).toBe(0);
     const plans = (JSON.parse(plan.stdout) as { plans: Array<{ phase: LintPhase; statements: string[] }> }).plans;
-    expect(plans.map((p) => p.phase)).toEqual(['expand', 'contract']);
+    expect(plans.map((p) => p.phase)).toEqual(['expand', 'contract', 'rollback']);
     const statements = plans.flatMap((p) => p.statements.map((sql) => ({ phase: p.phase, sql })));
     expect(statements.length).toBeGreaterThan(20);
+    // Rollback undoes every operation's expand: the version schema, the new table, columns, indexes, constraints.
+    const rollback = plans[2].statements.join('\n');
+    for (const undone of [`${db.base}_0001_everything`, 'items', 'priority', 'total', '_zm_amount', 't_idx_amount_uq', 't_fk']) {
+      expect(rollback).toContain(undone);
+    }
     const lintEngine: LintEngine = engine === 'postgres' ? 'postgres' : 'mysql';
     for (const parser of ['auto', 'tokens'] as const) {
       const found = await lintStatements(statements, { engine: lintEngine, parser });

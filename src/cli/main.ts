@@ -39,7 +39,21 @@ const COMMANDS: Array<{
     },
   },
   { name: 'schema', describe: 'print the latest version schema name (for deploy scripts)', run: schema },
-  { name: 'plan', describe: 'print the SQL expand and contract would run; run nothing', run: plan, json: true },
+  {
+    name: 'plan',
+    describe: 'print the SQL expand, contract and rollback would run; run nothing',
+    run: plan,
+    json: true,
+    options: {
+      phase: {
+        type: 'string',
+        array: true,
+        choices: ['expand', 'contract', 'rollback'],
+        describe: 'only these phases (repeatable)',
+        defaultDescription: 'all three',
+      },
+    },
+  },
   {
     name: 'lint',
     describe: 'flag unsafe SQL in migration files (no database needed)',

@@ -257,14 +257,36 @@ export class Runner {
           ...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))),
         );
         plans.push({ migration: migration.name, phase: 'contract', ...contract });
+        const drops = triggers.map((t) => ({ table: t, step: this.dialect.dropTrigger(t, triggerName(migration.name, t)) }));
+        plans.push(await this.rollbackPlan(migration, model.clone(), view.clone(), versionSchemaName(this.dialect, migration.name), drops));
         view = expandView;
       } else if (phase === 'expanded') {
-        const contract = this.planPhaseSteps(migration, model.clone(), committedView(model, live), 'contract');
+        // The view of the live version before this one (by contract time, earlier migrations are contracted into it).
+        const before = live.filter((m) => m.name < migration.name).at(-1)?.name ?? '';
+        const previous = liveViews(model, live).get(before) ?? committedView(model, live);
+        const contract = this.planPhaseSteps(migration, model.clone(), previous.clone(), 'contract');
         contract.steps.unshift(...(await this.captured(migration, 'contract')));
-        plans.push({ migration: migration.name, phase: 'contract', ...contract });
+        const triggerDrops = await this.dropTriggerSteps(migration);
+        plans.push({ migration: migration.name, phase: 'contract', steps: this.withTriggerDrops(contract.steps, triggerDrops) });
+        const schema = records.get(migration.name)?.versionSchema ?? undefined;
+        plans.push(await this.rollbackPlan(migration, model.clone(), previous, schema, triggerDrops));
       }
     }
     return plans;
+  }
+
+  /** What rollback would run right after this migration's expand: the same steps rollbackOne plans. */
+  private async rollbackPlan(
+    migration: LoadedMigration,
+    model: SchemaModel,
+    previous: VersionView,
+    versionSchema: string | undefined,
+    triggerDrops: Array<{ table: string; step: Step }>,
+  ): Promise<PhasePlan> {
+    const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback');
+    steps.unshift(...(await this.captured(migration, 'rollback')));
+    const schemaDrop = versionSchema ? [this.dialect.dropSchema(versionSchema)] : [];
+    return { migration: migration.name, phase: 'rollback', steps: [...schemaDrop, ...this.withTriggerDrops(steps, triggerDrops)] };
   }
 
   // ── expand ────────────────────────────────────────────────────────────
