@@ -42,10 +42,11 @@ export class MysqlTableRebuild implements TableRebuild {
     const { baseSchema: schema } = this.host;
     const reasons: string[] = [];
     const [info] = await this.host.rows(
-      'SELECT ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      'SELECT ENGINE AS engine, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
       [schema, table],
     );
     if (info && String(info.engine).toLowerCase() !== 'innodb') reasons.push(`it uses the ${String(info.engine)} engine, not InnoDB`);
+    if (info && String(info.type) === 'SYSTEM VERSIONED') reasons.push('it is system-versioned (a copy would lose its history)');
     const triggers = await this.host.rows(
       'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?',
       [schema, table],
