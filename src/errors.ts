@@ -96,3 +96,8 @@ export class LockTimeoutError extends ZmigrateError {
 export class RunnerLockError extends ZmigrateError {
   readonly exitCode = 1 as const;
 }
+
+/** Replication lag kept the work paused longer than --throttle-max-wait; it stopped at its checkpoint and resumes on a rerun. */
+export class ThrottleTimeoutError extends ZmigrateError {
+  readonly exitCode = 1 as const;
+}

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import type { Logger } from './logger';
+import type { Throttle } from './throttle';
 
 /** Where a backfill stands: the last key done, and the last key that existed when it started. */
 export interface BackfillCheckpoint {
@@ -23,6 +24,8 @@ export interface BatchOptions {
   batchTimeMs: number;
   /** Pause between batches, to leave the server room; default 0. */
   batchDelayMs: number;
+  /** Pauses between batches while replicas lag. */
+  throttle?: Throttle;
 }
 
 export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 100, batchDelayMs: 0 };
@@ -67,6 +70,7 @@ export async function runBackfill(
   let size = options.batchSize ?? FIRST_BATCH;
 
   for (;;) {
+    await options.throttle?.wait();
     const after = state.last ? `${keyTuple} > ${params(state.last)} AND ` : '';
     const lowerBindings = state.last ?? [];
     const started = Date.now();

@@ -116,7 +116,7 @@ export class StepExecutor {
         );
         await record.done();
       } else if (step.verify) {
-        const keys = await findMismatches(this.dialect, step.verify);
+        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle);
         if (keys.length > 0)
           throw new VerificationError(
             migration,

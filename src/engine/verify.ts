@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
+import type { Throttle } from './throttle';
 
 const CHUNK = 10_000;
 const SHOWN = 5;
@@ -9,7 +10,7 @@ const SHOWN = 5;
  * Walks the table in key-range chunks and returns the keys of the first rows
  * where the new shape does not hold what `up` gives for the old one.
  */
-export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promise<unknown[][]> {
+export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttle?: Throttle): Promise<unknown[][]> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const key = spec.key.map(q);
@@ -23,6 +24,7 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promis
   const found: unknown[][] = [];
   let last: unknown[] | null = null;
   for (;;) {
+    await throttle?.wait();
     const after = last ? `WHERE ${keyTuple} > ${params(last)} ` : '';
     const [upper] = await rows(
       `SELECT ${key.join(', ')} FROM ${table} ${after}ORDER BY ${key.join(', ')} LIMIT 1 OFFSET ${CHUNK - 1}`,
