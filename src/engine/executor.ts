@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
-import { LockTimeoutError, MigrationError, RunnerLockError, VerificationError, type Phase } from '../errors';
+import { LockTimeoutError, MigrationError, RunnerLockError, ThrottleTimeoutError, VerificationError, type Phase } from '../errors';
 import { sleep } from '../dialects/postgres';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
@@ -189,6 +189,8 @@ export class StepExecutor {
           continue;
         }
         if (error instanceof MigrationError) throw error;
+        if (error instanceof ThrottleTimeoutError)
+          throw new ThrottleTimeoutError(`${migration} (${phase}): ${error.message}`, { cause: error, hint: error.hint });
         throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
           cause: error,
           hint: 'fix the cause and rerun; completed steps are not repeated',

@@ -102,7 +102,7 @@ export class Throttle {
     const max = this.#options.maxLagMs;
     const reasons = readings.flatMap((r) => {
       if (r.problem) return [`replica ${r.replica}: ${r.problem}`];
-      if (!r.exact) return [`replica ${r.replica} is behind, lag ≥ ${seconds(r.lagMs)} (not reported yet)`];
+      if (!r.exact) return [`replica ${r.replica} is behind and not catching up, lag unknown (≥ ${seconds(r.lagMs)})`];
       if (r.lagMs > max) return [`replica ${r.replica} lags ${seconds(r.lagMs)} > ${seconds(max)}`];
       return [];
     });

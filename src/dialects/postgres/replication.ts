@@ -13,12 +13,18 @@ const HISTORY_MS = 15 * 60_000;
  * The primary's view of its physical replicas (pg_stat_replication). A
  * replica reports the position it has replayed, and `replay_lag` only moves
  * when that position passes WAL the primary timed: while a replica is stuck,
- * replay_lag keeps its last value, or NULL after an idle spell. So the primary's
- * own WAL position is sampled on every read, and a replica that, when it last
- * reported, had not replayed WAL that existed at time t lags at least since t.
+ * replay_lag keeps its last value, or NULL after an idle spell. So a replica
+ * behind the primary counts as lagging `replay_lag` only while its replay
+ * position moves between two reads (a second apart, batches running in
+ * between); one that stays put is stuck, its lag unknown, which is no reason
+ * to carry on. The primary's own WAL position is sampled on every read to
+ * bound that lag: a replica that, when it last reported, had not replayed WAL
+ * that existed at time t lags at least since t.
  */
 export class PrimaryReplicationLag implements LagSource {
   readonly #samples: WalSample[] = [];
+  /** Each walsender's replay position at the previous read. */
+  #replayed = new Map<string, bigint>();
   #unreadable = false;
 
   constructor(
@@ -28,7 +34,7 @@ export class PrimaryReplicationLag implements LagSource {
 
   async read(): Promise<ReplicaLag[]> {
     const result = await this.knex.raw(`
-      SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.replay_lsn::text AS replay_lsn,
+      SELECT r.pid::text AS pid, r.application_name, host(r.client_addr) AS client_addr, r.state, r.replay_lsn::text AS replay_lsn,
              pg_current_wal_flush_lsn()::text AS flush_lsn, EXTRACT(EPOCH FROM r.replay_lag) * 1000 AS replay_lag_ms,
              EXTRACT(EPOCH FROM r.reply_time) * 1000 AS reply_ms, EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS now_ms
         FROM pg_stat_replication r
@@ -40,6 +46,8 @@ export class PrimaryReplicationLag implements LagSource {
     const flush = lsn(rows[0].flush_lsn!);
     this.#remember({ at: now, lsn: flush });
     const readings: ReplicaLag[] = [];
+    const previous = this.#replayed;
+    this.#replayed = new Map();
     for (const row of rows) {
       if (row.replay_lsn === null && row.state === null) {
         // Without pg_monitor (pg_read_all_stats) the positions read as NULL.
@@ -61,6 +69,7 @@ export class PrimaryReplicationLag implements LagSource {
         continue;
       }
       const replayed = lsn(row.replay_lsn);
+      this.#replayed.set(row.pid!, replayed);
       if (replayed >= flush) {
         readings.push({ replica, lagMs: 0, exact: true });
         continue;
@@ -69,7 +78,10 @@ export class PrimaryReplicationLag implements LagSource {
       const oldestUnreplayed = this.#samples.find((s) => s.lsn > replayed && s.at <= reportedAt);
       const bound = oldestUnreplayed ? Math.max(0, reportedAt - oldestUnreplayed.at) : 0;
       const reported = row.replay_lag_ms === null ? undefined : Number(row.replay_lag_ms);
-      readings.push({ replica, lagMs: Math.max(bound, reported ?? 0), exact: reported !== undefined });
+      // At the first read there is nothing to compare with: the next one, after some batches, tells.
+      const before = previous.get(row.pid!);
+      const exact = before === undefined || (before < replayed && reported !== undefined);
+      readings.push({ replica, lagMs: Math.max(bound, reported ?? 0), exact });
     }
     return readings;
   }
