@@ -5,6 +5,8 @@
  * on purpose (PostgreSQL recovery_min_apply_delay, MariaDB MASTER_DELAY or a
  * stopped SQL thread) and removed again.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
@@ -124,6 +126,27 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
     expect(ok.stderr).toContain('throttle: pausing while any of 1 replica(s) lags more than 1500 ms');
     expect(ok.code).toBe(0);
   });
+
+  test('a migration user without pg_monitor cannot see the standby: one warning, no throttle', async () => {
+    await pair!.primary.raw('CREATE ROLE plain LOGIN');
+    await pair!.primary.raw('CREATE DATABASE plaindb OWNER plain');
+    const url = `postgres://plain@127.0.0.1:${pair!.primaryPort}/plaindb`;
+    const plain = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+    try {
+      await plain.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+      await plain.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+      const dir = migrationsDir({
+        '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+      });
+      const result = await runCli(['expand', '--dir', dir, '--batch-size', '1000'], { env: { ZMIGRATE_DATABASE_URL: url } });
+      expect(result.code).toBe(0);
+      expect(result.stderr.match(/cannot read replica positions in pg_stat_replication \(grant pg_monitor/g)).toHaveLength(1);
+      expect(result.stderr).not.toMatch(/throttling: /);
+      expect(await count(plain, 'SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+    } finally {
+      await plain.destroy();
+    }
+  });
 });
 
 describe('MariaDB: a primary with a replica given by --replica-url', () => {
@@ -235,5 +258,16 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     expect(primary.code).toBe(2);
     expect(primary.stderr).toContain('is not a replica');
     expect(await count(app, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = 't'")).toBe(0);
+
+    // The same from the config file.
+    const project = path.dirname(dir);
+    writeFileSync(
+      path.join(project, 'zmigrate.config.json'),
+      JSON.stringify({ replicaUrls: [`mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${port}/`], maxLag: 1000 }),
+    );
+    const configured = await runCli(['expand'], { env, cwd: project });
+    expect(configured.code).toBe(2);
+    expect(configured.stderr).toContain(`replica mysql://watcher:***@127.0.0.1:${port}/ cannot be reached`);
+    expect(configured.stdout + configured.stderr).not.toContain(WATCHER_PASSWORD);
   });
 });

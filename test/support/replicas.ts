@@ -118,7 +118,12 @@ function stopper(children: ChildProcess[], knexes: Knex[], dir: string, signal: 
             }),
         ),
       );
-      rmSync(dir, { recursive: true, force: true });
+      // Retried: a server killed a moment ago may still have files open.
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+      } catch (error) {
+        process.stderr.write(`could not remove ${dir}: ${(error as Error).message}\n`);
+      }
     })());
 }
 
@@ -205,7 +210,8 @@ export async function startMariadbPair(options: { replicationPassword: string })
   try {
     const [primaryPort, replicaPort] = [await freePort(), await freePort()];
     const small = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M'];
-    await Promise.all(
+    // Both installs run to their end before a failure is reported, so nothing writes into a folder being removed.
+    const installs = await Promise.allSettled(
       ['primary', 'replica'].map((name) =>
         run(
           MARIADB_INSTALL_DB,
@@ -221,6 +227,7 @@ export async function startMariadbPair(options: { replicationPassword: string })
         ),
       ),
     );
+    for (const install of installs) if (install.status === 'rejected') throw install.reason;
     const start = (name: string, port: number, serverId: number) => {
       const server = daemon(
         MARIADBD,
