@@ -4,6 +4,7 @@ import { redactUrl, urlPassword } from './dialects/url';
 import { DEFAULT_RETRY, message, type RetryPolicy } from './engine/executor';
 import { silentLogger, type Logger } from './engine/logger';
 import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
+import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
 import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
 import { ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
@@ -28,6 +29,16 @@ export interface MigratorOptions {
   batchTimeMs?: number;
   /** Pause between backfill batches; default 0. */
   batchDelayMs?: number;
+  /**
+   * Backfill and verification pause while a replica lags more than this;
+   * default 1500 ms, 0 turns the throttle off. PostgreSQL replicas are seen
+   * from the primary (pg_stat_replication); MySQL/MariaDB ones must be listed in replicaUrls.
+   */
+  maxLagMs?: number;
+  /** Replicas to read the lag from, by URL (SHOW REPLICA STATUS; pg_last_xact_replay_timestamp()). */
+  replicaUrls?: string[];
+  /** Stop (resumably, exit 1) after being paused this long at one stretch; default 0: wait as long as it takes. */
+  throttleMaxWaitMs?: number;
   logger?: Logger;
 }
 
@@ -38,9 +49,12 @@ export interface MigratorOptions {
  *   try { await migrator.expand(); } finally { await migrator.close(); }
  */
 export class Migrator {
-  readonly #options: Required<Omit<MigratorOptions, 'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs'>> & {
+  readonly #options: Required<
+    Omit<MigratorOptions, 'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs' | 'maxLagMs' | 'replicaUrls' | 'throttleMaxWaitMs'>
+  > & {
     logger: Logger;
     batches: BatchOptions;
+    throttle: { maxLagMs: number; maxWaitMs: number; replicaUrls: string[] };
   };
   #dialect?: Dialect;
   #migrations?: LoadedMigration[];
@@ -58,20 +72,25 @@ export class Migrator {
         batchTimeMs: options.batchTimeMs ?? DEFAULT_BATCHES.batchTimeMs,
         batchDelayMs: options.batchDelayMs ?? DEFAULT_BATCHES.batchDelayMs,
       },
+      throttle: {
+        maxLagMs: options.maxLagMs ?? DEFAULT_MAX_LAG_MS,
+        maxWaitMs: options.throttleMaxWaitMs ?? 0,
+        replicaUrls: options.replicaUrls ?? [],
+      },
     };
   }
 
   expand(): Promise<string[]> {
-    return this.locked((runner) => runner.expand());
+    return this.locked((runner) => runner.expand(), { throttled: true });
   }
 
   contract(): Promise<string[]> {
-    return this.locked((runner) => runner.contract());
+    return this.locked((runner) => runner.contract(), { throttled: true });
   }
 
   /** Resumes unfinished backfills and re-runs and re-verifies finished ones; returns what verification found. */
   backfill(): Promise<Array<{ name: string; mismatches: string | null }>> {
-    return this.locked((runner) => runner.backfill());
+    return this.locked((runner) => runner.backfill(), { throttled: true });
   }
 
   rollback(): Promise<string> {
@@ -114,10 +133,12 @@ export class Migrator {
     return this.translated(() => work(this.runner(dialect, migrations)));
   }
 
-  private async locked<T>(work: (runner: Runner) => Promise<T>): Promise<T> {
+  private async locked<T>(work: (runner: Runner) => Promise<T>, options: { throttled?: boolean } = {}): Promise<T> {
     const migrations = await this.migrations();
     const dialect = await this.dialect();
     this.checkNames(dialect, migrations);
+    // Replicas are checked before anything changes, so a wrong URL stops the run at once.
+    const throttle = options.throttled ? await this.throttle(dialect) : Throttle.off;
     return this.translated(async () => {
       if (!(await dialect.acquireRunnerLock(0))) {
         const holder = await dialect.describeRunnerLockHolder();
@@ -132,16 +153,35 @@ export class Migrator {
         }
       }
       try {
-        return await work(this.runner(dialect, migrations));
+        return await work(this.runner(dialect, migrations, throttle));
       } finally {
         await dialect.releaseRunnerLock().catch(() => undefined);
       }
-    });
+    }).finally(() => throttle.close());
   }
 
-  private runner(dialect: Dialect, migrations: LoadedMigration[]): Runner {
+  private runner(dialect: Dialect, migrations: LoadedMigration[], throttle = Throttle.off): Runner {
     const retry: RetryPolicy = { ...DEFAULT_RETRY, lockRetries: this.#options.lockRetries };
-    return new Runner(dialect, new StateStore(dialect), migrations, retry, this.#options.logger, this.#options.batches);
+    return new Runner(dialect, new StateStore(dialect), migrations, retry, this.#options.logger, { ...this.#options.batches, throttle });
+  }
+
+  /** Where replication lag is read from: the primary's own view, and each replica given by URL. */
+  private async throttle(dialect: Dialect): Promise<Throttle> {
+    const { maxLagMs, maxWaitMs, replicaUrls } = this.#options.throttle;
+    if (maxLagMs <= 0) return Throttle.off;
+    const logger = this.#options.logger;
+    const sources: LagSource[] = [];
+    try {
+      const primary = dialect.primaryLagSource((message) => logger.warn(message));
+      if (primary) sources.push(primary);
+      for (const url of replicaUrls) sources.push(await dialect.connectReplica(url));
+    } catch (error) {
+      await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
+      throw error;
+    }
+    if (replicaUrls.length > 0)
+      logger.info(`throttle: pausing while any of ${replicaUrls.length} replica(s) lags more than ${maxLagMs} ms`);
+    return new Throttle(sources, { maxLagMs, maxWaitMs }, logger);
   }
 
   private async migrations(): Promise<LoadedMigration[]> {

@@ -105,3 +105,8 @@ export class RunnerLockError extends ZmigrateError {
 export class PrivilegeError extends ZmigrateError {
   readonly exitCode = 2 as const;
 }
+
+/** Replication lag kept the work paused longer than --throttle-max-wait; it stopped at its checkpoint and resumes on a rerun. */
+export class ThrottleTimeoutError extends ZmigrateError {
+  readonly exitCode = 1 as const;
+}

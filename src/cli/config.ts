@@ -9,14 +9,23 @@ export interface ZmigrateConfig {
   dir?: string;
   lockTimeout?: number;
   lockRetries?: number;
+  /** Pause backfills while a replica lags more than this many ms (0: off). */
+  maxLag?: number;
+  /** Replicas to read the lag from (MySQL/MariaDB needs them; PostgreSQL sees its replicas from the primary). */
+  replicaUrls?: string[];
+  /** Seconds a backfill may stay paused by the throttle before the run stops (resumably). */
+  throttleMaxWait?: number;
 }
 
 const NAMES = ['zmigrate.config.ts', 'zmigrate.config.js', 'zmigrate.config.json'];
-const KEYS: Record<keyof ZmigrateConfig, 'string' | 'number'> = {
+const KEYS: Record<keyof ZmigrateConfig, 'string' | 'number' | 'string[]'> = {
   url: 'string',
   dir: 'string',
   lockTimeout: 'number',
   lockRetries: 'number',
+  maxLag: 'number',
+  replicaUrls: 'string[]',
+  throttleMaxWait: 'number',
 };
 
 /**
@@ -80,7 +89,11 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
       throw new ConfigError(
         `config file ${path.basename(file)}: unknown setting ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`,
       );
-    if (typeof value !== expected) throw new ConfigError(`config file ${path.basename(file)}: ${key} must be a ${expected}`);
+    const fits = expected === 'string[]' ? Array.isArray(value) && value.every((v) => typeof v === 'string') : typeof value === expected;
+    if (!fits)
+      throw new ConfigError(
+        `config file ${path.basename(file)}: ${key} must be ${expected === 'string[]' ? 'a list of strings' : `a ${expected}`}`,
+      );
     (config as Record<string, unknown>)[key] = value;
   }
   if (config.dir) config.dir = path.resolve(path.dirname(file), config.dir);

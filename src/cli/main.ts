@@ -90,7 +90,8 @@ export async function main(argv: string[]): Promise<void> {
 
 export async function run(argv: string[]): Promise<number> {
   let url: string | undefined = process.env.ZMIGRATE_DATABASE_URL;
-  const output = new Output(() => urlPassword(url));
+  let replicaUrls: string[] = [];
+  const output = new Output(() => [urlPassword(url), ...replicaUrls.map(urlPassword)]);
   let verbose = argv.includes('--verbose');
   let migrator: Migrator | undefined;
   try {
@@ -117,6 +118,20 @@ export async function run(argv: string[]): Promise<number> {
       .option('batch-size', { type: 'number', describe: 'rows per backfill batch (default: adapts to --batch-time)' })
       .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '100' })
       .option('batch-delay', { type: 'number', describe: 'ms to pause between backfill batches', defaultDescription: '0' })
+      .option('max-lag', {
+        type: 'number',
+        describe: 'pause backfills while a replica lags more than this many ms; 0 turns it off',
+        defaultDescription: '1500',
+      })
+      .option('replica-url', {
+        type: 'string',
+        describe: 'a replica to watch for lag (repeatable; MySQL/MariaDB needs it, PostgreSQL also sees its replicas itself)',
+      })
+      .option('throttle-max-wait', {
+        type: 'number',
+        describe: 'seconds a backfill may stay paused for lag before the run stops (resumable)',
+        defaultDescription: 'no limit',
+      })
       .option('verbose', { type: 'boolean', describe: 'show stack traces' })
       .strict()
       .demandCommand(1, 'name a command')
@@ -151,6 +166,11 @@ export async function run(argv: string[]): Promise<number> {
     const dir = path.resolve(args.dir ?? config.dir ?? 'migrations');
     const lockTimeout = args.lockTimeout ?? config.lockTimeout;
     const lockRetries = args.lockRetries ?? config.lockRetries;
+    // Repeated, yargs gives a list; once, a string (not `array: true`, which would swallow the command name).
+    const replicaArgs = args.replicaUrl as string | string[] | undefined;
+    replicaUrls = (replicaArgs === undefined ? (config.replicaUrls ?? []) : [replicaArgs].flat()).filter((u) => u.trim() !== '');
+    const maxLag = (args.maxLag as number | undefined) ?? config.maxLag;
+    const throttleMaxWait = (args.throttleMaxWait as number | undefined) ?? config.throttleMaxWait;
     const batches = {
       batchSize: args.batchSize as number | undefined,
       batchTimeMs: args.batchTime as number | undefined,
@@ -163,6 +183,8 @@ export async function run(argv: string[]): Promise<number> {
       ['--batch-size', batches.batchSize],
       ['--batch-time', batches.batchTimeMs],
       ['--batch-delay', batches.batchDelayMs],
+      ['--max-lag', maxLag],
+      ['--throttle-max-wait', throttleMaxWait],
     ] as const) {
       if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new ConfigError(`${name} must be a number ≥ 0`);
     }
@@ -180,6 +202,9 @@ export async function run(argv: string[]): Promise<number> {
           lockRetries,
           runnerLockWaitMs: (args.wait ?? 60) * 1000,
           ...batches,
+          maxLagMs: maxLag,
+          replicaUrls,
+          throttleMaxWaitMs: throttleMaxWait === undefined ? undefined : throttleMaxWait * 1000,
           logger: output.logger(),
         });
         return migrator;

@@ -6,7 +6,7 @@ export class Output {
   readonly color: chalk.Chalk;
 
   constructor(
-    private readonly secret: () => string | undefined,
+    private readonly secret: () => string | Array<string | undefined> | undefined,
     stream: NodeJS.WriteStream = process.stdout,
   ) {
     const useColor = Boolean(stream.isTTY) && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
@@ -14,8 +14,8 @@ export class Output {
   }
 
   scrub(text: string): string {
-    const secret = this.secret();
-    return secret ? text.split(secret).join('***') : text;
+    const secrets = [this.secret()].flat().filter((s): s is string => Boolean(s));
+    return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('***'), text);
   }
 
   out(line: string): void {

@@ -3,6 +3,7 @@ import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
 import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
+import type { LagSource } from '../engine/throttle';
 
 /** What an engine can do; the engine code asks these, never the engine's name. */
 export interface DialectCapabilities {
@@ -213,6 +214,11 @@ export interface Dialect {
   typedNull(type: string): string;
   /** SQL that sets (or clears) the session flag under which zmigrate's triggers stand aside. */
   backfillFlag(on: boolean): string;
+
+  /** The replicas this server itself reports on (PostgreSQL pg_stat_replication); undefined where it cannot tell. */
+  primaryLagSource(warn: (message: string) => void): LagSource | undefined;
+  /** Connects to a replica given by URL, to read its lag; a ZmigrateError when it cannot reach it or it is no replica. */
+  connectReplica(url: string): Promise<LagSource>;
 
   createSchema(name: string): Step;
   dropSchema(name: string): Step;

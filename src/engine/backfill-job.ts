@@ -43,6 +43,7 @@ export async function runBackfillJob(
   const progress = new ProgressClock(job.table, state.rows, await dialect.estimateRows(job.table), logger);
   let size = job.batchSize ?? options.batchSize ?? FIRST_BATCH;
   for (;;) {
+    await options.throttle?.wait();
     const conditions = [
       ...(state.last ? [`${keyTuple} > ${params(state.last)}`] : []),
       ...(state.end ? [`${keyTuple} <= ${params(state.end)}`] : []),

@@ -3,6 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges } from './key-ranges';
 import type { Logger } from './logger';
+import type { Throttle } from './throttle';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -24,6 +25,8 @@ export interface BatchOptions {
   batchTimeMs: number;
   /** Pause between batches, to leave the server room; default 0. */
   batchDelayMs: number;
+  /** Pauses between batches while replicas lag. */
+  throttle?: Throttle;
 }
 
 export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 100, batchDelayMs: 0 };
@@ -67,6 +70,7 @@ export async function runBackfill(
   let size = options.batchSize ?? FIRST_BATCH;
 
   for (;;) {
+    await options.throttle?.wait();
     const started = Date.now();
     const batch = await ranges.next(state.last, end, size);
     const walked = batch.rows ?? (await ranges.count(batch.range));

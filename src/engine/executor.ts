@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
-import { LockTimeoutError, MigrationError, RunnerLockError, VerificationError, type Phase } from '../errors';
+import { LockTimeoutError, MigrationError, RunnerLockError, ThrottleTimeoutError, VerificationError, type Phase } from '../errors';
 import { sleep } from '../dialects/postgres';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
@@ -117,7 +117,7 @@ export class StepExecutor {
         );
         await record.done();
       } else if (step.verify) {
-        const keys = await findMismatches(this.dialect, step.verify);
+        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle);
         if (keys.length > 0)
           throw new VerificationError(
             migration,
@@ -191,6 +191,8 @@ export class StepExecutor {
         }
         if (error instanceof MigrationError) throw error;
         if (kind === 'permissionDenied') throw privilegeError(this.dialect, error, `${migration} (${phase}): ${step.description}`);
+        if (error instanceof ThrottleTimeoutError)
+          throw new ThrottleTimeoutError(`${migration} (${phase}): ${error.message}`, { cause: error, hint: error.hint });
         throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
           cause: error,
           hint: 'fix the cause and rerun; completed steps are not repeated',

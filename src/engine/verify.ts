@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
 import { keyRanges } from './key-ranges';
+import type { Throttle } from './throttle';
 
 /** Chunks start small and grow while a chunk takes less than the target, so no read runs long. */
 const FIRST_CHUNK = 10_000;
@@ -13,7 +14,7 @@ const SHOWN = 5;
  * Walks the table in key-range chunks and returns the keys of the first rows
  * where the new shape does not hold what `up` gives for the old one.
  */
-export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promise<unknown[][]> {
+export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttle?: Throttle): Promise<unknown[][]> {
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.table, spec.key);
   const rows = async (sql: string, bindings: unknown[]) => {
@@ -22,10 +23,11 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec): Promis
   };
   const found: unknown[][] = [];
   const end = await ranges.end();
-  if (end && spec.key !== 'ctid' && spec.key.length === 1) return singleColumnWalk(dialect, spec, spec.key[0], end[0], rows);
+  if (end && spec.key !== 'ctid' && spec.key.length === 1) return singleColumnWalk(dialect, spec, spec.key[0], end[0], rows, throttle);
   let last: unknown[] | null = null;
   let size = FIRST_CHUNK;
   while (end) {
+    await throttle?.wait();
     const started = Date.now();
     const chunk = await ranges.next(last, end, size);
     const bad = await rows(
@@ -51,6 +53,7 @@ async function singleColumnWalk(
   column: string,
   end: unknown,
   rows: (sql: string, bindings: unknown[]) => Promise<Array<Record<string, unknown>>>,
+  throttle: Throttle | undefined,
 ): Promise<unknown[][]> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
@@ -59,6 +62,7 @@ async function singleColumnWalk(
   let last: unknown = undefined;
   let size = FIRST_CHUNK;
   for (;;) {
+    await throttle?.wait();
     const started = Date.now();
     const range = last === undefined ? `${key} <= ?` : `${key} > ? AND ${key} <= ?`;
     const bindings = last === undefined ? [end] : [last, end];

@@ -16,6 +16,8 @@ import {
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
+import type { LagSource } from '../../engine/throttle';
+import { connectMysqlReplica } from './replication';
 
 const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
 export const STATE_TABLE_PREFIX = 'zmigrate_';
@@ -190,6 +192,15 @@ export class MysqlDialect implements Dialect {
     const [row] = await this.rows('SELECT @@lower_case_table_names AS lctn, VERSION() AS version');
     this.#caseInsensitiveTables = Number(row.lctn) !== 0;
     this.#mariadb = /mariadb/i.test(String(row.version));
+  }
+
+  /** A MySQL/MariaDB primary does not know its replicas' lag: they are given by URL. */
+  primaryLagSource(): LagSource | undefined {
+    return undefined;
+  }
+
+  connectReplica(url: string): Promise<LagSource> {
+    return connectMysqlReplica(url);
   }
 
   async close(): Promise<void> {

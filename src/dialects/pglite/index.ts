@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import knexFactory from 'knex';
 import ClientPgLite from 'knex-pglite';
-import { RunnerLockError } from '../../errors';
+import { ConfigError, RunnerLockError } from '../../errors';
+import type { LagSource } from '../../engine/throttle';
 import { PostgresDialect } from '../postgres';
 import { FolderLock } from './folder-lock';
 
@@ -42,6 +43,14 @@ export class PgliteDialect extends PostgresDialect {
     } finally {
       this.#folderLock?.release();
     }
+  }
+
+  override primaryLagSource(): LagSource | undefined {
+    return undefined;
+  }
+
+  override connectReplica(): Promise<LagSource> {
+    return Promise.reject(new ConfigError('an embedded PostgreSQL (PGlite) has no replicas: drop --replica-url'));
   }
 
   override async describeRunnerLockHolder(): Promise<string | undefined> {

@@ -16,6 +16,8 @@ import {
 } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
+import type { LagSource } from '../../engine/throttle';
+import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -174,6 +176,14 @@ export class PostgresDialect implements Dialect {
     const knex = this.#knex;
     this.#knex = undefined;
     await knex?.destroy();
+  }
+
+  primaryLagSource(warn: (message: string) => void): LagSource | undefined {
+    return new PrimaryReplicationLag(this.knex, warn);
+  }
+
+  connectReplica(url: string): Promise<LagSource> {
+    return connectPostgresReplica(url);
   }
 
   async acquireRunnerLock(waitMs: number): Promise<boolean> {

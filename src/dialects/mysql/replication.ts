@@ -1,0 +1,82 @@
+import knexFactory from 'knex';
+import type { LagSource, ReplicaLag } from '../../engine/throttle';
+import { parseReplicaUrl, replicaError } from '../replica';
+
+type Status = Record<string, unknown>;
+
+/**
+ * A MySQL/MariaDB replica given by URL, read with SHOW REPLICA STATUS
+ * (SHOW SLAVE STATUS on servers that predate it): Seconds_Behind_Master
+ * (Seconds_Behind_Source on MySQL 8), and a stopped IO or SQL thread is a
+ * reason to pause of its own.
+ */
+export async function connectMysqlReplica(raw: string): Promise<LagSource> {
+  const { url, name } = parseReplicaUrl(raw, ['mysql', 'mariadb']);
+  const knex = knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: url.hostname,
+      port: url.port ? Number(url.port) : 3306,
+      user: decodeURIComponent(url.username || 'root'),
+      password: decodeURIComponent(url.password),
+      connectTimeout: 5_000,
+    },
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: 6_000,
+    log: { warn: () => undefined },
+  });
+  let statement = 'SHOW REPLICA STATUS';
+  const status = async (): Promise<Status | undefined> => {
+    try {
+      return ((await knex.raw(statement)) as [Status[]])[0][0];
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ER_PARSE_ERROR' || statement === 'SHOW SLAVE STATUS') throw error;
+      statement = 'SHOW SLAVE STATUS';
+      return status();
+    }
+  };
+  let first: Status | undefined;
+  try {
+    first = await status();
+  } catch (error) {
+    await knex.destroy().catch(() => undefined);
+    const denied = /ACCESS_DENIED/.test(String((error as { code?: string }).code));
+    throw replicaError(
+      raw,
+      denied ? 'refuses SHOW REPLICA STATUS (grant REPLICATION CLIENT, or SLAVE MONITOR on MariaDB)' : 'cannot be reached',
+      error,
+    );
+  }
+  if (!first) {
+    await knex.destroy().catch(() => undefined);
+    throw replicaError(raw, `is not a replica (${statement} is empty)`);
+  }
+  return {
+    async read() {
+      try {
+        const row = await status();
+        return [row ? lagOf(name, row) : { replica: name, lagMs: 0, exact: false, problem: 'is no longer a replica (replication reset?)' }];
+      } catch (error) {
+        return [{ replica: name, lagMs: 0, exact: false, problem: `cannot read its status (${(error as Error).message.split('\n')[0]})` }];
+      }
+    },
+    close: () => knex.destroy(),
+  };
+}
+
+function lagOf(replica: string, row: Status): ReplicaLag {
+  const field = (...names: string[]) => names.map((n) => row[n]).find((v) => v !== undefined);
+  const io = String(field('Replica_IO_Running', 'Slave_IO_Running') ?? '');
+  const sql = String(field('Replica_SQL_Running', 'Slave_SQL_Running') ?? '');
+  const behind = field('Seconds_Behind_Source', 'Seconds_Behind_Master');
+  const lagMs = behind === null || behind === undefined ? 0 : Number(behind) * 1000;
+  if (sql !== 'Yes') {
+    const error = field('Last_SQL_Error');
+    return { replica, lagMs, exact: false, problem: `replication SQL thread is not running${error ? ` (${String(error)})` : ''}` };
+  }
+  if (io !== 'Yes') {
+    const error = field('Last_IO_Error');
+    return { replica, lagMs, exact: false, problem: `replication IO thread is not running (${io}${error ? `: ${String(error)}` : ''})` };
+  }
+  return { replica, lagMs, exact: behind !== null && behind !== undefined };
+}

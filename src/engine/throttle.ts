@@ -1,0 +1,115 @@
+import { ThrottleTimeoutError } from '../errors';
+import type { Logger } from './logger';
+
+/** What one replica's lag looks like at one moment. */
+export interface ReplicaLag {
+  /** Which replica, for messages (never with a password). */
+  replica: string;
+  /** The lag; a lower bound of it when `exact` is false. */
+  lagMs: number;
+  /** False when the replica is behind but has not reported how far yet: not a reason to carry on. */
+  exact: boolean;
+  /** Why the replica is not replicating at all (a stopped thread, no connection): always a reason to pause. */
+  problem?: string;
+}
+
+/** Where lag readings come from: the primary's view of its replicas, or one replica given by URL. */
+export interface LagSource {
+  read(): Promise<ReplicaLag[]>;
+  close(): Promise<void>;
+}
+
+export interface ThrottleOptions {
+  /** Pause while any replica lags more than this; 0 turns the throttle off. */
+  maxLagMs: number;
+  /** Give up (resumably) after pausing this long at one stretch; 0 or undefined: wait as long as it takes. */
+  maxWaitMs?: number;
+  /** Lag is read at most this often; default 1 s. */
+  checkEveryMs?: number;
+  /** While paused, a line this often; default 5 s. */
+  reportEveryMs?: number;
+}
+
+export const DEFAULT_MAX_LAG_MS = 1500;
+
+/**
+ * Pauses batch work while replicas lag, as gh-ost does: called between
+ * batches (never inside a transaction), it reads the lag at most once a
+ * second and, above `maxLagMs`, waits until every replica is back under it.
+ */
+export class Throttle {
+  readonly #sources: readonly LagSource[];
+  readonly #options: Required<ThrottleOptions>;
+  readonly #logger: Logger;
+  #lastCheck = 0;
+
+  constructor(sources: readonly LagSource[], options: ThrottleOptions, logger: Logger) {
+    this.#sources = options.maxLagMs > 0 ? sources : [];
+    this.#options = { maxWaitMs: 0, checkEveryMs: 1000, reportEveryMs: 5000, ...options };
+    this.#logger = logger;
+  }
+
+  /** A throttle that never pauses. */
+  static readonly off = new Throttle([], { maxLagMs: 0 }, { info() {}, step() {}, warn() {} });
+
+  get active(): boolean {
+    return this.#sources.length > 0;
+  }
+
+  /** Returns at once unless a replica lags too far; then waits until none does (or maxWaitMs passes). */
+  async wait(): Promise<void> {
+    if (!this.active || Date.now() - this.#lastCheck < this.#options.checkEveryMs) return;
+    let readings = await this.#read();
+    let reason = this.#reasonToPause(readings);
+    if (!reason) return;
+    const { maxLagMs, maxWaitMs, checkEveryMs, reportEveryMs } = this.#options;
+    const started = Date.now();
+    let reported = started;
+    this.#logger.warn(`throttling: ${reason}; paused until every replica lags ≤ ${seconds(maxLagMs)}`);
+    for (;;) {
+      const paused = Date.now() - started;
+      if (maxWaitMs > 0 && paused >= maxWaitMs) {
+        throw new ThrottleTimeoutError(`replication lag stayed above ${seconds(maxLagMs)} for ${seconds(paused)} (${reason})`, {
+          hint: 'the work stopped at its last checkpoint: run the same command again to resume, or raise --throttle-max-wait',
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, checkEveryMs));
+      readings = await this.#read();
+      reason = this.#reasonToPause(readings);
+      if (!reason) {
+        const worst = Math.max(0, ...readings.map((r) => r.lagMs));
+        this.#logger.warn(`throttle lifted: replication lag ${seconds(worst)}; resuming after ${seconds(Date.now() - started)} paused`);
+        return;
+      }
+      if (Date.now() - reported >= reportEveryMs) {
+        reported = Date.now();
+        this.#logger.warn(`still throttled after ${seconds(reported - started)}: ${reason}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#sources.map((s) => s.close().catch(() => undefined)));
+  }
+
+  async #read(): Promise<ReplicaLag[]> {
+    this.#lastCheck = Date.now();
+    return (await Promise.all(this.#sources.map((s) => s.read()))).flat();
+  }
+
+  /** Why to pause, or undefined when every replica is known to be within maxLagMs. */
+  #reasonToPause(readings: ReplicaLag[]): string | undefined {
+    const max = this.#options.maxLagMs;
+    const reasons = readings.flatMap((r) => {
+      if (r.problem) return [`replica ${r.replica}: ${r.problem}`];
+      if (!r.exact) return [`replica ${r.replica} is behind and not catching up, lag unknown (≥ ${seconds(r.lagMs)})`];
+      if (r.lagMs > max) return [`replica ${r.replica} lags ${seconds(r.lagMs)} > ${seconds(max)}`];
+      return [];
+    });
+    return reasons.length > 0 ? reasons.join('; ') : undefined;
+  }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

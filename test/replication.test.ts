@@ -1,0 +1,273 @@
+/**
+ * Issue 5, throttle: a backfill pauses while a replica lags more than
+ * --max-lag and carries on once it has caught up. Each engine gets a real
+ * primary + replica pair of its own (test/support/replicas.ts); lag is made
+ * on purpose (PostgreSQL recovery_min_apply_delay, MariaDB MASTER_DELAY or a
+ * stopped SQL thread) and removed again.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { rowsOf } from './support/apps';
+import { startCli, type RunningCli } from './support/process';
+import { freePort, QUIET, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
+
+const ROWS = 10_000;
+/**
+ * Small batches with a pause: unthrottled, the PostgreSQL backfill takes a few
+ * seconds, while the primary needs two lag reads a second apart to see a standby stuck.
+ */
+const SLOW_BATCHES = ['--batch-size', '100', '--batch-delay', '25'];
+/** On MariaDB the lag is there before the run starts, so the first batch already waits. */
+const BATCHES = ['--batch-size', '500'];
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // A replica may not have the database yet: not an error, not there yet.
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function count(knex: Knex, sql: string): Promise<number> {
+  return Number(Object.values(rowsOf<Record<string, unknown>>(await knex.raw(sql))[0])[0]);
+}
+
+/**
+ * Waits for the run to throttle, then for its "still throttled" line five
+ * seconds on, and checks no batch ran in between and the run is still going.
+ */
+async function expectPaused(running: RunningCli, app: Knex, unfilled: string): Promise<void> {
+  await running.waitForStderr(/throttling: replica /);
+  const left = await count(app, unfilled);
+  expect(left).toBeGreaterThan(0);
+  await running.waitForStderr(/still throttled after/);
+  expect(running.ended).toBe(false);
+  expect(await count(app, unfilled)).toBe(left);
+}
+
+describe('PostgreSQL: a primary with a streaming standby', () => {
+  let pair: ServerPair | undefined;
+  let app: Knex;
+  let standby: Knex;
+
+  beforeAll(async () => {
+    pair = await startPostgresPair();
+    await pair.primary.raw('CREATE DATABASE app');
+    app = knexFactory({ client: 'pg', connection: pair.primaryUrl('app'), pool: { min: 0, max: 2 } });
+    standby = knexFactory({
+      client: 'pg',
+      connection: { host: '127.0.0.1', port: pair.replicaPort, user: 'postgres', database: 'app' },
+      pool: { min: 0, max: 2 },
+      log: QUIET,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([app, standby].map((k) => k?.destroy()));
+    await pair?.stop();
+  });
+
+  test('expand pauses its backfill while pg_stat_replication shows the standby behind, and finishes once it catches up', async () => {
+    await app.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+    await app.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+    await until('the standby has the rows', async () => (await count(standby, 'SELECT count(*) FROM items')) === ROWS);
+    // The standby stops applying commits: replay_lag keeps a stale value (or NULL) while replay_lsn stays behind.
+    await pair!.replica.raw("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
+    await pair!.replica.raw('SELECT pg_reload_conf()');
+
+    const dir = migrationsDir({
+      '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+    });
+    const running = startCli(['expand', '--dir', dir, '--max-lag', '1000', ...SLOW_BATCHES], {
+      ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app'),
+    });
+    try {
+      await expectPaused(running, app, 'SELECT count(*) FROM items WHERE doubled IS NULL');
+      expect(running.stderr).toMatch(/replica walreceiver@127\.0\.0\.1 is behind and not catching up/);
+    } finally {
+      await pair!.replica.raw('ALTER SYSTEM RESET recovery_min_apply_delay');
+      await pair!.replica.raw('SELECT pg_reload_conf()');
+    }
+    const result = await running.done;
+    expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s; resuming after \d+\.\d s paused/);
+    expect(result.code).toBe(0);
+    expect(await count(app, 'SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+    await until(
+      'the standby has the backfilled rows',
+      async () => (await count(standby, 'SELECT count(*) FROM items WHERE doubled = amount * 2')) === ROWS,
+    );
+  });
+
+  test('a standby given by URL must be reachable and a standby: exit 2, one line, nothing changed', async () => {
+    await pair!.primary.raw('CREATE DATABASE other');
+    const other = knexFactory({ client: 'pg', connection: pair!.primaryUrl('other'), pool: { min: 0, max: 1 } });
+    const dir = migrationsDir({
+      '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('other') };
+    const port = await freePort();
+    const gone = await runCli(['expand', '--dir', dir, '--replica-url', `postgres://watcher:Gone-Secret-7@127.0.0.1:${port}/app`], { env });
+    expect(gone.code).toBe(2);
+    expect(gone.stderr.trim().split('\n')).toHaveLength(1);
+    expect(gone.stderr).toContain(`replica postgres://watcher:***@127.0.0.1:${port}/app cannot be reached`);
+    expect(gone.stdout + gone.stderr).not.toContain('Gone-Secret-7');
+    const primary = await runCli(['expand', '--dir', dir, '--replica-url', pair!.primaryUrl('app')], { env });
+    expect(primary.code).toBe(2);
+    expect(primary.stderr).toContain('is not a standby');
+    expect(
+      await count(other, "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"),
+    ).toBe(0);
+    await other.destroy();
+
+    const ok = await runCli(['expand', '--dir', dir, '--replica-url', `postgres://postgres@127.0.0.1:${pair!.replicaPort}/app`], { env });
+    expect(ok.stderr).toContain('throttle: pausing while any of 1 replica(s) lags more than 1500 ms');
+    expect(ok.code).toBe(0);
+  });
+
+  test('a migration user without pg_monitor cannot see the standby: one warning, no throttle', async () => {
+    await pair!.primary.raw('CREATE ROLE plain LOGIN');
+    await pair!.primary.raw('CREATE DATABASE plaindb OWNER plain');
+    const url = `postgres://plain@127.0.0.1:${pair!.primaryPort}/plaindb`;
+    const plain = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+    try {
+      await plain.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+      await plain.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+      const dir = migrationsDir({
+        '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+      });
+      const result = await runCli(['expand', '--dir', dir, '--batch-size', '1000'], { env: { ZMIGRATE_DATABASE_URL: url } });
+      expect(result.code).toBe(0);
+      expect(result.stderr.match(/cannot read replica positions in pg_stat_replication \(grant pg_monitor/g)).toHaveLength(1);
+      expect(result.stderr).not.toMatch(/throttling: /);
+      expect(await count(plain, 'SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+    } finally {
+      await plain.destroy();
+    }
+  });
+});
+
+describe('MariaDB: a primary with a replica given by --replica-url', () => {
+  const WATCHER_PASSWORD = 'watch-Secret-42';
+  let pair: ServerPair | undefined;
+  let app: Knex;
+  let replicaUrl: string;
+
+  beforeAll(async () => {
+    pair = await startMariadbPair({ replicationPassword: 'repl-Secret-1' });
+    // A user that may only watch replication, on the replica itself.
+    await pair.replica.raw("CREATE USER 'watcher'@'127.0.0.1' IDENTIFIED BY ?", [WATCHER_PASSWORD]);
+    await pair.replica.raw("GRANT SLAVE MONITOR ON *.* TO 'watcher'@'127.0.0.1'");
+    replicaUrl = `mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${pair.replicaPort}/`;
+    await pair.primary.raw('CREATE DATABASE app');
+    app = knexFactory({
+      client: 'mysql2',
+      connection: { host: '127.0.0.1', port: pair.primaryPort, user: 'root', database: 'app' },
+      pool: { min: 0, max: 2 },
+    });
+    await app.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+    await app.raw(`INSERT INTO items SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
+    await until('the replica has the rows', async () => (await count(pair!.replica, 'SELECT count(*) FROM app.items')) === ROWS);
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.destroy();
+    await pair?.stop();
+  });
+
+  const replicaStatus = async () => rowsOf<Record<string, unknown>>(await pair!.replica.raw('SHOW REPLICA STATUS'))[0];
+
+  test('expand pauses while Seconds_Behind_Master is above --max-lag (MASTER_DELAY), and finishes once it is not', async () => {
+    await pair!.replica.raw('STOP SLAVE');
+    await pair!.replica.raw('CHANGE MASTER TO MASTER_DELAY = 3600');
+    await pair!.replica.raw('START SLAVE');
+    await app.raw('CREATE TABLE marker (id integer PRIMARY KEY)');
+    await until('the replica lags 2 s', async () => Number((await replicaStatus()).Seconds_Behind_Master) >= 2);
+
+    const dir = migrationsDir({
+      '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+    });
+    const running = startCli(['expand', '--dir', dir, '--max-lag', '1000', '--replica-url', replicaUrl, ...BATCHES], {
+      ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app'),
+    });
+    try {
+      await expectPaused(running, app, 'SELECT count(*) FROM items WHERE doubled IS NULL');
+      expect(running.stderr).toMatch(new RegExp(`replica 127\\.0\\.0\\.1:${pair!.replicaPort} lags \\d+\\.0 s > 1\\.0 s`));
+    } finally {
+      await pair!.replica.raw('STOP SLAVE');
+      await pair!.replica.raw('CHANGE MASTER TO MASTER_DELAY = 0');
+      await pair!.replica.raw('START SLAVE');
+    }
+    const result = await running.done;
+    expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
+    expect(result.code).toBe(0);
+    expect(result.stdout + result.stderr).not.toContain(WATCHER_PASSWORD);
+    expect(await count(app, 'SELECT count(*) FROM items WHERE NOT (doubled <=> amount * 2)')).toBe(0);
+    await until(
+      'the replica has the backfilled rows',
+      async () => (await count(pair!.replica, 'SELECT count(*) FROM app.items WHERE doubled = amount * 2')) === ROWS,
+    );
+  });
+
+  test('a stopped SQL thread throttles; --throttle-max-wait stops the run resumably, and a rerun finishes', async () => {
+    await app.raw('CREATE TABLE parts (id bigint PRIMARY KEY, amount integer NOT NULL)');
+    await app.raw(`INSERT INTO parts SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
+    await until('the replica has the rows', async () => (await count(pair!.replica, 'SELECT count(*) FROM app.parts')) === ROWS);
+    await pair!.replica.raw('STOP SLAVE SQL_THREAD');
+    const dir = migrationsDir({
+      '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+      '0002_tripled.ts': migrationSource(["op.addColumn('parts', 'tripled', { type: 'bigint', nullable: true, up: 'amount * 3' })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app') };
+    let stopped;
+    try {
+      stopped = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl, '--throttle-max-wait', '2', ...BATCHES], { env });
+    } finally {
+      await pair!.replica.raw('START SLAVE SQL_THREAD');
+    }
+    expect(stopped.stderr).toMatch(/throttling: replica 127\.0\.0\.1:\d+: replication SQL thread is not running/);
+    expect(stopped.stderr).toMatch(
+      /error: 0002_tripled \(expand\): replication lag stayed above 1\.5 s for \d+\.\d s .*run the same command again to resume/,
+    );
+    expect(stopped.code).toBe(1);
+    expect(stopped.stdout + stopped.stderr).not.toContain(WATCHER_PASSWORD);
+    const status = JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as {
+      migrations: Array<{ name: string; phase: string }>;
+    };
+    expect(status.migrations.map((m) => m.phase)).toContain('expanding');
+
+    const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
+    expect(rerun.code).toBe(0);
+    expect(await count(app, 'SELECT count(*) FROM parts WHERE NOT (tripled <=> amount * 3)')).toBe(0);
+  });
+
+  test('a replica URL that cannot be reached, or is no replica: exit 2, one line, password not printed', async () => {
+    const dir = migrationsDir({
+      '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app') };
+    const port = await freePort();
+    const gone = await runCli(['expand', '--dir', dir, '--replica-url', `mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${port}/`], { env });
+    expect(gone.code).toBe(2);
+    expect(gone.stderr.trim().split('\n')).toHaveLength(1);
+    expect(gone.stderr).toContain(`replica mysql://watcher:***@127.0.0.1:${port}/ cannot be reached`);
+    expect(gone.stdout + gone.stderr).not.toContain(WATCHER_PASSWORD);
+    const primary = await runCli(['expand', '--dir', dir, '--replica-url', `mysql://root@127.0.0.1:${pair!.primaryPort}/`], { env });
+    expect(primary.code).toBe(2);
+    expect(primary.stderr).toContain('is not a replica');
+    expect(await count(app, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = 't'")).toBe(0);
+
+    // The same from the config file.
+    const project = path.dirname(dir);
+    writeFileSync(
+      path.join(project, 'zmigrate.config.json'),
+      JSON.stringify({ replicaUrls: [`mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${port}/`], maxLag: 1000 }),
+    );
+    const configured = await runCli(['expand'], { env, cwd: project });
+    expect(configured.code).toBe(2);
+    expect(configured.stderr).toContain(`replica mysql://watcher:***@127.0.0.1:${port}/ cannot be reached`);
+    expect(configured.stdout + configured.stderr).not.toContain(WATCHER_PASSWORD);
+  });
+});
