@@ -46,6 +46,8 @@ const NOT_RUN_HERE: Record<string, string> = {
   'npm ci': 'installs from the registry (the CI workflow); the test project links this checkout as its zmigrate',
   'npm run demo': 'run by test/demo.test.ts (scripts/demo.js, after the build the test run does first)',
   'npm test': 'the whole test suite, this file included',
+  'zmigrate expand --replica-url <url> --replica-url <url>':
+    'needs running replicas: test/replication.test.ts starts primary + replica pairs and runs expand --replica-url against them',
 };
 
 /** Every session the walkthroughs used: what they ran is checked against the docs at the end. */
