@@ -29,6 +29,8 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
         'CREATE FUNCTION count_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touches := OLD.touches + 1; RETURN NEW; END $$',
       );
       await db.knex.raw('CREATE TRIGGER count_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION count_touch()');
+      // A superuser's backfill runs as a replica session, where only ENABLE ALWAYS triggers fire: this one must see it.
+      await db.knex.raw('ALTER TABLE orders ENABLE ALWAYS TRIGGER count_touch');
       await db.knex.raw('INSERT INTO orders (id, amount) SELECT g, g % 1000 FROM generate_series(1, ?) g', [rows]);
     } else {
       await db.knex.raw('CREATE TRIGGER count_touch BEFORE UPDATE ON orders FOR EACH ROW SET NEW.touches = OLD.touches + 1');
@@ -92,6 +94,25 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     );
     expect(Number(wrong[0].n)).toBe(0);
   });
+
+  if (pg) {
+    test("on PostgreSQL a migration user who may set session_replication_role backfills with the table's own triggers silent", async () => {
+      await ordersTable(2000);
+      writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
+      await db.knex.raw('ALTER TABLE orders ENABLE TRIGGER count_touch');
+      expect((await cli('expand')).code).toBe(0);
+      const touched = rowsOf<{ touches: number; n: string }>(
+        await db.knex.raw('SELECT touches, COUNT(*) AS n FROM orders GROUP BY touches'),
+      );
+      expect(touched.map((r) => [Number(r.touches), Number(r.n)])).toEqual([[0, 2000]]);
+      // An app's update still fires it, and the dual-write trigger too.
+      await db.knex.raw('UPDATE orders SET amount = 7 WHERE id = 1');
+      const row = rowsOf<{ touches: number; helper: string }>(
+        await db.knex.raw('SELECT touches, "_zm_amount" AS helper FROM orders WHERE id = 1'),
+      );
+      expect(row.map((r) => [Number(r.touches), Number(r.helper)])).toEqual([[1, 14]]);
+    });
+  }
 
   test('verification catches a corrupted row, and contract refuses naming it', async () => {
     await ordersTable(3000);
