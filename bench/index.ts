@@ -79,6 +79,16 @@ async function freshDatabase(engine: Engine, name: string): Promise<{ url: strin
   return { url: url.toString(), knex: knexFor(engine, serverUrl(engine), name) };
 }
 
+async function dropDatabase(engine: Engine, name: string): Promise<void> {
+  const admin = knexFor(engine, serverUrl(engine));
+  try {
+    if (engine === 'postgres') await admin.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    else for (const db of [name, `${name}_0001_widen_amount`]) await admin.raw(`DROP DATABASE IF EXISTS \`${db}\``);
+  } finally {
+    await admin.destroy();
+  }
+}
+
 async function fill(engine: Engine, knex: Knex, table: string, rows: number): Promise<void> {
   await knex.raw(`CREATE TABLE ${table} (id bigint PRIMARY KEY, customer varchar(40) NOT NULL, amount integer NOT NULL)`);
   if (engine === 'postgres') {
@@ -117,6 +127,7 @@ async function zmigrateExpand(
   url: string,
   knex: Knex,
   table: string,
+  rows = ROWS,
 ): Promise<{ ms: number; worstWriteMs: number; writes: number; peakRssMb?: number }> {
   let running = true;
   let worst = 0;
@@ -125,7 +136,7 @@ async function zmigrateExpand(
     for (let i = 0; running; i++) {
       const started = Date.now();
       await knex(table)
-        .where({ id: 1 + ((i * 7919) % ROWS) })
+        .where({ id: 1 + ((i * 7919) % Math.max(1, rows)) })
         .update({ customer: `w${i}` });
       worst = Math.max(worst, Date.now() - started);
       writes += 1;
@@ -188,6 +199,43 @@ async function insertRate(knex: Knex, table: string, firstId: number): Promise<n
   return TRIGGER_WRITES / (ms / 1000);
 }
 
+const SMALL = 100_000;
+
+/**
+ * Throughput at 100k rows against the main run's: each is rows over the time
+ * an expand takes beyond that of the same migration on an empty table (process
+ * start, DDL, version schema), so only the per-row work is compared.
+ */
+async function scaling(engine: Engine, mainMs: number): Promise<Array<Omit<Row, 'engine'>>> {
+  if (ROWS <= SMALL) return [];
+  const timedOn = async (rows: number) => {
+    const name = `zmigrate_bench_${rows}`;
+    const db = await freshDatabase(engine, name);
+    try {
+      await fill(engine, db.knex, 'orders_zm', rows);
+      return (await zmigrateExpand(db.url, db.knex, 'orders_zm', rows)).ms;
+    } finally {
+      await db.knex.destroy();
+      await dropDatabase(engine, name);
+    }
+  };
+  const fixed = await timedOn(0);
+  const rate = (rows: number, ms: number) => rows / (Math.max(1, ms - fixed) / 1000);
+  const small = rate(SMALL, await timedOn(SMALL));
+  const main = rate(ROWS, mainMs);
+  const count = (n: number) => Math.round(n).toLocaleString('en');
+  return [
+    { measure: `fixed cost of an expand (empty table)`, value: `${(fixed / 1000).toFixed(2)} s` },
+    { measure: `throughput beyond it, ${count(SMALL)} rows`, value: `${count(small)} rows/s` },
+    {
+      measure: `throughput beyond it, ${count(ROWS)} rows`,
+      value: `${count(main)} rows/s`,
+      ratio: `${((main / small - 1) * 100).toFixed(0)} %`,
+      target: '±20 %',
+    },
+  ];
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
@@ -228,6 +276,8 @@ async function benchEngine(engine: Engine): Promise<void> {
       target: '< 150 MB',
     });
 
+    for (const r of await scaling(engine, expand.ms)) results.push({ engine: label, ...r });
+
     if (engine === 'mysql') {
       await fill(engine, db.knex, 'orders_pt', ROWS);
       const pt = ptOsc(serverUrl(engine), 'zmigrate_bench', 'orders_pt');
@@ -262,10 +312,7 @@ async function benchEngine(engine: Engine): Promise<void> {
     });
   } finally {
     await db.knex.destroy();
-    const admin = knexFor(engine, serverUrl(engine));
-    if (engine === 'postgres') await admin.raw('DROP DATABASE IF EXISTS zmigrate_bench WITH (FORCE)');
-    else for (const name of ['zmigrate_bench', 'zmigrate_bench_0001_widen_amount']) await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await admin.destroy();
+    await dropDatabase(engine, 'zmigrate_bench');
   }
 }
 
