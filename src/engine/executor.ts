@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
-import { LockTimeoutError, MigrationError, RunnerLockError, VerificationError, type Phase } from '../errors';
+import { LockTimeoutError, MigrationError, RunnerLockError, VerificationError, ZmigrateError, type Phase } from '../errors';
 import { sleep } from '../dialects/postgres';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
@@ -188,7 +188,7 @@ export class StepExecutor {
           await this.reacquireRunnerLock();
           continue;
         }
-        if (error instanceof MigrationError) throw error;
+        if (error instanceof ZmigrateError) throw error;
         throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
           cause: error,
           hint: 'fix the cause and rerun; completed steps are not repeated',
