@@ -11,7 +11,7 @@
  * - (MySQL/MariaDB) a raw SQL step whose second DDL statement fails after the
  *   first took effect: status shows it, a rerun or a rollback repairs it.
  *
- * Replay one seed: ZMIGRATE_FAULT_SEED=<first seed> and `-t 'seed <n>:'`.
+ * Replay one seed: ZMIGRATE_FAULT_SEED=<seed> ZMIGRATE_FAULT_SEEDS=1 (the seed decides where the kill lands).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import { inspect } from './inspect';
 import { kill9, parseStatus, startCli, type RunningCli } from './process';
 import { rowsOf, startWriter, type Writer } from './apps';
 
-const ROWS = 10_000;
+const ROWS = 6_000;
 const SEEDS = Number(process.env.ZMIGRATE_FAULT_SEEDS ?? 20);
 const FIRST_SEED = Number(process.env.ZMIGRATE_FAULT_SEED ?? 6_000);
 const BATCH = ['--batch-size', '100'];
@@ -60,7 +60,7 @@ function killPlans(): KillPlan[] {
   return Array.from({ length: SEEDS }, (_, i) => {
     const seed = FIRST_SEED + i;
     const random = prng(seed);
-    const where = wheres[i % wheres.length];
+    const where = wheres[seed % wheres.length];
     const end = where === 'contract' ? 'contract' : where === 'rollback' ? 'rollback' : random() < 0.5 ? 'contract' : 'rollback';
     return { seed, where, end, anchor: random(), delay: random() };
   });
@@ -340,7 +340,7 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
 
   test.each(killPlans())('seed $seed: SIGKILL during $where, rerun, then to the end of expand → $end', async (plan) => {
     const { seed, where, end } = plan;
-    const context = `seed ${seed} (replay: ZMIGRATE_FAULT_SEED=${seed} -t 'seed ${seed}:')`;
+    const context = `seed ${seed} (replay: ZMIGRATE_FAULT_SEED=${seed} ZMIGRATE_FAULT_SEEDS=1)`;
     await reset();
     const app = new App(prng(seed));
     let writer = app.start(db.knex, 'old', engine);
@@ -393,15 +393,13 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     expect([context, await app.compare(db.knex, end === 'contract' ? 'customer_name' : 'customer')]).toEqual([context, []]);
   });
 
-  test('the kills landed in a live process in every part of the cycle', () => {
-    const hit = (where: Where) => outcomes.filter((o) => o.where === where && o.killed).length;
-    expect({
-      expand: hit('expand') > 0,
-      backfill: hit('backfill') > 0,
-      contract: hit('contract') > 0,
-      rollback: hit('rollback') > 0,
-    }).toEqual({ expand: true, backfill: true, contract: true, rollback: true });
+  test('the kills landed in a live process in every part of the cycle the seeds aimed at', () => {
+    const aimed = [...new Set(outcomes.map((o) => o.where))];
+    expect(aimed.length).toBe(Math.min(SEEDS, 4));
+    const hits = Object.fromEntries(aimed.map((where) => [where, outcomes.filter((o) => o.where === where && o.killed).length > 0]));
+    expect(hits).toEqual(Object.fromEntries(aimed.map((where) => [where, true])));
   });
+
   // ── zmigrate's server session killed under it ─────────────────────────
 
   /** zmigrate's sessions: application_name on PostgreSQL; on MariaDB, sessions on the database that are not the test's own. */
@@ -537,6 +535,34 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
       expect(await shape(db)).toEqual(command === 'expand' ? final.expanded : final.contract);
     },
   );
+
+  if (pg) {
+    test('a runner killed in the middle of a long statement does not keep the runner lock until the statement ends', async () => {
+      await reset();
+      const slowDir = migrationsDir({
+        '0001_slow.ts': migrationSource(["op.sql({ expand: 'SELECT pg_sleep(60)', rollback: 'SELECT 1' })"]),
+      });
+      const run = startCli(['expand', '--dir', slowDir], env());
+      await run.waitForStderr(/^ {2}· raw SQL \(expand\)$/);
+      const sleeping = async () =>
+        rowsOf(
+          await sql(
+            "select pid from pg_stat_activity where application_name = 'zmigrate' and datname = current_database() and state = 'active' and query like 'SELECT pg_sleep%'",
+          ),
+        ).length;
+      await until('the sleep to start', async () => (await sleeping()) > 0);
+      expect((await kill9(run)).signal).toBe('SIGKILL');
+      // The server checks that the client is still there (client_connection_check_interval) and ends the session.
+      await until("the dead runner's session to end", async () => (await sleeping()) === 0);
+      expect(await zmigrateSessions(new Set())).toEqual([]);
+      const rollback = await runCli(['rollback', '--dir', slowDir], { env: env() });
+      expect([rollback.code, rollback.stdout, rollback.stderr]).toEqual([
+        0,
+        'rolled back 0001_slow\n',
+        expect.not.stringMatching(/waiting for another zmigrate runner|error/),
+      ]);
+    });
+  }
 
   // ── raw SQL failing half-way ──────────────────────────────────────────
 

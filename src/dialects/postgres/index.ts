@@ -38,6 +38,8 @@ interface PgSession {
 }
 type AfterCreateDone = (error: Error | null, conn: unknown) => void;
 
+/** How often the server checks, during a long statement, that a zmigrate client is still there. */
+const CLIENT_CHECK_MS = 500;
 /** How long a replacement session tries to take the runner lock back. */
 export const RETAKE_LOCK_MS = 5_000;
 export const LOCK_TAKEN = 'lost the connection, and another zmigrate runner took the runner lock meanwhile; stopping';
@@ -192,6 +194,20 @@ export class PostgresDialect implements Dialect {
    * one takes it again before any statement runs, or stops the run.
    */
   #newSession(conn: PgSession, done: AfterCreateDone): void {
+    // A runner killed mid-statement must not keep the runner lock until the statement ends: PostgreSQL 14+
+    // checks every CLIENT_CHECK_MS whether the client is still there and ends the session if not.
+    conn
+      .query(
+        "select set_config('client_connection_check_interval', $1, false) where current_setting('server_version_num')::int >= 140000",
+        [`${CLIENT_CHECK_MS}ms`],
+      )
+      .then(
+        () => this.#retakeRunnerLock(conn, done),
+        (error: Error) => done(error, conn),
+      );
+  }
+
+  #retakeRunnerLock(conn: PgSession, done: AfterCreateDone): void {
     if (!this.#holdsRunnerLock) return done(null, conn);
     const deadline = Date.now() + RETAKE_LOCK_MS;
     const attempt = (): void => {
