@@ -1,6 +1,14 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
-import { LockTimeoutError, MigrationError, RunnerLockError, ThrottleTimeoutError, VerificationError, type Phase } from '../errors';
+import {
+  LockTimeoutError,
+  MigrationError,
+  RunnerLockError,
+  ThrottleTimeoutError,
+  VerificationError,
+  ZmigrateError,
+  type Phase,
+} from '../errors';
 import { sleep } from '../dialects/postgres';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
@@ -193,6 +201,7 @@ export class StepExecutor {
         if (kind === 'permissionDenied') throw privilegeError(this.dialect, error, `${migration} (${phase}): ${step.description}`);
         if (error instanceof ThrottleTimeoutError)
           throw new ThrottleTimeoutError(`${migration} (${phase}): ${error.message}`, { cause: error, hint: error.hint });
+        if (error instanceof ZmigrateError) throw error;
         throw new MigrationError(migration, phase, step.sql, `${step.description} failed: ${message(error)}`, {
           cause: error,
           hint: 'fix the cause and rerun; completed steps are not repeated',

@@ -18,6 +18,14 @@ import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 import type { LagSource } from '../../engine/throttle';
 import { connectMysqlReplica } from './replication';
+import { RunnerLockError } from '../../errors';
+import { LOCK_TAKEN, RETAKE_LOCK_MS } from '../postgres';
+
+/** The mysql2 connection, as the pool's afterCreate hook gets it. */
+interface MysqlSession {
+  query(sql: string, values: unknown[], callback: (error: Error | null, rows?: Array<Record<string, unknown>>) => void): void;
+}
+type AfterCreateDone = (error: Error | null, conn: unknown) => void;
 
 const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
 export const STATE_TABLE_PREFIX = 'zmigrate_';
@@ -58,17 +66,42 @@ export class MysqlDialect implements Dialect {
   readonly #lockName: string;
   readonly rebuild: MysqlTableRebuild;
 
+  /** True between acquireRunnerLock and releaseRunnerLock: a new session must take the lock again. */
+  #holdsRunnerLock = false;
+
   constructor(
     config: Knex.Config,
     readonly baseSchema: string,
+    lockWaitSeconds: number,
   ) {
-    this.knex = knexFactory(config);
+    this.knex = knexFactory({
+      ...config,
+      pool: { ...config.pool, afterCreate: (conn: MysqlSession, done: AfterCreateDone) => this.#newSession(conn, lockWaitSeconds, done) },
+    });
     this.#lockName = `zmigrate:${createHash('sha256').update(baseSchema).digest('hex').slice(0, 40)}`;
     this.rebuild = new MysqlTableRebuild({
       baseSchema,
       quote: (i) => this.quote(i),
       qualify: (schema, name) => this.qualify(schema, name),
       rows: (sql, bindings) => this.rows(sql, bindings),
+    });
+  }
+
+  /**
+   * Every session bounds its DDL lock waits. The pool replaces a session the
+   * server ended (KILL CONNECTION, a restart) without a word; the runner lock
+   * was that session's, so the new one takes it again before any statement
+   * runs, or stops the run.
+   */
+  #newSession(conn: MysqlSession, lockWaitSeconds: number, done: AfterCreateDone): void {
+    // lock_wait_timeout bounds metadata-lock waits of DDL; whole seconds only on these servers.
+    conn.query('SET SESSION lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [lockWaitSeconds, lockWaitSeconds], (error) => {
+      if (error || !this.#holdsRunnerLock) return done(error, conn);
+      // The ended session may not be gone yet: wait for it a little; after that, another runner has the lock.
+      conn.query('SELECT GET_LOCK(?, ?) AS ok', [this.#lockName, RETAKE_LOCK_MS / 1000], (err, rows) => {
+        if (err) return done(err, conn);
+        done(Number(rows?.[0]?.ok) === 1 ? null : new RunnerLockError(LOCK_TAKEN), conn);
+      });
     });
   }
 
@@ -89,22 +122,13 @@ export class MysqlDialect implements Dialect {
           bigNumberStrings: true,
           dateStrings: true,
         },
-        pool: {
-          min: 1,
-          max: 1,
-          afterCreate: (
-            conn: { query: (sql: string, values: unknown[], cb: (err: Error | null) => void) => void },
-            done: (err: Error | null, conn: unknown) => void,
-          ) => {
-            // lock_wait_timeout bounds metadata-lock waits of DDL; whole seconds only on these servers.
-            conn.query('SET SESSION lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [seconds, seconds], (err) => done(err, conn));
-          },
-        },
+        pool: { min: 1, max: 1 },
         acquireConnectionTimeout: 15_000,
         // knex would print connection errors with a stack to stdout; zmigrate reports them itself.
         log: { warn: () => undefined },
       },
       database,
+      seconds,
     );
   }
 
@@ -209,10 +233,11 @@ export class MysqlDialect implements Dialect {
 
   async acquireRunnerLock(waitMs: number): Promise<boolean> {
     const [row] = await this.rows('SELECT GET_LOCK(?, ?) AS ok', [this.#lockName, Math.max(0, waitMs / 1000)]);
-    return Number(row.ok) === 1;
+    return (this.#holdsRunnerLock = Number(row.ok) === 1);
   }
 
   async releaseRunnerLock(): Promise<void> {
+    this.#holdsRunnerLock = false;
     await this.knex.raw('SELECT RELEASE_LOCK(?)', [this.#lockName]);
   }
 

@@ -18,6 +18,7 @@ import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
+import { RunnerLockError } from '../../errors';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -35,6 +36,18 @@ interface Row {
 }
 
 /** PostgreSQL through node-postgres. Also the base of the embedded PGlite dialect. */
+/** The pg client, as the pool's afterCreate hook gets it. */
+interface PgSession {
+  query(sql: string, values: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+type AfterCreateDone = (error: Error | null, conn: unknown) => void;
+
+/** How often the server checks, during a long statement, that a zmigrate client is still there. */
+const CLIENT_CHECK_MS = 500;
+/** How long a replacement session tries to take the runner lock back. */
+export const RETAKE_LOCK_MS = 5_000;
+export const LOCK_TAKEN = 'lost the connection, and another zmigrate runner took the runner lock meanwhile; stopping';
+
 export class PostgresDialect implements Dialect {
   readonly displayName: string = 'PostgreSQL';
   readonly sqlFlavour = 'postgres' as const;
@@ -54,13 +67,18 @@ export class PostgresDialect implements Dialect {
   readonly #stateSchema: string;
   /** The user may set session_replication_role, so the backfill can run with no trigger firing. */
   #skipsTriggers = false;
+  /** True between acquireRunnerLock and releaseRunnerLock: a new session must take the lock again. */
+  #holdsRunnerLock = false;
 
   /** The knex is made on first use, so a subclass can prepare first (PGlite locks its folder). */
   constructor(
     config: Knex.Config,
     readonly baseSchema: string = 'public',
   ) {
-    this.#config = config;
+    this.#config =
+      config.client === 'pg'
+        ? { ...config, pool: { ...config.pool, afterCreate: (conn: PgSession, done: AfterCreateDone) => this.#newSession(conn, done) } }
+        : config;
     this.#stateSchema = stateSchemaFor(baseSchema);
     const digest = createHash('sha256').update(`zmigrate:${baseSchema}`).digest();
     this.#lockKey = [digest.readInt32BE(0), digest.readInt32BE(4)];
@@ -200,14 +218,51 @@ export class PostgresDialect implements Dialect {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const [row] = await this.rows('select pg_try_advisory_lock(?, ?) as ok', this.#lockKey);
-      if (row.ok === true) return true;
+      if (row.ok === true) return (this.#holdsRunnerLock = true);
       if (Date.now() >= deadline) return false;
       await sleep(Math.min(250, Math.max(10, deadline - Date.now())));
     }
   }
 
   async releaseRunnerLock(): Promise<void> {
+    this.#holdsRunnerLock = false;
     await this.knex.raw('select pg_advisory_unlock(?, ?)', this.#lockKey);
+  }
+
+  /**
+   * The pool replaces a session the server ended (pg_terminate_backend, a
+   * restart) without a word; the runner lock was that session's, so the new
+   * one takes it again before any statement runs, or stops the run.
+   */
+  #newSession(conn: PgSession, done: AfterCreateDone): void {
+    // A runner killed mid-statement must not keep the runner lock until the statement ends: PostgreSQL 14+
+    // checks every CLIENT_CHECK_MS whether the client is still there and ends the session if not.
+    conn
+      .query(
+        "select set_config('client_connection_check_interval', $1, false) where current_setting('server_version_num')::int >= 140000",
+        [`${CLIENT_CHECK_MS}ms`],
+      )
+      .then(
+        () => this.#retakeRunnerLock(conn, done),
+        (error: Error) => done(error, conn),
+      );
+  }
+
+  #retakeRunnerLock(conn: PgSession, done: AfterCreateDone): void {
+    if (!this.#holdsRunnerLock) return done(null, conn);
+    const deadline = Date.now() + RETAKE_LOCK_MS;
+    const attempt = (): void => {
+      conn.query('select pg_try_advisory_lock($1, $2) as ok', this.#lockKey).then(
+        (result) => {
+          if (result.rows[0]?.ok === true) return done(null, conn);
+          // The ended session may not be gone yet; after that, another runner has it.
+          if (Date.now() < deadline) return void setTimeout(attempt, 100);
+          done(new RunnerLockError(LOCK_TAKEN), conn);
+        },
+        (error: Error) => done(error, conn),
+      );
+    };
+    attempt();
   }
 
   async holdsRunnerLock(): Promise<boolean> {
