@@ -111,7 +111,14 @@ describe('rebuild by copy on mysql', () => {
     );
     const result = await running.done;
     const stats = await writer.stop();
-    expect(result.code).toBe(0);
+    if (result.code !== 0) {
+      const keys = (/with key (.*)$/m.exec(result.stderr)?.[1] ?? '').split(', ').map(Number);
+      const rows = rowsOf(
+        await db.knex.raw(`SELECT id, code, qty, _zm_qty FROM items WHERE id IN (${keys.map(() => '?').join(',')})`, keys),
+      );
+      const wanted = [...expected].filter(([id]) => keys.includes(id));
+      throw new Error(`expand failed: ${result.stderr}\nrows: ${JSON.stringify(rows)}\nexpected: ${JSON.stringify(wanted)}`);
+    }
     expect(result.stderr).toMatch(/swap .* in for items/);
     expect(stats.failures).toEqual([]);
     expect(stats.writes).toBeGreaterThan(50);

@@ -47,11 +47,9 @@ export interface ForeignKeyDefinition {
   onDelete?: ForeignKeyAction;
 }
 
-/** What the mirror triggers of a rebuild copy: columns as they are, `set` computed over `row` (every column). */
+/** What the mirror triggers of a rebuild copy: the old columns, and the key that finds a row in the shadow. */
 export interface MirrorSpec {
   columns: string[];
-  set: Record<string, string>;
-  row: string[];
   key: string[];
 }
 
@@ -65,8 +63,8 @@ export interface TableRebuild {
   createShadow(table: string, shadow: string): Step;
   /** Triggers on the table that repeat each insert, update and delete on the shadow (`name` + a suffix). */
   mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step;
-  /** The statement that copies one chunk; `range` is the chunk's key condition, with its bindings. */
-  copyChunkSql(spec: BackfillSpec, range: string): string;
+  /** The statements that copy one chunk, in one transaction; `range` is the chunk's key condition, whose bindings each takes. */
+  copyChunk(spec: BackfillSpec, range: string): string[];
   /** Runs once the last chunk is copied, before the swap. */
   afterCopy(knex: Knex, spec: BackfillSpec): Promise<void>;
   /** Both renames in one atomic statement. */

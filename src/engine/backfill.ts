@@ -73,22 +73,29 @@ export async function runBackfill(
     await options.throttle?.wait();
     const started = Date.now();
     const batch = await ranges.next(state.last, end, size);
-    const walked = batch.rows ?? (await ranges.count(batch.range));
-    const done = await dialect.knex.transaction(async (trx) => {
-      await trx.raw(dialect.backfillFlag(true));
-      try {
-        const sql = spec.copy
-          ? dialect.rebuild!.copyChunkSql(spec, batch.range.sql)
-          : `UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`;
-        await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
-        const next = { last: batch.upper, end, rows: state.rows + walked };
-        await checkpoints.save(next, trx);
-        return next;
-      } finally {
-        await trx.raw(dialect.backfillFlag(false)).catch(() => undefined);
-      }
-    });
-    state = done;
+    let walked = spec.catchUp ? 0 : (batch.rows ?? (await ranges.count(batch.range)));
+    const statements = spec.copy
+      ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
+      : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
+    await retryingConflicts(dialect, () =>
+      // READ COMMITTED: row locks only, no gap locks that an app's insert could run into (PostgreSQL's default anyway).
+      dialect.knex.transaction(
+        async (trx) => {
+          await trx.raw(dialect.backfillFlag(true));
+          try {
+            for (const sql of statements) {
+              const result: unknown = await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
+              if (spec.catchUp) walked = changedRows(result);
+            }
+            await checkpoints.save({ last: batch.upper, end, rows: state.rows + walked }, trx);
+          } finally {
+            await trx.raw(dialect.backfillFlag(false)).catch(() => undefined);
+          }
+        },
+        { isolationLevel: 'read committed' },
+      ),
+    );
+    state = { last: batch.upper, end, rows: state.rows + walked };
     progress.tick(state.rows, batch.final);
     if (batch.final) {
       if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
@@ -96,6 +103,32 @@ export async function runBackfill(
     }
     if (options.batchSize === undefined) size = nextSize(size, Date.now() - started, options.batchTimeMs);
     if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+  }
+}
+
+/** Rows an UPDATE changed, from either driver's result. */
+function changedRows(result: unknown): number {
+  const header = Array.isArray(result) ? (result[0] as { affectedRows?: number }) : (result as { rowCount?: number });
+  return Number((header as { affectedRows?: number }).affectedRows ?? (header as { rowCount?: number }).rowCount ?? 0);
+}
+
+const CONFLICT_RETRIES = 5;
+
+/**
+ * Runs one batch, again if the server chose it as a deadlock's victim or it
+ * waited too long for a row an app holds: the batch rolled back whole, so
+ * running it again is safe, and the app's transaction went ahead.
+ */
+async function retryingConflicts(dialect: Dialect, batch: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await batch();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const conflict = code === 'ER_LOCK_DEADLOCK' || code === '40P01' || dialect.classifyError(error) === 'lockTimeout';
+      if (!conflict || attempt >= CONFLICT_RETRIES) throw error;
+      await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
+    }
   }
 }
 

@@ -55,8 +55,6 @@ interface Rebuild {
   retired: string;
   /** The columns copied as they are. */
   columns: string[];
-  /** Every column of the table, as the computed columns' expressions see the row. */
-  row: string[];
 }
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
@@ -539,7 +537,7 @@ export class Runner {
       const computed = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table).flatMap((b) => Object.keys(b.set)));
       const all = model.table(table)?.columns ?? [];
       const columns = all.filter((c) => !c.generated && !computed.includes(c.name)).map((c) => c.name);
-      result.set(table, { ...rebuildTables(migration.name, table), columns, row: all.map((c) => c.name) });
+      result.set(table, { ...rebuildTables(migration.name, table), columns });
     }
     return result;
   }
@@ -591,18 +589,29 @@ export class Runner {
         this.dialect.rebuild!.createShadow(table, rebuild.shadow),
         this.dialect.rebuild!.mirrorTriggers(table, rebuild.shadow, triggerName(migration.name, table), {
           columns: rebuild.columns,
-          set,
-          row: rebuild.row,
           key: walkKey,
         }),
         {
           description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
-          sql: `${this.dialect.rebuild!.copyChunkSql(copy, `(${key}) BETWEEN (?) AND (?)`)} /* in batches by ${this.walkedBy(walkKey)} */`,
+          sql: `${this.dialect.rebuild!.copyChunk(copy, `(${key}) BETWEEN ? AND ?`).join(';\n')} /* in batches by ${this.walkedBy(walkKey)} */`,
           transactional: false,
           locks: false,
           backfill: copy,
         },
         ...(tableRules.length > 0 ? [this.dualWriteTrigger(migration, table, rebuild.shadow, tableRules)] : []),
+        // Rows the mirror wrote before that trigger was there lack their new columns.
+        ...specs.map((b) => {
+          const catchUp: BackfillSpec = { ...b, table: rebuild.shadow, catchUp: true };
+          return {
+            description: `fill ${Object.keys(b.set).join(', ')} of the rows written meanwhile into ${rebuild.shadow}`,
+            sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, rebuild.shadow)} SET ${Object.entries(b.set)
+              .map(([column, expression]) => `${q(column)} = (${expression})`)
+              .join(', ')} WHERE ${b.where} /* in batches by ${this.walkedBy(walkKey)} */`,
+            transactional: false,
+            locks: false,
+            backfill: catchUp,
+          };
+        }),
         this.dialect.rebuild!.swap(table, rebuild.shadow, rebuild.retired),
         this.dialect.rebuild!.dropRetired(rebuild.retired),
       );

@@ -45,6 +45,8 @@ export function prng(seed: number): () => number {
 }
 
 type Where = 'expand' | 'backfill' | 'contract' | 'rollback';
+/** The backfill's step line: an UPDATE in place, or on MySQL/MariaDB the copy into the shadow table. */
+const BACKFILL_STEP = /^ {2}· (backfill orders\._zm_amount|copy orders into \S+, filling _zm_amount)$/;
 interface KillPlan {
   seed: number;
   where: Where;
@@ -324,7 +326,7 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
   function aim(plan: KillPlan): { line: string; afterMs: number } {
     const phaseName = plan.where === 'backfill' ? 'expand' : plan.where;
     const lines = reference[phaseName];
-    const backfillStart = lines.findIndex((l) => /^ {2}· backfill orders\._zm_amount$/.test(l.line));
+    const backfillStart = lines.findIndex((l) => BACKFILL_STEP.test(l.line));
     const backfillEnd = lines.findIndex((l) => /^ {2}· backfill orders: .*done$/.test(l.line));
     if (plan.where === 'backfill') {
       const span = Math.max(1, lines[backfillEnd].at - lines[backfillStart].at);
@@ -460,7 +462,7 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     await reset();
     const ours = await ourSessions();
     const run = startCli(['expand', '--dir', dir, '--batch-size', '50', '--batch-delay', '20', '--lock-timeout', '60000'], env());
-    await run.waitForStderr(/^ {2}· backfill orders\._zm_amount$/);
+    await run.waitForStderr(BACKFILL_STEP);
     // The test holds the last row, so the backfill is still under way (waiting for it) when the second runner comes.
     const holder = await hold(`SELECT id FROM orders WHERE id = ${ROWS} FOR UPDATE`);
     await run.waitForStderr(/^ {2}· backfill orders: [\d,]+ /);

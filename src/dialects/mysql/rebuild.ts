@@ -19,15 +19,15 @@ const MIRROR_SUFFIXES = ['_ai', '_au', '_ad'] as const;
  * table is several times faster on InnoDB than updating them in place.
  *
  * 1. `CREATE TABLE shadow LIKE table` (the table already has its new columns).
- * 2. Triggers on the table mirror every insert, update and delete into the
- *    shadow, computing the new columns as the old app's writes imply (only
- *    the old app writes until expand ends).
+ * 2. Triggers on the table repeat every insert, update and delete on the
+ *    shadow, old columns only.
  * 3. Chunks of old rows are copied with the new columns computed, each chunk
  *    a short transaction holding shared locks on the rows it reads; a row the
  *    mirror wrote first is newer and is kept (ON DUPLICATE KEY leaves it).
  *    The shadow has no trigger yet: one would double the cost of the copy.
  * 4. The migration's dual-write trigger goes on the shadow under its final
- *    name, standing aside for the mirror's writes (the backfill flag).
+ *    name, and fills the new columns of every row mirrored from then on; a
+ *    catch-up backfill on the shadow fills the rows mirrored before.
  * 5. `RENAME TABLE table TO retired, shadow TO table` swaps both at once: the
  *    dual-write trigger moves with the shadow, the mirror triggers with the
  *    retired table, which is dropped. Views find the new table by its name.
@@ -71,53 +71,47 @@ export class MysqlTableRebuild implements TableRebuild {
   mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step {
     const q = (c: string) => this.host.quote(c);
     const target = this.table(shadow);
-    const computed = Object.keys(spec.set);
-    const list = [...spec.columns, ...computed].map(q).join(', ');
-    // The new columns computed over the written row, as the copy computes them over the old rows.
-    const row = spec.row.map((c) => `NEW.${q(c)} AS ${q(c)}`).join(', ');
-    const values = [
-      ...spec.columns.map((c) => `NEW.${q(c)}`),
-      ...computed.map((c) => `(SELECT (${spec.set[c]}) FROM (SELECT ${row}) AS _zm_row)`),
-    ];
+    // The new columns are left out: the shadow's dual-write trigger fills them, or the catch-up after the copy.
+    const replace = `REPLACE INTO ${target} (${spec.columns.map(q).join(', ')}) VALUES (${spec.columns.map((c) => `NEW.${q(c)}`).join(', ')})`;
     const sameKey = spec.key.map((k) => `${target}.${q(k)} = OLD.${q(k)}`).join(' AND ');
     const keyChanged = spec.key.map((k) => `NOT (OLD.${q(k)} <=> NEW.${q(k)})`).join(' OR ');
-    const replace = `REPLACE INTO ${target} (${list}) VALUES (${values.join(', ')})`;
-    // The shadow's dual-write trigger (in place before the swap) must stand aside for rows that are already complete.
-    const asBackfill = (body: string) => `BEGIN
-  DECLARE saved INT DEFAULT @zmigrate_backfill;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET @zmigrate_backfill = saved; RESIGNAL; END;
-  SET @zmigrate_backfill = 1;
-  ${body}
-  SET @zmigrate_backfill = saved;
-END`;
     const trigger = (suffix: string, event: string, body: string) =>
       `CREATE TRIGGER IF NOT EXISTS ${this.host.qualify(this.host.baseSchema, name + suffix)} AFTER ${event} ON ${this.table(table)} FOR EACH ROW\n${body}`;
     return step(
       `mirror writes on ${table} into ${shadow}`,
       [
-        trigger('_ai', 'INSERT', asBackfill(`${replace};`)),
-        trigger('_au', 'UPDATE', asBackfill(`IF ${keyChanged} THEN DELETE FROM ${target} WHERE ${sameKey}; END IF;\n  ${replace};`)),
+        trigger('_ai', 'INSERT', replace),
+        // The new row first: its REPLACE may wait for a copy's AUTO-INC lock, which must not find this write holding a gap lock.
+        trigger('_au', 'UPDATE', `BEGIN\n  ${replace};\n  IF ${keyChanged} THEN DELETE FROM ${target} WHERE ${sameKey}; END IF;\nEND`),
         trigger('_ad', 'DELETE', `DELETE FROM ${target} WHERE ${sameKey}`),
       ].join(';\n'),
     );
   }
 
   /**
-   * One chunk: the rows of the key range, old columns as they are and new ones
-   * computed. A row already in the shadow came from the mirror, after the
-   * chunk's snapshot, so it is kept as it is.
+   * One chunk, in two statements. First the chunk's rows are locked (shared),
+   * then copied, old columns as they are and new ones computed; a row already
+   * in the shadow came from the mirror, after the chunk's rows were read, so
+   * it is kept. The split matters with AUTO_INCREMENT: an INSERT … SELECT
+   * holds the table's AUTO-INC lock to its end, which the mirror's REPLACE
+   * needs too; were it to wait there for a row an app holds, the two would
+   * deadlock. With every row locked beforehand, it waits for no app.
    */
-  copyChunkSql(spec: BackfillSpec, range: string): string {
+  copyChunk(spec: BackfillSpec, range: string): string[] {
     const copy = spec.copy!;
     if (spec.key === 'ctid') throw new Error(`a copy walks a key, not ${spec.key}`);
     const q = (c: string) => this.host.quote(c);
     const computed = Object.keys(spec.set);
     const key = spec.key.map(q);
+    const source = this.table(spec.table);
     const target = this.table(copy.into);
-    return `INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
+    return [
+      `SELECT COUNT(*) FROM ${source} WHERE ${range} LOCK IN SHARE MODE`,
+      `INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
 SELECT ${[...copy.columns.map(q), ...computed.map((c) => `(${spec.set[c]})`)].join(', ')}
-  FROM ${this.table(spec.table)} WHERE ${range} LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join(', ')}`;
+  FROM ${source} WHERE ${range}
+ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join(', ')}`,
+    ];
   }
 
   /** The shadow's AUTO_INCREMENT starts where the table's is, so no key is handed out twice across the swap. */
