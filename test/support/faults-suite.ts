@@ -480,8 +480,9 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
               sessions,
             )
           : await sql(
-              // MariaDB shows a row-lock wait as a running UPDATE ("Searching rows for update"), not in INNODB_TRX.
-              `SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO LIKE 'UPDATE %' AND ID IN (${sessions.map(() => '?').join(', ')})`,
+              // MariaDB shows a row-lock wait as a running statement, not in INNODB_TRX: the UPDATE in place, or the copy's locking read.
+              `SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND (INFO LIKE 'UPDATE %' OR INFO LIKE '%LOCK IN SHARE MODE%')
+                  AND ID IN (${sessions.map(() => '?').join(', ')})`,
               sessions,
             );
         return rowsOf(waiting).length > 0;
