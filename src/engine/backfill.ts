@@ -33,6 +33,8 @@ export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 100, batchDelayMs: 0
 const FIRST_BATCH = 1000;
 const MIN_BATCH = 50;
 const MAX_BATCH = 50_000;
+/** A catch-up changes few of the rows it walks, so it may walk many per batch (the time target still holds). */
+const MAX_CATCH_UP_BATCH = 500_000;
 
 /**
  * Fills the rows that existed before the triggers, in batches along the
@@ -101,7 +103,8 @@ export async function runBackfill(
       if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
       return state.rows;
     }
-    if (options.batchSize === undefined) size = nextSize(size, Date.now() - started, options.batchTimeMs);
+    if (options.batchSize === undefined)
+      size = nextSize(size, Date.now() - started, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
     if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
   }
 }
@@ -133,9 +136,9 @@ async function retryingConflicts(dialect: Dialect, batch: () => Promise<void>): 
 }
 
 /** Scales the batch toward the time target, by at most a factor of two either way. */
-export function nextSize(size: number, tookMs: number, targetMs: number): number {
+export function nextSize(size: number, tookMs: number, targetMs: number, max = MAX_BATCH): number {
   const scaled = size * (targetMs / Math.max(1, tookMs));
-  return Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, size / 2, Math.min(size * 2, scaled))));
+  return Math.round(Math.min(max, Math.max(MIN_BATCH, size / 2, Math.min(size * 2, scaled))));
 }
 
 /** Reports progress at most every so often, with rate and ETA. */
