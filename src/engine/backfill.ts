@@ -57,7 +57,7 @@ export async function runBackfill(
   if (!state.end) {
     const end = await ranges.end();
     if (!end) {
-      if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
+      if (spec.copy) await retryingConflicts(dialect, () => dialect.rebuild!.afterCopy(dialect.knex, spec));
       return 0;
     }
     state = { ...state, end };
@@ -100,7 +100,7 @@ export async function runBackfill(
     state = { last: batch.upper, end, rows: state.rows + walked };
     progress.tick(state.rows, batch.final);
     if (batch.final) {
-      if (spec.copy) await dialect.rebuild!.afterCopy(dialect.knex, spec);
+      if (spec.copy) await retryingConflicts(dialect, () => dialect.rebuild!.afterCopy(dialect.knex, spec));
       return state.rows;
     }
     if (options.batchSize === undefined)
@@ -118,14 +118,15 @@ function changedRows(result: unknown): number {
 const CONFLICT_RETRIES = 5;
 
 /**
- * Runs one batch, again if the server chose it as a deadlock's victim or it
- * waited too long for a row an app holds: the batch rolled back whole, so
- * running it again is safe, and the app's transaction went ahead.
+ * Runs a batch (or the shadow's AUTO_INCREMENT change) again if the server
+ * chose it as a deadlock's victim or it waited too long for a lock an app
+ * holds: it rolled back whole, so running it again is safe, and the app went
+ * ahead.
  */
-async function retryingConflicts(dialect: Dialect, batch: () => Promise<void>): Promise<void> {
+async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await batch();
+      return await work();
     } catch (error) {
       const code = (error as { code?: string }).code;
       const conflict = code === 'ER_LOCK_DEADLOCK' || code === '40P01' || dialect.classifyError(error) === 'lockTimeout';
