@@ -3,6 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import type { BackfillJob, CustomContext } from '../migration/types';
 import { DEFAULT_BATCHES, nextSize, ProgressClock, type BatchOptions, type CheckpointStore } from './backfill';
 import type { Logger } from './logger';
+import { resultRows } from './raw-result';
 
 const FIRST_BATCH = 1000;
 
@@ -27,13 +28,11 @@ export async function runBackfillJob(
   const keyTuple = keyCols.length === 1 ? keyCols[0] : `(${keyCols.join(', ')})`;
   const params = (values: unknown[]) => (values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`);
   const columns = job.columns ? [...new Set([...key, ...job.columns])].map(q).join(', ') : '*';
-  const rowsOf = (result: unknown) =>
-    (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
   const keyOf = (row: Record<string, unknown>) => key.map((k) => row[k]);
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end && !job.includeNewRows) {
-    const [top] = rowsOf(
+    const [top] = resultRows(
       await dialect.knex.raw(`SELECT ${keyCols.join(', ')} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
     );
     if (!top) return 0;
@@ -51,7 +50,7 @@ export async function runBackfillJob(
     ];
     const started = Date.now();
     const done = await dialect.knex.transaction(async (trx) => {
-      const rows = rowsOf(
+      const rows = resultRows(
         await trx.raw(
           `SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${size}`,
           [...(state.last ?? []), ...(state.end ?? [])] as Knex.RawBinding[],

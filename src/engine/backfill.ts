@@ -4,6 +4,7 @@ import type { BackfillSpec } from './dual-write';
 import { keyRanges } from './key-ranges';
 import type { Logger } from './logger';
 import type { Throttle } from './throttle';
+import { changedRows } from './raw-result';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -107,12 +108,6 @@ export async function runBackfill(
       size = nextSize(size, Date.now() - started, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
     if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
   }
-}
-
-/** Rows an UPDATE changed, from either driver's result. */
-function changedRows(result: unknown): number {
-  const header = Array.isArray(result) ? (result[0] as { affectedRows?: number }) : (result as { rowCount?: number });
-  return Number((header as { affectedRows?: number }).affectedRows ?? (header as { rowCount?: number }).rowCount ?? 0);
 }
 
 const CONFLICT_RETRIES = 5;

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { WalkKey } from './walk-key';
+import { resultRows } from './raw-result';
 
 export interface KeyRange {
   /** A condition over the table's rows, its values bound. */
@@ -59,8 +60,7 @@ abstract class Ranges {
   }
 
   protected async rows(sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>> {
-    const result: unknown = await this.dialect.knex.raw(sql, bindings as Knex.RawBinding[]);
-    return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
+    return resultRows(await this.dialect.knex.raw(sql, bindings as Knex.RawBinding[]));
   }
 
   async count(range: KeyRange, condition?: string): Promise<number> {

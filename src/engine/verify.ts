@@ -3,6 +3,7 @@ import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
 import { keyRanges } from './key-ranges';
 import type { Throttle } from './throttle';
+import { resultRows } from './raw-result';
 
 /** Chunks start small and grow while a chunk takes less than the target, so no read runs long. */
 const FIRST_CHUNK = 10_000;
@@ -20,13 +21,11 @@ const MAX_PAGES = 32_768;
 export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttle?: Throttle): Promise<unknown[][]> {
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.table, spec.key);
-  const rows = async (sql: string, bindings: unknown[]) => {
-    const result = await dialect.knex.raw(sql, bindings as Knex.RawBinding[]);
-    return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
-  };
+  const rows = async (sql: string, bindings: unknown[]) => resultRows(await dialect.knex.raw(sql, bindings as Knex.RawBinding[]));
+  // Pages need no look at the key's end first.
+  if (spec.key !== 'ctid' && dialect.rowAddress) return pageWalk(dialect, dialect.rowAddress, spec, spec.key, rows, throttle);
   const found: unknown[][] = [];
   const end = await ranges.end();
-  if (end && spec.key !== 'ctid' && dialect.rowAddress) return pageWalk(dialect, dialect.rowAddress, spec, spec.key, rows, throttle);
   if (end && spec.key !== 'ctid' && spec.key.length === 1) return singleColumnWalk(dialect, spec, spec.key[0], end[0], rows, throttle);
   let last: unknown[] | null = null;
   let size = FIRST_CHUNK;

@@ -1,0 +1,15 @@
+/**
+ * What `knex.raw` resolves to differs by driver: mysql2 gives `[rows, fields]`
+ * (or `[header]` for a write), pg gives `{ rows, rowCount }`.
+ */
+
+/** The rows of a raw query's result, on either driver. */
+export function resultRows(result: unknown): Array<Record<string, unknown>> {
+  return (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows) as Array<Record<string, unknown>>;
+}
+
+/** The rows a raw UPDATE changed, on either driver. */
+export function changedRows(result: unknown): number {
+  const header = (Array.isArray(result) ? result[0] : result) as { affectedRows?: number; rowCount?: number };
+  return Number(header.affectedRows ?? header.rowCount ?? 0);
+}
