@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { mysqlConnection } from '../src/dialects/url';
 
 type Engine = 'postgres' | 'mysql';
 
@@ -51,10 +52,7 @@ function knexFor(engine: Engine, url: string, database?: string): Knex {
   return knexFactory({
     client: 'mysql2',
     connection: {
-      host: u.hostname,
-      port: Number(u.port || 3306),
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
+      ...mysqlConnection(u),
       database: database ?? u.pathname.slice(1),
     },
     pool: { min: 0, max: 4 },

@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { mysqlConnection } from '../src/dialects/url';
 import { knexConfigForVersion } from '../src';
 
 type Engine = 'postgres' | 'mysql';
@@ -65,10 +66,7 @@ function configFor(engine: Engine, database: string): Knex.Config {
   return {
     client: 'mysql2',
     connection: {
-      host: u.hostname,
-      port: Number(u.port || 3306),
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
+      ...mysqlConnection(u),
       database,
     },
     pool: { min: 0, max: CLIENTS + 2 },

@@ -60,3 +60,13 @@ export function urlPassword(raw: string | undefined): string | undefined {
     return /^[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:([^@\s]*)@/i.exec(raw)?.[1];
   }
 }
+
+/** The mysql2 connection settings a mysql:// or mariadb:// URL gives: host, port (3306), user (root), password. */
+export function mysqlConnection(url: URL): { host: string; port: number; user: string; password: string } {
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+  };
+}

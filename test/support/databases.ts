@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { knexConfigForVersion } from '../../src';
+import { mysqlConnection } from '../../src/dialects/url';
 
 export type Engine = 'postgres' | 'mysql' | 'pglite';
 export const SERVER_ENGINES: Engine[] = ['postgres', 'mysql'];
@@ -101,10 +102,7 @@ function mysqlConfig(url: string): Knex.Config {
   return {
     client: 'mysql2',
     connection: {
-      host: u.hostname,
-      port: Number(u.port || 3306),
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
+      ...mysqlConnection(u),
       database: decodeURIComponent(u.pathname.slice(1)) || undefined,
     },
     pool: { min: 0, max: 4 },

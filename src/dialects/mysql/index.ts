@@ -16,6 +16,7 @@ import {
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
+import { mysqlConnection } from '../url';
 import type { LagSource } from '../../engine/throttle';
 import { connectMysqlReplica } from './replication';
 import { RunnerLockError } from '../../errors';
@@ -111,10 +112,7 @@ export class MysqlDialect implements Dialect {
       {
         client: 'mysql2',
         connection: {
-          host: url.hostname,
-          port: url.port ? Number(url.port) : 3306,
-          user: decodeURIComponent(url.username || 'root'),
-          password: decodeURIComponent(url.password),
+          ...mysqlConnection(url),
           database,
           connectTimeout: 10_000,
           multipleStatements: false,

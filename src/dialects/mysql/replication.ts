@@ -1,6 +1,7 @@
 import knexFactory from 'knex';
 import type { LagSource, ReplicaLag } from '../../engine/throttle';
 import { parseReplicaUrl, replicaError } from '../replica';
+import { mysqlConnection } from '../url';
 
 type Status = Record<string, unknown>;
 
@@ -15,10 +16,7 @@ export async function connectMysqlReplica(raw: string): Promise<LagSource> {
   const knex = knexFactory({
     client: 'mysql2',
     connection: {
-      host: url.hostname,
-      port: url.port ? Number(url.port) : 3306,
-      user: decodeURIComponent(url.username || 'root'),
-      password: decodeURIComponent(url.password),
+      ...mysqlConnection(url),
       connectTimeout: 5_000,
     },
     pool: { min: 0, max: 1 },
