@@ -80,6 +80,9 @@ export function triggerName(migration: string, table: string): string {
   return `${triggerPrefix(migration)}_${hash(table).slice(0, 8)}`;
 }
 
+/** The names rebuildTables() gives: zmigrate's own tables, never part of an app's schema. */
+export const REBUILD_TABLE = /^_zm_[0-9a-f]{12}_[0-9a-f]{8}_(new|old)$/;
+
 /** The tables of a rebuild by copy: the shadow being filled, and the old table once swapped out. */
 export function rebuildTables(migration: string, table: string): { shadow: string; retired: string } {
   const base = triggerName(migration, table);

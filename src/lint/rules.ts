@@ -1,5 +1,6 @@
 import type { AnalyzedStatement, Fact, LintEngine, LintPhase } from './statement';
 import { LOCK_TIMEOUT_SETTINGS } from './values';
+import { REBUILD_TABLE } from '../engine/dual-write';
 
 /**
  * The lint rules, as data (squawk's shape): an id to silence it by, a
@@ -47,9 +48,6 @@ export interface OperationFacts {
 
 const ALL_PHASES: readonly LintPhase[] = ['expand', 'contract', 'rollback'];
 const BOTH: readonly LintEngine[] = ['postgres', 'mysql'];
-
-/** The shadow and retired tables of a rebuild by copy: zmigrate's own, never seen by an app. */
-const ZMIGRATE_REBUILD_TABLE = /^_zm_[0-9a-f]{12}_[0-9a-f]{8}_(new|old)$/;
 
 function first<K extends Fact['kind']>(
   statement: AnalyzedStatement,
@@ -223,7 +221,7 @@ export const RULES: readonly LintRule[] = [
     phases: ['expand'],
     scope: 'table',
     check: (s) => {
-      const f = first(s, 'dropTable', (d) => !ZMIGRATE_REBUILD_TABLE.test(d.table));
+      const f = first(s, 'dropTable', (d) => !REBUILD_TABLE.test(d.table));
       return f && f.table;
     },
   },

@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
-import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
+import { REBUILD_TABLE, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
   FOREIGN_KEY_ACTIONS,
   type Dialect,
@@ -32,9 +32,7 @@ const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes
 export const STATE_TABLE_PREFIX = 'zmigrate_';
 /** The dual-write trigger (`_bi`, `_bu`) and the mirror of a table being rebuilt (`_ai`, `_au`, `_ad`). */
 const TRIGGER_SUFFIXES = ['_bi', '_bu', ...MysqlTableRebuild.suffixes];
-const TRIGGER_SUFFIX = /_(bi|bu|ai|au|ad)$/;
-/** Shadow and retired tables of a rebuild: zmigrate's own, never part of the app's schema. */
-const REBUILD_TABLE = /^_zm_[0-9a-f]{12}_[0-9a-f]{8}_(new|old)$/;
+const TRIGGER_SUFFIX = new RegExp(`(${TRIGGER_SUFFIXES.join('|')})$`);
 
 interface Row {
   [key: string]: unknown;
