@@ -547,6 +547,20 @@ export class Runner {
     return this.dialect.createTrigger(on, triggerName(migration.name, table), rules, versionSchemaName(this.dialect, migration.name));
   }
 
+  /** A batched UPDATE in place (`sql` only shows it: the batches are run by runBackfill). */
+  private backfillStep(description: string, backfill: BackfillSpec): Step {
+    const set = Object.entries(backfill.set)
+      .map(([column, expression]) => `${this.dialect.quote(column)} = (${expression})`)
+      .join(', ');
+    return {
+      description,
+      sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set} WHERE ${backfill.where} /* in batches by ${this.walkedBy(backfill.key)} */`,
+      transactional: false,
+      locks: false,
+      backfill,
+    };
+  }
+
   /** One trigger per table with every rule of the migration for it, then one backfill per column (or one copy per table). */
   private dualWriteSteps(migration: LoadedMigration, dualWrites: DualWrite[], rebuilds: ReadonlyMap<string, Rebuild> = new Map()): Step[] {
     const rules = new Map<string, DualWriteRule[]>();
@@ -559,16 +573,7 @@ export class Runner {
     }
     const backfills = dualWrites.flatMap((d) => d.backfill);
     for (const backfill of backfills.filter((b) => !rebuilds.has(b.table))) {
-      const set = Object.entries(backfill.set)
-        .map(([column, expression]) => `${q(column)} = (${expression})`)
-        .join(', ');
-      steps.push({
-        description: `backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`,
-        sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set} WHERE ${backfill.where} /* in batches by ${this.walkedBy(backfill.key)} */`,
-        transactional: false,
-        locks: false,
-        backfill,
-      });
+      steps.push(this.backfillStep(`backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`, backfill));
     }
     for (const [table, rebuild] of rebuilds) {
       const specs = backfills.filter((b) => b.table === table);
@@ -600,18 +605,13 @@ export class Runner {
         },
         ...(tableRules.length > 0 ? [this.dualWriteTrigger(migration, table, rebuild.shadow, tableRules)] : []),
         // Rows the mirror wrote before that trigger was there lack their new columns.
-        ...specs.map((b) => {
-          const catchUp: BackfillSpec = { ...b, table: rebuild.shadow, catchUp: true };
-          return {
-            description: `fill ${Object.keys(b.set).join(', ')} of the rows written meanwhile into ${rebuild.shadow}`,
-            sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, rebuild.shadow)} SET ${Object.entries(b.set)
-              .map(([column, expression]) => `${q(column)} = (${expression})`)
-              .join(', ')} WHERE ${b.where} /* in batches by ${this.walkedBy(walkKey)} */`,
-            transactional: false,
-            locks: false,
-            backfill: catchUp,
-          };
-        }),
+        ...specs.map((b) =>
+          this.backfillStep(`fill ${Object.keys(b.set).join(', ')} of the rows written meanwhile into ${rebuild.shadow}`, {
+            ...b,
+            table: rebuild.shadow,
+            catchUp: true,
+          }),
+        ),
         this.dialect.rebuild!.swap(table, rebuild.shadow, rebuild.retired),
         this.dialect.rebuild!.dropRetired(rebuild.retired),
       );
