@@ -5,7 +5,7 @@
  * (fsync off, tiny buffers). Missing binaries fail the test with what to install.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,6 +210,14 @@ export async function startMariadbPair(options: { replicationPassword: string })
   try {
     const [primaryPort, replicaPort] = [await freePort(), await freePort()];
     const small = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M'];
+    // A temp folder of each instance's own: a starting mariadbd deletes every #sql* file in its tmpdir, which in
+    // the shared /tmp would be the other instance's and the machine's own MariaDB server's temporary tables.
+    const tmpdir = (name: string) => {
+      const folder = path.join(dir, `${name}-tmp`);
+      mkdirSync(folder, { recursive: true });
+      if (user) chownSync(folder, user.uid, user.gid);
+      return `--tmpdir=${folder}`;
+    };
     // Both installs run to their end before a failure is reported, so nothing writes into a folder being removed.
     const installs = await Promise.allSettled(
       ['primary', 'replica'].map((name) =>
@@ -221,6 +229,7 @@ export async function startMariadbPair(options: { replicationPassword: string })
             '--auth-root-authentication-method=normal',
             '--skip-test-db',
             '--skip-name-resolve',
+            tmpdir(name),
             ...small,
           ],
           user,
@@ -246,6 +255,7 @@ export async function startMariadbPair(options: { replicationPassword: string })
           '--innodb-flush-log-at-trx-commit=0',
           '--innodb-doublewrite=0',
           '--sync-binlog=0',
+          tmpdir(name),
           ...small,
         ],
         user,
