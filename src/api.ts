@@ -29,6 +29,8 @@ export interface MigratorOptions {
   batchTimeMs?: number;
   /** Pause between backfill batches; default 0. */
   batchDelayMs?: number;
+  /** Backfill batches run side by side, each in a session of its own; default 2 (1 on PGlite). */
+  jobs?: number;
   /**
    * Backfill and verification pause while a replica lags more than this;
    * default 1500 ms, 0 turns the throttle off. PostgreSQL replicas are seen
@@ -50,7 +52,10 @@ export interface MigratorOptions {
  */
 export class Migrator {
   readonly #options: Required<
-    Omit<MigratorOptions, 'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs' | 'maxLagMs' | 'replicaUrls' | 'throttleMaxWaitMs'>
+    Omit<
+      MigratorOptions,
+      'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs' | 'jobs' | 'maxLagMs' | 'replicaUrls' | 'throttleMaxWaitMs'
+    >
   > & {
     logger: Logger;
     batches: BatchOptions;
@@ -71,6 +76,7 @@ export class Migrator {
         batchSize: options.batchSize,
         batchTimeMs: options.batchTimeMs ?? DEFAULT_BATCHES.batchTimeMs,
         batchDelayMs: options.batchDelayMs ?? DEFAULT_BATCHES.batchDelayMs,
+        jobs: options.jobs ?? DEFAULT_BATCHES.jobs,
       },
       throttle: {
         maxLagMs: options.maxLagMs ?? DEFAULT_MAX_LAG_MS,

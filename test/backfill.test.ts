@@ -52,48 +52,53 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     return rows[0]?.checkpoint ? JSON.parse(rows[0].checkpoint) : undefined;
   }
 
-  test('killed mid-backfill, it resumes from the checkpoint without redoing finished batches', async () => {
-    await ordersTable();
-    writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
-    const env = { ZMIGRATE_DATABASE_URL: db.url };
-    const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], env);
-    await running.waitForStderr(/backfill orders\._zm_amount/);
-    await new Promise((r) => setTimeout(r, 600));
-    const killed = await kill9(running);
-    expect(killed.signal).toBe('SIGKILL');
-    const saved = await checkpoint();
-    expect(saved?.last).toBeTruthy();
-    const done = Number(saved!.last![0]);
-    expect(done).toBeGreaterThan(0);
-    expect(done).toBeLessThan(ROWS);
+  test.each(['1', '3'])(
+    'killed mid-backfill (--jobs %s), it resumes from the checkpoint without redoing finished batches',
+    async (jobs) => {
+      await ordersTable();
+      writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
+      const env = { ZMIGRATE_DATABASE_URL: db.url };
+      // The same pace whatever the jobs, so the kill lands half-way.
+      const delay = String(30 * Number(jobs));
+      const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', delay, '--jobs', jobs], env);
+      await running.waitForStderr(/backfill orders\._zm_amount/);
+      await new Promise((r) => setTimeout(r, 600));
+      const killed = await kill9(running);
+      expect(killed.signal).toBe('SIGKILL');
+      const saved = await checkpoint();
+      expect(saved?.last).toBeTruthy();
+      const done = Number(saved!.last![0]);
+      expect(done).toBeGreaterThan(0);
+      expect(done).toBeLessThan(ROWS);
 
-    const during = JSON.parse((await cli('status', '--json')).stdout) as {
-      migrations: Array<{ phase: string; backfilledRows: number | null }>;
-    };
-    expect(during.migrations[0]).toMatchObject({ phase: 'expanding', backfilledRows: expect.any(Number) });
-    expect(during.migrations[0].backfilledRows).toBeGreaterThan(0);
-    expect(during.migrations[0].backfilledRows).toBeLessThan(ROWS);
+      const during = JSON.parse((await cli('status', '--json')).stdout) as {
+        migrations: Array<{ phase: string; backfilledRows: number | null }>;
+      };
+      expect(during.migrations[0]).toMatchObject({ phase: 'expanding', backfilledRows: expect.any(Number) });
+      expect(during.migrations[0].backfilledRows).toBeGreaterThan(0);
+      expect(during.migrations[0].backfilledRows).toBeLessThan(ROWS);
 
-    const rerun = await cli('expand', '--batch-size', '500');
-    expect(rerun.code).toBe(0);
-    expect(rerun.stderr).toContain('(resuming)');
-    const after = JSON.parse((await cli('status', '--json')).stdout) as {
-      migrations: Array<{ phase: string; backfilledRows: number | null }>;
-    };
-    expect(after.migrations[0]).toMatchObject({ phase: 'expanded', backfilledRows: ROWS });
-    expect((await cli('status')).stdout).toMatch(/0001_amount\s+expanded\s+schema \S+; backfill 20,000 rows/);
-    // The user trigger counted every update: each row was backfilled exactly once, before or after the kill.
-    const touched = rowsOf<{ touches: number | string; n: number | string }>(
-      await db.knex.raw('SELECT touches, COUNT(*) AS n FROM orders GROUP BY touches'),
-    );
-    expect(touched.map((r) => [Number(r.touches), Number(r.n)])).toEqual([[1, ROWS]]);
-    const wrong = rowsOf<{ n: number | string }>(
-      await db.knex.raw(
-        `SELECT COUNT(*) AS n FROM orders WHERE ${pg ? '"_zm_amount"' : '`_zm_amount`'} <> amount * 2 OR ${pg ? '"_zm_amount"' : '`_zm_amount`'} IS NULL`,
-      ),
-    );
-    expect(Number(wrong[0].n)).toBe(0);
-  });
+      const rerun = await cli('expand', '--batch-size', '500', '--jobs', jobs);
+      expect(rerun.code).toBe(0);
+      expect(rerun.stderr).toContain('(resuming)');
+      const after = JSON.parse((await cli('status', '--json')).stdout) as {
+        migrations: Array<{ phase: string; backfilledRows: number | null }>;
+      };
+      expect(after.migrations[0]).toMatchObject({ phase: 'expanded', backfilledRows: ROWS });
+      expect((await cli('status')).stdout).toMatch(/0001_amount\s+expanded\s+schema \S+; backfill 20,000 rows/);
+      // The user trigger counted every update: each row was backfilled exactly once, before or after the kill.
+      const touched = rowsOf<{ touches: number | string; n: number | string }>(
+        await db.knex.raw('SELECT touches, COUNT(*) AS n FROM orders GROUP BY touches'),
+      );
+      expect(touched.map((r) => [Number(r.touches), Number(r.n)])).toEqual([[1, ROWS]]);
+      const wrong = rowsOf<{ n: number | string }>(
+        await db.knex.raw(
+          `SELECT COUNT(*) AS n FROM orders WHERE ${pg ? '"_zm_amount"' : '`_zm_amount`'} <> amount * 2 OR ${pg ? '"_zm_amount"' : '`_zm_amount`'} IS NULL`,
+        ),
+      );
+      expect(Number(wrong[0].n)).toBe(0);
+    },
+  );
 
   if (pg) {
     test("on PostgreSQL a migration user who may set session_replication_role backfills with the table's own triggers silent", async () => {
@@ -139,6 +144,28 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(again.stdout).toContain('0001_amount: backfilled and verified');
     expect(again.code).toBe(0);
     expect((await cli('contract')).code).toBe(0);
+  });
+
+  test('verification in segments side by side names wrong rows from every segment', async () => {
+    await ordersTable(3000);
+    writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
+    expect((await cli('expand')).code).toBe(0);
+    const trx = await db.knex.transaction();
+    await trx.raw(pg ? "SELECT set_config('zmigrate.backfill', 'on', true)" : 'SET @zmigrate_backfill = 1');
+    // Rows near the start, at the cuts between three segments, and at the very end.
+    await trx.raw(`UPDATE orders SET ${pg ? '"_zm_amount"' : '`_zm_amount`'} = -7 WHERE id IN (1, 1000, 1001, 2000, 2001, 3000)`);
+    if (!pg) await trx.raw('SET @zmigrate_backfill = NULL');
+    await trx.commit();
+    for (const jobs of ['1', '3']) {
+      const check = await cli('backfill', '--jobs', jobs);
+      expect(check.code).toBe(1);
+      const keys = (/for rows with key (.*)$/m.exec(check.stdout)?.[1] ?? '').split(', ').map(Number);
+      // In key order on MySQL/MariaDB; in the order of the pages on PostgreSQL, where the backfill moved rows.
+      if (pg) {
+        expect(new Set(keys).size).toBe(5);
+        expect(keys.filter((k) => ![1, 1000, 1001, 2000, 2001, 3000].includes(k))).toEqual([]);
+      } else expect(keys).toEqual([1, 1000, 1001, 2000, 2001]);
+    }
   });
 
   test('terminates under constant inserts; rows inserted meanwhile get their value from the trigger', async () => {

@@ -118,6 +118,7 @@ export async function run(argv: string[]): Promise<number> {
       .option('batch-size', { type: 'number', describe: 'rows per backfill batch (default: adapts to --batch-time)' })
       .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '100' })
       .option('batch-delay', { type: 'number', describe: 'ms to pause between backfill batches', defaultDescription: '0' })
+      .option('jobs', { type: 'number', describe: 'backfill batches run side by side, each in its own session', defaultDescription: '2' })
       .option('max-lag', {
         type: 'number',
         describe: 'pause backfills while a replica lags more than this many ms; 0 turns it off',
@@ -175,6 +176,7 @@ export async function run(argv: string[]): Promise<number> {
       batchSize: args.batchSize as number | undefined,
       batchTimeMs: args.batchTime as number | undefined,
       batchDelayMs: args.batchDelay as number | undefined,
+      jobs: args.jobs as number | undefined,
     };
     for (const [name, value] of [
       ['--lock-timeout', lockTimeout],
@@ -188,8 +190,12 @@ export async function run(argv: string[]): Promise<number> {
     ] as const) {
       if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new ConfigError(`${name} must be a number ≥ 0`);
     }
-    if (batches.batchSize !== undefined && (!Number.isInteger(batches.batchSize) || batches.batchSize < 1))
-      throw new ConfigError('--batch-size must be a whole number ≥ 1');
+    for (const [name, value] of [
+      ['--batch-size', batches.batchSize],
+      ['--jobs', batches.jobs],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new ConfigError(`${name} must be a whole number ≥ 1`);
+    }
     const ctx: CommandContext = {
       args,
       output,

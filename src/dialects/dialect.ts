@@ -109,6 +109,12 @@ export interface Dialect {
   readonly knex: Knex;
   /** Where the engine has one: what walks a table with no primary or NOT NULL unique key. */
   readonly rowAddress?: RowAddress;
+  /**
+   * Up to `count` more sessions, for backfill batches run side by side; set
+   * up like the runner's own session, without its lock. Undefined where the
+   * engine has a single session (PGlite). Closed with the dialect.
+   */
+  workerSessions?(count: number): Knex;
 
   quote(identifier: string): string;
   qualify(schema: string, name: string): string;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
-import { keyRanges } from './key-ranges';
+import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
 import type { Throttle } from './throttle';
 import { changedRows } from './raw-result';
@@ -26,11 +26,14 @@ export interface BatchOptions {
   batchTimeMs: number;
   /** Pause between batches, to leave the server room; default 0. */
   batchDelayMs: number;
+  /** Batches run side by side, each in a session of its own; default 2. */
+  jobs?: number;
   /** Pauses between batches while replicas lag. */
   throttle?: Throttle;
 }
 
-export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 100, batchDelayMs: 0 };
+export const DEFAULT_JOBS = 2;
+export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 100, batchDelayMs: 0, jobs: DEFAULT_JOBS };
 const FIRST_BATCH = 1000;
 const MIN_BATCH = 50;
 const MAX_BATCH = 50_000;
@@ -42,6 +45,13 @@ const MAX_CATCH_UP_BATCH = 500_000;
  * table's walk key (key ranges, or page ranges of a table without a key),
  * each batch a short transaction of its own with its checkpoint.
  * The triggers stand aside for the backfill's own writes (session flag).
+ *
+ * Ranges are cut one after another on the runner's session (the one holding
+ * the runner lock, so no batch starts once the lock is lost) and run by
+ * `jobs` workers, each in a session of its own. Batches may commit out of
+ * order; the checkpoint is the end of the longest run of committed batches
+ * from the start, so a rerun redoes at most the batches that were in flight
+ * or committed past it, which change nothing twice (`where` skips filled rows).
  */
 export async function runBackfill(
   dialect: Dialect,
@@ -70,43 +80,164 @@ export async function runBackfill(
   assignments.push(...(await dialect.preservedOnUpdate(spec.table)).map((c) => `${q(c)} = ${q(c)}`));
   const total = await dialect.estimateRows(spec.table);
   const progress = new ProgressClock(spec.table, state.rows, total, logger);
+  const jobs = dialect.workerSessions ? Math.max(1, Math.floor(options.jobs ?? 1)) : 1;
+  const sessions = jobs > 1 ? dialect.workerSessions!(jobs) : dialect.knex;
+  const ledger = new Ledger(state);
+  const planning = new Mutex();
+  const committing = new Mutex();
   let size = options.batchSize ?? FIRST_BATCH;
+  let finished = false;
+  let failed = false;
 
-  for (;;) {
-    await options.throttle?.wait();
-    const started = Date.now();
-    const batch = await ranges.next(state.last, end, size);
-    let walked = spec.catchUp ? 0 : (batch.rows ?? (await ranges.count(batch.range)));
+  /** The next range, cut after the last one planned; undefined once the end is reached. */
+  const plan = () =>
+    planning.run(async () => {
+      if (finished || failed) return undefined;
+      const batch = await ranges.next(ledger.planned(), end, size);
+      const walked = spec.catchUp ? 0 : (batch.rows ?? (await ranges.count(batch.range)));
+      finished = batch.final;
+      return { seq: ledger.plan(batch.upper), batch, walked };
+    });
+
+  const runBatch = async ({ seq, batch, walked }: { seq: number; batch: KeyBatch; walked: number }) => {
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
       : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
-    await retryingConflicts(dialect, () =>
-      // READ COMMITTED: row locks only, no gap locks that an app's insert could run into (PostgreSQL's default anyway).
-      dialect.knex.transaction(
-        async (trx) => {
-          await trx.raw(dialect.backfillFlag(true));
-          try {
-            for (const sql of statements) {
-              const result: unknown = await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
-              if (spec.catchUp) walked = changedRows(result);
+    let rows = walked;
+    await retryingConflicts(dialect, async () => {
+      let release: (() => void) | undefined;
+      try {
+        // READ COMMITTED: row locks only, no gap locks that an app's insert could run into (PostgreSQL's default anyway).
+        await sessions.transaction(
+          async (trx) => {
+            await trx.raw(dialect.backfillFlag(true));
+            try {
+              for (const sql of statements) {
+                const result: unknown = await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
+                if (spec.catchUp) rows = changedRows(result);
+              }
+            } finally {
+              await trx.raw(dialect.backfillFlag(false)).catch(() => undefined);
             }
-            await checkpoints.save({ last: batch.upper, end, rows: state.rows + walked }, trx);
-          } finally {
-            await trx.raw(dialect.backfillFlag(false)).catch(() => undefined);
-          }
-        },
-        { isolationLevel: 'read committed' },
-      ),
-    );
-    state = { last: batch.upper, end, rows: state.rows + walked };
-    progress.tick(state.rows, batch.final);
-    if (batch.final) {
-      if (spec.copy) await retryingConflicts(dialect, () => dialect.rebuild!.afterCopy(dialect.knex, spec));
-      return state.rows;
+            // One commit at a time, so each checkpoint knows every batch committed before it.
+            release = await committing.lock();
+            await checkpoints.save(ledger.proposal(seq, rows), trx);
+          },
+          { isolationLevel: 'read committed' },
+        );
+        ledger.commit(seq, rows);
+      } finally {
+        release?.();
+      }
+    });
+  };
+
+  const worker = async () => {
+    for (;;) {
+      await options.throttle?.wait();
+      const next = await plan();
+      if (!next) return;
+      const started = Date.now();
+      await runBatch(next);
+      progress.tick(ledger.rows, false);
+      if (options.batchSize === undefined)
+        size = nextSize(size, Date.now() - started, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
+      if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
     }
-    if (options.batchSize === undefined)
-      size = nextSize(size, Date.now() - started, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
-    if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+  };
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: jobs }, () =>
+      worker().catch((error: unknown) => {
+        failed = true;
+        throw error;
+      }),
+    ),
+  );
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) throw failure.reason;
+  progress.tick(ledger.rows, true);
+  if (spec.copy) await retryingConflicts(dialect, () => dialect.rebuild!.afterCopy(dialect.knex, spec));
+  return ledger.rows;
+}
+
+/**
+ * Which batches have committed, and the checkpoint that follows: the upper
+ * end of the longest run of committed batches from the start, with their
+ * rows. Rows of batches committed past it are counted once they join it, as
+ * a rerun would walk them again.
+ */
+class Ledger {
+  /** Upper end of each batch planned and not yet behind the checkpoint, by sequence number. */
+  readonly #uppers = new Map<number, unknown[]>();
+  /** Rows of each batch committed past the checkpoint. */
+  readonly #ahead = new Map<number, number>();
+  #next = 0;
+  #nextPlanned = 0;
+  #lastPlanned: unknown[] | null;
+  #checkpoint: BackfillCheckpoint;
+
+  constructor(start: BackfillCheckpoint) {
+    this.#checkpoint = start;
+    this.#lastPlanned = start.last;
+  }
+
+  /** Rows of every committed batch, for progress. */
+  get rows(): number {
+    let rows = this.#checkpoint.rows;
+    for (const n of this.#ahead.values()) rows += n;
+    return rows;
+  }
+
+  /** Where the next range starts. */
+  planned(): unknown[] | null {
+    return this.#lastPlanned;
+  }
+
+  plan(upper: unknown[]): number {
+    this.#uppers.set(this.#nextPlanned, upper);
+    this.#lastPlanned = upper;
+    return this.#nextPlanned++;
+  }
+
+  /** The checkpoint once batch `seq`, of `rows` rows, commits too. */
+  proposal(seq: number, rows: number): BackfillCheckpoint {
+    let { last, rows: total } = this.#checkpoint;
+    for (let n = this.#next; n === seq || this.#ahead.has(n); n++) {
+      last = this.#uppers.get(n)!;
+      total += n === seq ? rows : this.#ahead.get(n)!;
+    }
+    return { last, end: this.#checkpoint.end, rows: total };
+  }
+
+  commit(seq: number, rows: number): void {
+    this.#checkpoint = this.proposal(seq, rows);
+    this.#ahead.set(seq, rows);
+    for (; this.#ahead.has(this.#next); this.#next++) {
+      this.#ahead.delete(this.#next);
+      this.#uppers.delete(this.#next);
+    }
+  }
+}
+
+/** One holder at a time, in the order they asked. */
+class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+
+  lock(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const turn = this.#tail.then(() => release);
+    this.#tail = this.#tail.then(() => held);
+    return turn;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.lock();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 }
 

@@ -125,7 +125,7 @@ export class StepExecutor {
         );
         await record.done();
       } else if (step.verify) {
-        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle);
+        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle, this.batches.jobs);
         if (keys.length > 0)
           throw new VerificationError(
             migration,

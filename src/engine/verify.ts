@@ -14,19 +14,35 @@ const SHOWN = 5;
 const FIRST_PAGES = 128;
 const MAX_PAGES = 32_768;
 
+type Rows = (sql: string, bindings: unknown[]) => Promise<Array<Record<string, unknown>>>;
+
 /**
  * Walks the table in key-range chunks and returns the keys of the first rows
- * where the new shape does not hold what `up` gives for the old one.
+ * where the new shape does not hold what `up` gives for the old one. With
+ * `jobs` > 1 (and an engine with more sessions), the table is cut into that
+ * many segments, walked side by side.
  */
-export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttle?: Throttle): Promise<unknown[][]> {
+export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttle?: Throttle, jobs = 1): Promise<unknown[][]> {
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.table, spec.key);
-  const rows = async (sql: string, bindings: unknown[]) => resultRows(await dialect.knex.raw(sql, bindings as Knex.RawBinding[]));
+  const sessions = jobs > 1 && dialect.workerSessions ? dialect.workerSessions(jobs) : dialect.knex;
+  const segments = sessions === dialect.knex ? 1 : jobs;
+  const rows: Rows = async (sql, bindings) => resultRows(await sessions.raw(sql, bindings as Knex.RawBinding[]));
   // Pages need no look at the key's end first.
-  if (spec.key !== 'ctid' && dialect.rowAddress) return pageWalk(dialect, dialect.rowAddress, spec, spec.key, rows, throttle);
+  if (spec.key !== 'ctid' && dialect.rowAddress) {
+    const address = dialect.rowAddress;
+    const key = spec.key;
+    const pages = await address.pages(spec.table);
+    const cuts = Array.from({ length: segments + 1 }, (_, i) => Math.round((pages * i) / segments));
+    return inOrder(cuts.slice(1).map((to, i) => pageWalk(dialect, address, spec, key, cuts[i], to, rows, throttle)));
+  }
   const found: unknown[][] = [];
   const end = await ranges.end();
-  if (end && spec.key !== 'ctid' && spec.key.length === 1) return singleColumnWalk(dialect, spec, spec.key[0], end[0], rows, throttle);
+  if (end && spec.key !== 'ctid' && spec.key.length === 1) {
+    const column = spec.key[0];
+    const cuts = await cutPoints(dialect, spec.table, column, end[0], segments);
+    return inOrder(cuts.slice(1).map((to, i) => singleColumnWalk(dialect, spec, column, cuts[i], to, rows, throttle)));
+  }
   let last: unknown[] | null = null;
   let size = FIRST_CHUNK;
   while (end) {
@@ -45,8 +61,44 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
   return found;
 }
 
+/** The keys the segments found, the first segment's first, at most SHOWN. */
+async function inOrder(segments: Array<Promise<unknown[][]>>): Promise<unknown[][]> {
+  return (await Promise.all(segments)).flat().slice(0, SHOWN);
+}
+
 /**
- * One pass per chunk for a one-column key: the chunk's last key and how many
+ * Where to cut a one-column key into `segments` walks: undefined (the start),
+ * then keys of the table about evenly spaced between its first key and `end`
+ * (an integer key only; others are walked whole), then `end`. A cut is a key
+ * read from the table and bound as it was read, so the segments `(cut, next]`
+ * meet exactly, whatever the server converts when it compares.
+ */
+async function cutPoints(dialect: Dialect, table: string, column: string, end: unknown, segments: number): Promise<unknown[]> {
+  if (segments <= 1) return [undefined, end];
+  const key = dialect.quote(column);
+  const qualified = dialect.qualify(dialect.baseSchema, table);
+  const first = async (sql: string, bindings: unknown[]) =>
+    (resultRows(await dialect.knex.raw(sql, bindings as Knex.RawBinding[]))[0] as Record<string, unknown> | undefined)?.[column];
+  const start = await first(`SELECT ${key} FROM ${qualified} ORDER BY ${key} LIMIT 1`, []);
+  const integer = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v));
+  if (!integer(start) || !integer(end)) return [undefined, end];
+  const low = BigInt(String(start));
+  const span = BigInt(String(end)) - low;
+  const cuts: unknown[] = [undefined];
+  for (let i = 1; i < segments; i++) {
+    const target = low + (span * BigInt(i)) / BigInt(segments);
+    const at = await first(`SELECT ${key} FROM ${qualified} WHERE ${key} >= ? ORDER BY ${key} LIMIT 1`, [
+      typeof start === 'number' ? Number(target) : target.toString(),
+    ]);
+    if (at !== undefined && String(at) !== String(cuts[cuts.length - 1]) && String(at) !== String(end)) cuts.push(at);
+  }
+  cuts.push(end);
+  return cuts;
+}
+
+/**
+ * One pass per chunk for a one-column key, over the keys after `from` (from
+ * the start when undefined) up to `end`: the chunk's last key and how many
  * of its rows are wrong come from one scan (no separate look-ahead for the
  * chunk's end); the wrong keys are listed only for a chunk that has some.
  */
@@ -54,15 +106,16 @@ async function singleColumnWalk(
   dialect: Dialect,
   spec: VerifySpec,
   column: string,
+  from: unknown,
   end: unknown,
-  rows: (sql: string, bindings: unknown[]) => Promise<Array<Record<string, unknown>>>,
+  rows: Rows,
   throttle: Throttle | undefined,
 ): Promise<unknown[][]> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const key = q(column);
   const found: unknown[][] = [];
-  let last: unknown = undefined;
+  let last: unknown = from;
   let size = FIRST_CHUNK;
   for (;;) {
     await throttle?.wait();
@@ -93,26 +146,27 @@ async function singleColumnWalk(
 }
 
 /**
- * PostgreSQL: chunks of pages read in order (a TID range scan), the cheapest
- * way through a heap that the backfill just filled with dead row versions.
- * The wrong rows are named by their key. A row an app updates while this
- * runs may be seen in its old version or, moved to a page already read, not
- * at all: either way it was written through the triggers.
+ * PostgreSQL: chunks of pages `[from, to)` read in order (a TID range scan),
+ * the cheapest way through a heap that the backfill just filled with dead
+ * row versions. The wrong rows are named by their key. A row an app updates
+ * while this runs may be seen in its old version or, moved to a page already
+ * read, not at all: either way it was written through the triggers.
  */
 async function pageWalk(
   dialect: Dialect,
   address: RowAddress,
   spec: VerifySpec,
   key: string[],
-  rows: (sql: string, bindings: unknown[]) => Promise<Array<Record<string, unknown>>>,
+  start: number,
+  pages: number,
+  rows: Rows,
   throttle: Throttle | undefined,
 ): Promise<unknown[][]> {
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const columns = key.map((k) => dialect.quote(k)).join(', ');
-  const pages = await address.pages(spec.table);
   const found: unknown[][] = [];
   let size = FIRST_PAGES;
-  for (let from = 0; from < pages && found.length < SHOWN;) {
+  for (let from = start; from < pages && found.length < SHOWN;) {
     await throttle?.wait();
     const started = Date.now();
     const to = Math.min(pages, from + size);

@@ -67,6 +67,8 @@ export class MysqlDialect implements Dialect {
 
   /** True between acquireRunnerLock and releaseRunnerLock: a new session must take the lock again. */
   #holdsRunnerLock = false;
+  #workers: Knex | undefined;
+  readonly workerSessions: (count: number) => Knex;
 
   constructor(
     config: Knex.Config,
@@ -77,6 +79,16 @@ export class MysqlDialect implements Dialect {
       ...config,
       pool: { ...config.pool, afterCreate: (conn: MysqlSession, done: AfterCreateDone) => this.#newSession(conn, lockWaitSeconds, done) },
     });
+    this.workerSessions = (count) =>
+      (this.#workers ??= knexFactory({
+        ...config,
+        pool: {
+          min: 0,
+          max: count,
+          afterCreate: (conn: MysqlSession, done: AfterCreateDone) =>
+            this.#boundLockWaits(conn, lockWaitSeconds, (error) => done(error, conn)),
+        },
+      }));
     this.#lockName = `zmigrate:${createHash('sha256').update(baseSchema).digest('hex').slice(0, 40)}`;
     this.rebuild = new MysqlTableRebuild({
       baseSchema,
@@ -93,8 +105,7 @@ export class MysqlDialect implements Dialect {
    * runs, or stops the run.
    */
   #newSession(conn: MysqlSession, lockWaitSeconds: number, done: AfterCreateDone): void {
-    // lock_wait_timeout bounds metadata-lock waits of DDL; whole seconds only on these servers.
-    conn.query('SET SESSION lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [lockWaitSeconds, lockWaitSeconds], (error) => {
+    this.#boundLockWaits(conn, lockWaitSeconds, (error) => {
       if (error || !this.#holdsRunnerLock) return done(error, conn);
       // The ended session may not be gone yet: wait for it a little; after that, another runner has the lock.
       conn.query('SELECT GET_LOCK(?, ?) AS ok', [this.#lockName, RETAKE_LOCK_MS / 1000], (err, rows) => {
@@ -223,8 +234,15 @@ export class MysqlDialect implements Dialect {
     return connectMysqlReplica(url);
   }
 
+  /** lock_wait_timeout bounds metadata-lock waits of DDL; whole seconds only on these servers. */
+  #boundLockWaits(conn: MysqlSession, lockWaitSeconds: number, done: (error: Error | null) => void): void {
+    conn.query('SET SESSION lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [lockWaitSeconds, lockWaitSeconds], done);
+  }
+
   async close(): Promise<void> {
-    await this.knex.destroy();
+    const workers = this.#workers;
+    this.#workers = undefined;
+    await Promise.all([this.knex.destroy(), workers?.destroy()]);
   }
 
   async acquireRunnerLock(waitMs: number): Promise<boolean> {

@@ -69,6 +69,8 @@ export class PostgresDialect implements Dialect {
   #skipsTriggers = false;
   /** True between acquireRunnerLock and releaseRunnerLock: a new session must take the lock again. */
   #holdsRunnerLock = false;
+  #workers: Knex | undefined;
+  readonly workerSessions?: (count: number) => Knex;
 
   /** The knex is made on first use, so a subclass can prepare first (PGlite locks its folder). */
   constructor(
@@ -79,6 +81,21 @@ export class PostgresDialect implements Dialect {
       config.client === 'pg'
         ? { ...config, pool: { ...config.pool, afterCreate: (conn: PgSession, done: AfterCreateDone) => this.#newSession(conn, done) } }
         : config;
+    if (config.client === 'pg') {
+      this.workerSessions = (count) =>
+        (this.#workers ??= knexFactory({
+          ...config,
+          pool: {
+            min: 0,
+            max: count,
+            afterCreate: (conn: PgSession, done: AfterCreateDone) =>
+              this.#checkClient(conn).then(
+                () => done(null, conn),
+                (error: Error) => done(error, conn),
+              ),
+          },
+        }));
+    }
     this.#stateSchema = stateSchemaFor(baseSchema);
     const digest = createHash('sha256').update(`zmigrate:${baseSchema}`).digest();
     this.#lockKey = [digest.readInt32BE(0), digest.readInt32BE(4)];
@@ -201,9 +218,9 @@ export class PostgresDialect implements Dialect {
   }
 
   async close(): Promise<void> {
-    const knex = this.#knex;
-    this.#knex = undefined;
-    await knex?.destroy();
+    const sessions = [this.#knex, this.#workers];
+    this.#knex = this.#workers = undefined;
+    await Promise.all(sessions.map((k) => k?.destroy()));
   }
 
   primaryLagSource(warn: (message: string) => void): LagSource | undefined {
@@ -235,17 +252,22 @@ export class PostgresDialect implements Dialect {
    * one takes it again before any statement runs, or stops the run.
    */
   #newSession(conn: PgSession, done: AfterCreateDone): void {
-    // A runner killed mid-statement must not keep the runner lock until the statement ends: PostgreSQL 14+
-    // checks every CLIENT_CHECK_MS whether the client is still there and ends the session if not.
-    conn
-      .query(
-        "select set_config('client_connection_check_interval', $1, false) where current_setting('server_version_num')::int >= 140000",
-        [`${CLIENT_CHECK_MS}ms`],
-      )
-      .then(
-        () => this.#retakeRunnerLock(conn, done),
-        (error: Error) => done(error, conn),
-      );
+    this.#checkClient(conn).then(
+      () => this.#retakeRunnerLock(conn, done),
+      (error: Error) => done(error, conn),
+    );
+  }
+
+  /**
+   * A runner killed mid-statement must not keep the runner lock (or a batch
+   * its row locks) until the statement ends: PostgreSQL 14+ checks every
+   * CLIENT_CHECK_MS whether the client is still there and ends the session if not.
+   */
+  async #checkClient(conn: PgSession): Promise<void> {
+    await conn.query(
+      "select set_config('client_connection_check_interval', $1, false) where current_setting('server_version_num')::int >= 140000",
+      [`${CLIENT_CHECK_MS}ms`],
+    );
   }
 
   #retakeRunnerLock(conn: PgSession, done: AfterCreateDone): void {
