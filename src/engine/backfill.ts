@@ -52,7 +52,7 @@ export async function runBackfill(
 ): Promise<number> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const ranges = keyRanges(dialect, spec.table, spec.key, spec.where);
+  const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.where);
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end) {
@@ -79,7 +79,9 @@ export async function runBackfill(
     let walked = spec.catchUp ? 0 : (batch.rows ?? (await ranges.count(batch.range)));
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
-      : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
+      : spec.catchUp
+        ? dialect.rebuild!.catchUpChunk(spec, batch.range.sql, assignments)
+        : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
     await retryingConflicts(dialect, () =>
       // READ COMMITTED: row locks only, no gap locks that an app's insert could run into (PostgreSQL's default anyway).
       dialect.knex.transaction(

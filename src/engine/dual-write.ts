@@ -57,8 +57,12 @@ export interface BackfillSpec {
   where: string;
   /** Copy the rows into this shadow table instead of updating them in place (see TableRebuild). */
   copy?: { into: string; columns: string[] };
-  /** A catch-up after a copy: counts the rows it filled, not the rows it walked (the copy counted those). */
-  catchUp?: boolean;
+  /**
+   * A catch-up after a copy: walks the keys in `log` (those the mirror wrote)
+   * instead of the table, and counts the rows it filled, not the rows it
+   * walked (the copy counted those).
+   */
+  catchUp?: { log: string };
 }
 
 /** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */
