@@ -6,9 +6,11 @@
  *
  * What must hold: every write the old app makes during the copy (inserts,
  * updates, key changes, deletes) ends up in the swapped-in table with its new
- * column right; AUTO_INCREMENT never hands out a key twice; a run killed in
- * the copy resumes, or rolls back leaving nothing behind; tables the swap
- * would damage (triggers, foreign keys) are updated in place instead.
+ * column right, filled by the catch-up that visits the keys the mirror
+ * logged; AUTO_INCREMENT never hands out a key twice; a run killed in the
+ * copy resumes, or rolls back leaving nothing behind (shadow, key log,
+ * triggers); tables the swap would damage (triggers, foreign keys) are
+ * updated in place instead.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -60,6 +62,12 @@ describe('rebuild by copy on mysql', () => {
       ),
     ).map((r) => `${r.tbl}.${r.name}`);
     return { tables, triggers };
+  }
+
+  /** Rows the catch-up filled, from its progress line (the rows the mirror wrote before the shadow's trigger). */
+  function caughtUp(stderr: string): number {
+    const line = /backfill _zm_\w+_new: ([\d,]+)/.exec(stderr);
+    return line ? Number(line[1].replace(/,/g, '')) : 0;
   }
 
   async function readItems(withHelper: boolean): Promise<Map<number, Item & { helper?: number }>> {
@@ -122,6 +130,8 @@ describe('rebuild by copy on mysql', () => {
     expect(result.stderr).toMatch(/swap .* in for items/);
     expect(stats.failures).toEqual([]);
     expect(stats.writes).toBeGreaterThan(50);
+    // Writes landed before the shadow had its trigger: only the catch-up (over the logged keys) filled those rows.
+    expect(caughtUp(result.stderr)).toBeGreaterThan(0);
 
     const after = await readItems(true);
     expect(after.size).toBe(expected.size);
@@ -141,13 +151,57 @@ describe('rebuild by copy on mysql', () => {
     expect(await leftovers()).toEqual({ tables: [], triggers: [] });
   });
 
+  test('the catch-up keeps ON UPDATE CURRENT_TIMESTAMP columns as the apps left them', async () => {
+    const stamp = '2001-02-03 04:05:06';
+    await db.knex.raw('ALTER TABLE items ADD COLUMN updated_at timestamp NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP');
+    const running = start('expand', ...SLOW);
+    await running.waitForStderr(/copy items into/);
+    const writer = startWriter(
+      async (i) => {
+        if (i % 2 === 0) await db.knex('items').insert({ code: `n${i}`, qty: i % 50, updated_at: stamp });
+        else
+          await db
+            .knex('items')
+            .where({ id: 1 + ((i * 7919) % ROWS) })
+            .update({ qty: 1000 + i, updated_at: stamp });
+      },
+      { pauseMs: 2 },
+    );
+    const result = await running.done;
+    const stats = await writer.stop();
+    expect(result.stderr).toMatch(/swap .* in for items/);
+    expect(result.code).toBe(0);
+    expect(stats.failures).toEqual([]);
+    expect(caughtUp(result.stderr)).toBeGreaterThan(0);
+    const stamps = rowsOf<{ stamped: string; n: number }>(
+      await db.knex.raw(
+        "SELECT DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') AS stamped, COUNT(*) AS n FROM items WHERE updated_at IS NOT NULL GROUP BY stamped",
+      ),
+    );
+    expect(stamps).toEqual([{ stamped: stamp, n: expect.any(Number) }]);
+    expect([...(await readItems(true)).values()].filter((r) => r.helper !== r.qty * 10)).toEqual([]);
+  });
+
   test('killed in the middle of the copy: a rerun finishes it; killed again and rolled back, nothing is left behind', async () => {
     let running = start('expand', ...SLOW);
     await running.waitForStderr(/backfill items: [\d,]+ \//);
     expect((await kill9(running)).signal).toBe('SIGKILL');
     const half = await leftovers();
-    expect(half.tables).toHaveLength(1);
+    expect(half.tables.sort()).toEqual([expect.stringMatching(/^_zm_\w+_log$/), expect.stringMatching(/^_zm_\w+_new$/)]);
     expect(half.triggers).toHaveLength(3);
+
+    // The apps write while no zmigrate runs: the mirror repeats each write in the shadow and logs the key it leaves there.
+    const [inserted] = await db.knex('items').insert({ code: 'while-stopped', qty: 7 });
+    await db.knex('items').where({ id: 1 }).update({ qty: 41 });
+    await db.knex('items').where({ id: ROWS }).update({ qty: 42 });
+    await db
+      .knex('items')
+      .where({ id: 2 })
+      .update({ id: ROWS + 100 });
+    await db.knex('items').where({ id: 3 }).delete();
+    const log = half.tables.find((t) => t.endsWith('_log'))!;
+    const logged = rowsOf<{ id: number }>(await db.knex.raw('SELECT id FROM ?? ORDER BY id', [log])).map((r) => Number(r.id));
+    expect(logged).toEqual([1, ROWS, Number(inserted), ROWS + 100]);
 
     const rerun = await cli('expand');
     expect(rerun.code).toBe(0);
@@ -155,9 +209,13 @@ describe('rebuild by copy on mysql', () => {
     const widened = await readItems(true);
     expect(widened.size).toBe(ROWS);
     expect([...widened.values()].filter((r) => r.helper !== r.qty * 10)).toEqual([]);
+    expect([1, ROWS, Number(inserted), ROWS + 100].map((id) => widened.get(id)?.helper)).toEqual([410, 420, 70, 10]);
+    expect(widened.has(2) || widened.has(3)).toBe(false);
+    expect((await leftovers()).tables).toEqual([]);
 
     // Back to before the migration, then start again and kill once more.
     expect((await cli('rollback')).code).toBe(0);
+    expect((await leftovers()).tables).toEqual([]);
     running = start('expand', ...SLOW);
     await running.waitForStderr(/backfill items: [\d,]+ \//);
     await kill9(running);
@@ -201,6 +259,15 @@ describe('rebuild by copy on mysql', () => {
     expect(plan.code).toBe(0);
     expect(plan.stdout).toMatch(/CREATE TABLE `[^`]+`\.`_zm_\w+_new` LIKE `[^`]+`\.`items`/);
     expect(plan.stdout).toMatch(/AFTER (INSERT|UPDATE|DELETE) ON `[^`]+`\.`items`/);
+    // The mirror logs each key it writes; the catch-up visits only those rows of the shadow.
+    expect(plan.stdout).toMatch(
+      /CREATE TABLE `[^`]+`\.`_zm_\w+_log` \(PRIMARY KEY \(`id`\)\) ENGINE = InnoDB SELECT `id` FROM `[^`]+`\.`_zm_\w+_new` WHERE FALSE/,
+    );
+    expect(plan.stdout).toMatch(/INSERT IGNORE INTO `[^`]+`\.`_zm_\w+_log` \(`id`\) VALUES \(NEW\.`id`\)/);
+    expect(plan.stdout).toMatch(
+      /UPDATE `[^`]+`\.`_zm_\w+_new` JOIN \(SELECT `id` AS `(\w+)` FROM `[^`]+`\.`_zm_\w+_log` WHERE \(`id`\) BETWEEN \? AND \?\) AS `\w+`\s+ON `[^`]+`\.`_zm_\w+_new`\.`id` = `\w+`\.`\1`\s+SET `_zm_qty` = \(qty \* 10\) WHERE \(`_zm_qty` IS NULL\)/,
+    );
+    expect(plan.stdout).toMatch(/DROP TABLE IF EXISTS `[^`]+`\.`_zm_\w+_old`, `[^`]+`\.`_zm_\w+_log`/);
     expect(plan.stdout).toMatch(/RENAME TABLE `[^`]+`\.`items` TO `[^`]+`\.`_zm_\w+_old`, `[^`]+`\.`_zm_\w+_new` TO `[^`]+`\.`items`/);
     expect(await leftovers()).toEqual({ tables: [], triggers: [] });
   });

@@ -47,10 +47,12 @@ export interface ForeignKeyDefinition {
   onDelete?: ForeignKeyAction;
 }
 
-/** What the mirror triggers of a rebuild copy: the old columns, and the key that finds a row in the shadow. */
+/** What the mirror triggers of a rebuild copy: the old columns, the key that finds a row in the shadow, and where they log it. */
 export interface MirrorSpec {
   columns: string[];
   key: string[];
+  /** The key log (createKeyLog): the key each insert and update leaves in the shadow. */
+  log: string;
 }
 
 /**
@@ -61,16 +63,25 @@ export interface TableRebuild {
   /** Why the table cannot be rebuilt this way (foreign keys, triggers, …); empty when it can. */
   blockers(table: string): Promise<string[]>;
   createShadow(table: string, shadow: string): Step;
+  /** A table of the shadow's key columns alone, keyed by them, where the mirror logs the keys it writes. */
+  createKeyLog(shadow: string, log: string, key: string[]): Step;
   /** Triggers on the table that repeat each insert, update and delete on the shadow (`name` + a suffix). */
   mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step;
   /** The statements that copy one chunk, in one transaction; `range` is the chunk's key condition, whose bindings each takes. */
   copyChunk(spec: BackfillSpec, range: string): string[];
+  /**
+   * The statements of one catch-up batch (`spec.catchUp`), in one transaction:
+   * `range` is over the log's keys; `assignments` is the SET list of the
+   * in-place UPDATE (the new columns, and those that keep their value).
+   */
+  catchUpChunk(spec: BackfillSpec, range: string, assignments: string[]): string[];
   /** Runs once the last chunk is copied, before the swap. */
   afterCopy(knex: Knex, spec: BackfillSpec): Promise<void>;
   /** Both renames in one atomic statement. */
   swap(table: string, shadow: string, retired: string): Step;
-  dropRetired(retired: string): Step;
-  /** Steps that drop the shadow and retired tables left with this name prefix (rollback of a half-done expand). */
+  /** Drops the retired table and the key log, after the swap. */
+  dropRetired(retired: string, log: string): Step;
+  /** Steps that drop the shadow, retired and log tables left with this name prefix (rollback of a half-done expand). */
   leftovers(prefix: string): Promise<Step[]>;
 }
 

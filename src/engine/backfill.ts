@@ -62,7 +62,7 @@ export async function runBackfill(
 ): Promise<number> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const ranges = keyRanges(dialect, spec.table, spec.key, spec.where);
+  const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.where);
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end) {
@@ -102,7 +102,9 @@ export async function runBackfill(
   const runBatch = async ({ seq, batch, walked }: { seq: number; batch: KeyBatch; walked: number }) => {
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
-      : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
+      : spec.catchUp
+        ? dialect.rebuild!.catchUpChunk(spec, batch.range.sql, assignments)
+        : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
     let rows = walked;
     await retryingConflicts(dialect, async () => {
       let release: (() => void) | undefined;

@@ -57,8 +57,12 @@ export interface BackfillSpec {
   where: string;
   /** Copy the rows into this shadow table instead of updating them in place (see TableRebuild). */
   copy?: { into: string; columns: string[] };
-  /** A catch-up after a copy: counts the rows it filled, not the rows it walked (the copy counted those). */
-  catchUp?: boolean;
+  /**
+   * A catch-up after a copy: walks the keys in `log` (those the mirror wrote)
+   * instead of the table, and counts the rows it filled, not the rows it
+   * walked (the copy counted those).
+   */
+  catchUp?: { log: string };
 }
 
 /** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */
@@ -80,13 +84,24 @@ export function triggerName(migration: string, table: string): string {
   return `${triggerPrefix(migration)}_${hash(table).slice(0, 8)}`;
 }
 
-/** The names rebuildTables() gives: zmigrate's own tables, never part of an app's schema. */
-export const REBUILD_TABLE = /^_zm_[0-9a-f]{12}_[0-9a-f]{8}_(new|old)$/;
+/**
+ * The tables of a rebuild by copy: the shadow being filled, the old table
+ * once swapped out, and the log of the keys the apps wrote meanwhile.
+ */
+export interface RebuildTables {
+  shadow: string;
+  retired: string;
+  log: string;
+}
 
-/** The tables of a rebuild by copy: the shadow being filled, and the old table once swapped out. */
-export function rebuildTables(migration: string, table: string): { shadow: string; retired: string } {
+const REBUILD_SUFFIXES: Readonly<RebuildTables> = { shadow: '_new', retired: '_old', log: '_log' };
+
+/** The names rebuildTables() gives: zmigrate's own tables, never part of an app's schema. */
+export const REBUILD_TABLE = new RegExp(`^_zm_[0-9a-f]{12}_[0-9a-f]{8}(${Object.values(REBUILD_SUFFIXES).join('|')})$`);
+
+export function rebuildTables(migration: string, table: string): RebuildTables {
   const base = triggerName(migration, table);
-  return { shadow: `${base}_new`, retired: `${base}_old` };
+  return { shadow: base + REBUILD_SUFFIXES.shadow, retired: base + REBUILD_SUFFIXES.retired, log: base + REBUILD_SUFFIXES.log };
 }
 
 export function triggerPrefix(migration: string): string {

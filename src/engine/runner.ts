@@ -2,7 +2,7 @@ import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
 import type { DualWrite, Operation, PlanContext } from '../operations/operation';
-import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule } from './dual-write';
+import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
 import { privilegeError } from './privileges';
@@ -49,10 +49,8 @@ export interface PhasePlan {
   note?: string;
 }
 
-/** A table whose expanded shape is built by copy (TableRebuild): its shadow, retired name and copied columns. */
-interface Rebuild {
-  shadow: string;
-  retired: string;
+/** A table whose expanded shape is built by copy (TableRebuild): its shadow, retired name, key log and copied columns. */
+interface Rebuild extends RebuildTables {
   /** The columns copied as they are. */
   columns: string[];
 }
@@ -547,14 +545,20 @@ export class Runner {
     return this.dialect.createTrigger(on, triggerName(migration.name, table), rules, versionSchemaName(this.dialect, migration.name));
   }
 
-  /** A batched UPDATE in place (`sql` only shows it: the batches are run by runBackfill). */
+  /**
+   * A batched UPDATE, in place or (a catch-up) of the shadow's rows whose keys
+   * were logged (`sql` only shows it: the batches are run by runBackfill).
+   */
   private backfillStep(description: string, backfill: BackfillSpec): Step {
-    const set = Object.entries(backfill.set)
-      .map(([column, expression]) => `${this.dialect.quote(column)} = (${expression})`)
-      .join(', ');
+    const set = Object.entries(backfill.set).map(([column, expression]) => `${this.dialect.quote(column)} = (${expression})`);
+    const walked = `/* in batches by ${this.walkedBy(backfill.key)}${backfill.catchUp ? ` of ${backfill.catchUp.log}` : ''} */`;
+    const update =
+      backfill.catchUp && backfill.key !== 'ctid'
+        ? this.dialect.rebuild!.catchUpChunk(backfill, `(${walkKeySql(backfill.key, (c) => this.dialect.quote(c))}) BETWEEN ? AND ?`, set)
+        : [`UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set.join(', ')} WHERE ${backfill.where}`];
     return {
       description,
-      sql: `UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set} WHERE ${backfill.where} /* in batches by ${this.walkedBy(backfill.key)} */`,
+      sql: `${update.join(';\n')} ${walked}`,
       transactional: false,
       locks: false,
       backfill,
@@ -592,9 +596,11 @@ export class Runner {
       const tableRules = rules.get(table) ?? [];
       steps.push(
         this.dialect.rebuild!.createShadow(table, rebuild.shadow),
+        this.dialect.rebuild!.createKeyLog(rebuild.shadow, rebuild.log, walkKey),
         this.dialect.rebuild!.mirrorTriggers(table, rebuild.shadow, triggerName(migration.name, table), {
           columns: rebuild.columns,
           key: walkKey,
+          log: rebuild.log,
         }),
         {
           description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
@@ -604,16 +610,16 @@ export class Runner {
           backfill: copy,
         },
         ...(tableRules.length > 0 ? [this.dualWriteTrigger(migration, table, rebuild.shadow, tableRules)] : []),
-        // Rows the mirror wrote before that trigger was there lack their new columns.
+        // Rows the mirror wrote before that trigger was there lack their new columns; the log has their keys.
         ...specs.map((b) =>
           this.backfillStep(`fill ${Object.keys(b.set).join(', ')} of the rows written meanwhile into ${rebuild.shadow}`, {
             ...b,
             table: rebuild.shadow,
-            catchUp: true,
+            catchUp: { log: rebuild.log },
           }),
         ),
         this.dialect.rebuild!.swap(table, rebuild.shadow, rebuild.retired),
-        this.dialect.rebuild!.dropRetired(rebuild.retired),
+        this.dialect.rebuild!.dropRetired(rebuild.retired, rebuild.log),
       );
     }
     for (const verify of dualWrites.flatMap((d) => d.verify ?? [])) {

@@ -18,19 +18,23 @@ const MIRROR_SUFFIXES = ['_ai', '_au', '_ad'] as const;
  * and gh-ost do it on MySQL/MariaDB: copying rows in key order into a new
  * table is several times faster on InnoDB than updating them in place.
  *
- * 1. `CREATE TABLE shadow LIKE table` (the table already has its new columns).
+ * 1. `CREATE TABLE shadow LIKE table` (the table already has its new columns),
+ *    and a log table with only the key columns.
  * 2. Triggers on the table repeat every insert, update and delete on the
- *    shadow, old columns only.
+ *    shadow, old columns only, and log the key each insert or update leaves
+ *    in the shadow.
  * 3. Chunks of old rows are copied with the new columns computed, each chunk
  *    a short transaction holding shared locks on the rows it reads; a row the
  *    mirror wrote first is newer and is kept (ON DUPLICATE KEY leaves it).
  *    The shadow has no trigger yet: one would double the cost of the copy.
  * 4. The migration's dual-write trigger goes on the shadow under its final
  *    name, and fills the new columns of every row mirrored from then on; a
- *    catch-up backfill on the shadow fills the rows mirrored before.
+ *    catch-up fills the rows mirrored before, found by the keys in the log
+ *    (only the rows the apps wrote, not the whole shadow).
  * 5. `RENAME TABLE table TO retired, shadow TO table` swaps both at once: the
  *    dual-write trigger moves with the shadow, the mirror triggers with the
- *    retired table, which is dropped. Views find the new table by its name.
+ *    retired table, which is dropped with the log. Views find the new table
+ *    by its name.
  *
  * Only for tables nothing else is attached to: foreign keys (which follow a
  * renamed table) and triggers (which would stay on the retired one) stop it.
@@ -68,6 +72,20 @@ export class MysqlTableRebuild implements TableRebuild {
     });
   }
 
+  /**
+   * Where the mirror logs the keys it writes, for the catch-up: the key
+   * columns alone, keyed by them, typed and collated as in the shadow (made
+   * from it, so the app's table is not touched) but without AUTO_INCREMENT.
+   */
+  createKeyLog(shadow: string, log: string, key: string[]): Step {
+    const columns = key.map((k) => this.host.quote(k)).join(', ');
+    return step(
+      `create ${log} for the keys written into ${shadow}`,
+      `CREATE TABLE ${this.table(log)} (PRIMARY KEY (${columns})) ENGINE = InnoDB SELECT ${columns} FROM ${this.table(shadow)} WHERE FALSE`,
+      { guard: { kind: 'tableExists', table: log }, locks: false },
+    );
+  }
+
   mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step {
     const q = (c: string) => this.host.quote(c);
     const target = this.table(shadow);
@@ -75,14 +93,20 @@ export class MysqlTableRebuild implements TableRebuild {
     const replace = `REPLACE INTO ${target} (${spec.columns.map(q).join(', ')}) VALUES (${spec.columns.map((c) => `NEW.${q(c)}`).join(', ')})`;
     const sameKey = spec.key.map((k) => `${target}.${q(k)} = OLD.${q(k)}`).join(' AND ');
     const keyChanged = spec.key.map((k) => `NOT (OLD.${q(k)} <=> NEW.${q(k)})`).join(' OR ');
+    // Last, the key the row now has in the shadow, for the catch-up to find it by; a delete leaves nothing to fill.
+    const logKey = `INSERT IGNORE INTO ${this.table(spec.log)} (${spec.key.map(q).join(', ')}) VALUES (${spec.key.map((k) => `NEW.${q(k)}`).join(', ')})`;
     const trigger = (suffix: string, event: string, body: string) =>
       `CREATE TRIGGER IF NOT EXISTS ${this.host.qualify(this.host.baseSchema, name + suffix)} AFTER ${event} ON ${this.table(table)} FOR EACH ROW\n${body}`;
     return step(
       `mirror writes on ${table} into ${shadow}`,
       [
-        trigger('_ai', 'INSERT', replace),
+        trigger('_ai', 'INSERT', `BEGIN\n  ${replace};\n  ${logKey};\nEND`),
         // The new row first: its REPLACE may wait for a copy's AUTO-INC lock, which must not find this write holding a gap lock.
-        trigger('_au', 'UPDATE', `BEGIN\n  ${replace};\n  IF ${keyChanged} THEN DELETE FROM ${target} WHERE ${sameKey}; END IF;\nEND`),
+        trigger(
+          '_au',
+          'UPDATE',
+          `BEGIN\n  ${replace};\n  IF ${keyChanged} THEN DELETE FROM ${target} WHERE ${sameKey}; END IF;\n  ${logKey};\nEND`,
+        ),
         trigger('_ad', 'DELETE', `DELETE FROM ${target} WHERE ${sameKey}`),
       ].join(';\n'),
     );
@@ -114,6 +138,26 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
     ];
   }
 
+  /**
+   * One batch of the catch-up: the shadow's rows whose keys are in a range of
+   * the log, filled where they still need it. The range is over the log's
+   * columns, inside the derived table; the assignments and `where` name the
+   * shadow's columns unqualified, so the derived table's columns are named
+   * `_zmkey<n>`: no column of the shadow is (helpers are `_zm_<column>`).
+   */
+  catchUpChunk(spec: BackfillSpec, range: string, assignments: string[]): string[] {
+    if (!spec.catchUp || spec.key === 'ctid') throw new Error(`a catch-up walks the keys logged for ${spec.table}`);
+    const q = (c: string) => this.host.quote(c);
+    const target = this.table(spec.table);
+    const keys = q('_zm_keys');
+    const alias = (i: number) => q(`_zmkey${i}`);
+    return [
+      `UPDATE ${target} JOIN (SELECT ${spec.key.map((k, i) => `${q(k)} AS ${alias(i)}`).join(', ')} FROM ${this.table(spec.catchUp.log)} WHERE ${range}) AS ${keys}
+    ON ${spec.key.map((k, i) => `${target}.${q(k)} = ${keys}.${alias(i)}`).join(' AND ')}
+   SET ${assignments.join(', ')} WHERE (${spec.where})`,
+    ];
+  }
+
   /** The shadow's AUTO_INCREMENT starts where the table's is, so no key is handed out twice across the swap. */
   async afterCopy(knex: Knex, spec: BackfillSpec): Promise<void> {
     const [row] = await this.host.rows(
@@ -133,8 +177,8 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
     );
   }
 
-  dropRetired(retired: string): Step {
-    return step(`drop ${retired}`, `DROP TABLE IF EXISTS ${this.table(retired)}`, { locks: false });
+  dropRetired(retired: string, log: string): Step {
+    return step(`drop ${retired} and ${log}`, `DROP TABLE IF EXISTS ${this.table(retired)}, ${this.table(log)}`, { locks: false });
   }
 
   async leftovers(prefix: string): Promise<Step[]> {
