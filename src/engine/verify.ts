@@ -40,8 +40,12 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
   const end = await ranges.end();
   if (end && spec.key !== 'ctid' && spec.key.length === 1) {
     const column = spec.key[0];
-    const cuts = await cutPoints(dialect, spec.table, column, end[0], segments);
-    return inOrder(cuts.slice(1).map((to, i) => singleColumnWalk(dialect, spec, column, cuts[i], to, rows, throttle)));
+    const start = await firstKey(dialect, spec.table, column);
+    if ((await integerColumn(dialect, spec.table, column)) && isInteger(start) && isInteger(end[0])) {
+      const cuts = await cutPoints(dialect, spec.table, column, start, end[0], segments);
+      return inOrder(cuts.slice(1).map((to, i) => integerWalk(dialect, spec, column, cuts[i] ?? start, i === 0, to!, rows, throttle)));
+    }
+    return singleColumnWalk(dialect, spec, column, end[0], rows, throttle);
   }
   let last: unknown[] | null = null;
   let size = FIRST_CHUNK;
@@ -66,30 +70,63 @@ async function inOrder(segments: Array<Promise<unknown[][]>>): Promise<unknown[]
   return (await Promise.all(segments)).flat().slice(0, SHOWN);
 }
 
+type Key = number | string;
+
+function isInteger(value: unknown): value is Key {
+  return (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value));
+}
+
+/** An integer for binding: a number while exact, else a BigInt (which both drivers write out in full, never as a float). */
+function keyValue(value: bigint): number | bigint {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
+}
+
+const INTEGER_TYPES = ['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'];
+
+/** Only an integer column's keys may be cut by arithmetic: a text key's order is not its digits'. */
+async function integerColumn(dialect: Dialect, table: string, column: string): Promise<boolean> {
+  const [row] = resultRows(
+    await dialect.knex.raw(
+      'SELECT data_type AS type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND column_name = ?',
+      [dialect.baseSchema, table, column],
+    ),
+  );
+  return INTEGER_TYPES.includes(String(row?.type ?? '').toLowerCase());
+}
+
+async function firstKey(dialect: Dialect, table: string, column: string): Promise<unknown> {
+  const key = dialect.quote(column);
+  const [row] = resultRows(
+    await dialect.knex.raw(`SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)} ORDER BY ${key} LIMIT 1`),
+  );
+  return row?.[column];
+}
+
 /**
- * Where to cut a one-column key into `segments` walks: undefined (the start),
- * then keys of the table about evenly spaced between its first key and `end`
- * (an integer key only; others are walked whole), then `end`. A cut is a key
+ * Where to cut an integer key into `segments` walks: keys of the table about
+ * evenly spaced between its first key and `end`, then `end`. A cut is a key
  * read from the table and bound as it was read, so the segments `(cut, next]`
  * meet exactly, whatever the server converts when it compares.
  */
-async function cutPoints(dialect: Dialect, table: string, column: string, end: unknown, segments: number): Promise<unknown[]> {
-  if (segments <= 1) return [undefined, end];
+async function cutPoints(
+  dialect: Dialect,
+  table: string,
+  column: string,
+  start: Key,
+  end: Key,
+  segments: number,
+): Promise<Array<Key | undefined>> {
   const key = dialect.quote(column);
   const qualified = dialect.qualify(dialect.baseSchema, table);
-  const first = async (sql: string, bindings: unknown[]) =>
-    (resultRows(await dialect.knex.raw(sql, bindings as Knex.RawBinding[]))[0] as Record<string, unknown> | undefined)?.[column];
-  const start = await first(`SELECT ${key} FROM ${qualified} ORDER BY ${key} LIMIT 1`, []);
-  const integer = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v));
-  if (!integer(start) || !integer(end)) return [undefined, end];
-  const low = BigInt(String(start));
-  const span = BigInt(String(end)) - low;
-  const cuts: unknown[] = [undefined];
+  const low = BigInt(start);
+  const span = BigInt(end) - low;
+  const cuts: Array<Key | undefined> = [undefined];
   for (let i = 1; i < segments; i++) {
-    const target = low + (span * BigInt(i)) / BigInt(segments);
-    const at = await first(`SELECT ${key} FROM ${qualified} WHERE ${key} >= ? ORDER BY ${key} LIMIT 1`, [
-      typeof start === 'number' ? Number(target) : target.toString(),
-    ]);
+    const target = keyValue(low + (span * BigInt(i)) / BigInt(segments));
+    const [row] = resultRows(
+      await dialect.knex.raw(`SELECT ${key} FROM ${qualified} WHERE ${key} >= ? ORDER BY ${key} LIMIT 1`, [target] as Knex.RawBinding[]),
+    );
+    const at = row?.[column] as Key | undefined;
     if (at !== undefined && String(at) !== String(cuts[cuts.length - 1]) && String(at) !== String(end)) cuts.push(at);
   }
   cuts.push(end);
@@ -97,16 +134,58 @@ async function cutPoints(dialect: Dialect, table: string, column: string, end: u
 }
 
 /**
- * One pass per chunk for a one-column key, over the keys after `from` (from
- * the start when undefined) up to `end`: the chunk's last key and how many
- * of its rows are wrong come from one scan (no separate look-ahead for the
- * chunk's end); the wrong keys are listed only for a chunk that has some.
+ * An integer key walked by spans of key values rather than counts of rows:
+ * each chunk is one range scan that returns only wrong rows, with no look
+ * for the chunk's end. The span grows while chunks are quick and shrinks
+ * when one is slow, so sparse and dense stretches both stay near the target.
+ * Walks `[from, end]` when `inclusive`, else `(from, end]`; every bound is
+ * bound as an exact integer, so neighbouring segments meet exactly.
+ */
+async function integerWalk(
+  dialect: Dialect,
+  spec: VerifySpec,
+  column: string,
+  from: Key,
+  inclusive: boolean,
+  end: Key,
+  rows: Rows,
+  throttle: Throttle | undefined,
+): Promise<unknown[][]> {
+  const key = dialect.quote(column);
+  const table = dialect.qualify(dialect.baseSchema, spec.table);
+  const last = BigInt(end);
+  const found: unknown[][] = [];
+  let lower = BigInt(from);
+  let after = inclusive ? '>=' : '>';
+  let span = BigInt(FIRST_CHUNK);
+  while ((after === '>=' ? lower <= last : lower < last) && found.length < SHOWN) {
+    await throttle?.wait();
+    const started = Date.now();
+    const upper = last - lower > span ? lower + span : last;
+    const bad = await rows(
+      `SELECT ${key} FROM ${table} WHERE ${key} ${after} ? AND ${key} <= ? AND (${spec.mismatch}) ORDER BY ${key} LIMIT ${SHOWN - found.length}`,
+      [keyValue(lower), keyValue(upper)],
+    );
+    found.push(...bad.map((row) => [row[column]]));
+    lower = upper;
+    after = '>';
+    const took = Date.now() - started;
+    if (took < CHUNK_TARGET_MS / 2) span *= 2n;
+    else if (took > CHUNK_TARGET_MS * 2 && span > 1n) span /= 2n;
+  }
+  return found;
+}
+
+/**
+ * One pass per chunk for a one-column key that is not an integer: the
+ * chunk's last key and how many of its rows are wrong come from one scan (no
+ * separate look-ahead for the chunk's end); the wrong keys are listed only
+ * for a chunk that has some.
  */
 async function singleColumnWalk(
   dialect: Dialect,
   spec: VerifySpec,
   column: string,
-  from: unknown,
   end: unknown,
   rows: Rows,
   throttle: Throttle | undefined,
@@ -115,7 +194,7 @@ async function singleColumnWalk(
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const key = q(column);
   const found: unknown[][] = [];
-  let last: unknown = from;
+  let last: unknown = undefined;
   let size = FIRST_CHUNK;
   for (;;) {
     await throttle?.wait();
