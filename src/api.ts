@@ -25,7 +25,7 @@ export interface MigratorOptions {
   runnerLockWaitMs?: number;
   /** Rows per backfill batch; by default the size adapts to batchTimeMs. */
   batchSize?: number;
-  /** Target duration of one backfill batch; default 100 ms. */
+  /** Target duration of one backfill batch; default 50 ms. */
   batchTimeMs?: number;
   /** Pause between backfill batches; default 0. */
   batchDelayMs?: number;

@@ -116,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
       })
       .option('wait', { type: 'number', describe: 'seconds to wait for another runner to finish', default: 60 })
       .option('batch-size', { type: 'number', describe: 'rows per backfill batch (default: adapts to --batch-time)' })
-      .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '100' })
+      .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '50' })
       .option('batch-delay', { type: 'number', describe: 'ms to pause between backfill batches', defaultDescription: '0' })
       .option('jobs', { type: 'number', describe: 'backfill batches run side by side, each in its own session', defaultDescription: '2' })
       .option('max-lag', {

@@ -122,8 +122,9 @@ export interface Dialect {
   readonly rowAddress?: RowAddress;
   /**
    * Up to `count` more sessions, for backfill batches run side by side; set
-   * up like the runner's own session, without its lock. Undefined where the
-   * engine has a single session (PGlite). Closed with the dialect.
+   * up like the runner's own session, without its lock, and READ COMMITTED
+   * by default. Undefined where the engine has a single session (PGlite).
+   * Closed with the dialect.
    */
   workerSessions?(count: number): Knex;
 
@@ -227,8 +228,13 @@ export interface Dialect {
   estimateRows(table: string): Promise<number | undefined>;
   /** A NULL of the given type, to type-check expressions over columns that do not exist yet. */
   typedNull(type: string): string;
-  /** SQL that sets (or clears) the session flag under which zmigrate's triggers stand aside. */
-  backfillFlag(on: boolean): string;
+  /**
+   * SQL that sets (or clears) the flag under which zmigrate's triggers stand
+   * aside, for one transaction; undefined when clearing takes no statement
+   * (the setting ends with the transaction).
+   */
+  backfillFlag(on: true): string;
+  backfillFlag(on: boolean): string | undefined;
 
   /** The replicas this server itself reports on (PostgreSQL pg_stat_replication); undefined where it cannot tell. */
   primaryLagSource(warn: (message: string) => void): LagSource | undefined;

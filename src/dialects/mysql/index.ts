@@ -86,7 +86,10 @@ export class MysqlDialect implements Dialect {
           min: 0,
           max: count,
           afterCreate: (conn: MysqlSession, done: AfterCreateDone) =>
-            this.#boundLockWaits(conn, lockWaitSeconds, (error) => done(error, conn)),
+            this.#boundLockWaits(conn, lockWaitSeconds, (error) => {
+              if (error) return done(error, conn);
+              conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', [], (err) => done(err, conn));
+            }),
         },
       }));
     this.#lockName = `zmigrate:${createHash('sha256').update(baseSchema).digest('hex').slice(0, 40)}`;
@@ -547,7 +550,9 @@ END`;
     return 'NULL';
   }
 
-  backfillFlag(on: boolean): string {
+  backfillFlag(on: true): string;
+  backfillFlag(on: boolean): string | undefined;
+  backfillFlag(on: boolean): string | undefined {
     return on ? 'SET @zmigrate_backfill = 1' : 'SET @zmigrate_backfill = NULL';
   }
 

@@ -89,10 +89,12 @@ export class PostgresDialect implements Dialect {
             min: 0,
             max: count,
             afterCreate: (conn: PgSession, done: AfterCreateDone) =>
-              this.#checkClient(conn).then(
-                () => done(null, conn),
-                (error: Error) => done(error, conn),
-              ),
+              this.#checkClient(conn)
+                .then(() => conn.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED', []))
+                .then(
+                  () => done(null, conn),
+                  (error: Error) => done(error, conn),
+                ),
           },
         }));
     }
@@ -630,9 +632,19 @@ END`;
    * table's own triggers do not see the backfill, and no row pays for a
    * trigger's WHEN clause (a third of a backfill's time).
    */
-  backfillFlag(on: boolean): string {
-    const role = this.#skipsTriggers ? `, set_config('session_replication_role', '${on ? 'replica' : 'origin'}', true)` : '';
-    return `SELECT set_config('zmigrate.backfill', '${on ? 'on' : 'off'}', true)${role}`;
+  /**
+   * Also commits the batch without waiting for its WAL to reach disk: a crash
+   * may lose the last batches, but each with its checkpoint, so a rerun does
+   * them again; the apps' own commits still wait (and flush the batches' WAL
+   * before theirs).
+   */
+  backfillFlag(on: true): string;
+  backfillFlag(on: boolean): string | undefined;
+  backfillFlag(on: boolean): string | undefined {
+    // Set for the transaction only (set_config's third argument): nothing to clear.
+    if (!on) return undefined;
+    const role = this.#skipsTriggers ? ", set_config('session_replication_role', 'replica', true)" : '';
+    return `SELECT set_config('zmigrate.backfill', 'on', true), set_config('synchronous_commit', 'off', true)${role}`;
   }
 
   renameIndex(table: string, from: string, to: string): Step {
