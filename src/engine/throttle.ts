@@ -42,6 +42,8 @@ export class Throttle {
   readonly #options: Required<ThrottleOptions>;
   readonly #logger: Logger;
   #lastCheck = 0;
+  /** The check (and pause) under way, which every caller waits for. */
+  #checking: Promise<void> | undefined;
 
   constructor(sources: readonly LagSource[], options: ThrottleOptions, logger: Logger) {
     this.#sources = options.maxLagMs > 0 ? sources : [];
@@ -56,9 +58,19 @@ export class Throttle {
     return this.#sources.length > 0;
   }
 
-  /** Returns at once unless a replica lags too far; then waits until none does (or maxWaitMs passes). */
-  async wait(): Promise<void> {
-    if (!this.active || Date.now() - this.#lastCheck < this.#options.checkEveryMs) return;
+  /**
+   * Returns at once unless a replica lags too far; then waits until none does
+   * (or maxWaitMs passes). Callers side by side (backfill jobs) share one
+   * check and one pause: none goes on while another has found the lag too high.
+   */
+  wait(): Promise<void> {
+    if (this.#checking) return this.#checking;
+    if (!this.active || Date.now() - this.#lastCheck < this.#options.checkEveryMs) return Promise.resolve();
+    this.#checking = this.#check().finally(() => (this.#checking = undefined));
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
     let readings = await this.#read();
     let reason = this.#reasonToPause(readings);
     if (!reason) return;
