@@ -78,7 +78,8 @@ export async function runBackfill(
   if (spec.copy && !dialect.rebuild) throw new Error(`${dialect.displayName} cannot copy ${spec.table} into a shadow table`);
   const assignments = Object.entries(spec.set).map(([column, expression]) => `${q(column)} = (${expression})`);
   assignments.push(...(await dialect.preservedOnUpdate(spec.table)).map((c) => `${q(c)} = ${q(c)}`));
-  const total = await dialect.estimateRows(spec.table);
+  // A catch-up fills about as many rows as its log holds keys.
+  const total = await dialect.estimateRows(spec.catchUp?.log ?? spec.table);
   const progress = new ProgressClock(spec.table, state.rows, total, logger);
   const jobs = dialect.workerSessions ? Math.max(1, Math.floor(options.jobs ?? 1)) : 1;
   const sessions = jobs > 1 ? dialect.workerSessions!(jobs) : dialect.knex;
@@ -89,8 +90,8 @@ export async function runBackfill(
   let finished = false;
   let failed = false;
 
-  /** The next range, cut after the last one planned; undefined once the end is reached. */
-  const plan = () =>
+  /** The next range, cut after the last one cut; undefined once the end is reached. */
+  const cut = () =>
     planning.run(async () => {
       if (finished || failed) return undefined;
       const batch = await ranges.next(ledger.planned(), end, size);
@@ -98,6 +99,14 @@ export async function runBackfill(
       finished = batch.final;
       return { seq: ledger.plan(batch.upper), batch, walked };
     });
+  /** One range is cut ahead while batches run, so a worker that finishes finds its next range ready. */
+  let ahead: ReturnType<typeof cut> | undefined;
+  const plan = () => {
+    const next = ahead ?? cut();
+    ahead = cut();
+    ahead.catch(() => undefined); // a failure reaches whoever takes this range next
+    return next;
+  };
 
   const runBatch = async ({ seq, batch, walked }: { seq: number; batch: KeyBatch; walked: number }) => {
     const statements = spec.copy
@@ -158,6 +167,7 @@ export async function runBackfill(
       }),
     ),
   );
+  await ahead?.catch(() => undefined); // no query of ours still running on the runner's session
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
   progress.tick(ledger.rows, true);
