@@ -242,11 +242,17 @@ const SMALL = 100_000;
 /**
  * Throughput at 100k rows against the main run's: each is rows over the time
  * an expand takes beyond that of the same migration on an empty table (process
- * start, DDL, version schema), so only the per-row work is compared.
+ * start, DDL, version schema), so only the per-row work is compared. The
+ * empty and 100k-row expands are the median of three runs each.
  */
 async function scaling(engine: Engine, mainMs: number): Promise<Array<Omit<Row, 'engine'>>> {
   if (ROWS <= SMALL) return [];
-  const timedOn = async (rows: number) => (await expandElsewhere(engine, rows)).ms;
+  // The median of three: at 100k rows the time beyond the fixed cost is short, and one noisy run would swing the rate.
+  const timedOn = async (rows: number) => {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) runs.push((await expandElsewhere(engine, rows)).ms);
+    return median(runs);
+  };
   const fixed = await timedOn(0);
   const rate = (rows: number, ms: number) => rows / (Math.max(1, ms - fixed) / 1000);
   const small = rate(SMALL, await timedOn(SMALL));
