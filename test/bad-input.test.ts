@@ -78,6 +78,15 @@ describe('bad usage that needs no database', () => {
     );
   });
 
+  test.each([
+    ['--jobs', '0', /^error: --jobs must be a whole number ≥ 1/],
+    ['--jobs', '1.5', /^error: --jobs must be a whole number ≥ 1/],
+    ['--batch-size', '0', /^error: --batch-size must be a whole number ≥ 1/],
+    ['--batch-time', '-5', /^error: --batch-time must be a number ≥ 0/],
+  ])('%s %s: exit 2, one line', async (option, value, message) => {
+    expectCleanError(await runCli(['expand', '--dir', dir, '--url', url, option, value]), 2, message);
+  });
+
   test('--verbose adds the stack trace (so the checks above would see one)', async () => {
     const bad = migrationsDir({
       '0001_broken.ts':
