@@ -13,6 +13,17 @@ const CREATE = migrationSource([
   "op.createTable('items', { columns: { id: { type: 'bigint', primaryKey: true }, label: { type: 'varchar(50)', nullable: false } } })",
 ]);
 
+test('--version prints the version in package.json; --help lists every command', async () => {
+  const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  const printed = await runCli(['--version']);
+  expect({ code: printed.code, stdout: printed.stdout.trim() }).toEqual({ code: 0, stdout: version });
+  const help = await runCli(['--help']);
+  expect(help.code).toBe(0);
+  for (const command of ['expand', 'contract', 'rollback', 'status', 'plan', 'lint', 'backfill', 'schema', 'new']) {
+    expect(help.stdout).toMatch(new RegExp(`^\\s+zmigrate ${command}\\b`, 'm'));
+  }
+});
+
 describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
   let db: TestDatabase;
   beforeAll(async () => {

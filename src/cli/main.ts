@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { Migrator } from '../api';
@@ -138,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
       .demandCommand(1, 'name a command')
       .recommendCommands()
       .help()
-      .version(false)
+      .version(packageVersion())
       .exitProcess(false)
       .fail((msg, err) => {
         usageError = msg ?? err?.message;
@@ -240,4 +241,10 @@ function report(output: Output, error: unknown, verbose: boolean): number {
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** The installed package's version, for --version (package.json sits two folders above dist/cli). */
+function packageVersion(): string {
+  const file = path.resolve(__dirname, '..', '..', 'package.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
