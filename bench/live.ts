@@ -83,17 +83,18 @@ function urlFor(engine: Engine): string {
   return u.toString();
 }
 
-async function resetDatabase(engine: Engine): Promise<void> {
+/** Drops the benchmark's database (and its version databases), then makes it anew unless `recreate` is false. */
+async function resetDatabase(engine: Engine, recreate = true): Promise<void> {
   const admin = knexFor(engine, engine === 'postgres' ? 'public' : 'mysql');
   if (engine === 'postgres') {
     const u = new URL(process.env.ZMIGRATE_TEST_PG_URL!);
     const server = knexFactory({ client: 'pg', connection: u.toString() });
     await server.raw(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await server.raw(`CREATE DATABASE ${DB}`);
+    if (recreate) await server.raw(`CREATE DATABASE ${DB}`);
     await server.destroy();
   } else {
     for (const name of [DB, `${DB}_0001_accounts`, `${DB}_${SCHEMA_SUFFIX}`]) await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await admin.raw(`CREATE DATABASE ${DB}`);
+    if (recreate) await admin.raw(`CREATE DATABASE ${DB}`);
   }
   await admin.destroy();
 }
@@ -349,6 +350,8 @@ async function main(): Promise<void> {
       ]);
       if (r.during.failures.length > 0) console.error(`${engine} ${ending}: first failures:`, r.during.failures.slice(0, 3));
     }
+    // Nothing of the benchmark's stays on the server.
+    await resetDatabase(engine, false);
   }
   const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join('  '));
