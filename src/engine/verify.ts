@@ -94,10 +94,15 @@ async function integerColumn(dialect: Dialect, table: string, column: string): P
   return INTEGER_TYPES.includes(String(row?.type ?? '').toLowerCase());
 }
 
-async function firstKey(dialect: Dialect, table: string, column: string): Promise<unknown> {
+/** The table's first key, or its first key at or after `atLeast`. */
+async function firstKey(dialect: Dialect, table: string, column: string, atLeast?: number | bigint): Promise<unknown> {
   const key = dialect.quote(column);
+  const from = atLeast === undefined ? '' : ` WHERE ${key} >= ?`;
   const [row] = resultRows(
-    await dialect.knex.raw(`SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)} ORDER BY ${key} LIMIT 1`),
+    await dialect.knex.raw(
+      `SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)}${from} ORDER BY ${key} LIMIT 1`,
+      (atLeast === undefined ? [] : [atLeast]) as Knex.RawBinding[],
+    ),
   );
   return row?.[column];
 }
@@ -116,17 +121,11 @@ async function cutPoints(
   end: Key,
   segments: number,
 ): Promise<Array<Key | undefined>> {
-  const key = dialect.quote(column);
-  const qualified = dialect.qualify(dialect.baseSchema, table);
   const low = BigInt(start);
   const span = BigInt(end) - low;
   const cuts: Array<Key | undefined> = [undefined];
   for (let i = 1; i < segments; i++) {
-    const target = keyValue(low + (span * BigInt(i)) / BigInt(segments));
-    const [row] = resultRows(
-      await dialect.knex.raw(`SELECT ${key} FROM ${qualified} WHERE ${key} >= ? ORDER BY ${key} LIMIT 1`, [target] as Knex.RawBinding[]),
-    );
-    const at = row?.[column] as Key | undefined;
+    const at = (await firstKey(dialect, table, column, keyValue(low + (span * BigInt(i)) / BigInt(segments)))) as Key | undefined;
     if (at !== undefined && String(at) !== String(cuts[cuts.length - 1]) && String(at) !== String(end)) cuts.push(at);
   }
   cuts.push(end);

@@ -17,6 +17,7 @@ import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 import { mysqlConnection } from '../url';
+import { workerPool } from '../worker-sessions';
 import type { LagSource } from '../../engine/throttle';
 import { connectMysqlReplica } from './replication';
 import { RunnerLockError } from '../../errors';
@@ -80,18 +81,17 @@ export class MysqlDialect implements Dialect {
       pool: { ...config.pool, afterCreate: (conn: MysqlSession, done: AfterCreateDone) => this.#newSession(conn, lockWaitSeconds, done) },
     });
     this.workerSessions = (count) =>
-      (this.#workers ??= knexFactory({
-        ...config,
-        pool: {
-          min: 0,
-          max: count,
-          afterCreate: (conn: MysqlSession, done: AfterCreateDone) =>
+      (this.#workers ??= workerPool<MysqlSession>(
+        config,
+        count,
+        (conn) =>
+          new Promise<void>((resolve, reject) =>
             this.#boundLockWaits(conn, lockWaitSeconds, (error) => {
-              if (error) return done(error, conn);
-              conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', [], (err) => done(err, conn));
+              if (error) return reject(error);
+              conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', [], (err) => (err ? reject(err) : resolve()));
             }),
-        },
-      }));
+          ),
+      ));
     this.#lockName = `zmigrate:${createHash('sha256').update(baseSchema).digest('hex').slice(0, 40)}`;
     this.rebuild = new MysqlTableRebuild({
       baseSchema,

@@ -19,6 +19,7 @@ import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
 import { RunnerLockError } from '../../errors';
+import { workerPool } from '../worker-sessions';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -83,19 +84,9 @@ export class PostgresDialect implements Dialect {
         : config;
     if (config.client === 'pg') {
       this.workerSessions = (count) =>
-        (this.#workers ??= knexFactory({
-          ...config,
-          pool: {
-            min: 0,
-            max: count,
-            afterCreate: (conn: PgSession, done: AfterCreateDone) =>
-              this.#checkClient(conn)
-                .then(() => conn.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED', []))
-                .then(
-                  () => done(null, conn),
-                  (error: Error) => done(error, conn),
-                ),
-          },
+        (this.#workers ??= workerPool<PgSession>(config, count, async (conn) => {
+          await this.#checkClient(conn);
+          await conn.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED', []);
         }));
     }
     this.#stateSchema = stateSchemaFor(baseSchema);
