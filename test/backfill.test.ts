@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Knex } from 'knex';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf, startWriter, waitFor } from './support/apps';
@@ -50,6 +51,15 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     const table = pg ? 'zmigrate.steps' : 'zmigrate_steps';
     const rows = rowsOf<{ checkpoint: string | null }>(await db.knex.raw(`SELECT checkpoint FROM ${table} WHERE checkpoint IS NOT NULL`));
     return rows[0]?.checkpoint ? JSON.parse(rows[0].checkpoint) : undefined;
+  }
+
+  /** Writes behind the triggers' back: the backfill's own flag makes them stand aside. */
+  async function behindTriggers(write: (trx: Knex.Transaction) => Promise<unknown>): Promise<void> {
+    const trx = await db.knex.transaction();
+    await trx.raw(pg ? "SELECT set_config('zmigrate.backfill', 'on', true)" : 'SET @zmigrate_backfill = 1');
+    await write(trx);
+    if (!pg) await trx.raw('SET @zmigrate_backfill = NULL');
+    await trx.commit();
   }
 
   test.each(['1', '3'])(
@@ -123,12 +133,10 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     await ordersTable(3000);
     writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
     expect((await cli('expand')).code).toBe(0);
-    // Corrupt one row behind the triggers' back (the backfill's own flag makes them stand aside).
-    const trx = await db.knex.transaction();
-    await trx.raw(pg ? "SELECT set_config('zmigrate.backfill', 'on', true)" : 'SET @zmigrate_backfill = 1');
-    await trx.raw(pg ? 'UPDATE orders SET "_zm_amount" = -7 WHERE id = 1234' : 'UPDATE orders SET `_zm_amount` = -7 WHERE id = 1234');
-    if (!pg) await trx.raw('SET @zmigrate_backfill = NULL');
-    await trx.commit();
+    // Corrupt one row behind the triggers' back.
+    await behindTriggers((trx) =>
+      trx.raw(pg ? 'UPDATE orders SET "_zm_amount" = -7 WHERE id = 1234' : 'UPDATE orders SET `_zm_amount` = -7 WHERE id = 1234'),
+    );
 
     const check = await cli('backfill');
     expect(check.code).toBe(1);
@@ -150,12 +158,8 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     await ordersTable(3000);
     writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);
     expect((await cli('expand')).code).toBe(0);
-    const trx = await db.knex.transaction();
-    await trx.raw(pg ? "SELECT set_config('zmigrate.backfill', 'on', true)" : 'SET @zmigrate_backfill = 1');
     // Rows near the start, at the cuts between three segments, and at the very end.
-    await trx.raw(`UPDATE orders SET ${pg ? '"_zm_amount"' : '`_zm_amount`'} = -7 WHERE id IN (1, 1000, 1001, 2000, 2001, 3000)`);
-    if (!pg) await trx.raw('SET @zmigrate_backfill = NULL');
-    await trx.commit();
+    await behindTriggers((trx) => trx('orders').whereIn('id', [1, 1000, 1001, 2000, 2001, 3000]).update({ _zm_amount: -7 }));
     for (const jobs of ['1', '3']) {
       const check = await cli('backfill', '--jobs', jobs);
       expect(check.code).toBe(1);
@@ -184,15 +188,12 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
       ]),
     );
     expect((await cli('expand')).code).toBe(0);
-    const corrupt = async (table: string, keys: string[]) => {
-      const trx = await db.knex.transaction();
-      await trx.raw(pg ? "SELECT set_config('zmigrate.backfill', 'on', true)" : 'SET @zmigrate_backfill = 1');
-      await trx(table)
-        .whereIn(table === 'sparse' ? 'id' : 'code', keys)
-        .update({ _zm_amount: -1 });
-      if (!pg) await trx.raw('SET @zmigrate_backfill = NULL');
-      await trx.commit();
-    };
+    const corrupt = (table: string, keys: string[]) =>
+      behindTriggers((trx) =>
+        trx(table)
+          .whereIn(table === 'sparse' ? 'id' : 'code', keys)
+          .update({ _zm_amount: -1 }),
+      );
     await corrupt('sparse', ['-9223372036854775808', '1000000000000', '9223372036854775807']);
     for (const jobs of ['1', '2', '4']) {
       const check = await cli('backfill', '--jobs', jobs);
