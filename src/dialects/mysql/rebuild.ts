@@ -99,15 +99,20 @@ export class MysqlTableRebuild implements TableRebuild {
       `CREATE TRIGGER IF NOT EXISTS ${this.host.qualify(this.host.baseSchema, name + suffix)} AFTER ${event} ON ${this.table(table)} FOR EACH ROW\n${body}`;
     return step(
       `mirror writes on ${table} into ${shadow}`,
+      // Delete, update, then insert: with any first part of that list in place (a run killed between the
+      // statements, or the moments between them), every row the shadow holds is still kept current, since
+      // a row reaches it only through an update, which is mirrored from then on, as deletes already are.
+      // Insert first would let an inserted row reach the shadow and then miss its updates and delete,
+      // and the copy keeps rows it finds there.
       [
-        trigger('_ai', 'INSERT', `BEGIN\n  ${replace};\n  ${logKey};\nEND`),
+        trigger('_ad', 'DELETE', `DELETE FROM ${target} WHERE ${sameKey}`),
         // The new row first: its REPLACE may wait for a copy's AUTO-INC lock, which must not find this write holding a gap lock.
         trigger(
           '_au',
           'UPDATE',
           `BEGIN\n  ${replace};\n  IF ${keyChanged} THEN DELETE FROM ${target} WHERE ${sameKey}; END IF;\n  ${logKey};\nEND`,
         ),
-        trigger('_ad', 'DELETE', `DELETE FROM ${target} WHERE ${sameKey}`),
+        trigger('_ai', 'INSERT', `BEGIN\n  ${replace};\n  ${logKey};\nEND`),
       ].join(';\n'),
     );
   }
