@@ -25,6 +25,8 @@ import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { parseStatus, sleepSql, startCli } from './support/process';
 import { inspect } from './support/inspect';
+import { createDialect } from '../src/dialects';
+import { rowsOf } from './support/apps';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -277,5 +279,43 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     expect((await markers()).filter((m) => /^(0009|0010)/.test(m))).toEqual(['0009 expand', '0010 expand', '0010 rollback']);
     expect([await phaseOf('0009_next'), await phaseOf('0010_slow_rollback')]).toEqual(['complete', 'rolled back']);
     expect((await inspect(db)).versionSchemas).toEqual([`${db.base}_0009_next`]);
+  });
+});
+
+describe.each(SERVER_ENGINES)('a runner whose session the server ends, on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('takes the runner lock back at once in a new session, not at its next statement, so a second runner is turned away', async () => {
+    const runner = createDialect(db.url, { lockTimeoutMs: 1000 });
+    const second = createDialect(db.url, { lockTimeoutMs: 1000 });
+    try {
+      await runner.connect({ lockTimeoutMs: 1000 });
+      await second.connect({ lockTimeoutMs: 1000 });
+      expect(await runner.acquireRunnerLock(0)).toBe(true);
+      const [{ id }] = rowsOf<{ id: number }>(
+        await runner.knex.raw(engine === 'mysql' ? 'SELECT CONNECTION_ID() AS id' : 'select pg_backend_pid() as id'),
+      );
+      await db.knex.raw(
+        engine === 'mysql' ? `KILL CONNECTION ${Number(id)}` : 'select pg_terminate_backend(?)',
+        engine === 'mysql' ? [] : [Number(id)],
+      );
+      // The runner runs no statement from here on: only its own reaction to the ended session can take the lock back.
+      const deadline = Date.now() + 10_000;
+      let holder: string | undefined;
+      while (!(holder = await second.describeRunnerLockHolder()) || holder.includes(String(id))) {
+        if (Date.now() > deadline) throw new Error(`the runner lock was not taken back (holder: ${holder ?? 'none'})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await second.acquireRunnerLock(0)).toBe(false);
+      expect(await runner.holdsRunnerLock()).toBe(true);
+    } finally {
+      await Promise.all([runner.close(), second.close()]);
+    }
   });
 });

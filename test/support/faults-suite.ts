@@ -469,6 +469,15 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     const killed = await zmigrateSessions(ours);
     expect(killed.length).toBeGreaterThan(0);
     await killSessions(killed);
+    // The runner's new session is opened at once, not at its next statement (which waits for the held row).
+    await until('a new session of the runner to hold the runner lock', async () => {
+      const holders = pg
+        ? await sql(
+            "select pid as id from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())",
+          )
+        : await sql("SELECT IS_USED_LOCK(CONCAT('zmigrate:', LEFT(SHA2(?, 256), 40))) AS id", [db.base]);
+      return rowsOf<{ id: number | null }>(holders).some((r) => r.id !== null && !killed.includes(Number(r.id)));
+    });
     await until(
       'zmigrate to wait for the held row in a new session',
       async () => {

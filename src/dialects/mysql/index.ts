@@ -18,6 +18,7 @@ import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 import { mysqlConnection } from '../url';
 import { workerPool } from '../worker-sessions';
+import { whenSessionEnds } from '../session-end';
 import type { LagSource } from '../../engine/throttle';
 import { connectMysqlReplica } from './replication';
 import { RunnerLockError } from '../../errors';
@@ -68,6 +69,7 @@ export class MysqlDialect implements Dialect {
 
   /** True between acquireRunnerLock and releaseRunnerLock: a new session must take the lock again. */
   #holdsRunnerLock = false;
+  #closed = false;
   #workers: Knex | undefined;
   readonly workerSessions: (count: number) => Knex;
 
@@ -104,10 +106,13 @@ export class MysqlDialect implements Dialect {
   /**
    * Every session bounds its DDL lock waits. The pool replaces a session the
    * server ended (KILL CONNECTION, a restart) without a word; the runner lock
-   * was that session's, so the new one takes it again before any statement
-   * runs, or stops the run.
+   * was that session's, so the new one, opened at once, takes it again before
+   * any statement runs, or stops the run.
    */
   #newSession(conn: MysqlSession, lockWaitSeconds: number, done: AfterCreateDone): void {
+    whenSessionEnds(conn, () => {
+      if (this.#holdsRunnerLock && !this.#closed) this.knex.raw('SELECT 1').catch(() => undefined);
+    });
     this.#boundLockWaits(conn, lockWaitSeconds, (error) => {
       if (error || !this.#holdsRunnerLock) return done(error, conn);
       // The ended session may not be gone yet: wait for it a little; after that, another runner has the lock.
@@ -243,6 +248,7 @@ export class MysqlDialect implements Dialect {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const workers = this.#workers;
     this.#workers = undefined;
     await Promise.all([this.knex.destroy(), workers?.destroy()]);

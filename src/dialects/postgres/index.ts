@@ -19,6 +19,7 @@ import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
 import { RunnerLockError } from '../../errors';
+import { whenSessionEnds } from '../session-end';
 import { workerPool } from '../worker-sessions';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
@@ -242,9 +243,13 @@ export class PostgresDialect implements Dialect {
   /**
    * The pool replaces a session the server ended (pg_terminate_backend, a
    * restart) without a word; the runner lock was that session's, so the new
-   * one takes it again before any statement runs, or stops the run.
+   * one, opened at once, takes it again before any statement runs, or stops
+   * the run.
    */
   #newSession(conn: PgSession, done: AfterCreateDone): void {
+    whenSessionEnds(conn, () => {
+      if (this.#holdsRunnerLock) this.#knex?.raw('select 1').catch(() => undefined);
+    });
     this.#checkClient(conn).then(
       () => this.#retakeRunnerLock(conn, done),
       (error: Error) => done(error, conn),
