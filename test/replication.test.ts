@@ -15,10 +15,12 @@ import { freePort, QUIET, startMariadbPair, startPostgresPair, type ServerPair }
 
 const ROWS = 10_000;
 /**
- * Small batches with a pause: unthrottled, the PostgreSQL backfill takes a few
- * seconds, while the primary needs two lag reads a second apart to see a standby stuck.
+ * Small batches one at a time with a pause: unthrottled, the PostgreSQL
+ * backfill takes at least 100 × 50 ms (the pauses alone, however fast the
+ * machine), while the primary needs two lag reads a second apart to see a
+ * standby stuck. (Two jobs, 25 ms apart, once finished in 1.3 s.)
  */
-const SLOW_BATCHES = ['--batch-size', '100', '--batch-delay', '25'];
+const SLOW_BATCHES = ['--batch-size', '100', '--batch-delay', '50', '--jobs', '1'];
 /** On MariaDB the lag is there before the run starts, so the first batch already waits. */
 const BATCHES = ['--batch-size', '500'];
 
