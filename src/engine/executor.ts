@@ -9,7 +9,8 @@ import {
   ZmigrateError,
   type Phase,
 } from '../errors';
-import { sleep } from '../dialects/postgres';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_TAKEN } from '../dialects/runner-session';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
 import { DEFAULT_BATCHES, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
@@ -218,7 +219,7 @@ export class StepExecutor {
     } catch {
       return; // still down: the retry will tell
     }
-    throw new RunnerLockError('lost the connection, and another zmigrate runner took the runner lock meanwhile; stopping');
+    throw new RunnerLockError(LOCK_TAKEN);
   }
 
   private async alreadyApplied(step: Step): Promise<boolean> {

@@ -18,11 +18,10 @@ import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 import { mysqlConnection } from '../url';
 import { workerPool } from '../worker-sessions';
-import { whenSessionEnds } from '../session-end';
 import type { LagSource } from '../../engine/throttle';
 import { connectMysqlReplica } from './replication';
 import { RunnerLockError } from '../../errors';
-import { LOCK_TAKEN, RETAKE_LOCK_MS } from '../postgres';
+import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 
 /** The mysql2 connection, as the pool's afterCreate hook gets it. */
 interface MysqlSession {

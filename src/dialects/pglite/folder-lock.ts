@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { sleep } from '../postgres';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * A PGlite data folder may be opened by one process at a time. This lock file

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
 import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
@@ -19,7 +20,7 @@ import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
 import { RunnerLockError } from '../../errors';
-import { whenSessionEnds } from '../session-end';
+import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
@@ -46,9 +47,6 @@ type AfterCreateDone = (error: Error | null, conn: unknown) => void;
 
 /** How often the server checks, during a long statement, that a zmigrate client is still there. */
 const CLIENT_CHECK_MS = 500;
-/** How long a replacement session tries to take the runner lock back. */
-export const RETAKE_LOCK_MS = 5_000;
-export const LOCK_TAKEN = 'lost the connection, and another zmigrate runner took the runner lock meanwhile; stopping';
 
 export class PostgresDialect implements Dialect {
   readonly displayName: string = 'PostgreSQL';
@@ -318,7 +316,8 @@ export class PostgresDialect implements Dialect {
     const [row] = await this.rows(
       `select a.pid, a.usename, a.application_name, a.client_addr::text as addr, a.backend_start
          from pg_locks l join pg_stat_activity a on a.pid = l.pid
-        where l.locktype = 'advisory' and l.classid = (?::int)::oid and l.objid = (?::int)::oid and l.objsubid = 2 and l.granted`,
+        where l.locktype = 'advisory' and l.database = (select oid from pg_database where datname = current_database())
+          and l.classid = (?::int)::oid and l.objid = (?::int)::oid and l.objsubid = 2 and l.granted`,
       this.#lockKey,
     );
     if (!row) return undefined;
@@ -754,10 +753,6 @@ function parseTextArray(value: unknown): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(inner))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
   return out;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A string literal for SQL that cannot take bindings (function bodies); only zmigrate's own names go here. */

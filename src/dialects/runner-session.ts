@@ -1,3 +1,7 @@
+/** How long a replacement session tries to take the runner lock back. */
+export const RETAKE_LOCK_MS = 5_000;
+export const LOCK_TAKEN = 'lost the connection, and another zmigrate runner took the runner lock meanwhile; stopping';
+
 /**
  * Calls `ended` once when the server ends a driver session (pg's Client and
  * mysql2's Connection both say so with 'end', or 'error' first).
