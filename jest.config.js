@@ -6,6 +6,7 @@ module.exports = {
   // Transpile only (isolatedModules): `npm test` type-checks everything once beforehand (pretest), instead of
   // every worker type-checking every test file again.
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 120000,
