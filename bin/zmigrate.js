@@ -1,3 +1,4 @@
 #!/usr/bin/env node
 'use strict';
+require('../dist/cli/compile-cache.js').enableCompileCache();
 require('../dist/cli/main.js').main(process.argv.slice(2));

@@ -3,7 +3,8 @@
  * exit codes, on real servers.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { BIN, migrationSource, migrationsDir, runCli } from './support/cli';
@@ -22,6 +23,29 @@ test('--version prints the version in package.json; --help lists every command',
   for (const command of ['expand', 'contract', 'rollback', 'status', 'plan', 'lint', 'backfill', 'schema', 'new']) {
     expect(help.stdout).toMatch(new RegExp(`^\\s+zmigrate ${command}\\b`, 'm'));
   }
+});
+
+test('the compile cache: made on the first run, used by the next, a broken one replaced; off with NODE_DISABLE_COMPILE_CACHE', async () => {
+  const cache = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-cache-test-'));
+  const files = () => readdirSync(cache).map((f) => path.join(cache, f));
+  const help = async (env: Record<string, string>) => {
+    const run = await runCli(['--help'], { env });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    return run.stdout;
+  };
+  const plain = await help({ NODE_DISABLE_COMPILE_CACHE: '1', NODE_COMPILE_CACHE: cache });
+  expect(files()).toEqual([]);
+  expect(await help({ NODE_COMPILE_CACHE: cache })).toBe(plain);
+  expect(files()).toHaveLength(1);
+  const [file] = files();
+  const made = readFileSync(file);
+  expect(made.length).toBeGreaterThan(100_000);
+  expect(await help({ NODE_COMPILE_CACHE: cache })).toBe(plain);
+  // Every module found its entry, so nothing was written again.
+  expect(readFileSync(file).equals(made)).toBe(true);
+  writeFileSync(file, Buffer.concat([made.subarray(0, 1000), Buffer.from('not a cache')]));
+  expect(await help({ NODE_COMPILE_CACHE: cache })).toBe(plain);
+  expect(readFileSync(file).length).toBeGreaterThan(100_000);
 });
 
 describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {

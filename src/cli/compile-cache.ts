@@ -1,0 +1,142 @@
+/**
+ * A V8 code cache for the CLI's modules, so a run does not compile knex, the
+ * drivers and yargs from source again: about a fifth of a short command's CPU
+ * (CI pipelines and deploy scripts start zmigrate often).
+ *
+ * Node 22 has this built in (`module.enableCompileCache()`), which is used
+ * where present. On Node 20 each CommonJS module is compiled as a `vm.Script`
+ * with the cached data of the last run, and at exit the cache is written
+ * anew if any module lacked it: after the run, so it also holds the functions
+ * compiled lazily while the command ran. V8 checks each entry against the
+ * source and its own version and flags, and compiles afresh on any mismatch,
+ * so a stale or broken cache costs time, never correctness.
+ *
+ * Only zmigrate's own modules and those of the packages it loads are cached,
+ * not a user's migration files, which change from run to run. The cache, one
+ * file per installed copy of zmigrate and Node version, lives in
+ * `NODE_COMPILE_CACHE` (as on Node 22) or the temporary folder;
+ * `NODE_DISABLE_COMPILE_CACHE=1` turns it off. Any failure to read or write
+ * it is ignored.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+
+interface CompilingModule {
+  exports: unknown;
+  require(id: string): unknown;
+}
+
+interface ModuleInternals {
+  wrap(source: string): string;
+  _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string;
+  _resolveLookupPaths(request: string, parent: unknown): string[] | null;
+  _extensions: unknown;
+  _cache: unknown;
+  prototype: { _compile(this: CompilingModule, content: string, filename: string): unknown };
+}
+
+/** This package's folder, and where the packages it loads are installed. */
+const OWN = path.resolve(__dirname, '..', '..') + path.sep;
+const PACKAGES = `${path.sep}node_modules${path.sep}`;
+
+export function enableCompileCache(): void {
+  if (process.env.NODE_DISABLE_COMPILE_CACHE) return;
+  const native = (Module as unknown as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
+  if (native) {
+    native(process.env.NODE_COMPILE_CACHE);
+    return;
+  }
+  const file = path.join(
+    process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'zmigrate-compile-cache'),
+    `${createHash('sha256').update(OWN).digest('hex').slice(0, 12)}-${process.version}-${process.arch}-${process.getuid?.() ?? 'user'}.bin`,
+  );
+  const cached = readCache(file);
+  const compiled: Array<{ filename: string; script: vm.Script }> = [];
+  let missing = false;
+
+  const internals = Module as unknown as ModuleInternals;
+  const original = internals.prototype._compile;
+  internals.prototype._compile = function (this: CompilingModule, content: string, filename: string) {
+    // Only zmigrate and the packages it loads: a user's migration files change from run to run.
+    // A vm.Script has no loader for import() but an experimental one that warns: such modules compile as usual.
+    if (!(filename.startsWith(OWN) || filename.includes(PACKAGES)) || content.includes('import('))
+      return original.call(this, content, filename);
+    let script: vm.Script;
+    try {
+      script = new vm.Script(internals.wrap(content.replace(/^#!.*/, '')), {
+        filename,
+        cachedData: cached.get(filename),
+      });
+    } catch {
+      return original.call(this, content, filename);
+    }
+    if (!cached.has(filename) || script.cachedDataRejected) missing = true;
+    compiled.push({ filename, script });
+    const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    const requireFn = Object.assign((id: string) => this.require(id), {
+      resolve: Object.assign((request: string, options?: unknown) => internals._resolveFilename(request, this, false, options), {
+        paths: (request: string) => internals._resolveLookupPaths(request, this),
+      }),
+      main: require.main,
+      extensions: internals._extensions,
+      cache: internals._cache,
+    });
+    return wrapper.call(this.exports, this.exports, requireFn, this, filename, path.dirname(filename));
+  };
+
+  process.once('exit', () => {
+    if (missing) writeCache(file, compiled, cached);
+  });
+}
+
+/** The cache file: a count, then for each module its file name and cached data, each behind its length. */
+function readCache(file: string): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  try {
+    const data = readFileSync(file);
+    let at = 0;
+    const chunk = () => {
+      const length = data.readUInt32LE(at);
+      const bytes = data.subarray(at + 4, at + 4 + length);
+      if (bytes.length !== length) throw new Error('truncated');
+      at += 4 + length;
+      return bytes;
+    };
+    const count = data.readUInt32LE(0);
+    at = 4;
+    for (let i = 0; i < count; i++) entries.set(chunk().toString('utf8'), chunk());
+  } catch {
+    // No cache yet, or a broken one: every module compiles from source, and the cache is written anew.
+  }
+  return entries;
+}
+
+/** This run's modules, and those of earlier runs that this one did not load (another command's). */
+function writeCache(file: string, compiled: Array<{ filename: string; script: vm.Script }>, earlier: Map<string, Buffer>): void {
+  try {
+    const entries = new Map(earlier);
+    for (const { filename, script } of compiled) entries.set(filename, script.createCachedData());
+    const parts: Buffer[] = [u32(entries.size)];
+    for (const [filename, data] of entries) {
+      const name = Buffer.from(filename, 'utf8');
+      parts.push(u32(name.length), name, u32(data.length), data);
+    }
+    mkdirSync(path.dirname(file), { recursive: true });
+    // Written aside and renamed, so runs side by side never read a half-written file.
+    const partial = `${file}.${process.pid}`;
+    writeFileSync(partial, Buffer.concat(parts));
+    renameSync(partial, file);
+  } catch {
+    // A read-only or full disk: the next run compiles from source again.
+  }
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32LE(value);
+  return buffer;
+}
