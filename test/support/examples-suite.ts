@@ -18,6 +18,7 @@ import { createTestDatabase, type Engine, type TestDatabase } from './databases'
 import { migrationsDir, runCli, type CliResult } from './cli';
 import { inspect, type Inspection } from './inspect';
 import { pgliteSession } from '../helpers/pglite-session';
+import { Migrator } from '../../src';
 
 const EXAMPLES_ROOT = path.resolve(__dirname, '..', '..', 'migrations-examples');
 
@@ -483,9 +484,19 @@ export function defineExampleTests(engines: Engine[], options: { guard: boolean;
       if (result.code !== 0) throw new Error(`zmigrate exited ${result.code}: ${result.stderr}`);
       return result;
     };
-    const phases = async (db: TestDatabase, folder = dir) => {
-      const status = ok(await cli(db, folder, 'status', '--json'));
-      return (JSON.parse(status.stdout) as Status).migrations;
+    /**
+     * Each migration's phase: through the API in this process on the servers (test/cli.test.ts covers
+     * `status --json` itself; a CLI process per look costs CPU the whole suite waits for), by the CLI on PGlite,
+     * whose folder one process opens at a time.
+     */
+    const phases = async (db: TestDatabase, folder = dir): Promise<Status['migrations']> => {
+      if (engine === 'pglite') return (JSON.parse(ok(await cli(db, folder, 'status', '--json')).stdout) as Status).migrations;
+      const migrator = new Migrator({ url: db.url, dir: folder });
+      try {
+        return await migrator.status();
+      } finally {
+        await migrator.close();
+      }
     };
     /** inspect(), in one PGlite session on PGlite. */
     const look = (db: TestDatabase) => pgliteSession(db, (s) => inspect(s));
