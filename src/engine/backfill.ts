@@ -146,6 +146,15 @@ export async function runBackfill(
     });
   };
 
+  if (jobs > 1) {
+    // The workers' sessions open side by side while the first range is cut, rather than one by one inside
+    // the first batches, whose time sets the size of the next ones.
+    ahead = cut();
+    const [, ...opened] = await Promise.allSettled([ahead, ...Array.from({ length: jobs }, () => sessions.raw('SELECT 1'))]);
+    const failure = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
   const worker = async () => {
     for (;;) {
       await options.throttle?.wait();
@@ -277,10 +286,15 @@ async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): P
   }
 }
 
-/** Scales the batch toward the time target, by at most a factor of two either way. */
+/**
+ * Scales the batch toward the time target, by at most a factor of two either
+ * way; by up to four while a batch takes under a quarter of the target (the
+ * first, small batches), so a short backfill does not spend itself growing.
+ */
 export function nextSize(size: number, tookMs: number, targetMs: number, max = MAX_BATCH): number {
   const scaled = size * (targetMs / Math.max(1, tookMs));
-  return Math.round(Math.min(max, Math.max(MIN_BATCH, size / 2, Math.min(size * 2, scaled))));
+  const growth = tookMs * 4 <= targetMs ? 4 : 2;
+  return Math.round(Math.min(max, Math.max(MIN_BATCH, size / 2, Math.min(size * growth, scaled))));
 }
 
 /** Reports progress at most every so often, with rate and ETA. */
