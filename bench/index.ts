@@ -111,18 +111,35 @@ async function fill(engine: Engine, knex: Knex, table: string, rows: number): Pr
 
 /**
  * Lets the server finish the background work the last step left (a checkpoint
- * on PostgreSQL, InnoDB's purge on MariaDB), so each contender starts from
- * the same quiet server instead of paying for the one before it.
+ * on PostgreSQL; on MariaDB InnoDB's purge, and the flush of the dirty pages a
+ * table fill leaves in the buffer pool: half of a default pool after 1M rows,
+ * written out over some ten seconds, during which whoever runs next waits
+ * for free pages), so each contender starts from the same quiet server
+ * instead of paying for the one before it.
  */
 async function quiesce(engine: Engine, knex: Knex): Promise<void> {
   if (engine === 'postgres') {
     await knex.raw('CHECKPOINT').catch(() => undefined);
     return;
   }
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-    const [rows] = await knex.raw("SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'");
-    if (Number((rows as Array<{ n: number }>)[0]?.n ?? 0) < 1000) return;
-    await new Promise((r) => setTimeout(r, 200));
+  const read = async () => {
+    const [rows] = await knex.raw(
+      `SELECT (SELECT \`COUNT\` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len') AS history,
+              (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY') AS dirty,
+              (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_TOTAL') AS pages`,
+    );
+    const [row] = rows as Array<{ history: number; dirty: string; pages: string }>;
+    return { history: Number(row?.history ?? 0), dirty: Number(row?.dirty ?? 0), pages: Number(row?.pages ?? 0) };
+  };
+  // Done once purge has caught up and the dirty pages are few, or no fewer than two seconds ago (the page
+  // cleaner leaves some behind when idle).
+  const seen: number[] = [];
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+    const { history, dirty, pages } = await read();
+    seen.push(dirty);
+    const stalled = seen.length > 8 && dirty >= seen[seen.length - 9];
+    if (history < 1000 && (dirty <= pages * 0.05 || stalled)) return;
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
