@@ -18,11 +18,21 @@ export interface RunningCli {
   readonly ended: boolean;
 }
 
+/** Processes still running; one a failed test left behind is killed when that test ends, not left waiting on a lock. */
+const running = new Set<ChildProcessWithoutNullStreams>();
+if (typeof afterEach === 'function')
+  afterEach(() => {
+    for (const child of running) child.kill('SIGKILL');
+    running.clear();
+  });
+
 export function startCli(args: string[], env: Record<string, string | undefined>): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NO_COLOR: '1', ZMIGRATE_DATABASE_URL: undefined, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('close', () => running.delete(child));
   child.stdin.end();
   let stdout = '';
   let stderr = '';
