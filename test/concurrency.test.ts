@@ -22,7 +22,7 @@
  * so the overlap is certain; it must report that it waited.
  */
 import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { heldBy, migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { parseStatus, sleepSql, startCli } from './support/process';
 import { inspect } from './support/inspect';
 import { createDialect } from '../src/dialects';
@@ -308,7 +308,7 @@ describe.each(SERVER_ENGINES)('a runner whose session the server ends, on %s', (
       // The runner runs no statement from here on: only its own reaction to the ended session can take the lock back.
       const deadline = Date.now() + 10_000;
       let holder: string | undefined;
-      while (!(holder = await second.describeRunnerLockHolder()) || holder.includes(String(id))) {
+      while (!(holder = await second.describeRunnerLockHolder()) || heldBy(holder, id)) {
         if (Date.now() > deadline) throw new Error(`the runner lock was not taken back (holder: ${holder ?? 'none'})`);
         await new Promise((r) => setTimeout(r, 50));
       }

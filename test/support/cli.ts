@@ -45,16 +45,28 @@ export function migrationSource(operations: string[], description = ''): string 
 }
 
 /**
- * Expands, then contracts, every migration of a folder in this process: for a
- * test's starting point, not what it tests (a CLI process costs a few tenths
- * of a second of CPU to start, and the suite runs a thousand).
+ * Runs `work` with a Migrator in this process, then closes it: for a test's
+ * starting point or a look at the state, not what it tests (a CLI process
+ * costs a few tenths of a second of CPU to start, and the suite runs a thousand).
  */
-export async function applyMigrations(url: string, dir: string): Promise<void> {
+export async function withMigrator<T>(url: string, dir: string, work: (migrator: Migrator) => Promise<T>): Promise<T> {
   const migrator = new Migrator({ url, dir });
   try {
-    await migrator.expand();
-    await migrator.contract();
+    return await work(migrator);
   } finally {
     await migrator.close();
   }
+}
+
+/** Expands, then contracts, every migration of a folder, in this process. */
+export async function applyMigrations(url: string, dir: string): Promise<void> {
+  await withMigrator(url, dir, async (migrator) => {
+    await migrator.expand();
+    await migrator.contract();
+  });
+}
+
+/** Whether a runner-lock holder, as a dialect describes it (`pid 12 (…`, `connection 12 (…`), is session `id`. */
+export function heldBy(holder: string, id: number | string): boolean {
+  return new RegExp(`^(pid|connection) ${Number(id)} \\(`).test(holder);
 }

@@ -15,10 +15,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases';
-import { migrationsDir, runCli, type CliResult } from './cli';
+import { migrationsDir, runCli, withMigrator, type CliResult } from './cli';
 import { inspect, type Inspection } from './inspect';
 import { pgliteSession } from '../helpers/pglite-session';
-import { Migrator } from '../../src';
 
 const EXAMPLES_ROOT = path.resolve(__dirname, '..', '..', 'migrations-examples');
 
@@ -491,12 +490,7 @@ export function defineExampleTests(engines: Engine[], options: { guard: boolean;
      */
     const phases = async (db: TestDatabase, folder = dir): Promise<Status['migrations']> => {
       if (engine === 'pglite') return (JSON.parse(ok(await cli(db, folder, 'status', '--json')).stdout) as Status).migrations;
-      const migrator = new Migrator({ url: db.url, dir: folder });
-      try {
-        return await migrator.status();
-      } finally {
-        await migrator.close();
-      }
+      return withMigrator(db.url, folder, (migrator) => migrator.status());
     };
     /** inspect(), in one PGlite session on PGlite. */
     const look = (db: TestDatabase) => pgliteSession(db, (s) => inspect(s));

@@ -17,7 +17,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases';
-import { migrationSource, migrationsDir, runCli, type CliResult } from './cli';
+import { heldBy, migrationSource, migrationsDir, runCli, type CliResult } from './cli';
+import { createDialect } from '../../src/dialects';
 import { inspect } from './inspect';
 import { kill9, parseStatus, startCli, type RunningCli } from './process';
 import { rowsOf, startWriter, type Writer } from './apps';
@@ -470,14 +471,16 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     expect(killed.length).toBeGreaterThan(0);
     await killSessions(killed);
     // The runner's new session is opened at once, not at its next statement (which waits for the held row).
-    await until('a new session of the runner to hold the runner lock', async () => {
-      const holders = pg
-        ? await sql(
-            "select pid as id from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())",
-          )
-        : await sql("SELECT IS_USED_LOCK(CONCAT('zmigrate:', LEFT(SHA2(?, 256), 40))) AS id", [db.base]);
-      return rowsOf<{ id: number | null }>(holders).some((r) => r.id !== null && !killed.includes(Number(r.id)));
-    });
+    const watcher = createDialect(db.url, { lockTimeoutMs: 1000 });
+    try {
+      await watcher.connect({ lockTimeoutMs: 1000 });
+      await until('a new session of the runner to hold the runner lock', async () => {
+        const holder = await watcher.describeRunnerLockHolder();
+        return holder !== undefined && !killed.some((id) => heldBy(holder, id));
+      });
+    } finally {
+      await watcher.close();
+    }
     await until(
       'zmigrate to wait for the held row in a new session',
       async () => {
