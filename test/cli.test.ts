@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { BIN, migrationSource, migrationsDir, runCli } from './support/cli';
+import { BIN, migrationSource, migrationsDir, spawnCli } from './support/cli';
 import { inspect } from './support/inspect';
 
 const CREATE = migrationSource([
@@ -16,9 +16,9 @@ const CREATE = migrationSource([
 
 test('--version prints the version in package.json; --help lists every command', async () => {
   const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
-  const printed = await runCli(['--version']);
+  const printed = await spawnCli(['--version']);
   expect({ code: printed.code, stdout: printed.stdout.trim() }).toEqual({ code: 0, stdout: version });
-  const help = await runCli(['--help']);
+  const help = await spawnCli(['--help']);
   expect(help.code).toBe(0);
   for (const command of ['expand', 'contract', 'rollback', 'status', 'plan', 'lint', 'backfill', 'schema', 'new']) {
     expect(help.stdout).toMatch(new RegExp(`^\\s+zmigrate ${command}\\b`, 'm'));
@@ -29,7 +29,7 @@ test('the compile cache: made on the first run, used by the next, a broken one r
   const cache = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-cache-test-'));
   const files = () => readdirSync(cache).map((f) => path.join(cache, f));
   const help = async (env: Record<string, string>) => {
-    const run = await runCli(['--help'], { env });
+    const run = await spawnCli(['--help'], { env });
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     return run.stdout;
   };
@@ -60,7 +60,7 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
   test('plan prints the SQL of expand and contract and changes nothing', async () => {
     const dir = migrationsDir({ '0001_items.ts': CREATE });
     const before = await inspect(db);
-    const plan = await runCli(['plan', '--dir', dir, '--url', db.url]);
+    const plan = await spawnCli(['plan', '--dir', dir, '--url', db.url]);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toContain('-- 0001_items: expand');
     expect(plan.stdout).toMatch(/CREATE TABLE [`"][^`"]+[`"]\.[`"]items[`"]/);
@@ -69,7 +69,7 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const after = await inspect(db);
     expect(after.tables).toEqual(before.tables);
     expect(after.versionSchemas).toEqual(before.versionSchemas);
-    const json = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
+    const json = await spawnCli(['plan', '--json', '--dir', dir, '--url', db.url]);
     const parsed = JSON.parse(json.stdout) as { plans: Array<{ migration: string; phase: string; statements: string[] }> };
     expect(parsed.plans.map((p) => `${p.migration}:${p.phase}`)).toEqual([
       '0001_items:expand',
@@ -85,7 +85,7 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
         '0001_items.ts': CREATE,
         '0002_longer_label.ts': migrationSource(["op.alterColumn('items', 'label', { type: 'varchar(200)', up: 'label', down: 'label' })"]),
       });
-      const plan = await runCli(['plan', '--dir', dir, '--url', db.url]);
+      const plan = await spawnCli(['plan', '--dir', dir, '--url', db.url]);
       const rollbackSection = plan.stdout.slice(
         plan.stdout.indexOf('-- 0001_items: rollback'),
         plan.stdout.indexOf('-- 0002_longer_label: expand'),
@@ -94,27 +94,27 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       expect(rollbackSection).toMatch(new RegExp(`DROP (SCHEMA|DATABASE) IF EXISTS [\`"]${db.base}_0001_items[\`"]`));
       expect(rollbackSection).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
 
-      const only = await runCli(['plan', '--phase', 'rollback', '--json', '--dir', dir, '--url', db.url]);
+      const only = await spawnCli(['plan', '--phase', 'rollback', '--json', '--dir', dir, '--url', db.url]);
       expect(only.code).toBe(0);
       const onlyPlans = (JSON.parse(only.stdout) as { plans: Array<{ migration: string; phase: string }> }).plans;
       expect(onlyPlans.map((p) => `${p.migration}:${p.phase}`)).toEqual(['0001_items:rollback', '0002_longer_label:rollback']);
-      const two = await runCli(['plan', '--phase', 'expand', '--phase', 'contract', '--json', '--dir', dir, '--url', db.url]);
+      const two = await spawnCli(['plan', '--phase', 'expand', '--phase', 'contract', '--json', '--dir', dir, '--url', db.url]);
       expect((JSON.parse(two.stdout) as { plans: Array<{ phase: string }> }).plans.map((p) => p.phase)).toEqual([
         'expand',
         'contract',
         'expand',
         'contract',
       ]);
-      const bad = await runCli(['plan', '--phase', 'deploy', '--dir', dir, '--url', db.url]);
+      const bad = await spawnCli(['plan', '--phase', 'deploy', '--dir', dir, '--url', db.url]);
       expect(bad.code).toBe(2);
 
       // Once both are expanded, plan shows the contracts and rollbacks still to come, and runs none.
-      expect(await runCli(['expand', '--dir', dir, '--url', db.url])).toMatchObject({
+      expect(await spawnCli(['expand', '--dir', dir, '--url', db.url])).toMatchObject({
         code: 0,
         stderr: expect.not.stringContaining('error'),
       });
       const expanded = await inspect(db);
-      const after = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
+      const after = await spawnCli(['plan', '--json', '--dir', dir, '--url', db.url]);
       expect(after.stderr).toBe('');
       const afterPlans = (JSON.parse(after.stdout) as { plans: Array<{ migration: string; phase: string; statements: string[] }> }).plans;
       expect(afterPlans.map((p) => `${p.migration}:${p.phase}`)).toEqual([
@@ -136,14 +136,14 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       ]);
       expect(expanded.columns('items')).toContain('_zm_label');
       // And rollback does what the plan said: the trigger, the new column and the version schema go; then the table.
-      expect(await runCli(['rollback', '--dir', dir, '--url', db.url])).toMatchObject({
+      expect(await spawnCli(['rollback', '--dir', dir, '--url', db.url])).toMatchObject({
         code: 0,
         stderr: expect.not.stringContaining('error'),
       });
       const once = await inspect(db);
       expect([once.triggers, once.columns('items')]).toEqual([[], ['id', 'label']]);
       expect(once.versionSchemas).not.toContain(`${db.base}_0002_longer_label`);
-      expect(await runCli(['rollback', '--dir', dir, '--url', db.url])).toMatchObject({
+      expect(await spawnCli(['rollback', '--dir', dir, '--url', db.url])).toMatchObject({
         code: 0,
         stderr: expect.not.stringContaining('error'),
       });
@@ -159,7 +159,7 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const dir = migrationsDir({ '0001_items.ts': CREATE });
     const root = path.dirname(dir);
     writeFileSync(path.join(root, 'zmigrate.config.json'), JSON.stringify({ url: db.url, dir: './migrations' }));
-    const status = await runCli(['status', '--json'], { cwd: root });
+    const status = await spawnCli(['status', '--json'], { cwd: root });
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).migrations).toEqual([expect.objectContaining({ name: '0001_items', phase: expect.any(String) })]);
 
@@ -167,16 +167,16 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       path.join(root, 'zmigrate.config.json'),
       JSON.stringify({ url: 'postgres://nobody@127.0.0.1:1/none', dir: './migrations' }),
     );
-    const flagWins = await runCli(['status', '--json', '--url', db.url], { cwd: root });
+    const flagWins = await spawnCli(['status', '--json', '--url', db.url], { cwd: root });
     expect(flagWins.code).toBe(0);
 
     writeFileSync(path.join(root, 'zmigrate.config.json'), '{ "url": ');
-    const broken = await runCli(['status'], { cwd: root });
+    const broken = await spawnCli(['status'], { cwd: root });
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/^error: cannot read config file zmigrate\.config\.json/);
 
     writeFileSync(path.join(root, 'zmigrate.config.json'), JSON.stringify({ url: db.url, dri: 'x' }));
-    const unknown = await runCli(['status'], { cwd: root });
+    const unknown = await spawnCli(['status'], { cwd: root });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown setting "dri"');
   });
@@ -188,26 +188,26 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       path.join(root, 'zmigrate.config.ts'),
       `const config: { url: string } = { url: ${JSON.stringify(db.url)} };\nexport default config;\n`,
     );
-    const status = await runCli(['status', '--json'], { cwd: root });
+    const status = await spawnCli(['status', '--json'], { cwd: root });
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
   });
 
   test('new scaffolds a TypeScript file that expand accepts', async () => {
     const dir = migrationsDir({});
-    const created = await runCli(['new', 'add_things', '--dir', dir]);
+    const created = await spawnCli(['new', 'add_things', '--dir', dir]);
     expect(created.code).toBe(0);
     const files = readdirSync(dir);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/^\d{14}_add_things\.ts$/);
     expect(created.stdout.trim()).toBe(path.join(dir, files[0]));
-    const expand = await runCli(['expand', '--dir', dir, '--url', db.url]);
+    const expand = await spawnCli(['expand', '--dir', dir, '--url', db.url]);
     expect(expand.code).toBe(0);
-    const status = JSON.parse((await runCli(['status', '--json', '--dir', dir, '--url', db.url])).stdout);
+    const status = JSON.parse((await spawnCli(['status', '--json', '--dir', dir, '--url', db.url])).stdout);
     expect(status.migrations.find((m: { name: string }) => m.name.endsWith('_add_things')).phase).toBe('expanded');
-    await runCli(['rollback', '--dir', dir, '--url', db.url]);
+    await spawnCli(['rollback', '--dir', dir, '--url', db.url]);
 
-    const bad = await runCli(['new', 'Bad-Name', '--dir', dir]);
+    const bad = await spawnCli(['new', 'Bad-Name', '--dir', dir]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('must match [a-z0-9_]+');
   });
@@ -216,15 +216,15 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const fresh = await createTestDatabase(engine);
     try {
       const dir = migrationsDir({ '0001_items.ts': CREATE });
-      const check = async () => (await runCli(['status', '--check', '--dir', dir, '--url', fresh.url])).code;
+      const check = async () => (await spawnCli(['status', '--check', '--dir', dir, '--url', fresh.url])).code;
       expect(await check()).toBe(3);
-      expect((await runCli(['status', '--dir', dir, '--url', fresh.url])).code).toBe(0);
-      expect((await runCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect((await spawnCli(['status', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect((await spawnCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
       expect(await check()).toBe(4);
-      expect((await runCli(['contract', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect((await spawnCli(['contract', '--dir', dir, '--url', fresh.url])).code).toBe(0);
       expect(await check()).toBe(0);
       writeFileSync(path.join(dir, '0002_bad.ts'), migrationSource(["op.sql({ expand: 'SELECT no_such_column FROM items' })"]));
-      expect((await runCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(1);
+      expect((await spawnCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(1);
       expect(await check()).toBe(5);
     } finally {
       await fresh.drop();
@@ -253,23 +253,23 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
 };
 `,
     );
-    const status = await runCli(['status', '--json', '--knexfile', 'knexfile.js', '--env', 'production'], { cwd: root });
+    const status = await spawnCli(['status', '--json', '--knexfile', 'knexfile.js', '--env', 'production'], { cwd: root });
     expect(status.stderr).toBe('');
     expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
-    const wrongEnv = await runCli(['status', '--knexfile', 'knexfile.js', '--env', 'staging'], { cwd: root });
+    const wrongEnv = await spawnCli(['status', '--knexfile', 'knexfile.js', '--env', 'staging'], { cwd: root });
     expect(wrongEnv.code).toBe(2);
     expect(wrongEnv.stderr).toContain('has no environment "staging" (it has development, production)');
-    const unsupported = await runCli(['status', '--knexfile', 'knexfile.js', '--env', 'development'], { cwd: root });
+    const unsupported = await spawnCli(['status', '--knexfile', 'knexfile.js', '--env', 'development'], { cwd: root });
     expect(unsupported.code).toBe(2);
     expect(unsupported.stderr).toContain('client "sqlite3" is not one zmigrate supports');
   });
 
   test('new --op scaffolds from a template per operation', async () => {
     const dir = migrationsDir({});
-    const created = await runCli(['new', 'rename_title', '--op', 'rename-column', '--dir', dir]);
+    const created = await spawnCli(['new', 'rename_title', '--op', 'rename-column', '--dir', dir]);
     expect(created.code).toBe(0);
     expect(readFileSync(created.stdout.trim(), 'utf8')).toContain("op.renameColumn('things', 'name', 'title')");
-    const unknown = await runCli(['new', 'x', '--op', 'nope', '--dir', dir]);
+    const unknown = await spawnCli(['new', 'x', '--op', 'nope', '--dir', dir]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown --op "nope"');
   });
@@ -278,11 +278,11 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const fresh = await createTestDatabase(engine);
     try {
       const dir = migrationsDir({ '0001_items.ts': CREATE });
-      const none = await runCli(['schema', '--dir', dir, '--url', fresh.url]);
+      const none = await spawnCli(['schema', '--dir', dir, '--url', fresh.url]);
       expect(none.code).toBe(2);
       expect(none.stdout).toBe('');
-      expect((await runCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
-      const schema = await runCli(['schema', '--dir', dir, '--url', fresh.url]);
+      expect((await spawnCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      const schema = await spawnCli(['schema', '--dir', dir, '--url', fresh.url]);
       expect(schema.code).toBe(0);
       expect(schema.stdout).toBe(`${fresh.base}_0001_items\n`);
     } finally {
@@ -296,7 +296,7 @@ describe('colours', () => {
   const ESC = '\u001b[';
 
   test('no colour codes when output is not a terminal', async () => {
-    const result = await runCli(['status', '--dir', dir, '--url', 'not a url'], { env: { NO_COLOR: undefined } });
+    const result = await spawnCli(['status', '--dir', dir, '--url', 'not a url'], { env: { NO_COLOR: undefined } });
     expect(result.code).toBe(2);
     expect(result.stderr).not.toContain(ESC);
   });

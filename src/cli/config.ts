@@ -33,13 +33,17 @@ const KEYS: Record<keyof ZmigrateConfig, 'string' | 'number' | 'string[]'> = {
  * without repeating its settings. `env` picks the environment (default:
  * NODE_ENV, else development) when the file has one per environment.
  */
-export async function urlFromKnexfile(file: string, env: string | undefined, cwd = process.cwd()): Promise<string> {
-  const full = path.resolve(cwd, file);
+export async function urlFromKnexfile(
+  file: string,
+  env: string | undefined,
+  where: { cwd: string; env: Readonly<Record<string, string | undefined>> },
+): Promise<string> {
+  const full = path.resolve(where.cwd, file);
   if (!existsSync(full)) throw new ConfigError(`knexfile ${file} does not exist`);
   const exported = await importConfigFile(full, `knexfile ${path.basename(full)}`);
   if (typeof exported !== 'object' || exported === null) throw new ConfigError(`knexfile ${path.basename(full)} must export a knex config`);
   const all = exported as Record<string, unknown>;
-  const name = env ?? process.env.NODE_ENV ?? 'development';
+  const name = env ?? where.env.NODE_ENV ?? 'development';
   const config = ('client' in all ? all : all[name]) as { client?: unknown; connection?: unknown } | undefined;
   if (!config || typeof config !== 'object') {
     throw new ConfigError(
@@ -74,7 +78,7 @@ async function importConfigFile(file: string, what: string): Promise<unknown> {
 }
 
 /** Loads the given config file, or the first of NAMES in cwd; none is fine. Paths in it are relative to the file. */
-export async function loadConfig(explicit: string | undefined, cwd = process.cwd()): Promise<ZmigrateConfig> {
+export async function loadConfig(explicit: string | undefined, cwd: string): Promise<ZmigrateConfig> {
   const file = explicit ? path.resolve(cwd, explicit) : NAMES.map((n) => path.join(cwd, n)).find((f) => existsSync(f));
   if (!file) return {};
   if (!existsSync(file)) throw new ConfigError(`config file ${explicit} does not exist`);

@@ -1,4 +1,5 @@
 import type { Migrator } from '../api';
+import type { CliIO } from './io';
 import type { Output } from './output';
 
 export interface GlobalArgs {
@@ -14,6 +15,8 @@ export interface GlobalArgs {
 
 export interface CommandContext {
   args: GlobalArgs & Record<string, unknown>;
+  /** The streams, environment and folder the run was given. */
+  io: CliIO;
   output: Output;
   /** Created on first use, so `new` works without a database. */
   migrator(): Promise<Migrator>;

@@ -6,6 +6,7 @@ import { urlPassword } from '../dialects/url';
 import { ConfigError, ZmigrateError } from '../errors';
 import { loadConfig, urlFromKnexfile, type ZmigrateConfig } from './config';
 import type { Command, CommandContext, GlobalArgs } from './context';
+import { processIO, type CliIO } from './io';
 import { Output } from './output';
 import { backfill } from './commands/backfill';
 import { contract } from './commands/contract';
@@ -89,10 +90,16 @@ export async function main(argv: string[]): Promise<void> {
   process.exitCode = await run(argv);
 }
 
-export async function run(argv: string[]): Promise<number> {
-  let url: string | undefined = process.env.ZMIGRATE_DATABASE_URL;
+/**
+ * Runs one command and returns its exit code. `io` is the process's own by
+ * default; tests and tools that embed the CLI give their own streams,
+ * environment and folder.
+ */
+export async function run(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const { env, cwd } = io;
+  let url: string | undefined = env.ZMIGRATE_DATABASE_URL;
   let replicaUrls: string[] = [];
-  const output = new Output(() => [urlPassword(url), ...replicaUrls.map(urlPassword)]);
+  const output = new Output(() => [urlPassword(url), ...replicaUrls.map(urlPassword)], io);
   let verbose = argv.includes('--verbose');
   let migrator: Migrator | undefined;
   try {
@@ -158,14 +165,21 @@ export async function run(argv: string[]): Promise<number> {
         },
       );
     }
-    const args = (await parser.parseAsync()) as unknown as GlobalArgs & Record<string, unknown>;
+    // With a callback, yargs hands over what --help and --version print instead of printing it itself.
+    let printed = '';
+    const args = (await parser.parseAsync(argv, {}, (_error, _argv, text) => {
+      printed = text;
+    })) as unknown as GlobalArgs & Record<string, unknown>;
     if (usageError) throw new ConfigError(usageError, { hint: 'see zmigrate --help' });
-    if (!chosen) return 0; // --help
+    if (!chosen) {
+      if (printed) output.out(printed); // --help, --version
+      return 0;
+    }
     verbose = Boolean(args.verbose);
-    const config: ZmigrateConfig = await loadConfig(args.config);
-    const knexfileUrl = args.knexfile ? await urlFromKnexfile(String(args.knexfile), args.env as string | undefined) : undefined;
-    url = args.url ?? knexfileUrl ?? process.env.ZMIGRATE_DATABASE_URL ?? config.url;
-    const dir = path.resolve(args.dir ?? config.dir ?? 'migrations');
+    const config: ZmigrateConfig = await loadConfig(args.config, cwd);
+    const knexfileUrl = args.knexfile ? await urlFromKnexfile(String(args.knexfile), args.env as string | undefined, io) : undefined;
+    url = args.url ?? knexfileUrl ?? env.ZMIGRATE_DATABASE_URL ?? config.url;
+    const dir = path.resolve(cwd, args.dir ?? config.dir ?? 'migrations');
     const lockTimeout = args.lockTimeout ?? config.lockTimeout;
     const lockRetries = args.lockRetries ?? config.lockRetries;
     // Repeated, yargs gives a list; once, a string (not `array: true`, which would swallow the command name).
@@ -199,6 +213,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const ctx: CommandContext = {
       args,
+      io,
       output,
       dir: async () => dir,
       migrator: async () => {

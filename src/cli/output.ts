@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { BackfillProgress, Logger } from '../engine/logger';
+import type { CliIO } from './io';
 
 /** Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the password. */
 export class Output {
@@ -7,9 +8,9 @@ export class Output {
 
   constructor(
     private readonly secret: () => string | Array<string | undefined> | undefined,
-    stream: NodeJS.WriteStream = process.stdout,
+    private readonly io: CliIO,
   ) {
-    const useColor = Boolean(stream.isTTY) && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
+    const useColor = Boolean(io.stdout.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
     this.color = new chalk.Instance({ level: useColor ? 1 : 0 });
   }
 
@@ -19,20 +20,21 @@ export class Output {
   }
 
   out(line: string): void {
-    process.stdout.write(`${this.scrub(line)}\n`);
+    this.io.stdout.write(`${this.scrub(line)}\n`);
   }
 
   err(line: string): void {
-    process.stderr.write(`${this.scrub(line)}\n`);
+    this.io.stderr.write(`${this.scrub(line)}\n`);
   }
 
   /** Progress goes to stderr, so stdout stays clean for what scripts read. */
   logger(): Logger {
-    const tty = Boolean(process.stderr.isTTY);
+    const { stderr } = this.io;
+    const tty = Boolean(stderr.isTTY);
     let lastLine = 0;
     let barShown = false;
     const endBar = () => {
-      if (barShown) process.stderr.write('\n');
+      if (barShown) stderr.write('\n');
       barShown = false;
     };
     return {
@@ -43,7 +45,7 @@ export class Output {
         const text = describeProgress(p);
         if (tty) {
           const bar = p.total ? progressBar(Math.min(1, p.rows / p.total)) : '';
-          process.stderr.write(`\r\x1b[2K  ${bar} ${this.scrub(text)}`);
+          stderr.write(`\r\x1b[2K  ${bar} ${this.scrub(text)}`);
           barShown = true;
           if (p.finished) endBar();
         } else if (p.finished || Date.now() - lastLine >= 5000) {

@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Migrator } from '../../src';
+import { run } from '../../src/cli/main';
 
 export const BIN = path.resolve(__dirname, '..', '..', 'bin', 'zmigrate.js');
 
@@ -13,12 +14,41 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Runs a zmigrate command in this process, through the same `run` that
+ * bin/zmigrate.js calls, with its own streams, environment and folder. A CLI
+ * process costs a few tenths of a second of CPU to start and the suite runs
+ * hundreds of commands; test/cli.test.ts and the fault suites run the real
+ * process (spawnCli, startCli), and test/docs.test.ts the guides' shell commands.
+ */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(args, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: cliEnv(options.env),
+    cwd: options.cwd ?? process.cwd(),
+  });
+  return { code, signal: null, stdout, stderr };
+}
+
+/** The environment a CLI run gets: this one without colour or a database URL, plus `env`. */
+export function cliEnv(env: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return { ...process.env, NO_COLOR: '1', ZMIGRATE_DATABASE_URL: undefined, ...env };
+}
+
 /** Runs the built zmigrate CLI as a user would: a separate process. */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+export function spawnCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, NO_COLOR: '1', ZMIGRATE_DATABASE_URL: undefined, ...options.env },
+      env: cliEnv(options.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

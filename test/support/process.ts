@@ -3,7 +3,7 @@
  * for a line, kill it, or wait for it to end. (runCli only gives the end.)
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { BIN, type CliResult } from './cli';
+import { BIN, cliEnv, type CliResult } from './cli';
 
 export interface RunningCli {
   child: ChildProcessWithoutNullStreams;
@@ -28,7 +28,7 @@ if (typeof afterEach === 'function')
 
 export function startCli(args: string[], env: Record<string, string | undefined>): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ZMIGRATE_DATABASE_URL: undefined, ...env },
+    env: cliEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   running.add(child);

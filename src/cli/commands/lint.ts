@@ -14,13 +14,13 @@ export type LintFormat = 'tty' | 'json' | 'github';
  */
 export const lint: Command = async (ctx) => {
   const format = lintFormat(ctx.args);
-  const config = await loadConfig(ctx.args.config);
+  const config = await loadConfig(ctx.args.config, ctx.io.cwd);
   const engine = await lintEngine(ctx, config.url);
   const migrations = await loadMigrations(await ctx.dir());
   const findings = await lintMigrations(migrations, { engine, lockTimeoutMs: ctx.args.lockTimeout ?? config.lockTimeout });
   if (format === 'json') printJson(ctx.output, engine, findings);
-  else if (format === 'github') printGithub(ctx.output, findings, migrations.length);
-  else printTty(ctx.output, engine, findings, migrations.length);
+  else if (format === 'github') printGithub(ctx.output, findings, migrations.length, ctx.io.cwd);
+  else printTty(ctx.output, engine, findings, migrations.length, ctx.io.cwd);
   return findings.length > 0 ? 1 : 0;
 };
 
@@ -35,8 +35,10 @@ function lintFormat(args: CommandContext['args']): LintFormat {
 async function lintEngine(ctx: CommandContext, configUrl: string | undefined): Promise<LintEngine> {
   const given = ctx.args.engine as string | undefined;
   if (given) return given === 'postgres' ? 'postgres' : 'mysql';
-  const knexfile = ctx.args.knexfile ? await urlFromKnexfile(String(ctx.args.knexfile), ctx.args.env as string | undefined) : undefined;
-  const url = ctx.args.url ?? knexfile ?? process.env.ZMIGRATE_DATABASE_URL ?? configUrl;
+  const knexfile = ctx.args.knexfile
+    ? await urlFromKnexfile(String(ctx.args.knexfile), ctx.args.env as string | undefined, ctx.io)
+    : undefined;
+  const url = ctx.args.url ?? knexfile ?? ctx.io.env.ZMIGRATE_DATABASE_URL ?? configUrl;
   if (!url) return 'postgres';
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url.trim())?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql' || scheme === 'pglite') return 'postgres';
@@ -46,8 +48,8 @@ async function lintEngine(ctx: CommandContext, configUrl: string | undefined): P
   });
 }
 
-function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
+function displayPath(file: string, cwd: string): string {
+  const relative = path.relative(cwd, file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
@@ -69,11 +71,11 @@ function printJson(output: Output, engine: LintEngine, findings: LintFinding[]):
 }
 
 /** GitHub Actions workflow commands: each finding becomes an error annotation on its line. */
-function printGithub(output: Output, findings: LintFinding[], migrationCount: number): void {
+function printGithub(output: Output, findings: LintFinding[], migrationCount: number, cwd: string): void {
   for (const f of findings) {
     const rule = RULES_BY_ID.get(f.rule);
     const properties = [
-      `file=${escapeProperty(displayPath(f.file))}`,
+      `file=${escapeProperty(displayPath(f.file, cwd))}`,
       ...(f.line ? [`line=${f.line}`] : []),
       `title=${escapeProperty(`zmigrate lint: ${f.rule} (${f.phase})`)}`,
     ];
@@ -83,11 +85,11 @@ function printGithub(output: Output, findings: LintFinding[], migrationCount: nu
   output.err(summary(findings, migrationCount));
 }
 
-function printTty(output: Output, engine: LintEngine, findings: LintFinding[], migrationCount: number): void {
+function printTty(output: Output, engine: LintEngine, findings: LintFinding[], migrationCount: number, cwd: string): void {
   const { color } = output;
   for (const f of findings) {
     const rule = RULES_BY_ID.get(f.rule);
-    const where = `${displayPath(f.file)}${f.line ? `:${f.line}` : ''}`;
+    const where = `${displayPath(f.file, cwd)}${f.line ? `:${f.line}` : ''}`;
     output.out(`${color.bold(where)} ${color.dim(`${f.migration} · ${f.phase}`)} ${color.red(f.rule)}`);
     output.out(`  ${f.message}`);
     for (const line of firstLines(f.statement, 6).split('\n')) output.out(color.dim(`  │ ${line}`));
