@@ -326,7 +326,11 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
       const plan = await cli('plan');
       expect(plan.stdout).toContain('in batches by ctid page ranges');
 
-      // The old app updates rows all over the table (each update moves the row to a new place) and inserts new ones.
+      const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
+      await running.waitForStderr(/backfill events\._zm_amount/);
+      // From the backfill's start, when the triggers are in place, the old app updates rows all over the table
+      // (each update moves the row to a new place) and inserts new ones. (A row inserted before the triggers
+      // would be the backfill's to fill, beyond the ROWS it may count.)
       const writer = startWriter(
         async (i) => {
           if (i % 4 === 3) await db.knex.raw('INSERT INTO events (n, amount) VALUES (?, ?)', [ROWS + i, i % 1000]);
@@ -334,8 +338,6 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
         },
         { pauseMs: 1 },
       );
-      const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
-      await running.waitForStderr(/backfill events\._zm_amount/);
       await new Promise((r) => setTimeout(r, 600));
       expect((await kill9(running)).signal).toBe('SIGKILL');
       const saved = await checkpoint();

@@ -2,13 +2,13 @@
  * Each test file gets databases of its own on both servers (and a PGlite
  * folder), so files run in parallel without seeing each other.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { knexConfigForVersion } from '../../src';
 import { mysqlConnection } from '../../src/dialects/url';
+import { pgliteRaw, withPglite } from './pglite';
 
 export type Engine = 'postgres' | 'mysql' | 'pglite';
 export const SERVER_ENGINES: Engine[] = ['postgres', 'mysql'];
@@ -109,25 +109,10 @@ function mysqlConfig(url: string): Knex.Config {
   };
 }
 
-/**
- * PGlite keeps its data in a folder that one process opens at a time, and
- * loads itself with a dynamic import that jest's VM refuses; so tests read it
- * in a child process, after zmigrate has exited. Only `raw` is offered.
- */
+/** A PGlite folder; each query opens it in this process and closes it again (see support/pglite.ts). Only `raw` is offered. */
 function createPglite(): TestDatabase {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-pglite-'));
-  const script = path.join(__dirname, 'pglite-query.js');
-  const raw = async (sql: string, bindings: unknown[] = []) => {
-    const sqlPg = sql.replace(
-      /\?/g,
-      (() => {
-        let i = 0;
-        return () => `$${++i}`;
-      })(),
-    );
-    const out = execFileSync(process.execPath, [script, dir, sqlPg, JSON.stringify(bindings)], { encoding: 'utf8' });
-    return { rows: JSON.parse(out) as unknown[] };
-  };
+  const raw = (sql: string, bindings: unknown[] = []) => withPglite(dir, (db) => pgliteRaw(db)(sql, bindings));
   return {
     engine: 'pglite',
     url: `pglite:${dir}`,
