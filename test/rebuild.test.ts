@@ -79,77 +79,97 @@ describe('rebuild by copy on mysql', () => {
     );
   }
 
-  test('writes during the copy (inserts, updates, key changes, deletes) all reach the swapped-in table, with the new column right', async () => {
-    const expected = new Map<number, Item>(Array.from({ length: ROWS }, (_, i) => [i + 1, { code: `c${i + 1}`, qty: i % 97 }]));
-    let highestId = ROWS;
-    const running = start('expand', ...SLOW);
-    await running.waitForStderr(/copy items into/);
-    const pick = (i: number) => 1 + ((i * 7919) % ROWS);
-    const writer = startWriter(
-      async (i) => {
-        const kind = i % 4;
-        if (kind === 0) {
-          const [id] = await db.knex('items').insert({ code: `n${i}`, qty: i % 50 });
-          expected.set(Number(id), { code: `n${i}`, qty: i % 50 });
-          highestId = Math.max(highestId, Number(id));
-        } else if (kind === 1) {
-          const id = pick(i);
-          const changed = await db
-            .knex('items')
-            .where({ id })
-            .update({ qty: 1000 + i });
-          if (changed > 0) expected.get(id)!.qty = 1000 + i;
-        } else if (kind === 2) {
-          // The key itself changes: the mirror must drop the old key in the shadow.
-          const id = pick(i);
-          const to = 1_000_000 + i;
-          const changed = await db.knex('items').where({ id }).update({ id: to });
-          if (changed > 0) {
-            expected.set(to, expected.get(id)!);
+  /**
+   * With AUTO_INCREMENT, each chunk's rows are locked by a statement of their own before the copy (whose
+   * AUTO-INC lock the mirror waits for); without, the copy locks them as it reads them.
+   */
+  test.each([
+    ['with AUTO_INCREMENT', true],
+    ['without AUTO_INCREMENT', false],
+  ])(
+    'writes during the copy (inserts, updates, key changes, deletes) all reach the swapped-in table, with the new column right (%s)',
+    async (_, counter) => {
+      if (!counter) await db.knex.raw('ALTER TABLE items MODIFY id int NOT NULL');
+      const plan = await cli('plan');
+      expect(plan.stdout.includes('LOCK IN SHARE MODE\nON DUPLICATE KEY UPDATE')).toBe(!counter);
+      expect(/SELECT COUNT\(\*\) FROM \S+ WHERE .* LOCK IN SHARE MODE;\nINSERT INTO/.test(plan.stdout)).toBe(counter);
+      const expected = new Map<number, Item>(Array.from({ length: ROWS }, (_, i) => [i + 1, { code: `c${i + 1}`, qty: i % 97 }]));
+      let highestId = ROWS;
+      const running = start('expand', ...SLOW);
+      await running.waitForStderr(/copy items into/);
+      const pick = (i: number) => 1 + ((i * 7919) % ROWS);
+      const writer = startWriter(
+        async (i) => {
+          const kind = i % 4;
+          if (kind === 0) {
+            const fields = { code: `n${i}`, qty: i % 50 };
+            const id = counter ? Number((await db.knex('items').insert(fields))[0]) : 2_000_000 + i;
+            if (!counter) await db.knex('items').insert({ id, ...fields });
+            expected.set(Number(id), { code: `n${i}`, qty: i % 50 });
+            highestId = Math.max(highestId, Number(id));
+          } else if (kind === 1) {
+            const id = pick(i);
+            const changed = await db
+              .knex('items')
+              .where({ id })
+              .update({ qty: 1000 + i });
+            if (changed > 0) expected.get(id)!.qty = 1000 + i;
+          } else if (kind === 2) {
+            // The key itself changes: the mirror must drop the old key in the shadow.
+            const id = pick(i);
+            const to = 1_000_000 + i;
+            const changed = await db.knex('items').where({ id }).update({ id: to });
+            if (changed > 0) {
+              expected.set(to, expected.get(id)!);
+              expected.delete(id);
+              highestId = Math.max(highestId, to);
+            }
+          } else {
+            const id = pick(i);
+            await db.knex('items').where({ id }).delete();
             expected.delete(id);
-            highestId = Math.max(highestId, to);
           }
-        } else {
-          const id = pick(i);
-          await db.knex('items').where({ id }).delete();
-          expected.delete(id);
-        }
-      },
-      { pauseMs: 2 },
-    );
-    const result = await running.done;
-    const stats = await writer.stop();
-    if (result.code !== 0) {
-      const keys = (/with key (.*)$/m.exec(result.stderr)?.[1] ?? '').split(', ').map(Number);
-      const rows = rowsOf(
-        await db.knex.raw(`SELECT id, code, qty, _zm_qty FROM items WHERE id IN (${keys.map(() => '?').join(',')})`, keys),
+        },
+        { pauseMs: 2 },
       );
-      const wanted = [...expected].filter(([id]) => keys.includes(id));
-      throw new Error(`expand failed: ${result.stderr}\nrows: ${JSON.stringify(rows)}\nexpected: ${JSON.stringify(wanted)}`);
-    }
-    expect(result.stderr).toMatch(/swap .* in for items/);
-    expect(stats.failures).toEqual([]);
-    expect(stats.writes).toBeGreaterThan(50);
-    // Writes landed before the shadow had its trigger: only the catch-up (over the logged keys) filled those rows.
-    expect(caughtUp(result.stderr)).toBeGreaterThan(0);
+      const result = await running.done;
+      const stats = await writer.stop();
+      if (result.code !== 0) {
+        const keys = (/with key (.*)$/m.exec(result.stderr)?.[1] ?? '').split(', ').map(Number);
+        const rows = rowsOf(
+          await db.knex.raw(`SELECT id, code, qty, _zm_qty FROM items WHERE id IN (${keys.map(() => '?').join(',')})`, keys),
+        );
+        const wanted = [...expected].filter(([id]) => keys.includes(id));
+        throw new Error(`expand failed: ${result.stderr}\nrows: ${JSON.stringify(rows)}\nexpected: ${JSON.stringify(wanted)}`);
+      }
+      expect(result.stderr).toMatch(/swap .* in for items/);
+      expect(stats.failures).toEqual([]);
+      expect(stats.writes).toBeGreaterThan(50);
+      // Writes landed before the shadow had its trigger: only the catch-up (over the logged keys) filled those rows.
+      expect(caughtUp(result.stderr)).toBeGreaterThan(0);
 
-    const after = await readItems(true);
-    expect(after.size).toBe(expected.size);
-    for (const [id, item] of expected) expect({ id, ...after.get(id) }).toEqual({ id, ...item, helper: item.qty * 10 });
-    expect(await leftovers()).toEqual({ tables: [], triggers: expect.arrayContaining([expect.stringMatching(/^items\._zm_\w+_b[iu]$/)]) });
-    expect((await leftovers()).triggers).toHaveLength(2);
+      const after = await readItems(true);
+      expect(after.size).toBe(expected.size);
+      for (const [id, item] of expected) expect({ id, ...after.get(id) }).toEqual({ id, ...item, helper: item.qty * 10 });
+      expect(await leftovers()).toEqual({
+        tables: [],
+        triggers: expect.arrayContaining([expect.stringMatching(/^items\._zm_\w+_b[iu]$/)]),
+      });
+      expect((await leftovers()).triggers).toHaveLength(2);
 
-    // No key handed out before the swap is handed out again after it.
-    const [fresh] = await db.knex('items').insert({ code: 'after-swap', qty: 1 });
-    expect(Number(fresh)).toBeGreaterThan(highestId);
+      // No key handed out before the swap is handed out again after it.
+      const fresh = counter ? Number((await db.knex('items').insert({ code: 'after-swap', qty: 1 }))[0]) : 3_000_000;
+      if (!counter) await db.knex('items').insert({ id: fresh, code: 'after-swap', qty: 1 });
+      expect(fresh).toBeGreaterThan(highestId);
 
-    expect((await cli('contract')).code).toBe(0);
-    const final = await readItems(false);
-    expect(final.get(Number(fresh))).toEqual({ code: 'after-swap', qty: 10 });
-    final.delete(Number(fresh));
-    expect(final).toEqual(new Map([...expected].map(([id, item]) => [id, { ...item, qty: item.qty * 10 }])));
-    expect(await leftovers()).toEqual({ tables: [], triggers: [] });
-  });
+      expect((await cli('contract')).code).toBe(0);
+      const final = await readItems(false);
+      expect(final.get(fresh)).toEqual({ code: 'after-swap', qty: 10 });
+      final.delete(fresh);
+      expect(final).toEqual(new Map([...expected].map(([id, item]) => [id, { ...item, qty: item.qty * 10 }])));
+      expect(await leftovers()).toEqual({ tables: [], triggers: [] });
+    },
+  );
 
   test('the catch-up keeps ON UPDATE CURRENT_TIMESTAMP columns as the apps left them', async () => {
     const stamp = '2001-02-03 04:05:06';

@@ -67,6 +67,11 @@ export interface TableRebuild {
   createKeyLog(shadow: string, log: string, key: string[]): Step;
   /** Triggers on the table that repeat each insert, update and delete on the shadow (`name` + a suffix). */
   mirrorTriggers(table: string, shadow: string, name: string, spec: MirrorSpec): Step;
+  /**
+   * Whether a chunk's rows must be locked by a statement of their own before
+   * they are copied, rather than by the copy itself as it reads them.
+   */
+  lockBeforeCopy(table: string): Promise<boolean>;
   /** The statements that copy one chunk, in one transaction; `range` is the chunk's key condition, whose bindings each takes. */
   copyChunk(spec: BackfillSpec, range: string): string[];
   /**

@@ -95,9 +95,8 @@ export async function runBackfill(
     planning.run(async () => {
       if (finished || failed) return undefined;
       const batch = await ranges.next(ledger.planned(), end, size);
-      const walked = spec.catchUp ? 0 : (batch.rows ?? (await ranges.count(batch.range)));
       finished = batch.final;
-      return { seq: ledger.plan(batch.upper), batch, walked };
+      return { seq: ledger.plan(batch.upper), batch };
     });
   /** One range is cut ahead while batches run, so a worker that finishes finds its next range ready. */
   let ahead: ReturnType<typeof cut> | undefined;
@@ -108,13 +107,15 @@ export async function runBackfill(
     return next;
   };
 
-  const runBatch = async ({ seq, batch, walked }: { seq: number; batch: KeyBatch; walked: number }) => {
+  const runBatch = async ({ seq, batch }: { seq: number; batch: KeyBatch }) => {
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
       : spec.catchUp
         ? dialect.rebuild!.catchUpChunk(spec, batch.range.sql, assignments)
         : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
-    let rows = walked;
+    // The rows walked, where the cut knows them; else those the write counts (a catch-up's: those it filled).
+    const known = spec.catchUp ? undefined : batch.rows;
+    let rows = 0;
     await retryingConflicts(dialect, async () => {
       let release: (() => void) | undefined;
       try {
@@ -126,7 +127,7 @@ export async function runBackfill(
             try {
               for (const sql of statements) {
                 const result: unknown = await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
-                if (spec.catchUp) rows = changedRows(result);
+                rows = known ?? changedRows(result);
               }
             } finally {
               const clear = spec.copy ? undefined : dialect.backfillFlag(false);

@@ -55,8 +55,13 @@ export interface BackfillSpec {
   set: Record<string, string>;
   /** Only rows that still need it (e.g. `"_zm_amount" IS NULL`), so the apps' writes are not redone. */
   where: string;
-  /** Copy the rows into this shadow table instead of updating them in place (see TableRebuild). */
-  copy?: { into: string; columns: string[] };
+  /**
+   * Copy the rows into this shadow table instead of updating them in place
+   * (see TableRebuild). `lockFirst`: each chunk's rows are locked by a
+   * statement of their own before the copy (TableRebuild.lockBeforeCopy);
+   * absent, they are.
+   */
+  copy?: { into: string; columns: string[]; lockFirst?: boolean };
   /**
    * A catch-up after a copy: walks the keys in `log` (those the mirror wrote)
    * instead of the table, and counts the rows it filled, not the rows it

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { WalkKey } from './walk-key';
 import { resultRows } from './raw-result';
+import { firstKey, integerColumn, isInteger, keyValue } from './integer-key';
 
 export interface KeyRange {
   /** A condition over the table's rows, its values bound. */
@@ -24,6 +25,7 @@ export interface KeyBatch {
   /**
    * Rows in the range, where known without counting them; for page ranges,
    * those that match `pending` (counted once even if the walk moved them ahead).
+   * Unknown for a span of key values: the write that walks it counts them.
    */
   rows?: number;
 }
@@ -70,11 +72,25 @@ abstract class Ranges {
   }
 }
 
-/** Keyset ranges `(last, upper]` over the key columns, in their order. */
+/**
+ * Only a key with at least this many rows per value, on average, is cut by
+ * spans of values: a sparser one would take many nearly empty batches.
+ */
+const SPAN_DENSITY = 0.5;
+
+/**
+ * Keyset ranges `(last, upper]` over the key columns, in their order. The
+ * upper key is the size-th key after the last one, which the server finds
+ * by reading past the rows before it; a dense one-column integer key is cut
+ * by spans of `size` values instead, which costs no read. Its keys being
+ * unique, a span holds at most `size` rows, however the keys cluster.
+ */
 class ColumnRanges extends Ranges implements KeyRanges {
   readonly select: string;
   readonly order: string;
   readonly #tuple: string;
+  /** Cut by spans, from the first key; null when cut by reading; undefined until decided. */
+  #spans: { first: bigint } | null | undefined;
 
   constructor(
     dialect: Dialect,
@@ -99,6 +115,8 @@ class ColumnRanges extends Ranges implements KeyRanges {
   }
 
   async next(last: unknown[] | null, end: unknown[], size: number): Promise<KeyBatch> {
+    this.#spans ??= await this.#spanning(end);
+    if (this.#spans) return this.#span(this.#spans.first, last, end, size);
     const after = last ? `${this.#tuple} > ${this.#params(last)} AND ` : '';
     const lower = last ?? [];
     // The batch's upper key: the size-th key after the last one, or the end.
@@ -112,6 +130,32 @@ class ColumnRanges extends Ranges implements KeyRanges {
       upper,
       final: !upperRow,
       ...(upperRow ? { rows: size } : {}),
+    };
+  }
+
+  /** Spans for a one-column integer key with at least SPAN_DENSITY rows per value between its first key and `end`. */
+  async #spanning(end: unknown[]): Promise<{ first: bigint } | null> {
+    if (this.key.length !== 1 || !isInteger(end[0]) || !(await integerColumn(this.dialect, this.table, this.key[0]))) return null;
+    const first = await firstKey(this.dialect, this.table, this.key[0]);
+    const rows = await this.dialect.estimateRows(this.table);
+    if (!isInteger(first) || !rows) return null;
+    const values = BigInt(end[0]) - BigInt(first) + 1n;
+    return values > 0n && rows >= Number(values) * SPAN_DENSITY ? { first: BigInt(first) } : null;
+  }
+
+  /** The `size` key values after `last` (from the first key when null), up to `end`. */
+  #span(first: bigint, last: unknown[] | null, end: unknown[], size: number): KeyBatch {
+    const key = this.#tuple;
+    const lower = last ? BigInt(last[0] as string | number) : first - 1n;
+    const top = lower + BigInt(size);
+    const final = top >= BigInt(end[0] as string | number);
+    // The end is bound as it was read; a position is JSON, so one past the safe integers is kept as its digits.
+    const bound = final ? end[0] : keyValue(top);
+    const upper = typeof bound === 'bigint' ? String(bound) : bound;
+    return {
+      range: last ? { sql: `${key} > ? AND ${key} <= ?`, bindings: [keyValue(lower), bound] } : { sql: `${key} <= ?`, bindings: [bound] },
+      upper: [upper],
+      final,
     };
   }
 

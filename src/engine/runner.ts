@@ -53,6 +53,8 @@ export interface PhasePlan {
 interface Rebuild extends RebuildTables {
   /** The columns copied as they are. */
   columns: string[];
+  /** Each chunk's rows are locked before the copy, by a statement of their own. */
+  lockFirst: boolean;
 }
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
@@ -535,7 +537,7 @@ export class Runner {
       const computed = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table).flatMap((b) => Object.keys(b.set)));
       const all = model.table(table)?.columns ?? [];
       const columns = all.filter((c) => !c.generated && !computed.includes(c.name)).map((c) => c.name);
-      result.set(table, { ...rebuildTables(migration.name, table), columns });
+      result.set(table, { ...rebuildTables(migration.name, table), columns, lockFirst: await rebuild.lockBeforeCopy(table) });
     }
     return result;
   }
@@ -590,7 +592,7 @@ export class Runner {
         key: walkKey,
         set,
         where: '1 = 1',
-        copy: { into: rebuild.shadow, columns: rebuild.columns },
+        copy: { into: rebuild.shadow, columns: rebuild.columns, lockFirst: rebuild.lockFirst },
       };
       const key = walkKey.map(q).join(', ');
       const tableRules = rules.get(table) ?? [];

@@ -4,6 +4,7 @@ import type { VerifySpec } from './dual-write';
 import { keyRanges } from './key-ranges';
 import type { Throttle } from './throttle';
 import { resultRows } from './raw-result';
+import { firstKey, integerColumn, isInteger, keyValue, type IntegerKey as Key } from './integer-key';
 
 /** Chunks start small and grow while a chunk takes less than the target, so no read runs long. */
 const FIRST_CHUNK = 10_000;
@@ -68,43 +69,6 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
 /** The keys the segments found, the first segment's first, at most SHOWN. */
 async function inOrder(segments: Array<Promise<unknown[][]>>): Promise<unknown[][]> {
   return (await Promise.all(segments)).flat().slice(0, SHOWN);
-}
-
-type Key = number | string;
-
-function isInteger(value: unknown): value is Key {
-  return (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value));
-}
-
-/** An integer for binding: a number while exact, else a BigInt (which both drivers write out in full, never as a float). */
-function keyValue(value: bigint): number | bigint {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
-}
-
-const INTEGER_TYPES = ['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'];
-
-/** Only an integer column's keys may be cut by arithmetic: a text key's order is not its digits'. */
-async function integerColumn(dialect: Dialect, table: string, column: string): Promise<boolean> {
-  const [row] = resultRows(
-    await dialect.knex.raw(
-      'SELECT data_type AS type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND column_name = ?',
-      [dialect.baseSchema, table, column],
-    ),
-  );
-  return INTEGER_TYPES.includes(String(row?.type ?? '').toLowerCase());
-}
-
-/** The table's first key, or its first key at or after `atLeast`. */
-async function firstKey(dialect: Dialect, table: string, column: string, atLeast?: number | bigint): Promise<unknown> {
-  const key = dialect.quote(column);
-  const from = atLeast === undefined ? '' : ` WHERE ${key} >= ?`;
-  const [row] = resultRows(
-    await dialect.knex.raw(
-      `SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)}${from} ORDER BY ${key} LIMIT 1`,
-      (atLeast === undefined ? [] : [atLeast]) as Knex.RawBinding[],
-    ),
-  );
-  return row?.[column];
 }
 
 /**

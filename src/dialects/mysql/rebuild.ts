@@ -118,13 +118,29 @@ export class MysqlTableRebuild implements TableRebuild {
   }
 
   /**
-   * One chunk, in two statements. First the chunk's rows are locked (shared),
-   * then copied, old columns as they are and new ones computed; a row already
-   * in the shadow came from the mirror, after the chunk's rows were read, so
-   * it is kept. The split matters with AUTO_INCREMENT: an INSERT … SELECT
-   * holds the table's AUTO-INC lock to its end, which the mirror's REPLACE
-   * needs too; were it to wait there for a row an app holds, the two would
-   * deadlock. With every row locked beforehand, it waits for no app.
+   * With AUTO_INCREMENT (unless `innodb_autoinc_lock_mode` is 2), an
+   * INSERT … SELECT holds the table's AUTO-INC lock to its end, which the
+   * mirror's REPLACE needs too: were the copy to wait there for a row an app
+   * holds, whose trigger waits for that lock, the two would deadlock. So its
+   * rows are locked first, by a statement that holds no AUTO-INC lock.
+   */
+  async lockBeforeCopy(table: string): Promise<boolean> {
+    const [row] = await this.host.rows(
+      `SELECT @@innodb_autoinc_lock_mode AS mode,
+              (SELECT COUNT(*) FROM information_schema.COLUMNS
+                WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%') AS counters`,
+      [this.host.baseSchema, table],
+    );
+    return Number(row?.counters) > 0 && Number(row?.mode) !== 2;
+  }
+
+  /**
+   * One chunk: its rows locked (shared) as they are read, then copied, old
+   * columns as they are and new ones computed; a row already in the shadow
+   * came from the mirror, after the chunk's rows were read, so it is kept.
+   * The locks keep a row an app deletes meanwhile from being copied after
+   * the mirror's delete. Locked by a statement of their own first when
+   * `lockFirst` (see lockBeforeCopy).
    */
   copyChunk(spec: BackfillSpec, range: string): string[] {
     const copy = spec.copy!;
@@ -134,13 +150,12 @@ export class MysqlTableRebuild implements TableRebuild {
     const key = spec.key.map(q);
     const source = this.table(spec.table);
     const target = this.table(copy.into);
-    return [
-      `SELECT COUNT(*) FROM ${source} WHERE ${range} LOCK IN SHARE MODE`,
-      `INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
+    const lockFirst = copy.lockFirst !== false;
+    const insert = `INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
 SELECT ${[...copy.columns.map(q), ...computed.map((c) => `(${spec.set[c]})`)].join(', ')}
-  FROM ${source} WHERE ${range}
-ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join(', ')}`,
-    ];
+  FROM ${source} WHERE ${range}${lockFirst ? '' : ' LOCK IN SHARE MODE'}
+ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join(', ')}`;
+    return lockFirst ? [`SELECT COUNT(*) FROM ${source} WHERE ${range} LOCK IN SHARE MODE`, insert] : [insert];
   }
 
   /**
