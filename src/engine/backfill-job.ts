@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillJob, CustomContext } from '../migration/types';
-import { DEFAULT_BATCHES, nextSize, ProgressClock, type BatchOptions, type CheckpointStore } from './backfill';
+import { BatchSizer, DEFAULT_BATCHES, ProgressClock, type BatchOptions, type CheckpointStore } from './backfill';
 import type { Logger } from './logger';
 import { resultRows } from './raw-result';
 
@@ -40,7 +40,7 @@ export async function runBackfillJob(
     await checkpoints.save(state);
   }
   const progress = new ProgressClock(job.table, state.rows, await dialect.estimateRows(job.table), logger);
-  let size = job.batchSize ?? options.batchSize ?? FIRST_BATCH;
+  const sizer = new BatchSizer(job.batchSize ?? options.batchSize ?? FIRST_BATCH, options.batchTimeMs);
   for (;;) {
     await options.throttle?.wait();
     const conditions = [
@@ -52,7 +52,7 @@ export async function runBackfillJob(
     const done = await dialect.knex.transaction(async (trx) => {
       const rows = resultRows(
         await trx.raw(
-          `SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${size}`,
+          `SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size}`,
           [...(state.last ?? []), ...(state.end ?? [])] as Knex.RawBinding[],
         ),
       );
@@ -60,7 +60,7 @@ export async function runBackfillJob(
       await job.batch(rows, context(trx));
       const next = { last: keyOf(rows[rows.length - 1]), end: state.end, rows: state.rows + rows.length };
       await checkpoints.save(next, trx);
-      return { next, full: rows.length === size };
+      return { next, full: rows.length === sizer.size };
     });
     if (!done) {
       progress.tick(state.rows, true);
@@ -69,7 +69,7 @@ export async function runBackfillJob(
     state = done.next;
     progress.tick(state.rows, !done.full);
     if (!done.full) return state.rows;
-    if (job.batchSize === undefined && options.batchSize === undefined) size = nextSize(size, Date.now() - started, options.batchTimeMs);
+    if (job.batchSize === undefined && options.batchSize === undefined) sizer.record(Date.now() - started);
     if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
   }
 }

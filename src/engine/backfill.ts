@@ -86,7 +86,12 @@ export async function runBackfill(
   const ledger = new Ledger(state);
   const planning = new Mutex();
   const committing = new Mutex();
-  let size = options.batchSize ?? FIRST_BATCH;
+  const sizer = new BatchSizer(
+    options.batchSize ?? FIRST_BATCH,
+    options.batchTimeMs,
+    spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH,
+    Boolean(spec.copy),
+  );
   let finished = false;
   let failed = false;
 
@@ -94,9 +99,10 @@ export async function runBackfill(
   const cut = () =>
     planning.run(async () => {
       if (finished || failed) return undefined;
+      const size = sizer.size;
       const batch = await ranges.next(ledger.planned(), end, size);
       finished = batch.final;
-      return { seq: ledger.plan(batch.upper), batch };
+      return { seq: ledger.plan(batch.upper), batch, size };
     });
   /** One range is cut ahead while batches run, so a worker that finishes finds its next range ready. */
   let ahead: ReturnType<typeof cut> | undefined;
@@ -107,7 +113,8 @@ export async function runBackfill(
     return next;
   };
 
-  const runBatch = async ({ seq, batch }: { seq: number; batch: KeyBatch }) => {
+  /** Runs a batch; returns the rows it counted. */
+  const runBatch = async ({ seq, batch }: { seq: number; batch: KeyBatch }): Promise<number> => {
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
       : spec.catchUp
@@ -145,6 +152,7 @@ export async function runBackfill(
         release?.();
       }
     });
+    return rows;
   };
 
   if (jobs > 1) {
@@ -162,10 +170,10 @@ export async function runBackfill(
       const next = await plan();
       if (!next) return;
       const started = Date.now();
-      await runBatch(next);
+      const rows = await runBatch(next);
       progress.tick(ledger.rows, false);
-      if (options.batchSize === undefined)
-        size = nextSize(size, Date.now() - started, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
+      // A catch-up counts the rows it filled, fewer than it walked: its cost is per key walked.
+      if (options.batchSize === undefined) sizer.record(Date.now() - started, spec.catchUp ? next.size : rows);
       if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
     }
   };
@@ -288,14 +296,49 @@ async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): P
 }
 
 /**
- * Scales the batch toward the time target, by at most a factor of two either
- * way; by up to four while a batch takes under a quarter of the target (the
- * first, small batches), so a short backfill does not spend itself growing.
+ * Sizes batches toward the time target from what a row has cost lately.
+ * An app that writes a row a batch holds waits for the batch to commit, so
+ * the size is pessimistic: the cost per row is the higher of the last
+ * batch's and a running average, so that one slow batch shrinks the next at
+ * once, while one quick batch (its rows cached, the machine idle for a
+ * moment) does not grow the next past what the average allows. Growth is at
+ * most twofold; fourfold while batches take under a quarter of the target
+ * (the first, small batches), so a short backfill does not spend itself growing.
+ *
+ * `steady`: the last batch's cost alone, for MySQL/MariaDB's copy, whose
+ * chunks the average made 20–30 % slower in all (more, smaller chunks, each
+ * with its commit) while apps waited under 50 ms on them either way; on
+ * PostgreSQL's in-place updates, batches sized by the last one alone now and
+ * then ran to 150–300 ms behind one quick batch, and an app's write waited as long.
  */
-export function nextSize(size: number, tookMs: number, targetMs: number, max = MAX_BATCH): number {
-  const scaled = size * (targetMs / Math.max(1, tookMs));
-  const growth = tookMs * 4 <= targetMs ? 4 : 2;
-  return Math.round(Math.min(max, Math.max(MIN_BATCH, size / 2, Math.min(size * growth, scaled))));
+export class BatchSizer {
+  #size: number;
+  #msPerRow: number | undefined;
+
+  constructor(
+    first: number,
+    private readonly targetMs: number,
+    private readonly max = MAX_BATCH,
+    private readonly steady = false,
+  ) {
+    this.#size = first;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** A batch of `rows` rows took `tookMs`; an empty one (a span over a gap) only lets the next grow. */
+  record(tookMs: number, rows = this.#size): void {
+    const growth = tookMs * 4 <= this.targetMs ? 4 : 2;
+    let next = this.#size * growth;
+    if (rows > 0) {
+      const last = Math.max(1, tookMs) / rows;
+      this.#msPerRow = this.#msPerRow === undefined ? last : this.#msPerRow * 0.7 + last * 0.3;
+      next = Math.min(next, this.targetMs / (this.steady ? last : Math.max(last, this.#msPerRow)));
+    }
+    this.#size = Math.round(Math.min(this.max, Math.max(MIN_BATCH, next)));
+  }
 }
 
 /** Reports progress at most every so often, with rate and ETA. */
