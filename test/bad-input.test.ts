@@ -192,6 +192,72 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
     });
   });
 
+  test('alterColumn of a column a foreign key (either end) or a check uses: exit 2 naming it, nothing changed; other columns alter', async () => {
+    const db = await fresh();
+    // sizes.code is referenced by items.qty; items.weight has a check; items.note has nothing.
+    await db.knex.raw('CREATE TABLE sizes (n integer PRIMARY KEY, code integer NOT NULL UNIQUE)');
+    await db.knex.raw(
+      'CREATE TABLE items (id integer PRIMARY KEY, qty integer NOT NULL, weight integer NOT NULL, note varchar(20), ' +
+        'CONSTRAINT items_qty_fk FOREIGN KEY (qty) REFERENCES sizes (code), CONSTRAINT weight_positive CHECK (weight > 0))',
+    );
+    const widen = (table: string, column: string) =>
+      migrationSource([`op.alterColumn('${table}', '${column}', { type: 'bigint', up: '${column}', down: '${column}' })`]);
+    const refused = async (files: Record<string, string>, pattern: RegExp) => {
+      const dir = migrationsDir(files);
+      const before = await inspect(db);
+      expectCleanError(await cli(db, dir, 'expand'), 2, pattern);
+      expect(await stateRows(db)).toEqual([]);
+      const after = await inspect(db);
+      expect([after.columns('items'), after.columns('sizes'), after.triggers]).toEqual([
+        before.columns('items'),
+        before.columns('sizes'),
+        before.triggers,
+      ]);
+    };
+    const cannot = 'uses the column, and zmigrate cannot carry it over to the new column yet';
+    await refused(
+      { '0001_qty.ts': widen('items', 'qty') },
+      new RegExp(`^error: 0001_qty: alterColumn items\\.qty: foreign key "items_qty_fk" ${cannot}`),
+    );
+    await refused(
+      { '0001_code.ts': widen('sizes', 'code') },
+      new RegExp(`^error: 0001_code: alterColumn sizes\\.code: foreign key "items_qty_fk" of table "items" ${cannot}`),
+    );
+    await refused(
+      { '0001_weight.ts': widen('items', 'weight') },
+      new RegExp(`^error: 0001_weight: alterColumn items\\.weight: check "weight_positive" ${cannot}`),
+    );
+    // A column nothing else uses alters as before.
+    const dir = migrationsDir({
+      '0001_note.ts': migrationSource(["op.alterColumn('items', 'note', { type: 'varchar(40)', up: 'note', down: 'note' })"]),
+    });
+    expect((await cli(db, dir, 'expand')).code).toBe(0);
+    expect((await cli(db, dir, 'contract')).code).toBe(0);
+  });
+
+  test('alterColumn of a column a foreign key of an earlier pending migration uses: plan refuses it; expand stops there', async () => {
+    const db = await fresh();
+    await db.knex.raw('CREATE TABLE sizes (n integer PRIMARY KEY)');
+    await db.knex.raw('CREATE TABLE items (id integer PRIMARY KEY, spare integer)');
+    const cannot = 'uses the column, and zmigrate cannot carry it over to the new column yet';
+    // A foreign key an earlier migration adds counts too: plan refuses before anything runs; expand
+    // expands the earlier migration, then refuses this one, which stays pending.
+    const fkDir = migrationsDir({
+      '0001_spare_fk.ts': migrationSource([
+        "op.addForeignKey('items', ['spare'], { references: { table: 'sizes', columns: ['n'] }, name: 'items_spare_fk' })",
+      ]),
+      '0002_spare.ts': migrationSource(["op.alterColumn('items', 'spare', { type: 'bigint', up: 'spare', down: 'spare' })"]),
+    });
+    const spare = new RegExp(`^error: 0002_spare: alterColumn items\\.spare: foreign key "items_spare_fk" ${cannot}`);
+    expectCleanError(await cli(db, fkDir, 'plan'), 2, spare);
+    expect(await stateRows(db)).toEqual([]);
+    const expand = await cli(db, fkDir, 'expand');
+    expect(expand.code).toBe(2);
+    expect(expand.stderr.trim().split('\n').at(-1)).toMatch(spare);
+    expect(await stateRows(db)).toEqual([{ name: '0001_spare_fk', phase: 'expanded' }]);
+    expect((await cli(db, fkDir, 'rollback')).code).toBe(0);
+  });
+
   describe('requests that do not fit the state', () => {
     test('contract before expand: exit 2, "nothing to contract"', async () => {
       const db = await fresh();

@@ -28,11 +28,30 @@ export interface IndexModel {
   constraint?: boolean;
 }
 
+/**
+ * A constraint on some of a table's columns that lives apart from them: a
+ * foreign key (from this table, or from another one to it) or a check.
+ */
+export interface ConstraintModel {
+  /** For messages: `foreign key "items_qty_fkey"`, `check "qty_positive"`, `foreign key "x" of table "y"`. */
+  describe: string;
+  columns: string[];
+}
+
+/** `c` a check, `f` a foreign key, `r` a foreign key of table `child` to this one. */
+export function describeConstraint(type: string, name: string, child?: string): string {
+  if (type === 'c') return `check ${JSON.stringify(name)}`;
+  if (type === 'r') return `foreign key ${JSON.stringify(name)} of table ${JSON.stringify(child)}`;
+  return `foreign key ${JSON.stringify(name)}`;
+}
+
 export interface TableModel {
   name: string;
   columns: ColumnModel[];
   primaryKey: string[];
   indexes: IndexModel[];
+  /** Foreign keys and checks over the table's columns (where the dialect reads them). */
+  constraints?: ConstraintModel[];
 }
 
 /** Compares identifiers the way the engine does (case-insensitive columns on MySQL, …). */

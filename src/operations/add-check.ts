@@ -1,3 +1,4 @@
+import { describeConstraint } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
@@ -52,13 +53,13 @@ export class AddCheck implements Operation {
   }
 
   expand(ctx: PlanContext): Step[] {
-    return [
-      ctx.dialect.addCheck!(
-        sourceTable(ctx, this.table),
-        this.name,
-        checkSqlFragment(ctx.dialect, ctx.migration, 'expression', this.expression),
-      ),
-    ];
+    const source = sourceTable(ctx, this.table);
+    // Later migrations of the same run see the check on the columns its expression names (alterColumn refuses them).
+    const table = ctx.model.table(source);
+    const named = (column: string) =>
+      new RegExp(`(^|[^\\w$])${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(this.expression);
+    table?.constraints?.push({ describe: describeConstraint('c', this.name), columns: table.columns.map((c) => c.name).filter(named) });
+    return [ctx.dialect.addCheck!(source, this.name, checkSqlFragment(ctx.dialect, ctx.migration, 'expression', this.expression))];
   }
 
   contract(ctx: PlanContext): Step[] {
@@ -66,6 +67,8 @@ export class AddCheck implements Operation {
   }
 
   rollback(ctx: PlanContext): Step[] {
+    const table = ctx.model.table(sourceTable(ctx, this.table));
+    if (table) table.constraints = table.constraints?.filter((c) => c.describe !== describeConstraint('c', this.name));
     return ctx.dialect.dropConstraint ? [ctx.dialect.dropConstraint(sourceTable(ctx, this.table), this.name)] : [];
   }
 

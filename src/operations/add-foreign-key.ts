@@ -1,5 +1,5 @@
 import type { AddForeignKeySpec } from '../migration/types';
-import type { VersionView } from '../engine/schema-model';
+import { describeConstraint, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
 import { StateError, ValidationError } from '../errors';
@@ -137,14 +137,19 @@ export class AddForeignKey implements Operation {
       table.indexes.push({ name, columns, unique: false });
       steps.push(ctx.dialect.createIndex(source, { name, columns, unique: false }));
     }
+    const parent = sourceTable(ctx, this.spec.references.table);
+    const referenced = this.referencedColumns(ctx);
     steps.push(
       ctx.dialect.addForeignKey(source, {
         name,
         columns,
-        references: { table: sourceTable(ctx, this.spec.references.table), columns: this.referencedColumns(ctx) },
+        references: { table: parent, columns: referenced },
         onDelete: this.spec.onDelete,
       }),
     );
+    // Later migrations of the same run see the key at both ends (alterColumn refuses such columns).
+    table.constraints?.push({ describe: describeConstraint('f', name), columns });
+    ctx.model.table(parent)?.constraints?.push({ describe: describeConstraint('r', name, source), columns: referenced });
     return steps;
   }
 
@@ -157,6 +162,9 @@ export class AddForeignKey implements Operation {
     const name = this.constraintName(ctx);
     const table = ctx.model.table(source);
     if (table) table.indexes = table.indexes.filter((i) => i.name !== name);
+    const own = describeConstraint('f', name);
+    const theirs = describeConstraint('r', name, source);
+    for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => c.describe !== own && c.describe !== theirs);
     return ctx.dialect.dropForeignKey(source, name);
   }
 

@@ -52,6 +52,7 @@ export class AlterColumn implements Operation {
     if (table.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, physical))) {
       throw new ValidationError(ctx.migration, `${what}: the column is part of the primary key, which zmigrate does not rebuild online`);
     }
+    this.refuseConstraints(ctx, what);
     const special = this.indexes(ctx).find((i) => i.special);
     if (special) {
       throw new ValidationError(
@@ -59,6 +60,27 @@ export class AlterColumn implements Operation {
         `${what}: index ${JSON.stringify(special.name)} is partial or over expressions and cannot be carried over to the new column`,
         {
           hint: 'drop it in an earlier migration and create it again after this one',
+        },
+      );
+    }
+  }
+
+  /**
+   * Foreign keys and checks are not carried over to the new column yet:
+   * PostgreSQL would drop them with the old column at contract, and
+   * MySQL/MariaDB would refuse to drop it. So they are refused up front.
+   */
+  private refuseConstraints(ctx: PlanContext, what: string): void {
+    const { source, physical } = this.names(ctx);
+    const bound = (ctx.model.table(source)!.constraints ?? []).find((c) =>
+      c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
+    );
+    if (bound) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: ${bound.describe} uses the column, and zmigrate cannot carry it over to the new column yet`,
+        {
+          hint: 'drop it in an earlier migration (op.sql) and add it again in a later one (op.addForeignKey, op.addCheck)',
         },
       );
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
-import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import { describeConstraint, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { REBUILD_TABLE, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
@@ -313,11 +313,28 @@ export class MysqlDialect implements Dialect {
          FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
       [this.baseSchema],
     );
+    // Foreign keys from each table and from other tables to it, one row per column.
+    const foreignKeys = await this.rows(
+      `SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS name, 'f' AS type, NULL AS child, COLUMN_NAME AS column_name
+         FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL
+       UNION ALL
+       SELECT REFERENCED_TABLE_NAME, CONSTRAINT_NAME, 'r', TABLE_NAME, REFERENCED_COLUMN_NAME
+         FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL`,
+      [this.baseSchema, this.baseSchema],
+    );
+    // Checks name their columns in backquotes (MariaDB keeps a check's name per table, MySQL per schema).
+    const checks = await this.rows(
+      `SELECT tc.TABLE_NAME AS table_name, tc.CONSTRAINT_NAME AS name, cc.CHECK_CLAUSE AS clause
+         FROM information_schema.TABLE_CONSTRAINTS tc
+         JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+        WHERE tc.TABLE_SCHEMA = ? AND tc.CONSTRAINT_TYPE = 'CHECK'`,
+      [this.baseSchema],
+    );
     const tables = new Map<string, TableModel>();
     for (const c of columns) {
       const name = String(c.table_name);
       if (name.startsWith(STATE_TABLE_PREFIX) || REBUILD_TABLE.test(name)) continue;
-      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [] });
+      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [], constraints: [] });
       tables.get(name)!.columns.push({
         name: String(c.column_name),
         type: String(c.type),
@@ -343,6 +360,17 @@ export class MysqlDialect implements Dialect {
       // MySQL 8 functional key parts have no column.
       if (ix.column_name === null) index.special = true;
       else index.columns.push(String(ix.column_name));
+    }
+    for (const k of foreignKeys) {
+      const constraints = tables.get(String(k.table_name))?.constraints;
+      const describe = describeConstraint(String(k.type), String(k.name), k.child === null ? undefined : String(k.child));
+      const known = constraints?.find((c) => c.describe === describe);
+      if (known) known.columns.push(String(k.column_name));
+      else constraints?.push({ describe, columns: [String(k.column_name)] });
+    }
+    for (const k of checks) {
+      const columns = [...String(k.clause).matchAll(/`((?:[^`]|``)+)`/g)].map((m) => m[1].replace(/``/g, '`'));
+      tables.get(String(k.table_name))?.constraints!.push({ describe: describeConstraint('c', String(k.name)), columns });
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }

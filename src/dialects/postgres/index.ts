@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
-import { SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import { describeConstraint, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
@@ -357,10 +357,24 @@ export class PostgresDialect implements Dialect {
         where n.nspname = ?`,
       [this.baseSchema],
     );
+    // Foreign keys and checks over each table's columns, and foreign keys of other tables to them.
+    const constraints = await this.rows(
+      `select t.relname as table_name, k.conname as name, k.contype as type, null as child,
+              array(select a.attname from pg_attribute a where a.attrelid = k.conrelid and a.attnum = any(k.conkey))::text[] as columns
+         from pg_constraint k join pg_class t on t.oid = k.conrelid join pg_namespace n on n.oid = t.relnamespace
+        where n.nspname = ? and k.contype in ('c', 'f')
+       union all
+       select t.relname, k.conname, 'r', c.relname,
+              array(select a.attname from pg_attribute a where a.attrelid = k.confrelid and a.attnum = any(k.confkey))::text[]
+         from pg_constraint k join pg_class t on t.oid = k.confrelid join pg_namespace n on n.oid = t.relnamespace
+         join pg_class c on c.oid = k.conrelid
+        where n.nspname = ? and k.contype = 'f'`,
+      [this.baseSchema, this.baseSchema],
+    );
     const tables = new Map<string, TableModel>();
     for (const c of columns) {
       const name = String(c.table_name);
-      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [] });
+      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [], constraints: [] });
       tables.get(name)!.columns.push({
         name: String(c.column_name),
         type: String(c.type),
@@ -383,6 +397,12 @@ export class PostgresDialect implements Dialect {
           ...(ix.is_constraint === true ? { constraint: true } : {}),
         });
       }
+    }
+    for (const k of constraints) {
+      tables.get(String(k.table_name))?.constraints!.push({
+        describe: describeConstraint(String(k.type), String(k.name), k.child === null ? undefined : String(k.child)),
+        columns: parseTextArray(k.columns),
+      });
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }
