@@ -322,7 +322,8 @@ export class MysqlDialect implements Dialect {
          FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL`,
       [this.baseSchema, this.baseSchema],
     );
-    // Checks name their columns in backquotes (MariaDB keeps a check's name per table, MySQL per schema).
+    // Checks name their columns in backquotes. MariaDB names checks per table, MySQL per schema, so on MariaDB a
+    // same-named check of another table may be joined in too: at worst alterColumn refuses a column once too often.
     const checks = await this.rows(
       `SELECT tc.TABLE_NAME AS table_name, tc.CONSTRAINT_NAME AS name, cc.CHECK_CLAUSE AS clause
          FROM information_schema.TABLE_CONSTRAINTS tc
