@@ -68,10 +68,33 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     return rows[0]?.phase;
   };
 
-  /** op.sql strings (JS string literals) that insert a marker row, the slow one after a 2 s sleep. */
+  /**
+   * op.sql strings (JS string literals) that insert a marker row; the gated one first waits for the gate,
+   * a lock the test holds until it has seen the second runner wait (a sleep was too short once, on a
+   * loaded machine, for the second process to start in time). On PostgreSQL the wait is exempt from
+   * zmigrate's lock timeout.
+   */
   const insertSql = (marker: string) => JSON.stringify(`INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`);
-  const slowInsertSql = (marker: string) =>
-    JSON.stringify(`${sleepSql(engine, 2)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`);
+  const gate = () => `zmigrate_test_gate_${db.base}`;
+  const gatedInsertSql = (marker: string) =>
+    JSON.stringify(
+      `${
+        engine === 'mysql'
+          ? `SELECT GET_LOCK('${gate()}', 120); SELECT RELEASE_LOCK('${gate()}')`
+          : `SET LOCAL lock_timeout = 0; SELECT pg_advisory_lock(hashtext('${gate()}')); SELECT pg_advisory_unlock(hashtext('${gate()}'))`
+      }; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`,
+    );
+  /** Takes the gate in a connection of the test's own; `open` lets the gated statement through. */
+  const closeGate = async (): Promise<{ open(): Promise<void> }> => {
+    const trx = await db.knex.transaction();
+    await trx.raw(engine === 'mysql' ? 'SELECT GET_LOCK(?, 0)' : 'SELECT pg_advisory_lock(hashtext(?))', [gate()]);
+    return {
+      async open() {
+        await trx.raw(engine === 'mysql' ? 'SELECT RELEASE_LOCK(?)' : 'SELECT pg_advisory_unlock(hashtext(?))', [gate()]);
+        await trx.commit();
+      },
+    };
+  };
 
   test('two expands started at the same moment: one applies every migration once, the other waits and finds nothing to do', async () => {
     const [a, b] = await Promise.all([cli('expand'), cli('expand')]);
@@ -177,14 +200,16 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
   test('expand, then contract arriving while it runs: contract waits, then contracts what expand finished, once', async () => {
     writeFileSync(
       path.join(dir, '0006_slow_expand.ts'),
-      migrationSource([`op.sql({ expand: ${slowInsertSql('0006 expand')}, contract: ${insertSql('0006 contract')} })`]),
+      migrationSource([`op.sql({ expand: ${gatedInsertSql('0006 expand')}, contract: ${insertSql('0006 contract')} })`]),
     );
+    const gated = await closeGate();
     const expand = startCli(['expand', '--dir', dir], env());
     await expand.waitForStderr(/raw SQL \(expand\)/);
     const contract = startCli(['contract', '--dir', dir], env());
     // The two overlap: contract is waiting while expand is still in its slow statement.
     await contract.waitForStderr(/waiting for another zmigrate runner/);
     expect(expand.ended).toBe(false);
+    await gated.open();
 
     const [expanded, contracted] = await Promise.all([expand.done, contract.done]);
     expect(expanded.code).toBe(0);
@@ -205,15 +230,17 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     writeFileSync(
       path.join(dir, '0007_slow_contract.ts'),
       migrationSource([
-        `op.sql({ expand: ${insertSql('0007 expand')}, contract: ${slowInsertSql('0007 contract')}, rollback: ${insertSql('0007 rollback')} })`,
+        `op.sql({ expand: ${insertSql('0007 expand')}, contract: ${gatedInsertSql('0007 contract')}, rollback: ${insertSql('0007 rollback')} })`,
       ]),
     );
     expect((await cli('expand')).stdout).toContain('expanded 0007_slow_contract');
+    const gated = await closeGate();
     const contract = startCli(['contract', '--dir', dir], env());
     await contract.waitForStderr(/raw SQL \(contract\)/);
     const rollback = startCli(['rollback', '--dir', dir], env());
     await rollback.waitForStderr(/waiting for another zmigrate runner/);
     expect(contract.ended).toBe(false);
+    await gated.open();
 
     const [contracted, rolledBack] = await Promise.all([contract.done, rollback.done]);
     expect(contracted.code).toBe(0);
@@ -237,15 +264,17 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
   test('contract, then expand arriving while it runs: expand waits, then expands only the migration still pending', async () => {
     writeFileSync(
       path.join(dir, '0008_slow_contract.ts'),
-      migrationSource([`op.sql({ expand: ${insertSql('0008 expand')}, contract: ${slowInsertSql('0008 contract')} })`]),
+      migrationSource([`op.sql({ expand: ${insertSql('0008 expand')}, contract: ${gatedInsertSql('0008 contract')} })`]),
     );
     expect((await cli('expand')).stdout).toContain('expanded 0008_slow_contract');
     writeFileSync(path.join(dir, '0009_next.ts'), migrationSource([`op.sql({ expand: ${insertSql('0009 expand')} })`]));
+    const gated = await closeGate();
     const contract = startCli(['contract', '--dir', dir], env());
     await contract.waitForStderr(/raw SQL \(contract\)/);
     const expand = startCli(['expand', '--dir', dir], env());
     await expand.waitForStderr(/waiting for another zmigrate runner/);
     expect(contract.ended).toBe(false);
+    await gated.open();
 
     const [contracted, expanded] = await Promise.all([contract.done, expand.done]);
     expect(contracted.code).toBe(0);
@@ -260,15 +289,17 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     writeFileSync(
       path.join(dir, '0010_slow_rollback.ts'),
       migrationSource([
-        `op.sql({ expand: ${insertSql('0010 expand')}, contract: ${insertSql('0010 contract')}, rollback: ${slowInsertSql('0010 rollback')} })`,
+        `op.sql({ expand: ${insertSql('0010 expand')}, contract: ${insertSql('0010 contract')}, rollback: ${gatedInsertSql('0010 rollback')} })`,
       ]),
     );
     expect((await cli('expand')).stdout).toContain('expanded 0010_slow_rollback');
+    const gated = await closeGate();
     const rollback = startCli(['rollback', '--dir', dir], env());
     await rollback.waitForStderr(/raw SQL \(rollback\)/);
     const contract = startCli(['contract', '--dir', dir], env());
     await contract.waitForStderr(/waiting for another zmigrate runner/);
     expect(rollback.ended).toBe(false);
+    await gated.open();
 
     const [rolledBack, contracted] = await Promise.all([rollback.done, contract.done]);
     expect(rolledBack.code).toBe(0);
