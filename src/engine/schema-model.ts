@@ -33,16 +33,23 @@ export interface IndexModel {
  * foreign key (from this table, or from another one to it) or a check.
  */
 export interface ConstraintModel {
-  /** For messages: `foreign key "items_qty_fkey"`, `check "qty_positive"`, `foreign key "x" of table "y"`. */
-  describe: string;
+  kind: 'check' | 'foreign key';
+  name: string;
+  /** A foreign key of another table to this one's columns: that table. */
+  from?: string;
+  /** This table's columns it uses. */
   columns: string[];
 }
 
-/** `c` a check, `f` a foreign key, `r` a foreign key of table `child` to this one. */
-export function describeConstraint(type: string, name: string, child?: string): string {
-  if (type === 'c') return `check ${JSON.stringify(name)}`;
-  if (type === 'r') return `foreign key ${JSON.stringify(name)} of table ${JSON.stringify(child)}`;
-  return `foreign key ${JSON.stringify(name)}`;
+/** A constraint as the dialects read it: type `c` a check, `f` a foreign key, `r` a foreign key of table `child` to this one. */
+export function constraintOf(type: string, name: string, child: unknown, columns: string[]): ConstraintModel {
+  if (type === 'c') return { kind: 'check', name, columns };
+  return { kind: 'foreign key', name, ...(type === 'r' ? { from: String(child) } : {}), columns };
+}
+
+/** For messages: `check "qty_positive"`, `foreign key "items_qty_fkey"`, `foreign key "x" of table "y"`. */
+export function describeConstraint(c: ConstraintModel): string {
+  return `${c.kind} ${JSON.stringify(c.name)}${c.from === undefined ? '' : ` of table ${JSON.stringify(c.from)}`}`;
 }
 
 export interface TableModel {

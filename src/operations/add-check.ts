@@ -1,4 +1,3 @@
-import { describeConstraint } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
@@ -58,7 +57,7 @@ export class AddCheck implements Operation {
     const table = ctx.model.table(source);
     const named = (column: string) =>
       new RegExp(`(^|[^\\w$])${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(this.expression);
-    table?.constraints?.push({ describe: describeConstraint('c', this.name), columns: table.columns.map((c) => c.name).filter(named) });
+    table?.constraints?.push({ kind: 'check', name: this.name, columns: table.columns.map((c) => c.name).filter(named) });
     return [ctx.dialect.addCheck!(source, this.name, checkSqlFragment(ctx.dialect, ctx.migration, 'expression', this.expression))];
   }
 
@@ -68,7 +67,7 @@ export class AddCheck implements Operation {
 
   rollback(ctx: PlanContext): Step[] {
     const table = ctx.model.table(sourceTable(ctx, this.table));
-    if (table) table.constraints = table.constraints?.filter((c) => c.describe !== describeConstraint('c', this.name));
+    if (table) table.constraints = table.constraints?.filter((c) => !(c.kind === 'check' && c.name === this.name));
     return ctx.dialect.dropConstraint ? [ctx.dialect.dropConstraint(sourceTable(ctx, this.table), this.name)] : [];
   }
 

@@ -1,5 +1,5 @@
 import type { AddForeignKeySpec } from '../migration/types';
-import { describeConstraint, type VersionView } from '../engine/schema-model';
+import type { ConstraintModel, TableModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
 import { StateError, ValidationError } from '../errors';
@@ -148,8 +148,8 @@ export class AddForeignKey implements Operation {
       }),
     );
     // Later migrations of the same run see the key at both ends (alterColumn refuses such columns).
-    table.constraints?.push({ describe: describeConstraint('f', name), columns });
-    ctx.model.table(parent)?.constraints?.push({ describe: describeConstraint('r', name, source), columns: referenced });
+    table.constraints?.push({ kind: 'foreign key', name, columns });
+    ctx.model.table(parent)?.constraints?.push({ kind: 'foreign key', name, from: source, columns: referenced });
     return steps;
   }
 
@@ -162,9 +162,10 @@ export class AddForeignKey implements Operation {
     const name = this.constraintName(ctx);
     const table = ctx.model.table(source);
     if (table) table.indexes = table.indexes.filter((i) => i.name !== name);
-    const own = describeConstraint('f', name);
-    const theirs = describeConstraint('r', name, source);
-    for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => c.describe !== own && c.describe !== theirs);
+    // The key at both ends: on this table, and on the table it references (`from` this one).
+    const isKey = (c: ConstraintModel, on: TableModel) =>
+      c.kind === 'foreign key' && c.name === name && (c.from === undefined ? on === table : c.from === source);
+    for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => !isKey(c, t));
     return ctx.dialect.dropForeignKey(source, name);
   }
 

@@ -1,5 +1,5 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
-import type { ColumnModel, IndexModel, SchemaModel, VersionView } from '../engine/schema-model';
+import { describeConstraint, type ColumnModel, type IndexModel, type SchemaModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { helperColumn, rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
@@ -78,7 +78,7 @@ export class AlterColumn implements Operation {
     if (bound) {
       throw new ValidationError(
         ctx.migration,
-        `${what}: ${bound.describe} uses the column, and zmigrate cannot carry it over to the new column yet`,
+        `${what}: ${describeConstraint(bound)} uses the column, and zmigrate cannot carry it over to the new column yet`,
         {
           hint: 'drop it in an earlier migration (op.sql) and add it again in a later one (op.addForeignKey, op.addCheck)',
         },

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
-import { describeConstraint, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import { constraintOf, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { REBUILD_TABLE, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
@@ -364,14 +364,14 @@ export class MysqlDialect implements Dialect {
     }
     for (const k of foreignKeys) {
       const constraints = tables.get(String(k.table_name))?.constraints;
-      const describe = describeConstraint(String(k.type), String(k.name), k.child === null ? undefined : String(k.child));
-      const known = constraints?.find((c) => c.describe === describe);
-      if (known) known.columns.push(String(k.column_name));
-      else constraints?.push({ describe, columns: [String(k.column_name)] });
+      const key = constraintOf(String(k.type), String(k.name), k.child, [String(k.column_name)]);
+      const known = constraints?.find((c) => c.kind === key.kind && c.name === key.name && c.from === key.from);
+      if (known) known.columns.push(...key.columns);
+      else constraints?.push(key);
     }
     for (const k of checks) {
       const columns = [...String(k.clause).matchAll(/`((?:[^`]|``)+)`/g)].map((m) => m[1].replace(/``/g, '`'));
-      tables.get(String(k.table_name))?.constraints!.push({ describe: describeConstraint('c', String(k.name)), columns });
+      tables.get(String(k.table_name))?.constraints!.push(constraintOf('c', String(k.name), null, columns));
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }

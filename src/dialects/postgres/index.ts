@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
-import { describeConstraint, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import { constraintOf, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
@@ -399,10 +399,7 @@ export class PostgresDialect implements Dialect {
       }
     }
     for (const k of constraints) {
-      tables.get(String(k.table_name))?.constraints!.push({
-        describe: describeConstraint(String(k.type), String(k.name), k.child === null ? undefined : String(k.child)),
-        columns: parseTextArray(k.columns),
-      });
+      tables.get(String(k.table_name))?.constraints!.push(constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns)));
     }
     return new SchemaModel(this.rules, [...tables.values()]);
   }
