@@ -97,7 +97,11 @@ export async function runBackfill(
       const size = sizer.size;
       const batch = await ranges.next(ledger.planned(), end, size);
       finished = batch.final;
-      return { seq: ledger.plan(batch.upper), batch, size };
+      // The rows a batch walks, where the write cannot count them: a copy counts every row it reads (found
+      // rows), an in-place update only those it fills, which after a kill leaves out the rows of batches
+      // that had committed past the checkpoint. A catch-up counts the rows it fills.
+      const walked = batch.rows ?? (spec.copy || spec.catchUp ? undefined : await ranges.count(batch.range));
+      return { seq: ledger.plan(batch.upper), batch, size, walked };
     });
   /** One range is cut ahead while batches run, so a worker that finishes finds its next range ready. */
   let ahead: ReturnType<typeof cut> | undefined;
@@ -109,14 +113,14 @@ export async function runBackfill(
   };
 
   /** Runs a batch; returns the rows it counted. */
-  const runBatch = async ({ seq, batch }: { seq: number; batch: KeyBatch }): Promise<number> => {
+  const runBatch = async ({ seq, batch, walked }: { seq: number; batch: KeyBatch; walked: number | undefined }): Promise<number> => {
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
       : spec.catchUp
         ? dialect.rebuild!.catchUpChunk(spec, batch.range.sql, assignments)
         : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
-    // The rows walked, where the cut knows them; else those the write counts (a catch-up's: those it filled).
-    const known = spec.catchUp ? undefined : batch.rows;
+    // The rows walked, where the cut knows them; else those the write counts.
+    const known = spec.catchUp ? undefined : walked;
     let rows = 0;
     await retryingConflicts(dialect, async () => {
       let release: (() => void) | undefined;

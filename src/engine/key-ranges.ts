@@ -25,7 +25,7 @@ export interface KeyBatch {
   /**
    * Rows in the range, where known without counting them; for page ranges,
    * those that match `pending` (counted once even if the walk moved them ahead).
-   * Unknown for a span of key values: the write that walks it counts them.
+   * Unknown for a span of key values (see runBackfill for how they are counted).
    */
   rows?: number;
 }
