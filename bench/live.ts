@@ -158,15 +158,15 @@ function client(
   const name = app === 'old' ? 'owner' : 'holder';
   const scale = app === 'old' ? 1 : 100;
   // MySQL/MariaDB: a statement that races contract's view swap can find its view invalid for a
-  // moment (errno 1356); the README tells apps to retry it, as this client does (up to 5 times, 20 ms apart).
+  // moment (errno 1356); the README tells apps to retry it for up to a second, as this client does (40 ms apart).
   const once = async (work: () => Promise<void>) => {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (!retryViewSwap || (error as { errno?: number }).errno !== 1356 || attempt >= 5) throw error;
+        if (!retryViewSwap || (error as { errno?: number }).errno !== 1356 || attempt >= 25) throw error;
         stats.retries += 1;
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 40));
       }
     }
   };

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
-import { rowsOf, startWriter, waitFor, type Writer } from './support/apps';
+import { retryViewSwap, rowsOf, startWriter, waitFor, type Writer } from './support/apps';
 import { inspect } from './support/inspect';
 
 const ROWS = 3000;
@@ -75,26 +75,10 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
       }
     });
 
-  /** The new app: inserts above 200000, updates ids in the upper half. Version schema, new names and units. */
-  /**
-   * MySQL/MariaDB store view columns by name, so a statement that races the
-   * contract's rename can find its view invalid for a moment (error 1356,
-   * ER_VIEW_INVALID); the README tells apps to retry it (a few times, a few ms apart). PostgreSQL
-   * needs no retry. Anything else still fails the test.
-   */
-  const retryViewSwap = async (write: () => Promise<void>) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await write();
-      } catch (error) {
-        if ((error as { errno?: number }).errno !== 1356 || attempt >= 5) throw error;
-        retries.push(String((error as Error).message));
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  };
+  /** MySQL/MariaDB view errors the new app met and retried at contract's column rename (PostgreSQL must meet none). */
   const retries: string[] = [];
 
+  /** The new app: inserts above 200000, updates ids in the upper half. Version schema, new names and units. */
   const newApp = (schema: string, first = 0): Writer => {
     const v2 = db.versionKnex(schema);
     return startWriter(
@@ -103,14 +87,16 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
         const priority = up(amount) + 10;
         if (i % 2 === 0) {
           const id = 2_000_000 + i;
-          await retryViewSwap(() => v2('orders').insert({ id, customer_name: `new-${i}`, amount: amount * 100, priority }));
+          await retryViewSwap(() => v2('orders').insert({ id, customer_name: `new-${i}`, amount: amount * 100, priority }), retries);
           expected.set(id, { customer: `new-${i}`, amount, priority });
         } else {
           const id = ROWS / 2 + 1 + ((i * 13) % (ROWS / 2));
-          await retryViewSwap(() =>
-            v2('orders')
-              .where({ id })
-              .update({ customer_name: `new-upd-${i}`, amount: amount * 100, priority }),
+          await retryViewSwap(
+            () =>
+              v2('orders')
+                .where({ id })
+                .update({ customer_name: `new-upd-${i}`, amount: amount * 100, priority }),
+            retries,
           );
           expected.set(id, { customer: `new-upd-${i}`, amount, priority });
         }

@@ -219,7 +219,7 @@ export interface Dialect {
   dropForeignKey(table: string, name: string): Step[];
   /** Only where capabilities.notValidConstraints: a CHECK that existing rows may not meet yet. */
   addCheck?(table: string, name: string, expression: string): Step;
-  renameTable(from: string, to: string): Step;
+  renameTable(from: string, to: string): Step[];
 
   /** BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the backfill flag is set. */
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step;

@@ -464,11 +464,17 @@ export class Runner {
     for (const i of order) {
       const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view: views[i] };
       const planned = (operations[i] as Operation)[phase](ctx);
-      const breaking = planned.filter((s) => s.breaksViews).at(-1);
+      const breaking = planned.filter((s) => s.breaksViews || s.swapsViews).at(-1);
       if (breaking && refreshViews) {
-        // Recreate the views in the same step, right after the statement that broke them.
-        const refresh = refreshViews(model);
-        breaking.sql = [breaking.sql, ...refresh.map((r) => r.sql)].join(';\n');
+        const refresh = refreshViews(model).map((r) => r.sql);
+        if (breaking.swapsViews) {
+          // Recreate the views on the stand-in, before the statement that swaps the real object in.
+          const statements = this.dialect.splitStatements(breaking.sql);
+          breaking.sql = [...statements.slice(0, -1), ...refresh, ...statements.slice(-1)].join(';\n');
+        } else {
+          // Recreate the views in the same step, right after the statement that broke them.
+          breaking.sql = [breaking.sql, ...refresh].join(';\n');
+        }
       }
       steps.push(...planned);
     }

@@ -34,6 +34,13 @@ export interface Step {
   prepares?: boolean;
   /** Views that name the changed column stop working until they are recreated (MySQL stores view columns by name). */
   breaksViews?: boolean;
+  /**
+   * The step's last statement swaps in, atomically, the object the views are
+   * to read under a name that already stands for a stand-in with the same
+   * columns: the views are recreated on that name before it, so none is
+   * invalid at any moment (MySQL renaming a table).
+   */
+  swapsViews?: boolean;
   /** A batched, resumable backfill instead of one statement (`sql` then only describes it). */
   backfill?: BackfillSpec;
   /** The migration's own TypeScript phase function runs here (`sql` shows what it ran in a dry run, if known). */

@@ -9,8 +9,9 @@ import { requireNoTable, sourceTable, type Operation, type PlanContext } from '.
  * view `to` reads the physical table `from`, so both apps read and write the
  * same rows with no trigger. Contract renames the table for real (a short
  * exclusive lock, no copy) and the version schemas' views are recreated on
- * it: on MySQL/MariaDB in the same step as the rename, since their views
- * name tables by name; PostgreSQL's views follow the table by itself.
+ * it: on MySQL/MariaDB before the rename, on a bridge view that the rename
+ * swaps for the table in one statement, since their views name tables by
+ * name; PostgreSQL's views follow the table by itself.
  */
 export class RenameTable implements Operation {
   readonly kind = 'renameTable';
@@ -41,7 +42,7 @@ export class RenameTable implements Operation {
     const source = sourceTable(ctx, this.from);
     const table = ctx.model.table(source);
     if (table) table.name = this.to;
-    return [ctx.dialect.renameTable(source, this.to)];
+    return ctx.dialect.renameTable(source, this.to);
   }
 
   rollback(): Step[] {

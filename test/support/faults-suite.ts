@@ -16,12 +16,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
-import { createTestDatabase, type Engine, type TestDatabase } from './databases';
+import { createTestDatabase, type TestDatabase } from './databases';
 import { heldBy, migrationSource, migrationsDir, runCli, type CliResult } from './cli';
 import { createDialect } from '../../src/dialects';
 import { inspect } from './inspect';
 import { kill9, parseStatus, startCli, type RunningCli } from './process';
-import { rowsOf, startWriter, type Writer } from './apps';
+import { retryViewSwap, rowsOf, startWriter, type Writer } from './apps';
 
 const ROWS = 6_000;
 const SEEDS = Number(process.env.ZMIGRATE_FAULT_SEEDS ?? 20);
@@ -109,10 +109,10 @@ class App {
     for (let id = 1; id <= ROWS; id++) this.oracle.set(id, { customer: `c${id}`, amount: id % 1000 });
   }
 
-  start(knex: Knex, shape: 'old' | 'new', engine: Engine): Writer {
+  start(knex: Knex, shape: 'old' | 'new'): Writer {
     return startWriter(
       (i) =>
-        this.#write(knex, shape, engine, i).catch((error: unknown) => {
+        this.#write(knex, shape, i).catch((error: unknown) => {
           if ((error as { errno?: number }).errno !== 1356) throw error;
           this.brokenView.push(Date.now());
         }),
@@ -120,31 +120,31 @@ class App {
     );
   }
 
-  async #write(knex: Knex, shape: 'old' | 'new', engine: Engine, i: number): Promise<void> {
+  async #write(knex: Knex, shape: 'old' | 'new', i: number): Promise<void> {
     const customer = shape === 'old' ? 'customer' : 'customer_name';
     const pick = this.random();
     const ids = [...this.oracle.keys()];
     const id = ids[Math.floor(this.random() * ids.length)];
     if (pick < 0.4) {
       const row = { id: this.#nextId++, [customer]: `${shape}${i}`, amount: i % 5000 };
-      await retryingViewSwap(engine, () => knex('orders').insert(row));
+      await retryViewSwap(() => knex('orders').insert(row));
       this.oracle.set(row.id, { customer: `${shape}${i}`, amount: i % 5000 });
     } else if (pick < 0.7) {
-      await retryingViewSwap(engine, () =>
+      await retryViewSwap(() =>
         knex('orders')
           .where({ id })
           .update({ amount: 7000 + i }),
       );
       this.oracle.get(id)!.amount = 7000 + i;
     } else if (pick < 0.9) {
-      await retryingViewSwap(engine, () =>
+      await retryViewSwap(() =>
         knex('orders')
           .where({ id })
           .update({ [customer]: `u${shape}${i}` }),
       );
       this.oracle.get(id)!.customer = `u${shape}${i}`;
     } else {
-      await retryingViewSwap(engine, () => knex('orders').where({ id }).delete());
+      await retryViewSwap(() => knex('orders').where({ id }).delete());
       this.oracle.delete(id);
     }
   }
@@ -166,18 +166,6 @@ class App {
     }
     for (const id of this.oracle.keys()) if (!seen.has(id)) wrong.push(`lost row ${id}`);
     return wrong;
-  }
-}
-
-/** MySQL/MariaDB: a view being recreated is invalid for a moment (errno 1356); the new app retries (README, Limits). */
-async function retryingViewSwap<T>(engine: Engine, write: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await write();
-    } catch (error) {
-      if (engine !== 'mysql' || (error as { errno?: number }).errno !== 1356 || attempt >= 5) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 }
 
@@ -272,12 +260,12 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     for (const end of ['contract', 'rollback'] as const) {
       await reset();
       const app = new App(prng(1));
-      const writer = app.start(db.knex, 'old', engine);
+      const writer = app.start(db.knex, 'old');
       const expand = await timedRun('expand');
       await writer.stop();
       reference.expand = expand.lines;
       final.expanded = await shape(db);
-      const after = end === 'contract' ? app.start(db.versionKnex(versionSchema()), 'new', engine) : app.start(db.knex, 'old', engine);
+      const after = end === 'contract' ? app.start(db.versionKnex(versionSchema()), 'new') : app.start(db.knex, 'old');
       reference[end] = (await timedRun(end)).lines;
       expect((await after.stop()).failures).toEqual([]);
       final[end] = await shape(db);
@@ -346,14 +334,14 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     const context = `seed ${seed} (replay: ZMIGRATE_FAULT_SEED=${seed} ZMIGRATE_FAULT_SEEDS=1)`;
     await reset();
     const app = new App(prng(seed));
-    let writer = app.start(db.knex, 'old', engine);
+    let writer = app.start(db.knex, 'old');
     const target = aim(plan);
     const killPhase = where === 'backfill' ? 'expand' : where;
 
     if (killPhase !== 'expand') ok(await cli('expand', ...BATCH), `${context}: expand`);
     if (killPhase === 'contract') {
       await writer.stop();
-      writer = app.start(db.versionKnex(versionSchema()), 'new', engine);
+      writer = app.start(db.versionKnex(versionSchema()), 'new');
     }
     const run = startCli([killPhase, '--dir', dir, ...BATCH], env());
     const escaped = target.line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -380,7 +368,7 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
       expect([context, await shape(db)]).toEqual([context, final.expanded]);
       if (end === 'contract') {
         await writer.stop();
-        writer = app.start(db.versionKnex(versionSchema()), 'new', engine);
+        writer = app.start(db.versionKnex(versionSchema()), 'new');
       }
       ok(await cli(end), `${context}: ${end}`);
     }

@@ -651,12 +651,26 @@ END`;
     ];
   }
 
-  /** Views name tables by name here: the runner recreates them in the same step. */
-  renameTable(from: string, to: string): Step {
-    return step(`rename table ${from} to ${to}`, `RENAME TABLE ${this.table(from)} TO ${this.table(to)}`, {
-      guard: { kind: 'tableMissing', table: from },
-      breaksViews: true,
-    });
+  /**
+   * Views name tables by name here, so a plain rename would leave the new
+   * app's views invalid until they are recreated. Instead a bridge view
+   * `to` over `from` comes first, the runner recreates the views on it, and
+   * one RENAME TABLE moves the bridge aside and the table to `to` at once:
+   * the views read the table from the next statement on.
+   */
+  renameTable(from: string, to: string): Step[] {
+    const bridge = bridgeView(from);
+    return [
+      step(
+        `rename table ${from} to ${to}`,
+        [
+          `CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW ${this.table(to)} AS SELECT * FROM ${this.table(from)}`,
+          `RENAME TABLE ${this.table(to)} TO ${this.table(bridge)}, ${this.table(from)} TO ${this.table(to)}`,
+        ].join(';\n'),
+        { guard: { kind: 'tableMissing', table: from }, swapsViews: true },
+      ),
+      step(`drop bridge view ${bridge}`, `DROP VIEW IF EXISTS ${this.table(bridge)}`),
+    ];
   }
 
   createSchema(name: string): Step {
@@ -689,4 +703,9 @@ END`;
     const [rows] = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as [Row[]];
     return rows;
   }
+}
+
+/** The name a renamed table's bridge view is moved aside to: `_zm_bridge_` and a hash, short enough for any table name. */
+function bridgeView(table: string): string {
+  return `_zm_bridge_${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
 }

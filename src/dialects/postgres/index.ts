@@ -720,10 +720,13 @@ END`;
   }
 
   /** Views in version schemas follow the table (they name it by OID). */
-  renameTable(from: string, to: string): Step {
-    return step(`rename table ${from} to ${to}`, `ALTER TABLE ${this.table(from)} RENAME TO ${this.quote(to)}`, {
-      guard: { kind: 'tableMissing', table: from },
-    });
+  /** Views follow a renamed table by itself here. */
+  renameTable(from: string, to: string): Step[] {
+    return [
+      step(`rename table ${from} to ${to}`, `ALTER TABLE ${this.table(from)} RENAME TO ${this.quote(to)}`, {
+        guard: { kind: 'tableMissing', table: from },
+      }),
+    ];
   }
 
   createSchema(name: string): Step {
