@@ -10,6 +10,7 @@ import path from 'node:path';
 import { SERVER_ENGINES, createTestDatabase, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { inspect } from './support/inspect';
+import { rowsOf } from './support/apps';
 import { parseStatus } from './support/process';
 
 const CREATE_T = migrationSource([
@@ -190,6 +191,25 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
       const status = parseStatus(await cli(db, dir, 'status', '--json'));
       expect(status.get('0002_index_nope')?.phase).toBe('pending');
     });
+  });
+
+  test('a table may not take the name of a view: renameTable and createTable refuse it, exit 2, and the view is kept', async () => {
+    const db = await fresh();
+    const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+    expect((await cli(db, dir, 'expand')).code).toBe(0);
+    expect((await cli(db, dir, 'contract')).code).toBe(0);
+    await db.knex.raw('CREATE VIEW recent_t AS SELECT id FROM t');
+    writeFileSync(path.join(dir, '0002_rename_t.ts'), migrationSource(["op.renameTable('t', 'recent_t')"]));
+    expectCleanError(await cli(db, dir, 'expand'), 2, /^error: 0002_rename_t: "recent_t" already exists \(a view or sequence\)/);
+    writeFileSync(
+      path.join(dir, '0002_rename_t.ts'),
+      migrationSource(["op.createTable('recent_t', { columns: { id: { type: 'integer', primaryKey: true } } })"]),
+    );
+    expectCleanError(await cli(db, dir, 'expand'), 2, /^error: 0002_rename_t: "recent_t" already exists \(a view or sequence\)/);
+    expect(await stateRows(db)).toEqual([{ name: '0001_create_t', phase: 'complete' }]);
+    const views = await db.knex.raw('SELECT table_name AS v FROM information_schema.views WHERE table_schema = ?', [db.base]);
+    expect(rowsOf<{ v: string }>(views).map((r) => r.v)).toEqual(['recent_t']);
+    expect((await inspect(db)).tables).toEqual(['t']);
   });
 
   test('alterColumn of a column a foreign key (either end) or a check uses: exit 2 naming it, nothing changed; other columns alter', async () => {

@@ -70,9 +70,14 @@ export interface IdentifierRules {
 export class SchemaModel {
   readonly #tables: TableModel[];
 
+  /**
+   * `others`: the names of the base schema's relations that are not tables
+   * (views, sequences): no table may take one of them.
+   */
   constructor(
     readonly rules: IdentifierRules,
     tables: TableModel[] = [],
+    readonly others: readonly string[] = [],
   ) {
     this.#tables = tables;
   }
@@ -82,7 +87,12 @@ export class SchemaModel {
   }
 
   clone(): SchemaModel {
-    return new SchemaModel(this.rules, structuredClone(this.#tables));
+    return new SchemaModel(this.rules, structuredClone(this.#tables), this.others);
+  }
+
+  /** A view or sequence of the base schema by this name (as the engine compares table names). */
+  other(name: string): string | undefined {
+    return this.others.find((o) => this.rules.sameTable(o, name));
   }
 
   table(name: string): TableModel | undefined {

@@ -38,7 +38,7 @@ export interface Step {
    * The step's last statement swaps in, atomically, the object the views are
    * to read under a name that already stands for a stand-in with the same
    * columns: the views are recreated on that name before it, so none is
-   * invalid at any moment (MySQL renaming a table).
+   * left invalid between the statements (MySQL renaming a table).
    */
   swapsViews?: boolean;
   /** A batched, resumable backfill instead of one statement (`sql` then only describes it). */

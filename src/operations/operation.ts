@@ -90,6 +90,9 @@ export function requireNoTable(ctx: PlanContext, table: string): void {
   if (ctx.view.table(table) || ctx.model.table(table)) {
     throw new ValidationError(ctx.migration, `table ${JSON.stringify(table)} already exists`);
   }
+  const other = ctx.model.other(table);
+  if (other)
+    throw new ValidationError(ctx.migration, `${JSON.stringify(other)} already exists (a view or sequence), so no table can take its name`);
 }
 
 /** The physical table behind a name the previous version uses. */

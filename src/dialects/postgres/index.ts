@@ -401,7 +401,17 @@ export class PostgresDialect implements Dialect {
     for (const k of constraints) {
       tables.get(String(k.table_name))?.constraints!.push(constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns)));
     }
-    return new SchemaModel(this.rules, [...tables.values()]);
+    // Views, materialized views, sequences and foreign tables share the tables' names.
+    const others = await this.rows(
+      `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relkind in ('v', 'm', 'S', 'f') order by 1`,
+      [this.baseSchema],
+    );
+    return new SchemaModel(
+      this.rules,
+      [...tables.values()],
+      others.map((o) => String(o.name)),
+    );
   }
 
   async indexState(table: string, index: string): Promise<IndexState> {
