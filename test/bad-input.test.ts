@@ -212,6 +212,59 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
     expect((await inspect(db)).tables).toEqual(['t']);
   });
 
+  test('dropIndex of an index a foreign key needs: exit 2 naming the key, before anything changes', async () => {
+    const db = await fresh();
+    const dir = migrationsDir({
+      '0001_base.ts': migrationSource([
+        "op.createTable('parent', { columns: { id: { type: 'bigint', primaryKey: true }, code: { type: 'integer' } } })",
+        "op.createTable('child', { columns: { id: { type: 'bigint', primaryKey: true }, parent_id: { type: 'bigint' }, code: { type: 'integer' } } })",
+        "op.createIndex('parent', ['code'], { name: 'parent_code_uq', unique: true })",
+        "op.createIndex('child', ['parent_id'], { name: 'child_parent_idx' })",
+      ]),
+      '0002_keys.ts': migrationSource([
+        "op.addForeignKey('child', ['parent_id'], { references: { table: 'parent', columns: ['id'] }, name: 'child_parent_fk' })",
+        "op.addForeignKey('child', ['code'], { references: { table: 'parent', columns: ['code'] }, name: 'child_code_fk' })",
+      ]),
+    });
+    for (const command of ['expand', 'contract']) expect((await cli(db, dir, command)).code).toBe(0);
+    const drop = (table: string, index: string) =>
+      writeFileSync(path.join(dir, '0003_drop.ts'), migrationSource([`op.dropIndex('${table}', '${index}')`]));
+
+    // The unique index the other table's key references: PostgreSQL bound the key to it, InnoDB needs it.
+    drop('parent', 'parent_code_uq');
+    expectCleanError(
+      await cli(db, dir, 'expand'),
+      2,
+      /^error: 0003_drop: index "parent_code_uq" on "parent" is needed by foreign key "child_code_fk" of table "child"/,
+    );
+    expect(await stateRows(db)).toEqual([
+      { name: '0001_base', phase: 'complete' },
+      { name: '0002_keys', phase: 'complete' },
+    ]);
+
+    // The index of the key's own columns: InnoDB needs one, PostgreSQL does not.
+    drop('child', 'child_parent_idx');
+    if (engine === 'mysql') {
+      expectCleanError(
+        await cli(db, dir, 'expand'),
+        2,
+        /^error: 0003_drop: index "child_parent_idx" on "child" is needed by foreign key "child_parent_fk"(?! of)/,
+      );
+      // Another index that starts with the key's columns lets it go.
+      writeFileSync(
+        path.join(dir, '0003_drop.ts'),
+        migrationSource(["op.createIndex('child', ['parent_id', 'code'], { name: 'child_parent_code' })"]),
+      );
+      writeFileSync(path.join(dir, '0004_drop.ts'), migrationSource(["op.dropIndex('child', 'child_parent_idx')"]));
+    }
+    for (const command of ['expand', 'contract']) {
+      const result = await cli(db, dir, command);
+      expect({ code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({ code: 0, stderr: '' });
+    }
+    expect((await inspect(db)).indexes('child')).not.toContain('child_parent_idx');
+    expect((await inspect(db)).indexes('parent')).toContain('parent_code_uq');
+  });
+
   test('alterColumn of a column a foreign key (either end) or a check uses: exit 2 naming it, nothing changed; other columns alter', async () => {
     const db = await fresh();
     // sizes.code is referenced by items.qty; items.weight has a check; items.note has nothing.

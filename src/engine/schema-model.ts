@@ -39,12 +39,25 @@ export interface ConstraintModel {
   from?: string;
   /** This table's columns it uses. */
   columns: string[];
+  /** A foreign key of another table to this one, on PostgreSQL: the unique index it was bound to, which cannot go while it stays. */
+  index?: string;
 }
 
 /** A constraint as the dialects read it: type `c` a check, `f` a foreign key, `r` a foreign key of table `child` to this one. */
-export function constraintOf(type: string, name: string, child: unknown, columns: string[]): ConstraintModel {
+export function constraintOf(type: string, name: string, child: unknown, columns: string[], index?: unknown): ConstraintModel {
   if (type === 'c') return { kind: 'check', name, columns };
-  return { kind: 'foreign key', name, ...(type === 'r' ? { from: String(child) } : {}), columns };
+  return {
+    kind: 'foreign key',
+    name,
+    ...(type === 'r' ? { from: String(child) } : {}),
+    columns,
+    ...(index === null || index === undefined ? {} : { index: String(index) }),
+  };
+}
+
+/** Whether an index on `indexColumns` starts with `columns`, in order (what InnoDB needs for a foreign key). */
+export function startsWith(rules: IdentifierRules, indexColumns: readonly string[], columns: readonly string[]): boolean {
+  return columns.every((c, i) => indexColumns[i] !== undefined && rules.sameColumn(indexColumns[i], c));
 }
 
 /** For messages: `check "qty_positive"`, `foreign key "items_qty_fkey"`, `foreign key "x" of table "y"`. */

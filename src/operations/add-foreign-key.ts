@@ -1,5 +1,5 @@
 import type { AddForeignKeySpec } from '../migration/types';
-import type { ConstraintModel, TableModel, VersionView } from '../engine/schema-model';
+import { startsWith, type ConstraintModel, type TableModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
 import { StateError, ValidationError } from '../errors';
@@ -127,8 +127,7 @@ export class AddForeignKey implements Operation {
     const columns = this.physicalColumns(ctx);
     const steps: Step[] = [];
     const table = ctx.model.table(source)!;
-    const starts = (indexColumns: string[]) =>
-      columns.every((c, i) => indexColumns[i] !== undefined && ctx.model.rules.sameColumn(indexColumns[i], c));
+    const starts = (indexColumns: string[]) => startsWith(ctx.model.rules, indexColumns, columns);
     if (
       ctx.dialect.capabilities.foreignKeyIndex &&
       !starts(table.primaryKey) &&

@@ -1,3 +1,4 @@
+import { describeConstraint, startsWith, type ConstraintModel, type IndexModel } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
@@ -23,7 +24,22 @@ export class DropIndex implements Operation {
   validate(ctx: PlanContext): void {
     const source = sourceTable(ctx, this.table);
     checkIdentifier(ctx.dialect, ctx.migration, 'index name', this.name);
-    if (this.find(ctx, source)) return;
+    const index = this.find(ctx, source);
+    if (index) {
+      const key = this.neededBy(ctx, source, index);
+      if (key) {
+        throw new ValidationError(
+          ctx.migration,
+          `index ${JSON.stringify(index.name)} on ${JSON.stringify(this.table)} is needed by ${describeConstraint(key)}`,
+          {
+            hint: ctx.dialect.capabilities.foreignKeyIndex
+              ? 'create another index that starts with its columns first, or drop the foreign key in an earlier migration'
+              : 'drop the foreign key in an earlier migration, or bind it to another unique index',
+          },
+        );
+      }
+      return;
+    }
     const elsewhere = ctx.model.tables.find((t) => t.indexes.some((i) => ctx.model.rules.sameColumn(i.name, this.name)));
     throw new ValidationError(
       ctx.migration,
@@ -54,6 +70,24 @@ export class DropIndex implements Operation {
   }
 
   shapeView(): void {}
+
+  /**
+   * The foreign key the engine would refuse to drop the index under (found
+   * at contract, with the migration half-contracted): on PostgreSQL a key of
+   * another table bound to this unique index; on MySQL/MariaDB a key at
+   * either end that no other index (or the primary key) starts with.
+   */
+  private neededBy(ctx: PlanContext, source: string, index: IndexModel): ConstraintModel | undefined {
+    const table = ctx.model.table(source)!;
+    const rules = ctx.model.rules;
+    const others = [table.primaryKey, ...table.indexes.filter((i) => i !== index && !i.special).map((i) => i.columns)];
+    return table.constraints?.find((c) => {
+      if (c.kind !== 'foreign key') return false;
+      if (c.index !== undefined) return rules.sameColumn(c.index, index.name);
+      if (!ctx.dialect.capabilities.foreignKeyIndex) return false;
+      return startsWith(rules, index.columns, c.columns) && !others.some((columns) => startsWith(rules, columns, c.columns));
+    });
+  }
 
   /** Index names compare as the engine compares them (case-insensitively on MySQL/MariaDB, like columns). */
   private find(ctx: PlanContext, source: string) {

@@ -315,11 +315,13 @@ export class MysqlDialect implements Dialect {
     );
     // Foreign keys from each table and from other tables to it, one row per column.
     const foreignKeys = await this.rows(
-      `SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS name, 'f' AS type, NULL AS child, COLUMN_NAME AS column_name
+      `SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS name, 'f' AS type, NULL AS child, COLUMN_NAME AS column_name,
+              ORDINAL_POSITION AS position
          FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL
        UNION ALL
-       SELECT REFERENCED_TABLE_NAME, CONSTRAINT_NAME, 'r', TABLE_NAME, REFERENCED_COLUMN_NAME
-         FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL`,
+       SELECT REFERENCED_TABLE_NAME, CONSTRAINT_NAME, 'r', TABLE_NAME, REFERENCED_COLUMN_NAME, ORDINAL_POSITION
+         FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL
+       ORDER BY table_name, name, type, child, position`,
       [this.baseSchema, this.baseSchema],
     );
     // Checks name their columns in backquotes. MariaDB names checks per table, MySQL per schema, so on MariaDB a

@@ -360,12 +360,14 @@ export class PostgresDialect implements Dialect {
     // Foreign keys and checks over each table's columns, and foreign keys of other tables to them.
     const constraints = await this.rows(
       `select t.relname as table_name, k.conname as name, k.contype as type, null as child,
-              array(select a.attname from pg_attribute a where a.attrelid = k.conrelid and a.attnum = any(k.conkey))::text[] as columns
+              array(select a.attname from pg_attribute a where a.attrelid = k.conrelid and a.attnum = any(k.conkey))::text[] as columns,
+              null as index_name
          from pg_constraint k join pg_class t on t.oid = k.conrelid join pg_namespace n on n.oid = t.relnamespace
         where n.nspname = ? and k.contype in ('c', 'f')
        union all
        select t.relname, k.conname, 'r', c.relname,
-              array(select a.attname from pg_attribute a where a.attrelid = k.confrelid and a.attnum = any(k.confkey))::text[]
+              array(select a.attname from pg_attribute a where a.attrelid = k.confrelid and a.attnum = any(k.confkey))::text[],
+              (select i.relname from pg_class i where i.oid = k.conindid)
          from pg_constraint k join pg_class t on t.oid = k.confrelid join pg_namespace n on n.oid = t.relnamespace
          join pg_class c on c.oid = k.conrelid
         where n.nspname = ? and k.contype = 'f'`,
@@ -399,7 +401,9 @@ export class PostgresDialect implements Dialect {
       }
     }
     for (const k of constraints) {
-      tables.get(String(k.table_name))?.constraints!.push(constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns)));
+      tables
+        .get(String(k.table_name))
+        ?.constraints!.push(constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns), k.index_name));
     }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
