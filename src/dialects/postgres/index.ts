@@ -734,7 +734,6 @@ END`;
   }
 
   /** Views in version schemas follow the table (they name it by OID). */
-  /** Views follow a renamed table by itself here. */
   renameTable(from: string, to: string): Step[] {
     return [
       step(`rename table ${from} to ${to}`, `ALTER TABLE ${this.table(from)} RENAME TO ${this.quote(to)}`, {
