@@ -50,10 +50,11 @@ export function startWriter(write: (i: number) => Promise<void>, options: { paus
 export const VIEW_SWAP_RETRIES = { attempts: 25, pauseMs: 40 };
 
 /**
- * MySQL/MariaDB store a view's columns by name, so a new-app statement that
- * races contract's column rename or replacement can find its view invalid
- * (errno 1356, ER_VIEW_INVALID) until zmigrate recreates it, in the same
- * step. The README tells apps to retry such a statement for up to a second;
+ * MySQL/MariaDB store a view's columns and table by name, so a new-app
+ * statement that races contract's rename of a column or table, or a
+ * column's replacement, can find its view invalid (errno 1356,
+ * ER_VIEW_INVALID) for a moment. The README tells apps to retry such a
+ * statement for up to a second;
  * this does. Each error met is pushed to `seen`, for tests that require
  * none. Any other error is thrown at once.
  */
