@@ -126,12 +126,8 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
   });
 
   test('with --wait 1 the second runner gives up with exit code 1 while the first is still in its slow statement', async () => {
-    writeFileSync(
-      path.join(dir, '0004_slow.ts'),
-      migrationSource([
-        `op.sql({ expand: ${JSON.stringify(`${sleepSql(engine, 4)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0004 expand')`)} })`,
-      ]),
-    );
+    writeFileSync(path.join(dir, '0004_slow.ts'), migrationSource([`op.sql({ expand: ${gatedInsertSql('0004 expand')} })`]));
+    const gated = await closeGate();
     const first = startCli(['expand', '--dir', dir], env());
     await first.waitForStderr(/raw SQL \(expand\)/);
     const started = Date.now();
@@ -146,9 +142,10 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     // It names the holder: the PostgreSQL backend pid or the MariaDB connection id of the first runner.
     expect(errorLines[0]).toMatch(engine === 'mysql' ? /connection \d+/ : /pid \d+/);
     expect(second.stderr).not.toMatch(/^\s+at /m);
-    // It gave up after about the --wait time, while the first was still sleeping.
+    // It gave up after about the --wait time, while the first was still in its slow statement.
     expect(waited).toBeGreaterThanOrEqual(1000);
     expect(first.ended).toBe(false);
+    await gated.open();
 
     const result = await first.done;
     expect(result.code).toBe(0);
@@ -158,15 +155,15 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
   });
 
   test('a runner that waits long enough gets its turn after the other finishes', async () => {
-    writeFileSync(
-      path.join(dir, '0005_slow.ts'),
-      migrationSource([
-        `op.sql({ expand: ${JSON.stringify(`${sleepSql(engine, 2)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('0005 expand')`)} })`,
-      ]),
-    );
+    writeFileSync(path.join(dir, '0005_slow.ts'), migrationSource([`op.sql({ expand: ${gatedInsertSql('0005 expand')} })`]));
+    const gated = await closeGate();
     const first = startCli(['expand', '--dir', dir], env());
     await first.waitForStderr(/raw SQL \(expand\)/);
-    const second = await runCli(['expand', '--dir', dir, '--wait', '30'], { env: env() });
+    const waiting = startCli(['expand', '--dir', dir, '--wait', '30'], env());
+    await waiting.waitForStderr(/waiting for another zmigrate runner/);
+    expect(first.ended).toBe(false);
+    await gated.open();
+    const second = await waiting.done;
     const firstResult = await first.done;
     expect(firstResult.code).toBe(0);
     expect(firstResult.stdout).toContain('expanded 0005_slow');
