@@ -50,6 +50,18 @@ async function expectPaused(running: RunningCli, app: Knex, unfilled: string): P
   expect(await count(app, unfilled)).toBe(left);
 }
 
+/** What `zmigrate status` says of the one migration under way: its JSON entry's pause and its line. */
+async function statusWhilePaused(dir: string, url: string): Promise<{ throttled: { since: string; reason: string } | null; line: string }> {
+  const env = { ZMIGRATE_DATABASE_URL: url };
+  const json = JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as {
+    migrations: Array<{ phase: string; throttled: { since: string; reason: string } | null }>;
+  };
+  const running = json.migrations.filter((m) => m.phase === 'expanding');
+  expect(running).toHaveLength(1);
+  const lines = (await runCli(['status', '--dir', dir], { env })).stdout.split('\n').filter((l) => / expanding /.test(l));
+  return { throttled: running[0].throttled, line: lines[0] ?? '' };
+}
+
 describe('PostgreSQL: a primary with a streaming standby', () => {
   let pair: ServerPair | undefined;
   let app: Knex;
@@ -89,6 +101,11 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
     try {
       await expectPaused(running, app, 'SELECT count(*) FROM items WHERE doubled IS NULL');
       expect(running.stderr).toMatch(/replica walreceiver@127\.0\.0\.1 is behind and not catching up/);
+      // status, from another process, shows the pause and why.
+      const paused = await statusWhilePaused(dir, pair!.primaryUrl('app'));
+      expect(paused.throttled?.reason).toMatch(/^replica walreceiver@127\.0\.0\.1 (lags \d+\.\d s > 1\.0 s|is behind and not catching up)/);
+      expect(Date.now() - Date.parse(paused.throttled!.since)).toBeGreaterThanOrEqual(0);
+      expect(paused.line).toMatch(/throttled since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: replica walreceiver/);
     } finally {
       await pair!.replica.raw('ALTER SYSTEM RESET recovery_min_apply_delay');
       await pair!.replica.raw('SELECT pg_reload_conf()');
@@ -197,6 +214,9 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     try {
       await expectPaused(running, app, 'SELECT count(*) FROM items WHERE doubled IS NULL');
       expect(running.stderr).toMatch(new RegExp(`replica 127\\.0\\.0\\.1:${pair!.replicaPort} lags \\d+\\.0 s > 1\\.0 s`));
+      const paused = await statusWhilePaused(dir, pair!.primaryUrl('app'));
+      expect(paused.throttled?.reason).toMatch(new RegExp(`replica 127\\.0\\.0\\.1:${pair!.replicaPort} lags \\d+\\.0 s > 1\\.0 s`));
+      expect(paused.line).toMatch(/throttled since .+Z: replica 127\.0\.0\.1:\d+ lags/);
     } finally {
       await pair!.replica.raw('STOP SLAVE');
       await pair!.replica.raw('CHANGE MASTER TO MASTER_DELAY = 0');
@@ -236,9 +256,11 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     expect(stopped.code).toBe(1);
     expect(stopped.stdout + stopped.stderr).not.toContain(WATCHER_PASSWORD);
     const status = JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as {
-      migrations: Array<{ name: string; phase: string }>;
+      migrations: Array<{ name: string; phase: string; throttled: unknown }>;
     };
     expect(status.migrations.map((m) => m.phase)).toContain('expanding');
+    // The run gave up, so it is no longer paused: status does not say it is.
+    expect(status.migrations.map((m) => m.throttled)).toEqual(status.migrations.map(() => null));
 
     const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
     expect(rerun.code).toBe(0);

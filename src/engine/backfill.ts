@@ -3,7 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
-import type { Throttle } from './throttle';
+import type { Throttle, ThrottlePause } from './throttle';
 import { changedRows } from './raw-result';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
@@ -12,6 +12,8 @@ export interface BackfillCheckpoint {
   /** Rows inserted after this key came in after the triggers, which filled them: not revisited. */
   end: unknown[] | null;
   rows: number;
+  /** The throttle's pause under way when it was saved, for `zmigrate status`. */
+  paused?: ThrottlePause;
 }
 
 export interface CheckpointStore {
@@ -64,7 +66,9 @@ export async function runBackfill(
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.where);
 
-  let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
+  const loaded = await checkpoints.load();
+  // A pause the last run recorded is over: it is recorded again if the throttle pauses this one.
+  let state: BackfillCheckpoint = loaded ? { last: loaded.last, end: loaded.end, rows: loaded.rows } : { last: null, end: null, rows: 0 };
   if (!state.end) {
     const end = await ranges.end();
     if (!end) {
@@ -89,6 +93,9 @@ export async function runBackfill(
   const sizer = new BatchSizer(options.batchSize ?? FIRST_BATCH, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
   let finished = false;
   let failed = false;
+  /** While the throttle pauses the run, each checkpoint saved says so (batches in flight still commit). */
+  let paused: ThrottlePause | undefined;
+  const withPause = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => (paused ? { ...checkpoint, paused } : checkpoint);
 
   /** The next range, cut after the last one cut; undefined once the end is reached. */
   const cut = () =>
@@ -141,7 +148,7 @@ export async function runBackfill(
             }
             // One commit at a time, so each checkpoint knows every batch committed before it.
             release = await committing.lock();
-            await checkpoints.save(ledger.proposal(seq, rows), trx);
+            await checkpoints.save(withPause(ledger.proposal(seq, rows)), trx);
           },
           // Worker sessions are READ COMMITTED already, which saves a statement per batch on MySQL/MariaDB.
           sessions === dialect.knex ? { isolationLevel: 'read committed' } : {},
@@ -176,6 +183,15 @@ export async function runBackfill(
       if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
     }
   };
+  const unwatch = options.throttle?.watch(async (pause) => {
+    paused = pause;
+    const release = await committing.lock();
+    try {
+      await checkpoints.save(withPause(ledger.checkpoint));
+    } finally {
+      release();
+    }
+  });
   const outcomes = await Promise.allSettled(
     Array.from({ length: jobs }, () =>
       worker().catch((error: unknown) => {
@@ -184,6 +200,7 @@ export async function runBackfill(
       }),
     ),
   );
+  unwatch?.();
   await ahead?.catch(() => undefined); // no query of ours still running on the runner's session
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
@@ -218,6 +235,11 @@ class Ledger {
     let rows = this.#checkpoint.rows;
     for (const n of this.#ahead.values()) rows += n;
     return rows;
+  }
+
+  /** The checkpoint of the batches committed so far. */
+  get checkpoint(): BackfillCheckpoint {
+    return this.#checkpoint;
   }
 
   /** Where the next range starts. */

@@ -13,6 +13,7 @@ import type { Logger } from './logger';
 import type { SchemaModel, VersionView } from './schema-model';
 import type { MigrationPhase, MigrationRecord, StateStore } from './state-store';
 import type { Step } from './step';
+import type { ThrottlePause } from './throttle';
 import { chooseWalkKey, missingWalkKey, walkKeySql, type WalkKey } from './walk-key';
 import {
   committedView,
@@ -39,6 +40,8 @@ export interface MigrationStatus {
   error: string | null;
   /** Rows the backfills of the expand walked so far (under way or finished); null without a backfill. */
   backfilledRows: number | null;
+  /** While an expand runs: the replication-lag pause its backfill is in, as last recorded (a killed run's stays until a rerun). */
+  throttled: ThrottlePause | null;
 }
 
 export interface PhasePlan {
@@ -200,7 +203,7 @@ export class Runner {
   async status(): Promise<MigrationStatus[]> {
     const exists = await this.store.exists();
     const records = new Map(exists ? (await this.store.list()).map((r) => [r.name, r]) : []);
-    const backfilled = exists ? await this.store.backfilledRows() : new Map<string, number>();
+    const backfilled = exists ? await this.store.backfills() : new Map<string, { rows: number; paused?: ThrottlePause }>();
     const names = [...new Set([...this.migrations.map((m) => m.name), ...records.keys()])].sort();
     return names.map((name) => {
       const file = this.migrations.find((m) => m.name === name);
@@ -217,7 +220,8 @@ export class Runner {
         completedAt: record?.completedAt?.toISOString() ?? null,
         rolledBackAt: record?.rolledBackAt?.toISOString() ?? null,
         error: record?.error ?? null,
-        backfilledRows: backfilled.get(name) ?? null,
+        backfilledRows: backfilled.get(name)?.rows ?? null,
+        throttled: (record?.phase === 'expanding' && backfilled.get(name)?.paused) || null,
       };
     });
   }

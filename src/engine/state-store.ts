@@ -3,6 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import type { Phase } from '../errors';
 import type { Step } from './step';
 import type { BackfillCheckpoint } from './backfill';
+import type { ThrottlePause } from './throttle';
 import type { Introduced, Snapshot } from './version-schemas';
 
 /** A migration's phase, as `zmigrate status` prints it. */
@@ -183,8 +184,8 @@ export class StateStore {
     if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status: 'running', ...values });
   }
 
-  /** Rows walked by each migration's expand backfills, from their checkpoints. */
-  async backfilledRows(): Promise<Map<string, number>> {
+  /** Rows walked by each migration's expand backfills, from their checkpoints, and a throttle pause one recorded. */
+  async backfills(): Promise<Map<string, { rows: number; paused?: ThrottlePause }>> {
     const rows = (await this.table('steps')
       .where({ phase: 'expand' })
       .whereNotNull('checkpoint')
@@ -192,9 +193,14 @@ export class StateStore {
       migration: string;
       checkpoint: string;
     }>;
-    const totals = new Map<string, number>();
-    for (const r of rows)
-      totals.set(r.migration, (totals.get(r.migration) ?? 0) + Number((JSON.parse(r.checkpoint) as BackfillCheckpoint).rows ?? 0));
+    const totals = new Map<string, { rows: number; paused?: ThrottlePause }>();
+    for (const r of rows) {
+      const checkpoint = JSON.parse(r.checkpoint) as BackfillCheckpoint;
+      const total = totals.get(r.migration) ?? { rows: 0 };
+      total.rows += Number(checkpoint.rows ?? 0);
+      if (checkpoint.paused) total.paused = checkpoint.paused;
+      totals.set(r.migration, total);
+    }
     return totals;
   }
 

@@ -32,6 +32,12 @@ export interface ThrottleOptions {
 
 export const DEFAULT_MAX_LAG_MS = 1500;
 
+/** A pause under way: since when (ISO time) and why. */
+export interface ThrottlePause {
+  since: string;
+  reason: string;
+}
+
 /**
  * Pauses batch work while replicas lag, as gh-ost does: called between
  * batches (never inside a transaction), it reads the lag at most once a
@@ -44,6 +50,7 @@ export class Throttle {
   #lastCheck = 0;
   /** The check (and pause) under way, which every caller waits for. */
   #checking: Promise<void> | undefined;
+  readonly #watchers = new Set<(pause: ThrottlePause | undefined) => Promise<void>>();
 
   constructor(sources: readonly LagSource[], options: ThrottleOptions, logger: Logger) {
     this.#sources = options.maxLagMs > 0 ? sources : [];
@@ -56,6 +63,21 @@ export class Throttle {
 
   get active(): boolean {
     return this.#sources.length > 0;
+  }
+
+  /**
+   * Calls `watcher` when a pause starts, again with each "still throttled"
+   * report (the reason may have changed), and with undefined when it ends
+   * (or gives up), so the run can record it for `zmigrate status`. Returns
+   * the function that stops watching.
+   */
+  watch(watcher: (pause: ThrottlePause | undefined) => Promise<void>): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
+  async #tell(pause: ThrottlePause | undefined): Promise<void> {
+    for (const watcher of this.#watchers) await watcher(pause);
   }
 
   /**
@@ -78,9 +100,11 @@ export class Throttle {
     const started = Date.now();
     let reported = started;
     this.#logger.warn(`throttling: ${reason}; paused until every replica lags ≤ ${seconds(maxLagMs)}`);
+    await this.#tell({ since: new Date(started).toISOString(), reason });
     for (;;) {
       const paused = Date.now() - started;
       if (maxWaitMs > 0 && paused >= maxWaitMs) {
+        await this.#tell(undefined);
         throw new ThrottleTimeoutError(`replication lag stayed above ${seconds(maxLagMs)} for ${seconds(paused)} (${reason})`, {
           hint: 'the work stopped at its last checkpoint: run the same command again to resume, or raise --throttle-max-wait',
         });
@@ -91,11 +115,13 @@ export class Throttle {
       if (!reason) {
         const worst = Math.max(0, ...readings.map((r) => r.lagMs));
         this.#logger.warn(`throttle lifted: replication lag ${seconds(worst)}; resuming after ${seconds(Date.now() - started)} paused`);
+        await this.#tell(undefined);
         return;
       }
       if (Date.now() - reported >= reportEveryMs) {
         reported = Date.now();
         this.#logger.warn(`still throttled after ${seconds(reported - started)}: ${reason}`);
+        await this.#tell({ since: new Date(started).toISOString(), reason });
       }
     }
   }

@@ -30,6 +30,9 @@ export const status: Command = async (ctx) => {
       m.backfilledRows !== null && m.phase !== 'complete'
         ? `backfill ${m.backfilledRows.toLocaleString('en')} rows${m.phase === 'expanding' ? ' so far' : ''}`
         : '',
+      m.throttled
+        ? color.yellow(`throttled since ${m.throttled.since.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}: ${m.throttled.reason}`)
+        : '',
       m.modified ? color.red('file changed since applied') : '',
       m.missingFile ? color.red('file missing') : '',
       m.error ? color.red(`error: ${m.error}`) : '',
