@@ -60,6 +60,14 @@ export function startsWith(rules: IdentifierRules, indexColumns: readonly string
   return columns.every((c, i) => indexColumns[i] !== undefined && rules.sameColumn(indexColumns[i], c));
 }
 
+/** Whether the primary key or an index of the table, other than `without`, starts with `columns`. */
+export function servedByIndex(rules: IdentifierRules, table: TableModel, columns: readonly string[], without?: IndexModel): boolean {
+  return (
+    startsWith(rules, table.primaryKey, columns) ||
+    table.indexes.some((i) => i !== without && !i.special && startsWith(rules, i.columns, columns))
+  );
+}
+
 /** For messages: `check "qty_positive"`, `foreign key "items_qty_fkey"`, `foreign key "x" of table "y"`. */
 export function describeConstraint(c: ConstraintModel): string {
   return `${c.kind} ${JSON.stringify(c.name)}${c.from === undefined ? '' : ` of table ${JSON.stringify(c.from)}`}`;

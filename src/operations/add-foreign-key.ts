@@ -1,5 +1,5 @@
 import type { AddForeignKeySpec } from '../migration/types';
-import { startsWith, type ConstraintModel, type TableModel, type VersionView } from '../engine/schema-model';
+import { servedByIndex, type ConstraintModel, type TableModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
 import { StateError, ValidationError } from '../errors';
@@ -127,12 +127,7 @@ export class AddForeignKey implements Operation {
     const columns = this.physicalColumns(ctx);
     const steps: Step[] = [];
     const table = ctx.model.table(source)!;
-    const starts = (indexColumns: string[]) => startsWith(ctx.model.rules, indexColumns, columns);
-    if (
-      ctx.dialect.capabilities.foreignKeyIndex &&
-      !starts(table.primaryKey) &&
-      !table.indexes.some((i) => !i.special && starts(i.columns))
-    ) {
+    if (ctx.dialect.capabilities.foreignKeyIndex && !servedByIndex(ctx.model.rules, table, columns)) {
       table.indexes.push({ name, columns, unique: false });
       steps.push(ctx.dialect.createIndex(source, { name, columns, unique: false }));
     }

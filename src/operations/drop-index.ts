@@ -1,4 +1,4 @@
-import { describeConstraint, startsWith, type ConstraintModel, type IndexModel } from '../engine/schema-model';
+import { describeConstraint, servedByIndex, startsWith, type ConstraintModel, type IndexModel } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
@@ -80,12 +80,11 @@ export class DropIndex implements Operation {
   private neededBy(ctx: PlanContext, source: string, index: IndexModel): ConstraintModel | undefined {
     const table = ctx.model.table(source)!;
     const rules = ctx.model.rules;
-    const others = [table.primaryKey, ...table.indexes.filter((i) => i !== index && !i.special).map((i) => i.columns)];
     return table.constraints?.find((c) => {
       if (c.kind !== 'foreign key') return false;
       if (c.index !== undefined) return rules.sameColumn(c.index, index.name);
       if (!ctx.dialect.capabilities.foreignKeyIndex) return false;
-      return startsWith(rules, index.columns, c.columns) && !others.some((columns) => startsWith(rules, columns, c.columns));
+      return startsWith(rules, index.columns, c.columns) && !servedByIndex(rules, table, c.columns, index);
     });
   }
 
