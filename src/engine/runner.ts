@@ -296,9 +296,12 @@ export class Runner {
   private async expandOne(migration: LoadedMigration, record: MigrationRecord | undefined): Promise<void> {
     const schema = versionSchemaName(this.dialect, migration.name);
     const fresh = !record || record.phase === 'pending' || record.phase === 'rolled back';
+    /** The schema as read before the first step, while no step has run since. */
+    let unchanged: SchemaModel | undefined;
     if (fresh) {
       // Validate everything up to the first raw SQL before changing anything.
       const model = await this.dialect.introspect();
+      unchanged = model;
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
       const previous = view.clone();
@@ -323,13 +326,14 @@ export class Runner {
       this.logger.info(`expand ${migration.name} (resuming)`);
     }
 
-    await this.runPlannedInStages(migration, 'expand');
+    await this.runPlannedInStages(migration, 'expand', unchanged);
 
     const baseline = (await this.store.get(migration.name))!.baseline ?? {};
-    const introduced = introducedSince(await this.dialect.introspect(), baseline);
+    const expanded = await this.dialect.introspect();
+    const introduced = introducedSince(expanded, baseline);
     await this.store.update(migration.name, { versionSchema: schema, introduced });
     const records = new Map((await this.store.list()).map((r) => [r.name, r]));
-    await this.syncVersionSchemas(migration.name, 'expand', records);
+    await this.syncVersionSchemas(migration.name, 'expand', records, expanded);
     await this.store.update(migration.name, {
       phase: 'expanded',
       expandedAt: new Date(),
@@ -340,14 +344,20 @@ export class Runner {
     // The expand's step records stay until contract or rollback: status shows the backfill from them.
   }
 
-  /** Runs stored steps, then plans the next operations (after raw SQL, from a fresh look at the database). */
-  private async runPlannedInStages(migration: LoadedMigration, phase: 'expand'): Promise<void> {
+  /**
+   * Runs stored steps, then plans the next operations (after raw SQL, from a
+   * fresh look at the database). `unchanged` is the schema as read before
+   * the expand began, when no step has run since: the first stage plans on
+   * it rather than reading it again.
+   */
+  private async runPlannedInStages(migration: LoadedMigration, phase: 'expand', unchanged?: SchemaModel): Promise<void> {
     const operations = migration.migration.operations;
-    for (;;) {
+    for (let known = unchanged?.clone(); ; known = undefined) {
       const record = (await this.store.get(migration.name))!;
+      if (record.steps.length > 0) known = undefined;
       await this.#executor.runPhase(migration.name, phase, record.steps);
       if (record.nextOperation > operations.length) return;
-      const model = await this.dialect.introspect();
+      const model = known ?? (await this.dialect.introspect());
       if (record.nextOperation === operations.length) {
         // Last stage: the dual-write triggers, then the backfill of the rows already there.
         const records = new Map((await this.store.list()).map((r) => [r.name, r]));
@@ -815,8 +825,14 @@ export class Runner {
   }
 
   /** Brings every version schema in line with the state: live versions and the newest complete one. */
-  private async syncVersionSchemas(current: string, phase: Phase, records: Map<string, MigrationRecord>): Promise<void> {
-    const model = await this.dialect.introspect();
+  /** `model`: the schema as it is now, when the caller has just read it. */
+  private async syncVersionSchemas(
+    current: string,
+    phase: Phase,
+    records: Map<string, MigrationRecord>,
+    model?: SchemaModel,
+  ): Promise<void> {
+    model ??= await this.dialect.introspect();
     const live = this.liveMigrations(model, records);
     const views = liveViews(model, live);
     const latestComplete = this.migrations.filter((m) => records.get(m.name)?.phase === 'complete').at(-1);

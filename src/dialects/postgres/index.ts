@@ -19,6 +19,7 @@ import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
+import { loadPgDriver } from './driver';
 import { RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
@@ -94,6 +95,7 @@ export class PostgresDialect implements Dialect {
   }
 
   static fromUrl(url: URL, options: { lockTimeoutMs: number }): PostgresDialect {
+    loadPgDriver();
     const schema = url.searchParams.get('schema') ?? 'public';
     const connection = new URL(url.toString());
     connection.searchParams.delete('schema');
