@@ -6,12 +6,30 @@
 import { BatchSizer } from '../src/engine/backfill';
 
 describe('BatchSizer', () => {
-  test('small first batches grow fourfold while they take under a quarter of the target, then twofold', () => {
+  test('small first batches grow eightfold while they take under an eighth of the target, fourfold under a quarter, then twofold', () => {
     const sizer = new BatchSizer(1000, 50);
-    sizer.record(5, 1000);
-    expect(sizer.size).toBe(4000);
-    sizer.record(20, 4000); // 0.005 ms a row: 10,000 rows would take the target; twofold growth caps it
+    sizer.record(6, 1000); // 0.006 ms a row: 8,333 rows would take the target
     expect(sizer.size).toBe(8000);
+    const slower = new BatchSizer(1000, 50);
+    slower.record(10, 1000);
+    expect(slower.size).toBe(4000);
+    slower.record(20, 4000); // 0.005 ms a row: 10,000 rows would take the target; twofold growth caps it
+    expect(slower.size).toBe(8000);
+  });
+
+  test('the time around the writes (round trips, commit) is costed once a batch, not by the row', () => {
+    const sizer = new BatchSizer(10_000, 50);
+    sizer.record(40, 10_000, 30); // 10 ms around 0.003 ms a row: 13,333 rows fill the other 40 ms
+    expect(sizer.size).toBe(13_333);
+    const slow = new BatchSizer(10_000, 50);
+    slow.record(100, 10_000, 90); // too slow: what 40 ms of writes allow, fewer than 50/100 of the rows
+    expect(slow.size).toBe(4444);
+    const stalled = new BatchSizer(10_000, 50);
+    stalled.record(200, 10_000, 20); // quick writes, but a batch over the target never lets the next grow
+    expect(stalled.size).toBe(10_000);
+    const waited = new BatchSizer(10_000, 50);
+    waited.record(45, 10_000, 15); // 30 ms around the writes: the writes still get half the target, 16,667 rows
+    expect(waited.size).toBe(16_667);
   });
 
   test('one slow batch shrinks the next at once, to what its cost per row allows (not just by half)', () => {
@@ -29,7 +47,7 @@ describe('BatchSizer', () => {
   });
 
   test('an empty batch (a span over a gap in the keys) only lets the next grow; sizes stay within bounds', () => {
-    const sizer = new BatchSizer(1000, 50, 5000);
+    const sizer = new BatchSizer(500, 50, 5000);
     sizer.record(1, 0);
     expect(sizer.size).toBe(4000);
     sizer.record(1, 0);

@@ -119,8 +119,16 @@ export async function runBackfill(
     return next;
   };
 
-  /** Runs a batch; returns the rows it counted. */
-  const runBatch = async ({ seq, batch, walked }: { seq: number; batch: KeyBatch; walked: number | undefined }): Promise<number> => {
+  /** Runs a batch; returns the rows it counted, and how long its writes took (without the round trips around them). */
+  const runBatch = async ({
+    seq,
+    batch,
+    walked,
+  }: {
+    seq: number;
+    batch: KeyBatch;
+    walked: number | undefined;
+  }): Promise<{ rows: number; writeMs: number }> => {
     const statements = spec.copy
       ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
       : spec.catchUp
@@ -129,6 +137,7 @@ export async function runBackfill(
     // The rows walked, where the cut knows them; else those the write counts.
     const known = spec.catchUp ? undefined : walked;
     let rows = 0;
+    let writeMs = 0;
     await retryingConflicts(dialect, async () => {
       let release: (() => void) | undefined;
       try {
@@ -138,10 +147,12 @@ export async function runBackfill(
             // A copy writes only the shadow, which has no trigger of zmigrate's yet: no flag to set.
             if (!spec.copy) await trx.raw(dialect.backfillFlag(true));
             try {
+              const writing = Date.now();
               for (const sql of statements) {
                 const result: unknown = await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
                 rows = known ?? changedRows(result);
               }
+              writeMs = Date.now() - writing;
             } finally {
               const clear = spec.copy ? undefined : dialect.backfillFlag(false);
               if (clear) await trx.raw(clear).catch(() => undefined);
@@ -158,7 +169,7 @@ export async function runBackfill(
         release?.();
       }
     });
-    return rows;
+    return { rows, writeMs };
   };
 
   if (jobs > 1) {
@@ -176,10 +187,11 @@ export async function runBackfill(
       const next = await plan();
       if (!next) return;
       const started = Date.now();
-      const rows = await runBatch(next);
+      const { rows, writeMs } = await runBatch(next);
+      // A catch-up counts the rows it filled, fewer than it walked: its cost is per key walked. (Timed before
+      // the progress line, whose first printing costs more than a small batch.)
+      if (options.batchSize === undefined) sizer.record(Date.now() - started, spec.catchUp ? next.size : rows, writeMs);
       progress.tick(ledger.rows, false);
-      // A catch-up counts the rows it filled, fewer than it walked: its cost is per key walked.
-      if (options.batchSize === undefined) sizer.record(Date.now() - started, spec.catchUp ? next.size : rows);
       if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
     }
   };
@@ -320,9 +332,13 @@ async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): P
  * Sizes batches toward the time target from what a row cost in the last
  * batch. An app that writes a row a batch holds waits for the batch to
  * commit, so a slow batch shrinks the next at once, to what its cost per row
- * allows. Growth is at most twofold; fourfold while batches take under a
- * quarter of the target (the first, small batches), so a short backfill does
- * not spend itself growing. (Sizing by the higher of the last cost and a
+ * allows, and a batch over the target never lets the next grow. The time
+ * around a batch's writes (its round trips and commit, some milliseconds
+ * whatever its size) is costed once a batch, not spread over its rows, which
+ * would undersize the small first batches most. Growth is at most twofold;
+ * fourfold while batches take under a quarter of the target and eightfold
+ * under an eighth (the first, small batches), so a short backfill does not
+ * spend itself growing. (Sizing by the higher of the last cost and a
  * running average, tried on this project's 2-core machine, made more and
  * smaller batches, copies on MariaDB 20–30 % slower and the runner's memory
  * larger, and app writes on PostgreSQL waited about as long.)
@@ -342,10 +358,15 @@ export class BatchSizer {
     return this.#size;
   }
 
-  /** A batch of `rows` rows took `tookMs`; an empty one (a span over a gap) only lets the next grow. */
-  record(tookMs: number, rows = this.#size): void {
-    const growth = tookMs * 4 <= this.targetMs ? 4 : 2;
-    const scaled = rows > 0 ? this.targetMs / (Math.max(1, tookMs) / rows) : Infinity;
+  /**
+   * A batch of `rows` rows took `tookMs`, of which its writes took `writeMs`
+   * (the rest, round trips and commit, costs about the same at any size); an
+   * empty one (a span over a gap) only lets the next grow.
+   */
+  record(tookMs: number, rows = this.#size, writeMs = tookMs): void {
+    const growth = tookMs > this.targetMs ? 1 : tookMs * 8 <= this.targetMs ? 8 : tookMs * 4 <= this.targetMs ? 4 : 2;
+    const fixed = Math.min(this.targetMs / 2, Math.max(0, tookMs - writeMs));
+    const scaled = rows > 0 ? (this.targetMs - fixed) / (Math.max(1, Math.min(writeMs, tookMs)) / rows) : Infinity;
     this.#size = Math.round(Math.min(this.max, Math.max(MIN_BATCH, Math.min(this.#size * growth, scaled))));
   }
 }

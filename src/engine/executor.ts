@@ -58,6 +58,7 @@ export class StepExecutor {
 
   async runPhase(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
     const status = await this.store.stepStatus(migration, phase);
+    if (steps.some((step, seq) => status.get(seq) !== 'done' && (step.backfill || step.verify))) this.openWorkerSessions();
     for (const [seq, step] of steps.entries()) {
       if (status.get(seq) === 'done') continue;
       await this.run(migration, phase, step, {
@@ -69,6 +70,20 @@ export class StepExecutor {
         },
       });
     }
+  }
+
+  /**
+   * Opens the sessions the backfill and verification will run their batches
+   * on while the steps before them run, rather than at the backfill's start
+   * (a connection takes some 10 ms, and its first batches set the size of the
+   * next). Opening fails quietly here: the backfill opens them again and
+   * reports what goes wrong.
+   */
+  private openWorkerSessions(): void {
+    const jobs = Math.floor(this.batches.jobs ?? 1);
+    if (jobs < 2 || !this.dialect.workerSessions) return;
+    const sessions = this.dialect.workerSessions(jobs);
+    for (let i = 0; i < jobs; i++) sessions.raw('SELECT 1').catch(() => undefined);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { MigrationStatus } from '../../engine/runner';
 import type { Command } from '../context';
+import { digits } from '../output';
 
 /** With --check, the exit code says where the migrations stand, for CI gates. */
 export const STATUS_CODES = { complete: 0, pending: 3, awaitingContract: 4, failed: 5 } as const;
@@ -28,7 +29,7 @@ export const status: Command = async (ctx) => {
     const notes = [
       m.versionSchema ? `schema ${m.versionSchema}` : '',
       m.backfilledRows !== null && m.phase !== 'complete'
-        ? `backfill ${m.backfilledRows.toLocaleString('en')} rows${m.phase === 'expanding' ? ' so far' : ''}`
+        ? `backfill ${digits(m.backfilledRows)} rows${m.phase === 'expanding' ? ' so far' : ''}`
         : '',
       m.throttled
         ? color.yellow(`throttled since ${m.throttled.since.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}: ${m.throttled.reason}`)
