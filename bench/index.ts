@@ -114,10 +114,11 @@ async function fill(engine: Engine, knex: Knex, table: string, rows: number): Pr
  * contender starts from the same quiet server instead of paying for the one
  * before it. On PostgreSQL: the vacuum of the dead rows an expand or UPDATE
  * left (a million of them, which autovacuum would otherwise take on within a
- * minute, in the middle of whatever runs next), then a checkpoint. On MariaDB: InnoDB's purge, and the
- * flush of the dirty pages a table fill leaves in the buffer pool (half of a
- * default pool after 1M rows, written out over some ten seconds, during which
- * whoever runs next waits for free pages).
+ * minute, in the middle of whatever runs next), then a checkpoint. On
+ * MariaDB: InnoDB's purge, and the flush of the dirty pages a table fill
+ * leaves in the buffer pool (half of a default pool after 1M rows, written
+ * out over some ten seconds, during which whoever runs next waits for free
+ * pages).
  */
 async function quiesce(engine: Engine, knex: Knex): Promise<void> {
   if (engine === 'postgres') {

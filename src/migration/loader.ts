@@ -51,6 +51,26 @@ export async function listMigrationFiles(dir: string): Promise<Array<{ name: str
   return result;
 }
 
+/**
+ * Turns a migration file into CommonJS: its types stripped, its imports
+ * made requires (sucrase). jiti's own transform, Babel, takes some 200 ms to
+ * load and run for a file it has not cached, which is every file of a fresh
+ * checkout (its cache is by path): most of the start of a CI job's
+ * `zmigrate expand`. sucrase does the same for a migration file in 15–40 ms.
+ */
+function stripTypes(options: { source: string; filename?: string; ts?: boolean }): { code: string } {
+  // Loaded only on a cache miss.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { transform } = require('sucrase') as typeof import('sucrase');
+  const transforms: Array<'typescript' | 'imports'> = options.ts ? ['typescript', 'imports'] : ['imports'];
+  try {
+    return { code: transform(options.source, { transforms, filePath: options.filename, production: true }).code };
+  } catch (error) {
+    // "Error transforming <file>: Unexpected token (2:48)": the file is named by the caller already.
+    throw new SyntaxError(String((error as Error).message).replace(/^Error transforming .*?: /, ''));
+  }
+}
+
 /** Loads every migration file of a folder. TypeScript needs no build step (jiti). */
 export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
   const files = await listMigrationFiles(dir);
@@ -59,9 +79,10 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
     // so files work whether or not the project has zmigrate in node_modules.
     alias: { zmigrate: path.resolve(__dirname, '..', 'index') },
     moduleCache: false,
-    // Transpiled files are cached by content (in node_modules/.cache or the temp folder): a CLI run stays quick.
+    // Transpiled files are cached (in node_modules/.cache or the temp folder), by path and content.
     fsCache: true,
     interopDefault: true,
+    transform: stripTypes,
   });
   const loaded: LoadedMigration[] = [];
   for (const { name, file } of files) {
