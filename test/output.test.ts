@@ -3,12 +3,14 @@
  * Pure formatting, so no server is needed.
  */
 import { digits, Output } from '../src/cli/output';
-import type { CliIO } from '../src/cli/io';
+import type { Logger } from '../src/engine/logger';
 
-function capture(tty: boolean): { io: CliIO; written: string[] } {
+/** The CLI's logger writing to a stream that is a TTY or not, and what it wrote. */
+function capture(tty: boolean): { logger: Logger; written: string[] } {
   const written: string[] = [];
   const stream = { write: (text: string) => written.push(text), isTTY: tty };
-  return { io: { stdout: stream, stderr: stream, env: { NO_COLOR: '1' }, cwd: '/' }, written };
+  const io = { stdout: stream, stderr: stream, env: { NO_COLOR: '1' }, cwd: '/' };
+  return { logger: new Output(() => undefined, io).logger(), written };
 }
 
 describe('progress output', () => {
@@ -25,8 +27,7 @@ describe('progress output', () => {
   });
 
   test('elsewhere than a TTY: a plain line with rows done, rows/s and ETA, then a last line when done', () => {
-    const { io, written } = capture(false);
-    const logger = new Output(() => undefined, io).logger();
+    const { logger, written } = capture(false);
     logger.progress!({ table: 'orders', rows: 12_000, total: 1_000_000, rate: 240_123.4, etaSeconds: 4.1, finished: false });
     // Within five seconds of the last line, nothing more until the end.
     logger.progress!({ table: 'orders', rows: 24_000, total: 1_000_000, rate: 240_000, etaSeconds: 4, finished: false });
@@ -38,8 +39,7 @@ describe('progress output', () => {
   });
 
   test('on a TTY: a bar redrawn in place, ended by a newline when done', () => {
-    const { io, written } = capture(true);
-    const logger = new Output(() => undefined, io).logger();
+    const { logger, written } = capture(true);
     logger.progress!({ table: 'orders', rows: 500, total: 1000, rate: 1500, etaSeconds: 0.3, finished: false });
     logger.progress!({ table: 'orders', rows: 1000, total: 1000, rate: 1500, etaSeconds: 0, finished: true });
     expect(written).toEqual([

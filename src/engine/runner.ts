@@ -11,7 +11,7 @@ import { StepExecutor, type RetryPolicy } from './executor';
 import { DEFAULT_BATCHES, type BatchOptions } from './backfill';
 import type { Logger } from './logger';
 import type { SchemaModel, VersionView } from './schema-model';
-import type { MigrationPhase, MigrationRecord, StateStore } from './state-store';
+import type { BackfillTotal, MigrationPhase, MigrationRecord, StateStore } from './state-store';
 import type { Step } from './step';
 import type { ThrottlePause } from './throttle';
 import { chooseWalkKey, missingWalkKey, walkKeySql, type WalkKey } from './walk-key';
@@ -203,7 +203,7 @@ export class Runner {
   async status(): Promise<MigrationStatus[]> {
     const exists = await this.store.exists();
     const records = new Map(exists ? (await this.store.list()).map((r) => [r.name, r]) : []);
-    const backfilled = exists ? await this.store.backfills() : new Map<string, { rows: number; paused?: ThrottlePause }>();
+    const backfilled = exists ? await this.store.backfills() : new Map<string, BackfillTotal>();
     const names = [...new Set([...this.migrations.map((m) => m.name), ...records.keys()])].sort();
     return names.map((name) => {
       const file = this.migrations.find((m) => m.name === name);

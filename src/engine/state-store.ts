@@ -6,6 +6,12 @@ import type { BackfillCheckpoint } from './backfill';
 import type { ThrottlePause } from './throttle';
 import type { Introduced, Snapshot } from './version-schemas';
 
+/** What a migration's expand backfills walked, from their checkpoints, and a throttle pause one recorded. */
+export interface BackfillTotal {
+  rows: number;
+  paused?: ThrottlePause;
+}
+
 /** A migration's phase, as `zmigrate status` prints it. */
 export type MigrationPhase = 'pending' | 'expanding' | 'expanded' | 'contracting' | 'complete' | 'rolling back' | 'rolled back';
 
@@ -185,7 +191,7 @@ export class StateStore {
   }
 
   /** Rows walked by each migration's expand backfills, from their checkpoints, and a throttle pause one recorded. */
-  async backfills(): Promise<Map<string, { rows: number; paused?: ThrottlePause }>> {
+  async backfills(): Promise<Map<string, BackfillTotal>> {
     const rows = (await this.table('steps')
       .where({ phase: 'expand' })
       .whereNotNull('checkpoint')
@@ -193,7 +199,7 @@ export class StateStore {
       migration: string;
       checkpoint: string;
     }>;
-    const totals = new Map<string, { rows: number; paused?: ThrottlePause }>();
+    const totals = new Map<string, BackfillTotal>();
     for (const r of rows) {
       const checkpoint = JSON.parse(r.checkpoint) as BackfillCheckpoint;
       const total = totals.get(r.migration) ?? { rows: 0 };
