@@ -2,7 +2,7 @@
  * The CLI's progress lines: what an operator reads while a backfill runs.
  * Pure formatting, so no server is needed.
  */
-import { digits, Output } from '../src/cli/output';
+import { digits, duration, Output } from '../src/cli/output';
 import type { Logger } from '../src/engine/logger';
 
 /** The CLI's logger writing to a stream that is a TTY or not, and what it wrote. */
@@ -26,25 +26,45 @@ describe('progress output', () => {
     ]);
   });
 
+  test('durations read as an operator would say them', () => {
+    expect([0.0412, 3.456, 9.999, 12.34, 59.96, 125.4, 3599.6, 11_545].map(duration)).toEqual([
+      '0.04 s',
+      '3.46 s',
+      '10.0 s',
+      '12.3 s',
+      '1 min 0 s',
+      '2 min 5 s',
+      '1 h 0 min',
+      '3 h 12 min',
+    ]);
+  });
+
+  test('a step that ends without a line of its own says so, with its time, and ends a progress bar first', () => {
+    const { logger, written } = capture(true);
+    logger.progress!({ table: 'orders', rows: 500, total: 1000, rate: 1500, etaSeconds: 0.3, seconds: 0.33, finished: false });
+    logger.done!('verified orders.amount (new) = up(old) on every row', 0.123);
+    expect(written.slice(1)).toEqual(['\n', '  · verified orders.amount (new) = up(old) on every row in 0.12 s\n']);
+  });
+
   test('elsewhere than a TTY: a plain line with rows done, rows/s and ETA, then a last line when done', () => {
     const { logger, written } = capture(false);
-    logger.progress!({ table: 'orders', rows: 12_000, total: 1_000_000, rate: 240_123.4, etaSeconds: 4.1, finished: false });
+    logger.progress!({ table: 'orders', rows: 12_000, total: 1_000_000, rate: 240_123.4, etaSeconds: 4.1, seconds: 0.05, finished: false });
     // Within five seconds of the last line, nothing more until the end.
-    logger.progress!({ table: 'orders', rows: 24_000, total: 1_000_000, rate: 240_000, etaSeconds: 4, finished: false });
-    logger.progress!({ table: 'orders', rows: 1_000_000, total: 1_000_000, rate: 250_000, etaSeconds: 0, finished: true });
+    logger.progress!({ table: 'orders', rows: 24_000, total: 1_000_000, rate: 240_000, etaSeconds: 4, seconds: 0.1, finished: false });
+    logger.progress!({ table: 'orders', rows: 1_000_000, total: 1_000_000, rate: 250_000, etaSeconds: 0, seconds: 4.004, finished: true });
     expect(written).toEqual([
       '  · backfill orders: 12,000 / ~1,000,000 rows, 240,123 rows/s, ETA 5 s\n',
-      '  · backfill orders: 1,000,000 / ~1,000,000 rows, done\n',
+      '  · backfill orders: 1,000,000 / ~1,000,000 rows, done in 4.00 s\n',
     ]);
   });
 
   test('on a TTY: a bar redrawn in place, ended by a newline when done', () => {
     const { logger, written } = capture(true);
-    logger.progress!({ table: 'orders', rows: 500, total: 1000, rate: 1500, etaSeconds: 0.3, finished: false });
-    logger.progress!({ table: 'orders', rows: 1000, total: 1000, rate: 1500, etaSeconds: 0, finished: true });
+    logger.progress!({ table: 'orders', rows: 500, total: 1000, rate: 1500, etaSeconds: 0.3, seconds: 0.33, finished: false });
+    logger.progress!({ table: 'orders', rows: 1000, total: 1000, rate: 1500, etaSeconds: 0, seconds: 0.666, finished: true });
     expect(written).toEqual([
       '\r\x1b[2K  [############............] backfill orders: 500 / ~1,000 rows, 1,500 rows/s, ETA 1 s',
-      '\r\x1b[2K  [########################] backfill orders: 1,000 / ~1,000 rows, done',
+      '\r\x1b[2K  [########################] backfill orders: 1,000 / ~1,000 rows, done in 0.67 s',
       '\n',
     ]);
   });

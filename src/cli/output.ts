@@ -41,6 +41,7 @@ export class Output {
       info: (m) => (endBar(), this.err(this.color.bold(m))),
       step: (m) => (endBar(), this.err(`  ${this.color.dim('·')} ${m}`)),
       warn: (m) => (endBar(), this.err(`  ${this.color.yellow('!')} ${m}`)),
+      done: (m, seconds) => (endBar(), this.err(`  ${this.color.dim('·')} ${m} in ${duration(seconds)}`)),
       progress: (p) => {
         if (tty) {
           const bar = p.total ? progressBar(Math.min(1, p.rows / p.total)) : '';
@@ -58,7 +59,7 @@ export class Output {
 
 function describeProgress(p: BackfillProgress): string {
   const rows = p.total ? `${digits(p.rows)} / ~${digits(p.total)} rows` : `${digits(p.rows)} rows`;
-  if (p.finished) return `backfill ${p.table}: ${rows}, done`;
+  if (p.finished) return `backfill ${p.table}: ${rows}, done in ${duration(p.seconds)}`;
   const eta = p.etaSeconds !== undefined ? `, ETA ${Math.ceil(p.etaSeconds)} s` : '';
   return `backfill ${p.table}: ${rows}, ${digits(p.rate)} rows/s${eta}`;
 }
@@ -70,6 +71,16 @@ function describeProgress(p: BackfillProgress): string {
  */
 export function digits(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** Seconds as an operator reads them: 0.04 s, 3.5 s, 2 min 5 s, 3 h 12 min. */
+export function duration(seconds: number): string {
+  if (seconds < 9.995) return `${seconds.toFixed(2)} s`;
+  if (seconds < 59.95) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  const minutes = Math.round(whole / 60);
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 function progressBar(fraction: number, width = 24): string {

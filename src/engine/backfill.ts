@@ -391,6 +391,6 @@ export class ProgressClock {
     const rate = (rows - this.fromRows) / seconds;
     const total = this.total && this.total >= rows ? this.total : undefined;
     const eta = total && rate > 0 ? (total - rows) / rate : undefined;
-    this.logger.progress?.({ table: this.table, rows, total, rate, etaSeconds: finished ? 0 : eta, finished });
+    this.logger.progress?.({ table: this.table, rows, total, rate, etaSeconds: finished ? 0 : eta, seconds, finished });
   }
 }

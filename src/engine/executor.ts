@@ -141,6 +141,7 @@ export class StepExecutor {
         );
         await record.done();
       } else if (step.verify) {
+        const started = Date.now();
         const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle, this.batches.jobs);
         if (keys.length > 0)
           throw new VerificationError(
@@ -149,6 +150,7 @@ export class StepExecutor {
             step.sql,
             `verification failed: ${step.verify.what} does not hold for rows with ${step.verify.key === 'ctid' ? 'ctid' : 'key'} ${formatKeys(keys)}`,
           );
+        this.logger.done?.(`verified ${step.verify.what} on every row`, (Date.now() - started) / 1000);
         await record?.done();
       } else if (step.backfill) {
         if (!record) throw new Error(`backfill step "${step.description}" must be recorded`);

@@ -7,6 +7,8 @@ export interface BackfillProgress {
   /** Rows per second in this run. */
   rate: number;
   etaSeconds?: number;
+  /** Seconds since this run of the backfill started. */
+  seconds: number;
   finished: boolean;
 }
 
@@ -15,6 +17,8 @@ export interface Logger {
   step(message: string): void;
   warn(message: string): void;
   progress?(event: BackfillProgress): void;
+  /** How a long step ended, and after how many seconds, where nothing else says so (a verification that found every row right). */
+  done?(message: string, seconds: number): void;
 }
 
 export const silentLogger: Logger = { info() {}, step() {}, warn() {} };
