@@ -110,12 +110,15 @@ export async function runBackfill(
       const walked = batch.rows ?? (spec.copy || spec.catchUp ? undefined : await ranges.count(batch.range));
       return { seq: ledger.plan(batch.upper), batch, size, walked };
     });
-  /** One range is cut ahead while batches run, so a worker that finishes finds its next range ready. */
+  /**
+   * One range is cut ahead while batches run, so a worker that finishes finds its next range ready; but not
+   * before a batch has been timed: until then every range would be cut at the first size.
+   */
   let ahead: ReturnType<typeof cut> | undefined;
   const plan = () => {
     const next = ahead ?? cut();
-    ahead = cut();
-    ahead.catch(() => undefined); // a failure reaches whoever takes this range next
+    ahead = sizer.timed || options.batchSize !== undefined ? cut() : undefined;
+    ahead?.catch(() => undefined); // a failure reaches whoever takes this range next
     return next;
   };
 
@@ -345,6 +348,7 @@ async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): P
  */
 export class BatchSizer {
   #size: number;
+  #timed = false;
 
   constructor(
     first: number,
@@ -358,6 +362,11 @@ export class BatchSizer {
     return this.#size;
   }
 
+  /** Whether a batch has been recorded yet (until then, the size is the first one). */
+  get timed(): boolean {
+    return this.#timed;
+  }
+
   /**
    * A batch of `rows` rows took `tookMs`, of which its writes took `writeMs`
    * (the rest, round trips and commit, costs about the same at any size); an
@@ -368,6 +377,7 @@ export class BatchSizer {
     const fixed = Math.min(this.targetMs / 2, Math.max(0, tookMs - writeMs));
     const scaled = rows > 0 ? (this.targetMs - fixed) / (Math.max(1, Math.min(writeMs, tookMs)) / rows) : Infinity;
     this.#size = Math.round(Math.min(this.max, Math.max(MIN_BATCH, Math.min(this.#size * growth, scaled))));
+    this.#timed = true;
   }
 }
 
