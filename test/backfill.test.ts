@@ -91,6 +91,9 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
       const rerun = await cli('expand', '--batch-size', '500', '--jobs', jobs);
       expect(rerun.code).toBe(0);
       expect(rerun.stderr).toContain('(resuming)');
+      // Its last lines say when the backfill and the verification ended, and after how long.
+      expect(rerun.stderr).toMatch(/^ {2}· backfill orders: [\d,]+ .*rows, done in \d.* s$/m);
+      expect(rerun.stderr).toMatch(/^ {2}· verified orders\.amount \(new\) = up\(old\) on every row in \d.* s$/m);
       const after = JSON.parse((await cli('status', '--json')).stdout) as {
         migrations: Array<{ phase: string; backfilledRows: number | null }>;
       };
@@ -178,6 +181,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
 
     const check = await cli('backfill');
     expect(check.code).toBe(1);
+    expect(check.stderr).not.toContain('verified orders.amount');
     expect(check.stdout).toContain('0001_amount: verification failed: orders.amount (new) = up(old) does not hold for rows with key 1234');
     const contract = await cli('contract');
     expect(contract.code).toBe(2);

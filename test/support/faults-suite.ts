@@ -316,15 +316,18 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     const phaseName = plan.where === 'backfill' ? 'expand' : plan.where;
     const lines = reference[phaseName];
     const backfillStart = lines.findIndex((l) => BACKFILL_STEP.test(l.line));
-    const backfillEnd = lines.findIndex((l) => /^ {2}· backfill orders: .*done$/.test(l.line));
+    const backfillEnd = lines.findIndex((l) => /^ {2}· backfill orders: .*, done in /.test(l.line));
     if (plan.where === 'backfill') {
       const span = Math.max(1, lines[backfillEnd].at - lines[backfillStart].at);
       return { line: lines[backfillStart].line, afterMs: Math.floor(plan.delay * span) };
     }
     // Any line of the phase but the backfill's progress: the header (the kill lands while it plans) or a step.
+    // Not a verification's last line either: it says how long it took, so no other run prints it alike.
     const anchors = lines
       .map((l, i) => ({ ...l, gap: (lines[i + 1]?.at ?? l.at + 20) - l.at }))
-      .filter((l, i) => l.line !== '' && !(plan.where === 'expand' && i > backfillStart && i <= backfillEnd));
+      .filter(
+        (l, i) => l.line !== '' && !/^ {2}· verified /.test(l.line) && !(plan.where === 'expand' && i > backfillStart && i <= backfillEnd),
+      );
     const chosen = anchors[Math.floor(plan.anchor * anchors.length)];
     return { line: chosen.line, afterMs: Math.floor(plan.delay * Math.min(chosen.gap, 50)) };
   }
