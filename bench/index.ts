@@ -40,7 +40,7 @@ const TRIGGER_WRITES = Number(arg('writes', '2000'));
 const EXPAND_OPTIONS = arg('expand-options', '').split(' ').filter(Boolean);
 /** Only the main comparison (expand, blocking UPDATE, pt-online-schema-change), for quick trials. */
 const QUICK = args.includes('--quick');
-/** Rounds of zmigrate against pt-online-schema-change, alternating, compared by their medians. */
+/** Rounds of zmigrate against the blocking UPDATE (PostgreSQL) or pt-online-schema-change (MariaDB), alternating, compared by their medians. */
 const ROUNDS = Math.max(1, Number(arg('rounds', QUICK ? '1' : '5')));
 
 const results: Row[] = [];
@@ -415,16 +415,21 @@ async function againstPtOsc(knex: Knex, firstExpandMs: number): Promise<Array<Om
     await knex.raw(`DROP TABLE ${table}`);
     if (round + 1 < ROUNDS) zm.push((await expandElsewhere('mysql', ROWS)).ms);
   }
+  const [zmRounds, ptRounds, ratio] = roundsRows('pt-online-schema-change', zm, pt, '≤ 1.0×');
+  return [zmRounds, ptRounds, writesRow('MariaDB', 'during them', ptWritten), ratio];
+}
+
+/** The rows of alternating rounds: each side's times, then the ratio of their medians against the target. */
+function roundsRows(other: string, zm: number[], theirs: number[], target: string): Array<Omit<Row, 'engine'>> {
   const seconds = (values: number[]) => values.map((v) => (v / 1000).toFixed(2)).join(', ');
   return [
     { measure: `zmigrate expand, each round`, value: `${seconds(zm)} s` },
-    { measure: `pt-online-schema-change, each round`, value: `${seconds(pt)} s` },
-    writesRow('MariaDB', 'during them', ptWritten),
+    { measure: `${other}, each round`, value: `${seconds(theirs)} s` },
     {
-      measure: `zmigrate / pt-online-schema-change (medians)`,
-      value: `${(median(zm) / 1000).toFixed(2)} s / ${(median(pt) / 1000).toFixed(2)} s`,
-      ratio: `${(median(zm) / median(pt)).toFixed(2)}×`,
-      target: '≤ 1.0×',
+      measure: `zmigrate / ${other} (medians)`,
+      value: `${(median(zm) / 1000).toFixed(2)} s / ${(median(theirs) / 1000).toFixed(2)} s`,
+      ratio: `${(median(zm) / median(theirs)).toFixed(2)}×`,
+      target,
     },
   ];
 }
@@ -445,17 +450,7 @@ async function againstUpdate(knex: Knex, first: { expandMs: number; updateMs: nu
     await knex.raw(`DROP TABLE ${table}`);
     zm.push((await expandElsewhere('postgres', ROWS)).ms);
   }
-  const seconds = (values: number[]) => values.map((v) => (v / 1000).toFixed(2)).join(', ');
-  return [
-    { measure: `zmigrate expand, each round`, value: `${seconds(zm)} s` },
-    { measure: `single blocking UPDATE, each round`, value: `${seconds(update)} s` },
-    {
-      measure: `zmigrate / single blocking UPDATE (medians)`,
-      value: `${(median(zm) / 1000).toFixed(2)} s / ${(median(update) / 1000).toFixed(2)} s`,
-      ratio: `${(median(zm) / median(update)).toFixed(2)}×`,
-      target: '≤ 1.15×',
-    },
-  ];
+  return roundsRows('single blocking UPDATE', zm, update, '≤ 1.15×');
 }
 
 async function benchEngine(engine: Engine): Promise<void> {

@@ -37,11 +37,12 @@ export class Output {
       if (barShown) stderr.write('\n');
       barShown = false;
     };
+    const step = (m: string) => (endBar(), this.err(`  ${this.color.dim('·')} ${m}`));
     return {
       info: (m) => (endBar(), this.err(this.color.bold(m))),
-      step: (m) => (endBar(), this.err(`  ${this.color.dim('·')} ${m}`)),
+      step,
       warn: (m) => (endBar(), this.err(`  ${this.color.yellow('!')} ${m}`)),
-      done: (m, seconds) => (endBar(), this.err(`  ${this.color.dim('·')} ${m} in ${duration(seconds)}`)),
+      done: (m, seconds) => step(`${m} in ${duration(seconds)}`),
       progress: (p) => {
         if (tty) {
           const bar = p.total ? progressBar(Math.min(1, p.rows / p.total)) : '';

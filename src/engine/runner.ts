@@ -824,8 +824,11 @@ export class Runner {
     }
   }
 
-  /** Brings every version schema in line with the state: live versions and the newest complete one. */
-  /** `model`: the schema as it is now, when the caller has just read it. */
+  /**
+   * Brings every version schema in line with the state: live versions and the
+   * newest complete one. `model`: the schema as it is now, when the caller
+   * has just read it.
+   */
   private async syncVersionSchemas(
     current: string,
     phase: Phase,
