@@ -471,7 +471,9 @@ async function benchEngine(engine: Engine): Promise<void> {
     // the expand left here would be autovacuumed in the middle of them (at 10M, an application write waited
     // 15 s behind that I/O during the --jobs 1 run).
     if (!QUICK) await quiesce(engine, db.knex);
-    const serial = QUICK ? undefined : await expandElsewhere(engine, ROWS, ['--jobs', '1']);
+    // The number of sessions the default is not: one for PostgreSQL's backfill, two for MariaDB's copy.
+    const otherJobs = engine === 'postgres' ? 1 : 2;
+    const other = QUICK ? undefined : await expandElsewhere(engine, ROWS, ['--jobs', String(otherJobs)]);
     results.push({
       engine: label,
       measure: `zmigrate expand, ${ROWS.toLocaleString('en')} rows`,
@@ -484,14 +486,14 @@ async function benchEngine(engine: Engine): Promise<void> {
       ratio: `${(expand.ms / update.ms).toFixed(2)}×`,
     });
     results.push(writesRow(label, 'during it', update.written));
-    if (serial) {
+    if (other) {
       results.push({
         engine: label,
-        measure: 'zmigrate expand --jobs 1 (one batch at a time)',
-        value: `${(serial.ms / 1000).toFixed(2)} s`,
-        ratio: `${(serial.ms / update.ms).toFixed(2)}×`,
+        measure: `zmigrate expand --jobs ${otherJobs} (${otherJobs === 1 ? 'one batch' : 'two batches'} at a time)`,
+        value: `${(other.ms / 1000).toFixed(2)} s`,
+        ratio: `${(other.ms / update.ms).toFixed(2)}×`,
       });
-      results.push(writesRow(label, 'during it', serial.written));
+      results.push(writesRow(label, 'during it', other.written));
     }
     results.push({ engine: label, measure: 'throughput', value: `${Math.round(ROWS / (expand.ms / 1000)).toLocaleString('en')} rows/s` });
     results.push(writesRow(label, 'during expand', expand.written, '≤ 100 ms'));

@@ -29,7 +29,7 @@ export interface MigratorOptions {
   batchTimeMs?: number;
   /** Pause between backfill batches; default 0. */
   batchDelayMs?: number;
-  /** Backfill batches run side by side, each in a session of its own; default 2 (1 on PGlite). */
+  /** Backfill batches run side by side, each in a session of its own; default 2, but 1 for a copy (MySQL/MariaDB) and on PGlite. */
   jobs?: number;
   /**
    * Backfill and verification pause while a replica lags more than this;
@@ -76,7 +76,7 @@ export class Migrator {
         batchSize: options.batchSize,
         batchTimeMs: options.batchTimeMs ?? DEFAULT_BATCHES.batchTimeMs,
         batchDelayMs: options.batchDelayMs ?? DEFAULT_BATCHES.batchDelayMs,
-        jobs: options.jobs ?? DEFAULT_BATCHES.jobs,
+        jobs: options.jobs,
       },
       throttle: {
         maxLagMs: options.maxLagMs ?? DEFAULT_MAX_LAG_MS,

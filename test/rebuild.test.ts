@@ -81,21 +81,22 @@ describe('rebuild by copy on mysql', () => {
 
   /**
    * With AUTO_INCREMENT, each chunk's rows are locked by a statement of their own before the copy (whose
-   * AUTO-INC lock the mirror waits for); without, the copy locks them as it reads them.
+   * AUTO-INC lock the mirror waits for); without, the copy locks them as it reads them. A copy runs one
+   * chunk at a time by default; with --jobs 2, two chunks take their locks side by side.
    */
   test.each([
-    ['with AUTO_INCREMENT', true],
-    ['without AUTO_INCREMENT', false],
+    ['with AUTO_INCREMENT, two chunks at a time', true, '2'],
+    ['without AUTO_INCREMENT, one chunk at a time', false, '1'],
   ])(
     'writes during the copy (inserts, updates, key changes, deletes) all reach the swapped-in table, with the new column right (%s)',
-    async (_, counter) => {
+    async (_, counter, jobs) => {
       if (!counter) await db.knex.raw('ALTER TABLE items MODIFY id int NOT NULL');
       const plan = await cli('plan');
       expect(plan.stdout.includes('LOCK IN SHARE MODE\nON DUPLICATE KEY UPDATE')).toBe(!counter);
       expect(/SELECT COUNT\(\*\) FROM \S+ WHERE .* LOCK IN SHARE MODE;\nINSERT INTO/.test(plan.stdout)).toBe(counter);
       const expected = new Map<number, Item>(Array.from({ length: ROWS }, (_, i) => [i + 1, { code: `c${i + 1}`, qty: i % 97 }]));
       let highestId = ROWS;
-      const running = start('expand', ...SLOW);
+      const running = start('expand', ...SLOW, '--jobs', jobs);
       await running.waitForStderr(/copy items into/);
       const pick = (i: number) => 1 + ((i * 7919) % ROWS);
       const writer = startWriter(

@@ -126,7 +126,11 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       .option('batch-size', { type: 'number', describe: 'rows per backfill batch (default: adapts to --batch-time)' })
       .option('batch-time', { type: 'number', describe: 'target ms per backfill batch', defaultDescription: '50' })
       .option('batch-delay', { type: 'number', describe: 'ms to pause between backfill batches', defaultDescription: '0' })
-      .option('jobs', { type: 'number', describe: 'backfill batches run side by side, each in its own session', defaultDescription: '2' })
+      .option('jobs', {
+        type: 'number',
+        describe: 'backfill batches run side by side, each in its own session',
+        defaultDescription: '2; 1 for a copy',
+      })
       .option('max-lag', {
         type: 'number',
         describe: 'pause backfills while a replica lags more than this many ms; 0 turns it off',

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_TAKEN } from '../dialects/runner-session';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
-import { DEFAULT_BATCHES, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
+import { DEFAULT_BATCHES, DEFAULT_JOBS, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
 import type { StateStore } from './state-store';
 import { step, type Step, type StepGuard } from './step';
 import type { CustomContext, Migration } from '../migration/types';
@@ -80,7 +80,7 @@ export class StepExecutor {
    * reports what goes wrong.
    */
   private openWorkerSessions(): void {
-    const jobs = Math.floor(this.batches.jobs ?? 1);
+    const jobs = Math.floor(this.batches.jobs ?? DEFAULT_JOBS);
     if (jobs < 2 || !this.dialect.workerSessions) return;
     const sessions = this.dialect.workerSessions(jobs);
     for (let i = 0; i < jobs; i++) sessions.raw('SELECT 1').catch(() => undefined);
@@ -142,7 +142,7 @@ export class StepExecutor {
         await record.done();
       } else if (step.verify) {
         const started = Date.now();
-        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle, this.batches.jobs);
+        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle, this.batches.jobs ?? DEFAULT_JOBS);
         if (keys.length > 0)
           throw new VerificationError(
             migration,
