@@ -41,7 +41,7 @@ export const DEFAULT_JOBS = 2;
 /**
  * A copy (MySQL/MariaDB) runs one chunk at a time unless told otherwise, as
  * pt-online-schema-change and gh-ost do: on this project's 2-core machine a
- * second session made it no faster (1M rows: 2.10–2.27 s against 1.95–2.05 s
+ * second session made it no faster (1M rows: 1.94–2.28 s against 1.92–2.05 s
  * with one; 10M: 22.0–26.9 s against 22.0–23.7 s) for nearly twice the
  * server's CPU. An in-place backfill on PostgreSQL gains from two (1.1–1.25×).
  */
