@@ -669,8 +669,9 @@ END`;
    *   checkpointer does with its own. Left to pile up in the page cache, the
    *   pages a long backfill evicts were all flushed by the next checkpoint's
    *   fsync, and every app commit waited behind it: at 10M rows on this
-   *   project's machine, checkpoints came every 4 s and an app write waited
-   *   up to 230 ms at each; with this, 70–100 ms, at the same speed.
+   *   project's machine, checkpoints came every 4 s and the worst app write
+   *   took 143–237 ms over six runs; with this, 67–106 ms over seven, at
+   *   about the same speed.
    */
   backfillFlag(on: true): string;
   backfillFlag(on: boolean): string | undefined;
