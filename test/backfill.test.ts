@@ -9,9 +9,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { rowsOf, startWriter, waitFor } from './support/apps';
-import { kill9, startCli } from './support/process';
+import { kill9, startCli, type RunningCli } from './support/process';
 
 const ROWS = 20_000;
 const ALTER = migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount * 2', down: 'amount / 2' })"]);
@@ -53,6 +53,16 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     return rows[0]?.checkpoint ? JSON.parse(rows[0].checkpoint) : undefined;
   }
 
+  /**
+   * SIGKILLs the run once its first checkpoint is saved (the kill then lands part-way, with
+   * something to resume from), however slowly a loaded machine gets it there.
+   */
+  async function killOnceCheckpointed(running: RunningCli): Promise<CliResult> {
+    for (const deadline = Date.now() + 30_000; !(await checkpoint())?.last && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 50));
+    return kill9(running);
+  }
+
   /** Writes behind the triggers' back: the backfill's own flag makes them stand aside. */
   async function behindTriggers(write: (trx: Knex.Transaction) => Promise<unknown>): Promise<void> {
     const trx = await db.knex.transaction();
@@ -72,8 +82,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
       const delay = String(30 * Number(jobs));
       const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', delay, '--jobs', jobs], env);
       await running.waitForStderr(/backfill orders\._zm_amount/);
-      await new Promise((r) => setTimeout(r, 600));
-      const killed = await kill9(running);
+      const killed = await killOnceCheckpointed(running);
       expect(killed.signal).toBe('SIGKILL');
       const saved = await checkpoint();
       expect(saved?.last).toBeTruthy();
@@ -131,9 +140,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
       ZMIGRATE_DATABASE_URL: db.url,
     });
     await running.waitForStderr(/(backfill|copy) ledger/);
-    for (const deadline = Date.now() + 30_000; !(await checkpoint())?.last && Date.now() < deadline;)
-      await new Promise((r) => setTimeout(r, 50));
-    expect((await kill9(running)).signal).toBe('SIGKILL');
+    expect((await killOnceCheckpointed(running)).signal).toBe('SIGKILL');
     // A span's end, not the 500th key (which the holes would put at base + 555).
     const last = BigInt(String((await checkpoint())!.last![0]));
     expect(last - base).toBeGreaterThan(0n);
@@ -315,8 +322,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
 
     const running = startCli(['expand', '--dir', dir, '--batch-size', '500', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
     await running.waitForStderr(/backfill accounts\._zm_amount|copy accounts into/);
-    await new Promise((r) => setTimeout(r, 600));
-    expect((await kill9(running)).signal).toBe('SIGKILL');
+    expect((await killOnceCheckpointed(running)).signal).toBe('SIGKILL');
     const saved = await checkpoint();
     // The checkpoint is a position on the unique key, part-way through.
     expect(saved?.last).toEqual([expect.stringMatching(/^c\d{6}$/)]);
@@ -380,8 +386,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
         },
         { pauseMs: 1 },
       );
-      await new Promise((r) => setTimeout(r, 600));
-      expect((await kill9(running)).signal).toBe('SIGKILL');
+      expect((await killOnceCheckpointed(running)).signal).toBe('SIGKILL');
       const saved = await checkpoint();
       // Positions are page numbers, part-way through the table.
       expect(saved?.last).toEqual([expect.any(Number)]);

@@ -112,7 +112,10 @@ export default defineMigration({
     );
     const running = startCli(['expand', '--dir', dir, '--batch-delay', '15'], { ZMIGRATE_DATABASE_URL: db.url });
     await running.waitForStderr(/backfill job on items/);
-    await new Promise((r) => setTimeout(r, 800));
+    // Killed once the job has committed a batch, so it lands part-way however slow the machine.
+    const batchesDone = async () => Number(rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM job_batches'))[0].n);
+    for (const deadline = Date.now() + 30_000; (await batchesDone()) === 0 && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 50));
     const killed = await kill9(running);
     expect(killed.signal).toBe('SIGKILL');
     const partial = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM job_batches'));
