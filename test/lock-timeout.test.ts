@@ -14,14 +14,15 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
-import { waitFor } from './support/apps';
+import { rowsOf, waitFor } from './support/apps';
+import { startCli } from './support/process';
 
 const HOLD_MS = 6000;
 
 describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
   let db: TestDatabase;
   let dir: string;
-  // MySQL/MariaDB lock_wait_timeout has whole seconds only.
+  // MySQL/MariaDB lock_wait_timeout has whole seconds only (the last test shows what zmigrate does about it).
   const lockTimeout = engine === 'postgres' ? '300' : '1000';
   const cli = (...args: string[]) =>
     runCli([...args, '--dir', dir, '--lock-timeout', lockTimeout], { env: { ZMIGRATE_DATABASE_URL: db.url } });
@@ -143,5 +144,33 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
     const rerun = await cli('expand');
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).toContain('(resuming)');
+  });
+
+  test('a change to the catalog alone (renaming the table) gives up after the lock timeout to the millisecond, on each try', async () => {
+    expect((await cli('contract')).code).toBe(0);
+    writeFileSync(path.join(dir, '0004_rename.ts'), migrationSource(["op.renameTable('accounts', 'members')"]));
+    expect((await cli('expand')).code).toBe(0);
+    const blocker = await holdLock();
+    const run = startCli(['contract', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+    // The rename gave up once; its next try, as the server shows it while it waits for its lock.
+    await run.waitForStderr(/lock not granted in time for "rename table accounts to members"; retry 1\//);
+    let waiting: string | undefined;
+    for (const deadline = Date.now() + 30_000; !waiting && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      const found = rowsOf<{ query: string }>(
+        await db.knex.raw(
+          engine === 'postgres'
+            ? "SELECT query FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE%RENAME TO%' AND wait_event_type = 'Lock'"
+            : "SELECT INFO AS query FROM information_schema.PROCESSLIST WHERE INFO LIKE '%RENAME TABLE%' AND ID <> CONNECTION_ID()",
+        ),
+      );
+      waiting = found[0]?.query;
+    }
+    await blocker.release();
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    // MariaDB bounds the statement's whole run by the 300 ms, where lock_wait_timeout would round up to 1 s;
+    // PostgreSQL's lock_timeout is exact already.
+    if (engine === 'postgres') expect(waiting).toMatch(/^ALTER TABLE .*accounts.* RENAME TO .*members/);
+    else expect(waiting).toMatch(/^SET STATEMENT max_statement_time = 0\.3 FOR RENAME TABLE `[^`]+`\.`members` TO /);
   });
 });

@@ -27,8 +27,16 @@ export interface DialectCapabilities {
   readonly maxIdentifierLength: number;
 }
 
+/** `statementTimeout`: a statement cut short by a bound on its whole run (see `boundInstant`). */
 export type ErrorClass =
-  'lockTimeout' | 'connectionLost' | 'unreachable' | 'authentication' | 'unknownDatabase' | 'permissionDenied' | 'other';
+  | 'lockTimeout'
+  | 'statementTimeout'
+  | 'connectionLost'
+  | 'unreachable'
+  | 'authentication'
+  | 'unknownDatabase'
+  | 'permissionDenied'
+  | 'other';
 
 export type IndexState = 'valid' | 'invalid' | 'missing';
 
@@ -137,6 +145,13 @@ export interface Dialect {
   qualify(schema: string, name: string): string;
   /** Splits a string of SQL into statements, honouring the engine's quoting rules. */
   splitStatements(sql: string): string[];
+  /**
+   * A statement of an `instant` step, its whole run bounded by the lock
+   * timeout, where the server's own lock wait timeout is coarser (MariaDB);
+   * cut short, it fails with the `statementTimeout` class. Absent where the
+   * lock timeout is exact already.
+   */
+  boundInstant?(statement: string): string;
   /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
   needsNoTransaction(statement: string): boolean;
   lexSql(sql: string): { statements: string[]; hasComments: boolean };

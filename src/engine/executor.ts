@@ -158,13 +158,13 @@ export class StepExecutor {
         await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {
-          await execute(this.dialect, trx, step.sql);
+          await execute(this.dialect, trx, step.sql, step.instant);
           await record?.done(trx);
         });
       } else {
         await record?.started();
         try {
-          await execute(this.dialect, this.dialect.knex, step.sql);
+          await execute(this.dialect, this.dialect.knex, step.sql, step.instant);
         } catch (error) {
           await dropInvalidIndex(this.dialect, step.guard);
           throw error;
@@ -190,7 +190,9 @@ export class StepExecutor {
         await run();
         return;
       } catch (error) {
-        const kind = this.dialect.classifyError(error);
+        const classified = this.dialect.classifyError(error);
+        // An instant step's bounded run that ran out waited for its lock (see Dialect.boundInstant).
+        const kind = classified === 'statementTimeout' && step.instant ? 'lockTimeout' : classified;
         if (kind === 'lockTimeout' && step.locks && lockAttempts < this.retry.lockRetries) {
           lockAttempts += 1;
           const delay = backoff(this.retry, lockAttempts);
@@ -290,11 +292,15 @@ async function dropInvalidIndex(dialect: Dialect, guard: StepGuard | undefined):
 }
 
 /**
- * Runs the statements of a step one by one. Step SQL has no bindings, so a `?`
+ * Runs the statements of a step one by one, those of an instant step bounded
+ * as a whole where the dialect does so. Step SQL has no bindings, so a `?`
  * in it (the jsonb operator, a string) is escaped to reach the server as it is.
  */
-async function execute(dialect: Dialect, knex: Knex | Knex.Transaction, sql: string): Promise<void> {
-  for (const statement of dialect.splitStatements(sql)) await knex.raw(statement.replace(/\?/g, '\\?'));
+async function execute(dialect: Dialect, knex: Knex | Knex.Transaction, sql: string, instant = false): Promise<void> {
+  for (const statement of dialect.splitStatements(sql)) {
+    const bounded = instant && dialect.boundInstant ? dialect.boundInstant(statement) : statement;
+    await knex.raw(bounded.replace(/\?/g, '\\?'));
+  }
 }
 
 export function formatKeys(keys: unknown[][]): string {

@@ -29,6 +29,13 @@ export interface Step {
   transactional: boolean;
   /** Takes locks on application tables: run under the lock timeout with retries. */
   locks: boolean;
+  /**
+   * Changes the catalog alone, whatever the table's size (a trigger, a table
+   * rename), so the lock timeout may bound its whole run: on MariaDB, whose
+   * `lock_wait_timeout` has whole seconds, that keeps its lock wait to the
+   * millisecond.
+   */
+  instant?: boolean;
   guard?: StepGuard;
   /** Can run before the structural change it prepares, without blocking writes (VALIDATE CONSTRAINT). */
   prepares?: boolean;

@@ -75,8 +75,10 @@ export class MysqlDialect implements Dialect {
   constructor(
     config: Knex.Config,
     readonly baseSchema: string,
-    lockWaitSeconds: number,
+    private readonly lockTimeoutMs: number,
   ) {
+    // Whole seconds only, rounded up: boundInstant keeps the catalog changes to the millisecond.
+    const lockWaitSeconds = Math.max(1, Math.ceil(lockTimeoutMs / 1000));
     this.knex = knexFactory({
       ...config,
       pool: { ...config.pool, afterCreate: (conn: MysqlSession, done: AfterCreateDone) => this.#newSession(conn, lockWaitSeconds, done) },
@@ -123,7 +125,6 @@ export class MysqlDialect implements Dialect {
   }
 
   static fromUrl(url: URL, database: string, options: { lockTimeoutMs: number }): MysqlDialect {
-    const seconds = Math.max(1, Math.ceil(options.lockTimeoutMs / 1000));
     return new MysqlDialect(
       {
         client: 'mysql2',
@@ -142,7 +143,7 @@ export class MysqlDialect implements Dialect {
         log: { warn: () => undefined },
       },
       database,
-      seconds,
+      options.lockTimeoutMs,
     );
   }
 
@@ -156,6 +157,20 @@ export class MysqlDialect implements Dialect {
 
   splitStatements(sql: string): string[] {
     return splitSql(sql, LEX);
+  }
+
+  /**
+   * MariaDB bounds a statement's whole run, lock wait included, to the
+   * millisecond (`max_statement_time`, for that statement alone), where
+   * `lock_wait_timeout` rounds up to whole seconds; for a statement that only
+   * changes the catalog, the run is the lock wait. MySQL bounds only SELECTs
+   * so, and keeps whole seconds.
+   */
+  boundInstant(statement: string): string {
+    if (!this.#mariadb) return statement;
+    // As PostgreSQL's lock_timeout: whole milliseconds, at least one (0 would mean no bound at all).
+    const seconds = Math.max(1, Math.round(this.lockTimeoutMs)) / 1000;
+    return `SET STATEMENT max_statement_time = ${seconds} FOR ${statement}`;
   }
 
   lexSql(sql: string): { statements: string[]; hasComments: boolean } {
@@ -219,6 +234,8 @@ export class MysqlDialect implements Dialect {
         return 'connectionLost';
     }
     if (e?.errno === 1927 || e?.errno === 2013 || e?.errno === 2006) return 'connectionLost';
+    // MariaDB's ER_STATEMENT_TIMEOUT (max_statement_time), which mysql2 has no name for.
+    if (e?.errno === 1969) return 'statementTimeout';
     if ([1044, 1142, 1143, 1227, 1370, 1419].includes(e?.errno ?? 0)) return 'permissionDenied';
     const message = e?.message ?? '';
     if (/connection is in closed state|Connection lost|server has gone away/i.test(message)) return 'connectionLost';
@@ -547,13 +564,14 @@ BEGIN
 END`;
     };
     const statements = [trigger('INSERT', '_bi'), trigger('UPDATE', '_bu')].filter((t): t is string => t !== undefined);
-    return step(`dual-write trigger on ${table}`, statements.join(';\n'));
+    return step(`dual-write trigger on ${table}`, statements.join(';\n'), { instant: true });
   }
 
   dropTrigger(table: string, name: string): Step {
     return step(
       `drop dual-write trigger on ${table}`,
       TRIGGER_SUFFIXES.map((suffix) => `DROP TRIGGER IF EXISTS ${this.qualify(this.baseSchema, name + suffix)}`).join(';\n'),
+      { instant: true },
     );
   }
 
@@ -680,7 +698,7 @@ END`;
           `CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW ${this.table(to)} AS SELECT * FROM ${this.table(from)}`,
           `RENAME TABLE ${this.table(to)} TO ${this.table(bridge)}, ${this.table(from)} TO ${this.table(to)}`,
         ].join(';\n'),
-        { guard: { kind: 'tableMissing', table: from }, swapsViews: true },
+        { guard: { kind: 'tableMissing', table: from }, swapsViews: true, instant: true },
       ),
       step(`drop bridge view ${bridge}`, `DROP VIEW IF EXISTS ${this.table(bridge)}`),
     ];

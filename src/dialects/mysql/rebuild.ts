@@ -114,6 +114,7 @@ export class MysqlTableRebuild implements TableRebuild {
         ),
         trigger('_ai', 'INSERT', `BEGIN\n  ${replace};\n  ${logKey};\nEND`),
       ].join(';\n'),
+      { instant: true },
     );
   }
 
@@ -193,7 +194,7 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
     return step(
       `swap ${shadow} in for ${table}`,
       `RENAME TABLE ${this.table(table)} TO ${this.table(retired)}, ${this.table(shadow)} TO ${this.table(table)}`,
-      { guard: { kind: 'tableMissing', table: shadow } },
+      { guard: { kind: 'tableMissing', table: shadow }, instant: true },
     );
   }
 
