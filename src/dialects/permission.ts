@@ -8,7 +8,8 @@ export type StatementVerb = (typeof VERBS)[number];
 
 export function failedStatementVerb(error: unknown): StatementVerb | undefined {
   const text = error instanceof Error ? error.message : String(error);
-  const first = /^\s*(\w+)/.exec(text)?.[1]?.toLowerCase();
+  // A statement bounded on its own (MariaDB's `SET STATEMENT max_statement_time = … FOR <statement>`) is its statement.
+  const first = /^\s*(?:SET\s+STATEMENT\s+.*?\s+FOR\s+)?(\w+)/is.exec(text)?.[1]?.toLowerCase();
   return text.includes(' - ') ? VERBS.find((v) => v === first) : undefined;
 }
 
