@@ -443,6 +443,30 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     else expect(await constraints(db)).toContain('orders:orders_customer_fk:FOREIGN KEY');
   });
 
+  test("alterColumn carries the column's comment over, quote and backslash as they were", async () => {
+    const comment = "the customer's total, in cents (C:\\ledger)";
+    // Neither engine takes a binding in DDL: the literal as each reads it by default.
+    const sql = comment.replace(/'/g, "''");
+    await db.knex.raw(
+      engine === 'postgres'
+        ? `COMMENT ON COLUMN orders.amount IS '${sql}'`
+        : `ALTER TABLE orders MODIFY COLUMN amount integer NOT NULL DEFAULT 1 COMMENT '${sql.replace(/\\/g, '\\\\')}'`,
+    );
+    const described = async () =>
+      rowsOf<{ type: string; comment: string | null }>(
+        await db.knex.raw(
+          engine === 'postgres'
+            ? "SELECT format_type(atttypid, atttypmod) AS type, col_description(attrelid, attnum) AS comment FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'amount'"
+            : "SELECT DATA_TYPE AS type, COLUMN_COMMENT AS comment FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'amount'",
+        ),
+      );
+    expect(await described()).toEqual([{ type: engine === 'postgres' ? 'integer' : 'int', comment }]);
+    add('0002_widen', ["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })"]);
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    expect(await described()).toEqual([{ type: 'bigint', comment }]);
+  });
+
   test('addCheck', async () => {
     add('0002_amount_positive', ["op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"]);
     if (engine === 'mysql') {

@@ -40,6 +40,11 @@ export type ErrorClass =
 
 export type IndexState = 'valid' | 'invalid' | 'missing';
 
+/** A column as alterColumn leaves it at contract: its definition, and the comment the old column had. */
+export interface FinalColumn extends ColumnSpec {
+  comment?: string;
+}
+
 /** The only ON DELETE clauses zmigrate writes: a migration's value is looked up here, never interpolated. */
 export const FOREIGN_KEY_ACTIONS: Readonly<Record<ForeignKeyAction, string>> = {
   cascade: 'CASCADE',
@@ -205,7 +210,7 @@ export interface Dialect {
   setNotNull(table: string, column: string, spec: ColumnSpec): Step;
   renameColumn(table: string, from: string, to: string): Step;
   /** Contract of an altered column: the old column goes and the helper takes its name and final settings. */
-  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec, indexes: string[]): Step;
+  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[]): Step;
   /**
    * Without transactional DDL: gives a NOT NULL column that is about to be
    * dropped or replaced a harmless default (an instant change), so writes that

@@ -16,6 +16,8 @@ export interface ColumnModel {
   invisible: boolean;
   /** Computed by the engine (GENERATED ALWAYS AS …): never written. */
   generated?: boolean;
+  /** Its comment, if it has one: alterColumn carries it over to the column it builds. */
+  comment?: string;
 }
 
 export interface IndexModel {

@@ -148,7 +148,7 @@ export class AlterColumn implements Operation {
         source,
         physical,
         helper,
-        final,
+        { ...final, comment: old.comment },
         indexes.map((i) => i.name),
       ),
     );
@@ -166,7 +166,14 @@ export class AlterColumn implements Operation {
       .filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical))
       .map((c) =>
         c.name === helper
-          ? { ...c, name: physical, nullable: final.nullable !== false, default: final.default ?? null, invisible: false }
+          ? {
+              ...c,
+              name: physical,
+              nullable: final.nullable !== false,
+              default: final.default ?? null,
+              invisible: false,
+              comment: old.comment,
+            }
           : c,
       );
     return steps;

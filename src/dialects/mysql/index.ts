@@ -10,6 +10,7 @@ import {
   type DialectCapabilities,
   type ErrorClass,
   type ForeignKeyDefinition,
+  type FinalColumn,
   type IndexDefinition,
   type IndexState,
 } from '../dialect';
@@ -59,6 +60,8 @@ export class MysqlDialect implements Dialect {
   #caseInsensitiveTables = false;
   /** MariaDB can scope a session variable to one statement (SET STATEMENT … FOR); MySQL cannot. */
   #mariadb = false;
+  /** A backslash in a string literal escapes (unless sql_mode has NO_BACKSLASH_ESCAPES). */
+  #backslashEscapes = true;
   readonly rules: IdentifierRules = {
     sameTable: (a, b) => (this.#caseInsensitiveTables ? a.toLowerCase() === b.toLowerCase() : a === b),
     sameColumn: (a, b) => a.toLowerCase() === b.toLowerCase(),
@@ -244,9 +247,16 @@ export class MysqlDialect implements Dialect {
   }
 
   async connect(): Promise<void> {
-    const [row] = await this.rows('SELECT @@lower_case_table_names AS lctn, VERSION() AS version');
+    const [row] = await this.rows('SELECT @@lower_case_table_names AS lctn, VERSION() AS version, @@SESSION.sql_mode AS mode');
     this.#caseInsensitiveTables = Number(row.lctn) !== 0;
     this.#mariadb = /mariadb/i.test(String(row.version));
+    this.#backslashEscapes = !/\bNO_BACKSLASH_ESCAPES\b/i.test(String(row.mode));
+  }
+
+  /** A string literal for DDL and trigger bodies, which take no bindings, as the session's sql_mode reads it. */
+  private literal(text: string): string {
+    const quoted = text.replace(/'/g, "''");
+    return `'${this.#backslashEscapes ? quoted.replace(/\\/g, '\\\\') : quoted}'`;
   }
 
   /** A MySQL/MariaDB primary does not know its replicas' lag: they are given by URL. */
@@ -318,7 +328,7 @@ export class MysqlDialect implements Dialect {
   async introspect(): Promise<SchemaModel> {
     const columns = await this.rows(
       `SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name, c.COLUMN_TYPE AS type,
-              c.IS_NULLABLE AS nullable, c.COLUMN_DEFAULT AS default_expr, c.EXTRA AS extra
+              c.IS_NULLABLE AS nullable, c.COLUMN_DEFAULT AS default_expr, c.EXTRA AS extra, c.COLUMN_COMMENT AS comment
          FROM information_schema.COLUMNS c
          JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
         WHERE c.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE'
@@ -362,6 +372,8 @@ export class MysqlDialect implements Dialect {
         default: c.default_expr === null || c.default_expr === 'NULL' ? null : String(c.default_expr),
         invisible: /\bINVISIBLE\b/i.test(String(c.extra ?? '')),
         generated: /\bGENERATED\b/i.test(String(c.extra ?? '')),
+        // No comment is an empty one here.
+        ...(c.comment ? { comment: String(c.comment) } : {}),
       });
     }
     for (const ix of indexes) {
@@ -511,11 +523,12 @@ export class MysqlDialect implements Dialect {
   }
 
   /** Indexes on the old column are dropped whole (MySQL would otherwise only take the column out of them). */
-  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec, indexes: string[]): Step {
+  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[]): Step {
     const dropIndexes = indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
+    const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
     return step(
       `replace column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}, LOCK=NONE`,
+      `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`,
       { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true },
     );
   }
@@ -543,7 +556,7 @@ export class MysqlDialect implements Dialect {
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step {
     // Inside a trigger DATABASE() is the trigger's database, so the session says which version it is.
-    const newApp = `(@zmigrate_version IS NOT NULL AND @zmigrate_version >= '${versionSchema.replace(/\\/g, '\\\\').replace(/'/g, "''")}')`;
+    const newApp = `(@zmigrate_version IS NOT NULL AND @zmigrate_version >= ${this.literal(versionSchema)})`;
     const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
     const trigger = (event: 'INSERT' | 'UPDATE', suffix: string) => {
       const key = event === 'INSERT' ? 'onInsert' : 'onUpdate';

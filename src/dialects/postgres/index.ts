@@ -11,6 +11,7 @@ import {
   type DialectCapabilities,
   type ErrorClass,
   type ForeignKeyDefinition,
+  type FinalColumn,
   type IndexDefinition,
   type IndexState,
   type RowAddress,
@@ -337,7 +338,8 @@ export class PostgresDialect implements Dialect {
   async introspect(): Promise<SchemaModel> {
     const columns = await this.rows(
       `select c.relname as table_name, a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type,
-              not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default_expr
+              not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default_expr,
+              col_description(c.oid, a.attnum) as comment
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -385,6 +387,7 @@ export class PostgresDialect implements Dialect {
         nullable: c.nullable === true,
         default: c.default_expr === null ? null : String(c.default_expr),
         invisible: false,
+        ...(c.comment === null ? {} : { comment: String(c.comment) }),
       });
     }
     for (const ix of indexes) {
@@ -529,12 +532,13 @@ export class PostgresDialect implements Dialect {
   }
 
   /** Indexes on the old column go with it (PostgreSQL drops them with the column). */
-  replaceColumn(table: string, column: string, helper: string, spec: ColumnSpec): Step {
+  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn): Step {
     const t = this.table(table);
     const statements = [
       `ALTER TABLE ${t} DROP COLUMN ${this.quote(column)}`,
       `ALTER TABLE ${t} RENAME COLUMN ${this.quote(helper)} TO ${this.quote(column)}`,
     ];
+    if (spec.comment !== undefined) statements.push(`COMMENT ON COLUMN ${t}.${this.quote(column)} IS ${literal(spec.comment)}`);
     if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
     // PL/pgSQL keeps, per session, the plans it made for the old column's type: touching the
@@ -797,7 +801,12 @@ function parseTextArray(value: unknown): string[] {
   return out;
 }
 
-/** A string literal for SQL that cannot take bindings (function bodies); only zmigrate's own names go here. */
+/**
+ * A string literal for SQL that cannot take bindings (DDL, function bodies):
+ * an escape string where a backslash must come through as it is, whatever
+ * standard_conforming_strings says.
+ */
 function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
+  const quoted = text.replace(/'/g, "''");
+  return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
