@@ -22,7 +22,7 @@ const HOLD_MS = 6000;
 describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
   let db: TestDatabase;
   let dir: string;
-  // MySQL/MariaDB lock_wait_timeout has whole seconds only (the last test shows what zmigrate does about it).
+  // MySQL/MariaDB lock_wait_timeout has whole seconds only (the last two tests show what zmigrate does about it).
   const lockTimeout = engine === 'postgres' ? '300' : '1000';
   const cli = (...args: string[]) =>
     runCli([...args, '--dir', dir, '--lock-timeout', lockTimeout], { env: { ZMIGRATE_DATABASE_URL: db.url } });
@@ -99,6 +99,22 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
     return { result, stats };
   }
 
+  /** A statement of zmigrate's that the server shows waiting for a lock, matching `like`. */
+  async function waitingStatement(like: string): Promise<string | undefined> {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      const [found] = rowsOf<{ query: string }>(
+        await db.knex.raw(
+          engine === 'postgres'
+            ? "SELECT query FROM pg_stat_activity WHERE query LIKE ? AND wait_event_type = 'Lock'"
+            : 'SELECT INFO AS query FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()',
+          [like],
+        ),
+      );
+      if (found) return found.query;
+    }
+    return undefined;
+  }
+
   test.each([
     ['expand', 10_000],
     ['contract', 20_000],
@@ -151,26 +167,61 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
     writeFileSync(path.join(dir, '0004_rename.ts'), migrationSource(["op.renameTable('accounts', 'members')"]));
     expect((await cli('expand')).code).toBe(0);
     const blocker = await holdLock();
-    const run = startCli(['contract', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
-    // The rename gave up once; its next try, as the server shows it while it waits for its lock.
-    await run.waitForStderr(/lock not granted in time for "rename table accounts to members"; retry 1\//);
     let waiting: string | undefined;
-    for (const deadline = Date.now() + 30_000; !waiting && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
-      const found = rowsOf<{ query: string }>(
-        await db.knex.raw(
-          engine === 'postgres'
-            ? "SELECT query FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE%RENAME TO%' AND wait_event_type = 'Lock'"
-            : "SELECT INFO AS query FROM information_schema.PROCESSLIST WHERE INFO LIKE '%RENAME TABLE%' AND ID <> CONNECTION_ID()",
-        ),
-      );
-      waiting = found[0]?.query;
+    let run: ReturnType<typeof startCli>;
+    try {
+      run = startCli(['contract', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+      // The rename gave up once; its next try, as the server shows it while it waits for its lock.
+      await run.waitForStderr(/lock not granted in time for "rename table accounts to members"; retry 1\//);
+      waiting = await waitingStatement('%RENAME%');
+    } finally {
+      await blocker.release();
     }
-    await blocker.release();
     const result = await run.done;
     expect(result.code).toBe(0);
     // MariaDB bounds the statement's whole run by the 300 ms, where lock_wait_timeout would round up to 1 s;
     // PostgreSQL's lock_timeout is exact already.
     if (engine === 'postgres') expect(waiting).toMatch(/^ALTER TABLE .*accounts.* RENAME TO .*members/);
     else expect(waiting).toMatch(/^SET STATEMENT max_statement_time = 0\.3 FOR RENAME TABLE `[^`]+`\.`members` TO /);
+  });
+
+  test('an added column is bounded so too where the server can add it instantly, and added as written where it cannot', async () => {
+    // The table is `members` since the last test.
+    writeFileSync(
+      path.join(dir, '0005_nick.ts'),
+      migrationSource(["op.addColumn('members', 'nick', { type: 'varchar(20)', nullable: true })"]),
+    );
+    const trx = await db.knex.transaction();
+    let waiting: string | undefined;
+    let run: ReturnType<typeof startCli>;
+    try {
+      await trx.raw('SELECT * FROM members');
+      run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+      await run.waitForStderr(/lock not granted in time for "add column members\.nick"; retry 1\//);
+      waiting = await waitingStatement('%ADD COLUMN%');
+    } finally {
+      await trx.commit();
+    }
+    expect((await run.done).code).toBe(0);
+    if (engine === 'postgres') expect(waiting).toMatch(/^ALTER TABLE .*members.* ADD COLUMN .*nick/);
+    else
+      expect(waiting).toMatch(
+        /^SET STATEMENT max_statement_time = 0\.3 FOR ALTER TABLE `[^`]+`\.`members` ADD COLUMN `nick` .*ALGORITHM=INSTANT$/,
+      );
+
+    // A table the server cannot add a column to instantly (on MariaDB, a compressed one: it rebuilds it in place).
+    await db.knex.raw(
+      engine === 'postgres'
+        ? 'CREATE TABLE notes (id integer PRIMARY KEY, body text)'
+        : 'CREATE TABLE notes (id integer PRIMARY KEY, body text) ENGINE = InnoDB ROW_FORMAT = COMPRESSED',
+    );
+    await db.knex('notes').insert([{ id: 1, body: 'one' }]);
+    writeFileSync(
+      path.join(dir, '0006_notes.ts'),
+      migrationSource(["op.addColumn('notes', 'score', { type: 'integer', nullable: true })"]),
+    );
+    const added = await cli('expand');
+    expect({ code: added.code, stderr: added.code === 0 ? '' : added.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(rowsOf(await db.knex.raw('SELECT id, score FROM notes'))).toEqual([{ id: 1, score: null }]);
   });
 });

@@ -27,10 +27,14 @@ export interface DialectCapabilities {
   readonly maxIdentifierLength: number;
 }
 
-/** `statementTimeout`: a statement cut short by a bound on its whole run (see `boundInstant`). */
+/**
+ * `statementTimeout`: a statement cut short by a bound on its whole run (see
+ * `boundInstant`); `notInstant`: the server refused a statement's instant form.
+ */
 export type ErrorClass =
   | 'lockTimeout'
   | 'statementTimeout'
+  | 'notInstant'
   | 'connectionLost'
   | 'unreachable'
   | 'authentication'
@@ -157,6 +161,12 @@ export interface Dialect {
    * lock timeout is exact already.
    */
   boundInstant?(statement: string): string;
+  /**
+   * The statement in a form the server refuses (`notInstant`) unless it can
+   * make the change instantly; undefined where it has none. Only where
+   * `boundInstant` is.
+   */
+  instantForm?(statement: string): string | undefined;
   /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
   needsNoTransaction(statement: string): boolean;
   lexSql(sql: string): { statements: string[]; hasComments: boolean };

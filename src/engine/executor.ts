@@ -158,13 +158,13 @@ export class StepExecutor {
         await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {
-          await execute(this.dialect, trx, step.sql, step.instant);
+          await execute(this.dialect, trx, step.sql, step);
           await record?.done(trx);
         });
       } else {
         await record?.started();
         try {
-          await execute(this.dialect, this.dialect.knex, step.sql, step.instant);
+          await execute(this.dialect, this.dialect.knex, step.sql, step);
         } catch (error) {
           await dropInvalidIndex(this.dialect, step.guard);
           throw error;
@@ -191,8 +191,8 @@ export class StepExecutor {
         return;
       } catch (error) {
         const classified = this.dialect.classifyError(error);
-        // An instant step's bounded run that ran out waited for its lock (see Dialect.boundInstant).
-        const kind = classified === 'statementTimeout' && step.instant ? 'lockTimeout' : classified;
+        // A bounded instant statement that ran out waited for its lock (see Dialect.boundInstant).
+        const kind = classified === 'statementTimeout' && (step.instant || step.instantWhereAllowed) ? 'lockTimeout' : classified;
         if (kind === 'lockTimeout' && step.locks && lockAttempts < this.retry.lockRetries) {
           lockAttempts += 1;
           const delay = backoff(this.retry, lockAttempts);
@@ -292,14 +292,30 @@ async function dropInvalidIndex(dialect: Dialect, guard: StepGuard | undefined):
 }
 
 /**
- * Runs the statements of a step one by one, those of an instant step bounded
- * as a whole where the dialect does so. Step SQL has no bindings, so a `?`
- * in it (the jsonb operator, a string) is escaped to reach the server as it is.
+ * Runs the statements of a step one by one: those of an instant step bounded
+ * as a whole where the dialect does so, and where the change may be instant,
+ * its instant form first, so bounded (see Step.instantWhereAllowed). Step SQL
+ * has no bindings, so a `?` in it (the jsonb operator, a string) is escaped to
+ * reach the server as it is.
  */
-async function execute(dialect: Dialect, knex: Knex | Knex.Transaction, sql: string, instant = false): Promise<void> {
+async function execute(
+  dialect: Dialect,
+  knex: Knex | Knex.Transaction,
+  sql: string,
+  how: Pick<Step, 'instant' | 'instantWhereAllowed'> = {},
+): Promise<void> {
+  const run = (statement: string) => knex.raw(statement.replace(/\?/g, '\\?'));
   for (const statement of dialect.splitStatements(sql)) {
-    const bounded = instant && dialect.boundInstant ? dialect.boundInstant(statement) : statement;
-    await knex.raw(bounded.replace(/\?/g, '\\?'));
+    const instant = how.instantWhereAllowed ? dialect.instantForm?.(statement) : undefined;
+    if (instant !== undefined && dialect.boundInstant) {
+      try {
+        await run(dialect.boundInstant(instant));
+        continue;
+      } catch (error) {
+        if (dialect.classifyError(error) !== 'notInstant') throw error;
+      }
+    }
+    await run(how.instant && dialect.boundInstant ? dialect.boundInstant(statement) : statement);
   }
 }
 

@@ -36,6 +36,14 @@ export interface Step {
    * millisecond.
    */
   instant?: boolean;
+  /**
+   * Changes the catalog alone where the table allows it (on MariaDB, adding,
+   * dropping or renaming a column is instant on most tables and a rebuild on
+   * some): each statement the dialect has an instant form of is tried in that
+   * form first, which the server refuses unless it can be instant, bounded as
+   * an `instant` step's are; where refused, it runs as written.
+   */
+  instantWhereAllowed?: boolean;
   guard?: StepGuard;
   /** Can run before the structural change it prepares, without blocking writes (VALIDATE CONSTRAINT). */
   prepares?: boolean;

@@ -176,6 +176,12 @@ export class MysqlDialect implements Dialect {
     return `SET STATEMENT max_statement_time = ${seconds} FOR ${statement}`;
   }
 
+  /** MariaDB refuses an ALTER TABLE with ALGORITHM=INSTANT unless the change is instant for that table. */
+  instantForm(statement: string): string | undefined {
+    if (!this.#mariadb || !/^\s*ALTER\s+TABLE\b/i.test(statement)) return undefined;
+    return `${statement}, ALGORITHM=INSTANT`;
+  }
+
   lexSql(sql: string): { statements: string[]; hasComments: boolean } {
     return lexSql(sql, LEX);
   }
@@ -239,6 +245,8 @@ export class MysqlDialect implements Dialect {
     if (e?.errno === 1927 || e?.errno === 2013 || e?.errno === 2006) return 'connectionLost';
     // MariaDB's ER_STATEMENT_TIMEOUT (max_statement_time), which mysql2 has no name for.
     if (e?.errno === 1969) return 'statementTimeout';
+    // ER_ALTER_OPERATION_NOT_SUPPORTED(_REASON): ALGORITHM=INSTANT refused.
+    if (e?.errno === 1845 || e?.errno === 1846) return 'notInstant';
     if ([1044, 1142, 1143, 1227, 1370, 1419].includes(e?.errno ?? 0)) return 'permissionDenied';
     const message = e?.message ?? '';
     if (/connection is in closed state|Connection lost|server has gone away/i.test(message)) return 'connectionLost';
@@ -486,13 +494,14 @@ export class MysqlDialect implements Dialect {
     return step(
       `add column ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} ADD COLUMN ${this.columnDefinition(column, spec, options)}, LOCK=NONE`,
-      { guard: { kind: 'columnExists', table, column } },
+      { guard: { kind: 'columnExists', table, column }, instantWhereAllowed: true },
     );
   }
 
   dropColumn(table: string, column: string): Step {
     return step(`drop column ${table}.${column}`, `ALTER TABLE ${this.table(table)} DROP COLUMN ${this.quote(column)}, LOCK=NONE`, {
       guard: { kind: 'columnMissing', table, column },
+      instantWhereAllowed: true,
     });
   }
 
@@ -518,6 +527,7 @@ export class MysqlDialect implements Dialect {
       {
         guard: { kind: 'columnMissing', table, column: from },
         breaksViews: true,
+        instantWhereAllowed: true,
       },
     );
   }
@@ -529,7 +539,7 @@ export class MysqlDialect implements Dialect {
     return step(
       `replace column ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`,
-      { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true },
+      { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true, instantWhereAllowed: true },
     );
   }
 
