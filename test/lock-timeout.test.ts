@@ -99,15 +99,15 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
     return { result, stats };
   }
 
-  /** A statement of zmigrate's that the server shows waiting for a lock, matching `like`. */
-  async function waitingStatement(like: string): Promise<string | undefined> {
+  /** A statement that the server shows waiting for a lock, matching `like` (the engine's own LIKE pattern). */
+  async function waitingStatement(like: { postgres: string; mysql: string }): Promise<string | undefined> {
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
       const [found] = rowsOf<{ query: string }>(
         await db.knex.raw(
           engine === 'postgres'
             ? "SELECT query FROM pg_stat_activity WHERE query LIKE ? AND wait_event_type = 'Lock'"
-            : 'SELECT INFO AS query FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()',
-          [like],
+            : "SELECT INFO AS query FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND STATE = 'Waiting for table metadata lock'",
+          [engine === 'postgres' ? like.postgres : like.mysql],
         ),
       );
       if (found) return found.query;
@@ -173,7 +173,7 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
       run = startCli(['contract', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
       // The rename gave up once; its next try, as the server shows it while it waits for its lock.
       await run.waitForStderr(/lock not granted in time for "rename table accounts to members"; retry 1\//);
-      waiting = await waitingStatement('%RENAME%');
+      waiting = await waitingStatement({ postgres: 'ALTER TABLE%RENAME TO%', mysql: '%RENAME TABLE%' });
     } finally {
       await blocker.release();
     }
@@ -198,7 +198,7 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
       await trx.raw('SELECT * FROM members');
       run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
       await run.waitForStderr(/lock not granted in time for "add column members\.nick"; retry 1\//);
-      waiting = await waitingStatement('%ADD COLUMN%');
+      waiting = await waitingStatement({ postgres: 'ALTER TABLE%ADD COLUMN%', mysql: '%ALTER TABLE%ADD COLUMN%' });
     } finally {
       await trx.commit();
     }
