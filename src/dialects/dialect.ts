@@ -25,6 +25,14 @@ export interface DialectCapabilities {
   readonly foreignKeyIndex: boolean;
   /** Longest identifier the engine accepts (version schema names must fit). */
   readonly maxIdentifierLength: number;
+  /**
+   * A BEFORE UPDATE row trigger makes every UPDATE of its table lock each row
+   * before changing it, a second write per row, even while the trigger is off
+   * for the session (PostgreSQL). The backfill then runs under a trigger for
+   * inserts only, and a second pass catches up the rows the apps updated
+   * meanwhile (see the runner's dualWriteSteps).
+   */
+  readonly updateTriggerLocksRows: boolean;
 }
 
 /**
@@ -251,7 +259,11 @@ export interface Dialect {
   addCheck?(table: string, name: string, expression: string): Step;
   renameTable(from: string, to: string): Step[];
 
-  /** BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the backfill flag is set. */
+  /**
+   * BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the
+   * backfill flag is set. Where capabilities.updateTriggerLocksRows, a trigger
+   * whose rules have nothing for UPDATE is for INSERT only.
+   */
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step;
   dropTrigger(table: string, name: string): Step;
   listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>>;

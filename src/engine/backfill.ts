@@ -14,6 +14,8 @@ export interface BackfillCheckpoint {
   rows: number;
   /** The throttle's pause under way when it was saved, for `zmigrate status`. */
   paused?: ThrottlePause;
+  /** A redo's (BackfillSpec.redo): its rows were counted by the backfill before it, so `zmigrate status` leaves them out. */
+  redo?: true;
 }
 
 export interface CheckpointStore {
@@ -50,7 +52,7 @@ export const DEFAULT_BATCHES: BatchOptions = { batchTimeMs: 50, batchDelayMs: 0 
 const FIRST_BATCH = 1000;
 const MIN_BATCH = 50;
 const MAX_BATCH = 50_000;
-/** A catch-up changes few of the rows it walks, so it may walk many per batch (the time target still holds). */
+/** A catch-up or a redo changes few of the rows it walks, so it may walk many per batch (the time target still holds). */
 const MAX_CATCH_UP_BATCH = 500_000;
 
 /**
@@ -75,7 +77,7 @@ export async function runBackfill(
 ): Promise<number> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
-  const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.where);
+  const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.redo ? undefined : spec.where);
 
   const loaded = await checkpoints.load();
   // A pause the last run recorded is over: it is recorded again if the throttle pauses this one.
@@ -93,20 +95,26 @@ export async function runBackfill(
   if (spec.copy && !dialect.rebuild) throw new Error(`${dialect.displayName} cannot copy ${spec.table} into a shadow table`);
   const assignments = Object.entries(spec.set).map(([column, expression]) => `${q(column)} = (${expression})`);
   assignments.push(...(await dialect.preservedOnUpdate(spec.table)).map((c) => `${q(c)} = ${q(c)}`));
-  // A catch-up fills about as many rows as its log holds keys.
-  const total = await dialect.estimateRows(spec.catchUp?.log ?? spec.table);
+  /** A walk that fills few of the rows it walks (a catch-up, a redo), so it counts those it fills, not those it walks. */
+  const sparse = spec.catchUp !== undefined || spec.redo === true;
+  // A catch-up fills about as many rows as its log holds keys; how many a redo fills is not known ahead.
+  const total = spec.redo ? undefined : await dialect.estimateRows(spec.catchUp?.log ?? spec.table);
   const progress = new ProgressClock(spec.table, state.rows, total, logger);
   const jobs = dialect.workerSessions ? Math.max(1, Math.floor(options.jobs ?? (spec.copy ? COPY_JOBS : DEFAULT_JOBS))) : 1;
   const sessions = jobs > 1 ? dialect.workerSessions!(jobs) : dialect.knex;
   const ledger = new Ledger(state);
   const planning = new Mutex();
   const committing = new Mutex();
-  const sizer = new BatchSizer(options.batchSize ?? FIRST_BATCH, options.batchTimeMs, spec.catchUp ? MAX_CATCH_UP_BATCH : MAX_BATCH);
+  const sizer = new BatchSizer(options.batchSize ?? FIRST_BATCH, options.batchTimeMs, sparse ? MAX_CATCH_UP_BATCH : MAX_BATCH);
   let finished = false;
   let failed = false;
   /** While the throttle pauses the run, each checkpoint saved says so (batches in flight still commit). */
   let paused: ThrottlePause | undefined;
-  const withPause = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => (paused ? { ...checkpoint, paused } : checkpoint);
+  const withPause = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => ({
+    ...checkpoint,
+    ...(paused ? { paused } : {}),
+    ...(spec.redo ? { redo: true as const } : {}),
+  });
 
   /** The next range, cut after the last one cut; undefined once the end is reached. */
   const cut = () =>
@@ -117,8 +125,8 @@ export async function runBackfill(
       finished = batch.final;
       // The rows a batch walks, where the write cannot count them: a copy counts every row it reads (found
       // rows), an in-place update only those it fills, which after a kill leaves out the rows of batches
-      // that had committed past the checkpoint. A catch-up counts the rows it fills.
-      const walked = batch.rows ?? (spec.copy || spec.catchUp ? undefined : await ranges.count(batch.range));
+      // that had committed past the checkpoint. A catch-up or a redo counts the rows it fills.
+      const walked = batch.rows ?? (spec.copy || sparse ? undefined : await ranges.count(batch.range));
       return { seq: ledger.plan(batch.upper), batch, size, walked };
     });
   /**
@@ -149,7 +157,7 @@ export async function runBackfill(
         ? dialect.rebuild!.catchUpChunk(spec, batch.range.sql, assignments)
         : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
     // The rows walked, where the cut knows them; else those the write counts.
-    const known = spec.catchUp ? undefined : walked;
+    const known = sparse ? undefined : walked;
     let rows = 0;
     let writeMs = 0;
     await retryingConflicts(dialect, async () => {
@@ -202,9 +210,9 @@ export async function runBackfill(
       if (!next) return;
       const started = Date.now();
       const { rows, writeMs } = await runBatch(next);
-      // A catch-up counts the rows it filled, fewer than it walked: its cost is per key walked. (Timed before
+      // A catch-up or a redo counts the rows it filled, fewer than it walked: its cost is per key walked. (Timed before
       // the progress line, whose first printing costs more than a small batch.)
-      if (options.batchSize === undefined) sizer.record(Date.now() - started, spec.catchUp ? next.size : rows, writeMs);
+      if (options.batchSize === undefined) sizer.record(Date.now() - started, sparse ? next.size : rows, writeMs);
       progress.tick(ledger.rows, false);
       if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
     }

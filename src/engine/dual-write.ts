@@ -68,6 +68,14 @@ export interface BackfillSpec {
    * walked (the copy counted those).
    */
   catchUp?: { log: string };
+  /**
+   * The rows an app's UPDATE may have left wrong if no UPDATE trigger ran
+   * (the verification's mismatch). Given, the backfill may run under a
+   * trigger for inserts only, then this pass (see the runner's dualWriteSteps).
+   */
+  stale?: string;
+  /** This walk is that pass: few of the rows it walks need filling, so it counts those it fills. */
+  redo?: true;
 }
 
 /** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */

@@ -44,7 +44,7 @@ export interface KeyRanges {
   count(range: KeyRange, condition?: string): Promise<number>;
 }
 
-/** `pending`: a condition for the rows a walk still has to do (the backfill's `where`). */
+/** `pending`: a condition for the rows a walk still has to do (the backfill's `where`), which page ranges count. */
 export function keyRanges(dialect: Dialect, table: string, key: WalkKey, pending?: string): KeyRanges {
   if (key !== 'ctid') return new ColumnRanges(dialect, table, key);
   if (!dialect.rowAddress) throw new Error(`${dialect.displayName} has no row address to walk table ${JSON.stringify(table)} by`);
@@ -213,6 +213,8 @@ class PageRanges extends Ranges implements KeyRanges {
     }
     const upper = Math.min(pages, from + Math.max(1, Math.round(size / this.#rowsPerPage)));
     const range = this.address.pageRange(from, upper);
+    // Nothing pending to count (a verification, a redo): the walk counts what it finds itself.
+    if (this.pending === undefined) return { range, upper: [upper], final: upper >= pages };
     const rows = await this.count(range, this.pending);
     if (rows > 0) this.#rowsPerPage = (this.#rowsPerPage + Math.max(1, rows / (upper - from))) / 2;
     return { range, upper: [upper], final: upper >= pages, rows };

@@ -202,6 +202,7 @@ export class StateStore {
     const totals = new Map<string, BackfillTotal>();
     for (const r of rows) {
       const checkpoint = JSON.parse(r.checkpoint) as BackfillCheckpoint;
+      if (checkpoint.redo) continue;
       const total = totals.get(r.migration) ?? { rows: 0 };
       total.rows += Number(checkpoint.rows ?? 0);
       if (checkpoint.paused) total.paused = checkpoint.paused;

@@ -152,7 +152,7 @@ export function fillNulls(
 ): Pick<DualWrite, 'backfill' | 'verify'> {
   const key = walkKeyOf(ctx, table);
   return {
-    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL` }],
+    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL`, stale: check.mismatch }],
     verify: [{ table, key, ...check }],
   };
 }

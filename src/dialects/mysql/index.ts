@@ -54,6 +54,7 @@ export class MysqlDialect implements Dialect {
     partialIndexes: false,
     notValidConstraints: false,
     foreignKeyIndex: true,
+    updateTriggerLocksRows: false,
     maxIdentifierLength: 64,
   };
   readonly knex: Knex;

@@ -60,6 +60,7 @@ export class PostgresDialect implements Dialect {
     partialIndexes: true,
     notValidConstraints: true,
     foreignKeyIndex: false,
+    updateTriggerLocksRows: true,
     maxIdentifierLength: 63,
   };
   readonly rules = exactRules;
@@ -582,6 +583,8 @@ END $zmigrate$`);
       rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
     const apply = rules.map((r, i) => `IF c${i} THEN NEW.${this.quote(r.target)} := ${renderValue(r, syntax)}; END IF;`).join('\n  ');
     const fn = this.qualify(this.#stateSchema, name);
+    // Nothing to do on UPDATE: no UPDATE trigger, whose mere presence costs every updated row a lock (capabilities).
+    const updates = rules.some((r) => r.onUpdate);
     const body = `DECLARE ${flags}
 BEGIN
   IF current_setting('zmigrate.backfill', true) = 'on' THEN RETURN NEW; END IF;
@@ -594,9 +597,9 @@ BEGIN
   RETURN NEW;
 END`;
     return step(
-      `dual-write trigger on ${table}`,
+      `dual-write trigger on ${table}${updates ? '' : ' (inserts)'}`,
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$;\n` +
-        `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT OR UPDATE ON ${this.table(table)} FOR EACH ROW ` +
+        `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT${updates ? ' OR UPDATE' : ''} ON ${this.table(table)} FOR EACH ROW ` +
         // The WHEN clause skips the function call altogether for the backfill's own writes.
         `WHEN (current_setting('zmigrate.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION ${fn}()`,
     );
