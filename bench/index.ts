@@ -265,14 +265,16 @@ async function zmigrateExpand(
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const written = await writer.stop();
   if (code !== 0) throw new Error(`zmigrate expand failed: ${stderr}`);
-  // The backfill (or copy) runs from its step line to its last progress line, the verification from its step
-  // line to the line saying every row holds: the DDL and bookkeeping around them are left out.
+  // The backfill (or copy) runs from its step line to the last line that says a walk is done (on PostgreSQL
+  // the redo of the rows updated meanwhile, on MariaDB the catch-up), the verification from its step line to
+  // the line saying every row holds: the DDL and bookkeeping around them are left out.
   const at = (pattern: RegExp) => stepAt.find((s) => pattern.test(s.line))?.ms;
-  const span = (from: RegExp, to: RegExp) => {
-    const [start, end] = [at(from), at(to)];
-    return start !== undefined && end !== undefined ? end - start : undefined;
+  const last = (pattern: RegExp) => stepAt.filter((s) => pattern.test(s.line)).at(-1)?.ms;
+  const span = (from: RegExp, to: RegExp, end = at) => {
+    const [start, stop] = [at(from), end(to)];
+    return start !== undefined && stop !== undefined ? stop - start : undefined;
   };
-  const walk = span(/^ {2}· (backfill|copy) /, /^ {2}· backfill \S+: [\d,]+ .*, done in /);
+  const walk = span(/^ {2}· (backfill|copy) /, /^ {2}· backfill \S+: [\d,]+ .*, done in /, last);
   const verify = span(/^ {2}· verify /, /^ {2}· verified .* on every row in /);
   if (rows > 0 && (walk === undefined || verify === undefined))
     throw new Error(`cannot find the backfill and verification steps in zmigrate's output:\n${stderr}`);

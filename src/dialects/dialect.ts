@@ -262,9 +262,11 @@ export interface Dialect {
   /**
    * BEFORE INSERT/UPDATE row trigger(s) applying the rules; skipped while the
    * backfill flag is set. Where capabilities.updateTriggerLocksRows, a trigger
-   * whose rules have nothing for UPDATE is for INSERT only.
+   * whose rules have nothing for UPDATE is for INSERT only; there
+   * `rulesOnly` changes the rules of the trigger already there (for the same
+   * events) without touching the table.
    */
-  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step;
+  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options?: { rulesOnly?: boolean }): Step;
   dropTrigger(table: string, name: string): Step;
   listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>>;
   /** Columns a backfill must assign to themselves so they keep their value (MySQL ON UPDATE CURRENT_TIMESTAMP). */

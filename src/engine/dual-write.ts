@@ -29,7 +29,9 @@ export type Condition =
    * PostgreSQL its search_path holds such a version schema; on MySQL/MariaDB
    * it set @zmigrate_version (the version helpers do). False when unknown.
    */
-  | { newApp: true };
+  | { newApp: true }
+  /** SQL over the new row, as `row` names it, is true. */
+  | { holds: string; row: RowNames };
 
 /** Columns of the row as one version names them: `name` in the expression, `source` in the table. */
 export type RowNames = Array<{ name: string; source: string }>;
@@ -151,6 +153,7 @@ export function renderCondition(condition: Condition, syntax: RuleSyntax): strin
     return `(${condition.changed.map((c) => syntax.distinct(col(c), `OLD.${syntax.quote(c)}`)).join(' OR ')})`;
   }
   if ('newApp' in condition) return syntax.newApp;
+  if ('holds' in condition) return `(SELECT (${condition.holds}) FROM (SELECT ${projection(condition.row, syntax)}) AS _zm_row)`;
   if ('not' in condition) return `NOT (${renderCondition(condition.not, syntax)})`;
   if ('any' in condition) return `(${condition.any.map((c) => renderCondition(c, syntax)).join(' OR ')})`;
   return `(${condition.all.map((c) => renderCondition(c, syntax)).join(' AND ')})`;
@@ -158,6 +161,10 @@ export function renderCondition(condition: Condition, syntax: RuleSyntax): strin
 
 /** The rule's expression evaluated over the new row, seen with the names of the rule's version. */
 export function renderValue(rule: DualWriteRule, syntax: RuleSyntax): string {
-  const projection = rule.row.map((c) => `NEW.${syntax.quote(c.source)} AS ${syntax.quote(c.name)}`).join(', ');
-  return `(SELECT (${rule.expression}) FROM (SELECT ${projection}) AS _zm_row)`;
+  return `(SELECT (${rule.expression}) FROM (SELECT ${projection(rule.row, syntax)}) AS _zm_row)`;
+}
+
+/** The new row's columns under the names `row` gives them. */
+function projection(row: RowNames, syntax: RuleSyntax): string {
+  return row.map((c) => `NEW.${syntax.quote(c.source)} AS ${syntax.quote(c.name)}`).join(', ');
 }

@@ -563,8 +563,20 @@ export class Runner {
   }
 
   /** The migration's trigger for a table (named after it), on the table or on the shadow that will take its place. */
-  private dualWriteTrigger(migration: LoadedMigration, table: string, on: string, rules: DualWriteRule[]): Step {
-    return this.dialect.createTrigger(on, triggerName(migration.name, table), rules, versionSchemaName(this.dialect, migration.name));
+  private dualWriteTrigger(
+    migration: LoadedMigration,
+    table: string,
+    on: string,
+    rules: DualWriteRule[],
+    options?: { rulesOnly?: boolean },
+  ): Step {
+    return this.dialect.createTrigger(
+      on,
+      triggerName(migration.name, table),
+      rules,
+      versionSchemaName(this.dialect, migration.name),
+      options,
+    );
   }
 
   /**
@@ -595,12 +607,13 @@ export class Runner {
    * a table's backfill may run under a trigger for inserts only, where an
    * UPDATE trigger would cost each row the backfill writes a lock of its own
    * (capabilities.updateTriggerLocksRows; a million rows: about a tenth of
-   * the expand's time, and a quarter of its WAL). The full trigger follows;
-   * its CREATE waits for the writes under way, so every write after it runs
-   * the trigger, and a redo over the table then fills the rows that an app
-   * updated in the meantime. Not where a column the backfill fills is in a
-   * unique index or a constraint: a value left stale until the redo could
-   * fail another write.
+   * the expand's time). The full trigger follows; its CREATE waits for the
+   * writes under way, so every write after it runs the trigger, which until
+   * the expand ends also fills again a row an app updated in the meantime,
+   * and a redo over the table fills those no app touches again. Last, the
+   * trigger's rules become the lasting ones. Not where a column the backfill
+   * fills is in a unique index or a constraint: a value left stale until the
+   * redo could fail another write.
    */
   private dualWriteSteps(
     migration: LoadedMigration,
@@ -628,12 +641,20 @@ export class Runner {
       steps.push(this.backfillStep(`backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`, backfill));
     }
     for (const table of deferred) {
-      steps.push(this.dualWriteTrigger(migration, table, table, rules.get(table)!));
-      for (const backfill of backfills.filter((b) => b.table === table)) {
+      const specs = backfills.filter((b) => b.table === table);
+      // Until the expand ends no app of the new version writes, so a row whose filled columns are not what the
+      // backfill would give them is one an app updated meanwhile: any update of it fills them again (wherever
+      // it moves the row, which the redo might then not see).
+      const row = (model!.table(table)?.columns ?? []).map((c) => ({ name: c.name, source: c.name }));
+      const meanwhile = specs.flatMap((b) =>
+        Object.entries(b.set).map(([target, expression]) => ({ target, expression, row, onUpdate: { holds: b.stale!, row } })),
+      );
+      steps.push(this.dualWriteTrigger(migration, table, table, [...rules.get(table)!, ...meanwhile]));
+      for (const backfill of specs) {
         steps.push(
           this.backfillStep(`fill ${Object.keys(backfill.set).join(', ')} of the rows of ${table} updated during the backfill`, {
             ...backfill,
-            // In the table's order, read at disk speed; a row that moves meanwhile was written under the full trigger.
+            // In the table's order, read at disk speed.
             key: this.dialect.rowAddress ? 'ctid' : backfill.key,
             where: backfill.stale!,
             redo: true,
@@ -694,6 +715,8 @@ export class Runner {
       });
     }
     steps.push(...dualWrites.flatMap((d) => d.afterBackfill ?? []));
+    // The rules that stay while the migration is live: an app of the new version may write once the expand ends.
+    for (const table of deferred) steps.push(this.dualWriteTrigger(migration, table, table, rules.get(table)!, { rulesOnly: true }));
     return steps;
   }
 

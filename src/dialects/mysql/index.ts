@@ -565,7 +565,9 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step {
+  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {
+    // Never asked here (capabilities.updateTriggerLocksRows is false): the triggers are made IF NOT EXISTS.
+    if (options.rulesOnly) throw new Error('MySQL/MariaDB cannot change the rules of a dual-write trigger in place');
     // Inside a trigger DATABASE() is the trigger's database, so the session says which version it is.
     const newApp = `(@zmigrate_version IS NOT NULL AND @zmigrate_version >= ${this.literal(versionSchema)})`;
     const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };

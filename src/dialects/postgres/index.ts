@@ -574,7 +574,7 @@ END $zmigrate$`);
     return step(`drop constraint ${constraint}`, `ALTER TABLE ${this.table(table)} DROP CONSTRAINT IF EXISTS ${this.quote(constraint)}`);
   }
 
-  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string): Step {
+  createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {
     // Version schemas are named <base>_<migration>, so later versions sort after this one.
     const newApp = `EXISTS (SELECT 1 FROM unnest(current_schemas(false)) AS s(name) WHERE starts_with(s.name, ${literal(`${this.baseSchema}_`)}) AND s.name >= ${literal(versionSchema)})`;
     const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
@@ -596,9 +596,12 @@ BEGIN
   ${apply}
   RETURN NEW;
 END`;
+    const replaceFunction = `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$`;
+    // The trigger keeps calling the same function, whose next call runs the new body: no lock on the table.
+    if (options.rulesOnly) return step(`dual-write rules on ${table}`, replaceFunction);
     return step(
       `dual-write trigger on ${table}${updates ? '' : ' (inserts)'}`,
-      `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$;\n` +
+      `${replaceFunction};\n` +
         `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT${updates ? ' OR UPDATE' : ''} ON ${this.table(table)} FOR EACH ROW ` +
         // The WHEN clause skips the function call altogether for the backfill's own writes.
         `WHEN (current_setting('zmigrate.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION ${fn}()`,
