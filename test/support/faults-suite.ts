@@ -109,15 +109,25 @@ class App {
     for (let id = 1; id <= ROWS; id++) this.oracle.set(id, { customer: `c${id}`, amount: id % 1000 });
   }
 
+  /** Every writer started, so a test that fails half-way does not leave one writing into the next test's table. */
+  static readonly started: Writer[] = [];
+
   start(knex: Knex, shape: 'old' | 'new'): Writer {
-    return startWriter(
-      (i) =>
-        this.#write(knex, shape, i).catch((error: unknown) => {
-          if ((error as { errno?: number }).errno !== 1356) throw error;
-          this.brokenView.push(Date.now());
-        }),
-      { pauseMs: 2 },
+    return App.#track(
+      startWriter(
+        (i) =>
+          this.#write(knex, shape, i).catch((error: unknown) => {
+            if ((error as { errno?: number }).errno !== 1356) throw error;
+            this.brokenView.push(Date.now());
+          }),
+        { pauseMs: 2 },
+      ),
     );
+  }
+
+  static #track(writer: Writer): Writer {
+    App.started.push(writer);
+    return writer;
   }
 
   async #write(knex: Knex, shape: 'old' | 'new', i: number): Promise<void> {
@@ -285,6 +295,8 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
   };
   afterEach(async () => {
     for (const trx of holders.splice(0)) if (!trx.isCompleted()) await trx.rollback().catch(() => undefined);
+    // Stopping a writer twice is harmless: one a test stopped returns at once.
+    for (const writer of App.started.splice(0)) await writer.stop();
   });
   afterAll(async () => {
     await db?.drop();
@@ -321,12 +333,15 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
       const span = Math.max(1, lines[backfillEnd].at - lines[backfillStart].at);
       return { line: lines[backfillStart].line, afterMs: Math.floor(plan.delay * span) };
     }
-    // Any line of the phase but the backfill's progress: the header (the kill lands while it plans) or a step.
-    // Not a verification's last line either: it says how long it took, so no other run prints it alike.
+    // Any line of the phase but a walk's progress: the header (the kill lands while it plans) or a step.
+    // Not a line that ends a walk or a verification either: it says how long it took, so no other run prints it alike.
     const anchors = lines
       .map((l, i) => ({ ...l, gap: (lines[i + 1]?.at ?? l.at + 20) - l.at }))
       .filter(
-        (l, i) => l.line !== '' && !/^ {2}· verified /.test(l.line) && !(plan.where === 'expand' && i > backfillStart && i <= backfillEnd),
+        (l, i) =>
+          l.line !== '' &&
+          !/^ {2}· (verified |backfill orders: )/.test(l.line) &&
+          !(plan.where === 'expand' && i > backfillStart && i <= backfillEnd),
       );
     const chosen = anchors[Math.floor(plan.anchor * anchors.length)];
     return { line: chosen.line, afterMs: Math.floor(plan.delay * Math.min(chosen.gap, 50)) };
