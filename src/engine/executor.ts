@@ -11,6 +11,7 @@ import {
 } from '../errors';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_TAKEN } from '../dialects/runner-session';
+import { serverText } from '../dialects/permission';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
 import { DEFAULT_BATCHES, DEFAULT_JOBS, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
@@ -329,12 +330,8 @@ function backoff(policy: RetryPolicy, attempt: number): number {
 }
 
 export function message(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
   // knex prefixes the whole statement to driver errors; the statement is reported separately.
-  const base =
-    text.includes(' - ') && /^(select|insert|update|delete|create|alter|drop|with|set)\b/i.test(text)
-      ? text.slice(text.lastIndexOf(' - ') + 3)
-      : text;
+  const base = serverText(error);
   // PostgreSQL puts the useful part in the detail: `Key (email)=(a@example.com) is duplicated.`
   const detail = (error as { detail?: unknown } | null)?.detail;
   return typeof detail === 'string' && detail !== '' && !base.includes(detail) ? `${base}: ${detail}` : base;
