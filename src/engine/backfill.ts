@@ -79,6 +79,15 @@ export async function runBackfill(
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.redo ? undefined : spec.where);
 
+  /** While the throttle pauses the run, each checkpoint saved says so (batches in flight still commit). */
+  let paused: ThrottlePause | undefined;
+  /** A checkpoint as saved: with the throttle's pause under way, and marked when a redo's. */
+  const saved = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => ({
+    ...checkpoint,
+    ...(paused ? { paused } : {}),
+    ...(spec.redo ? { redo: true as const } : {}),
+  });
+
   const loaded = await checkpoints.load();
   // A pause the last run recorded is over: it is recorded again if the throttle pauses this one.
   let state: BackfillCheckpoint = loaded ? { last: loaded.last, end: loaded.end, rows: loaded.rows } : { last: null, end: null, rows: 0 };
@@ -89,7 +98,7 @@ export async function runBackfill(
       return 0;
     }
     state = { ...state, end };
-    await checkpoints.save(state);
+    await checkpoints.save(saved(state));
   }
   const end = state.end!;
   if (spec.copy && !dialect.rebuild) throw new Error(`${dialect.displayName} cannot copy ${spec.table} into a shadow table`);
@@ -108,13 +117,6 @@ export async function runBackfill(
   const sizer = new BatchSizer(options.batchSize ?? FIRST_BATCH, options.batchTimeMs, sparse ? MAX_CATCH_UP_BATCH : MAX_BATCH);
   let finished = false;
   let failed = false;
-  /** While the throttle pauses the run, each checkpoint saved says so (batches in flight still commit). */
-  let paused: ThrottlePause | undefined;
-  const withPause = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => ({
-    ...checkpoint,
-    ...(paused ? { paused } : {}),
-    ...(spec.redo ? { redo: true as const } : {}),
-  });
 
   /** The next range, cut after the last one cut; undefined once the end is reached. */
   const cut = () =>
@@ -181,7 +183,7 @@ export async function runBackfill(
             }
             // One commit at a time, so each checkpoint knows every batch committed before it.
             release = await committing.lock();
-            await checkpoints.save(withPause(ledger.proposal(seq, rows)), trx);
+            await checkpoints.save(saved(ledger.proposal(seq, rows)), trx);
           },
           // Worker sessions are READ COMMITTED already, which saves a statement per batch on MySQL/MariaDB.
           sessions === dialect.knex ? { isolationLevel: 'read committed' } : {},
@@ -221,7 +223,7 @@ export async function runBackfill(
     paused = pause;
     const release = await committing.lock();
     try {
-      await checkpoints.save(withPause(ledger.checkpoint));
+      await checkpoints.save(saved(ledger.checkpoint));
     } finally {
       release();
     }

@@ -153,7 +153,7 @@ export function renderCondition(condition: Condition, syntax: RuleSyntax): strin
     return `(${condition.changed.map((c) => syntax.distinct(col(c), `OLD.${syntax.quote(c)}`)).join(' OR ')})`;
   }
   if ('newApp' in condition) return syntax.newApp;
-  if ('holds' in condition) return `(SELECT (${condition.holds}) FROM (SELECT ${projection(condition.row, syntax)}) AS _zm_row)`;
+  if ('holds' in condition) return overRow(condition.holds, condition.row, syntax);
   if ('not' in condition) return `NOT (${renderCondition(condition.not, syntax)})`;
   if ('any' in condition) return `(${condition.any.map((c) => renderCondition(c, syntax)).join(' OR ')})`;
   return `(${condition.all.map((c) => renderCondition(c, syntax)).join(' AND ')})`;
@@ -161,10 +161,11 @@ export function renderCondition(condition: Condition, syntax: RuleSyntax): strin
 
 /** The rule's expression evaluated over the new row, seen with the names of the rule's version. */
 export function renderValue(rule: DualWriteRule, syntax: RuleSyntax): string {
-  return `(SELECT (${rule.expression}) FROM (SELECT ${projection(rule.row, syntax)}) AS _zm_row)`;
+  return overRow(rule.expression, rule.row, syntax);
 }
 
-/** The new row's columns under the names `row` gives them. */
-function projection(row: RowNames, syntax: RuleSyntax): string {
-  return row.map((c) => `NEW.${syntax.quote(c.source)} AS ${syntax.quote(c.name)}`).join(', ');
+/** SQL evaluated over the new row, its columns under the names `row` gives them. */
+function overRow(sql: string, row: RowNames, syntax: RuleSyntax): string {
+  const projection = row.map((c) => `NEW.${syntax.quote(c.source)} AS ${syntax.quote(c.name)}`).join(', ');
+  return `(SELECT (${sql}) FROM (SELECT ${projection}) AS _zm_row)`;
 }

@@ -634,8 +634,9 @@ export class Runner {
     for (const [table, tableRules] of rules) {
       // A rebuilt table's trigger goes on the shadow after the copy (below): the swap brings it to the table.
       if (tableRules.length === 0 || rebuilds.has(table)) continue;
-      const insertsOnly = tableRules.map((r) => ({ ...r, onUpdate: undefined }));
-      steps.push(this.dualWriteTrigger(migration, table, table, deferred.has(table) ? insertsOnly : tableRules));
+      // Deferred: for inserts only until the backfill is done.
+      const first = deferred.has(table) ? tableRules.map((r) => ({ ...r, onUpdate: undefined })) : tableRules;
+      steps.push(this.dualWriteTrigger(migration, table, table, first));
     }
     for (const backfill of backfills.filter((b) => !rebuilds.has(b.table))) {
       steps.push(this.backfillStep(`backfill ${backfill.table}.${Object.keys(backfill.set).join(', ')}`, backfill));
