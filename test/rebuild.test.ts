@@ -7,10 +7,11 @@
  * What must hold: every write the old app makes during the copy (inserts,
  * updates, key changes, deletes) ends up in the swapped-in table with its new
  * column right, filled by the catch-up that visits the keys the mirror
- * logged; AUTO_INCREMENT never hands out a key twice; a run killed in the
- * copy resumes, or rolls back leaving nothing behind (shadow, key log,
- * triggers); tables the swap would damage (triggers, foreign keys) are
- * updated in place instead.
+ * logged; AUTO_INCREMENT never hands out a key twice; a run killed between
+ * the mirror triggers' statements loses no write made before its rerun; a
+ * run killed in the copy resumes, or rolls back leaving nothing behind
+ * (shadow, key log, triggers); tables the swap would damage (triggers,
+ * foreign keys) are updated in place instead.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -81,8 +82,8 @@ describe('rebuild by copy on mysql', () => {
 
   /**
    * With AUTO_INCREMENT, each chunk's rows are locked by a statement of their own before the copy (whose
-   * AUTO-INC lock the mirror waits for); without, the copy locks them as it reads them. A copy runs one
-   * chunk at a time by default; with --jobs 2, two chunks take their locks side by side.
+   * AUTO-INC lock the mirror waits for); without, the copy locks them as it reads them. A copy runs two
+   * chunks at a time by default, their locks taken side by side; with --jobs 1, one.
    */
   test.each([
     ['with AUTO_INCREMENT, two chunks at a time', true, '2'],
@@ -251,6 +252,72 @@ describe('rebuild by copy on mysql', () => {
     ).map((r) => r.name);
     expect(columns).toEqual(['id', 'code', 'qty', 'note']);
     expect((await readItems(false)).size).toBe(ROWS);
+  });
+
+  /**
+   * The mirror step creates its three triggers one statement after another, so a run killed in it leaves the
+   * first ones in place while the apps go on writing, until a rerun creates the rest and starts the copy. Each
+   * first part of the step's order must keep every row the shadow holds current: a row that an insert brings
+   * there before the update trigger exists would miss its later updates (and one an update brings there before
+   * the delete trigger, its delete), and the copy keeps the rows it finds in the shadow. The writes below break
+   * either wrong order.
+   */
+  test.each([1, 2])('killed after the first %i of the mirror triggers, the writes made meanwhile all end up right', async (kept) => {
+    const plan = await cli('plan');
+    const order = [...plan.stdout.matchAll(/CREATE TRIGGER IF NOT EXISTS `[^`]+`\.`(\w+)` AFTER \w+ ON `[^`]+`\.`items`/g)].map(
+      (m) => m[1],
+    );
+    expect(order).toHaveLength(3);
+
+    // A run killed in its copy, set back to a kill in its mirror step: the later triggers gone, the shadow and the
+    // key log empty, the step marked running and the copy not begun.
+    const running = start('expand', ...SLOW);
+    await running.waitForStderr(/backfill items: [\d,]+ \//);
+    expect((await kill9(running)).signal).toBe('SIGKILL');
+    for (const table of (await leftovers()).tables) await db.knex.raw('TRUNCATE TABLE ??', [table]);
+    for (const trigger of order.slice(kept)) await db.knex.raw('DROP TRIGGER ??', [trigger]);
+    const steps = rowsOf<{ seq: number | string; status: string }>(
+      await db.knex.raw("SELECT seq, status FROM zmigrate_steps WHERE phase = 'expand' ORDER BY seq"),
+    );
+    const copy = Number(steps.at(-1)!.seq);
+    expect(steps.map((s) => [Number(s.seq), s.status]).slice(-2)).toEqual([
+      [copy - 1, 'done'],
+      [copy, 'running'],
+    ]);
+    await db.knex('zmigrate_steps').where({ phase: 'expand', seq: copy }).delete();
+    await db
+      .knex('zmigrate_steps')
+      .where({ phase: 'expand', seq: copy - 1 })
+      .update({ status: 'running' });
+
+    const expected = new Map<number, Item>(Array.from({ length: ROWS }, (_, i) => [i + 1, { code: `c${i + 1}`, qty: i % 97 }]));
+    const [inserted] = await db.knex('items').insert({ code: 'meanwhile', qty: 5 });
+    const fresh = Number(inserted);
+    await db.knex('items').where({ id: fresh }).update({ qty: 6 });
+    expected.set(fresh, { code: 'meanwhile', qty: 6 });
+    await db.knex('items').where({ id: 10 }).update({ qty: 50 });
+    await db.knex('items').where({ id: 10 }).update({ qty: 51 });
+    expected.set(10, { code: 'c10', qty: 51 });
+    await db.knex('items').where({ id: 11 }).update({ qty: 52 });
+    await db.knex('items').where({ id: 11 }).delete();
+    expected.delete(11);
+    await db
+      .knex('items')
+      .where({ id: 12 })
+      .update({ id: ROWS + 500 });
+    await db
+      .knex('items')
+      .where({ id: ROWS + 500 })
+      .update({ qty: 53 });
+    expected.delete(12);
+    expected.set(ROWS + 500, { code: 'c12', qty: 53 });
+
+    const rerun = await cli('expand');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain('(resuming)');
+    expect((await leftovers()).tables).toEqual([]);
+    const widened = await readItems(true);
+    expect(widened).toEqual(new Map([...expected].map(([id, item]) => [id, { ...item, helper: item.qty * 10 }])));
   });
 
   test.each([
