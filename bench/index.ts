@@ -479,7 +479,7 @@ async function benchEngine(engine: Engine): Promise<void> {
     // the expand left here would be autovacuumed in the middle of them (at 10M, an application write waited
     // 15 s behind that I/O during the --jobs 1 run).
     if (!QUICK) await quiesce(engine, db.knex);
-    // One session where the default is two: what running as pt-online-schema-change and gh-ost do costs.
+    // One session instead of the default two, as pt-online-schema-change and gh-ost run: what the second one gains.
     const other = QUICK ? undefined : await expandElsewhere(engine, ROWS, ['--jobs', '1']);
     results.push({
       engine: label,
