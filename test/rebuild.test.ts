@@ -87,6 +87,7 @@ describe('rebuild by copy on mysql', () => {
    */
   test.each([
     ['with AUTO_INCREMENT, two chunks at a time', true, '2'],
+    ['without AUTO_INCREMENT, two chunks at a time', false, '2'],
     ['without AUTO_INCREMENT, one chunk at a time', false, '1'],
   ])(
     'writes during the copy (inserts, updates, key changes, deletes) all reach the swapped-in table, with the new column right (%s)',
