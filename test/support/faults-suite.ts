@@ -334,13 +334,14 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
       return { line: lines[backfillStart].line, afterMs: Math.floor(plan.delay * span) };
     }
     // Any line of the phase but a walk's progress: the header (the kill lands while it plans) or a step.
-    // Not a line that ends a walk or a verification either: it says how long it took, so no other run prints it alike.
+    // Not a line that ends a walk (the backfill, a redo, MariaDB's catch-up over the shadow) or a verification
+    // either: it says how many rows and how long, so no other run prints it alike.
     const anchors = lines
       .map((l, i) => ({ ...l, gap: (lines[i + 1]?.at ?? l.at + 20) - l.at }))
       .filter(
         (l, i) =>
           l.line !== '' &&
-          !/^ {2}· (verified |backfill orders: )/.test(l.line) &&
+          !/^ {2}· (verified |backfill \S+: )/.test(l.line) &&
           !(plan.where === 'expand' && i > backfillStart && i <= backfillEnd),
       );
     const chosen = anchors[Math.floor(plan.anchor * anchors.length)];
