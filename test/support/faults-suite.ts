@@ -335,13 +335,14 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     }
     // Any line of the phase but a walk's progress: the header (the kill lands while it plans) or a step.
     // Not a line that ends a walk (the backfill, a redo, MariaDB's catch-up over the shadow) or a verification
-    // either: it says how many rows and how long, so no other run prints it alike.
+    // either: it says how many rows and how long, so no other run prints it alike; nor a warning (a lock retry
+    // and its delay), which another run may not print at all.
     const anchors = lines
       .map((l, i) => ({ ...l, gap: (lines[i + 1]?.at ?? l.at + 20) - l.at }))
       .filter(
         (l, i) =>
           l.line !== '' &&
-          !/^ {2}· (verified |backfill \S+: )/.test(l.line) &&
+          !/^ {2}(· verified |· backfill \S+: |! )/.test(l.line) &&
           !(plan.where === 'expand' && i > backfillStart && i <= backfillEnd),
       );
     const chosen = anchors[Math.floor(plan.anchor * anchors.length)];
