@@ -171,6 +171,10 @@ interface Written {
   /** Writes the server refused (a lock wait timeout behind a blocking statement), and the first error. */
   failed: number;
   error?: string;
+  /** When the worst write began (process.hrtime), to tell which step of a run it waited in. */
+  worstAt?: bigint;
+  /** That step, where the run prints its steps. */
+  worstDuring?: string;
 }
 
 /**
@@ -194,7 +198,9 @@ function startWriter(knex: Knex, table: string, rows: number): { stop(): Promise
         written.failed += 1;
         written.error ??= (error as { code?: string }).code ?? String(error);
       }
-      written.worstWriteMs = Math.max(written.worstWriteMs, Date.now() - started);
+      const tookMs = Date.now() - started;
+      if (tookMs > written.worstWriteMs)
+        [written.worstWriteMs, written.worstAt] = [tookMs, process.hrtime.bigint() - BigInt(tookMs) * 1_000_000n];
       written.writes += 1;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -214,7 +220,7 @@ function writesRow(engine: string, when: string, w: Written, target?: string): R
   return {
     engine,
     measure: `worst app write ${when} (${w.writes} writes${failed})`,
-    value: `${w.worstWriteMs} ms${w.error ? ` (${w.error})` : ''}`,
+    value: `${w.worstWriteMs} ms${w.error ? ` (${w.error})` : ''}${w.worstDuring ? `, in '${w.worstDuring}'` : ''}`,
     target,
   };
 }
@@ -265,6 +271,12 @@ async function zmigrateExpand(
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const written = await writer.stop();
   if (code !== 0) throw new Error(`zmigrate expand failed: ${stderr}`);
+  if (written.worstAt !== undefined) {
+    // The step line printed last before the worst write began (progress lines are not steps).
+    const worstMs = Number(written.worstAt - started) / 1e6;
+    const step = stepAt.filter((s) => s.ms <= worstMs && /^ {2}· /.test(s.line) && !/^ {2}· \S+ \S+: [\d,]+ /.test(s.line)).at(-1);
+    written.worstDuring = step ? step.line.slice(4) : 'start';
+  }
   // The backfill (or copy) runs from its step line to the last line that says a walk is done (on PostgreSQL
   // the redo of the rows updated meanwhile, on MariaDB the catch-up), the verification from its step line to
   // the line saying every row holds: the DDL and bookkeeping around them are left out.
