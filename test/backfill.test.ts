@@ -581,6 +581,42 @@ export default defineMigration({
     expect(status.migrations.find((m) => m.name === '0002_notes')?.phase).toBe('pending');
   });
 
+  test('the first batch of wide rows writes about a megabyte; narrow rows start at 1,000', async () => {
+    // 1,792 characters of hex a row: stored inline on both engines (under PostgreSQL's TOAST threshold), uncompressed.
+    await db.knex.raw('CREATE TABLE docs (id integer PRIMARY KEY, body text NOT NULL, n integer NOT NULL)');
+    if (pg) {
+      await db.knex.raw(
+        "INSERT INTO docs SELECT g, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 56)), g FROM generate_series(1, 3000) g",
+      );
+      await db.knex.raw('ANALYZE docs');
+    } else {
+      await db.knex.raw(
+        "INSERT INTO docs SELECT seq, (SELECT GROUP_CONCAT(MD5(RAND()) SEPARATOR '') FROM seq_1_to_56), seq FROM seq_1_to_3000",
+      );
+      await db.knex.raw('ANALYZE TABLE docs');
+    }
+    await ordersTable();
+    await db.knex.raw(pg ? 'ANALYZE orders' : 'ANALYZE TABLE orders'); // its row size known: narrow
+    /** Expands one more migration, with one session: the run's first progress line counts the first batch alone. */
+    const firstBatch = async (name: string, operation: string, table: string): Promise<number | undefined> => {
+      writeFileSync(path.join(dir, name), migrationSource([operation]));
+      const expand = await cli('expand', '--jobs', '1');
+      expect(expand.code).toBe(0);
+      const line = new RegExp(`· backfill ${table}: ([\\d,]+)[ /]`).exec(expand.stderr);
+      return line ? Number(line[1].replace(/,/g, '')) : undefined;
+    };
+    // About 2 kB a row with its share of the pages: some 500 rows to the megabyte.
+    const wide = await firstBatch('0001_docs.ts', "op.alterColumn('docs', 'n', { type: 'bigint', up: 'n', down: 'n' })", 'docs');
+    expect(wide).toBeGreaterThanOrEqual(300);
+    expect(wide).toBeLessThanOrEqual(700);
+    const narrow = await firstBatch(
+      '0002_orders.ts',
+      "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount * 2', down: 'amount / 2' })",
+      'orders',
+    );
+    expect(narrow).toBe(1000);
+  });
+
   test('composite primary keys are walked in order', async () => {
     await db.knex.raw(
       'CREATE TABLE order_lines (order_id integer NOT NULL, line integer NOT NULL, qty integer NOT NULL, PRIMARY KEY (order_id, line))',

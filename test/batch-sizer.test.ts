@@ -3,7 +3,7 @@
  * backfill tests on the servers show batches adapting end to end; these pin
  * down the rules that keep an app's wait on a batch short.
  */
-import { BatchSizer } from '../src/engine/backfill';
+import { BatchSizer, firstBatchSize } from '../src/engine/backfill';
 
 describe('BatchSizer', () => {
   test('small first batches grow eightfold while they take under an eighth of the target, fourfold under a quarter, then twofold', () => {
@@ -54,5 +54,17 @@ describe('BatchSizer', () => {
     expect(sizer.size).toBe(5000);
     sizer.record(10_000, 5000);
     expect(sizer.size).toBe(50);
+  });
+});
+
+describe('firstBatchSize', () => {
+  test('1,000 rows unless that would write more than a megabyte; never under the smallest batch', () => {
+    expect(firstBatchSize(undefined)).toBe(1000);
+    expect(firstBatchSize(80)).toBe(1000);
+    expect(firstBatchSize(1024)).toBe(1000);
+    expect(firstBatchSize(1100)).toBe(953);
+    expect(firstBatchSize(2048)).toBe(512);
+    expect(firstBatchSize(8 * 1024)).toBe(128);
+    expect(firstBatchSize(1024 * 1024)).toBe(50);
   });
 });

@@ -275,6 +275,12 @@ export interface Dialect {
   isDistinct(a: string, b: string): string;
   /** The server's cheap estimate of a table's rows (statistics), or undefined. */
   estimateRows(table: string): Promise<number | undefined>;
+  /**
+   * What a batch writes per row of the table, by its statistics: the bytes
+   * its rows and their index entries take, over its rows; undefined when the
+   * statistics have no rows.
+   */
+  estimateRowBytes(table: string): Promise<number | undefined>;
   /** A NULL of the given type, to type-check expressions over columns that do not exist yet. */
   typedNull(type: string): string;
   /**

@@ -635,6 +635,16 @@ END`;
     return Number.isFinite(n) && n > 0 ? n : undefined;
   }
 
+  /** Off-page BLOB and TEXT values count too (DATA_LENGTH holds their pages): a copy writes them again. */
+  async estimateRowBytes(table: string): Promise<number | undefined> {
+    const [row] = await this.rows(
+      'SELECT (DATA_LENGTH + INDEX_LENGTH) / TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_ROWS > 0',
+      [this.baseSchema, table],
+    );
+    const n = Number(row?.n);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  }
+
   typedNull(): string {
     return 'NULL';
   }

@@ -659,6 +659,22 @@ END`;
     return Number.isFinite(n) && n > 0 ? n : undefined;
   }
 
+  /**
+   * The table's pages and its indexes', not its TOAST: an UPDATE that leaves
+   * a TOASTed value alone keeps pointing at it, so those bytes are not
+   * written again.
+   */
+  async estimateRowBytes(table: string): Promise<number | undefined> {
+    const [row] = await this.rows(
+      `select (pg_relation_size(c.oid) + pg_indexes_size(c.oid))::float8 / c.reltuples as n
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and c.relname = ? and c.reltuples > 0`,
+      [this.baseSchema, table],
+    );
+    const n = Number(row?.n);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  }
+
   typedNull(type: string): string {
     return `CAST(NULL AS ${type})`;
   }
