@@ -13,3 +13,9 @@ export function changedRows(result: unknown): number {
   const header = (Array.isArray(result) ? result[0] : result) as { affectedRows?: number; rowCount?: number };
   return Number(header.affectedRows ?? header.rowCount ?? 0);
 }
+
+/** A positive figure from a server's statistics (drivers give bigint and DECIMAL as strings), or undefined. */
+export function positiveFigure(value: unknown): number | undefined {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}

@@ -3,6 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
 import { constraintOf, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
+import { positiveFigure } from '../../engine/raw-result';
 import { REBUILD_TABLE, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
   FOREIGN_KEY_ACTIONS,
@@ -631,8 +632,7 @@ END`;
       this.baseSchema,
       table,
     ]);
-    const n = Number(row?.n);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
+    return positiveFigure(row?.n);
   }
 
   /** Off-page BLOB and TEXT values count too (DATA_LENGTH holds their pages): a copy writes them again. */
@@ -641,8 +641,7 @@ END`;
       'SELECT (DATA_LENGTH + INDEX_LENGTH) / TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_ROWS > 0',
       [this.baseSchema, table],
     );
-    const n = Number(row?.n);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
+    return positiveFigure(row?.n);
   }
 
   typedNull(): string {

@@ -4,6 +4,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { ColumnSpec } from '../../migration/types';
 import { constraintOf, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
+import { positiveFigure } from '../../engine/raw-result';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
   FOREIGN_KEY_ACTIONS,
@@ -655,8 +656,7 @@ END`;
       'select c.reltuples::bigint as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relname = ?',
       [this.baseSchema, table],
     );
-    const n = Number(row?.n);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
+    return positiveFigure(row?.n);
   }
 
   /**
@@ -671,8 +671,7 @@ END`;
         where n.nspname = ? and c.relname = ? and c.reltuples > 0`,
       [this.baseSchema, table],
     );
-    const n = Number(row?.n);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
+    return positiveFigure(row?.n);
   }
 
   typedNull(type: string): string {
