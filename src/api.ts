@@ -29,7 +29,7 @@ export interface MigratorOptions {
   batchTimeMs?: number;
   /** Pause between backfill batches; default 0. */
   batchDelayMs?: number;
-  /** Backfill batches run side by side, each in a session of its own; default 2, but 1 for a copy (MySQL/MariaDB) and on PGlite. */
+  /** Backfill batches run side by side, each in a session of its own; default 2 (PGlite always runs one). */
   jobs?: number;
   /**
    * Backfill and verification pause while a replica lags more than this;

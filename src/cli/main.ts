@@ -128,8 +128,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       .option('batch-delay', { type: 'number', describe: 'ms to pause between backfill batches', defaultDescription: '0' })
       .option('jobs', {
         type: 'number',
-        describe: 'backfill batches run side by side, each in its own session',
-        defaultDescription: '2; 1 for a copy',
+        describe: 'backfill batches (and verification segments) run side by side, each in its own session; 1 is the gentlest',
+        defaultDescription: '2',
       })
       .option('max-lag', {
         type: 'number',
