@@ -35,6 +35,17 @@ export interface DialectCapabilities {
   readonly updateTriggerLocksRows: boolean;
 }
 
+/** A statement stopped because it waited for its lock longer than the lock timeout (see Dialect.watchLockWait). */
+export class LockWaitStopped extends Error {
+  constructor(
+    readonly waitedMs: number,
+    options: { cause: unknown },
+  ) {
+    super(`stopped after ${waitedMs} ms waiting for its lock`, options);
+    this.name = 'LockWaitStopped';
+  }
+}
+
 /**
  * `statementTimeout`: a statement cut short by a bound on its whole run (see
  * `boundInstant`); `notInstant`: the server refused a statement's instant form.
@@ -175,6 +186,15 @@ export interface Dialect {
    * `boundInstant` is.
    */
   instantForm?(statement: string): string | undefined;
+  /**
+   * Runs one statement of a step that takes locks and is not bounded as a
+   * whole (an index build), where the server bounds its lock wait more
+   * coarsely than the lock timeout (MariaDB: whole seconds): a second
+   * session stops it once it has waited for its lock longer than the lock
+   * timeout, and it fails with the `lockTimeout` class. Absent where the lock
+   * timeout is exact already.
+   */
+  watchLockWait?(session: Knex | Knex.Transaction, statement: () => Promise<unknown>): Promise<void>;
   /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
   needsNoTransaction(statement: string): boolean;
   lexSql(sql: string): { statements: string[]; hasComments: boolean };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Dialect } from '../dialects/dialect';
+import { LockWaitStopped, type Dialect } from '../dialects/dialect';
 import {
   LockTimeoutError,
   MigrationError,
@@ -197,8 +197,9 @@ export class StepExecutor {
         if (kind === 'lockTimeout' && step.locks && lockAttempts < this.retry.lockRetries) {
           lockAttempts += 1;
           const delay = backoff(this.retry, lockAttempts);
+          const stopped = error instanceof LockWaitStopped ? ` (${error.message})` : '';
           this.logger.warn(
-            `lock not granted in time for "${step.description}"; retry ${lockAttempts}/${this.retry.lockRetries} in ${delay} ms`,
+            `lock not granted in time for "${step.description}"${stopped}; retry ${lockAttempts}/${this.retry.lockRetries} in ${delay} ms`,
           );
           await sleep(delay);
           continue;
@@ -295,7 +296,9 @@ async function dropInvalidIndex(dialect: Dialect, guard: StepGuard | undefined):
 /**
  * Runs the statements of a step one by one: those of an instant step bounded
  * as a whole where the dialect does so, and where the change may be instant,
- * its instant form first, so bounded (see Step.instantWhereAllowed). Step SQL
+ * its instant form first, so bounded (see Step.instantWhereAllowed); the
+ * others of a step that takes locks with their lock wait watched where the
+ * dialect does that (Dialect.watchLockWait). Step SQL
  * has no bindings, so a `?` in it (the jsonb operator, a string) is escaped to
  * reach the server as it is.
  */
@@ -303,9 +306,11 @@ async function execute(
   dialect: Dialect,
   knex: Knex | Knex.Transaction,
   sql: string,
-  how: Pick<Step, 'instant' | 'instantWhereAllowed'> = {},
+  how: Partial<Pick<Step, 'instant' | 'instantWhereAllowed' | 'locks'>> = {},
 ): Promise<void> {
   const run = (statement: string) => knex.raw(statement.replace(/\?/g, '\\?'));
+  const watched = (statement: string) =>
+    how.locks && dialect.watchLockWait ? dialect.watchLockWait(knex, () => run(statement)) : run(statement);
   for (const statement of dialect.splitStatements(sql)) {
     const instant = how.instantWhereAllowed ? dialect.instantForm?.(statement) : undefined;
     if (instant !== undefined && dialect.boundInstant) {
@@ -316,7 +321,7 @@ async function execute(
         if (dialect.classifyError(error) !== 'notInstant') throw error;
       }
     }
-    await run(how.instant && dialect.boundInstant ? dialect.boundInstant(statement) : statement);
+    await (how.instant && dialect.boundInstant ? run(dialect.boundInstant(statement)) : watched(statement));
   }
 }
 

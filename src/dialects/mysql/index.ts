@@ -7,6 +7,7 @@ import { positiveFigure } from '../../engine/raw-result';
 import { REBUILD_TABLE, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
   FOREIGN_KEY_ACTIONS,
+  LockWaitStopped,
   type Dialect,
   type DialectCapabilities,
   type ErrorClass,
@@ -18,6 +19,7 @@ import {
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
+import { watchLockWait } from './lock-wait-watch';
 import { mysqlConnection } from '../url';
 import { workerPool } from '../worker-sessions';
 import type { LagSource } from '../../engine/throttle';
@@ -76,6 +78,9 @@ export class MysqlDialect implements Dialect {
   #closed = false;
   #workers: Knex | undefined;
   readonly workerSessions: (count: number) => Knex;
+  /** The session that watches long DDL's lock waits (watchLockWait), opened when first needed. */
+  #watcher: Knex | undefined;
+  readonly #config: Knex.Config;
 
   constructor(
     config: Knex.Config,
@@ -84,6 +89,7 @@ export class MysqlDialect implements Dialect {
   ) {
     // Whole seconds only, rounded up: boundInstant keeps the catalog changes to the millisecond.
     const lockWaitSeconds = Math.max(1, Math.ceil(lockTimeoutMs / 1000));
+    this.#config = config;
     this.knex = knexFactory({
       ...config,
       pool: { ...config.pool, afterCreate: (conn: MysqlSession, done: AfterCreateDone) => this.#newSession(conn, lockWaitSeconds, done) },
@@ -178,6 +184,20 @@ export class MysqlDialect implements Dialect {
     return `SET STATEMENT max_statement_time = ${seconds} FOR ${statement}`;
   }
 
+  /**
+   * MariaDB: a statement whose run the lock timeout cannot bound (an index
+   * build) has its lock wait watched from a second session and stopped at
+   * the lock timeout (see lock-wait-watch.ts); MySQL keeps whole seconds.
+   */
+  async watchLockWait(session: Knex | Knex.Transaction, statement: () => Promise<unknown>): Promise<void> {
+    if (!this.#mariadb) {
+      await statement();
+      return;
+    }
+    const watcher = () => (this.#watcher ??= knexFactory({ ...this.#config, pool: { min: 0, max: 1 } }));
+    await watchLockWait(session, watcher, this.lockTimeoutMs, statement);
+  }
+
   /** MariaDB refuses an ALTER TABLE with ALGORITHM=INSTANT unless the change is instant for that table. */
   instantForm(statement: string): string | undefined {
     if (!this.#mariadb || !/^\s*ALTER\s+TABLE\b/i.test(statement)) return undefined;
@@ -216,6 +236,7 @@ export class MysqlDialect implements Dialect {
   }
 
   classifyError(error: unknown): ErrorClass {
+    if (error instanceof LockWaitStopped) return 'lockTimeout';
     const e = error as { code?: string; errno?: number; message?: string };
     switch (e?.code) {
       case 'ER_LOCK_WAIT_TIMEOUT':
@@ -285,9 +306,10 @@ export class MysqlDialect implements Dialect {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const workers = this.#workers;
+    const [workers, watcher] = [this.#workers, this.#watcher];
     this.#workers = undefined;
-    await Promise.all([this.knex.destroy(), workers?.destroy()]);
+    this.#watcher = undefined;
+    await Promise.all([this.knex.destroy(), workers?.destroy(), watcher?.destroy()]);
   }
 
   async acquireRunnerLock(waitMs: number): Promise<boolean> {
