@@ -37,13 +37,15 @@ export async function watchLockWait(
   let wake: () => void = () => undefined;
   const nap = () =>
     new Promise<void>((resolve) => {
+      if (finished) return resolve();
       const timer = setTimeout(resolve, POLL_MS);
       wake = () => {
         clearTimeout(timer);
         resolve();
       };
     });
-  const watch = (async () => {
+  // Not waited for at the end: a watcher still connecting must not hold up the statement's result.
+  void (async () => {
     const db = watcher();
     for (await nap(); !finished; await nap()) {
       const [waiting] = resultRows(
@@ -67,6 +69,5 @@ export async function watchLockWait(
   } finally {
     finished = true;
     wake();
-    await watch;
   }
 }
