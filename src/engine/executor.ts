@@ -178,9 +178,10 @@ export class StepExecutor {
   /** What custom code gets: a knex (the batch's transaction for jobs) and DDL under the retry discipline. */
   private context(migration: string, phase: Phase, knex: Knex | Knex.Transaction): CustomContext {
     const versionSchema = versionSchemaName(this.dialect, migration);
-    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, (sql) =>
-      this.withRetries(migration, phase, step(`custom DDL: ${sql.slice(0, 60)}`, sql), () => execute(this.dialect, knex, sql)),
-    );
+    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, (sql) => {
+      const ddl = step(`custom DDL: ${sql.slice(0, 60)}`, sql);
+      return this.withRetries(migration, phase, ddl, () => execute(this.dialect, knex, sql, ddl));
+    });
   }
 
   private async withRetries(migration: string, phase: Phase, step: Step, run: () => Promise<void>): Promise<void> {
