@@ -205,6 +205,42 @@ describe('rebuild by copy on mysql', () => {
     expect([...(await readItems(true)).values()].filter((r) => r.helper !== r.qty * 10)).toEqual([]);
   });
 
+  test("an app transaction that wrote the table holds the shadow's lock: the AUTO_INCREMENT change waits for it no longer than the lock timeout", async () => {
+    // The counter past the highest key (those rows deleted): the copy leaves the shadow's lower, and after the
+    // copy an ALTER TABLE moves it up, which needs the shadow's metadata lock.
+    await db.knex.raw('DELETE FROM items WHERE id > ?', [ROWS - 100]);
+    const [{ next }] = rowsOf<{ next: number }>(
+      await db.knex.raw('SELECT AUTO_INCREMENT AS next FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+        db.base,
+        'items',
+      ]),
+    );
+    const run = start('expand', ...SLOW, '--lock-timeout', '300');
+    const trx = await db.knex.transaction();
+    let waiting: string | undefined;
+    try {
+      await run.waitForStderr(/backfill items: [\d,]+ \//);
+      // A row the copy is past: mirrored into the shadow, so this transaction holds the shadow's lock until it ends.
+      await trx('items').where({ id: 1 }).update({ note: 'held' });
+      for (const deadline = Date.now() + 60_000; !waiting && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+        [waiting] = rowsOf<{ query: string }>(
+          await db.knex.raw(
+            "SELECT INFO AS query FROM information_schema.PROCESSLIST WHERE INFO LIKE '%AUTO\\_INCREMENT =%' AND STATE = 'Waiting for table metadata lock'",
+          ),
+        ).map((r) => r.query);
+      }
+    } finally {
+      await trx.commit();
+    }
+    expect((await run.done).code).toBe(0);
+    // Bounded as a whole by the lock timeout, where lock_wait_timeout would have let it wait a second, every
+    // write mirrored into the shadow meanwhile queued behind it.
+    expect(waiting).toMatch(/^SET STATEMENT max_statement_time = 0\.3 FOR ALTER TABLE \S+ AUTO_INCREMENT = \d+$/);
+    const [id] = await db.knex('items').insert({ code: 'after', qty: 1 });
+    expect(Number(id)).toBeGreaterThanOrEqual(Number(next));
+    expect(rowsOf(await db.knex.raw('SELECT note FROM items WHERE id = 1'))).toEqual([{ note: 'held' }]);
+  });
+
   test('killed in the middle of the copy: a rerun finishes it; killed again and rolled back, nothing is left behind', async () => {
     let running = start('expand', ...SLOW);
     await running.waitForStderr(/backfill items: [\d,]+ \//);

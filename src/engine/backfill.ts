@@ -93,7 +93,7 @@ export async function runBackfill(
   if (!state.end) {
     const end = await ranges.end();
     if (!end) {
-      if (spec.copy) await retryingConflicts(dialect, () => dialect.rebuild!.afterCopy(dialect.knex, spec));
+      if (spec.copy) await afterCopy(dialect, spec);
       return 0;
     }
     state = { ...state, end };
@@ -242,7 +242,7 @@ export async function runBackfill(
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
   progress.tick(ledger.rows, true);
-  if (spec.copy) await retryingConflicts(dialect, () => dialect.rebuild!.afterCopy(dialect.knex, spec));
+  if (spec.copy) await afterCopy(dialect, spec);
   return ledger.rows;
 }
 
@@ -334,11 +334,34 @@ class Mutex {
 
 const CONFLICT_RETRIES = 5;
 
+/** Tries of the copy's last change before it gives up, and the first and longest pause between them (as a step's DDL). */
+const AFTER_COPY_TRIES = 11;
+const AFTER_COPY_FIRST_PAUSE_MS = 100;
+const AFTER_COPY_LONGEST_PAUSE_MS = 5_000;
+
 /**
- * Runs a batch (or the shadow's AUTO_INCREMENT change) again if the server
- * chose it as a deadlock's victim or it waited too long for a lock an app
- * holds: it rolled back whole, so running it again is safe, and the app went
- * ahead.
+ * The copy's last change (TableRebuild.afterCopy), DDL on the shadow: tried
+ * again, with exponential backoff and jitter, while it runs out of time
+ * waiting for the shadow's lock, which a long app transaction that wrote the
+ * table holds; each try waits no longer than the lock timeout.
+ */
+async function afterCopy(dialect: Dialect, spec: BackfillSpec): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await dialect.rebuild!.afterCopy(dialect.knex, spec);
+    } catch (error) {
+      const kind = dialect.classifyError(error);
+      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || attempt >= AFTER_COPY_TRIES) throw error;
+      const pause = Math.min(AFTER_COPY_LONGEST_PAUSE_MS, AFTER_COPY_FIRST_PAUSE_MS * 2 ** (attempt - 1));
+      await new Promise((r) => setTimeout(r, pause / 2 + Math.random() * (pause / 2)));
+    }
+  }
+}
+
+/**
+ * Runs a batch again if the server chose it as a deadlock's victim or it
+ * waited too long for a lock an app holds: it rolled back whole, so running
+ * it again is safe, and the app went ahead.
  */
 async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {

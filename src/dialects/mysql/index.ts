@@ -112,6 +112,7 @@ export class MysqlDialect implements Dialect {
       quote: (i) => this.quote(i),
       qualify: (schema, name) => this.qualify(schema, name),
       rows: (sql, bindings) => this.rows(sql, bindings),
+      bounded: (statement) => this.boundInstant(statement),
     });
   }
 

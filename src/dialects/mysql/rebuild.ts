@@ -9,6 +9,8 @@ export interface RebuildHost {
   quote(identifier: string): string;
   qualify(schema: string, name: string): string;
   rows(sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /** A statement that changes the catalog alone, its whole run bounded by the lock timeout where the server can (Dialect.boundInstant). */
+  bounded(statement: string): string;
 }
 
 const MIRROR_SUFFIXES = ['_ai', '_au', '_ad'] as const;
@@ -179,15 +181,26 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
     ];
   }
 
-  /** The shadow's AUTO_INCREMENT starts where the table's is, so no key is handed out twice across the swap. */
+  /**
+   * The shadow's AUTO_INCREMENT starts where the table's is, so no key is
+   * handed out twice across the swap (the table's may be past its highest
+   * key, which is all the copy carries over). Nothing to do where the mirror
+   * already took it there, copying the apps' inserts: the change is an ALTER
+   * TABLE, which waits for the shadow's metadata lock, held by every app
+   * transaction that wrote the table since the mirror began, while the
+   * mirror's next writes queue behind it; so it is bounded as the catalog
+   * changes are.
+   */
   async afterCopy(knex: Knex, spec: BackfillSpec): Promise<void> {
-    const [row] = await this.host.rows(
-      'SELECT AUTO_INCREMENT AS next FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-      [this.host.baseSchema, spec.table],
+    const shadow = spec.copy!.into;
+    const counters = await this.host.rows(
+      'SELECT TABLE_NAME AS name, AUTO_INCREMENT AS next FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?)',
+      [this.host.baseSchema, spec.table, shadow],
     );
-    const next = Number(row?.next);
-    if (!Number.isSafeInteger(next) || next <= 1) return;
-    await knex.raw(`ALTER TABLE ${this.table(spec.copy!.into)} AUTO_INCREMENT = ${next}`);
+    const counter = (name: string) => Number(counters.find((c) => String(c.name) === name)?.next);
+    const next = counter(spec.table);
+    if (!Number.isSafeInteger(next) || next <= 1 || counter(shadow) >= next) return;
+    await knex.raw(this.host.bounded(`ALTER TABLE ${this.table(shadow)} AUTO_INCREMENT = ${next}`));
   }
 
   swap(table: string, shadow: string, retired: string): Step {
