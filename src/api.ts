@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { createDialect, type Dialect } from './dialects';
 import { redactUrl, urlPassword } from './dialects/url';
-import { DEFAULT_RETRY, message, type RetryPolicy } from './engine/executor';
+import { message } from './engine/executor';
+import { DEFAULT_RETRY, type RetryPolicy } from './engine/retry';
 import { silentLogger, type Logger } from './engine/logger';
 import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';

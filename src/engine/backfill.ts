@@ -5,6 +5,7 @@ import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
 import type { Throttle, ThrottlePause } from './throttle';
 import { changedRows } from './raw-result';
+import { backoff, DEFAULT_RETRY } from './retry';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -334,16 +335,11 @@ class Mutex {
 
 const CONFLICT_RETRIES = 5;
 
-/** Tries of the copy's last change before it gives up, and the first and longest pause between them (as a step's DDL). */
-const AFTER_COPY_TRIES = 11;
-const AFTER_COPY_FIRST_PAUSE_MS = 100;
-const AFTER_COPY_LONGEST_PAUSE_MS = 5_000;
-
 /**
  * The copy's last change (TableRebuild.afterCopy), DDL on the shadow: tried
- * again, with exponential backoff and jitter, while it runs out of time
- * waiting for the shadow's lock, which a long app transaction that wrote the
- * table holds; each try waits no longer than the lock timeout.
+ * again as a step's DDL is (the default retry policy), while it runs out of
+ * time waiting for the shadow's lock, which a long app transaction that
+ * wrote the table holds; each try waits no longer than the lock timeout.
  */
 async function afterCopy(dialect: Dialect, spec: BackfillSpec): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -351,9 +347,8 @@ async function afterCopy(dialect: Dialect, spec: BackfillSpec): Promise<void> {
       return await dialect.rebuild!.afterCopy(dialect.knex, spec);
     } catch (error) {
       const kind = dialect.classifyError(error);
-      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || attempt >= AFTER_COPY_TRIES) throw error;
-      const pause = Math.min(AFTER_COPY_LONGEST_PAUSE_MS, AFTER_COPY_FIRST_PAUSE_MS * 2 ** (attempt - 1));
-      await new Promise((r) => setTimeout(r, pause / 2 + Math.random() * (pause / 2)));
+      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || attempt > DEFAULT_RETRY.lockRetries) throw error;
+      await new Promise((r) => setTimeout(r, backoff(DEFAULT_RETRY, attempt)));
     }
   }
 }

@@ -22,16 +22,8 @@ import { customContext } from './custom';
 import { runBackfillJob } from './backfill-job';
 import { versionSchemaName } from './version-schemas';
 import { privilegeError } from './privileges';
+import { backoff, type RetryPolicy } from './retry';
 
-export interface RetryPolicy {
-  /** How many times a statement that hit the lock timeout is tried again. */
-  lockRetries: number;
-  /** First backoff; doubled on each retry, with jitter, up to maxDelayMs. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { lockRetries: 10, baseDelayMs: 100, maxDelayMs: 5_000 };
 const CONNECTION_RETRIES = 3;
 
 interface StepRecorder {
@@ -328,11 +320,6 @@ async function execute(
 
 export function formatKeys(keys: unknown[][]): string {
   return keys.map((k) => (k.length === 1 ? String(k[0]) : `(${k.join(', ')})`)).join(', ');
-}
-
-function backoff(policy: RetryPolicy, attempt: number): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
 }
 
 export function message(error: unknown): string {
