@@ -246,4 +246,51 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
       expect((await run.done).code).toBe(0);
       expect(rowsOf(await db.knex.raw("SHOW INDEX FROM tags WHERE Key_name = 'tags_name_idx'"))).toHaveLength(1);
     });
+
+  /**
+   * A backfill's batch (MariaDB: a chunk of the copy) that reaches a row an app's open transaction holds
+   * waits for it, and every app writing one of the rows the batch locked before it waits for the batch. It
+   * gives up after the lock timeout, which frees those rows, and is tried again with backoff, saying so,
+   * until the app's transaction ends. MariaDB's innodb_lock_wait_timeout has whole seconds only: there a
+   * second session stops the batch at the lock timeout.
+   */
+  test('a backfill batch that meets a row an app holds gives up after the lock timeout and is tried again', async () => {
+    await db.knex.raw('CREATE TABLE ledger (id integer PRIMARY KEY, v integer)');
+    await db.knex.raw(
+      engine === 'postgres'
+        ? 'INSERT INTO ledger SELECT g, g FROM generate_series(1, 40000) g'
+        : 'INSERT INTO ledger SELECT seq, seq FROM seq_1_to_40000',
+    );
+    writeFileSync(
+      path.join(dir, '0008_ledger.ts'),
+      migrationSource(["op.alterColumn('ledger', 'v', { type: 'bigint', up: 'v', down: 'v' })"]),
+    );
+    // Small, paced batches: the walk is still far from the held row when the app takes it.
+    const run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--batch-size', '500', '--batch-delay', '30'], {
+      ZMIGRATE_DATABASE_URL: db.url,
+    });
+    await run.waitForStderr(/· (backfill|copy) ledger/);
+    const trx = await db.knex.transaction();
+    try {
+      await trx.raw('UPDATE ledger SET v = -1 WHERE id = 39000');
+      await run.waitForStderr(/lock not granted in time for a batch of ledger.*; retry 2\//);
+    } finally {
+      await trx.commit();
+    }
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    const retries = result.stderr.split('\n').filter((l) => l.includes('lock not granted in time for a batch of ledger'));
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    for (const line of retries)
+      expect(line).toMatch(
+        engine === 'postgres'
+          ? /lock not granted in time for a batch of ledger; retry \d+\/10 in \d+ ms$/
+          : /lock not granted in time for a batch of ledger \(stopped after \d+ ms, waiting for a row lock\); retry \d+\/10 in \d+ ms$/,
+      );
+    expect(rowsOf(await db.knex.raw('SELECT v FROM ledger WHERE id IN (1, 39000, 40000) ORDER BY id'))).toEqual([
+      { v: 1 },
+      { v: -1 },
+      { v: 40000 },
+    ]);
+  });
 });

@@ -13,7 +13,8 @@ import knexFactory, { type Knex } from 'knex';
 import { SERVER_ENGINES, createTestDatabase, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { inspect } from './support/inspect';
-import { parseStatus } from './support/process';
+import { rowsOf } from './support/apps';
+import { parseStatus, startCli } from './support/process';
 
 /** Tables the migration user owns; made by the admin first, as in an adopted database. */
 const ORDERS_SQL = {
@@ -294,4 +295,36 @@ describe.each(SERVER_ENGINES)('the migration user on %s', (engine) => {
     expect(state.versionSchemas).toEqual([]);
     expect(await orders(db)).toEqual([expect.objectContaining({ customer: 'Ada', amount: 7 })]);
   });
+
+  // Without PROCESS the server does not show which transactions wait for a row lock (INNODB_TRX): a copy's
+  // chunk that meets a row an app holds is left to innodb_lock_wait_timeout (whole seconds), then tried again.
+  if (engine === 'mysql')
+    test("exactly the documented privileges: a copy chunk that meets a row an app holds waits the server's timeout and is tried again", async () => {
+      const db = await database();
+      await grantDocumented(db);
+      await db.knex.raw("INSERT INTO `orders` SELECT seq, CONCAT('c', seq), seq FROM seq_2_to_40000");
+      const url = new URL(db.url);
+      url.username = user;
+      url.password = password;
+      const dir = migrationsDir({ '0001_amount.ts': MIGRATIONS['0002_amount.ts'] });
+      const run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--batch-size', '500', '--batch-delay', '30'], {
+        ZMIGRATE_DATABASE_URL: url.toString(),
+      });
+      await run.waitForStderr(/· copy orders/);
+      const trx = await db.knex.transaction();
+      try {
+        await trx.raw('UPDATE `orders` SET `amount` = -1 WHERE `id` = 39000');
+        await run.waitForStderr(/lock not granted in time for a batch of orders/);
+      } finally {
+        await trx.commit();
+      }
+      const result = await run.done;
+      expect({ code: result.code, errors: result.stderr.split('\n').filter((l) => l.startsWith('error:')) }).toEqual({
+        code: 0,
+        errors: [],
+      });
+      expect(result.stderr).toMatch(/lock not granted in time for a batch of orders; retry 1\/10 in \d+ ms/);
+      expect(result.stderr).not.toContain('waiting for a row lock');
+      expect(rowsOf(await db.knex.raw('SELECT `amount` FROM `orders` WHERE `id` = 39000'))).toEqual([{ amount: -1 }]);
+    });
 });

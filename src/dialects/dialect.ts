@@ -35,13 +35,22 @@ export interface DialectCapabilities {
   readonly updateTriggerLocksRows: boolean;
 }
 
-/** A statement stopped because it waited for its lock longer than the lock timeout (see Dialect.watchLockWait). */
+/**
+ * A statement stopped because it waited for its lock longer than the lock
+ * timeout (see Dialect.watchLockWait): a metadata lock (`lock`), or a row
+ * lock an app holds (`row`), where the time is that of the statement's
+ * current state, the wait and any work just before it.
+ */
 export class LockWaitStopped extends Error {
   constructor(
     readonly waitedMs: number,
+    readonly lock: 'lock' | 'row',
     options: { cause: unknown },
   ) {
-    super(`stopped after ${waitedMs} ms waiting for its lock`, options);
+    super(
+      lock === 'row' ? `stopped after ${waitedMs} ms, waiting for a row lock` : `stopped after ${waitedMs} ms waiting for its lock`,
+      options,
+    );
     this.name = 'LockWaitStopped';
   }
 }
@@ -191,10 +200,13 @@ export interface Dialect {
    * whole (an index build), where the server bounds its lock wait more
    * coarsely than the lock timeout (MariaDB: whole seconds): a second
    * session stops it once it has waited for its lock longer than the lock
-   * timeout, and it fails with the `lockTimeout` class. Absent where the lock
+   * timeout, and it fails with the `lockTimeout` class. With `rowLocks`
+   * (a backfill's batch), a wait for a row lock an app holds is stopped so
+   * too: the rows the batch locked before it are held as long, and every
+   * app that writes one of them waits for the batch. Absent where the lock
    * timeout is exact already.
    */
-  watchLockWait?(session: Knex | Knex.Transaction, statement: () => Promise<unknown>): Promise<void>;
+  watchLockWait?<T>(session: Knex | Knex.Transaction, statement: () => Promise<T>, options?: { rowLocks?: boolean }): Promise<T>;
   /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
   needsNoTransaction(statement: string): boolean;
   lexSql(sql: string): { statements: string[]; hasComments: boolean };

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
-import type { Dialect } from '../dialects/dialect';
+import { LockWaitStopped, type Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
 import type { Throttle, ThrottlePause } from './throttle';
 import { changedRows } from './raw-result';
-import { backoff, DEFAULT_RETRY } from './retry';
+import { backoff, DEFAULT_RETRY, type RetryPolicy } from './retry';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -35,6 +35,8 @@ export interface BatchOptions {
   jobs?: number;
   /** Pauses between batches while replicas lag. */
   throttle?: Throttle;
+  /** How a batch that waited too long for a row lock, or the copy's last DDL, is tried again (the steps' policy); DEFAULT_RETRY by default. */
+  retry?: RetryPolicy;
 }
 
 /**
@@ -94,7 +96,7 @@ export async function runBackfill(
   if (!state.end) {
     const end = await ranges.end();
     if (!end) {
-      if (spec.copy) await afterCopy(dialect, spec);
+      if (spec.copy) await afterCopy(dialect, spec, options.retry);
       return 0;
     }
     state = { ...state, end };
@@ -164,7 +166,7 @@ export async function runBackfill(
     const known = sparse ? undefined : walked;
     let rows = 0;
     let writeMs = 0;
-    await retryingConflicts(dialect, async () => {
+    await retryingConflicts(dialect, spec.table, options.retry ?? DEFAULT_RETRY, logger, async () => {
       let release: (() => void) | undefined;
       try {
         // READ COMMITTED: row locks only, no gap locks that an app's insert could run into (PostgreSQL's default anyway).
@@ -175,7 +177,9 @@ export async function runBackfill(
             try {
               const writing = Date.now();
               for (const sql of statements) {
-                const result: unknown = await trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
+                const write = () => trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
+                // Where the server bounds a wait for an app's row lock only coarsely, it is stopped at the lock timeout.
+                const result: unknown = dialect.watchLockWait ? await dialect.watchLockWait(trx, write, { rowLocks: true }) : await write();
                 rows = known ?? changedRows(result);
               }
               writeMs = Date.now() - writing;
@@ -243,7 +247,7 @@ export async function runBackfill(
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
   progress.tick(ledger.rows, true);
-  if (spec.copy) await afterCopy(dialect, spec);
+  if (spec.copy) await afterCopy(dialect, spec, options.retry);
   return ledger.rows;
 }
 
@@ -333,40 +337,61 @@ class Mutex {
   }
 }
 
-const CONFLICT_RETRIES = 5;
-
 /**
  * The copy's last change (TableRebuild.afterCopy), DDL on the shadow: tried
- * again as a step's DDL is (the default retry policy), while it runs out of
- * time waiting for the shadow's lock, which a long app transaction that
- * wrote the table holds; each try waits no longer than the lock timeout.
+ * again as a step's DDL is (the retry policy), while it runs out of time
+ * waiting for the shadow's lock, which a long app transaction that wrote the
+ * table holds; each try waits no longer than the lock timeout.
  */
-async function afterCopy(dialect: Dialect, spec: BackfillSpec): Promise<void> {
+async function afterCopy(dialect: Dialect, spec: BackfillSpec, retry = DEFAULT_RETRY): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await dialect.rebuild!.afterCopy(dialect.knex, spec);
     } catch (error) {
       const kind = dialect.classifyError(error);
-      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || attempt > DEFAULT_RETRY.lockRetries) throw error;
-      await new Promise((r) => setTimeout(r, backoff(DEFAULT_RETRY, attempt)));
+      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || attempt > retry.lockRetries) throw error;
+      await new Promise((r) => setTimeout(r, backoff(retry, attempt)));
     }
   }
 }
 
+/** How many times a batch the server chose as a deadlock's victim is run again. */
+const DEADLOCK_RETRIES = 5;
+
 /**
- * Runs a batch again if the server chose it as a deadlock's victim or it
- * waited too long for a lock an app holds: it rolled back whole, so running
- * it again is safe, and the app went ahead.
+ * Runs a batch again where it rolled back whole, which freed every row it
+ * had locked, so running it again is safe, and the app went ahead: at once
+ * if the server chose it as a deadlock's victim; after a backoff, as a
+ * step's DDL is and saying so, if it waited for a row lock (an app's open
+ * transaction holds one of its rows) longer than the lock timeout. Until it
+ * gives up, the rows it had locked before that one kept the apps that
+ * write them waiting, which the lock timeout bounds.
  */
-async function retryingConflicts(dialect: Dialect, work: () => Promise<void>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+async function retryingConflicts(
+  dialect: Dialect,
+  table: string,
+  retry: RetryPolicy,
+  logger: Logger,
+  work: () => Promise<void>,
+): Promise<void> {
+  let deadlocks = 0;
+  let waits = 0;
+  for (;;) {
     try {
       return await work();
     } catch (error) {
       const code = (error as { code?: string }).code;
-      const conflict = code === 'ER_LOCK_DEADLOCK' || code === '40P01' || dialect.classifyError(error) === 'lockTimeout';
-      if (!conflict || attempt >= CONFLICT_RETRIES) throw error;
-      await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
+      if (code === 'ER_LOCK_DEADLOCK' || code === '40P01') {
+        if (++deadlocks >= DEADLOCK_RETRIES) throw error;
+        await new Promise((r) => setTimeout(r, 20 * deadlocks + Math.random() * 30));
+      } else if (dialect.classifyError(error) === 'lockTimeout' && waits < retry.lockRetries) {
+        const delay = backoff(retry, ++waits);
+        const stopped = error instanceof LockWaitStopped ? ` (${error.message})` : '';
+        logger.warn(`lock not granted in time for a batch of ${table}${stopped}; retry ${waits}/${retry.lockRetries} in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      } else {
+        throw error;
+      }
     }
   }
 }

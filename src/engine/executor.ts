@@ -147,7 +147,8 @@ export class StepExecutor {
         await record?.done();
       } else if (step.backfill) {
         if (!record) throw new Error(`backfill step "${step.description}" must be recorded`);
-        await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger, this.batches);
+        // Its batches' lock waits are tried again as a step's DDL is, inside the walk.
+        await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger, { ...this.batches, retry: this.retry });
         await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {
@@ -199,8 +200,10 @@ export class StepExecutor {
         }
         if (kind === 'lockTimeout') {
           const holders = await this.dialect.describeLockHolders().catch(() => undefined);
+          // A backfill tried its batch (or its last DDL) again itself, as often.
+          const retries = step.backfill ? this.retry.lockRetries : lockAttempts;
           throw new LockTimeoutError(
-            `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${lockAttempts} retries; ` +
+            `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${retries} retries; ` +
               `blocked by ${holders ?? 'a session that has since finished'}`,
             { cause: error, hint: 'end that transaction, or rerun later: the run stopped cleanly and resumes' },
           );

@@ -19,7 +19,7 @@ import {
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
-import { watchLockWait } from './lock-wait-watch';
+import { watchLockWait, type RowLockWatch } from './lock-wait-watch';
 import { mysqlConnection } from '../url';
 import { workerPool } from '../worker-sessions';
 import type { LagSource } from '../../engine/throttle';
@@ -80,6 +80,8 @@ export class MysqlDialect implements Dialect {
   readonly workerSessions: (count: number) => Knex;
   /** The session that watches long DDL's lock waits (watchLockWait), opened when first needed. */
   #watcher: Knex | undefined;
+  /** Whether it watches row-lock waits too: until the server refuses to show them (no PROCESS privilege). */
+  readonly #rowLockWatch: RowLockWatch = { enabled: true };
   readonly #config: Knex.Config;
 
   constructor(
@@ -187,16 +189,14 @@ export class MysqlDialect implements Dialect {
 
   /**
    * MariaDB: a statement whose run the lock timeout cannot bound (an index
-   * build) has its lock wait watched from a second session and stopped at
-   * the lock timeout (see lock-wait-watch.ts); MySQL keeps whole seconds.
+   * build, with `rowLocks` a backfill's batch) has its lock wait watched
+   * from a second session and stopped at the lock timeout (see
+   * lock-wait-watch.ts); MySQL keeps whole seconds.
    */
-  async watchLockWait(session: Knex | Knex.Transaction, statement: () => Promise<unknown>): Promise<void> {
-    if (!this.#mariadb) {
-      await statement();
-      return;
-    }
+  async watchLockWait<T>(session: Knex | Knex.Transaction, statement: () => Promise<T>, options: { rowLocks?: boolean } = {}): Promise<T> {
+    if (!this.#mariadb) return statement();
     const watcher = () => (this.#watcher ??= knexFactory({ ...this.#config, pool: { min: 0, max: 1 } }));
-    await watchLockWait(session, watcher, this.lockTimeoutMs, statement);
+    return watchLockWait(session, watcher, this.lockTimeoutMs, statement, options.rowLocks ? this.#rowLockWatch : undefined);
   }
 
   /** MariaDB refuses an ALTER TABLE with ALGORITHM=INSTANT unless the change is instant for that table. */
