@@ -77,6 +77,52 @@ describe.each(SERVER_ENGINES)('custom phases on %s', (engine) => {
     expect((await db.knex('users').select('id', 'email')).map((r) => [Number(r.id), r.email])).toEqual([[1, 'A@B.C']]);
   });
 
+  test('a job batch that meets a row an app holds rolls back after the lock timeout and runs again once the app lets go', async () => {
+    await db.knex.raw('CREATE TABLE tasks (id integer PRIMARY KEY, title varchar(40) NOT NULL, slug varchar(40))');
+    await db.knex.raw(
+      pg
+        ? "INSERT INTO tasks (id, title) SELECT g, 'Task ' || g FROM generate_series(1, 20000) g"
+        : "INSERT INTO tasks (id, title) SELECT seq, CONCAT('Task ', seq) FROM seq_1_to_20000",
+    );
+    writeFileSync(
+      path.join(dir, '0001_slugs.ts'),
+      `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  backfill: op.backfill('tasks', {
+    columns: ['title'],
+    batchSize: 500,
+    batch: async (rows, { knex }) => {
+      await knex('tasks').whereIn('id', rows.map((r) => r.id)).update({ slug: knex.raw('LOWER(REPLACE(title, ?, ?))', [' ', '-']) });
+    },
+  }),
+  expand: async () => {},
+});
+`,
+    );
+    // Paced batches: the job is far from the held row when the app takes it.
+    const running = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--batch-delay', '30'], { ZMIGRATE_DATABASE_URL: db.url });
+    await running.waitForStderr(/backfill job on tasks/);
+    const trx = await db.knex.transaction();
+    try {
+      await trx('tasks').where({ id: 19_900 }).update({ title: 'Held Task' });
+      await running.waitForStderr(/lock not granted in time for a batch of tasks; retry 1\/10 in \d+ ms/);
+    } finally {
+      await trx.commit();
+    }
+    const result = await running.done;
+    expect(result.code).toBe(0);
+    const slugs = rowsOf<{ id: number; slug: string | null }>(
+      await db.knex.raw('SELECT id, slug FROM tasks WHERE id IN (1, 19900, 20000) ORDER BY id'),
+    );
+    expect(slugs).toEqual([
+      { id: 1, slug: 'task-1' },
+      { id: 19900, slug: 'held-task' },
+      { id: 20000, slug: 'task-20000' },
+    ]);
+    const missing = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM tasks WHERE slug IS NULL'));
+    expect(Number(missing[0].n)).toBe(0);
+  });
+
   test('a job over 100k rows, killed half-way, resumes without redoing a finished batch', async () => {
     await db.knex.raw('CREATE TABLE items (id integer PRIMARY KEY, label varchar(40) NOT NULL, label_hash varchar(64))');
     await db.knex.raw('CREATE TABLE job_batches (first_id integer PRIMARY KEY, rows_done integer NOT NULL)');

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillJob, CustomContext } from '../migration/types';
-import { BatchSizer, DEFAULT_BATCHES, ProgressClock, type BatchOptions, type CheckpointStore } from './backfill';
+import { BatchSizer, DEFAULT_BATCHES, ProgressClock, retryingConflicts, type BatchOptions, type CheckpointStore } from './backfill';
+import { DEFAULT_RETRY } from './retry';
 import type { Logger } from './logger';
 import { resultRows } from './raw-result';
 
@@ -11,7 +12,8 @@ const FIRST_BATCH = 1000;
  * Runs a TypeScript backfill job: keyset batches over the primary key, the
  * job's `batch` called inside each batch's transaction, and the checkpoint
  * saved in that same transaction, so a killed run neither loses nor repeats
- * a finished batch.
+ * a finished batch. A batch that rolls back on a conflict with an app (see
+ * retryingConflicts) runs again with the same rows.
  */
 export async function runBackfillJob(
   dialect: Dialect,
@@ -49,19 +51,22 @@ export async function runBackfillJob(
       ...(job.where ? [`(${job.where})`] : []),
     ];
     const started = Date.now();
-    const done = await dialect.knex.transaction(async (trx) => {
-      const rows = resultRows(
-        await trx.raw(
-          `SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size}`,
-          [...(state.last ?? []), ...(state.end ?? [])] as Knex.RawBinding[],
-        ),
-      );
-      if (rows.length === 0) return undefined;
-      await job.batch(rows, context(trx));
-      const next = { last: keyOf(rows[rows.length - 1]), end: state.end, rows: state.rows + rows.length };
-      await checkpoints.save(next, trx);
-      return { next, full: rows.length === sizer.size };
-    });
+    // A batch that rolled back (a deadlock, a row lock an app held past the lock timeout) is run again, as a killed run's would be.
+    const done = await retryingConflicts(dialect, job.table, options.retry ?? DEFAULT_RETRY, logger, () =>
+      dialect.knex.transaction(async (trx) => {
+        const rows = resultRows(
+          await trx.raw(
+            `SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size}`,
+            [...(state.last ?? []), ...(state.end ?? [])] as Knex.RawBinding[],
+          ),
+        );
+        if (rows.length === 0) return undefined;
+        await job.batch(rows, context(trx));
+        const next = { last: keyOf(rows[rows.length - 1]), end: state.end, rows: state.rows + rows.length };
+        await checkpoints.save(next, trx);
+        return { next, full: rows.length === sizer.size };
+      }),
+    );
     if (!done) {
       progress.tick(state.rows, true);
       return state.rows;

@@ -367,13 +367,13 @@ const DEADLOCK_RETRIES = 5;
  * gives up, the rows it had locked before that one kept the apps that
  * write them waiting, which the lock timeout bounds.
  */
-async function retryingConflicts(
+export async function retryingConflicts<T>(
   dialect: Dialect,
   table: string,
   retry: RetryPolicy,
   logger: Logger,
-  work: () => Promise<void>,
-): Promise<void> {
+  work: () => Promise<T>,
+): Promise<T> {
   let deadlocks = 0;
   let waits = 0;
   for (;;) {

@@ -130,7 +130,7 @@ export class StepExecutor {
           record.checkpoints,
           this.logger,
           (trx) => this.context(migration, phase, trx),
-          this.batches,
+          { ...this.batches, retry: this.retry },
         );
         await record.done();
       } else if (step.verify) {
@@ -200,8 +200,8 @@ export class StepExecutor {
         }
         if (kind === 'lockTimeout') {
           const holders = await this.dialect.describeLockHolders().catch(() => undefined);
-          // A backfill tried its batch (or its last DDL) again itself, as often.
-          const retries = step.backfill ? this.retry.lockRetries : lockAttempts;
+          // A backfill (or a job) tried its batch, or its last DDL, again itself, as often.
+          const retries = step.backfill || step.job ? this.retry.lockRetries : lockAttempts;
           throw new LockTimeoutError(
             `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${retries} retries; ` +
               `blocked by ${holders ?? 'a session that has since finished'}`,
