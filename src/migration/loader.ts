@@ -84,10 +84,11 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
   const jiti = createJiti(__filename, {
     // Migration files import from 'zmigrate'; resolve it to this very copy,
     // so files work whether or not the project has zmigrate in node_modules:
-    // the module already loaded, not a fresh evaluation of the whole package
-    // for every file (jiti's module cache is off, for the files' sake), which
-    // took most of the CPU of a command with a few files. The alias serves
-    // any other path under 'zmigrate/'.
+    // the module already loaded. Through the alias alone, with jiti's module
+    // cache off (for the files' sake), a copy running from its TypeScript
+    // sources (the tests' in-process commands) had jiti transpile and run
+    // the whole package again for every file: most of a command's CPU. The
+    // alias serves any other path under 'zmigrate/'.
     virtualModules: { zmigrate: thisPackage() },
     alias: { zmigrate: path.resolve(__dirname, '..', 'index') },
     moduleCache: false,
