@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
-import { LockWaitStopped, type Dialect } from '../dialects/dialect';
+import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
 import type { Throttle, ThrottlePause } from './throttle';
 import { changedRows } from './raw-result';
-import { backoff, DEFAULT_RETRY, type RetryPolicy } from './retry';
+import { DEFAULT_RETRY, LockRetries, type RetryPolicy } from './retry';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -96,7 +96,7 @@ export async function runBackfill(
   if (!state.end) {
     const end = await ranges.end();
     if (!end) {
-      if (spec.copy) await afterCopy(dialect, spec, options.retry);
+      if (spec.copy) await afterCopy(dialect, spec, logger, options.retry);
       return 0;
     }
     state = { ...state, end };
@@ -247,7 +247,7 @@ export async function runBackfill(
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
   progress.tick(ledger.rows, true);
-  if (spec.copy) await afterCopy(dialect, spec, options.retry);
+  if (spec.copy) await afterCopy(dialect, spec, logger, options.retry);
   return ledger.rows;
 }
 
@@ -339,18 +339,18 @@ class Mutex {
 
 /**
  * The copy's last change (TableRebuild.afterCopy), DDL on the shadow: tried
- * again as a step's DDL is (the retry policy), while it runs out of time
- * waiting for the shadow's lock, which a long app transaction that wrote the
- * table holds; each try waits no longer than the lock timeout.
+ * again as a step's DDL is (the retry policy, each retry said), while it runs
+ * out of time waiting for the shadow's lock, which a long app transaction
+ * that wrote the table holds; each try waits no longer than the lock timeout.
  */
-async function afterCopy(dialect: Dialect, spec: BackfillSpec, retry = DEFAULT_RETRY): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+async function afterCopy(dialect: Dialect, spec: BackfillSpec, logger: Logger, retry = DEFAULT_RETRY): Promise<void> {
+  const waits = new LockRetries(retry, logger, `the last change to ${spec.copy!.into} after its copy`);
+  for (;;) {
     try {
       return await dialect.rebuild!.afterCopy(dialect.knex, spec);
     } catch (error) {
       const kind = dialect.classifyError(error);
-      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || attempt > retry.lockRetries) throw error;
-      await new Promise((r) => setTimeout(r, backoff(retry, attempt)));
+      if ((kind !== 'lockTimeout' && kind !== 'statementTimeout') || !(await waits.again(error))) throw error;
     }
   }
 }
@@ -375,7 +375,7 @@ export async function retryingConflicts<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   let deadlocks = 0;
-  let waits = 0;
+  const waits = new LockRetries(retry, logger, `a batch of ${table}`);
   for (;;) {
     try {
       return await work();
@@ -384,12 +384,7 @@ export async function retryingConflicts<T>(
       if (code === 'ER_LOCK_DEADLOCK' || code === '40P01') {
         if (++deadlocks >= DEADLOCK_RETRIES) throw error;
         await new Promise((r) => setTimeout(r, 20 * deadlocks + Math.random() * 30));
-      } else if (dialect.classifyError(error) === 'lockTimeout' && waits < retry.lockRetries) {
-        const delay = backoff(retry, ++waits);
-        const stopped = error instanceof LockWaitStopped ? ` (${error.message})` : '';
-        logger.warn(`lock not granted in time for a batch of ${table}${stopped}; retry ${waits}/${retry.lockRetries} in ${delay} ms`);
-        await new Promise((r) => setTimeout(r, delay));
-      } else {
+      } else if (dialect.classifyError(error) !== 'lockTimeout' || !(await waits.again(error))) {
         throw error;
       }
     }

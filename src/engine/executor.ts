@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { LockWaitStopped, type Dialect } from '../dialects/dialect';
+import type { Dialect } from '../dialects/dialect';
 import {
   LockTimeoutError,
   MigrationError,
@@ -22,7 +22,7 @@ import { customContext } from './custom';
 import { runBackfillJob } from './backfill-job';
 import { versionSchemaName } from './version-schemas';
 import { privilegeError } from './privileges';
-import { backoff, type RetryPolicy } from './retry';
+import { LockRetries, type RetryPolicy } from './retry';
 
 const CONNECTION_RETRIES = 3;
 
@@ -178,7 +178,7 @@ export class StepExecutor {
   }
 
   private async withRetries(migration: string, phase: Phase, step: Step, run: () => Promise<void>): Promise<void> {
-    let lockAttempts = 0;
+    const locks = new LockRetries(this.retry, this.logger, `"${step.description}"`);
     let connectionAttempts = 0;
     for (;;) {
       try {
@@ -188,20 +188,11 @@ export class StepExecutor {
         const classified = this.dialect.classifyError(error);
         // A bounded instant statement that ran out waited for its lock (see Dialect.boundInstant).
         const kind = classified === 'statementTimeout' && (step.instant || step.instantWhereAllowed) ? 'lockTimeout' : classified;
-        if (kind === 'lockTimeout' && step.locks && lockAttempts < this.retry.lockRetries) {
-          lockAttempts += 1;
-          const delay = backoff(this.retry, lockAttempts);
-          const stopped = error instanceof LockWaitStopped ? ` (${error.message})` : '';
-          this.logger.warn(
-            `lock not granted in time for "${step.description}"${stopped}; retry ${lockAttempts}/${this.retry.lockRetries} in ${delay} ms`,
-          );
-          await sleep(delay);
-          continue;
-        }
+        if (kind === 'lockTimeout' && step.locks && (await locks.again(error))) continue;
         if (kind === 'lockTimeout') {
           const holders = await this.dialect.describeLockHolders().catch(() => undefined);
           // A backfill (or a job) tried its batch, or its last DDL, again itself, as often.
-          const retries = step.backfill || step.job ? this.retry.lockRetries : lockAttempts;
+          const retries = step.backfill || step.job ? this.retry.lockRetries : locks.attempts;
           throw new LockTimeoutError(
             `${migration} (${phase}): "${step.description}" did not get its lock within the lock timeout after ${retries} retries; ` +
               `blocked by ${holders ?? 'a session that has since finished'}`,
