@@ -105,7 +105,12 @@ export default defineMigration({
     const trx = await db.knex.transaction();
     try {
       await trx('tasks').where({ id: 19_900 }).update({ title: 'Held Task' });
-      await running.waitForStderr(/lock not granted in time for a batch of tasks; retry 1\/10 in \d+ ms/);
+      // MariaDB's lock wait is stopped at the lock timeout (where innodb_lock_wait_timeout has whole seconds only).
+      await running.waitForStderr(
+        pg
+          ? /lock not granted in time for a batch of tasks; retry 1\/10 in \d+ ms/
+          : /lock not granted in time for a batch of tasks \(stopped after \d+ ms, waiting for a row lock\); retry 1\/10 in \d+ ms/,
+      );
     } finally {
       await trx.commit();
     }

@@ -13,7 +13,10 @@ const FIRST_BATCH = 1000;
  * job's `batch` called inside each batch's transaction, and the checkpoint
  * saved in that same transaction, so a killed run neither loses nor repeats
  * a finished batch. A batch that rolls back on a conflict with an app (see
- * retryingConflicts) runs again with the same rows.
+ * retryingConflicts) runs again with the same rows. The job's statements are
+ * watched as the backfill's own are (Dialect.watchLockWait): on MariaDB, one
+ * that waits for an app's row lock longer than the lock timeout is stopped,
+ * which rolls the batch back, rather than waiting `innodb_lock_wait_timeout`.
  */
 export async function runBackfillJob(
   dialect: Dialect,
@@ -61,7 +64,9 @@ export async function runBackfillJob(
           ),
         );
         if (rows.length === 0) return undefined;
-        await job.batch(rows, context(trx));
+        const fill = () => job.batch(rows, context(trx));
+        // Where the server bounds a wait for an app's row lock only coarsely, the job's statements are stopped at the lock timeout.
+        await (dialect.watchLockWait ? dialect.watchLockWait(trx, fill, { rowLocks: true }) : fill());
         const next = { last: keyOf(rows[rows.length - 1]), end: state.end, rows: state.rows + rows.length };
         await checkpoints.save(next, trx);
         return { next, full: rows.length === sizer.size };
