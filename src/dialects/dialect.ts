@@ -271,6 +271,8 @@ export interface Dialect {
   addNotNullCheck?(table: string, column: string, constraint: string): Step;
   validateConstraint?(table: string, constraint: string): Step;
   dropConstraint?(table: string, constraint: string): Step;
+  /** Where a constraint can take another name in place (PostgreSQL): alterColumn carries a column's foreign keys over with it. */
+  renameConstraint?(table: string, from: string, to: string): Step;
   createIndex(table: string, index: IndexDefinition): Step;
   renameIndex(table: string, from: string, to: string): Step;
   dropIndex(table: string, index: string): Step;

@@ -1,3 +1,5 @@
+import type { ForeignKeyAction } from '../migration/types';
+
 /**
  * The physical schema (what the tables really hold) and the version views
  * (how one application version sees them). Planning works on copies of these
@@ -43,6 +45,21 @@ export interface ConstraintModel {
   columns: string[];
   /** A foreign key of another table to this one, on PostgreSQL: the unique index it was bound to, which cannot go while it stays. */
   index?: string;
+  /**
+   * A foreign key of this table that zmigrate can write again, the same, on
+   * other columns (alterColumn does, on the column it builds): what it
+   * references and does on delete. Absent where it cannot: a key to another
+   * schema, or with what zmigrate does not write (ON UPDATE other than NO
+   * ACTION, ON DELETE SET DEFAULT, MATCH FULL, DEFERRABLE).
+   */
+  references?: ForeignKeyReference;
+}
+
+export interface ForeignKeyReference {
+  table: string;
+  columns: string[];
+  /** Unset: NO ACTION, the engines' default. */
+  onDelete?: ForeignKeyAction;
 }
 
 /** A constraint as the dialects read it: type `c` a check, `f` a foreign key, `r` a foreign key of table `child` to this one. */

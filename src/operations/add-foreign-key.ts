@@ -1,6 +1,7 @@
 import type { AddForeignKeySpec } from '../migration/types';
 import { servedByIndex, type ConstraintModel, type TableModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
+import type { VerifySpec } from '../engine/dual-write';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
 import { StateError, ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
@@ -141,8 +142,9 @@ export class AddForeignKey implements Operation {
         onDelete: this.spec.onDelete,
       }),
     );
-    // Later migrations of the same run see the key at both ends (alterColumn refuses such columns).
-    table.constraints?.push({ kind: 'foreign key', name, columns });
+    // Later migrations of the same run see the key at both ends (alterColumn carries it over, or refuses).
+    const references = { table: parent, columns: referenced, ...(this.spec.onDelete ? { onDelete: this.spec.onDelete } : {}) };
+    table.constraints?.push({ kind: 'foreign key', name, columns, references });
     ctx.model.table(parent)?.constraints?.push({ kind: 'foreign key', name, from: source, columns: referenced });
     return steps;
   }
@@ -169,27 +171,10 @@ export class AddForeignKey implements Operation {
   dualWrite(ctx: DualWriteContext): DualWrite | undefined {
     const child = resolve(ctx, this.table, this.columns);
     const parent = resolve(ctx, this.spec.references.table, this.spec.references.columns);
-    const model = ctx.model.table(child.table);
-    const key = model && chooseWalkKey(model, ctx.dialect.rowAddress !== undefined);
-    if (!key) return undefined; // validate refused it
-    const q = (name: string) => ctx.dialect.quote(name);
-    const outer = ctx.dialect.qualify(ctx.dialect.baseSchema, child.table);
-    const match = child.columns.map((c, i) => `_zm_parent.${q(parent.columns[i])} = ${outer}.${q(c)}`).join(' AND ');
-    const present = child.columns.map((c) => `${outer}.${q(c)} IS NOT NULL`).join(' AND ');
-    return {
-      table: child.table,
-      rules: [],
-      backfill: [],
-      verify: [
-        {
-          table: child.table,
-          key,
-          what: `${this.table} (${this.columns.join(', ')}) references ${this.spec.references.table} (${this.spec.references.columns.join(', ')})`,
-          // MATCH SIMPLE, as both engines enforce it: a row with a NULL in the key references nothing.
-          mismatch: `${present} AND NOT EXISTS (SELECT 1 FROM ${ctx.dialect.qualify(ctx.dialect.baseSchema, parent.table)} AS _zm_parent WHERE ${match})`,
-        },
-      ],
-    };
+    const what = `${this.table} (${this.columns.join(', ')}) references ${this.spec.references.table} (${this.spec.references.columns.join(', ')})`;
+    const verify = orphanCheck(ctx, child, parent, what);
+    if (!verify) return undefined; // validate refused it
+    return { table: child.table, rules: [], backfill: [], verify: [verify] };
   }
 
   constraintName(ctx: PlanContext): string {
@@ -203,6 +188,32 @@ export class AddForeignKey implements Operation {
   private referencedColumns(ctx: PlanContext): string[] {
     return this.spec.references.columns.map((c) => ctx.view.column(this.spec.references.table, c)!.source);
   }
+}
+
+/**
+ * The scan for rows of `child` whose parent row is missing, along the
+ * table's walk key; undefined for a table without one. MATCH SIMPLE, as
+ * both engines enforce it: a row with a NULL in the key references nothing.
+ */
+export function orphanCheck(
+  ctx: Pick<DualWriteContext, 'dialect' | 'model'>,
+  child: { table: string; columns: string[] },
+  parent: { table: string; columns: string[] },
+  what: string,
+): VerifySpec | undefined {
+  const model = ctx.model.table(child.table);
+  const key = model && chooseWalkKey(model, ctx.dialect.rowAddress !== undefined);
+  if (!key) return undefined;
+  const q = (name: string) => ctx.dialect.quote(name);
+  const outer = ctx.dialect.qualify(ctx.dialect.baseSchema, child.table);
+  const match = child.columns.map((c, i) => `_zm_parent.${q(parent.columns[i])} = ${outer}.${q(c)}`).join(' AND ');
+  const present = child.columns.map((c) => `${outer}.${q(c)} IS NOT NULL`).join(' AND ');
+  return {
+    table: child.table,
+    key,
+    what,
+    mismatch: `${present} AND NOT EXISTS (SELECT 1 FROM ${ctx.dialect.qualify(ctx.dialect.baseSchema, parent.table)} AS _zm_parent WHERE ${match})`,
+  };
 }
 
 /**

@@ -1,9 +1,18 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
-import { describeConstraint, type ColumnModel, type IndexModel, type SchemaModel, type VersionView } from '../engine/schema-model';
+import {
+  describeConstraint,
+  type ColumnModel,
+  type ConstraintModel,
+  type ForeignKeyReference,
+  type IndexModel,
+  type SchemaModel,
+  type VersionView,
+} from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import { helperColumn, rowOf } from '../engine/dual-write';
+import { helperColumn, rowOf, type VerifySpec } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
+import { orphanCheck } from './add-foreign-key';
 import {
   requireColumn,
   requireWalkKey,
@@ -66,14 +75,17 @@ export class AlterColumn implements Operation {
   }
 
   /**
-   * Foreign keys and checks are not carried over to the new column yet:
-   * PostgreSQL would drop them with the old column at contract, and
-   * MySQL/MariaDB would refuse to drop it. So they are refused up front.
+   * Checks, foreign keys of other tables to the column, and its own foreign
+   * keys where the dialect cannot carry them over (see foreignKeys) are not
+   * carried over to the new column: PostgreSQL would drop them with the old
+   * column at contract, and MySQL/MariaDB would refuse to drop it. So they
+   * are refused up front.
    */
   private refuseConstraints(ctx: PlanContext, what: string): void {
     const { source, physical } = this.names(ctx);
-    const bound = (ctx.model.table(source)!.constraints ?? []).find((c) =>
-      c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
+    const carried = this.foreignKeys(ctx);
+    const bound = (ctx.model.table(source)!.constraints ?? []).find(
+      (c) => !carried.includes(c) && c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
     );
     if (bound) {
       throw new ValidationError(
@@ -84,6 +96,38 @@ export class AlterColumn implements Operation {
         },
       );
     }
+  }
+
+  /**
+   * The column's own foreign keys (from its table) that are built again on
+   * the new column: added after the backfill (NOT VALID, so no scan under
+   * lock; the verification looks for rows whose parent is missing first),
+   * validated at contract before the old column and its keys go, then
+   * renamed to the old keys' names. PostgreSQL only (a dialect that can
+   * rename a constraint and validate one), and only keys it can write again
+   * the same (ConstraintModel.references).
+   */
+  private foreignKeys(ctx: PlanContext | DualWriteContext): ConstraintModel[] {
+    const { dialect } = ctx;
+    if (!dialect.renameConstraint || !dialect.validateConstraint) return [];
+    const { source, physical } = this.physical(ctx);
+    return (ctx.model.table(source)?.constraints ?? []).filter(
+      (c) =>
+        c.kind === 'foreign key' &&
+        c.from === undefined &&
+        c.references !== undefined &&
+        c.columns.some((k) => dialect.rules.sameColumn(k, physical)),
+    );
+  }
+
+  /** A foreign key as this operation builds it on the new column: its name, and its columns with the new one. */
+  private shadowKey(key: ConstraintModel, physical: string, helper: string): ConstraintModel & { references: ForeignKeyReference } {
+    return {
+      kind: 'foreign key',
+      name: helperColumn(key.name),
+      columns: key.columns.map((c) => (c === physical ? helper : c)),
+      references: key.references!,
+    };
   }
 
   /** The indexes that use the column: rebuilt on the new column at expand, renamed at contract. */
@@ -103,6 +147,12 @@ export class AlterColumn implements Operation {
     const physical = ctx.view.column(this.table, this.column)!.source;
     const old = ctx.model.column(source, physical)!;
     return { source, physical, old, helper: helperColumn(physical) };
+  }
+
+  /** The table and column as they are before this migration, from planning or from the dual-write rules' context. */
+  private physical(ctx: PlanContext | DualWriteContext): { source: string; physical: string } {
+    if ('view' in ctx) return this.names(ctx);
+    return { source: ctx.previous.table(this.table)!.source, physical: ctx.previous.column(this.table, this.column)!.source };
   }
 
   /** The column as it ends up: what the operation says, else what the column had. */
@@ -131,6 +181,14 @@ export class AlterColumn implements Operation {
       ctx.model.table(source)!.indexes.push(shadow);
       steps.push(ctx.dialect.createIndex(source, shadow));
     }
+    // Added after the backfill (dualWrite's afterBackfill); later migrations of the same run see it at both ends.
+    for (const key of this.foreignKeys(ctx)) {
+      const shadow = this.shadowKey(key, old.name, helper);
+      ctx.model.table(source)!.constraints?.push(shadow);
+      ctx.model
+        .table(shadow.references.table)
+        ?.constraints?.push({ kind: 'foreign key', name: shadow.name, from: source, columns: shadow.references.columns });
+    }
     return steps;
   }
 
@@ -141,6 +199,9 @@ export class AlterColumn implements Operation {
     const checked = final.nullable === false && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName(helper)));
     const indexes = this.indexes(ctx);
+    // Validated before the old column goes with its keys: a scan that takes no lock writes wait for.
+    const keys = this.foreignKeys(ctx);
+    for (const key of keys) steps.push(ctx.dialect.validateConstraint!(source, helperColumn(key.name)));
     const placeholder = !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type) : undefined;
     if (placeholder) steps.unshift(placeholder);
     steps.push(
@@ -153,8 +214,10 @@ export class AlterColumn implements Operation {
       ),
     );
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
-    // The old indexes went with the old column; the rebuilt ones take their names.
+    // The old indexes and foreign keys went with the old column; the rebuilt ones take their names.
     for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
+    for (const key of keys) steps.push(ctx.dialect.renameConstraint!(source, helperColumn(key.name), key.name));
+    this.renameKeysInModel(ctx, source, keys, { from: helper, to: physical });
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
       .filter((i) => !indexes.includes(i))
@@ -179,9 +242,36 @@ export class AlterColumn implements Operation {
     return steps;
   }
 
+  /** After contract, in the model: each carried key is gone from both ends, and its shadow has taken its name and columns. */
+  private renameKeysInModel(ctx: PlanContext, source: string, keys: ConstraintModel[], column: { from: string; to: string }): void {
+    for (const key of keys) {
+      const shadow = helperColumn(key.name);
+      for (const table of ctx.model.tables) {
+        const mine = table.name === source;
+        const end = (c: ConstraintModel, name: string) =>
+          c.kind === 'foreign key' && c.name === name && (mine ? c.from === undefined : c.from === source);
+        table.constraints = (table.constraints ?? [])
+          .filter((c) => !end(c, key.name))
+          .map((c) =>
+            end(c, shadow)
+              ? { ...c, name: key.name, columns: mine ? c.columns.map((k) => (k === column.from ? column.to : k)) : c.columns }
+              : c,
+          );
+      }
+    }
+  }
+
   rollback(ctx: PlanContext): Step[] {
     const { source, helper } = this.names(ctx);
     const table = ctx.model.table(source)!;
+    // The keys built on the new column go with it (PostgreSQL drops a column's constraints with it), at both ends.
+    for (const key of this.foreignKeys(ctx)) {
+      const shadow = helperColumn(key.name);
+      for (const t of ctx.model.tables)
+        t.constraints = t.constraints?.filter(
+          (c) => !(c.kind === 'foreign key' && c.name === shadow && (t === table ? c.from === undefined : c.from === source)),
+        );
+    }
     const shadows = table.indexes.filter((i) => i.columns.includes(helper));
     table.columns = table.columns.filter((c) => c.name !== helper);
     table.indexes = table.indexes.filter((i) => !shadows.includes(i));
@@ -200,6 +290,11 @@ export class AlterColumn implements Operation {
     const previous = ctx.previous.table(this.table)!;
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
+    const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
+      what: `${this.table}.${this.column} (new) = up(old)`,
+      mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
+    });
+    const keys = this.keysOnHelper(ctx, previous.source, physical, helper);
     return {
       table: previous.source,
       rules: [
@@ -221,12 +316,27 @@ export class AlterColumn implements Operation {
           onUpdate: { any: [{ isNull: helper }, { all: [{ unchanged: helper }, { changed: [physical] }] }] },
         },
       ],
-      ...fillNulls(ctx, previous.source, helper, this.spec.up, {
-        what: `${this.table}.${this.column} (new) = up(old)`,
-        mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
-      }),
-      afterBackfill: this.notNullCheck(ctx, previous.source, helper),
+      ...fill,
+      verify: [...(fill.verify ?? []), ...keys.map((k) => k.verify)],
+      afterBackfill: [...this.notNullCheck(ctx, previous.source, helper), ...keys.map((k) => k.add)],
     };
+  }
+
+  /**
+   * Each carried foreign key (foreignKeys) on the new column: the scan for
+   * rows whose new value has no parent, which runs with the verification,
+   * and the key itself, NOT VALID, added once the backfill and the scan are done.
+   */
+  private keysOnHelper(ctx: DualWriteContext, source: string, physical: string, helper: string): Array<{ verify: VerifySpec; add: Step }> {
+    return this.foreignKeys(ctx).flatMap((key) => {
+      const shadow = this.shadowKey(key, physical, helper);
+      const what = `${this.table}.${this.column} (new) of foreign key ${JSON.stringify(key.name)} references ${shadow.references.table} (${shadow.references.columns.join(', ')})`;
+      const verify = orphanCheck(ctx, { table: source, columns: shadow.columns }, shadow.references, what);
+      if (!verify) return [];
+      const { onDelete } = shadow.references;
+      const references = { table: shadow.references.table, columns: shadow.references.columns };
+      return [{ verify, add: ctx.dialect.addForeignKey(source, { name: shadow.name, columns: shadow.columns, references, onDelete }) }];
+    });
   }
 
   private notNullCheck(ctx: DualWriteContext, source: string, helper: string): Step[] {

@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
-import type { ColumnSpec } from '../../migration/types';
-import { constraintOf, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import type { ColumnSpec, ForeignKeyAction } from '../../migration/types';
+import {
+  constraintOf,
+  SchemaModel,
+  type ForeignKeyReference,
+  type IdentifierRules,
+  type TableModel,
+  type ViewTable,
+} from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { positiveFigure } from '../../engine/raw-result';
 import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
@@ -366,14 +373,22 @@ export class PostgresDialect implements Dialect {
     // Foreign keys and checks over each table's columns, and foreign keys of other tables to them.
     const constraints = await this.rows(
       `select t.relname as table_name, k.conname as name, k.contype as type, null as child,
-              array(select a.attname from pg_attribute a where a.attrelid = k.conrelid and a.attnum = any(k.conkey))::text[] as columns,
-              null as index_name
+              array(select a.attname from unnest(k.conkey) with ordinality u(attnum, i)
+                      join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.i)::text[] as columns,
+              null as index_name,
+              -- What a foreign key references (a table of the same schema, else null) and how it behaves.
+              (select r.relname from pg_class r where r.oid = k.confrelid and r.relnamespace = t.relnamespace) as ref_table,
+              array(select a.attname from unnest(k.confkey) with ordinality u(attnum, i)
+                      join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.i)::text[] as ref_columns,
+              k.confdeltype::text as on_delete, k.confupdtype::text as on_update, k.confmatchtype::text as match_type,
+              k.condeferrable as deferrable
          from pg_constraint k join pg_class t on t.oid = k.conrelid join pg_namespace n on n.oid = t.relnamespace
         where n.nspname = ? and k.contype in ('c', 'f')
        union all
        select t.relname, k.conname, 'r', c.relname,
               array(select a.attname from pg_attribute a where a.attrelid = k.confrelid and a.attnum = any(k.confkey))::text[],
-              (select i.relname from pg_class i where i.oid = k.conindid)
+              (select i.relname from pg_class i where i.oid = k.conindid),
+              null, null, null, null, null, null
          from pg_constraint k join pg_class t on t.oid = k.confrelid join pg_namespace n on n.oid = t.relnamespace
          join pg_class c on c.oid = k.conrelid
         where n.nspname = ? and k.contype = 'f'`,
@@ -408,9 +423,9 @@ export class PostgresDialect implements Dialect {
       }
     }
     for (const k of constraints) {
-      tables
-        .get(String(k.table_name))
-        ?.constraints!.push(constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns), k.index_name));
+      const constraint = constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns), k.index_name);
+      const references = k.type === 'f' ? rebuildableReference(k) : undefined;
+      tables.get(String(k.table_name))?.constraints!.push(references ? { ...constraint, references } : constraint);
     }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
@@ -573,6 +588,14 @@ END $zmigrate$`);
 
   dropConstraint(table: string, constraint: string): Step {
     return step(`drop constraint ${constraint}`, `ALTER TABLE ${this.table(table)} DROP CONSTRAINT IF EXISTS ${this.quote(constraint)}`);
+  }
+
+  renameConstraint(table: string, from: string, to: string): Step {
+    return step(
+      `rename constraint ${from} to ${to}`,
+      `ALTER TABLE ${this.table(table)} RENAME CONSTRAINT ${this.quote(from)} TO ${this.quote(to)}`,
+      { guard: { kind: 'constraintMissing', table, constraint: from } },
+    );
   }
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {
@@ -807,6 +830,18 @@ END`;
     const result = await this.knex.raw(sql, bindings as Knex.RawBinding[]);
     return (result as { rows: Row[] }).rows;
   }
+}
+
+/** pg_constraint.confdeltype's codes that zmigrate writes again (`a`, NO ACTION, is the default and needs no clause). */
+const ON_DELETE: Readonly<Record<string, ForeignKeyAction | undefined>> = { a: undefined, r: 'restrict', c: 'cascade', n: 'set null' };
+
+/** A foreign key's target as alterColumn can build it again (ForeignKeyReference), from the catalog row read for it. */
+function rebuildableReference(k: Row): ForeignKeyReference | undefined {
+  const onDelete = String(k.on_delete);
+  const plain = k.on_update === 'a' && k.match_type === 's' && k.deferrable === false && Object.hasOwn(ON_DELETE, onDelete);
+  if (!plain || k.ref_table === null) return undefined;
+  const action = ON_DELETE[onDelete];
+  return { table: String(k.ref_table), columns: parseTextArray(k.ref_columns), ...(action ? { onDelete: action } : {}) };
 }
 
 function parseTextArray(value: unknown): string[] {
