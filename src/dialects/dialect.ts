@@ -249,7 +249,8 @@ export interface Dialect {
   createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step;
   dropTable(table: string): Step;
   addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step;
-  dropColumn(table: string, column: string): Step;
+  /** The column's own `foreignKeys` go with it (where the engine does not drop them by itself, they are named). */
+  dropColumn(table: string, column: string, foreignKeys?: string[]): Step;
   /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */
   finalizeColumn(
     table: string,
@@ -259,20 +260,37 @@ export interface Dialect {
   ): Step | undefined;
   setNotNull(table: string, column: string, spec: ColumnSpec): Step;
   renameColumn(table: string, from: string, to: string): Step;
-  /** Contract of an altered column: the old column goes and the helper takes its name and final settings. */
-  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[]): Step;
+  /**
+   * Contract of an altered column: the old column goes and the helper takes
+   * its name and final settings; the old column's `indexes` and `foreignKeys`
+   * go with it (where the engine does not drop them by itself, they are named).
+   */
+  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step;
   /**
    * Without transactional DDL: gives a NOT NULL column that is about to be
    * dropped or replaced a harmless default (an instant change), so writes that
    * no longer fill it, once the triggers are gone, do not fail meanwhile.
+   * The column's `foreignKeys`, which that value would break, go in the same
+   * change (alterColumn has built them again on the new column).
    */
-  placeholderDefault?(table: string, column: string, type: string): Step | undefined;
+  placeholderDefault?(table: string, column: string, type: string, foreignKeys?: string[]): Step | undefined;
   /** Only where capabilities.notValidConstraints. */
   addNotNullCheck?(table: string, column: string, constraint: string): Step;
   validateConstraint?(table: string, constraint: string): Step;
   dropConstraint?(table: string, constraint: string): Step;
-  /** Where a constraint can take another name in place (PostgreSQL): alterColumn carries a column's foreign keys over with it. */
-  renameConstraint?(table: string, from: string, to: string): Step;
+  /**
+   * The foreign key `from` under the name and on the columns of `to`, which
+   * are its own columns renamed: alterColumn's contract, once the old key has
+   * gone with the old column. Where this is missing, alterColumn refuses a
+   * column a foreign key uses.
+   */
+  renameForeignKey?(table: string, from: string, to: ForeignKeyDefinition): Step;
+  /**
+   * Where the engine requires a foreign key's column and the column it
+   * references to be of like types (InnoDB): whether `child` may reference
+   * `parent`, both as the model spells types. Elsewhere the server decides.
+   */
+  keyTypesMatch?(child: string, parent: string): boolean;
   createIndex(table: string, index: IndexDefinition): Step;
   renameIndex(table: string, from: string, to: string): Step;
   dropIndex(table: string, index: string): Step;

@@ -62,6 +62,7 @@ export class AlterColumn implements Operation {
       throw new ValidationError(ctx.migration, `${what}: the column is part of the primary key, which zmigrate does not rebuild online`);
     }
     this.refuseConstraints(ctx, what);
+    this.refuseKeyTypes(ctx, what);
     const special = this.indexes(ctx).find((i) => i.special);
     if (special) {
       throw new ValidationError(
@@ -103,13 +104,13 @@ export class AlterColumn implements Operation {
    * the new column: added after the backfill (NOT VALID, so no scan under
    * lock; the verification looks for rows whose parent is missing first),
    * validated at contract before the old column and its keys go, then
-   * renamed to the old keys' names. PostgreSQL only (a dialect that can
-   * rename a constraint and validate one), and only keys it can write again
-   * the same (ConstraintModel.references).
+   * renamed to the old keys' names. Only where the dialect can rename a
+   * foreign key, and only keys it can write again the same
+   * (ConstraintModel.references).
    */
   private foreignKeys(ctx: PlanContext | DualWriteContext): ConstraintModel[] {
     const { dialect } = ctx;
-    if (!dialect.renameConstraint || !dialect.validateConstraint) return [];
+    if (!dialect.renameForeignKey) return [];
     const { source, physical } = this.physical(ctx);
     return (ctx.model.table(source)?.constraints ?? []).filter(
       (c) =>
@@ -128,6 +129,25 @@ export class AlterColumn implements Operation {
       columns: key.columns.map((c) => (c === physical ? helper : c)),
       references: key.references!,
     };
+  }
+
+  /** A carried foreign key whose parent column the new type cannot reference, where the engine requires like types. */
+  private refuseKeyTypes(ctx: PlanContext, what: string): void {
+    const match = ctx.dialect.keyTypesMatch?.bind(ctx.dialect);
+    if (!match) return;
+    const { physical, old } = this.names(ctx);
+    const type = this.final(old).type;
+    for (const key of this.foreignKeys(ctx)) {
+      const position = key.columns.findIndex((c) => ctx.dialect.rules.sameColumn(c, physical));
+      const parent = key.references!;
+      const parentType = ctx.model.column(parent.table, parent.columns[position])?.type;
+      if (parentType === undefined || match(type, parentType)) continue;
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: ${describeConstraint(key)} references ${parent.table}.${parent.columns[position]} (${parentType}), which ${ctx.dialect.displayName} does not let a column of type ${type} reference`,
+        { hint: 'keep a type the referenced column matches, or drop the key in an earlier migration and add it again in a later one' },
+      );
+    }
   }
 
   /** The indexes that use the column: rebuilt on the new column at expand, renamed at contract. */
@@ -201,8 +221,11 @@ export class AlterColumn implements Operation {
     const indexes = this.indexes(ctx);
     // Validated before the old column goes with its keys: a scan that takes no lock writes wait for.
     const keys = this.foreignKeys(ctx);
-    for (const key of keys) steps.push(ctx.dialect.validateConstraint!(source, helperColumn(key.name)));
-    const placeholder = !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type) : undefined;
+    if (ctx.dialect.validateConstraint) for (const key of keys) steps.push(ctx.dialect.validateConstraint(source, helperColumn(key.name)));
+    const keyNames = keys.map((k) => k.name);
+    // The old keys go with the placeholder, whose value has no parent; else with the old column.
+    const placeholder =
+      !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type, keyNames) : undefined;
     if (placeholder) steps.unshift(placeholder);
     steps.push(
       ctx.dialect.replaceColumn(
@@ -211,12 +234,17 @@ export class AlterColumn implements Operation {
         helper,
         { ...final, comment: old.comment },
         indexes.map((i) => i.name),
+        placeholder ? [] : keyNames,
       ),
     );
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
     // The old indexes and foreign keys went with the old column; the rebuilt ones take their names.
     for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
-    for (const key of keys) steps.push(ctx.dialect.renameConstraint!(source, helperColumn(key.name), key.name));
+    for (const key of keys) {
+      const { table: parent, columns, onDelete } = key.references!;
+      const definition = { name: key.name, columns: key.columns, references: { table: parent, columns }, onDelete };
+      steps.push(ctx.dialect.renameForeignKey!(source, helperColumn(key.name), definition));
+    }
     this.renameKeysInModel(ctx, source, keys, { from: helper, to: physical });
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
@@ -264,9 +292,9 @@ export class AlterColumn implements Operation {
   rollback(ctx: PlanContext): Step[] {
     const { source, helper } = this.names(ctx);
     const table = ctx.model.table(source)!;
-    // The keys built on the new column go with it (PostgreSQL drops a column's constraints with it), at both ends.
-    for (const key of this.foreignKeys(ctx)) {
-      const shadow = helperColumn(key.name);
+    // The keys built on the new column go first, at both ends: InnoDB keeps a column and an index a key uses.
+    const keys = this.foreignKeys(ctx).map((key) => helperColumn(key.name));
+    for (const shadow of keys) {
       for (const t of ctx.model.tables)
         t.constraints = t.constraints?.filter(
           (c) => !(c.kind === 'foreign key' && c.name === shadow && (t === table ? c.from === undefined : c.from === source)),
@@ -276,7 +304,11 @@ export class AlterColumn implements Operation {
     table.columns = table.columns.filter((c) => c.name !== helper);
     table.indexes = table.indexes.filter((i) => !shadows.includes(i));
     // Shadow indexes first: MariaDB refuses to drop a column out of a multi-column unique index.
-    return [...shadows.map((i) => ctx.dialect.dropIndex(source, i.name)), ctx.dialect.dropColumn(source, helper)];
+    return [
+      ...keys.flatMap((shadow) => ctx.dialect.dropForeignKey(source, shadow)),
+      ...shadows.map((i) => ctx.dialect.dropIndex(source, i.name)),
+      ctx.dialect.dropColumn(source, helper),
+    ];
   }
 
   shapeView(view: VersionView, model: SchemaModel): void {

@@ -1,5 +1,5 @@
 import type { DropColumnSpec } from '../migration/types';
-import type { VersionView } from '../engine/schema-model';
+import { describeConstraint, type ConstraintModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
@@ -25,6 +25,14 @@ export class DropColumn implements Operation {
 
   validate(ctx: PlanContext): void {
     requireColumn(ctx, this.table, this.column);
+    const referenced = this.keys(ctx).find((k) => k.from !== undefined);
+    if (referenced) {
+      throw new ValidationError(
+        ctx.migration,
+        `dropColumn ${this.table}.${this.column}: ${describeConstraint(referenced)} references the column, which would stop contract`,
+        { hint: 'drop that key in an earlier migration (op.sql), or keep the column' },
+      );
+    }
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
       return;
@@ -45,14 +53,34 @@ export class DropColumn implements Operation {
     return [];
   }
 
+  /**
+   * The column's own foreign keys go with it: first, with the placeholder,
+   * whose value has no parent, where there is one; else with the column.
+   */
   contract(ctx: PlanContext): Step[] {
     const source = sourceTable(ctx, this.table);
     const physical = ctx.view.column(this.table, this.column)!.source;
     const table = ctx.model.table(source)!;
     const old = ctx.model.column(source, physical)!;
-    const placeholder = !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type) : undefined;
+    const keys = this.keys(ctx).filter((k) => k.from === undefined);
+    const names = keys.map((k) => k.name);
+    const placeholder =
+      !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type, names) : undefined;
     table.columns = table.columns.filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical));
-    return [...(placeholder ? [placeholder] : []), ctx.dialect.dropColumn(source, physical)];
+    for (const t of ctx.model.tables)
+      t.constraints = t.constraints?.filter(
+        (c) => !keys.some((k) => k.name === c.name && (t === table ? c.from === undefined : c.from === source)),
+      );
+    return [...(placeholder ? [placeholder] : []), ctx.dialect.dropColumn(source, physical, placeholder ? [] : names)];
+  }
+
+  /** The foreign keys that use the column: its table's own, and other tables' to it (`from`). */
+  private keys(ctx: PlanContext): ConstraintModel[] {
+    const source = sourceTable(ctx, this.table);
+    const physical = ctx.view.column(this.table, this.column)!.source;
+    return (ctx.model.table(source)?.constraints ?? []).filter(
+      (c) => c.kind === 'foreign key' && c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
+    );
   }
 
   rollback(): Step[] {

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
-import type { ColumnSpec } from '../../migration/types';
-import { constraintOf, SchemaModel, type IdentifierRules, type TableModel, type ViewTable } from '../../engine/schema-model';
+import type { ColumnSpec, ForeignKeyAction } from '../../migration/types';
+import {
+  constraintOf,
+  SchemaModel,
+  type ForeignKeyReference,
+  type IdentifierRules,
+  type TableModel,
+  type ViewTable,
+} from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { positiveFigure } from '../../engine/raw-result';
 import { REBUILD_TABLE, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
@@ -375,11 +382,17 @@ export class MysqlDialect implements Dialect {
     );
     // Foreign keys from each table and from other tables to it, one row per column.
     const foreignKeys = await this.rows(
-      `SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS name, 'f' AS type, NULL AS child, COLUMN_NAME AS column_name,
-              ORDINAL_POSITION AS position
-         FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL
+      `SELECT k.TABLE_NAME AS table_name, k.CONSTRAINT_NAME AS name, 'f' AS type, NULL AS child, k.COLUMN_NAME AS column_name,
+              k.ORDINAL_POSITION AS position,
+              -- What a key references (a table of the same database, else null) and what it does.
+              CASE WHEN k.REFERENCED_TABLE_SCHEMA = k.TABLE_SCHEMA THEN k.REFERENCED_TABLE_NAME END AS ref_table,
+              k.REFERENCED_COLUMN_NAME AS ref_column, r.DELETE_RULE AS on_delete, r.UPDATE_RULE AS on_update
+         FROM information_schema.KEY_COLUMN_USAGE k
+         JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+        WHERE k.TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL
        UNION ALL
-       SELECT REFERENCED_TABLE_NAME, CONSTRAINT_NAME, 'r', TABLE_NAME, REFERENCED_COLUMN_NAME, ORDINAL_POSITION
+       SELECT REFERENCED_TABLE_NAME, CONSTRAINT_NAME, 'r', TABLE_NAME, REFERENCED_COLUMN_NAME, ORDINAL_POSITION, NULL, NULL, NULL, NULL
          FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL
        ORDER BY table_name, name, type, child, position`,
       [this.baseSchema, this.baseSchema],
@@ -430,8 +443,13 @@ export class MysqlDialect implements Dialect {
       const constraints = tables.get(String(k.table_name))?.constraints;
       const key = constraintOf(String(k.type), String(k.name), k.child, [String(k.column_name)]);
       const known = constraints?.find((c) => c.kind === key.kind && c.name === key.name && c.from === key.from);
-      if (known) known.columns.push(...key.columns);
-      else constraints?.push(key);
+      if (known) {
+        known.columns.push(...key.columns);
+        known.references?.columns.push(String(k.ref_column));
+      } else {
+        const references = k.type === 'f' ? rebuildableReference(k) : undefined;
+        constraints?.push(references ? { ...key, references } : key);
+      }
     }
     for (const k of checks) {
       const columns = [...String(k.clause).matchAll(/`((?:[^`]|``)+)`/g)].map((m) => m[1].replace(/``/g, '`'));
@@ -523,11 +541,17 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  dropColumn(table: string, column: string): Step {
-    return step(`drop column ${table}.${column}`, `ALTER TABLE ${this.table(table)} DROP COLUMN ${this.quote(column)}, LOCK=NONE`, {
-      guard: { kind: 'columnMissing', table, column },
-      instantWhereAllowed: true,
-    });
+  dropColumn(table: string, column: string, foreignKeys: string[] = []): Step {
+    // InnoDB keeps a column its foreign keys use: they go in the same statement (the guard skips it once done).
+    const dropKeys = foreignKeys.map((k) => `DROP FOREIGN KEY ${this.quote(k)}, `).join('');
+    return step(
+      `drop column ${table}.${column}`,
+      `ALTER TABLE ${this.table(table)} ${dropKeys}DROP COLUMN ${this.quote(column)}, LOCK=NONE`,
+      {
+        guard: { kind: 'columnMissing', table, column },
+        instantWhereAllowed: true,
+      },
+    );
   }
 
   finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step | undefined {
@@ -558,8 +582,10 @@ export class MysqlDialect implements Dialect {
   }
 
   /** Indexes on the old column are dropped whole (MySQL would otherwise only take the column out of them). */
-  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[]): Step {
-    const dropIndexes = indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
+  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step {
+    // InnoDB drops neither a column's foreign keys nor its indexes with it: named first, in the same statement.
+    const dropKeys = foreignKeys.map((k) => `DROP FOREIGN KEY ${this.quote(k)}, `).join('');
+    const dropIndexes = dropKeys + indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
     const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
     return step(
       `replace column ${table}.${column}`,
@@ -568,7 +594,7 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  placeholderDefault(table: string, column: string, type: string): Step | undefined {
+  placeholderDefault(table: string, column: string, type: string, foreignKeys: string[] = []): Step | undefined {
     const t = type.toLowerCase();
     const value = /int|dec|num|float|double|real|bit|bool|year/.test(t)
       ? '0'
@@ -580,12 +606,14 @@ export class MysqlDialect implements Dialect {
             ? "'00:00:00'"
             : undefined;
     if (value === undefined) return undefined;
+    // Dropping a foreign key changes the catalog only. IF EXISTS, for a rerun, is MariaDB's: MySQL's stops such a
+    // rerun ("check that it exists"), which then needs the placeholder's ALTER run by hand.
+    const ifExists = this.#mariadb ? 'IF EXISTS ' : '';
+    const dropKeys = foreignKeys.map((k) => `DROP FOREIGN KEY ${ifExists}${this.quote(k)}, `).join('');
     return step(
       `placeholder default for ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${value}`,
-      {
-        prepares: true,
-      },
+      `ALTER TABLE ${this.table(table)} ${dropKeys}ALTER COLUMN ${this.quote(column)} SET DEFAULT ${value}`,
+      { prepares: true },
     );
   }
 
@@ -715,13 +743,57 @@ END`;
     const refs = fk.references.columns.map((c) => this.quote(c)).join(', ');
     const onDelete = fk.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[fk.onDelete]}` : '';
     const alter = `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(fk.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(fk.references.table)} (${refs})${onDelete}, ALGORITHM=INPLACE, LOCK=NONE`;
-    // MySQL has no per-statement form: the session flag is set back right after (a new session starts with it on).
-    const sql = this.#mariadb
-      ? `SET STATEMENT foreign_key_checks = 0 FOR ${alter}`
-      : `SET SESSION foreign_key_checks = 0;\n${alter};\nSET SESSION foreign_key_checks = 1`;
-    return step(`add foreign key ${fk.name} (existing rows verified next)`, sql, {
+    return step(`add foreign key ${fk.name} (existing rows verified next)`, this.#withoutKeyChecks(alter), {
       guard: { kind: 'constraintExists', table, constraint: fk.name },
     });
+  }
+
+  /**
+   * No RENAME for a foreign key: the key under its new name is added, as
+   * addForeignKey adds one (in place, not checking the rows, which the old
+   * key already held), and the old one dropped, in one statement, so the
+   * column is never without a key.
+   */
+  get renameForeignKey(): ((table: string, from: string, to: ForeignKeyDefinition) => Step) | undefined {
+    // MySQL has no DROP FOREIGN KEY IF EXISTS, which placeholderDefault needs to be run again.
+    return this.#mariadb ? (table, from, to) => this.#renameForeignKey(table, from, to) : undefined;
+  }
+
+  #renameForeignKey(table: string, from: string, to: ForeignKeyDefinition): Step {
+    const cols = to.columns.map((c) => this.quote(c)).join(', ');
+    const refs = to.references.columns.map((c) => this.quote(c)).join(', ');
+    const onDelete = to.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[to.onDelete]}` : '';
+    const alter = `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(from)}, ADD CONSTRAINT ${this.quote(to.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(to.references.table)} (${refs})${onDelete}, ALGORITHM=INPLACE, LOCK=NONE`;
+    return step(`rename foreign key ${from} to ${to.name}`, this.#withoutKeyChecks(alter), {
+      guard: { kind: 'constraintMissing', table, constraint: from },
+    });
+  }
+
+  /**
+   * InnoDB: integers of the same size and sign (a display width aside), and
+   * strings of any length; any other type only the same. (The character
+   * sets of strings must match too, which the model does not hold: the
+   * server refuses such a key when it is added, before the old one goes.)
+   */
+  keyTypesMatch(child: string, parent: string): boolean {
+    const kind = (type: string) => {
+      const t = type.toLowerCase().trim().replace(/\s+/g, ' ');
+      if (/^(var)?char\b/.test(t)) return 'string';
+      if (/^(var)?binary\b/.test(t)) return 'binary';
+      return t.replace(/^((?:tiny|small|medium|big)?int|integer)\(\d+\)/, '$1').replace(/^integer\b/, 'int');
+    };
+    return kind(child) === kind(parent);
+  }
+
+  /**
+   * An ALTER TABLE that adds a foreign key in place (foreign_key_checks off,
+   * for that statement only). MySQL has no per-statement form: the session
+   * flag is set back right after (a new session starts with it on).
+   */
+  #withoutKeyChecks(alter: string): string {
+    return this.#mariadb
+      ? `SET STATEMENT foreign_key_checks = 0 FOR ${alter}`
+      : `SET SESSION foreign_key_checks = 0;\n${alter};\nSET SESSION foreign_key_checks = 1`;
   }
 
   /** The index zmigrate built for the key, named after it, goes too (guarded: there is none when another index served). */
@@ -792,6 +864,28 @@ END`;
     const [rows] = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as [Row[]];
     return rows;
   }
+}
+
+/**
+ * REFERENTIAL_CONSTRAINTS.DELETE_RULE values that zmigrate writes again.
+ * InnoDB's RESTRICT and NO ACTION are the same; MariaDB shows a key without
+ * ON DELETE as RESTRICT and one with ON DELETE RESTRICT as NO ACTION, so
+ * RESTRICT is written again as no clause.
+ */
+const ON_DELETE: Readonly<Record<string, ForeignKeyAction | undefined>> = {
+  RESTRICT: undefined,
+  'NO ACTION': 'no action',
+  CASCADE: 'cascade',
+  'SET NULL': 'set null',
+};
+
+/** A foreign key's target as alterColumn can build it again (ForeignKeyReference), from its first column's catalog row. */
+function rebuildableReference(k: Row): ForeignKeyReference | undefined {
+  // ON UPDATE: only the default (RESTRICT, which MariaDB shows, or NO ACTION), which the key is written with again.
+  const plain = (k.on_update === 'RESTRICT' || k.on_update === 'NO ACTION') && Object.hasOwn(ON_DELETE, String(k.on_delete));
+  if (!plain || k.ref_table === null) return undefined;
+  const onDelete = ON_DELETE[String(k.on_delete)];
+  return { table: String(k.ref_table), columns: [String(k.ref_column)], ...(onDelete ? { onDelete } : {}) };
 }
 
 /** The name a renamed table's bridge view is moved aside to: `_zm_bridge_` and a hash, short enough for any table name. */

@@ -590,10 +590,11 @@ END $zmigrate$`);
     return step(`drop constraint ${constraint}`, `ALTER TABLE ${this.table(table)} DROP CONSTRAINT IF EXISTS ${this.quote(constraint)}`);
   }
 
-  renameConstraint(table: string, from: string, to: string): Step {
+  /** Its columns were renamed with it: only the name changes. */
+  renameForeignKey(table: string, from: string, to: ForeignKeyDefinition): Step {
     return step(
-      `rename constraint ${from} to ${to}`,
-      `ALTER TABLE ${this.table(table)} RENAME CONSTRAINT ${this.quote(from)} TO ${this.quote(to)}`,
+      `rename constraint ${from} to ${to.name}`,
+      `ALTER TABLE ${this.table(table)} RENAME CONSTRAINT ${this.quote(from)} TO ${this.quote(to.name)}`,
       { guard: { kind: 'constraintMissing', table, constraint: from } },
     );
   }

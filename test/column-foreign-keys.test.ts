@@ -1,0 +1,274 @@
+/**
+ * alterColumn of a column its own foreign keys use: the keys are built again
+ * on the new column (after the backfill, once the verification found every
+ * new value's parent: NOT VALID on PostgreSQL, in place without checking the
+ * rows on MySQL/MariaDB), validated at contract on PostgreSQL, and take the
+ * old names once the old column has gone, keeping what they do on delete.
+ * Writes of both apps go on throughout; a new value without a parent stops
+ * expand naming its row; rollback leaves the old keys alone. Keys zmigrate
+ * cannot write again the same, and on MySQL/MariaDB a new type the
+ * referenced column does not match, are refused before anything changes.
+ * dropColumn of such a column drops its keys with it (InnoDB refuses to drop
+ * a column a key uses), and refuses a column another table's key references.
+ */
+import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex } from './support/apps';
+import { inspect } from './support/inspect';
+
+const ORDERS = 3000;
+const CUSTOMERS = 100;
+
+type Row = Record<string, unknown>;
+
+async function rows(knex: Knex, sql: string, bindings: unknown[] = []): Promise<Row[]> {
+  return rowsOf<Row>(await knex.raw(sql, bindings as never));
+}
+
+const PG_ON_DELETE: Record<string, string> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null' };
+
+/** A table's foreign keys, on either engine: `name (columns) -> parent (columns) on delete <action>`, and `(not valid)` where so. */
+async function foreignKeys(db: TestDatabase, table: string): Promise<string[]> {
+  const found =
+    db.engine === 'postgres'
+      ? await rows(
+          db.knex,
+          `select k.conname as name, r.relname as parent, k.confdeltype::text as del, k.convalidated as valid,
+                  array_to_string(array(select a.attname from unnest(k.conkey) with ordinality u(n, i)
+                    join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n order by u.i), ', ') as cols,
+                  array_to_string(array(select a.attname from unnest(k.confkey) with ordinality u(n, i)
+                    join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.n order by u.i), ', ') as refs
+             from pg_constraint k join pg_class r on r.oid = k.confrelid
+            where k.conrelid = ?::regclass and k.contype = 'f'`,
+          [table],
+        )
+      : await rows(
+          db.knex,
+          `select k.CONSTRAINT_NAME as name, k.REFERENCED_TABLE_NAME as parent, r.DELETE_RULE as del, 1 as valid,
+                  group_concat(k.COLUMN_NAME order by k.ORDINAL_POSITION separator ', ') as cols,
+                  group_concat(k.REFERENCED_COLUMN_NAME order by k.ORDINAL_POSITION separator ', ') as refs
+             from information_schema.KEY_COLUMN_USAGE k
+             join information_schema.REFERENTIAL_CONSTRAINTS r
+               on r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA and r.CONSTRAINT_NAME = k.CONSTRAINT_NAME and r.TABLE_NAME = k.TABLE_NAME
+            where k.TABLE_SCHEMA = database() and k.TABLE_NAME = ? and k.REFERENCED_TABLE_NAME is not null
+            group by k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE`,
+          [table],
+        );
+  return found
+    .map((k) => {
+      const action = db.engine === 'postgres' ? PG_ON_DELETE[String(k.del)] : String(k.del).toLowerCase();
+      return `${String(k.name)} (${String(k.cols)}) -> ${String(k.parent)} (${String(k.refs)}) on delete ${action}${k.valid === false ? ' (not valid)' : ''}`;
+    })
+    .sort();
+}
+
+async function columnType(db: TestDatabase, table: string, column: string): Promise<string> {
+  const [row] =
+    db.engine === 'postgres'
+      ? await rows(
+          db.knex,
+          'select format_type(atttypid, atttypmod) as t from pg_attribute where attrelid = ?::regclass and attname = ? and not attisdropped',
+          [table, column],
+        )
+      : await rows(
+          db.knex,
+          'select COLUMN_TYPE as t from information_schema.COLUMNS where TABLE_SCHEMA = database() and TABLE_NAME = ? and COLUMN_NAME = ?',
+          [table, column],
+        );
+  return String(row?.t);
+}
+
+// orders.customer_id becomes a bigint that may be NULL (on MySQL/MariaDB it is a bigint already: InnoDB wants the
+// type of the column it references); order_lines.product, second in its key, a longer string.
+const WIDEN = migrationSource([
+  "op.alterColumn('orders', 'customer_id', { type: 'bigint', nullable: true, up: 'customer_id', down: 'customer_id' })",
+  "op.alterColumn('order_lines', 'product', { type: 'varchar(40)', up: 'product', down: 'product' })",
+]);
+
+describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on %s', (engine: Engine) => {
+  const pg = engine === 'postgres';
+  const restrict = pg ? 'no action' : 'restrict'; // what each engine reports for a key without ON DELETE
+  let db: TestDatabase;
+
+  const cli = (dir: string, ...args: string[]): Promise<CliResult> =>
+    runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    await db.knex.raw(`CREATE TABLE customers (id ${pg ? 'integer' : 'bigint'} PRIMARY KEY, name varchar(40) NOT NULL)`);
+    await db.knex.raw('CREATE TABLE products (vendor integer NOT NULL, code varchar(20) NOT NULL, PRIMARY KEY (vendor, code))');
+    await db.knex.raw(
+      `CREATE TABLE orders (id integer PRIMARY KEY, customer_id ${pg ? 'integer' : 'bigint'} NOT NULL, amount integer NOT NULL, ` +
+        'CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE)',
+    );
+    await db.knex.raw('CREATE INDEX orders_customer_idx ON orders (customer_id)');
+    // A key of two columns, the altered one second: its columns keep their order. No index of its own on
+    // MySQL/MariaDB, which make one named after the key.
+    await db.knex.raw(
+      'CREATE TABLE order_lines (id integer PRIMARY KEY, vendor integer NOT NULL, product varchar(20), ' +
+        'CONSTRAINT line_product_fk FOREIGN KEY (vendor, product) REFERENCES products (vendor, code))',
+    );
+    if (pg) await db.knex.raw('CREATE INDEX line_product_idx ON order_lines (vendor, product)');
+    const numbers = (n: number) => (pg ? `generate_series(1, ${n}) AS g(seq)` : `seq_1_to_${n}`);
+    await db.knex.raw(`INSERT INTO customers (id, name) SELECT seq, CONCAT('c', seq) FROM ${numbers(CUSTOMERS)}`);
+    await db.knex.raw(`INSERT INTO products (vendor, code) SELECT 1 + seq % 3, CONCAT('p', seq) FROM ${numbers(30)}`);
+    await db.knex.raw(`INSERT INTO orders (id, customer_id, amount) SELECT seq, 1 + seq % ${CUSTOMERS}, seq FROM ${numbers(ORDERS)}`);
+    await db.knex.raw(`INSERT INTO order_lines (id, vendor, product) SELECT seq, 1 + seq % 3, CONCAT('p', seq) FROM ${numbers(30)}`);
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const originalKeys = {
+    orders: [`orders_customer_fk (customer_id) -> customers (id) on delete cascade`],
+    order_lines: [`line_product_fk (vendor, product) -> products (vendor, code) on delete ${restrict}`],
+  };
+
+  test('the keys are built on the new column, hold while both apps write, and take the old names at contract while the new app writes', async () => {
+    const dir = migrationsDir({ '0001_widen.ts': WIDEN });
+    let v2: Knex | undefined;
+    const old = startWriter(async (i) => {
+      await db.knex('orders').insert({ id: 100_000 + i, customer_id: 1 + (i % CUSTOMERS), amount: i });
+      await db
+        .knex('orders')
+        .where({ id: 1 + ((i * 7) % ORDERS) })
+        .update({ customer_id: 1 + ((i * 3) % CUSTOMERS) });
+    });
+    const fresh = startWriter(async (i) => {
+      if (!v2) return;
+      const app = v2;
+      await retryViewSwap(() => app('orders').insert({ id: 200_000 + i, customer_id: 1 + ((i * 11) % CUSTOMERS), amount: i }));
+    });
+    try {
+      const expand = await cli(dir, 'expand');
+      expect(expand.code).toBe(0);
+      expect(expand.stderr).toMatch(
+        /verified orders\.customer_id \(new\) of foreign key "orders_customer_fk" references customers \(id\) on every row/,
+      );
+      const notValid = pg ? ' (not valid)' : '';
+      expect(await foreignKeys(db, 'orders')).toEqual([
+        `_zm_orders_customer_fk (_zm_customer_id) -> customers (id) on delete cascade${notValid}`,
+        ...originalKeys.orders,
+      ]);
+      expect(await foreignKeys(db, 'order_lines')).toEqual([
+        `_zm_line_product_fk (vendor, _zm_product) -> products (vendor, code) on delete ${restrict}${notValid}`,
+        ...originalKeys.order_lines,
+      ]);
+      v2 = db.versionKnex(`${db.base}_0001_widen`);
+      await waitFor(() => fresh.stats.writes >= 20);
+      // A new app's write without a parent fails (on whichever of the two keys checks it first).
+      await expect(v2('orders').insert({ id: 300_000, customer_id: CUSTOMERS + 1, amount: 1 })).rejects.toThrow(/foreign key constraint/);
+      await expect(v2('order_lines').insert({ id: 300_000, vendor: 1, product: 'nope' })).rejects.toThrow(/foreign key constraint/);
+      // The old app is gone by contract (the deploy is done); the new one writes through it.
+      expect((await old.stop()).failures).toEqual([]);
+      const contract = await cli(dir, 'contract');
+      expect(contract.code).toBe(0);
+      await waitFor(() => fresh.stats.writes >= 40);
+    } finally {
+      await old.stop();
+      expect((await fresh.stop()).failures).toEqual([]);
+    }
+    expect(await foreignKeys(db, 'orders')).toEqual(originalKeys.orders);
+    expect(await foreignKeys(db, 'order_lines')).toEqual(originalKeys.order_lines);
+    expect(await columnType(db, 'orders', 'customer_id')).toBe(pg ? 'bigint' : 'bigint(20)');
+    expect(await columnType(db, 'order_lines', 'product')).toBe(pg ? 'character varying(40)' : 'varchar(40)');
+    // Still enforced, and still cascading.
+    await expect(db.knex('orders').insert({ id: 400_000, customer_id: CUSTOMERS + 1, amount: 1 })).rejects.toThrow(/orders_customer_fk/);
+    await db.knex('customers').where({ id: 7 }).delete();
+    expect(rowsOf<Row>(await db.knex.raw('select count(*) as n from orders where customer_id = 7')).map((r) => Number(r.n))).toEqual([0]);
+    expect(rowsOf<Row>(await db.knex.raw('select count(*) as n from orders where customer_id is null')).map((r) => Number(r.n))).toEqual([
+      0,
+    ]);
+  });
+
+  test('rollback after expand leaves the old keys alone and no new one behind', async () => {
+    const dir = migrationsDir({ '0001_widen.ts': WIDEN });
+    const before = await inspect(db);
+    expect((await cli(dir, 'expand')).code).toBe(0);
+    expect((await cli(dir, 'rollback')).code).toBe(0);
+    expect(await foreignKeys(db, 'orders')).toEqual(originalKeys.orders);
+    expect(await foreignKeys(db, 'order_lines')).toEqual(originalKeys.order_lines);
+    const after = await inspect(db);
+    expect([after.columns('orders'), after.indexes('orders'), after.indexes('order_lines'), after.triggers]).toEqual([
+      before.columns('orders'),
+      before.indexes('orders'),
+      before.indexes('order_lines'),
+      before.triggers,
+    ]);
+  });
+
+  test('new values whose parent is missing stop expand at the verification, naming their rows; a rollback cleans up', async () => {
+    const dir = migrationsDir({
+      '0001_shift.ts': migrationSource([
+        "op.alterColumn('orders', 'customer_id', { type: 'bigint', up: 'customer_id + 95', down: 'customer_id - 95' })",
+      ]),
+    });
+    const expand = await cli(dir, 'expand');
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toMatch(
+      /verification failed: orders\.customer_id \(new\) of foreign key "orders_customer_fk" references customers \(id\) does not hold for rows with key \d+/,
+    );
+    // Stopped before the key was added.
+    expect(await foreignKeys(db, 'orders')).toEqual(originalKeys.orders);
+    expect((await cli(dir, 'contract')).code).toBe(2);
+    expect((await cli(dir, 'rollback')).code).toBe(0);
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'customer_id', 'amount']);
+  });
+
+  test('a key zmigrate cannot write again the same (ON UPDATE CASCADE) is refused before anything changes', async () => {
+    await db.knex.raw(
+      pg ? 'ALTER TABLE orders DROP CONSTRAINT orders_customer_fk' : 'ALTER TABLE orders DROP FOREIGN KEY orders_customer_fk',
+    );
+    await db.knex.raw(
+      'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) ON UPDATE CASCADE',
+    );
+    const result = await cli(migrationsDir({ '0001_widen.ts': WIDEN }), 'expand');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^error: 0001_widen: alterColumn orders\.customer_id: foreign key "orders_customer_fk" uses the column, and zmigrate cannot carry it over to the new column/,
+    );
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'customer_id', 'amount']);
+  });
+
+  test('dropColumn of a column its own foreign key uses: the key goes with it at contract, while the new app writes', async () => {
+    const dir = migrationsDir({ '0001_drop.ts': migrationSource(["op.dropColumn('orders', 'customer_id', { down: '1' })"]) });
+    expect((await cli(dir, 'expand')).code).toBe(0);
+    const v2 = db.versionKnex(`${db.base}_0001_drop`);
+    const fresh = startWriter((i) => retryViewSwap(() => v2('orders').insert({ id: 200_000 + i, amount: i })).then(() => undefined));
+    try {
+      await waitFor(() => fresh.stats.writes >= 10);
+      expect((await cli(dir, 'contract')).code).toBe(0);
+      await waitFor(() => fresh.stats.writes >= 20);
+    } finally {
+      expect((await fresh.stop()).failures).toEqual([]);
+    }
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'amount']);
+    expect(await foreignKeys(db, 'orders')).toEqual([]);
+  });
+
+  test('dropColumn of a column a foreign key of another table references is refused before anything changes, naming the key', async () => {
+    const result = await cli(migrationsDir({ '0001_drop.ts': migrationSource(["op.dropColumn('products', 'code')"]) }), 'expand');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^error: 0001_drop: dropColumn products\.code: foreign key "line_product_fk" of table "order_lines" references the column, which would stop contract/,
+    );
+    expect((await inspect(db)).columns('products')).toEqual(['vendor', 'code']);
+  });
+
+  if (!pg) {
+    test('a new type the referenced column does not match, which InnoDB would refuse, is refused before anything changes', async () => {
+      const dir = migrationsDir({
+        '0001_narrow.ts': migrationSource([
+          "op.alterColumn('orders', 'customer_id', { type: 'integer', up: 'customer_id', down: 'customer_id' })",
+        ]),
+      });
+      const result = await cli(dir, 'expand');
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /^error: 0001_narrow: alterColumn orders\.customer_id: foreign key "orders_customer_fk" references customers\.id \(bigint\(20\)\), which MySQL\/MariaDB does not let a column of type integer reference/,
+      );
+      expect((await inspect(db)).columns('orders')).toEqual(['id', 'customer_id', 'amount']);
+    });
+  }
+});
