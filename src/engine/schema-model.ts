@@ -87,6 +87,15 @@ export function servedByIndex(rules: IdentifierRules, table: TableModel, columns
   );
 }
 
+/**
+ * Whether `c`, a constraint of table `on`, is an end of foreign key `name`
+ * of table `source`: the key itself (on `source`), or its mark on the table
+ * it references (`from` source).
+ */
+export function isForeignKeyEnd(c: ConstraintModel, name: string, on: TableModel, source: string): boolean {
+  return c.kind === 'foreign key' && c.name === name && (c.from === undefined ? on.name === source : c.from === source);
+}
+
 /** For messages: `check "qty_positive"`, `foreign key "items_qty_fkey"`, `foreign key "x" of table "y"`. */
 export function describeConstraint(c: ConstraintModel): string {
   return `${c.kind} ${JSON.stringify(c.name)}${c.from === undefined ? '' : ` of table ${JSON.stringify(c.from)}`}`;

@@ -1,5 +1,5 @@
 import type { AddForeignKeySpec } from '../migration/types';
-import { servedByIndex, type ConstraintModel, type TableModel, type VersionView } from '../engine/schema-model';
+import { isForeignKeyEnd, servedByIndex, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { VerifySpec } from '../engine/dual-write';
 import { FOREIGN_KEY_ACTIONS } from '../dialects/dialect';
@@ -159,9 +159,7 @@ export class AddForeignKey implements Operation {
     const table = ctx.model.table(source);
     if (table) table.indexes = table.indexes.filter((i) => i.name !== name);
     // The key at both ends: on this table, and on the table it references (`from` this one).
-    const isKey = (c: ConstraintModel, on: TableModel) =>
-      c.kind === 'foreign key' && c.name === name && (c.from === undefined ? on === table : c.from === source);
-    for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => !isKey(c, t));
+    for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => !isForeignKeyEnd(c, name, t, source));
     return ctx.dialect.dropForeignKey(source, name);
   }
 

@@ -1,6 +1,7 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
 import {
   describeConstraint,
+  isForeignKeyEnd,
   type ColumnModel,
   type ConstraintModel,
   type ForeignKeyReference,
@@ -10,6 +11,7 @@ import {
 } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { helperColumn, rowOf, type VerifySpec } from '../engine/dual-write';
+import type { ForeignKeyDefinition } from '../dialects/dialect';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import { orphanCheck } from './add-foreign-key';
@@ -101,12 +103,12 @@ export class AlterColumn implements Operation {
 
   /**
    * The column's own foreign keys (from its table) that are built again on
-   * the new column: added after the backfill (NOT VALID, so no scan under
-   * lock; the verification looks for rows whose parent is missing first),
-   * validated at contract before the old column and its keys go, then
-   * renamed to the old keys' names. Only where the dialect can rename a
-   * foreign key, and only keys it can write again the same
-   * (ConstraintModel.references).
+   * the new column: added after the backfill as addForeignKey adds one
+   * (without a scan under lock; the verification has looked for rows whose
+   * parent is missing first), validated at contract where the engine can
+   * before the old column and its keys go, then renamed to the old keys'
+   * names. Only where the dialect can rename a foreign key, and only keys it
+   * can write again the same (ConstraintModel.references).
    */
   private foreignKeys(ctx: PlanContext | DualWriteContext): ConstraintModel[] {
     const { dialect } = ctx;
@@ -241,9 +243,7 @@ export class AlterColumn implements Operation {
     // The old indexes and foreign keys went with the old column; the rebuilt ones take their names.
     for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
     for (const key of keys) {
-      const { table: parent, columns, onDelete } = key.references!;
-      const definition = { name: key.name, columns: key.columns, references: { table: parent, columns }, onDelete };
-      steps.push(ctx.dialect.renameForeignKey!(source, helperColumn(key.name), definition));
+      steps.push(ctx.dialect.renameForeignKey!(source, helperColumn(key.name), keyDefinition(key.name, key.columns, key.references!)));
     }
     this.renameKeysInModel(ctx, source, keys, { from: helper, to: physical });
     const table = ctx.model.table(source)!;
@@ -276,12 +276,10 @@ export class AlterColumn implements Operation {
       const shadow = helperColumn(key.name);
       for (const table of ctx.model.tables) {
         const mine = table.name === source;
-        const end = (c: ConstraintModel, name: string) =>
-          c.kind === 'foreign key' && c.name === name && (mine ? c.from === undefined : c.from === source);
         table.constraints = (table.constraints ?? [])
-          .filter((c) => !end(c, key.name))
+          .filter((c) => !isForeignKeyEnd(c, key.name, table, source))
           .map((c) =>
-            end(c, shadow)
+            isForeignKeyEnd(c, shadow, table, source)
               ? { ...c, name: key.name, columns: mine ? c.columns.map((k) => (k === column.from ? column.to : k)) : c.columns }
               : c,
           );
@@ -294,12 +292,8 @@ export class AlterColumn implements Operation {
     const table = ctx.model.table(source)!;
     // The keys built on the new column go first, at both ends: InnoDB keeps a column and an index a key uses.
     const keys = this.foreignKeys(ctx).map((key) => helperColumn(key.name));
-    for (const shadow of keys) {
-      for (const t of ctx.model.tables)
-        t.constraints = t.constraints?.filter(
-          (c) => !(c.kind === 'foreign key' && c.name === shadow && (t === table ? c.from === undefined : c.from === source)),
-        );
-    }
+    for (const shadow of keys)
+      for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => !isForeignKeyEnd(c, shadow, t, source));
     const shadows = table.indexes.filter((i) => i.columns.includes(helper));
     table.columns = table.columns.filter((c) => c.name !== helper);
     table.indexes = table.indexes.filter((i) => !shadows.includes(i));
@@ -357,7 +351,7 @@ export class AlterColumn implements Operation {
   /**
    * Each carried foreign key (foreignKeys) on the new column: the scan for
    * rows whose new value has no parent, which runs with the verification,
-   * and the key itself, NOT VALID, added once the backfill and the scan are done.
+   * and the key itself, added once the backfill and the scan are done.
    */
   private keysOnHelper(ctx: DualWriteContext, source: string, physical: string, helper: string): Array<{ verify: VerifySpec; add: Step }> {
     return this.foreignKeys(ctx).flatMap((key) => {
@@ -365,9 +359,7 @@ export class AlterColumn implements Operation {
       const what = `${this.table}.${this.column} (new) of foreign key ${JSON.stringify(key.name)} references ${shadow.references.table} (${shadow.references.columns.join(', ')})`;
       const verify = orphanCheck(ctx, { table: source, columns: shadow.columns }, shadow.references, what);
       if (!verify) return [];
-      const { onDelete } = shadow.references;
-      const references = { table: shadow.references.table, columns: shadow.references.columns };
-      return [{ verify, add: ctx.dialect.addForeignKey(source, { name: shadow.name, columns: shadow.columns, references, onDelete }) }];
+      return [{ verify, add: ctx.dialect.addForeignKey(source, keyDefinition(shadow.name, shadow.columns, shadow.references)) }];
     });
   }
 
@@ -380,4 +372,10 @@ export class AlterColumn implements Operation {
   reshapes(): string[] {
     return [this.table];
   }
+}
+
+/** How a dialect writes a foreign key: its name and columns, and what it references and does on delete. */
+function keyDefinition(name: string, columns: string[], references: ForeignKeyReference): ForeignKeyDefinition {
+  const { table, columns: referenced, onDelete } = references;
+  return { name, columns, references: { table, columns: referenced }, ...(onDelete ? { onDelete } : {}) };
 }

@@ -1,5 +1,5 @@
 import type { DropColumnSpec } from '../migration/types';
-import { describeConstraint, type ConstraintModel, type VersionView } from '../engine/schema-model';
+import { describeConstraint, isForeignKeyEnd, type ConstraintModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
@@ -67,10 +67,9 @@ export class DropColumn implements Operation {
     const placeholder =
       !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type, names) : undefined;
     table.columns = table.columns.filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical));
+    // Gone from the model at both ends (the key here, and its mark on the table it references).
     for (const t of ctx.model.tables)
-      t.constraints = t.constraints?.filter(
-        (c) => !keys.some((k) => k.name === c.name && (t === table ? c.from === undefined : c.from === source)),
-      );
+      t.constraints = t.constraints?.filter((c) => !keys.some((k) => isForeignKeyEnd(c, k.name, t, source)));
     return [...(placeholder ? [placeholder] : []), ctx.dialect.dropColumn(source, physical, placeholder ? [] : names)];
   }
 

@@ -739,10 +739,7 @@ END`;
    * and the rows already there are verified apart, in chunks, after it.
    */
   addForeignKey(table: string, fk: ForeignKeyDefinition): Step {
-    const cols = fk.columns.map((c) => this.quote(c)).join(', ');
-    const refs = fk.references.columns.map((c) => this.quote(c)).join(', ');
-    const onDelete = fk.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[fk.onDelete]}` : '';
-    const alter = `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(fk.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(fk.references.table)} (${refs})${onDelete}, ALGORITHM=INPLACE, LOCK=NONE`;
+    const alter = `ALTER TABLE ${this.table(table)} ADD ${this.#foreignKey(fk)}, ALGORITHM=INPLACE, LOCK=NONE`;
     return step(`add foreign key ${fk.name} (existing rows verified next)`, this.#withoutKeyChecks(alter), {
       guard: { kind: 'constraintExists', table, constraint: fk.name },
     });
@@ -760,10 +757,7 @@ END`;
   }
 
   #renameForeignKey(table: string, from: string, to: ForeignKeyDefinition): Step {
-    const cols = to.columns.map((c) => this.quote(c)).join(', ');
-    const refs = to.references.columns.map((c) => this.quote(c)).join(', ');
-    const onDelete = to.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[to.onDelete]}` : '';
-    const alter = `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(from)}, ADD CONSTRAINT ${this.quote(to.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(to.references.table)} (${refs})${onDelete}, ALGORITHM=INPLACE, LOCK=NONE`;
+    const alter = `ALTER TABLE ${this.table(table)} DROP FOREIGN KEY ${this.quote(from)}, ADD ${this.#foreignKey(to)}, ALGORITHM=INPLACE, LOCK=NONE`;
     return step(`rename foreign key ${from} to ${to.name}`, this.#withoutKeyChecks(alter), {
       guard: { kind: 'constraintMissing', table, constraint: from },
     });
@@ -783,6 +777,14 @@ END`;
       return t.replace(/^((?:tiny|small|medium|big)?int|integer)\(\d+\)/, '$1').replace(/^integer\b/, 'int');
     };
     return kind(child) === kind(parent);
+  }
+
+  /** `CONSTRAINT … FOREIGN KEY (…) REFERENCES … (…)[ ON DELETE …]`, for ALTER TABLE … ADD. */
+  #foreignKey(fk: ForeignKeyDefinition): string {
+    const cols = fk.columns.map((c) => this.quote(c)).join(', ');
+    const refs = fk.references.columns.map((c) => this.quote(c)).join(', ');
+    const onDelete = fk.onDelete ? ` ON DELETE ${FOREIGN_KEY_ACTIONS[fk.onDelete]}` : '';
+    return `CONSTRAINT ${this.quote(fk.name)} FOREIGN KEY (${cols}) REFERENCES ${this.table(fk.references.table)} (${refs})${onDelete}`;
   }
 
   /**
