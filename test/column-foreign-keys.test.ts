@@ -15,6 +15,7 @@ import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } fr
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex } from './support/apps';
 import { inspect } from './support/inspect';
+import { kill9, startCli } from './support/process';
 
 const ORDERS = 3000;
 const CUSTOMERS = 100;
@@ -180,6 +181,58 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
     expect(rowsOf<Row>(await db.knex.raw('select count(*) as n from orders where customer_id is null')).map((r) => Number(r.n))).toEqual([
       0,
     ]);
+  });
+
+  /**
+   * Runs `command` again and again, each time killed (SIGKILL) right after it prints the next line of
+   * `lines` (a line a finished step no longer prints is passed by), then once more to the end.
+   */
+  async function killedAlong(dir: string, command: string, lines: RegExp[]): Promise<CliResult> {
+    let kills = 0;
+    for (const line of lines) {
+      const run = startCli([command, '--dir', dir], { ZMIGRATE_DATABASE_URL: db.url });
+      const seen = await run.waitForStderr(line).then(
+        () => true,
+        () => false,
+      );
+      if (seen) kills += (await kill9(run)).signal === 'SIGKILL' ? 1 : 0;
+      else expect((await run.done).code).toBe(0);
+    }
+    expect(kills).toBeGreaterThan(0);
+    return cli(dir, command);
+  }
+
+  test('killed at each step that builds, swaps or drops the keys, a rerun finishes it', async () => {
+    const dir = migrationsDir({ '0001_widen.ts': WIDEN });
+    const expand = await killedAlong(dir, 'expand', [
+      /verify orders\.customer_id \(new\) of foreign key/,
+      /add foreign key _zm_orders_customer_fk/,
+    ]);
+    expect(expand.code).toBe(0);
+    expect(await foreignKeys(db, 'orders')).toEqual([
+      `_zm_orders_customer_fk (_zm_customer_id) -> customers (id) on delete cascade${pg ? ' (not valid)' : ''}`,
+      ...originalKeys.orders,
+    ]);
+    const contractLines = pg
+      ? [/validate _zm_orders_customer_fk/, /swap to the final shape/]
+      : [/placeholder default for orders\.customer_id/, /replace column orders\.customer_id/, /rename foreign key _zm_orders_customer_fk/];
+    expect((await killedAlong(dir, 'contract', contractLines)).code).toBe(0);
+    expect(await foreignKeys(db, 'orders')).toEqual(originalKeys.orders);
+    expect(await foreignKeys(db, 'order_lines')).toEqual(originalKeys.order_lines);
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'amount', 'customer_id']);
+  });
+
+  test('rollback killed where it drops the new keys: a rerun finishes it and leaves the old keys alone', async () => {
+    const dir = migrationsDir({ '0001_widen.ts': WIDEN });
+    expect((await cli(dir, 'expand')).code).toBe(0);
+    const rollback = await killedAlong(dir, 'rollback', [
+      /drop (foreign key|constraint) _zm_orders_customer_fk/,
+      /drop column orders\._zm_customer_id/,
+    ]);
+    expect(rollback.code).toBe(0);
+    expect(await foreignKeys(db, 'orders')).toEqual(originalKeys.orders);
+    expect(await foreignKeys(db, 'order_lines')).toEqual(originalKeys.order_lines);
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'customer_id', 'amount']);
   });
 
   test('rollback after expand leaves the old keys alone and no new one behind', async () => {
