@@ -285,6 +285,14 @@ export interface Dialect {
    * column a foreign key uses.
    */
   renameForeignKey?(table: string, from: string, to: ForeignKeyDefinition): Step;
+  /** Where a constraint can take another name in place (PostgreSQL). */
+  renameConstraint?(table: string, from: string, to: string): Step;
+  /**
+   * A check's condition with column `from` read as column `to`, or undefined
+   * where the dialect cannot be sure of every reference: alterColumn carries
+   * a check over to the new column where this is defined (with addCheck).
+   */
+  rewriteColumn?(expression: string, from: string, to: string): string | undefined;
   /**
    * Where the engine requires a foreign key's column and the column it
    * references to be of like types (InnoDB): whether `child` may reference

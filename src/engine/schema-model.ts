@@ -53,6 +53,12 @@ export interface ConstraintModel {
    * ACTION, ON DELETE SET DEFAULT, MATCH FULL, DEFERRABLE).
    */
   references?: ForeignKeyReference;
+  /**
+   * A check's condition, over the table's physical columns, where zmigrate
+   * can write the check again (alterColumn does, on the column it builds):
+   * on PostgreSQL a validated check of this table alone.
+   */
+  expression?: string;
 }
 
 export interface ForeignKeyReference {

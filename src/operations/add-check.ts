@@ -53,11 +53,16 @@ export class AddCheck implements Operation {
 
   expand(ctx: PlanContext): Step[] {
     const source = sourceTable(ctx, this.table);
-    // Later migrations of the same run see the check on the columns its expression names (alterColumn refuses them).
+    // Later migrations of the same run see the check on the columns its expression names (alterColumn carries it over).
     const table = ctx.model.table(source);
     const named = (column: string) =>
       new RegExp(`(^|[^\\w$])${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(this.expression);
-    table?.constraints?.push({ kind: 'check', name: this.name, columns: table.columns.map((c) => c.name).filter(named) });
+    table?.constraints?.push({
+      kind: 'check',
+      name: this.name,
+      columns: table.columns.map((c) => c.name).filter(named),
+      expression: this.expression,
+    });
     return [ctx.dialect.addCheck!(source, this.name, checkSqlFragment(ctx.dialect, ctx.migration, 'expression', this.expression))];
   }
 

@@ -20,6 +20,7 @@ import {
   requireWalkKey,
   sourceTable,
   fillNulls,
+  walkKeyOf,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -86,7 +87,7 @@ export class AlterColumn implements Operation {
    */
   private refuseConstraints(ctx: PlanContext, what: string): void {
     const { source, physical } = this.names(ctx);
-    const carried = this.foreignKeys(ctx);
+    const carried = [...this.foreignKeys(ctx), ...this.checks(ctx).map((c) => c.check)];
     const bound = (ctx.model.table(source)!.constraints ?? []).find(
       (c) => !carried.includes(c) && c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
     );
@@ -131,6 +132,32 @@ export class AlterColumn implements Operation {
       columns: key.columns.map((c) => (c === physical ? helper : c)),
       references: key.references!,
     };
+  }
+
+  /**
+   * The checks on the column that are built again on the new column, as
+   * op.addCheck adds one (NOT VALID, once the verification found no row of
+   * the new column that breaks it), validated at contract before the old
+   * column and its checks go, then renamed to the old names. Only where the
+   * dialect can rewrite the condition for the new column and rename a
+   * constraint, and only checks it can write again (ConstraintModel.expression).
+   */
+  private checks(ctx: PlanContext | DualWriteContext): Array<{ check: ConstraintModel; shadow: ConstraintModel & { expression: string } }> {
+    const { dialect } = ctx;
+    if (!dialect.rewriteColumn || !dialect.renameConstraint || !dialect.addCheck || !dialect.validateConstraint) return [];
+    const { source, physical } = this.physical(ctx);
+    const helper = helperColumn(physical);
+    return (ctx.model.table(source)?.constraints ?? []).flatMap((check) => {
+      if (check.kind !== 'check' || check.expression === undefined || !check.columns.some((k) => dialect.rules.sameColumn(k, physical)))
+        return [];
+      const expression = dialect.rewriteColumn!(check.expression, physical, helper);
+      const name = helperColumn(check.name);
+      // Not under the name of the NOT NULL check this operation may add.
+      if (expression === undefined || name === this.checkName(helper)) return [];
+      return [
+        { check, shadow: { kind: 'check' as const, name, columns: check.columns.map((c) => (c === physical ? helper : c)), expression } },
+      ];
+    });
   }
 
   /** A carried foreign key whose parent column the new type cannot reference, where the engine requires like types. */
@@ -203,6 +230,8 @@ export class AlterColumn implements Operation {
       ctx.model.table(source)!.indexes.push(shadow);
       steps.push(ctx.dialect.createIndex(source, shadow));
     }
+    // Added after the backfill (dualWrite's afterBackfill), as the keys are; later migrations of the same run see them.
+    for (const { shadow } of this.checks(ctx)) ctx.model.table(source)!.constraints?.push(shadow);
     // Added after the backfill (dualWrite's afterBackfill); later migrations of the same run see it at both ends.
     for (const key of this.foreignKeys(ctx)) {
       const shadow = this.shadowKey(key, old.name, helper);
@@ -224,6 +253,8 @@ export class AlterColumn implements Operation {
     // Validated before the old column goes with its keys: a scan that takes no lock writes wait for.
     const keys = this.foreignKeys(ctx);
     if (ctx.dialect.validateConstraint) for (const key of keys) steps.push(ctx.dialect.validateConstraint(source, helperColumn(key.name)));
+    const checks = this.checks(ctx);
+    for (const { shadow } of checks) steps.push(ctx.dialect.validateConstraint!(source, shadow.name));
     const keyNames = keys.map((k) => k.name);
     // The old keys go with the placeholder, whose value has no parent; else with the old column.
     const placeholder =
@@ -245,8 +276,14 @@ export class AlterColumn implements Operation {
     for (const key of keys) {
       steps.push(ctx.dialect.renameForeignKey!(source, helperColumn(key.name), keyDefinition(key.name, key.columns, key.references!)));
     }
+    for (const { check, shadow } of checks) steps.push(ctx.dialect.renameConstraint!(source, shadow.name, check.name));
     this.renameKeysInModel(ctx, source, keys, { from: helper, to: physical });
     const table = ctx.model.table(source)!;
+    // The old checks went with the old column; the rebuilt ones take their names (their columns and conditions, in
+    // the column's final name, are the old ones').
+    table.constraints = table.constraints
+      ?.filter((c) => !checks.some(({ check }) => c === check))
+      .map((c) => checks.find(({ shadow }) => c.kind === 'check' && c.name === shadow.name)?.check ?? c);
     table.indexes = table.indexes
       .filter((i) => !indexes.includes(i))
       .map((i) => {
@@ -290,7 +327,10 @@ export class AlterColumn implements Operation {
   rollback(ctx: PlanContext): Step[] {
     const { source, helper } = this.names(ctx);
     const table = ctx.model.table(source)!;
-    // The keys built on the new column go first, at both ends: InnoDB keeps a column and an index a key uses.
+    // The checks and keys built on the new column go first (the keys at both ends): InnoDB keeps a column and an
+    // index a key uses.
+    const checks = this.checks(ctx).map(({ shadow }) => shadow.name);
+    table.constraints = table.constraints?.filter((c) => !(c.kind === 'check' && checks.includes(c.name)));
     const keys = this.foreignKeys(ctx).map((key) => helperColumn(key.name));
     for (const shadow of keys)
       for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => !isForeignKeyEnd(c, shadow, t, source));
@@ -299,6 +339,7 @@ export class AlterColumn implements Operation {
     table.indexes = table.indexes.filter((i) => !shadows.includes(i));
     // Shadow indexes first: MariaDB refuses to drop a column out of a multi-column unique index.
     return [
+      ...checks.map((name) => ctx.dialect.dropConstraint!(source, name)),
       ...keys.flatMap((shadow) => ctx.dialect.dropForeignKey(source, shadow)),
       ...shadows.map((i) => ctx.dialect.dropIndex(source, i.name)),
       ctx.dialect.dropColumn(source, helper),
@@ -321,6 +362,7 @@ export class AlterColumn implements Operation {
       mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
     });
     const keys = this.keysOnHelper(ctx, previous.source, physical, helper);
+    const checks = this.checksOnHelper(ctx, previous.source);
     return {
       table: previous.source,
       rules: [
@@ -343,8 +385,8 @@ export class AlterColumn implements Operation {
         },
       ],
       ...fill,
-      verify: [...(fill.verify ?? []), ...keys.map((k) => k.verify)],
-      afterBackfill: [...this.notNullCheck(ctx, previous.source, helper), ...keys.map((k) => k.add)],
+      verify: [...(fill.verify ?? []), ...keys.map((k) => k.verify), ...checks.map((c) => c.verify)],
+      afterBackfill: [...this.notNullCheck(ctx, previous.source, helper), ...keys.map((k) => k.add), ...checks.map((c) => c.add)],
     };
   }
 
@@ -361,6 +403,25 @@ export class AlterColumn implements Operation {
       if (!verify) return [];
       return [{ verify, add: ctx.dialect.addForeignKey(source, keyDefinition(shadow.name, shadow.columns, shadow.references)) }];
     });
+  }
+
+  /**
+   * Each carried check (checks) on the new column: the scan for rows whose
+   * new value breaks it, which runs with the verification, and the check
+   * itself, added once the backfill and the scan are done.
+   */
+  private checksOnHelper(ctx: DualWriteContext, source: string): Array<{ verify: VerifySpec; add: Step }> {
+    const key = walkKeyOf(ctx, source);
+    return this.checks(ctx).map(({ check, shadow }) => ({
+      // A check holds unless its condition is false (NULL passes).
+      verify: {
+        table: source,
+        key,
+        what: `${this.table}.${this.column} (new) meets check ${JSON.stringify(check.name)}`,
+        mismatch: `(${shadow.expression}) IS FALSE`,
+      },
+      add: ctx.dialect.addCheck!(source, shadow.name, shadow.expression),
+    }));
   }
 
   private notNullCheck(ctx: DualWriteContext, source: string, helper: string): Step[] {

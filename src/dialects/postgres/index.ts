@@ -381,14 +381,16 @@ export class PostgresDialect implements Dialect {
               array(select a.attname from unnest(k.confkey) with ordinality u(attnum, i)
                       join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.i)::text[] as ref_columns,
               k.confdeltype::text as on_delete, k.confupdtype::text as on_update, k.confmatchtype::text as match_type,
-              k.condeferrable as deferrable
+              k.condeferrable as deferrable,
+              -- A validated check that applies to this table only: its condition, which alterColumn can write again.
+              case when k.contype = 'c' and k.convalidated and not k.connoinherit then pg_get_expr(k.conbin, k.conrelid) end as check_expr
          from pg_constraint k join pg_class t on t.oid = k.conrelid join pg_namespace n on n.oid = t.relnamespace
         where n.nspname = ? and k.contype in ('c', 'f')
        union all
        select t.relname, k.conname, 'r', c.relname,
               array(select a.attname from pg_attribute a where a.attrelid = k.confrelid and a.attnum = any(k.confkey))::text[],
               (select i.relname from pg_class i where i.oid = k.conindid),
-              null, null, null, null, null, null
+              null, null, null, null, null, null, null
          from pg_constraint k join pg_class t on t.oid = k.confrelid join pg_namespace n on n.oid = t.relnamespace
          join pg_class c on c.oid = k.conrelid
         where n.nspname = ? and k.contype = 'f'`,
@@ -425,7 +427,10 @@ export class PostgresDialect implements Dialect {
     for (const k of constraints) {
       const constraint = constraintOf(String(k.type), String(k.name), k.child, parseTextArray(k.columns), k.index_name);
       const references = k.type === 'f' ? rebuildableReference(k) : undefined;
-      tables.get(String(k.table_name))?.constraints!.push(references ? { ...constraint, references } : constraint);
+      const expression = k.check_expr === null || k.check_expr === undefined ? undefined : String(k.check_expr);
+      tables
+        .get(String(k.table_name))
+        ?.constraints!.push({ ...constraint, ...(references ? { references } : {}), ...(expression ? { expression } : {}) });
     }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
@@ -592,11 +597,52 @@ END $zmigrate$`);
 
   /** Its columns were renamed with it: only the name changes. */
   renameForeignKey(table: string, from: string, to: ForeignKeyDefinition): Step {
+    return this.renameConstraint(table, from, to.name);
+  }
+
+  renameConstraint(table: string, from: string, to: string): Step {
     return step(
-      `rename constraint ${from} to ${to.name}`,
-      `ALTER TABLE ${this.table(table)} RENAME CONSTRAINT ${this.quote(from)} TO ${this.quote(to.name)}`,
+      `rename constraint ${from} to ${to}`,
+      `ALTER TABLE ${this.table(table)} RENAME CONSTRAINT ${this.quote(from)} TO ${this.quote(to)}`,
       { guard: { kind: 'constraintMissing', table, constraint: from } },
     );
+  }
+
+  /**
+   * The condition with every reference to column `from` made one to `to`
+   * (quoted): a name is a bare word (folded to lower case, as the server
+   * folds it) or a quoted identifier, outside string literals, and neither a
+   * function's name nor a type's (after `::`) nor qualified (after `.`).
+   * Undefined for what this scan does not read: dollar quoting, or a reference
+   * it cannot tell from another use of the name.
+   */
+  rewriteColumn(expression: string, from: string, to: string): string | undefined {
+    let out = '';
+    for (let i = 0; i < expression.length;) {
+      const rest = expression.slice(i);
+      const literal = /^[eE]?'(?:[^']|'')*'/.exec(rest) ?? /^\$/.exec(rest);
+      if (literal) {
+        if (literal[0] === '$') return undefined;
+        out += literal[0];
+        i += literal[0].length;
+        continue;
+      }
+      const name = /^"((?:[^"]|"")*)"/.exec(rest) ?? /^[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*/.exec(rest);
+      if (!name) {
+        out += expression[i];
+        i += 1;
+        continue;
+      }
+      const value = name[1] !== undefined ? name[1].replace(/""/g, '"') : name[0].toLowerCase();
+      const before = out.trimEnd();
+      const after = expression.slice(i + name[0].length).trimStart();
+      const reference =
+        value === from && !before.endsWith('.') && !before.endsWith('::') && !after.startsWith('(') && !after.startsWith('.');
+      if (value === from && !reference) return undefined;
+      out += reference ? this.quote(to) : name[0];
+      i += name[0].length;
+    }
+    return out;
   }
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {

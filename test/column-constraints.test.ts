@@ -10,6 +10,9 @@
  * referenced column does not match, are refused before anything changes.
  * dropColumn of such a column drops its keys with it (InnoDB refuses to drop
  * a column a key uses), and refuses a column another table's key references.
+ * Checks on an altered column are carried over the same way on PostgreSQL
+ * (their condition rewritten for the new column); MySQL/MariaDB, which
+ * cannot add a check online, refuse them.
  */
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
@@ -307,6 +310,71 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
       /^error: 0001_drop: dropColumn products\.code: foreign key "line_product_fk" of table "order_lines" references the column, which would stop contract/,
     );
     expect((await inspect(db)).columns('products')).toEqual(['vendor', 'code']);
+  });
+
+  test('checks on the column: built again on the new column and renamed at contract on PostgreSQL; refused on MySQL/MariaDB', async () => {
+    await db.knex.raw('ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount >= 0)');
+    // Over two columns, naming the altered one inside a function call, beside a string that spells its name.
+    await db.knex.raw(
+      `ALTER TABLE orders ADD CONSTRAINT amount_capped CHECK (abs(amount) <= 100000 AND customer_id <> 0 AND 'amount' <> '')`,
+    );
+    const dir = migrationsDir({
+      '0001_amount.ts': migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })"]),
+    });
+    if (!pg) {
+      const refused = await cli(dir, 'expand');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /^error: 0001_amount: alterColumn orders\.amount: check "amount_(positive|capped)" uses the column, and zmigrate cannot carry it over/,
+      );
+      expect((await inspect(db)).columns('orders')).toEqual(['id', 'customer_id', 'amount']);
+      return;
+    }
+    const checks = async () =>
+      (
+        await rows(
+          db.knex,
+          "select conname || ' ' || pg_get_constraintdef(oid) || case when convalidated then '' else ' (not valid)' end as c from pg_constraint where conrelid = 'orders'::regclass and contype = 'c' order by 1",
+        )
+      ).map((r) => String(r.c));
+    const before = await checks();
+    expect(before).toEqual([
+      "amount_capped CHECK (((abs(amount) <= 100000) AND (customer_id <> 0) AND ('amount'::text <> ''::text)))",
+      'amount_positive CHECK ((amount >= 0))',
+    ]);
+    expect((await cli(dir, 'expand')).code).toBe(0);
+    expect(await checks()).toEqual([
+      "_zm_amount_capped CHECK (((abs(_zm_amount) <= 100000) AND (customer_id <> 0) AND ('amount'::text <> ''::text))) NOT VALID (not valid)",
+      '_zm_amount_not_null CHECK ((_zm_amount IS NOT NULL)) NOT VALID (not valid)',
+      '_zm_amount_positive CHECK ((_zm_amount >= 0)) NOT VALID (not valid)',
+      ...before,
+    ]);
+    // The new app's write that breaks a check fails (the old column's check or the new one's, whichever comes first).
+    const v2 = db.versionKnex(`${db.base}_0001_amount`);
+    await expect(v2('orders').insert({ id: 300_000, customer_id: 1, amount: -1 })).rejects.toThrow(/violates check constraint/);
+    await v2('orders').insert({ id: 300_001, customer_id: 1, amount: 5 });
+    expect((await cli(dir, 'contract')).code).toBe(0);
+    expect(await checks()).toEqual(before);
+    expect(await columnType(db, 'orders', 'amount')).toBe('bigint');
+    await expect(db.knex('orders').insert({ id: 300_002, customer_id: 1, amount: -1 })).rejects.toThrow(/amount_positive/);
+  });
+
+  test('a new value that breaks a check stops expand at the verification, naming the check and the rows (PostgreSQL)', async () => {
+    await db.knex.raw('ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount >= 0)');
+    const dir = migrationsDir({
+      '0001_shift.ts': migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount - 10', down: 'amount + 10' })"]),
+    });
+    const expand = await cli(dir, 'expand');
+    if (!pg) {
+      expect(expand.code).toBe(2); // refused before anything changes, as above
+      return;
+    }
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toMatch(
+      /verification failed: orders\.amount \(new\) meets check "amount_positive" does not hold for rows with key \d+/,
+    );
+    expect((await cli(dir, 'rollback')).code).toBe(0);
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'customer_id', 'amount']);
   });
 
   if (!pg) {
