@@ -12,7 +12,8 @@
  * a column a key uses), and refuses a column another table's key references.
  * Checks on an altered column are carried over the same way on PostgreSQL
  * (their condition rewritten for the new column); MySQL/MariaDB, which
- * cannot add a check online, refuse them.
+ * cannot add a check online, refuse them. A UNIQUE constraint on it is one
+ * again after contract.
  */
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
@@ -357,6 +358,26 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
     expect(await checks()).toEqual(before);
     expect(await columnType(db, 'orders', 'amount')).toBe('bigint');
     await expect(db.knex('orders').insert({ id: 300_002, customer_id: 1, amount: -1 })).rejects.toThrow(/amount_positive/);
+  });
+
+  test('a UNIQUE constraint on the column is a UNIQUE constraint again after contract, not just an index', async () => {
+    await db.knex.raw('CREATE TABLE codes (id integer PRIMARY KEY, code varchar(20) NOT NULL, CONSTRAINT codes_code_key UNIQUE (code))');
+    await db.knex.raw("INSERT INTO codes (id, code) VALUES (1, 'a'), (2, 'b')");
+    const dir = migrationsDir({
+      '0001_codes.ts': migrationSource(["op.alterColumn('codes', 'code', { type: 'varchar(40)', up: 'code', down: 'code' })"]),
+    });
+    const unique = async () =>
+      (
+        await rows(
+          db.knex,
+          "select constraint_name as c from information_schema.table_constraints where table_schema = ? and table_name = 'codes' and constraint_type = 'UNIQUE'",
+          [db.base],
+        )
+      ).map((r) => String(r.c));
+    expect(await unique()).toEqual(['codes_code_key']);
+    for (const command of ['expand', 'contract']) expect((await cli(dir, command)).code).toBe(0);
+    expect(await unique()).toEqual(['codes_code_key']);
+    await expect(db.knex('codes').insert({ id: 3, code: 'a' })).rejects.toThrow(/codes_code_key|Duplicate entry/);
   });
 
   test('a new value that breaks a check stops expand at the verification, naming the check and the rows (PostgreSQL)', async () => {

@@ -49,8 +49,8 @@ export interface ConstraintModel {
    * A foreign key of this table that zmigrate can write again, the same, on
    * other columns (alterColumn does, on the column it builds): what it
    * references and does on delete. Absent where it cannot: a key to another
-   * schema, or with what zmigrate does not write (ON UPDATE other than NO
-   * ACTION, ON DELETE SET DEFAULT, MATCH FULL, DEFERRABLE).
+   * schema, or with what zmigrate does not write (ON UPDATE other than the
+   * default, ON DELETE SET DEFAULT, MATCH FULL, DEFERRABLE).
    */
   references?: ForeignKeyReference;
   /**

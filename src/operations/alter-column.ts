@@ -273,6 +273,9 @@ export class AlterColumn implements Operation {
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
     // The old indexes and foreign keys went with the old column; the rebuilt ones take their names.
     for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
+    // A UNIQUE constraint's index is rebuilt as a plain unique index: it becomes the constraint again (no scan).
+    for (const index of indexes)
+      if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
     for (const key of keys) {
       steps.push(ctx.dialect.renameForeignKey!(source, helperColumn(key.name), keyDefinition(key.name, key.columns, key.references!)));
     }
@@ -288,7 +291,8 @@ export class AlterColumn implements Operation {
       .filter((i) => !indexes.includes(i))
       .map((i) => {
         const original = indexes.find((o) => this.shadowIndex(o.name) === i.name);
-        return original ? { ...i, name: original.name, columns: i.columns.map((c) => (c === helper ? physical : c)) } : i;
+        const columns = i.columns.map((c) => (c === helper ? physical : c));
+        return original ? { ...i, name: original.name, columns, ...(original.constraint ? { constraint: true } : {}) } : i;
       });
     table.columns = table.columns
       .filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical))
