@@ -1,26 +1,15 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
-import {
-  describeConstraint,
-  isForeignKeyEnd,
-  type ColumnModel,
-  type ConstraintModel,
-  type ForeignKeyReference,
-  type IndexModel,
-  type SchemaModel,
-  type VersionView,
-} from '../engine/schema-model';
+import { describeConstraint, type ColumnModel, type IndexModel, type SchemaModel, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import { helperColumn, rowOf, type VerifySpec } from '../engine/dual-write';
-import type { ForeignKeyDefinition } from '../dialects/dialect';
+import { helperColumn, rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
-import { orphanCheck } from './add-foreign-key';
+import { CarriedConstraints } from './carried-constraints';
 import {
   requireColumn,
   requireWalkKey,
   sourceTable,
   fillNulls,
-  walkKeyOf,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -79,15 +68,15 @@ export class AlterColumn implements Operation {
   }
 
   /**
-   * Checks, foreign keys of other tables to the column, and its own foreign
-   * keys where the dialect cannot carry them over (see foreignKeys) are not
-   * carried over to the new column: PostgreSQL would drop them with the old
-   * column at contract, and MySQL/MariaDB would refuse to drop it. So they
-   * are refused up front.
+   * Foreign keys of other tables to the column, and its own constraints
+   * that the dialect cannot carry over (CarriedConstraints), are not carried
+   * over to the new column: PostgreSQL would drop them with the old column
+   * at contract, and MySQL/MariaDB would refuse to drop it. So they are
+   * refused up front.
    */
   private refuseConstraints(ctx: PlanContext, what: string): void {
     const { source, physical } = this.names(ctx);
-    const carried = [...this.foreignKeys(ctx), ...this.checks(ctx).map((c) => c.check)];
+    const carried = this.carried(ctx);
     const bound = (ctx.model.table(source)!.constraints ?? []).find(
       (c) => !carried.includes(c) && c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
     );
@@ -102,71 +91,13 @@ export class AlterColumn implements Operation {
     }
   }
 
-  /**
-   * The column's own foreign keys (from its table) that are built again on
-   * the new column: added after the backfill as addForeignKey adds one
-   * (without a scan under lock; the verification has looked for rows whose
-   * parent is missing first), validated at contract where the engine can
-   * before the old column and its keys go, then renamed to the old keys'
-   * names. Only where the dialect can rename a foreign key, and only keys it
-   * can write again the same (ConstraintModel.references).
-   */
-  private foreignKeys(ctx: PlanContext | DualWriteContext): ConstraintModel[] {
-    const { dialect } = ctx;
-    if (!dialect.renameForeignKey) return [];
-    const { source, physical } = this.physical(ctx);
-    return (ctx.model.table(source)?.constraints ?? []).filter(
-      (c) =>
-        c.kind === 'foreign key' &&
-        c.from === undefined &&
-        c.references !== undefined &&
-        c.columns.some((k) => dialect.rules.sameColumn(k, physical)),
-    );
-  }
-
-  /** A foreign key as this operation builds it on the new column: its name, and its columns with the new one. */
-  private shadowKey(key: ConstraintModel, physical: string, helper: string): ConstraintModel & { references: ForeignKeyReference } {
-    return {
-      kind: 'foreign key',
-      name: helperColumn(key.name),
-      columns: key.columns.map((c) => (c === physical ? helper : c)),
-      references: key.references!,
-    };
-  }
-
-  /**
-   * The checks on the column that are built again on the new column, as
-   * op.addCheck adds one (NOT VALID, once the verification found no row of
-   * the new column that breaks it), validated at contract before the old
-   * column and its checks go, then renamed to the old names. Only where the
-   * dialect can rewrite the condition for the new column and rename a
-   * constraint, and only checks it can write again (ConstraintModel.expression).
-   */
-  private checks(ctx: PlanContext | DualWriteContext): Array<{ check: ConstraintModel; shadow: ConstraintModel & { expression: string } }> {
-    const { dialect } = ctx;
-    if (!dialect.rewriteColumn || !dialect.renameConstraint || !dialect.addCheck || !dialect.validateConstraint) return [];
-    const { source, physical } = this.physical(ctx);
-    const helper = helperColumn(physical);
-    return (ctx.model.table(source)?.constraints ?? []).flatMap((check) => {
-      if (check.kind !== 'check' || check.expression === undefined || !check.columns.some((k) => dialect.rules.sameColumn(k, physical)))
-        return [];
-      const expression = dialect.rewriteColumn!(check.expression, physical, helper);
-      const name = helperColumn(check.name);
-      // Not under the name of the NOT NULL check this operation may add.
-      if (expression === undefined || name === this.checkName(helper)) return [];
-      return [
-        { check, shadow: { kind: 'check' as const, name, columns: check.columns.map((c) => (c === physical ? helper : c)), expression } },
-      ];
-    });
-  }
-
   /** A carried foreign key whose parent column the new type cannot reference, where the engine requires like types. */
   private refuseKeyTypes(ctx: PlanContext, what: string): void {
     const match = ctx.dialect.keyTypesMatch?.bind(ctx.dialect);
     if (!match) return;
     const { physical, old } = this.names(ctx);
     const type = this.final(old).type;
-    for (const key of this.foreignKeys(ctx)) {
+    for (const { key } of this.carried(ctx).keys) {
       const position = key.columns.findIndex((c) => ctx.dialect.rules.sameColumn(c, physical));
       const parent = key.references!;
       const parentType = ctx.model.column(parent.table, parent.columns[position])?.type;
@@ -198,10 +129,15 @@ export class AlterColumn implements Operation {
     return { source, physical, old, helper: helperColumn(physical) };
   }
 
-  /** The table and column as they are before this migration, from planning or from the dual-write rules' context. */
-  private physical(ctx: PlanContext | DualWriteContext): { source: string; physical: string } {
-    if ('view' in ctx) return this.names(ctx);
-    return { source: ctx.previous.table(this.table)!.source, physical: ctx.previous.column(this.table, this.column)!.source };
+  /** The column's constraints built again on the new column; from planning or from the dual-write rules' context. */
+  private carried(ctx: PlanContext | DualWriteContext): CarriedConstraints {
+    const { source, physical } =
+      'view' in ctx
+        ? this.names(ctx)
+        : { source: ctx.previous.table(this.table)!.source, physical: ctx.previous.column(this.table, this.column)!.source };
+    const helper = helperColumn(physical);
+    const label = `${this.table}.${this.column}`;
+    return new CarriedConstraints(ctx.dialect, ctx.model, { source, physical, helper, label, notNullCheck: this.checkName(helper) });
   }
 
   /** The column as it ends up: what the operation says, else what the column had. */
@@ -230,16 +166,8 @@ export class AlterColumn implements Operation {
       ctx.model.table(source)!.indexes.push(shadow);
       steps.push(ctx.dialect.createIndex(source, shadow));
     }
-    // Added after the backfill (dualWrite's afterBackfill), as the keys are; later migrations of the same run see them.
-    for (const { shadow } of this.checks(ctx)) ctx.model.table(source)!.constraints?.push(shadow);
-    // Added after the backfill (dualWrite's afterBackfill); later migrations of the same run see it at both ends.
-    for (const key of this.foreignKeys(ctx)) {
-      const shadow = this.shadowKey(key, old.name, helper);
-      ctx.model.table(source)!.constraints?.push(shadow);
-      ctx.model
-        .table(shadow.references.table)
-        ?.constraints?.push({ kind: 'foreign key', name: shadow.name, from: source, columns: shadow.references.columns });
-    }
+    // The column's constraints on the new column come after the backfill (dualWrite's afterBackfill).
+    this.carried(ctx).expand(ctx.model);
     return steps;
   }
 
@@ -250,12 +178,10 @@ export class AlterColumn implements Operation {
     const checked = final.nullable === false && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName(helper)));
     const indexes = this.indexes(ctx);
-    // Validated before the old column goes with its keys: a scan that takes no lock writes wait for.
-    const keys = this.foreignKeys(ctx);
-    if (ctx.dialect.validateConstraint) for (const key of keys) steps.push(ctx.dialect.validateConstraint(source, helperColumn(key.name)));
-    const checks = this.checks(ctx);
-    for (const { shadow } of checks) steps.push(ctx.dialect.validateConstraint!(source, shadow.name));
-    const keyNames = keys.map((k) => k.name);
+    // Validated before the old column goes with its constraints: a scan that takes no lock writes wait for.
+    const carried = this.carried(ctx);
+    steps.push(...carried.validations());
+    const keyNames = carried.oldKeys;
     // The old keys go with the placeholder, whose value has no parent; else with the old column.
     const placeholder =
       !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type, keyNames) : undefined;
@@ -276,17 +202,8 @@ export class AlterColumn implements Operation {
     // A UNIQUE constraint's index is rebuilt as a plain unique index: it becomes the constraint again (no scan).
     for (const index of indexes)
       if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
-    for (const key of keys) {
-      steps.push(ctx.dialect.renameForeignKey!(source, helperColumn(key.name), keyDefinition(key.name, key.columns, key.references!)));
-    }
-    for (const { check, shadow } of checks) steps.push(ctx.dialect.renameConstraint!(source, shadow.name, check.name));
-    this.renameKeysInModel(ctx, source, keys, { from: helper, to: physical });
+    steps.push(...carried.renames(ctx.model));
     const table = ctx.model.table(source)!;
-    // The old checks went with the old column; the rebuilt ones take their names (their columns and conditions, in
-    // the column's final name, are the old ones').
-    table.constraints = table.constraints
-      ?.filter((c) => !checks.some(({ check }) => c === check))
-      .map((c) => checks.find(({ shadow }) => c.kind === 'check' && c.name === shadow.name)?.check ?? c);
     table.indexes = table.indexes
       .filter((i) => !indexes.includes(i))
       .map((i) => {
@@ -311,43 +228,16 @@ export class AlterColumn implements Operation {
     return steps;
   }
 
-  /** After contract, in the model: each carried key is gone from both ends, and its shadow has taken its name and columns. */
-  private renameKeysInModel(ctx: PlanContext, source: string, keys: ConstraintModel[], column: { from: string; to: string }): void {
-    for (const key of keys) {
-      const shadow = helperColumn(key.name);
-      for (const table of ctx.model.tables) {
-        const mine = table.name === source;
-        table.constraints = (table.constraints ?? [])
-          .filter((c) => !isForeignKeyEnd(c, key.name, table, source))
-          .map((c) =>
-            isForeignKeyEnd(c, shadow, table, source)
-              ? { ...c, name: key.name, columns: mine ? c.columns.map((k) => (k === column.from ? column.to : k)) : c.columns }
-              : c,
-          );
-      }
-    }
-  }
-
   rollback(ctx: PlanContext): Step[] {
     const { source, helper } = this.names(ctx);
     const table = ctx.model.table(source)!;
-    // The checks and keys built on the new column go first (the keys at both ends): InnoDB keeps a column and an
-    // index a key uses.
-    const checks = this.checks(ctx).map(({ shadow }) => shadow.name);
-    table.constraints = table.constraints?.filter((c) => !(c.kind === 'check' && checks.includes(c.name)));
-    const keys = this.foreignKeys(ctx).map((key) => helperColumn(key.name));
-    for (const shadow of keys)
-      for (const t of ctx.model.tables) t.constraints = t.constraints?.filter((c) => !isForeignKeyEnd(c, shadow, t, source));
+    // The column's constraints on the new column go first.
+    const constraints = this.carried(ctx).rollback(ctx.model);
     const shadows = table.indexes.filter((i) => i.columns.includes(helper));
     table.columns = table.columns.filter((c) => c.name !== helper);
     table.indexes = table.indexes.filter((i) => !shadows.includes(i));
     // Shadow indexes first: MariaDB refuses to drop a column out of a multi-column unique index.
-    return [
-      ...checks.map((name) => ctx.dialect.dropConstraint!(source, name)),
-      ...keys.flatMap((shadow) => ctx.dialect.dropForeignKey(source, shadow)),
-      ...shadows.map((i) => ctx.dialect.dropIndex(source, i.name)),
-      ctx.dialect.dropColumn(source, helper),
-    ];
+    return [...constraints, ...shadows.map((i) => ctx.dialect.dropIndex(source, i.name)), ctx.dialect.dropColumn(source, helper)];
   }
 
   shapeView(view: VersionView, model: SchemaModel): void {
@@ -365,8 +255,7 @@ export class AlterColumn implements Operation {
       what: `${this.table}.${this.column} (new) = up(old)`,
       mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
     });
-    const keys = this.keysOnHelper(ctx, previous.source, physical, helper);
-    const checks = this.checksOnHelper(ctx, previous.source);
+    const carried = this.carried(ctx).afterBackfill(ctx);
     return {
       table: previous.source,
       rules: [
@@ -389,43 +278,9 @@ export class AlterColumn implements Operation {
         },
       ],
       ...fill,
-      verify: [...(fill.verify ?? []), ...keys.map((k) => k.verify), ...checks.map((c) => c.verify)],
-      afterBackfill: [...this.notNullCheck(ctx, previous.source, helper), ...keys.map((k) => k.add), ...checks.map((c) => c.add)],
+      verify: [...(fill.verify ?? []), ...carried.verify],
+      afterBackfill: [...this.notNullCheck(ctx, previous.source, helper), ...carried.add],
     };
-  }
-
-  /**
-   * Each carried foreign key (foreignKeys) on the new column: the scan for
-   * rows whose new value has no parent, which runs with the verification,
-   * and the key itself, added once the backfill and the scan are done.
-   */
-  private keysOnHelper(ctx: DualWriteContext, source: string, physical: string, helper: string): Array<{ verify: VerifySpec; add: Step }> {
-    return this.foreignKeys(ctx).flatMap((key) => {
-      const shadow = this.shadowKey(key, physical, helper);
-      const what = `${this.table}.${this.column} (new) of foreign key ${JSON.stringify(key.name)} references ${shadow.references.table} (${shadow.references.columns.join(', ')})`;
-      const verify = orphanCheck(ctx, { table: source, columns: shadow.columns }, shadow.references, what);
-      if (!verify) return [];
-      return [{ verify, add: ctx.dialect.addForeignKey(source, keyDefinition(shadow.name, shadow.columns, shadow.references)) }];
-    });
-  }
-
-  /**
-   * Each carried check (checks) on the new column: the scan for rows whose
-   * new value breaks it, which runs with the verification, and the check
-   * itself, added once the backfill and the scan are done.
-   */
-  private checksOnHelper(ctx: DualWriteContext, source: string): Array<{ verify: VerifySpec; add: Step }> {
-    const key = walkKeyOf(ctx, source);
-    return this.checks(ctx).map(({ check, shadow }) => ({
-      // A check holds unless its condition is false (NULL passes).
-      verify: {
-        table: source,
-        key,
-        what: `${this.table}.${this.column} (new) meets check ${JSON.stringify(check.name)}`,
-        mismatch: `(${shadow.expression}) IS FALSE`,
-      },
-      add: ctx.dialect.addCheck!(source, shadow.name, shadow.expression),
-    }));
   }
 
   private notNullCheck(ctx: DualWriteContext, source: string, helper: string): Step[] {
@@ -437,10 +292,4 @@ export class AlterColumn implements Operation {
   reshapes(): string[] {
     return [this.table];
   }
-}
-
-/** How a dialect writes a foreign key: its name and columns, and what it references and does on delete. */
-function keyDefinition(name: string, columns: string[], references: ForeignKeyReference): ForeignKeyDefinition {
-  const { table, columns: referenced, onDelete } = references;
-  return { name, columns, references: { table, columns: referenced }, ...(onDelete ? { onDelete } : {}) };
 }
