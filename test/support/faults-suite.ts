@@ -372,13 +372,16 @@ export function faultSuite(engine: 'postgres' | 'mysql'): void {
     outcomes.push({ where, killed: killed.signal === 'SIGKILL' });
     if (killed.signal !== 'SIGKILL') ok(killed, `${context}: ${killPhase} (finished before the kill)`);
 
-    // The rerun of the same command finishes it, without waiting for a runner lock the dead process held.
+    // The rerun of the same command finishes it. On PostgreSQL without waiting for a runner lock the dead process
+    // held (the server checks that the client is still there, mid-statement too); MySQL/MariaDB notice a client gone
+    // only when its statement in flight ends, so a kill that lands in a DDL statement may make the rerun wait that
+    // long (README, Known limitations), which is all the waiting allowed there: the rerun must still finish cleanly.
     const resume = async (command: string) => {
       const rerun = await cli(command, ...BATCH);
       expect([context, rerun.code, rerun.stderr]).toEqual([
         context,
         0,
-        expect.not.stringMatching(/error|waiting for another zmigrate runner/i),
+        expect.not.stringMatching(pg ? /error|waiting for another zmigrate runner/i : /error/i),
       ]);
     };
     if (killPhase !== 'rollback' || (await phase()) !== 'rolled back') await resume(killPhase);
