@@ -13,7 +13,8 @@
  * Checks on an altered column are carried over the same way on PostgreSQL
  * (their condition rewritten for the new column); MySQL/MariaDB, which
  * cannot add a check online, refuse them. A UNIQUE constraint on it is one
- * again after contract.
+ * again after contract. On PostgreSQL, another table's foreign key to the
+ * column is pointed at the new column (its rebuilt unique index) the same way.
  */
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
@@ -358,6 +359,50 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
     expect(await checks()).toEqual(before);
     expect(await columnType(db, 'orders', 'amount')).toBe('bigint');
     await expect(db.knex('orders').insert({ id: 300_002, customer_id: 1, amount: -1 })).rejects.toThrow(/amount_positive/);
+  });
+
+  test("another table's foreign key to the column: pointed at the new column on PostgreSQL (rollback leaves the old one); refused on MySQL/MariaDB", async () => {
+    await db.knex.raw(
+      'CREATE TABLE accounts (id integer PRIMARY KEY, code varchar(20) NOT NULL, CONSTRAINT accounts_code_key UNIQUE (code))',
+    );
+    await db.knex.raw(
+      'CREATE TABLE transfers (id integer PRIMARY KEY, account_code varchar(20), ' +
+        'CONSTRAINT transfers_account_fk FOREIGN KEY (account_code) REFERENCES accounts (code) ON DELETE CASCADE)',
+    );
+    await db.knex.raw("INSERT INTO accounts (id, code) VALUES (1, 'a1'), (2, 'a2'), (3, 'a3')");
+    await db.knex.raw("INSERT INTO transfers (id, account_code) VALUES (1, 'a1'), (2, 'a2'), (3, 'a2'), (4, NULL)");
+    const dir = migrationsDir({
+      '0001_code.ts': migrationSource(["op.alterColumn('accounts', 'code', { type: 'varchar(40)', up: 'code', down: 'code' })"]),
+    });
+    const original = [`transfers_account_fk (account_code) -> accounts (code) on delete cascade`];
+    if (!pg) {
+      const refused = await cli(dir, 'expand');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /^error: 0001_code: alterColumn accounts\.code: foreign key "transfers_account_fk" of table "transfers" uses the column, and zmigrate cannot carry it over/,
+      );
+      expect(await foreignKeys(db, 'transfers')).toEqual(original);
+      return;
+    }
+    const first = await cli(dir, 'expand');
+    expect([first.code, first.stderr]).toEqual([0, expect.anything()]);
+    expect(await foreignKeys(db, 'transfers')).toEqual([
+      '_zm_transfers_account_fk (account_code) -> accounts (_zm_code) on delete cascade (not valid)',
+      ...original,
+    ]);
+    expect((await cli(dir, 'rollback')).code).toBe(0);
+    expect(await foreignKeys(db, 'transfers')).toEqual(original);
+    expect((await cli(dir, 'expand')).code).toBe(0);
+    // Both apps write: the new one an account, the old one a transfer to it.
+    await db.versionKnex(`${db.base}_0001_code`)('accounts').insert({ id: 4, code: 'a4' });
+    await db.knex('transfers').insert({ id: 5, account_code: 'a4' });
+    await expect(db.knex('transfers').insert({ id: 6, account_code: 'nope' })).rejects.toThrow(/transfers_account_fk/);
+    expect((await cli(dir, 'contract')).code).toBe(0);
+    expect(await foreignKeys(db, 'transfers')).toEqual(original);
+    expect(await columnType(db, 'accounts', 'code')).toBe('character varying(40)');
+    await expect(db.knex('transfers').insert({ id: 6, account_code: 'nope' })).rejects.toThrow(/transfers_account_fk/);
+    await db.knex('accounts').where({ id: 2 }).delete();
+    expect((await db.knex('transfers').orderBy('id').select('id')).map((r) => Number(r.id))).toEqual([1, 4, 5]);
   });
 
   test('a UNIQUE constraint on the column is a UNIQUE constraint again after contract, not just an index', async () => {

@@ -68,11 +68,10 @@ export class AlterColumn implements Operation {
   }
 
   /**
-   * Foreign keys of other tables to the column, and its own constraints
-   * that the dialect cannot carry over (CarriedConstraints), are not carried
-   * over to the new column: PostgreSQL would drop them with the old column
-   * at contract, and MySQL/MariaDB would refuse to drop it. So they are
-   * refused up front.
+   * The constraints on the column that the dialect cannot carry over to the
+   * new column (see CarriedConstraints): PostgreSQL would drop them with the
+   * old column at contract, and MySQL/MariaDB would refuse to drop it. So
+   * they are refused up front.
    */
   private refuseConstraints(ctx: PlanContext, what: string): void {
     const { source, physical } = this.names(ctx);
@@ -186,6 +185,7 @@ export class AlterColumn implements Operation {
     const placeholder =
       !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type, keyNames) : undefined;
     if (placeholder) steps.unshift(placeholder);
+    steps.push(...carried.dropsBeforeSwap());
     steps.push(
       ctx.dialect.replaceColumn(
         source,

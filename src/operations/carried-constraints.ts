@@ -3,6 +3,7 @@ import { helperColumn, type VerifySpec } from '../engine/dual-write';
 import { isForeignKeyEnd, type ConstraintModel, type ForeignKeyReference, type SchemaModel } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { orphanCheck } from './add-foreign-key';
+import { chooseWalkKey } from '../engine/walk-key';
 import { walkKeyOf } from './operation';
 
 /** The column alterColumn replaces: its table and name, the new column beside it, and how messages name it. */
@@ -22,9 +23,10 @@ type ShadowCheck = ConstraintModel & { expression: string };
 /**
  * The constraints of a column that alterColumn builds again on the new
  * column, each under the name `_zm_<name>`: the column's own foreign keys,
- * where the dialect can rename one, and its checks, where it can rewrite a
- * condition for the new column (PostgreSQL); only those it can write again
- * the same (ConstraintModel.references, .expression). Each is added after
+ * where the dialect can rename one; its checks, where it can rewrite a
+ * condition for the new column; and foreign keys of other tables to it,
+ * where it can rename a constraint (the last two PostgreSQL); only those it
+ * can write again the same (ConstraintModel.references, .expression). Each is added after
  * the backfill, once a chunked scan found no new value that breaks it, the
  * way op.addForeignKey and op.addCheck add one (no scan under a lock);
  * validated at contract where the engine can, before the old column goes
@@ -33,6 +35,13 @@ type ShadowCheck = ConstraintModel & { expression: string };
 export class CarriedConstraints {
   readonly keys: Array<{ key: ConstraintModel; shadow: ShadowKey }>;
   readonly checks: Array<{ check: ConstraintModel; shadow: ShadowCheck }>;
+  /**
+   * Foreign keys of other tables to the column (PostgreSQL): built again on
+   * the child table to reference the new column, which its rebuilt unique
+   * index serves; `mark` is the key's entry on this table, `index` the
+   * unique index it is bound to.
+   */
+  readonly referencing: Array<{ child: string; key: ConstraintModel; mark: ConstraintModel; shadow: ShadowKey; index: string }>;
 
   constructor(
     private readonly dialect: Dialect,
@@ -61,17 +70,42 @@ export class CarriedConstraints {
           if (expression === undefined || name === column.notNullCheck) return [];
           return [{ check, shadow: { kind: 'check' as const, name, columns: onHelper(check.columns), expression } }];
         });
+    const repoints = dialect.renameConstraint && dialect.validateConstraint && dialect.dropConstraint;
+    const table = model.table(source);
+    this.referencing =
+      !repoints || !table
+        ? []
+        : constraints.flatMap((mark) => {
+            if (mark.kind !== 'foreign key' || mark.from === undefined || mark.from === source || !uses(mark)) return [];
+            const child = model.table(mark.from);
+            const key = child?.constraints?.find((c) => c.kind === 'foreign key' && c.from === undefined && c.name === mark.name);
+            // Written again the same, walked for its orphans, and served on the new column by a rebuilt unique index.
+            if (!child || !key?.references || key.references.table !== source || !chooseWalkKey(child, dialect.rowAddress !== undefined))
+              return [];
+            const same = (columns: string[]) =>
+              columns.length === key.references!.columns.length && columns.every((c) => key.references!.columns.includes(c));
+            const index = table.indexes.find((i) => i.unique && !i.special && same(i.columns));
+            if (!index) return [];
+            const references = { ...key.references, columns: onHelper(key.references.columns) };
+            const shadow: ShadowKey = { kind: 'foreign key', name: helperColumn(key.name), columns: key.columns, references };
+            return [{ child: mark.from, key, mark, shadow, index: index.name }];
+          });
   }
 
   /** Whether `c` is one of the constraints carried over (validate refuses the others on the column). */
   includes(c: ConstraintModel): boolean {
-    return this.keys.some(({ key }) => key === c) || this.checks.some(({ check }) => check === c);
+    return (
+      this.keys.some(({ key }) => key === c) ||
+      this.checks.some(({ check }) => check === c) ||
+      this.referencing.some(({ mark }) => mark === c)
+    );
   }
 
   /** At expand, in the model: the new constraints, which later migrations of the same run see (a key at both ends). */
   expand(model: SchemaModel): void {
     const table = model.table(this.column.source)!;
     for (const { shadow } of this.checks) table.constraints?.push(shadow);
+    this.#expandReferencing(model);
     for (const { shadow } of this.keys) {
       table.constraints?.push(shadow);
       model.table(shadow.references.table)?.constraints?.push({
@@ -79,6 +113,20 @@ export class CarriedConstraints {
         name: shadow.name,
         from: this.column.source,
         columns: shadow.references.columns,
+      });
+    }
+  }
+
+  /** At expand, in the model: the keys of other tables on the new column, at both ends. */
+  #expandReferencing(model: SchemaModel): void {
+    for (const { child, shadow, index } of this.referencing) {
+      model.table(child)?.constraints?.push(shadow);
+      model.table(this.column.source)!.constraints?.push({
+        kind: 'foreign key',
+        name: shadow.name,
+        from: child,
+        columns: shadow.references.columns,
+        index: helperColumn(index),
       });
     }
   }
@@ -95,6 +143,13 @@ export class CarriedConstraints {
       if (!scan) throw new Error(`${label}: no key to walk ${source} by`);
       verify.push(scan);
       add.push(this.dialect.addForeignKey(source, definition(shadow.name, shadow.columns, shadow.references)));
+    }
+    for (const { child, key, shadow } of this.referencing) {
+      const what = `${key.columns.join(', ')} of ${child} (foreign key ${JSON.stringify(key.name)}) references ${label} (new)`;
+      const scan = orphanCheck(ctx, { table: child, columns: key.columns }, shadow.references, what);
+      if (!scan) throw new Error(`${child}: no key to walk it by`); // the constructor made sure of one
+      verify.push(scan);
+      add.push(this.dialect.addForeignKey(child, definition(shadow.name, shadow.columns, shadow.references)));
     }
     const key = this.checks.length > 0 ? walkKeyOf(ctx, source) : undefined;
     for (const { check, shadow } of this.checks) {
@@ -119,7 +174,15 @@ export class CarriedConstraints {
   validations(): Step[] {
     const validate = this.dialect.validateConstraint?.bind(this.dialect);
     if (!validate) return [];
-    return [...this.keys, ...this.checks].map(({ shadow }) => validate(this.column.source, shadow.name));
+    return [
+      ...[...this.keys, ...this.checks].map(({ shadow }) => validate(this.column.source, shadow.name)),
+      ...this.referencing.map(({ child, shadow }) => validate(child, shadow.name)),
+    ];
+  }
+
+  /** At contract, in the swap before the old column goes: the old keys of other tables to it, which its unique index serves. */
+  dropsBeforeSwap(): Step[] {
+    return this.referencing.map(({ child, key }) => this.dialect.dropConstraint!(child, key.name));
   }
 
   /** At contract, after the swap: the new constraints take the old names; in the model too. */
@@ -140,6 +203,19 @@ export class CarriedConstraints {
       }
     }
     for (const { check, shadow } of this.checks) steps.push(this.dialect.renameConstraint!(source, shadow.name, check.name));
+    for (const { child, key, shadow, index } of this.referencing) {
+      steps.push(this.dialect.renameConstraint!(child, shadow.name, key.name));
+      const onColumn = (columns: string[]) => columns.map((c) => (c === helper ? physical : c));
+      for (const t of model.tables)
+        t.constraints = (t.constraints ?? [])
+          .filter((c) => !isForeignKeyEnd(c, key.name, t, child))
+          .map((c) => {
+            if (!isForeignKeyEnd(c, shadow.name, t, child)) return c;
+            if (c.from === undefined)
+              return { ...c, name: key.name, references: { ...shadow.references, columns: onColumn(shadow.references.columns) } };
+            return { ...c, name: key.name, columns: onColumn(c.columns), index };
+          });
+    }
     // The old checks went with the old column; the new ones take their names, and (over the column's final name) their conditions.
     const table = model.table(source)!;
     table.constraints = table.constraints
@@ -156,7 +232,11 @@ export class CarriedConstraints {
     table.constraints = table.constraints?.filter((c) => !(c.kind === 'check' && checks.includes(c.name)));
     for (const { shadow } of this.keys)
       for (const t of model.tables) t.constraints = t.constraints?.filter((c) => !isForeignKeyEnd(c, shadow.name, t, source));
+    for (const { child, shadow } of this.referencing)
+      for (const t of model.tables) t.constraints = t.constraints?.filter((c) => !isForeignKeyEnd(c, shadow.name, t, child));
     return [
+      // Ahead of the rest, even of what runs outside a transaction: the new column's unique index cannot go before them.
+      ...this.referencing.map(({ child, shadow }) => ({ ...this.dialect.dropConstraint!(child, shadow.name), prepares: true })),
       ...checks.map((name) => this.dialect.dropConstraint!(source, name)),
       ...this.keys.flatMap(({ shadow }) => this.dialect.dropForeignKey(source, shadow.name)),
     ];
