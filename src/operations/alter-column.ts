@@ -53,8 +53,9 @@ export class AlterColumn implements Operation {
     if (table.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, physical))) {
       throw new ValidationError(ctx.migration, `${what}: the column is part of the primary key, which zmigrate does not rebuild online`);
     }
-    this.refuseConstraints(ctx, what);
-    this.refuseKeyTypes(ctx, what);
+    const carried = this.carried(ctx);
+    this.refuseConstraints(ctx, what, carried);
+    this.refuseKeyTypes(ctx, what, carried);
     const special = this.indexes(ctx).find((i) => i.special);
     if (special) {
       throw new ValidationError(
@@ -73,9 +74,8 @@ export class AlterColumn implements Operation {
    * old column at contract, and MySQL/MariaDB would refuse to drop it. So
    * they are refused up front.
    */
-  private refuseConstraints(ctx: PlanContext, what: string): void {
+  private refuseConstraints(ctx: PlanContext, what: string, carried: CarriedConstraints): void {
     const { source, physical } = this.names(ctx);
-    const carried = this.carried(ctx);
     const bound = (ctx.model.table(source)!.constraints ?? []).find(
       (c) => !carried.includes(c) && c.columns.some((k) => ctx.dialect.rules.sameColumn(k, physical)),
     );
@@ -91,12 +91,12 @@ export class AlterColumn implements Operation {
   }
 
   /** A carried foreign key whose parent column the new type cannot reference, where the engine requires like types. */
-  private refuseKeyTypes(ctx: PlanContext, what: string): void {
+  private refuseKeyTypes(ctx: PlanContext, what: string, carried: CarriedConstraints): void {
     const match = ctx.dialect.keyTypesMatch?.bind(ctx.dialect);
     if (!match) return;
     const { physical, old } = this.names(ctx);
     const type = this.final(old).type;
-    for (const { key } of this.carried(ctx).keys) {
+    for (const { key } of carried.keys) {
       const position = key.columns.findIndex((c) => ctx.dialect.rules.sameColumn(c, physical));
       const parent = key.references!;
       const parentType = ctx.model.column(parent.table, parent.columns[position])?.type;

@@ -1,6 +1,6 @@
 import type { Dialect, ForeignKeyDefinition } from '../dialects/dialect';
 import { helperColumn, type VerifySpec } from '../engine/dual-write';
-import { isForeignKeyEnd, type ConstraintModel, type ForeignKeyReference, type SchemaModel } from '../engine/schema-model';
+import { isForeignKeyEnd, type ConstraintModel, type ForeignKeyReference, type SchemaModel, type TableModel } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { orphanCheck } from './add-foreign-key';
 import { chooseWalkKey } from '../engine/walk-key';
@@ -188,33 +188,20 @@ export class CarriedConstraints {
   /** At contract, after the swap: the new constraints take the old names; in the model too. */
   renames(model: SchemaModel): Step[] {
     const { source, helper, physical } = this.column;
+    const toPhysical = (columns: string[]) => columns.map((c) => (c === helper ? physical : c));
     const steps: Step[] = [];
     for (const { key, shadow } of this.keys) {
       steps.push(this.dialect.renameForeignKey!(source, shadow.name, definition(key.name, key.columns, key.references!)));
-      for (const table of model.tables) {
-        const mine = table.name === source;
-        table.constraints = (table.constraints ?? [])
-          .filter((c) => !isForeignKeyEnd(c, key.name, table, source))
-          .map((c) =>
-            isForeignKeyEnd(c, shadow.name, table, source)
-              ? { ...c, name: key.name, columns: mine ? c.columns.map((k) => (k === helper ? physical : k)) : c.columns }
-              : c,
-          );
-      }
+      swapKey(model, source, key.name, shadow.name, (c, on) => ({ ...c, columns: on.name === source ? toPhysical(c.columns) : c.columns }));
     }
     for (const { check, shadow } of this.checks) steps.push(this.dialect.renameConstraint!(source, shadow.name, check.name));
     for (const { child, key, shadow, index } of this.referencing) {
       steps.push(this.dialect.renameConstraint!(child, shadow.name, key.name));
-      const onColumn = (columns: string[]) => columns.map((c) => (c === helper ? physical : c));
-      for (const t of model.tables)
-        t.constraints = (t.constraints ?? [])
-          .filter((c) => !isForeignKeyEnd(c, key.name, t, child))
-          .map((c) => {
-            if (!isForeignKeyEnd(c, shadow.name, t, child)) return c;
-            if (c.from === undefined)
-              return { ...c, name: key.name, references: { ...shadow.references, columns: onColumn(shadow.references.columns) } };
-            return { ...c, name: key.name, columns: onColumn(c.columns), index };
-          });
+      swapKey(model, child, key.name, shadow.name, (c) =>
+        c.from === undefined
+          ? { ...c, references: { ...shadow.references, columns: toPhysical(shadow.references.columns) } }
+          : { ...c, columns: toPhysical(c.columns), index },
+      );
     }
     // The old checks went with the old column; the new ones take their names, and (over the column's final name) their conditions.
     const table = model.table(source)!;
@@ -241,6 +228,23 @@ export class CarriedConstraints {
       ...this.keys.flatMap(({ shadow }) => this.dialect.dropForeignKey(source, shadow.name)),
     ];
   }
+}
+
+/**
+ * In the model, foreign key `name` of table `owner` is gone from both its
+ * ends, and key `shadow` takes its name there, each end changed by `changed`.
+ */
+function swapKey(
+  model: SchemaModel,
+  owner: string,
+  name: string,
+  shadow: string,
+  changed: (end: ConstraintModel, on: TableModel) => ConstraintModel,
+): void {
+  for (const table of model.tables)
+    table.constraints = (table.constraints ?? [])
+      .filter((c) => !isForeignKeyEnd(c, name, table, owner))
+      .map((c) => (isForeignKeyEnd(c, shadow, table, owner) ? { ...changed(c, table), name } : c));
 }
 
 /** How a dialect writes a foreign key: its name and columns, and what it references and does on delete. */

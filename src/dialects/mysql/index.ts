@@ -543,7 +543,7 @@ export class MysqlDialect implements Dialect {
 
   dropColumn(table: string, column: string, foreignKeys: string[] = []): Step {
     // InnoDB keeps a column its foreign keys use: they go in the same statement (the guard skips it once done).
-    const dropKeys = foreignKeys.map((k) => `DROP FOREIGN KEY ${this.quote(k)}, `).join('');
+    const dropKeys = this.#dropKeys(foreignKeys);
     return step(
       `drop column ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} ${dropKeys}DROP COLUMN ${this.quote(column)}, LOCK=NONE`,
@@ -584,8 +584,7 @@ export class MysqlDialect implements Dialect {
   /** Indexes on the old column are dropped whole (MySQL would otherwise only take the column out of them). */
   replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step {
     // InnoDB drops neither a column's foreign keys nor its indexes with it: named first, in the same statement.
-    const dropKeys = foreignKeys.map((k) => `DROP FOREIGN KEY ${this.quote(k)}, `).join('');
-    const dropIndexes = dropKeys + indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
+    const dropIndexes = this.#dropKeys(foreignKeys) + indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
     const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
     return step(
       `replace column ${table}.${column}`,
@@ -608,8 +607,7 @@ export class MysqlDialect implements Dialect {
     if (value === undefined) return undefined;
     // Dropping a foreign key changes the catalog only. IF EXISTS, for a rerun, is MariaDB's: MySQL's stops such a
     // rerun ("check that it exists"), which then needs the placeholder's ALTER run by hand.
-    const ifExists = this.#mariadb ? 'IF EXISTS ' : '';
-    const dropKeys = foreignKeys.map((k) => `DROP FOREIGN KEY ${ifExists}${this.quote(k)}, `).join('');
+    const dropKeys = this.#dropKeys(foreignKeys, this.#mariadb);
     return step(
       `placeholder default for ${table}.${column}`,
       `ALTER TABLE ${this.table(table)} ${dropKeys}ALTER COLUMN ${this.quote(column)} SET DEFAULT ${value}`,
@@ -777,6 +775,11 @@ END`;
       return t.replace(/^((?:tiny|small|medium|big)?int|integer)\(\d+\)/, '$1').replace(/^integer\b/, 'int');
     };
     return kind(child) === kind(parent);
+  }
+
+  /** `DROP FOREIGN KEY [IF EXISTS] k, ` for each key, to open an ALTER TABLE's list of changes. */
+  #dropKeys(keys: string[], ifExists = false): string {
+    return keys.map((k) => `DROP FOREIGN KEY ${ifExists ? 'IF EXISTS ' : ''}${this.quote(k)}, `).join('');
   }
 
   /** `CONSTRAINT … FOREIGN KEY (…) REFERENCES … (…)[ ON DELETE …]`, for ALTER TABLE … ADD. */
