@@ -33,6 +33,12 @@ export interface DialectCapabilities {
    * meanwhile (see the runner's dualWriteSteps).
    */
   readonly updateTriggerLocksRows: boolean;
+  /**
+   * A column numbered by the engine (identity, serial) can hand its numbering
+   * over to the column alterColumn builds (FinalColumn.sequence); elsewhere
+   * alterColumn refuses such a column (MySQL/MariaDB AUTO_INCREMENT).
+   */
+  readonly movesIdentity: boolean;
 }
 
 /**
@@ -75,6 +81,11 @@ export type IndexState = 'valid' | 'invalid' | 'missing';
 /** A column as alterColumn leaves it at contract: its definition, and the comment the old column had. */
 export interface FinalColumn extends ColumnSpec {
   comment?: string;
+  /**
+   * The sequence the old column owned (PostgreSQL: a serial column's, or its
+   * identity's), which the new column takes over, as the same kind of column.
+   */
+  sequence?: { name: string; identity?: 'always' | 'by default' };
 }
 
 /** The only ON DELETE clauses zmigrate writes: a migration's value is looked up here, never interpolated. */
@@ -307,6 +318,13 @@ export interface Dialect {
    * (ADD CONSTRAINT … USING INDEX, no scan). Undefined where a unique index is all there is.
    */
   attachUniqueConstraint?(table: string, index: string): Step;
+  /**
+   * PostgreSQL: a unique index built at expand, over columns now NOT NULL,
+   * becomes the table's primary key (ADD CONSTRAINT … USING INDEX, no scan),
+   * once alterColumn's swap has dropped the old one with the old column.
+   * Where this is missing, alterColumn refuses a primary-key column.
+   */
+  attachPrimaryKey?(table: string, index: string): Step;
   /**
    * A foreign key that existing rows may not meet yet, without a long lock:
    * NOT VALID on PostgreSQL; unchecked (foreign_key_checks off, ALGORITHM=INPLACE) on MySQL/MariaDB.

@@ -20,6 +20,10 @@ export interface ColumnModel {
   generated?: boolean;
   /** Its comment, if it has one: alterColumn carries it over to the column it builds. */
   comment?: string;
+  /** Numbered by the engine where a write leaves it out: a PostgreSQL identity column, a MySQL/MariaDB AUTO_INCREMENT one (`by default`). */
+  identity?: 'always' | 'by default';
+  /** PostgreSQL: the sequence the column owns (a serial column's, or its identity's), in its table's schema. */
+  sequence?: string;
 }
 
 export interface IndexModel {
@@ -111,6 +115,8 @@ export interface TableModel {
   name: string;
   columns: ColumnModel[];
   primaryKey: string[];
+  /** PostgreSQL: the primary key's name (its constraint's and its index's), which alterColumn rebuilds under it. */
+  primaryKeyName?: string;
   indexes: IndexModel[];
   /** Foreign keys and checks over the table's columns (where the dialect reads them). */
   constraints?: ConstraintModel[];

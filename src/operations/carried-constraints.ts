@@ -84,11 +84,13 @@ export class CarriedConstraints {
               return [];
             const same = (columns: string[]) =>
               columns.length === key.references!.columns.length && columns.every((c) => key.references!.columns.includes(c));
-            const index = table.indexes.find((i) => i.unique && !i.special && same(i.columns));
+            // The primary key is rebuilt as a unique index too, where alterColumn can attach it again.
+            const primary = same(table.primaryKey) && dialect.attachPrimaryKey ? table.primaryKeyName : undefined;
+            const index = primary ?? table.indexes.find((i) => i.unique && !i.special && same(i.columns))?.name;
             if (!index) return [];
             const references = { ...key.references, columns: onHelper(key.references.columns) };
             const shadow: ShadowKey = { kind: 'foreign key', name: helperColumn(key.name), columns: key.columns, references };
-            return [{ child: mark.from, key, mark, shadow, index: index.name }];
+            return [{ child: mark.from, key, mark, shadow, index }];
           });
   }
 

@@ -66,6 +66,7 @@ export class MysqlDialect implements Dialect {
     foreignKeyIndex: true,
     updateTriggerLocksRows: false,
     maxIdentifierLength: 64,
+    movesIdentity: false,
   };
   readonly knex: Knex;
   #caseInsensitiveTables = false;
@@ -418,6 +419,7 @@ export class MysqlDialect implements Dialect {
         default: c.default_expr === null || c.default_expr === 'NULL' ? null : String(c.default_expr),
         invisible: /\bINVISIBLE\b/i.test(String(c.extra ?? '')),
         generated: /\bGENERATED\b/i.test(String(c.extra ?? '')),
+        ...(/\bauto_increment\b/i.test(String(c.extra ?? '')) ? { identity: 'by default' as const } : {}),
         // No comment is an empty one here.
         ...(c.comment ? { comment: String(c.comment) } : {}),
       });

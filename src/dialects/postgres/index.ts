@@ -12,7 +12,7 @@ import {
 } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { positiveFigure } from '../../engine/raw-result';
-import { renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
+import { helperColumn, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
   FOREIGN_KEY_ACTIONS,
   type Dialect,
@@ -70,6 +70,7 @@ export class PostgresDialect implements Dialect {
     foreignKeyIndex: false,
     updateTriggerLocksRows: true,
     maxIdentifierLength: 63,
+    movesIdentity: true,
   };
   readonly rules = exactRules;
   #knex: Knex | undefined;
@@ -348,7 +349,12 @@ export class PostgresDialect implements Dialect {
     const columns = await this.rows(
       `select c.relname as table_name, a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type,
               not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default_expr,
-              col_description(c.oid, a.attnum) as comment
+              col_description(c.oid, a.attnum) as comment, a.attidentity::text as identity, a.attgenerated::text as generated,
+              -- The sequence the column owns (serial, or its identity), in the table's schema.
+              (select s.relname from pg_depend dp join pg_class s on s.oid = dp.objid
+                where dp.classid = 'pg_class'::regclass and dp.refclassid = 'pg_class'::regclass and dp.refobjid = c.oid
+                  and dp.refobjsubid = a.attnum and dp.deptype in ('a', 'i') and s.relkind = 'S' and s.relnamespace = c.relnamespace
+                limit 1) as sequence
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -407,14 +413,19 @@ export class PostgresDialect implements Dialect {
         default: c.default_expr === null ? null : String(c.default_expr),
         invisible: false,
         ...(c.comment === null ? {} : { comment: String(c.comment) }),
+        ...(c.generated === 's' ? { generated: true, default: null } : {}),
+        ...(c.identity === 'a' || c.identity === 'd' ? { identity: c.identity === 'a' ? 'always' : 'by default' } : {}),
+        ...(c.sequence === null ? {} : { sequence: String(c.sequence) }),
       });
     }
     for (const ix of indexes) {
       const table = tables.get(String(ix.table_name));
       if (!table) continue;
       const cols = parseTextArray(ix.columns);
-      if (ix.is_primary === true) table.primaryKey = cols;
-      else {
+      if (ix.is_primary === true) {
+        table.primaryKey = cols;
+        table.primaryKeyName = String(ix.index_name);
+      } else {
         table.indexes.push({
           name: String(ix.index_name),
           columns: cols,
@@ -556,9 +567,14 @@ export class PostgresDialect implements Dialect {
   /** Indexes on the old column go with it (PostgreSQL drops them with the column). */
   replaceColumn(table: string, column: string, helper: string, spec: FinalColumn): Step {
     const t = this.table(table);
+    const { sequence } = spec;
     const statements = [
+      // The old column's sequence would go with it: the new column takes it over first.
+      ...(sequence?.identity ? [this.#identityFrom(table, helper, sequence.name, sequence.identity)] : []),
+      ...(sequence && !sequence.identity ? this.#sequenceTo(table, helper, sequence.name, spec.type) : []),
       `ALTER TABLE ${t} DROP COLUMN ${this.quote(column)}`,
       `ALTER TABLE ${t} RENAME COLUMN ${this.quote(helper)} TO ${this.quote(column)}`,
+      ...(sequence?.identity ? [`ALTER SEQUENCE ${this.table(helperColumn(sequence.name))} RENAME TO ${this.quote(sequence.name)}`] : []),
     ];
     if (spec.comment !== undefined) statements.push(`COMMENT ON COLUMN ${t}.${this.quote(column)} IS ${literal(spec.comment)}`);
     if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
@@ -576,6 +592,49 @@ export class PostgresDialect implements Dialect {
 END $zmigrate$`);
     // One transaction: readers see the old column or the new one, never neither.
     return step(`replace column ${table}.${column}`, statements.join(';\n'), { guard: { kind: 'columnMissing', table, column: helper } });
+  }
+
+  /**
+   * A serial column's sequence owned by the new column, so that it stays
+   * when the old one goes; of the new column's type where that is an integer
+   * (a widened `serial` counts past 2^31 too: bounds that were the old
+   * type's follow the new one).
+   */
+  #sequenceTo(table: string, helper: string, sequence: string, type: string): string[] {
+    const seq = this.table(sequence);
+    const integer = integerType(type);
+    return [
+      `ALTER SEQUENCE ${seq} OWNED BY ${this.table(table)}.${this.quote(helper)}`,
+      ...(integer ? [`ALTER SEQUENCE ${seq} AS ${integer}`] : []),
+    ];
+  }
+
+  /**
+   * The new column made an identity column of the same kind, numbering on
+   * from where the old column's sequence stands (read in the swap, whose
+   * lock holds off the inserts that would move it), with its start,
+   * increment, cache, cycling and any bounds that were not its type's own. Its sequence
+   * is `_zm_<old sequence>` until the old one has gone with the old column.
+   * NOT NULL first, as an identity column must be (the validated check
+   * spares the scan).
+   */
+  #identityFrom(table: string, helper: string, sequence: string, kind: 'always' | 'by default'): string {
+    const [t, seq, fresh] = [this.table(table), this.table(sequence), this.table(helperColumn(sequence))];
+    // Into a format() string: a % of a name is doubled.
+    const alter = `ALTER TABLE ${t} ALTER COLUMN ${this.quote(helper)}`.replace(/%/g, '%%');
+    return `DO $zmigrate$ DECLARE q record; next_value bigint; top numeric; bounds text := ''; BEGIN
+  SELECT seqstart AS start, seqincrement AS inc, seqmin AS min, seqmax AS max, seqcache AS cache, seqcycle AS cycle,
+         seqtypid::regtype::text AS type
+    INTO STRICT q FROM pg_sequence WHERE seqrelid = ${literal(seq)}::regclass;
+  EXECUTE format('SELECT CASE WHEN is_called THEN last_value + %s ELSE last_value END FROM %s', q.inc, ${literal(seq)}) INTO next_value;
+  top := CASE q.type WHEN 'smallint' THEN 32767 WHEN 'integer' THEN 2147483647 ELSE 9223372036854775807 END;
+  IF q.min <> (CASE WHEN q.inc > 0 THEN 1 ELSE -top - 1 END) THEN bounds := bounds || ' MINVALUE ' || q.min; END IF;
+  IF q.max <> (CASE WHEN q.inc > 0 THEN top ELSE -1 END) THEN bounds := bounds || ' MAXVALUE ' || q.max; END IF;
+  EXECUTE ${literal(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(helper)} SET NOT NULL`)};
+  EXECUTE format(${literal(`${alter} ADD GENERATED ${kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (SEQUENCE NAME ${fresh.replace(/%/g, '%%')} INCREMENT BY %s START WITH %s CACHE %s %s%s)`)},
+    q.inc, q.start, q.cache, CASE WHEN q.cycle THEN 'CYCLE' ELSE 'NO CYCLE' END, bounds);
+  PERFORM setval(${literal(fresh)}, next_value, false);
+END $zmigrate$`;
   }
 
   addNotNullCheck(table: string, column: string, constraint: string): Step {
@@ -811,6 +870,15 @@ END`;
     );
   }
 
+  /** The unique index over NOT NULL columns becomes the primary key, under its own name (no scan). */
+  attachPrimaryKey(table: string, index: string): Step {
+    return step(
+      `attach primary key ${index}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}`,
+      { guard: { kind: 'constraintExists', table, constraint: index } },
+    );
+  }
+
   /** NOT VALID: a short SHARE ROW EXCLUSIVE lock on both tables, no scan; VALIDATE CONSTRAINT at contract. */
   addForeignKey(table: string, fk: ForeignKeyDefinition): Step {
     const cols = fk.columns.map((c) => this.quote(c)).join(', ');
@@ -909,6 +977,15 @@ function parseTextArray(value: unknown): string[] {
  * an escape string where a backslash must come through as it is, whatever
  * standard_conforming_strings says.
  */
+/** `smallint`, `integer` or `bigint` for a type that is one of them (as the server or a migration spells it), else undefined. */
+export function integerType(type: string): 'smallint' | 'integer' | 'bigint' | undefined {
+  const t = type.trim().toLowerCase();
+  if (t === 'smallint' || t === 'int2') return 'smallint';
+  if (t === 'integer' || t === 'int' || t === 'int4') return 'integer';
+  if (t === 'bigint' || t === 'int8') return 'bigint';
+  return undefined;
+}
+
 function literal(text: string): string {
   const quoted = text.replace(/'/g, "''");
   return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
