@@ -381,6 +381,35 @@ describe('rebuild by copy on mysql', () => {
     expect((await leftovers()).tables).toEqual([]);
   });
 
+  test('a unique index over the filled column: updated in place, where new values that collide stop expand and cost no row', async () => {
+    await db.knex.raw('CREATE UNIQUE INDEX items_code_key ON items (code)');
+    // The copy keeps a row found in the shadow (ON DUPLICATE KEY) and the mirror replaces: a colliding new
+    // value would have cost a row there ('c1', 'c10' … 'c19' all become 'c1').
+    writeFileSync(
+      path.join(dir, '0001_widen.ts'),
+      migrationSource(["op.alterColumn('items', 'code', { type: 'varchar(40)', up: 'LEFT(code, 2)', down: 'code' })"]),
+    );
+    const collides = await cli('expand');
+    expect(collides.code).toBe(1);
+    expect(collides.stderr).toMatch(
+      /backfill of items in place, not by copy: a unique index covers a column it fills \(_zm_items_code_key\)/,
+    );
+    expect(collides.stderr).toMatch(/backfill items\._zm_code failed: Duplicate entry 'c1'/);
+    expect(Number(rowsOf<{ n: number }>(await db.knex.raw('SELECT COUNT(*) AS n FROM items'))[0].n)).toBe(ROWS);
+    expect((await cli('rollback')).code).toBe(0);
+
+    writeFileSync(
+      path.join(dir, '0001_widen.ts'),
+      migrationSource(["op.alterColumn('items', 'code', { type: 'varchar(40)', up: 'code', down: 'code' })"]),
+    );
+    const widens = await cli('expand');
+    expect(widens.code).toBe(0);
+    expect(widens.stderr).not.toMatch(/copy items into/);
+    expect(
+      rowsOf<{ n: number; bad: number }>(await db.knex.raw('SELECT COUNT(*) AS n, SUM(NOT (_zm_code <=> code)) AS bad FROM items')),
+    ).toEqual([{ n: ROWS, bad: '0' }]);
+  });
+
   test('plan shows the copy, the mirror triggers and the swap, and changes nothing', async () => {
     const plan = await cli('plan');
     expect(plan.code).toBe(0);

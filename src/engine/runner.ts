@@ -556,6 +556,15 @@ export class Runner {
         continue;
       }
       const computed = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table).flatMap((b) => Object.keys(b.set)));
+      // A copy keeps a row the mirror wrote first (ON DUPLICATE KEY), and the mirror replaces (REPLACE): a new
+      // value that collides in a unique index over a filled column would silently cost a row. In place, the
+      // write that collides fails instead.
+      const unique = (model.table(table)?.indexes ?? []).filter((i) => i.unique && i.columns.some((c) => computed.includes(c)));
+      if (unique.length > 0) {
+        const names = unique.map((i) => i.name).join(', ');
+        this.logger.info(`backfill of ${table} in place, not by copy: a unique index covers a column it fills (${names})`);
+        continue;
+      }
       const all = model.table(table)?.columns ?? [];
       const columns = all.filter((c) => !c.generated && !computed.includes(c.name)).map((c) => c.name);
       result.set(table, { ...rebuildTables(migration.name, table), columns, lockFirst: await rebuild.lockBeforeCopy(table) });
