@@ -362,6 +362,12 @@ export interface Dialect {
   /** A NULL of the given type, to type-check expressions over columns that do not exist yet. */
   typedNull(type: string): string;
   /**
+   * `expression` compared under the collation `type` names, where the engine
+   * cannot compare two columns of different collations otherwise
+   * (PostgreSQL); else `expression` as it is.
+   */
+  collatedAs(expression: string, type: string): string;
+  /**
    * SQL that sets (or clears) the flag under which zmigrate's triggers stand
    * aside, for one transaction; undefined when clearing takes no statement
    * (the setting ends with the transaction).

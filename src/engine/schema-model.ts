@@ -24,6 +24,12 @@ export interface ColumnModel {
   identity?: 'always' | 'by default';
   /** PostgreSQL: the sequence the column owns (a serial column's, or its identity's), in its table's schema. */
   sequence?: string;
+  /**
+   * A collation of the column's own (one its type or table would not give it),
+   * as the dialect writes it after the type: `COLLATE "pg_catalog"."C"`,
+   * `` CHARACTER SET `latin1` COLLATE `latin1_bin` ``. alterColumn keeps it.
+   */
+  collation?: string;
 }
 
 export interface IndexModel {

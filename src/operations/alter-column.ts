@@ -23,16 +23,22 @@ import {
   type PlanContext,
 } from './operation';
 
+/** The string types of both engines, which a collation applies to. */
+const STRING_TYPE =
+  /^\s*(character\s+varying|varchar|character|char|nchar|nvarchar|bpchar|text|tinytext|mediumtext|longtext|citext|enum|set)\b/i;
+
+/** An index alterColumn builds again on the new column: the primary key is one too, where the column is in it. */
+type RebuiltIndex = IndexModel & { primary?: boolean };
+
 /**
  * A new physical column beside the old one (`_zm_<column>`): `up` maps old to
  * new and `down` new to old, both kept in sync by triggers, old rows
  * backfilled. The new version sees the new column under the old name. At
  * contract the old column goes and the new one takes its name; rollback drops
- * the new one.
+ * the new one. What the column had moves with it: indexes (on PostgreSQL the
+ * primary key too, attached to its rebuilt index in the swap), constraints
+ * (CarriedConstraints), and on PostgreSQL a serial's sequence or an identity.
  */
-/** An index alterColumn builds again on the new column: the primary key is one too, where the column is in it. */
-type RebuiltIndex = IndexModel & { primary?: boolean };
-
 export class AlterColumn implements Operation {
   readonly kind = 'alterColumn';
 
@@ -210,13 +216,29 @@ export class AlterColumn implements Operation {
     return new CarriedConstraints(ctx.dialect, ctx.model, { source, physical, helper, label, notNullCheck: this.checkName(helper) });
   }
 
-  /** The column as it ends up: what the operation says, else what the column had. */
+  /**
+   * The column as it ends up: what the operation says, else what the column
+   * had; its type followed by the column's own collation where it keeps one.
+   */
   private final(old: ColumnModel): ColumnSpec {
+    const collation = this.collation(old);
+    const type = this.spec.type ?? old.type;
     return {
-      type: this.spec.type ?? old.type,
+      type: collation ? `${type} ${collation}` : type,
       nullable: this.spec.nullable ?? old.nullable,
       default: this.spec.default ?? old.default ?? undefined,
     };
+  }
+
+  /**
+   * The old column's own collation (and MySQL character set), kept: unless
+   * the operation's type says one itself, or is not a string type.
+   */
+  private collation(old: ColumnModel): string | undefined {
+    const { type } = this.spec;
+    if (!old.collation || (type !== undefined && (!STRING_TYPE.test(type) || /\b(collate|character\s+set|charset)\b/i.test(type))))
+      return undefined;
+    return old.collation;
   }
 
   private checkName(helper: string): string {
@@ -227,8 +249,16 @@ export class AlterColumn implements Operation {
     const { source, helper, old } = this.names(ctx);
     const final = this.final(old);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
+    const collation = this.collation(old);
     // Nullable and without a default while live, so the trigger can tell which app wrote a row.
-    ctx.model.table(source)!.columns.push({ name: helper, type: final.type, nullable: true, default: null, invisible });
+    ctx.model.table(source)!.columns.push({
+      name: helper,
+      type: this.spec.type ?? old.type,
+      nullable: true,
+      default: null,
+      invisible,
+      ...(collation ? { collation } : {}),
+    });
     const steps = [ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible })];
     for (const index of this.indexes(ctx)) {
       const columns = index.columns.map((c) => (ctx.dialect.rules.sameColumn(c, old.name) ? helper : c));
@@ -328,9 +358,11 @@ export class AlterColumn implements Operation {
     const previous = ctx.previous.table(this.table)!;
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
+    const type = this.final(ctx.model.column(previous.source, physical)!).type;
     const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
       what: `${this.table}.${this.column} (new) = up(old)`,
-      mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), `(${this.spec.up})`),
+      // Compared under the new column's collation, where the engine wants one.
+      mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), ctx.dialect.collatedAs(`(${this.spec.up})`, type)),
     });
     const carried = this.carried(ctx).afterBackfill(ctx);
     return {

@@ -369,7 +369,10 @@ export class MysqlDialect implements Dialect {
   async introspect(): Promise<SchemaModel> {
     const columns = await this.rows(
       `SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name, c.COLUMN_TYPE AS type,
-              c.IS_NULLABLE AS nullable, c.COLUMN_DEFAULT AS default_expr, c.EXTRA AS extra, c.COLUMN_COMMENT AS comment
+              c.IS_NULLABLE AS nullable, c.COLUMN_DEFAULT AS default_expr, c.EXTRA AS extra, c.COLUMN_COMMENT AS comment,
+              -- A collation of the column's own: one a column added without saying would not get.
+              CASE WHEN c.COLLATION_NAME <> t.TABLE_COLLATION THEN c.CHARACTER_SET_NAME END AS charset,
+              CASE WHEN c.COLLATION_NAME <> t.TABLE_COLLATION THEN c.COLLATION_NAME END AS collation
          FROM information_schema.COLUMNS c
          JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
         WHERE c.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE'
@@ -420,6 +423,7 @@ export class MysqlDialect implements Dialect {
         invisible: /\bINVISIBLE\b/i.test(String(c.extra ?? '')),
         generated: /\bGENERATED\b/i.test(String(c.extra ?? '')),
         ...(/\bauto_increment\b/i.test(String(c.extra ?? '')) ? { identity: 'by default' as const } : {}),
+        ...(c.collation ? { collation: `CHARACTER SET ${this.quote(String(c.charset))} COLLATE ${this.quote(String(c.collation))}` } : {}),
         // No comment is an empty one here.
         ...(c.comment ? { comment: String(c.comment) } : {}),
       });
@@ -693,6 +697,11 @@ END`;
       [this.baseSchema, table],
     );
     return positiveFigure(row?.n);
+  }
+
+  /** Columns of different collations compare (the weaker converted), so nothing to add. */
+  collatedAs(expression: string): string {
+    return expression;
   }
 
   typedNull(): string {

@@ -350,6 +350,10 @@ export class PostgresDialect implements Dialect {
       `select c.relname as table_name, a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type,
               not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default_expr,
               col_description(c.oid, a.attnum) as comment, a.attidentity::text as identity, a.attgenerated::text as generated,
+              -- A collation of the column's own, not its type's.
+              (select format('COLLATE %I.%I', cn.nspname, co.collname) from pg_collation co
+                 join pg_namespace cn on cn.oid = co.collnamespace join pg_type ty on ty.oid = a.atttypid
+                where co.oid = a.attcollation and a.attcollation <> ty.typcollation) as collation,
               -- The sequence the column owns (serial, or its identity), in the table's schema.
               (select s.relname from pg_depend dp join pg_class s on s.oid = dp.objid
                 where dp.classid = 'pg_class'::regclass and dp.refclassid = 'pg_class'::regclass and dp.refobjid = c.oid
@@ -416,6 +420,7 @@ export class PostgresDialect implements Dialect {
         ...(c.generated === 's' ? { generated: true, default: null } : {}),
         ...(c.identity === 'a' || c.identity === 'd' ? { identity: c.identity === 'a' ? 'always' : 'by default' } : {}),
         ...(c.sequence === null ? {} : { sequence: String(c.sequence) }),
+        ...(c.collation === null ? {} : { collation: String(c.collation) }),
       });
     }
     for (const ix of indexes) {
@@ -803,8 +808,15 @@ END`;
     return positiveFigure(row?.n);
   }
 
+  /** A type's COLLATE clause is not part of a cast: it follows it. */
   typedNull(type: string): string {
-    return `CAST(NULL AS ${type})`;
+    const [base, collation] = splitCollation(type);
+    return `CAST(NULL AS ${base})${collation}`;
+  }
+
+  collatedAs(expression: string, type: string): string {
+    const [, collation] = splitCollation(type);
+    return collation ? `(${expression})${collation}` : expression;
   }
 
   /**
@@ -977,6 +989,12 @@ function parseTextArray(value: unknown): string[] {
  * an escape string where a backslash must come through as it is, whatever
  * standard_conforming_strings says.
  */
+/** A type as a migration or the model writes it, and its COLLATE clause (with the space before it), or ''. */
+function splitCollation(type: string): [string, string] {
+  const [, base, collation] = /^(.*?)(\s+COLLATE\s+.*)?$/is.exec(type)!;
+  return [base, collation ?? ''];
+}
+
 /** `smallint`, `integer` or `bigint` for a type that is one of them (as the server or a migration spells it), else undefined. */
 export function integerType(type: string): 'smallint' | 'integer' | 'bigint' | undefined {
   const t = type.trim().toLowerCase();
