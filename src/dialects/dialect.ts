@@ -39,6 +39,12 @@ export interface DialectCapabilities {
    * alterColumn refuses such a column (MySQL/MariaDB AUTO_INCREMENT).
    */
   readonly movesIdentity: boolean;
+  /**
+   * A view holds on to the very columns it reads (PostgreSQL): one of them
+   * cannot be dropped, even to make way for a column of the same name. On
+   * MySQL/MariaDB a view finds its columns by name when it runs.
+   */
+  readonly viewsHoldColumns: boolean;
 }
 
 /**

@@ -11,7 +11,7 @@ import { StepExecutor } from './executor';
 import type { RetryPolicy } from './retry';
 import { DEFAULT_BATCHES, type BatchOptions } from './backfill';
 import type { Logger } from './logger';
-import type { SchemaModel, VersionView } from './schema-model';
+import type { QualifiedName, SchemaModel, VersionView } from './schema-model';
 import type { BackfillTotal, MigrationPhase, MigrationRecord, StateStore } from './state-store';
 import type { Step } from './step';
 import type { ThrottlePause } from './throttle';
@@ -163,7 +163,7 @@ export class Runner {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
         results.push({ name: migration.name, mismatches: null });
       } else if (record?.phase === 'expanded') {
-        const model = await this.dialect.introspect();
+        const model = await this.introspect();
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of migration.migration.operations) operation.shapeView(next, model);
@@ -235,7 +235,7 @@ export class Runner {
   /** The SQL each pending phase would run, computed without changing anything. */
   async plan(): Promise<PhasePlan[]> {
     const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);
-    const model = await this.dialect.introspect();
+    const model = await this.introspect();
     const live = this.liveMigrations(model, records);
     const plans: PhasePlan[] = [];
     let view = liveViews(model, live).get(live.at(-1)?.name ?? '') ?? committedView(model, live);
@@ -301,7 +301,7 @@ export class Runner {
     let unchanged: SchemaModel | undefined;
     if (fresh) {
       // Validate everything up to the first raw SQL before changing anything.
-      const model = await this.dialect.introspect();
+      const model = await this.introspect();
       unchanged = model;
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
@@ -330,7 +330,7 @@ export class Runner {
     await this.runPlannedInStages(migration, 'expand', unchanged);
 
     const baseline = (await this.store.get(migration.name))!.baseline ?? {};
-    const expanded = await this.dialect.introspect();
+    const expanded = await this.introspect();
     const introduced = introducedSince(expanded, baseline);
     await this.store.update(migration.name, { versionSchema: schema, introduced });
     const records = new Map((await this.store.list()).map((r) => [r.name, r]));
@@ -358,7 +358,7 @@ export class Runner {
       if (record.steps.length > 0) known = undefined;
       await this.#executor.runPhase(migration.name, phase, record.steps);
       if (record.nextOperation > operations.length) return;
-      const model = known ?? (await this.dialect.introspect());
+      const model = known ?? (await this.introspect());
       if (record.nextOperation === operations.length) {
         // Last stage: the dual-write triggers, then the backfill of the rows already there.
         const records = new Map((await this.store.list()).map((r) => [r.name, r]));
@@ -431,7 +431,7 @@ export class Runner {
           await this.store.update(older.name, { versionSchema: null });
         }
       }
-      const model = await this.dialect.introspect();
+      const model = await this.introspect();
       const live = this.liveMigrations(model, records);
       const view = committedView(model, live);
       const refreshViews = (after: SchemaModel): Step[] =>
@@ -506,7 +506,7 @@ export class Runner {
         await this.store.update(migration.name, { versionSchema: null });
       }
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
-      const model = await this.dialect.introspect();
+      const model = await this.introspect();
       const live = this.liveMigrations(model, records);
       const previous = liveViews(model, live).get(before.at(-1)?.name ?? '') ?? committedView(model, live);
       const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
@@ -539,6 +539,23 @@ export class Runner {
   private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView): DualWrite[] {
     const ctx = { dialect: this.dialect, model, previous, next };
     return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
+  }
+
+  /**
+   * The schema as the dialect reads it, where the views that read a column
+   * leave out zmigrate's own (those of the version schemas it recorded),
+   * which it keeps up itself.
+   */
+  private async introspect(): Promise<SchemaModel> {
+    const model = await this.dialect.introspect();
+    const read = model.tables.flatMap((t): Array<{ views?: QualifiedName[] }> => [t, ...t.columns]).filter((r) => r.views);
+    if (read.length === 0 || !(await this.store.exists())) return model;
+    const ours = new Set((await this.store.list()).flatMap((r) => (r.versionSchema ? [r.versionSchema] : [])));
+    for (const reader of read) {
+      reader.views = reader.views!.filter((v) => !ours.has(v.schema));
+      if (reader.views.length === 0) delete reader.views;
+    }
+    return model;
   }
 
   /**
@@ -921,7 +938,7 @@ export class Runner {
     records: Map<string, MigrationRecord>,
     model?: SchemaModel,
   ): Promise<void> {
-    model ??= await this.dialect.introspect();
+    model ??= await this.introspect();
     const live = this.liveMigrations(model, records);
     const views = liveViews(model, live);
     const latestComplete = this.migrations.filter((m) => records.get(m.name)?.phase === 'complete').at(-1);

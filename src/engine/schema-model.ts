@@ -30,6 +30,18 @@ export interface ColumnModel {
    * `` CHARACTER SET `latin1` COLLATE `latin1_bin` ``. alterColumn keeps it.
    */
   collation?: string;
+  /**
+   * Views that read the column, other than zmigrate's own version schemas'
+   * (the runner leaves those out): PostgreSQL refuses to drop a column a view
+   * reads, and a MySQL/MariaDB view over a dropped column breaks.
+   */
+  views?: QualifiedName[];
+}
+
+/** A relation of some schema (PostgreSQL) or database (MySQL/MariaDB). */
+export interface QualifiedName {
+  schema: string;
+  name: string;
 }
 
 export interface IndexModel {
@@ -126,6 +138,8 @@ export interface TableModel {
   indexes: IndexModel[];
   /** Foreign keys and checks over the table's columns (where the dialect reads them). */
   constraints?: ConstraintModel[];
+  /** Views that read the table (any of its columns, or only its rows), as ColumnModel.views. */
+  views?: QualifiedName[];
 }
 
 /** Compares identifiers the way the engine does (case-insensitive columns on MySQL, …). */

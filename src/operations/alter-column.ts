@@ -17,6 +17,7 @@ import {
   requireWalkKey,
   sourceTable,
   fillNulls,
+  refuseViews,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -66,6 +67,8 @@ export class AlterColumn implements Operation {
     }
     this.refusePrimaryKey(ctx, what);
     this.refuseNumbering(ctx, what);
+    if (ctx.dialect.capabilities.viewsHoldColumns)
+      refuseViews(ctx, what, this.names(ctx).old, 'would refuse to drop the old column at contract');
     const carried = this.carried(ctx);
     this.refuseConstraints(ctx, what, carried);
     this.refuseKeyTypes(ctx, what, carried);

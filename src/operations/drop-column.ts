@@ -4,7 +4,15 @@ import type { Step } from '../engine/step';
 import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
-import { requireColumn, sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
+import {
+  refuseViews,
+  requireColumn,
+  sourceTable,
+  type DualWrite,
+  type DualWriteContext,
+  type Operation,
+  type PlanContext,
+} from './operation';
 
 /**
  * The new version stops seeing the column at expand; `down` fills it for the
@@ -33,11 +41,15 @@ export class DropColumn implements Operation {
         { hint: 'drop that key in an earlier migration (op.sql), or keep the column' },
       );
     }
+    const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
+    const breaks = ctx.dialect.capabilities.viewsHoldColumns
+      ? 'would refuse to drop it at contract'
+      : 'would leave the view broken at contract';
+    refuseViews(ctx, `dropColumn ${this.table}.${this.column}`, physical, breaks);
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
       return;
     }
-    const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
     if (!physical.nullable && physical.default === null) {
       throw new ValidationError(
         ctx.migration,

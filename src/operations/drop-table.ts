@@ -1,6 +1,6 @@
 import type { VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import { sourceTable, type Operation, type PlanContext } from './operation';
+import { refuseViews, sourceTable, type Operation, type PlanContext } from './operation';
 
 /** The new version stops seeing the table at expand; it is dropped for real at contract. */
 export class DropTable implements Operation {
@@ -13,7 +13,10 @@ export class DropTable implements Operation {
   }
 
   validate(ctx: PlanContext): void {
-    sourceTable(ctx, this.table);
+    const breaks = ctx.dialect.capabilities.viewsHoldColumns
+      ? 'would refuse to drop the table at contract'
+      : 'would leave the view broken at contract';
+    refuseViews(ctx, `dropTable ${this.table}`, ctx.model.table(sourceTable(ctx, this.table))!, breaks);
   }
 
   expand(): Step[] {

@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialects/dialect';
-import type { SchemaModel, VersionView } from '../engine/schema-model';
+import type { QualifiedName, SchemaModel, VersionView } from '../engine/schema-model';
 import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
@@ -155,6 +155,19 @@ export function fillNulls(
     backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL`, stale: check.mismatch }],
     verify: [{ table, key, ...check }],
   };
+}
+
+/**
+ * Refuses a table or column that a view (not zmigrate's) reads, which the
+ * operation's contract would drop or rename: `why` says what the engine
+ * would do then.
+ */
+export function refuseViews(ctx: PlanContext, what: string, read: { views?: QualifiedName[] }, why: string): void {
+  const view = read.views?.[0];
+  if (!view) return;
+  throw new ValidationError(ctx.migration, `${what}: view ${view.schema}.${view.name} reads it, and ${ctx.dialect.displayName} ${why}`, {
+    hint: 'drop the view in an earlier migration (op.sql) and create it again in a later one',
+  });
 }
 
 /** Drops an index this migration built, and takes it out of the model. */

@@ -2,7 +2,7 @@ import type { VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
-import { requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { refuseViews, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /**
  * The new version sees `to`, the old one `from`: both are the same physical
@@ -26,6 +26,16 @@ export class RenameColumn implements Operation {
     checkIdentifier(ctx.dialect, ctx.migration, 'column name', this.to);
     if (ctx.view.column(this.table, this.to) || ctx.model.column(sourceTable(ctx, this.table), this.to)) {
       throw new ValidationError(ctx.migration, `column ${JSON.stringify(this.to)} already exists in table ${JSON.stringify(this.table)}`);
+    }
+    // PostgreSQL's views follow a renamed column; MySQL/MariaDB's look it up by its name.
+    if (!ctx.dialect.capabilities.viewsHoldColumns) {
+      const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.from)!.source)!;
+      refuseViews(
+        ctx,
+        `renameColumn ${this.table}.${this.from}`,
+        physical,
+        'finds its columns by name, so the rename at contract would break it',
+      );
     }
   }
 

@@ -2,7 +2,7 @@ import type { SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
-import { requireNoTable, sourceTable, type Operation, type PlanContext } from './operation';
+import { refuseViews, requireNoTable, sourceTable, type Operation, type PlanContext } from './operation';
 
 /**
  * The new version sees `to`, the old one `from`: the new version schema's
@@ -32,6 +32,15 @@ export class RenameTable implements Operation {
       throw new ValidationError(ctx.migration, `renameTable ${JSON.stringify(this.from)}: the new name is the same`);
     }
     requireNoTable(ctx, this.to);
+    // PostgreSQL's views follow a renamed table; MySQL/MariaDB's look it up by its name.
+    if (!ctx.dialect.capabilities.viewsHoldColumns) {
+      refuseViews(
+        ctx,
+        `renameTable ${this.from}`,
+        ctx.model.table(sourceTable(ctx, this.from))!,
+        'finds its tables by name, so the rename at contract would break it',
+      );
+    }
   }
 
   expand(): Step[] {

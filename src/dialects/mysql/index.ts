@@ -6,6 +6,7 @@ import {
   SchemaModel,
   type ForeignKeyReference,
   type IdentifierRules,
+  type QualifiedName,
   type TableModel,
   type ViewTable,
 } from '../../engine/schema-model';
@@ -67,6 +68,7 @@ export class MysqlDialect implements Dialect {
     updateTriggerLocksRows: false,
     maxIdentifierLength: 64,
     movesIdentity: false,
+    viewsHoldColumns: false,
   };
   readonly knex: Knex;
   #caseInsensitiveTables = false;
@@ -410,11 +412,36 @@ export class MysqlDialect implements Dialect {
         WHERE tc.TABLE_SCHEMA = ? AND tc.CONSTRAINT_TYPE = 'CHECK'`,
       [this.baseSchema],
     );
+    // Views (of any database) over the base database's tables, which name every column they read as `db`.`table`.`column`.
+    const views = await this.rows(
+      'SELECT TABLE_SCHEMA AS view_schema, TABLE_NAME AS view_name, LOWER(VIEW_DEFINITION) AS definition FROM information_schema.VIEWS WHERE LOCATE(?, VIEW_DEFINITION) > 0',
+      [`${this.quote(this.baseSchema)}.`],
+    );
+    const readers = (...path: string[]): QualifiedName[] => {
+      const name = [this.baseSchema, ...path]
+        .map((part) => this.quote(part))
+        .join('.')
+        .toLowerCase();
+      return views
+        .filter((v) => String(v.definition).includes(name))
+        .map((v) => ({ schema: String(v.view_schema), name: String(v.view_name) }));
+    };
     const tables = new Map<string, TableModel>();
     for (const c of columns) {
       const name = String(c.table_name);
       if (name.startsWith(STATE_TABLE_PREFIX) || REBUILD_TABLE.test(name)) continue;
-      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [], constraints: [] });
+      const reading = readers(name, String(c.column_name));
+      if (!tables.has(name)) {
+        const reading = readers(name);
+        tables.set(name, {
+          name,
+          columns: [],
+          primaryKey: [],
+          indexes: [],
+          constraints: [],
+          ...(reading.length > 0 ? { views: reading } : {}),
+        });
+      }
       tables.get(name)!.columns.push({
         name: String(c.column_name),
         type: String(c.type),
@@ -424,6 +451,7 @@ export class MysqlDialect implements Dialect {
         generated: /\bGENERATED\b/i.test(String(c.extra ?? '')),
         ...(/\bauto_increment\b/i.test(String(c.extra ?? '')) ? { identity: 'by default' as const } : {}),
         ...(c.collation ? { collation: `CHARACTER SET ${this.quote(String(c.charset))} COLLATE ${this.quote(String(c.collation))}` } : {}),
+        ...(reading.length > 0 ? { views: reading } : {}),
         // No comment is an empty one here.
         ...(c.comment ? { comment: String(c.comment) } : {}),
       });

@@ -7,6 +7,7 @@ import {
   SchemaModel,
   type ForeignKeyReference,
   type IdentifierRules,
+  type QualifiedName,
   type TableModel,
   type ViewTable,
 } from '../../engine/schema-model';
@@ -71,6 +72,7 @@ export class PostgresDialect implements Dialect {
     updateTriggerLocksRows: true,
     maxIdentifierLength: 63,
     movesIdentity: true,
+    viewsHoldColumns: true,
   };
   readonly rules = exactRules;
   #knex: Knex | undefined;
@@ -354,6 +356,7 @@ export class PostgresDialect implements Dialect {
               (select format('COLLATE %I.%I', cn.nspname, co.collname) from pg_collation co
                  join pg_namespace cn on cn.oid = co.collnamespace join pg_type ty on ty.oid = a.atttypid
                 where co.oid = a.attcollation and a.attcollation <> ty.typcollation) as collation,
+
               -- The sequence the column owns (serial, or its identity), in the table's schema.
               (select s.relname from pg_depend dp join pg_class s on s.oid = dp.objid
                 where dp.classid = 'pg_class'::regclass and dp.refclassid = 'pg_class'::regclass and dp.refobjid = c.oid
@@ -447,6 +450,25 @@ export class PostgresDialect implements Dialect {
       tables
         .get(String(k.table_name))
         ?.constraints!.push({ ...constraint, ...(references ? { references } : {}), ...(expression ? { expression } : {}) });
+    }
+    // The views (and materialized views) that read each table, and which of its columns (through their rewrite rules).
+    const readers = await this.rows(
+      `select distinct c.relname as table_name, a.attname as column_name, vn.nspname as view_schema, v.relname as view_name
+         from pg_depend dv join pg_rewrite rw on rw.oid = dv.objid join pg_class v on v.oid = rw.ev_class
+         join pg_namespace vn on vn.oid = v.relnamespace join pg_class c on c.oid = dv.refobjid
+         join pg_namespace n on n.oid = c.relnamespace
+         left join pg_attribute a on a.attrelid = c.oid and a.attnum = dv.refobjsubid and dv.refobjsubid > 0
+        where dv.classid = 'pg_rewrite'::regclass and dv.refclassid = 'pg_class'::regclass and n.nspname = ? and v.oid <> c.oid`,
+      [this.baseSchema],
+    );
+    for (const r of readers) {
+      const table = tables.get(String(r.table_name));
+      const view: QualifiedName = { schema: String(r.view_schema), name: String(r.view_name) };
+      const on = r.column_name === null ? table : table?.columns.find((c) => c.name === String(r.column_name));
+      if (!on) continue;
+      on.views = [...(on.views ?? []), view];
+      if (on !== table && table && !table.views?.some((v) => v.schema === view.schema && v.name === view.name))
+        table.views = [...(table.views ?? []), view];
     }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
