@@ -50,6 +50,8 @@ export interface IndexModel {
   unique: boolean;
   /** A partial index or one over expressions: zmigrate cannot rebuild it on a new column by itself. */
   special?: boolean;
+  /** A special index's every column, in its expressions and predicate too (where the dialect reads them; else `columns`). */
+  uses?: string[];
   /** PostgreSQL: the index of a UNIQUE (or exclusion) constraint of the same name, dropped with the constraint. */
   constraint?: boolean;
 }

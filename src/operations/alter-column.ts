@@ -185,7 +185,7 @@ export class AlterColumn implements Operation {
       ...(primary ? [primary] : []),
       ...ctx.model
         .table(source)!
-        .indexes.filter((i) => i.columns.some((c) => ctx.dialect.rules.sameColumn(c, physical)) && !i.name.startsWith('_zm_')),
+        .indexes.filter((i) => (i.uses ?? i.columns).some((c) => ctx.dialect.rules.sameColumn(c, physical)) && !i.name.startsWith('_zm_')),
     ];
   }
 

@@ -375,7 +375,11 @@ export class PostgresDialect implements Dialect {
               (ix.indpred is not null or ix.indexprs is not null) as special,
               exists(select 1 from pg_constraint k where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x')) as is_constraint,
               array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
-                      join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns
+                      join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns,
+              -- Every column the index reads, in its expressions and predicate too.
+              array(select a.attname from pg_depend d join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+                     where d.classid = 'pg_class'::regclass and d.objid = ix.indexrelid and d.refclassid = 'pg_class'::regclass
+                       and d.refobjid = ix.indrelid and d.refobjsubid > 0)::text[] as uses
          from pg_index ix
          join pg_class t on t.oid = ix.indrelid
          join pg_class i on i.oid = ix.indexrelid
@@ -439,6 +443,7 @@ export class PostgresDialect implements Dialect {
           columns: cols,
           unique: ix.is_unique === true,
           special: ix.special === true,
+          ...(ix.special === true ? { uses: parseTextArray(ix.uses) } : {}),
           ...(ix.is_constraint === true ? { constraint: true } : {}),
         });
       }
