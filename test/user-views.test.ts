@@ -64,9 +64,7 @@ describe.each(SERVER_ENGINES)('views of the user over changed tables on %s', (en
     const shape = await inspect(db);
     const result = await run(operation);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(
-      new RegExp(`view ${db.base}\\.${view} reads it, and ${pg ? 'PostgreSQL' : 'MySQL/MariaDB'} ${message.source}`),
-    );
+    expect(result.stderr).toMatch(new RegExp(`view ${db.base}\\.${view} reads it, and ${message.source}`));
     const after = await inspect(db);
     expect([after.tables, after.columns('orders'), after.versionSchemas, after.triggers]).toEqual([
       shape.tables,
@@ -88,16 +86,21 @@ describe.each(SERVER_ENGINES)('views of the user over changed tables on %s', (en
     await refused(
       "op.dropColumn('orders', 'amount')",
       'order_totals',
-      pg ? /would refuse to drop it at contract/ : /would leave the view broken/,
+      pg
+        ? /PostgreSQL would refuse to drop it at contract/
+        : /it would fail \(or MySQL\/MariaDB refuse the drop\) once contract drops the column/,
     );
   });
 
   test('dropTable of a table a view reads (only its rows) is refused', async () => {
     await db.knex.raw('DROP VIEW order_totals');
     await db.knex.raw('DROP VIEW order_notes');
-    await refused("op.dropTable('orders')", 'order_count', pg ? /would refuse to drop the table/ : /would leave the view broken/, [
+    await refused(
+      "op.dropTable('orders')",
       'order_count',
-    ]);
+      pg ? /PostgreSQL would refuse to drop the table at contract/ : /it would fail once contract drops the table/,
+      ['order_count'],
+    );
   });
 
   test('a column no view reads is dropped as before', async () => {
@@ -106,20 +109,20 @@ describe.each(SERVER_ENGINES)('views of the user over changed tables on %s', (en
 
   test(`alterColumn of a column a view reads is ${pg ? 'refused' : 'done, and the view reads the new column'}`, async () => {
     const operation = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
-    if (pg) await refused(operation, 'order_totals', /would refuse to drop the old column at contract/);
+    if (pg) await refused(operation, 'order_totals', /PostgreSQL would refuse to drop the old column at contract/);
     else await goesAhead(operation);
   });
 
   test(`renameColumn of a column a view reads is ${pg ? 'done, and the view follows it' : 'refused'}`, async () => {
     const operation = "op.renameColumn('orders', 'note', 'memo')";
     if (pg) await goesAhead(operation);
-    else await refused(operation, 'order_notes', /finds its columns by name, so the rename at contract would break it/);
+    else await refused(operation, 'order_notes', /it would fail once contract renames the column \(MySQL\/MariaDB finds columns by name\)/);
   });
 
   test(`renameTable of a table a view reads is ${pg ? 'done, and the views follow it' : 'refused'}`, async () => {
     const operation = "op.renameTable('orders', 'purchases')";
     if (pg) await goesAhead(operation);
-    else await refused(operation, 'order_totals', /finds its tables by name, so the rename at contract would break it/);
+    else await refused(operation, 'order_totals', /it would fail once contract renames the table \(MySQL\/MariaDB finds tables by name\)/);
   });
 
   test("zmigrate's own version-schema views do not count", async () => {
@@ -136,4 +139,117 @@ describe.each(SERVER_ENGINES)('views of the user over changed tables on %s', (en
     expect((await inspect(db)).columns('orders')).toEqual(['id', 'amount', 'note', 'flag']);
     expect(await answers()).toEqual(ANSWERS);
   });
+});
+
+describe.each(SERVER_ENGINES)('triggers and generated columns of the user over changed columns on %s', (engine: Engine) => {
+  const pg = engine === 'postgres';
+  let db: TestDatabase;
+
+  const run = (operation: string, command = 'expand'): Promise<CliResult> =>
+    runCli([command, '--dir', migrationsDir({ '0001_change.ts': migrationSource([operation]) })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL, note varchar(40), extra integer)');
+    await db.knex.raw("INSERT INTO orders (id, amount, note) VALUES (1, 10, 'a'), (2, 20, 'b')");
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  /** A trigger that reads orders.amount (on PostgreSQL, one that fires on updates of it). */
+  async function trigger(): Promise<void> {
+    if (pg) {
+      await db.knex.raw(
+        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'x' || NEW.amount; RETURN NEW; END $$",
+      );
+      await db.knex.raw('CREATE TRIGGER stamp BEFORE UPDATE OF amount ON orders FOR EACH ROW EXECUTE FUNCTION stamp()');
+    } else {
+      await db.knex.raw("CREATE TRIGGER stamp BEFORE UPDATE ON orders FOR EACH ROW SET NEW.note = CONCAT('x', NEW.amount)");
+    }
+  }
+
+  const generated = () =>
+    db.knex.raw(`ALTER TABLE orders ADD COLUMN twice integer ${pg ? 'GENERATED ALWAYS AS (amount * 2) STORED' : 'AS (amount * 2) STORED'}`);
+
+  async function refused(operation: string, holder: RegExp, consequence: RegExp): Promise<void> {
+    const columns = (await inspect(db)).columns('orders');
+    const result = await run(operation);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`${holder.source} uses it, and ${consequence.source}`));
+    const after = await inspect(db);
+    expect([after.columns('orders'), after.versionSchemas]).toEqual([columns, []]);
+  }
+
+  const dropAmount = "op.dropColumn('orders', 'amount')";
+  const dropped = pg
+    ? /PostgreSQL would refuse to drop it at contract/
+    : /it would fail \(or MySQL\/MariaDB refuse the drop\) once contract drops the column/;
+
+  test('dropColumn of a column a trigger reads is refused', async () => {
+    await trigger();
+    await refused(dropAmount, /trigger stamp/, dropped);
+  });
+
+  test('dropColumn of a column a generated column is computed from is refused', async () => {
+    await generated();
+    await refused(dropAmount, /generated column twice/, dropped);
+  });
+
+  test('a trigger over other columns does not stop dropColumn', async () => {
+    await trigger();
+    expect((await run("op.dropColumn('orders', 'extra')")).code).toBe(0);
+    expect((await run("op.dropColumn('orders', 'extra')", 'contract')).code).toBe(0);
+    await db.knex('orders').where({ id: 1 }).update({ amount: 11 });
+    expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x11');
+  });
+
+  if (pg) {
+    test.each([
+      ['a trigger', trigger, /trigger stamp/],
+      ['a generated column', generated, /generated column twice/],
+      [
+        'a row security policy',
+        async () => {
+          await db.knex.raw('ALTER TABLE orders ENABLE ROW LEVEL SECURITY');
+          await db.knex.raw('CREATE POLICY positive ON orders USING (amount > 0)');
+        },
+        /policy positive/,
+      ],
+    ])('alterColumn of a column %s uses is refused', async (_what, create, holder) => {
+      await create();
+      const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
+      await refused(widen, holder, /PostgreSQL would refuse to drop the old column at contract/);
+    });
+  } else {
+    test('renameColumn of a column a trigger reads is refused', async () => {
+      await trigger();
+      await refused(
+        "op.renameColumn('orders', 'amount', 'total')",
+        /trigger stamp/,
+        /it would fail once contract renames the column \(MySQL\/MariaDB finds columns by name\)/,
+      );
+    });
+
+    test('alterColumn of a column a generated column is computed from is refused', async () => {
+      await generated();
+      await refused(
+        "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })",
+        /generated column twice/,
+        /MySQL\/MariaDB cannot swap the column in online at contract/,
+      );
+    });
+
+    test('alterColumn of a column a trigger reads is done, and the trigger reads the new column', async () => {
+      await trigger();
+      const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
+      expect((await run(widen)).code).toBe(0);
+      expect((await run(widen, 'contract')).code).toBe(0);
+      await db.knex('orders').where({ id: 1 }).update({ amount: 5_000_000_000 });
+      expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x5000000000');
+    });
+  }
 });

@@ -36,6 +36,18 @@ export interface ColumnModel {
    * reads, and a MySQL/MariaDB view over a dropped column breaks.
    */
   views?: QualifiedName[];
+  /**
+   * Other objects of the column's table that use it: triggers that name it,
+   * generated columns computed from it, row security policies (PostgreSQL).
+   * PostgreSQL refuses to drop the column while they stay; on MySQL/MariaDB
+   * a trigger then fails, and a generated column stops the drop.
+   */
+  holders?: ColumnHolder[];
+}
+
+export interface ColumnHolder {
+  kind: 'trigger' | 'generated column' | 'policy';
+  name: string;
 }
 
 /** A relation of some schema (PostgreSQL) or database (MySQL/MariaDB). */

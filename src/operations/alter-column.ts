@@ -67,8 +67,7 @@ export class AlterColumn implements Operation {
     }
     this.refusePrimaryKey(ctx, what);
     this.refuseNumbering(ctx, what);
-    if (ctx.dialect.capabilities.viewsHoldColumns)
-      refuseViews(ctx, what, this.names(ctx).old, 'would refuse to drop the old column at contract');
+    this.refuseHolders(ctx, what);
     const carried = this.carried(ctx);
     this.refuseConstraints(ctx, what, carried);
     this.refuseKeyTypes(ctx, what, carried);
@@ -101,6 +100,26 @@ export class AlterColumn implements Operation {
     if (this.spec.nullable === true) {
       throw new ValidationError(ctx.migration, `${what}: a primary-key column stays NOT NULL`, { hint: 'leave out nullable' });
     }
+  }
+
+  /**
+   * What uses the column and would stop the contract that replaces it: on
+   * PostgreSQL a view, trigger, generated column or policy (the old column
+   * cannot be dropped while one stays); on MySQL/MariaDB a generated column
+   * (no online swap then), while views and triggers find the new column
+   * under the old name.
+   */
+  private refuseHolders(ctx: PlanContext, what: string): void {
+    const { old } = this.names(ctx);
+    const db = ctx.dialect.displayName;
+    if (ctx.dialect.capabilities.viewsHoldColumns) refuseViews(ctx, what, old, `${db} would refuse to drop the old column at contract`);
+    else
+      refuseViews(
+        ctx,
+        what,
+        { holders: old.holders?.filter((h) => h.kind === 'generated column') },
+        `${db} cannot swap the column in online at contract`,
+      );
   }
 
   /**

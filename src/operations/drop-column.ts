@@ -42,9 +42,10 @@ export class DropColumn implements Operation {
       );
     }
     const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
+    const db = ctx.dialect.displayName;
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
-      ? 'would refuse to drop it at contract'
-      : 'would leave the view broken at contract';
+      ? `${db} would refuse to drop it at contract`
+      : `it would fail (or ${db} refuse the drop) once contract drops the column`;
     refuseViews(ctx, `dropColumn ${this.table}.${this.column}`, physical, breaks);
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);

@@ -14,8 +14,8 @@ export class DropTable implements Operation {
 
   validate(ctx: PlanContext): void {
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
-      ? 'would refuse to drop the table at contract'
-      : 'would leave the view broken at contract';
+      ? `${ctx.dialect.displayName} would refuse to drop the table at contract`
+      : 'it would fail once contract drops the table';
     refuseViews(ctx, `dropTable ${this.table}`, ctx.model.table(sourceTable(ctx, this.table))!, breaks);
   }
 

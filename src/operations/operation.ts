@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialects/dialect';
-import type { QualifiedName, SchemaModel, VersionView } from '../engine/schema-model';
+import type { ColumnHolder, QualifiedName, SchemaModel, VersionView } from '../engine/schema-model';
 import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
@@ -158,15 +158,22 @@ export function fillNulls(
 }
 
 /**
- * Refuses a table or column that a view (not zmigrate's) reads, which the
- * operation's contract would drop or rename: `why` says what the engine
- * would do then.
+ * Refuses a table or column that a view (not zmigrate's) reads, or that
+ * another object holds on to (ColumnModel.holders), which the operation's
+ * contract would drop or rename: `why` says what would happen then.
  */
-export function refuseViews(ctx: PlanContext, what: string, read: { views?: QualifiedName[] }, why: string): void {
+export function refuseViews(
+  ctx: PlanContext,
+  what: string,
+  read: { views?: QualifiedName[]; holders?: ColumnHolder[] },
+  why: string,
+): void {
   const view = read.views?.[0];
-  if (!view) return;
-  throw new ValidationError(ctx.migration, `${what}: view ${view.schema}.${view.name} reads it, and ${ctx.dialect.displayName} ${why}`, {
-    hint: 'drop the view in an earlier migration (op.sql) and create it again in a later one',
+  const held = read.holders?.[0];
+  const holder = view ? `view ${view.schema}.${view.name} reads it` : held && `${held.kind} ${held.name} uses it`;
+  if (!holder) return;
+  throw new ValidationError(ctx.migration, `${what}: ${holder}, and ${why}`, {
+    hint: `drop the ${view ? 'view' : 'object'} in an earlier migration (op.sql) and create it again in a later one`,
   });
 }
 

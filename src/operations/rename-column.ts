@@ -27,14 +27,14 @@ export class RenameColumn implements Operation {
     if (ctx.view.column(this.table, this.to) || ctx.model.column(sourceTable(ctx, this.table), this.to)) {
       throw new ValidationError(ctx.migration, `column ${JSON.stringify(this.to)} already exists in table ${JSON.stringify(this.table)}`);
     }
-    // PostgreSQL's views follow a renamed column; MySQL/MariaDB's look it up by its name.
+    // PostgreSQL's views follow a renamed column; MySQL/MariaDB's views and triggers look it up by its name.
     if (!ctx.dialect.capabilities.viewsHoldColumns) {
       const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.from)!.source)!;
       refuseViews(
         ctx,
         `renameColumn ${this.table}.${this.from}`,
         physical,
-        'finds its columns by name, so the rename at contract would break it',
+        `it would fail once contract renames the column (${ctx.dialect.displayName} finds columns by name)`,
       );
     }
   }

@@ -38,7 +38,7 @@ export class RenameTable implements Operation {
         ctx,
         `renameTable ${this.from}`,
         ctx.model.table(sourceTable(ctx, this.from))!,
-        'finds its tables by name, so the rename at contract would break it',
+        `it would fail once contract renames the table (${ctx.dialect.displayName} finds tables by name)`,
       );
     }
   }

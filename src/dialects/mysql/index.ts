@@ -5,6 +5,7 @@ import {
   constraintOf,
   SchemaModel,
   type ForeignKeyReference,
+  type ColumnHolder,
   type IdentifierRules,
   type QualifiedName,
   type TableModel,
@@ -372,6 +373,7 @@ export class MysqlDialect implements Dialect {
     const columns = await this.rows(
       `SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name, c.COLUMN_TYPE AS type,
               c.IS_NULLABLE AS nullable, c.COLUMN_DEFAULT AS default_expr, c.EXTRA AS extra, c.COLUMN_COMMENT AS comment,
+              c.GENERATION_EXPRESSION AS generation,
               -- A collation of the column's own: one a column added without saying would not get.
               CASE WHEN c.COLLATION_NAME <> t.TABLE_COLLATION THEN c.CHARACTER_SET_NAME END AS charset,
               CASE WHEN c.COLLATION_NAME <> t.TABLE_COLLATION THEN c.COLLATION_NAME END AS collation
@@ -489,6 +491,14 @@ export class MysqlDialect implements Dialect {
       const columns = [...String(k.clause).matchAll(/`((?:[^`]|``)+)`/g)].map((m) => m[1].replace(/``/g, '`'));
       tables.get(String(k.table_name))?.constraints!.push(constraintOf('c', String(k.name), null, columns));
     }
+    this.#holders(
+      tables,
+      columns,
+      await this.rows(
+        'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS table_name, ACTION_STATEMENT AS body FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?',
+        [this.baseSchema],
+      ),
+    );
     // Views (and MariaDB's sequences) share the tables' names.
     const others = await this.rows(
       "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'BASE TABLE' ORDER BY 1",
@@ -814,6 +824,33 @@ END`;
       return t.replace(/^((?:tiny|small|medium|big)?int|integer)\(\d+\)/, '$1').replace(/^integer\b/, 'int');
     };
     return kind(child) === kind(parent);
+  }
+
+  /**
+   * ColumnModel.holders, as far as names tell: the generated columns whose
+   * expression names a column (MariaDB then refuses to drop it), and the
+   * table's triggers that read or set it as NEW.column or OLD.column (every
+   * write would fail once it is gone). zmigrate's own triggers are left out.
+   */
+  #holders(tables: Map<string, TableModel>, columns: Array<Record<string, unknown>>, triggers: Array<Record<string, unknown>>): void {
+    const hold = (table: string, column: string, holder: ColumnHolder) => {
+      const found = tables.get(table)?.columns.find((c) => this.rules.sameColumn(c.name, column));
+      if (found) found.holders = [...(found.holders ?? []), holder];
+    };
+    for (const g of columns.filter((c) => c.generation)) {
+      const table = String(g.table_name);
+      for (const c of tables.get(table)?.columns ?? [])
+        if (String(g.generation).toLowerCase().includes(this.quote(c.name).toLowerCase()))
+          hold(table, c.name, { kind: 'generated column', name: String(g.column_name) });
+    }
+    for (const t of triggers.filter((t) => !String(t.name).startsWith('_zm_'))) {
+      const table = String(t.table_name);
+      for (const c of tables.get(table)?.columns ?? []) {
+        const name = c.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const reads = new RegExp(`\\b(NEW|OLD)\\s*\\.\\s*(\`${name.replace(/`/g, '``')}\`|${name}\\b)`, 'i');
+        if (reads.test(String(t.body))) hold(table, c.name, { kind: 'trigger', name: String(t.name) });
+      }
+    }
   }
 
   /** `DROP FOREIGN KEY [IF EXISTS] k, ` for each key, to open an ALTER TABLE's list of changes. */

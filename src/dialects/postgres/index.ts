@@ -6,6 +6,7 @@ import {
   constraintOf,
   SchemaModel,
   type ForeignKeyReference,
+  type ColumnHolder,
   type IdentifierRules,
   type QualifiedName,
   type TableModel,
@@ -474,6 +475,27 @@ export class PostgresDialect implements Dialect {
       on.views = [...(on.views ?? []), view];
       if (on !== table && table && !table.views?.some((v) => v.schema === view.schema && v.name === view.name))
         table.views = [...(table.views ?? []), view];
+    }
+    // Triggers, generated columns and policies that hold on to a column (not zmigrate's triggers).
+    const holders = await this.rows(
+      `select c.relname as table_name, a.attname as column_name, h.kind, h.name
+         from pg_depend d join pg_class c on c.oid = d.refobjid join pg_namespace n on n.oid = c.relnamespace
+         join pg_attribute a on a.attrelid = c.oid and a.attnum = d.refobjsubid
+         cross join lateral (
+           select 'trigger' as kind, g.tgname::text as name from pg_trigger g where d.classid = 'pg_trigger'::regclass and g.oid = d.objid
+           union all
+           select 'generated column', ga.attname::text from pg_attrdef ad join pg_attribute ga on ga.attrelid = ad.adrelid and ga.attnum = ad.adnum
+            where d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
+           union all
+           select 'policy', p.polname::text from pg_policy p where d.classid = 'pg_policy'::regclass and p.oid = d.objid) h
+        where d.refclassid = 'pg_class'::regclass and d.deptype = 'n' and n.nspname = ? and not (h.kind = 'trigger' and h.name like '\\_zm\\_%')
+        order by 1, 2, 3, 4`,
+      [this.baseSchema],
+    );
+    for (const h of holders) {
+      const column = tables.get(String(h.table_name))?.columns.find((c) => c.name === String(h.column_name));
+      const holder = { kind: String(h.kind) as ColumnHolder['kind'], name: String(h.name) };
+      if (column) column.holders = [...(column.holders ?? []), holder];
     }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
