@@ -6,7 +6,8 @@
  * one breaks the view. Such operations are refused before anything changes,
  * naming the view; those each engine's views survive go ahead, and the
  * views still answer after contract. zmigrate's own version-schema views do
- * not count.
+ * not count. The same holds for triggers, generated columns and policies
+ * that use a column, and for other tables' foreign keys to a dropped table.
  */
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
@@ -252,4 +253,42 @@ describe.each(SERVER_ENGINES)('triggers and generated columns of the user over c
       expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x5000000000');
     });
   }
+});
+
+describe.each(SERVER_ENGINES)('dropTable and the foreign keys of other tables to it on %s', (engine: Engine) => {
+  let db: TestDatabase;
+
+  const run = (operations: string[], command = 'expand'): Promise<CliResult> =>
+    runCli([command, '--dir', migrationsDir({ '0001_drop.ts': migrationSource(operations) })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY)');
+    await db.knex.raw(
+      'CREATE TABLE items (id integer PRIMARY KEY, order_id integer, CONSTRAINT items_order_fk FOREIGN KEY (order_id) REFERENCES orders (id))',
+    );
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  test('a table another table references is refused, naming the key', async () => {
+    const before = (await inspect(db)).tables;
+    const result = await run(["op.dropTable('orders')"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /dropTable orders: foreign key "items_order_fk" of table "items" references it, and .* would refuse to drop the table at contract/,
+    );
+    expect((await inspect(db)).tables).toEqual(before);
+  });
+
+  test('the referencing table dropped first in the same migration: both go', async () => {
+    const operations = ["op.dropTable('items')", "op.dropTable('orders')"];
+    expect((await run(operations)).code).toBe(0);
+    expect((await run(operations, 'contract')).code).toBe(0);
+    expect((await inspect(db)).tables).toEqual([]);
+  });
 });

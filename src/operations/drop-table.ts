@@ -1,4 +1,5 @@
-import type { VersionView } from '../engine/schema-model';
+import { describeConstraint, type VersionView } from '../engine/schema-model';
+import { ValidationError } from '../errors';
 import type { Step } from '../engine/step';
 import { refuseViews, sourceTable, type Operation, type PlanContext } from './operation';
 
@@ -13,10 +14,26 @@ export class DropTable implements Operation {
   }
 
   validate(ctx: PlanContext): void {
+    const table = ctx.model.table(sourceTable(ctx, this.table))!;
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
       ? `${ctx.dialect.displayName} would refuse to drop the table at contract`
       : 'it would fail once contract drops the table';
-    refuseViews(ctx, `dropTable ${this.table}`, ctx.model.table(sourceTable(ctx, this.table))!, breaks);
+    refuseViews(ctx, `dropTable ${this.table}`, table, breaks);
+    // Another table's foreign key to it stops the drop on both engines, unless that table goes first (an earlier dropTable).
+    const key = table.constraints?.find(
+      (c) =>
+        c.kind === 'foreign key' &&
+        c.from !== undefined &&
+        !ctx.model.rules.sameTable(c.from, table.name) &&
+        ctx.view.tables.some((t) => ctx.model.rules.sameTable(t.source, c.from!)),
+    );
+    if (key) {
+      throw new ValidationError(
+        ctx.migration,
+        `dropTable ${this.table}: ${describeConstraint(key)} references it, and ${ctx.dialect.displayName} would refuse to drop the table at contract`,
+        { hint: 'drop that key (or its table, in an earlier operation) first' },
+      );
+    }
   }
 
   expand(): Step[] {
