@@ -33,6 +33,16 @@ export class DropColumn implements Operation {
 
   validate(ctx: PlanContext): void {
     requireColumn(ctx, this.table, this.column);
+    const source = sourceTable(ctx, this.table);
+    const column = ctx.view.column(this.table, this.column)!.source;
+    if (ctx.model.table(source)!.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, column))) {
+      throw new ValidationError(
+        ctx.migration,
+        `dropColumn ${this.table}.${this.column}: the column is part of the primary key, which would go with it at contract ` +
+          '(leaving the table without one; on MySQL/MariaDB, rebuilt while writes wait)',
+        { hint: 'keep the column, or give the table another primary key first' },
+      );
+    }
     const referenced = this.keys(ctx).find((k) => k.from !== undefined);
     if (referenced) {
       throw new ValidationError(
