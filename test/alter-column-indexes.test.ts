@@ -1,13 +1,17 @@
 /**
  * alterColumn and the PostgreSQL indexes that read its column other than as
- * a key column: in a partial index's predicate, or in an expression. Such an
- * index went with the old column at contract, without a word (a partial
- * UNIQUE index's rule with it). zmigrate does not build those again on the
- * new column, so the operation is refused before anything changes, naming
- * the index; an index that reads other columns only is left alone.
+ * a plain key column: in an expression, or in a partial index's predicate.
+ * Such an index once went with the old column at contract, without a word
+ * (a partial UNIQUE index's rule with it). It is now built again on the new
+ * column at expand, from its definition with the column rewritten (method,
+ * operator classes, ordering, storage parameters and predicate kept), so it
+ * holds for both apps' writes, and takes the old name at contract; rollback
+ * drops it. Where the rewrite cannot be sure (a column named like a word of
+ * an index definition), the operation is refused before anything changes.
  */
 import { createTestDatabase, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex } from './support/apps';
 import { inspect } from './support/inspect';
 
 describe('alterColumn and the partial and expression indexes over its column on PostgreSQL', () => {
@@ -15,53 +19,94 @@ describe('alterColumn and the partial and expression indexes over its column on 
 
   beforeEach(async () => {
     db = await createTestDatabase('postgres');
-    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL, note text, customer integer)');
-    await db.knex.raw("INSERT INTO orders SELECT g, g, 'n' || g, g FROM generate_series(1, 100) g");
+    await db.knex.raw('CREATE TABLE users (id integer PRIMARY KEY, email varchar(100) NOT NULL, deleted_at timestamptz)');
+    await db.knex.raw("INSERT INTO users SELECT g, 'u' || g || '@x.org', NULL FROM generate_series(1, 1000) g");
+    await db.knex.raw('CREATE UNIQUE INDEX users_email_live ON users (lower(email)) WHERE deleted_at IS NULL');
+    await db.knex.raw('CREATE INDEX users_email_pattern ON users (email text_pattern_ops, (length(email)) DESC) WITH (fillfactor = 70)');
   });
 
   afterEach(async () => {
     await db.drop();
   });
 
-  const expand = (column: string) =>
-    runCli(
-      [
-        'expand',
-        '--dir',
-        migrationsDir({
-          '0001_alter.ts': migrationSource([
-            `op.alterColumn('orders', '${column}', { type: 'text', up: '${column}::text', down: '${column}::int' })`,
-          ]),
-        }),
-      ],
-      { env: { ZMIGRATE_DATABASE_URL: db.url } },
-    );
+  const WIDEN = migrationSource(["op.alterColumn('users', 'email', { type: 'varchar(255)', up: 'email', down: 'email' })"]);
+  const cli = (command: string, source = WIDEN): Promise<CliResult> =>
+    runCli([command, '--dir', migrationsDir({ '0001_widen.ts': source })], { env: { ZMIGRATE_DATABASE_URL: db.url } });
 
-  test.each([
-    [
-      'a partial unique index whose predicate reads it',
-      'CREATE UNIQUE INDEX orders_open ON orders (customer) WHERE amount > 0',
-      'orders_open',
-    ],
-    ['an index over an expression of it', 'CREATE INDEX orders_cents ON orders ((amount * 100))', 'orders_cents'],
-  ])('a column in %s is refused before anything changes', async (_what, index, name) => {
-    await db.knex.raw(index);
+  async function definitions(): Promise<string[]> {
+    return rowsOf<{ d: string }>(await db.knex.raw("select indexdef as d from pg_indexes where tablename = 'users' order by 1")).map(
+      (r) => r.d,
+    );
+  }
+
+  test('they are built again on the new column, hold for both apps while both write, and take the old names', async () => {
+    const before = await definitions();
+    let v2: Knex | undefined;
+    const old = startWriter(async (i) => {
+      await db.knex('users').insert({ id: 10_000 + i, email: `old${i}@x.org` });
+    });
+    const fresh = startWriter(async (i) => {
+      if (!v2) return;
+      const app = v2;
+      await retryViewSwap(() => app('users').insert({ id: 20_000 + i, email: `new${i}@x.org` }));
+    });
+    try {
+      await waitFor(() => old.stats.writes >= 10);
+      const expand = await cli('expand');
+      expect(expand.code).toBe(0);
+      expect(expand.stderr).toMatch(/create index _zm_users_email_live/);
+      v2 = db.versionKnex(`${db.base}_0001_widen`);
+      await waitFor(() => fresh.stats.writes >= 20);
+      // A duplicate is refused to either app (by whichever of the two unique indexes checks first).
+      await expect(v2('users').insert({ id: 30_000, email: 'U1@X.org' })).rejects.toThrow(/users_email_live/);
+      await expect(db.knex('users').insert({ id: 30_001, email: 'U2@X.org' })).rejects.toThrow(/users_email_live/);
+      // A deleted row is outside the predicate.
+      await v2('users').insert({ id: 30_002, email: 'U3@X.org', deleted_at: new Date() });
+      expect((await old.stop()).failures).toEqual([]);
+      expect((await cli('contract')).code).toBe(0);
+      await waitFor(() => fresh.stats.writes >= 40);
+    } finally {
+      await old.stop();
+      expect((await fresh.stop()).failures).toEqual([]);
+    }
+    // The same definitions under the same names: method, operator class, ordering, storage parameter, predicate.
+    expect(await definitions()).toEqual(before);
+    await expect(db.knex('users').insert({ id: 40_000, email: 'U4@X.org' })).rejects.toThrow(/users_email_live/);
+  });
+
+  test('rollback drops the rebuilt indexes and leaves the old ones', async () => {
+    const before = await definitions();
+    expect((await cli('expand')).code).toBe(0);
+    expect(await definitions()).toHaveLength(before.length + 2);
+    expect((await cli('rollback')).code).toBe(0);
+    expect(await definitions()).toEqual(before);
+  });
+
+  test('a column named like a word of an index definition is refused before anything changes', async () => {
+    await db.knex.raw('ALTER TABLE users ADD COLUMN fillfactor integer');
+    await db.knex.raw('CREATE INDEX users_fill ON users (id) WHERE fillfactor > 0');
     const before = await inspect(db);
-    const result = await expand('amount');
+    const result = await cli(
+      'expand',
+      migrationSource(["op.alterColumn('users', 'fillfactor', { type: 'bigint', up: 'fillfactor', down: 'fillfactor' })"]),
+    );
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`alterColumn orders\\.amount: index "${name}" is partial or over expressions`));
+    expect(result.stderr).toMatch(
+      /alterColumn users\.fillfactor: index "users_fill" is partial or over expressions and cannot be carried over/,
+    );
     const after = await inspect(db);
-    expect([after.columns('orders'), after.indexes('orders'), after.versionSchemas]).toEqual([
-      before.columns('orders'),
-      before.indexes('orders'),
+    expect([after.columns('users'), after.indexes('users'), after.versionSchemas]).toEqual([
+      before.columns('users'),
+      before.indexes('users'),
       before.versionSchemas,
     ]);
   });
 
   test('a partial index that reads other columns only is left alone', async () => {
-    await db.knex.raw('CREATE UNIQUE INDEX orders_open ON orders (customer) WHERE amount > 0');
-    const result = await expand('note');
-    expect(result.code).toBe(0);
-    expect((await inspect(db)).indexes('orders')).toContain('orders_open');
+    await db.knex.raw('CREATE UNIQUE INDEX users_live_id ON users (id) WHERE deleted_at IS NULL');
+    const before = await definitions();
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    expect(await definitions()).toEqual(before);
   });
 });

@@ -311,6 +311,12 @@ export interface Dialect {
    */
   rewriteColumn?(expression: string, from: string, to: string): string | undefined;
   /**
+   * An index written as IndexModel.definition says (after USING), built
+   * without blocking writes: alterColumn builds a partial or expression
+   * index again this way, rewritten for the new column (rewriteColumn).
+   */
+  createIndexUsing?(table: string, name: string, unique: boolean, definition: string): Step;
+  /**
    * Where the engine requires a foreign key's column and the column it
    * references to be of like types (InnoDB): whether `child` may reference
    * `parent`, both as the model spells types. Elsewhere the server decides.

@@ -64,6 +64,12 @@ export interface IndexModel {
   special?: boolean;
   /** A special index's every column, in its expressions and predicate too (where the dialect reads them; else `columns`). */
   uses?: string[];
+  /**
+   * PostgreSQL: a special index's definition after `USING`, as the server
+   * writes it (`btree (lower((email)::text)) WHERE (deleted_at IS NULL)`),
+   * which alterColumn rewrites to build it again on the new column.
+   */
+  definition?: string;
   /** PostgreSQL: the index of a UNIQUE (or exclusion) constraint of the same name, dropped with the constraint. */
   constraint?: boolean;
 }

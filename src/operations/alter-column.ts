@@ -28,6 +28,10 @@ import {
 const STRING_TYPE =
   /^\s*(character\s+varying|varchar|character|char|nchar|nvarchar|bpchar|text|tinytext|mediumtext|longtext|citext|enum|set)\b/i;
 
+/** Words of an index definition besides its columns: a column named so is not rewritten in one. */
+const INDEX_WORDS =
+  /^(btree|hash|gist|gin|spgist|brin|where|with|include|nulls|not|distinct|desc|asc|first|last|collate|fillfactor|deduplicate_items|fastupdate|gin_pending_list_limit|buffering|pages_per_range|autosummarize|\w+_ops)$/i;
+
 /** An index alterColumn builds again on the new column: the primary key is one too, where the column is in it. */
 type RebuiltIndex = IndexModel & { primary?: boolean };
 
@@ -71,7 +75,8 @@ export class AlterColumn implements Operation {
     const carried = this.carried(ctx);
     this.refuseConstraints(ctx, what, carried);
     this.refuseKeyTypes(ctx, what, carried);
-    const special = this.indexes(ctx).find((i) => i.special);
+    const { physical, helper } = this.names(ctx);
+    const special = this.indexes(ctx).find((i) => i.special && this.rebuiltDefinition(ctx, i, physical, helper) === undefined);
     if (special) {
       throw new ValidationError(
         ctx.migration,
@@ -216,6 +221,18 @@ export class AlterColumn implements Operation {
     return { name: table.primaryKeyName ?? 'PRIMARY', columns: table.primaryKey, unique: true, primary: true };
   }
 
+  /**
+   * A partial or expression index's definition with the column read as
+   * `to`, where the dialect can build one from it and the rewrite is sure:
+   * not where the column's name is also a word an index definition uses
+   * for something else (a keyword, a storage parameter, an operator class).
+   */
+  private rebuiltDefinition(ctx: PlanContext, index: IndexModel, from: string, to: string): string | undefined {
+    const { rewriteColumn, createIndexUsing } = ctx.dialect;
+    if (!index.definition || !rewriteColumn || !createIndexUsing || INDEX_WORDS.test(from)) return undefined;
+    return rewriteColumn.call(ctx.dialect, index.definition, from, to);
+  }
+
   private shadowIndex(name: string): string {
     return helperColumn(name);
   }
@@ -283,8 +300,15 @@ export class AlterColumn implements Operation {
     });
     const steps = [ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible })];
     for (const index of this.indexes(ctx)) {
-      const columns = index.columns.map((c) => (ctx.dialect.rules.sameColumn(c, old.name) ? helper : c));
-      const shadow = { name: this.shadowIndex(index.name), columns, unique: index.unique };
+      const onHelper = (columns: string[]) => columns.map((c) => (ctx.dialect.rules.sameColumn(c, old.name) ? helper : c));
+      const shadow: IndexModel = { name: this.shadowIndex(index.name), columns: onHelper(index.columns), unique: index.unique };
+      const definition = index.special ? this.rebuiltDefinition(ctx, index, old.name, helper) : undefined;
+      if (definition !== undefined) {
+        // A partial or expression index: built again from its definition, rewritten for the new column.
+        ctx.model.table(source)!.indexes.push({ ...shadow, special: true, uses: onHelper(index.uses ?? []), definition });
+        steps.push(ctx.dialect.createIndexUsing!(source, shadow.name, index.unique, definition));
+        continue;
+      }
       ctx.model.table(source)!.indexes.push(shadow);
       steps.push(ctx.dialect.createIndex(source, shadow));
     }
@@ -333,10 +357,15 @@ export class AlterColumn implements Operation {
       .filter((i) => !indexes.includes(i))
       .flatMap((i) => {
         const original = indexes.find((o) => this.shadowIndex(o.name) === i.name);
-        const columns = i.columns.map((c) => (c === helper ? physical : c));
+        const onPhysical = (columns: string[]) => columns.map((c) => (c === helper ? physical : c));
         // The primary key keeps its columns' names (table.primaryKey): the new column has taken the old one's.
         if (original?.primary) return [];
-        return [original ? { ...i, name: original.name, columns, ...(original.constraint ? { constraint: true } : {}) } : i];
+        if (!original) return [i];
+        // A rebuilt partial or expression index reads the column under its final name again.
+        const special = i.special ? { uses: onPhysical(i.uses ?? []), definition: original.definition } : {};
+        return [
+          { ...i, name: original.name, columns: onPhysical(i.columns), ...special, ...(original.constraint ? { constraint: true } : {}) },
+        ];
       });
     table.columns = table.columns
       .filter((c) => !ctx.dialect.rules.sameColumn(c.name, physical))
@@ -362,7 +391,7 @@ export class AlterColumn implements Operation {
     const table = ctx.model.table(source)!;
     // The column's constraints on the new column go first.
     const constraints = this.carried(ctx).rollback(ctx.model);
-    const shadows = table.indexes.filter((i) => i.columns.includes(helper));
+    const shadows = table.indexes.filter((i) => (i.uses ?? i.columns).includes(helper));
     table.columns = table.columns.filter((c) => c.name !== helper);
     table.indexes = table.indexes.filter((i) => !shadows.includes(i));
     // Shadow indexes first: MariaDB refuses to drop a column out of a multi-column unique index.

@@ -374,6 +374,10 @@ export class PostgresDialect implements Dialect {
     const indexes = await this.rows(
       `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
               (ix.indpred is not null or ix.indexprs is not null) as special,
+              -- A special index's definition after USING (method, keys, predicate), where the server writes it as expected.
+              (select substr(d.def, length(d.prefix) + 1) from (select pg_get_indexdef(ix.indexrelid) as def,
+                      format('CREATE %sINDEX %I ON %I.%I USING ', case when ix.indisunique then 'UNIQUE ' else '' end, i.relname, n.nspname, t.relname) as prefix) d
+                where (ix.indpred is not null or ix.indexprs is not null) and starts_with(d.def, d.prefix)) as definition,
               exists(select 1 from pg_constraint k where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x')) as is_constraint,
               array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
                       join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns,
@@ -445,6 +449,7 @@ export class PostgresDialect implements Dialect {
           unique: ix.is_unique === true,
           special: ix.special === true,
           ...(ix.special === true ? { uses: parseTextArray(ix.uses) } : {}),
+          ...(typeof ix.definition === 'string' ? { definition: ix.definition } : {}),
           ...(ix.is_constraint === true ? { constraint: true } : {}),
         });
       }
@@ -910,6 +915,14 @@ END`;
       `create index ${index.name}`,
       `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${this.quote(index.name)} ON ${this.table(table)} (${cols})${where}`,
       { transactional: false, guard: { kind: 'indexExists', table, index: index.name } },
+    );
+  }
+
+  createIndexUsing(table: string, name: string, unique: boolean, definition: string): Step {
+    return step(
+      `create index ${name}`,
+      `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${this.quote(name)} ON ${this.table(table)} USING ${definition}`,
+      { transactional: false, guard: { kind: 'indexExists', table, index: name } },
     );
   }
 
