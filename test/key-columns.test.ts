@@ -306,11 +306,11 @@ describe('alterColumn of numbered and primary-key columns on PostgreSQL', () => 
     await ordersWithItems();
     const before = await shape(db);
     const result = await cli(
-      migrationsDir({ '0001_refused.ts': migrationSource(["op.dropColumn('orders', 'id', { down: '0' })"]) }),
+      migrationsDir({ '0001_refused.ts': migrationSource(["op.dropColumn('items', 'id', { down: '0' })"]) }),
       'expand',
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/dropColumn orders\.id: the column is part of the primary key/);
+    expect(result.stderr).toMatch(/dropColumn items\.id: the column is part of the primary key/);
     expect(await shape(db)).toEqual(before);
   });
 

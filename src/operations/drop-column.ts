@@ -33,6 +33,14 @@ export class DropColumn implements Operation {
 
   validate(ctx: PlanContext): void {
     requireColumn(ctx, this.table, this.column);
+    const referenced = this.keys(ctx).find((k) => k.from !== undefined);
+    if (referenced) {
+      throw new ValidationError(
+        ctx.migration,
+        `dropColumn ${this.table}.${this.column}: ${describeConstraint(referenced)} references the column, which would stop contract`,
+        { hint: 'drop that key in an earlier migration (op.sql), or keep the column' },
+      );
+    }
     const source = sourceTable(ctx, this.table);
     const column = ctx.view.column(this.table, this.column)!.source;
     if (ctx.model.table(source)!.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, column))) {
@@ -41,14 +49,6 @@ export class DropColumn implements Operation {
         `dropColumn ${this.table}.${this.column}: the column is part of the primary key, which would go with it at contract ` +
           '(leaving the table without one; on MySQL/MariaDB, rebuilt while writes wait)',
         { hint: 'keep the column, or give the table another primary key first' },
-      );
-    }
-    const referenced = this.keys(ctx).find((k) => k.from !== undefined);
-    if (referenced) {
-      throw new ValidationError(
-        ctx.migration,
-        `dropColumn ${this.table}.${this.column}: ${describeConstraint(referenced)} references the column, which would stop contract`,
-        { hint: 'drop that key in an earlier migration (op.sql), or keep the column' },
       );
     }
     const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
