@@ -5,7 +5,7 @@ import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import {
-  refuseViews,
+  refuseReaders,
   requireColumn,
   sourceTable,
   type DualWrite,
@@ -56,7 +56,7 @@ export class DropColumn implements Operation {
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
       ? `${db} would refuse to drop it at contract`
       : `it would fail (or ${db} refuse the drop) once contract drops the column`;
-    refuseViews(ctx, `dropColumn ${this.table}.${this.column}`, physical, breaks);
+    refuseReaders(ctx, `dropColumn ${this.table}.${this.column}`, physical, breaks);
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
       return;

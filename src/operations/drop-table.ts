@@ -1,7 +1,7 @@
 import { describeConstraint, type VersionView } from '../engine/schema-model';
 import { ValidationError } from '../errors';
 import type { Step } from '../engine/step';
-import { refuseViews, sourceTable, type Operation, type PlanContext } from './operation';
+import { refuseReaders, sourceTable, type Operation, type PlanContext } from './operation';
 
 /** The new version stops seeing the table at expand; it is dropped for real at contract. */
 export class DropTable implements Operation {
@@ -18,7 +18,7 @@ export class DropTable implements Operation {
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
       ? `${ctx.dialect.displayName} would refuse to drop the table at contract`
       : 'it would fail once contract drops the table';
-    refuseViews(ctx, `dropTable ${this.table}`, table, breaks);
+    refuseReaders(ctx, `dropTable ${this.table}`, table, breaks);
     // Another table's foreign key to it stops the drop on both engines, unless that table goes first (an earlier dropTable).
     const key = table.constraints?.find(
       (c) =>

@@ -162,7 +162,7 @@ export function fillNulls(
  * another object holds on to (ColumnModel.holders), which the operation's
  * contract would drop or rename: `why` says what would happen then.
  */
-export function refuseViews(
+export function refuseReaders(
   ctx: PlanContext,
   what: string,
   read: { views?: QualifiedName[]; holders?: ColumnHolder[] },

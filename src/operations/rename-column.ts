@@ -2,7 +2,7 @@ import type { VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
-import { refuseViews, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { refuseReaders, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /**
  * The new version sees `to`, the old one `from`: both are the same physical
@@ -30,7 +30,7 @@ export class RenameColumn implements Operation {
     // PostgreSQL's views follow a renamed column; MySQL/MariaDB's views and triggers look it up by its name.
     if (!ctx.dialect.capabilities.viewsHoldColumns) {
       const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.from)!.source)!;
-      refuseViews(
+      refuseReaders(
         ctx,
         `renameColumn ${this.table}.${this.from}`,
         physical,

@@ -2,7 +2,7 @@ import type { SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
-import { refuseViews, requireNoTable, sourceTable, type Operation, type PlanContext } from './operation';
+import { refuseReaders, requireNoTable, sourceTable, type Operation, type PlanContext } from './operation';
 
 /**
  * The new version sees `to`, the old one `from`: the new version schema's
@@ -34,7 +34,7 @@ export class RenameTable implements Operation {
     requireNoTable(ctx, this.to);
     // PostgreSQL's views follow a renamed table; MySQL/MariaDB's look it up by its name.
     if (!ctx.dialect.capabilities.viewsHoldColumns) {
-      refuseViews(
+      refuseReaders(
         ctx,
         `renameTable ${this.from}`,
         ctx.model.table(sourceTable(ctx, this.from))!,
