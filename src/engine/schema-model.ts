@@ -160,6 +160,8 @@ export interface TableModel {
   constraints?: ConstraintModel[];
   /** Views that read the table (any of its columns, or only its rows), as ColumnModel.views. */
   views?: QualifiedName[];
+  /** PostgreSQL: a partitioned table, or a partition of one (operations on either are refused). */
+  partitioned?: 'partitioned' | 'partition';
 }
 
 /** Compares identifiers the way the engine does (case-insensitive columns on MySQL, …). */

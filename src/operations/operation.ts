@@ -74,8 +74,17 @@ export interface Operation {
 
 /** Shared checks, so every operation words the same mistake the same way. */
 export function requireTable(ctx: PlanContext, table: string): void {
-  if (!ctx.view.table(table)) {
+  const found = ctx.view.table(table);
+  if (!found) {
     throw new ValidationError(ctx.migration, `unknown table ${JSON.stringify(table)}`);
+  }
+  // Its partitions would get triggers and views of their own, and a column dropped from it could not go from them.
+  const partitioned = ctx.model.table(found.source)?.partitioned;
+  if (partitioned) {
+    const what = partitioned === 'partition' ? 'a partition of a partitioned table' : 'partitioned';
+    throw new ValidationError(ctx.migration, `table ${JSON.stringify(table)} is ${what}, which zmigrate does not change online yet`, {
+      hint: 'change it with op.sql, whose statements run as written',
+    });
   }
 }
 

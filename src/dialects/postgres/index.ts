@@ -350,7 +350,8 @@ export class PostgresDialect implements Dialect {
 
   async introspect(): Promise<SchemaModel> {
     const columns = await this.rows(
-      `select c.relname as table_name, a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type,
+      `select c.relname as table_name, c.relkind::text as relkind, c.relispartition as is_partition,
+              a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type,
               not a.attnotnull as nullable, pg_get_expr(d.adbin, d.adrelid) as default_expr,
               col_description(c.oid, a.attnum) as comment, a.attidentity::text as identity, a.attgenerated::text as generated,
               -- A collation of the column's own, not its type's.
@@ -421,7 +422,10 @@ export class PostgresDialect implements Dialect {
     const tables = new Map<string, TableModel>();
     for (const c of columns) {
       const name = String(c.table_name);
-      if (!tables.has(name)) tables.set(name, { name, columns: [], primaryKey: [], indexes: [], constraints: [] });
+      if (!tables.has(name)) {
+        const partitioned = c.relkind === 'p' ? 'partitioned' : c.is_partition === true ? 'partition' : undefined;
+        tables.set(name, { name, columns: [], primaryKey: [], indexes: [], constraints: [], ...(partitioned ? { partitioned } : {}) });
+      }
       tables.get(name)!.columns.push({
         name: String(c.column_name),
         type: String(c.type),
