@@ -5,8 +5,8 @@ import type { ColumnSpec, ForeignKeyAction } from '../../migration/types';
 import {
   constraintOf,
   SchemaModel,
-  type ForeignKeyReference,
   type ColumnHolder,
+  type ForeignKeyReference,
   type IdentifierRules,
   type QualifiedName,
   type TableModel,
@@ -358,7 +358,6 @@ export class PostgresDialect implements Dialect {
               (select format('COLLATE %I.%I', cn.nspname, co.collname) from pg_collation co
                  join pg_namespace cn on cn.oid = co.collnamespace join pg_type ty on ty.oid = a.atttypid
                 where co.oid = a.attcollation and a.attcollation <> ty.typcollation) as collation,
-
               -- The sequence the column owns (serial, or its identity), in the table's schema.
               (select s.relname from pg_depend dp join pg_class s on s.oid = dp.objid
                 where dp.classid = 'pg_class'::regclass and dp.refclassid = 'pg_class'::regclass and dp.refobjid = c.oid
@@ -1050,11 +1049,6 @@ function parseTextArray(value: unknown): string[] {
   return out;
 }
 
-/**
- * A string literal for SQL that cannot take bindings (DDL, function bodies):
- * an escape string where a backslash must come through as it is, whatever
- * standard_conforming_strings says.
- */
 /** A type as a migration or the model writes it, and its COLLATE clause (with the space before it), or ''. */
 function splitCollation(type: string): [string, string] {
   const [, base, collation] = /^(.*?)(\s+COLLATE\s+.*)?$/is.exec(type)!;
@@ -1062,7 +1056,7 @@ function splitCollation(type: string): [string, string] {
 }
 
 /** `smallint`, `integer` or `bigint` for a type that is one of them (as the server or a migration spells it), else undefined. */
-export function integerType(type: string): 'smallint' | 'integer' | 'bigint' | undefined {
+function integerType(type: string): 'smallint' | 'integer' | 'bigint' | undefined {
   const t = type.trim().toLowerCase();
   if (t === 'smallint' || t === 'int2') return 'smallint';
   if (t === 'integer' || t === 'int' || t === 'int4') return 'integer';
@@ -1070,6 +1064,11 @@ export function integerType(type: string): 'smallint' | 'integer' | 'bigint' | u
   return undefined;
 }
 
+/**
+ * A string literal for SQL that cannot take bindings (DDL, function bodies):
+ * an escape string where a backslash must come through as it is, whatever
+ * standard_conforming_strings says.
+ */
 function literal(text: string): string {
   const quoted = text.replace(/'/g, "''");
   return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
