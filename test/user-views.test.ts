@@ -209,6 +209,37 @@ describe.each(SERVER_ENGINES)('triggers and generated columns of the user over c
   });
 
   if (pg) {
+    /** A trigger on any update whose PL/pgSQL function names NEW.note and NEW.amount: no dependency records that. */
+    async function functionTrigger(): Promise<void> {
+      await db.knex.raw(
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'x' || NEW.amount; RETURN NEW; END $$",
+      );
+      await db.knex.raw('CREATE TRIGGER touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()');
+    }
+
+    test('dropColumn of a column a trigger function names is refused', async () => {
+      await functionTrigger();
+      await refused("op.dropColumn('orders', 'note')", /trigger function touch/, /it would fail once contract drops the column/);
+    });
+
+    test('renameColumn of a column a trigger function names is refused', async () => {
+      await functionTrigger();
+      await refused(
+        "op.renameColumn('orders', 'note', 'memo')",
+        /trigger function touch/,
+        /it would fail once contract renames the column \(a function body is not rewritten\)/,
+      );
+    });
+
+    test('alterColumn of a column a trigger function names is done, and the function reads the new column', async () => {
+      await functionTrigger();
+      const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
+      expect((await run(widen)).code).toBe(0);
+      expect((await run(widen, 'contract')).code).toBe(0);
+      await db.knex('orders').where({ id: 1 }).update({ amount: 5_000_000_000 });
+      expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x5000000000');
+    });
+
     test.each([
       ['a trigger', trigger, /trigger stamp/],
       ['a generated column', generated, /generated column twice/],

@@ -37,8 +37,9 @@ export interface ColumnModel {
    */
   views?: QualifiedName[];
   /**
-   * Other objects of the column's table that use it: triggers that name it,
-   * generated columns computed from it, row security policies (PostgreSQL).
+   * Other objects of the column's table that use it: triggers that name it
+   * (on PostgreSQL in their column list or WHEN, or in their function's
+   * body), generated columns computed from it, row security policies.
    * PostgreSQL refuses to drop the column while they stay; on MySQL/MariaDB
    * a trigger then fails, and a generated column stops the drop.
    */
@@ -46,7 +47,8 @@ export interface ColumnModel {
 }
 
 export interface ColumnHolder {
-  kind: 'trigger' | 'generated column' | 'policy';
+  /** `trigger function`: a PostgreSQL trigger's function whose body names NEW.column or OLD.column (by text, not by dependency). */
+  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy';
   name: string;
 }
 

@@ -75,7 +75,9 @@ function refusePrimaryKey(ctx: PlanContext, { what, spec, indexes, primaryKeyNam
 function refuseHolders(ctx: PlanContext, { what, old }: AlteredColumn): void {
   const db = ctx.dialect.displayName;
   if (ctx.dialect.capabilities.viewsHoldColumns) {
-    refuseReaders(ctx, what, old, `${db} would refuse to drop the old column at contract`);
+    // A trigger function's body finds the new column under the old name (sessions recompile it at contract).
+    const holders = old.holders?.filter((h) => h.kind !== 'trigger function');
+    refuseReaders(ctx, what, { views: old.views, holders }, `${db} would refuse to drop the old column at contract`);
     return;
   }
   const generated = old.holders?.filter((h) => h.kind === 'generated column');

@@ -53,10 +53,14 @@ export class DropColumn implements Operation {
     }
     const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
     const db = ctx.dialect.displayName;
+    const what = `dropColumn ${this.table}.${this.column}`;
+    const [bodies, others] = partition(physical.holders ?? [], (h) => h.kind === 'trigger function');
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
       ? `${db} would refuse to drop it at contract`
       : `it would fail (or ${db} refuse the drop) once contract drops the column`;
-    refuseReaders(ctx, `dropColumn ${this.table}.${this.column}`, physical, breaks);
+    refuseReaders(ctx, what, { views: physical.views, holders: others }, breaks);
+    // No dependency keeps a function's body from losing the column: the trigger would fail on every write.
+    refuseReaders(ctx, what, { holders: bodies }, 'it would fail once contract drops the column');
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
       return;
@@ -128,4 +132,9 @@ export class DropColumn implements Operation {
   reshapes(): string[] {
     return [this.table];
   }
+}
+
+/** The items that pass `test`, and the others. */
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
 }

@@ -27,16 +27,24 @@ export class RenameColumn implements Operation {
     if (ctx.view.column(this.table, this.to) || ctx.model.column(sourceTable(ctx, this.table), this.to)) {
       throw new ValidationError(ctx.migration, `column ${JSON.stringify(this.to)} already exists in table ${JSON.stringify(this.table)}`);
     }
-    // PostgreSQL's views follow a renamed column; MySQL/MariaDB's views and triggers look it up by its name.
-    if (!ctx.dialect.capabilities.viewsHoldColumns) {
-      const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.from)!.source)!;
+    // PostgreSQL's views, triggers and policies follow a renamed column, but not a trigger function's body;
+    // MySQL/MariaDB's views and triggers look it up by its name.
+    const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.from)!.source)!;
+    const what = `renameColumn ${this.table}.${this.from}`;
+    if (!ctx.dialect.capabilities.viewsHoldColumns)
       refuseReaders(
         ctx,
-        `renameColumn ${this.table}.${this.from}`,
+        what,
         physical,
         `it would fail once contract renames the column (${ctx.dialect.displayName} finds columns by name)`,
       );
-    }
+    else
+      refuseReaders(
+        ctx,
+        what,
+        { holders: physical.holders?.filter((h) => h.kind === 'trigger function') },
+        'it would fail once contract renames the column (a function body is not rewritten)',
+      );
   }
 
   expand(): Step[] {

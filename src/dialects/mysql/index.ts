@@ -35,6 +35,7 @@ import type { LagSource } from '../../engine/throttle';
 import { connectMysqlReplica } from './replication';
 import { RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
+import { namesRowColumn } from '../row-references';
 
 /** The mysql2 connection, as the pool's afterCreate hook gets it. */
 interface MysqlSession {
@@ -845,11 +846,8 @@ END`;
     }
     for (const t of triggers.filter((t) => !String(t.name).startsWith('_zm_'))) {
       const table = String(t.table_name);
-      for (const c of tables.get(table)?.columns ?? []) {
-        const name = c.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-        const reads = new RegExp(`\\b(NEW|OLD)\\s*\\.\\s*(\`${name.replace(/`/g, '``')}\`|${name}\\b)`, 'i');
-        if (reads.test(String(t.body))) hold(table, c.name, { kind: 'trigger', name: String(t.name) });
-      }
+      for (const c of tables.get(table)?.columns ?? [])
+        if (namesRowColumn(String(t.body), c.name, (n) => this.quote(n))) hold(table, c.name, { kind: 'trigger', name: String(t.name) });
     }
   }
 

@@ -34,6 +34,7 @@ import { loadPgDriver } from './driver';
 import { RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
+import { namesRowColumn } from '../row-references';
 
 const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -505,6 +506,18 @@ export class PostgresDialect implements Dialect {
       const holder = { kind: String(h.kind) as ColumnHolder['kind'], name: String(h.name) };
       if (column) column.holders = [...(column.holders ?? []), holder];
     }
+    // PL/pgSQL trigger functions whose body names a column of the row (no dependency records that).
+    const functions = await this.rows(
+      `select distinct c.relname as table_name, p.proname as name, p.prosrc as body
+         from pg_trigger g join pg_class c on c.oid = g.tgrelid join pg_namespace n on n.oid = c.relnamespace
+         join pg_proc p on p.oid = g.tgfoid join pg_language l on l.oid = p.prolang
+        where n.nspname = ? and not g.tgisinternal and g.tgname not like '\\_zm\\_%' and l.lanname = 'plpgsql'`,
+      [this.baseSchema],
+    );
+    for (const f of functions)
+      for (const column of tables.get(String(f.table_name))?.columns ?? [])
+        if (namesRowColumn(String(f.body), column.name, (n) => this.quote(n)))
+          column.holders = [...(column.holders ?? []), { kind: 'trigger function', name: String(f.name) }];
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
       `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
