@@ -208,15 +208,25 @@ describe.each(SERVER_ENGINES)('triggers and generated columns of the user over c
     expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x11');
   });
 
-  if (pg) {
-    /** A trigger on any update whose PL/pgSQL function names NEW.note and NEW.amount: no dependency records that. */
-    async function functionTrigger(): Promise<void> {
-      await db.knex.raw(
-        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'x' || NEW.amount; RETURN NEW; END $$",
-      );
-      await db.knex.raw('CREATE TRIGGER touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()');
-    }
+  /** A trigger on any update whose PL/pgSQL function names NEW.note and NEW.amount: no dependency records that. */
+  async function functionTrigger(): Promise<void> {
+    await db.knex.raw(
+      "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'x' || NEW.amount; RETURN NEW; END $$",
+    );
+    await db.knex.raw('CREATE TRIGGER touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()');
+  }
 
+  // MySQL/MariaDB's trigger, and PostgreSQL's trigger function, find the new column under the old name.
+  test(`alterColumn of a column a trigger${pg ? ' function' : ''} names is done, and it reads the new column`, async () => {
+    await (pg ? functionTrigger() : trigger());
+    const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
+    expect((await run(widen)).code).toBe(0);
+    expect((await run(widen, 'contract')).code).toBe(0);
+    await db.knex('orders').where({ id: 1 }).update({ amount: 5_000_000_000 });
+    expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x5000000000');
+  });
+
+  if (pg) {
     test('dropColumn of a column a trigger function names is refused', async () => {
       await functionTrigger();
       await refused("op.dropColumn('orders', 'note')", /trigger function touch/, /it would fail once contract drops the column/);
@@ -229,15 +239,6 @@ describe.each(SERVER_ENGINES)('triggers and generated columns of the user over c
         /trigger function touch/,
         /it would fail once contract renames the column \(a function body is not rewritten\)/,
       );
-    });
-
-    test('alterColumn of a column a trigger function names is done, and the function reads the new column', async () => {
-      await functionTrigger();
-      const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
-      expect((await run(widen)).code).toBe(0);
-      expect((await run(widen, 'contract')).code).toBe(0);
-      await db.knex('orders').where({ id: 1 }).update({ amount: 5_000_000_000 });
-      expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x5000000000');
     });
 
     test.each([
@@ -273,15 +274,6 @@ describe.each(SERVER_ENGINES)('triggers and generated columns of the user over c
         /generated column twice/,
         /MySQL\/MariaDB cannot swap the column in online at contract/,
       );
-    });
-
-    test('alterColumn of a column a trigger reads is done, and the trigger reads the new column', async () => {
-      await trigger();
-      const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
-      expect((await run(widen)).code).toBe(0);
-      expect((await run(widen, 'contract')).code).toBe(0);
-      await db.knex('orders').where({ id: 1 }).update({ amount: 5_000_000_000 });
-      expect((await db.knex('orders').where({ id: 1 }).first()).note).toBe('x5000000000');
     });
   }
 });
