@@ -47,7 +47,7 @@ export class DropColumn implements Operation {
       throw new ValidationError(
         ctx.migration,
         `dropColumn ${this.table}.${this.column}: the column is part of the primary key, which would go with it at contract ` +
-          '(leaving the table without one; on MySQL/MariaDB, rebuilt while writes wait)',
+          '(leaving the table without one; on MySQL/MariaDB, after rebuilding the whole table)',
         { hint: 'keep the column, or give the table another primary key first' },
       );
     }
