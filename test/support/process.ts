@@ -3,7 +3,7 @@
  * for a line, kill it, or wait for it to end. (runCli only gives the end.)
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { BIN, cliEnv, type CliResult } from './cli';
+import { BIN, cliEnv, runCli, type CliResult } from './cli';
 
 export interface RunningCli {
   child: ChildProcessWithoutNullStreams;
@@ -97,6 +97,46 @@ export function startCli(args: string[], env: Record<string, string | undefined>
 export async function kill9(running: RunningCli): Promise<CliResult> {
   running.child.kill('SIGKILL');
   return running.done;
+}
+
+/**
+ * Runs `command` again and again, each time killed (SIGKILL) right after it
+ * prints the next line of `lines`, then once more to the end; returns that
+ * last run. A run that ends by itself (a line a finished step no longer
+ * prints, or steps after the line quicker than the kill) has done the
+ * command, and is the last. Where not one kill landed, `again` puts the
+ * database back as it was before the command and it starts over (up to
+ * three times); without it, that is an error: such a run proves nothing.
+ */
+export async function killedAlong(
+  url: string,
+  dir: string,
+  command: string,
+  lines: RegExp[],
+  again?: () => Promise<unknown>,
+): Promise<CliResult> {
+  for (let attempt = 1; ; attempt++) {
+    let kills = 0;
+    let finished: CliResult | undefined;
+    for (const line of lines) {
+      const run = startCli([command, '--dir', dir], { ZMIGRATE_DATABASE_URL: url });
+      const seen = await run.waitForStderr(line).then(
+        () => true,
+        () => false,
+      );
+      const result = seen ? await kill9(run) : await run.done;
+      if (result.signal === 'SIGKILL') {
+        kills += 1;
+        continue;
+      }
+      if (result.code !== 0) throw new Error(`${command} failed (${result.code}): ${result.stderr}`);
+      finished = result;
+      break;
+    }
+    if (kills > 0) return finished ?? runCli([command, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: url } });
+    if (!again || attempt === 3) throw new Error(`${command} ran to its end before a kill landed, ${attempt} time(s)`);
+    await again();
+  }
 }
 
 /** The SQL that sleeps `seconds` on the engine (a statement slow enough to be caught in the middle). */
