@@ -18,7 +18,7 @@
  */
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
-import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex } from './support/apps';
+import { deployUnderLoad, retryViewSwap, rowsOf, startWriter, waitFor, queryRows as rows } from './support/apps';
 import { inspect } from './support/inspect';
 import { killedAlong as killedAlongIn } from './support/process';
 
@@ -26,10 +26,6 @@ const ORDERS = 3000;
 const CUSTOMERS = 100;
 
 type Row = Record<string, unknown>;
-
-async function rows(knex: Knex, sql: string, bindings: unknown[] = []): Promise<Row[]> {
-  return rowsOf<Row>(await knex.raw(sql, bindings as never));
-}
 
 const PG_ON_DELETE: Record<string, string> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null' };
 
@@ -133,48 +129,39 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
 
   test('the keys are built on the new column, hold while both apps write, and take the old names at contract while the new app writes', async () => {
     const dir = migrationsDir({ '0001_widen.ts': WIDEN });
-    let v2: Knex | undefined;
-    const old = startWriter(async (i) => {
-      await db.knex('orders').insert({ id: 100_000 + i, customer_id: 1 + (i % CUSTOMERS), amount: i });
-      await db
-        .knex('orders')
-        .where({ id: 1 + ((i * 7) % ORDERS) })
-        .update({ customer_id: 1 + ((i * 3) % CUSTOMERS) });
+    await deployUnderLoad({
+      run: (command) => cli(dir, command),
+      newApp: () => db.versionKnex(`${db.base}_0001_widen`),
+      oldWrite: async (i) => {
+        await db.knex('orders').insert({ id: 100_000 + i, customer_id: 1 + (i % CUSTOMERS), amount: i });
+        await db
+          .knex('orders')
+          .where({ id: 1 + ((i * 7) % ORDERS) })
+          .update({ customer_id: 1 + ((i * 3) % CUSTOMERS) });
+      },
+      newWrite: async (app, i) => {
+        await retryViewSwap(() => app('orders').insert({ id: 200_000 + i, customer_id: 1 + ((i * 11) % CUSTOMERS), amount: i }));
+      },
+      during: async (app, expand) => {
+        expect(expand.stderr).toMatch(
+          /verified orders\.customer_id \(new\) of foreign key "orders_customer_fk" references customers \(id\) on every row/,
+        );
+        const notValid = pg ? ' (not valid)' : '';
+        expect(await foreignKeys(db, 'orders')).toEqual([
+          `_zm_orders_customer_fk (_zm_customer_id) -> customers (id) on delete cascade${notValid}`,
+          ...originalKeys.orders,
+        ]);
+        expect(await foreignKeys(db, 'order_lines')).toEqual([
+          `_zm_line_product_fk (vendor, _zm_product) -> products (vendor, code) on delete ${restrict}${notValid}`,
+          ...originalKeys.order_lines,
+        ]);
+        // A new app's write without a parent fails (on whichever of the two keys checks it first).
+        await expect(app('orders').insert({ id: 300_000, customer_id: CUSTOMERS + 1, amount: 1 })).rejects.toThrow(
+          /foreign key constraint/,
+        );
+        await expect(app('order_lines').insert({ id: 300_000, vendor: 1, product: 'nope' })).rejects.toThrow(/foreign key constraint/);
+      },
     });
-    const fresh = startWriter(async (i) => {
-      if (!v2) return;
-      const app = v2;
-      await retryViewSwap(() => app('orders').insert({ id: 200_000 + i, customer_id: 1 + ((i * 11) % CUSTOMERS), amount: i }));
-    });
-    try {
-      const expand = await cli(dir, 'expand');
-      expect(expand.code).toBe(0);
-      expect(expand.stderr).toMatch(
-        /verified orders\.customer_id \(new\) of foreign key "orders_customer_fk" references customers \(id\) on every row/,
-      );
-      const notValid = pg ? ' (not valid)' : '';
-      expect(await foreignKeys(db, 'orders')).toEqual([
-        `_zm_orders_customer_fk (_zm_customer_id) -> customers (id) on delete cascade${notValid}`,
-        ...originalKeys.orders,
-      ]);
-      expect(await foreignKeys(db, 'order_lines')).toEqual([
-        `_zm_line_product_fk (vendor, _zm_product) -> products (vendor, code) on delete ${restrict}${notValid}`,
-        ...originalKeys.order_lines,
-      ]);
-      v2 = db.versionKnex(`${db.base}_0001_widen`);
-      await waitFor(() => fresh.stats.writes >= 20);
-      // A new app's write without a parent fails (on whichever of the two keys checks it first).
-      await expect(v2('orders').insert({ id: 300_000, customer_id: CUSTOMERS + 1, amount: 1 })).rejects.toThrow(/foreign key constraint/);
-      await expect(v2('order_lines').insert({ id: 300_000, vendor: 1, product: 'nope' })).rejects.toThrow(/foreign key constraint/);
-      // The old app is gone by contract (the deploy is done); the new one writes through it.
-      expect((await old.stop()).failures).toEqual([]);
-      const contract = await cli(dir, 'contract');
-      expect(contract.code).toBe(0);
-      await waitFor(() => fresh.stats.writes >= 40);
-    } finally {
-      await old.stop();
-      expect((await fresh.stop()).failures).toEqual([]);
-    }
     expect(await foreignKeys(db, 'orders')).toEqual(originalKeys.orders);
     expect(await foreignKeys(db, 'order_lines')).toEqual(originalKeys.order_lines);
     expect(await columnType(db, 'orders', 'customer_id')).toBe(pg ? 'bigint' : 'bigint(20)');

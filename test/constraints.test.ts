@@ -16,8 +16,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
 import { applyMigrations, migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
-import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex, type Writer } from './support/apps';
-import { inspect } from './support/inspect';
+import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex, type Writer, queryRows as rows } from './support/apps';
+import { inspect, snapshot } from './support/inspect';
 
 const CUSTOMERS = 200;
 const ORDERS = 2000;
@@ -49,10 +49,6 @@ interface Case {
   complete(ctx: Ctx): Promise<void>;
 }
 
-async function rows(knex: Knex, sql: string, bindings: unknown[] = []): Promise<Row[]> {
-  return rowsOf<Row>(await knex.raw(sql, bindings as never));
-}
-
 /** PostgreSQL: a constraint's type and whether it is validated. */
 async function pgConstraint(db: TestDatabase, name: string): Promise<Row[]> {
   return rows(
@@ -80,15 +76,7 @@ async function constraints(db: TestDatabase): Promise<string[]> {
 
 /** Everything a migration could leave behind, as plain data. */
 async function trace(db: TestDatabase): Promise<unknown> {
-  const state = await inspect(db);
-  return {
-    tables: state.tables,
-    versionSchemas: state.versionSchemas,
-    triggers: state.triggers,
-    columns: state.tables.map((t) => [t, state.columns(t), state.visibleColumns(t)]),
-    indexes: state.tables.map((t) => [t, [...state.indexes(t)].sort()]),
-    constraints: await constraints(db),
-  };
+  return { ...(await snapshot(db)), constraints: await constraints(db) };
 }
 
 const rejects = async (write: Promise<unknown>, pattern: RegExp) => {

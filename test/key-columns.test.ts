@@ -14,29 +14,14 @@
  */
 import { createTestDatabase, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
-import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex } from './support/apps';
-import { inspect } from './support/inspect';
+import { deployUnderLoad, retryViewSwap, queryRows as rows, type Knex } from './support/apps';
+import { inspect, snapshot } from './support/inspect';
 import { killedAlong } from './support/process';
 
 const ROWS = 2000;
 const INT_MAX = 2147483647;
 
 type Row = Record<string, unknown>;
-
-async function rows(knex: Knex, sql: string, bindings: unknown[] = []): Promise<Row[]> {
-  return rowsOf<Row>(await knex.raw(sql, bindings as never));
-}
-
-/** What a refused migration must leave as it was: tables, version schemas, triggers, and each table's columns and indexes. */
-async function shape(db: TestDatabase): Promise<unknown> {
-  const found = await inspect(db);
-  return {
-    tables: found.tables,
-    versionSchemas: found.versionSchemas,
-    triggers: found.triggers,
-    each: found.tables.map((t) => [t, found.columns(t), found.indexes(t)]),
-  };
-}
 
 async function count(knex: Knex, sql: string, bindings: unknown[] = []): Promise<number> {
   const [row] = await rows(knex, sql, bindings);
@@ -85,29 +70,16 @@ describe('alterColumn of numbered and primary-key columns on PostgreSQL', () => 
    * app stops before contract, the new one writes on through it.
    */
   async function widenWhileBothInsert(dir: string, table: string, version: string): Promise<void> {
-    let v2: Knex | undefined;
-    const old = startWriter(async (i) => {
-      await db.knex(table).insert({ id: 100_000 + i, note: `old ${i}` });
+    await deployUnderLoad({
+      run: (command) => cli(dir, command),
+      newApp: () => db.versionKnex(version),
+      oldWrite: async (i) => {
+        await db.knex(table).insert({ id: 100_000 + i, note: `old ${i}` });
+      },
+      newWrite: async (app, i) => {
+        await retryViewSwap(() => app(table).insert({ id: 200_000 + i, note: `new ${i}` }));
+      },
     });
-    const fresh = startWriter(async (i) => {
-      if (!v2) return;
-      const app = v2;
-      await retryViewSwap(() => app(table).insert({ id: 200_000 + i, note: `new ${i}` }));
-    });
-    try {
-      await waitFor(() => old.stats.writes >= 10);
-      const expand = await cli(dir, 'expand');
-      expect(expand.code).toBe(0);
-      v2 = db.versionKnex(version);
-      await waitFor(() => fresh.stats.writes >= 20);
-      expect((await old.stop()).failures).toEqual([]);
-      const contract = await cli(dir, 'contract');
-      expect(contract.code).toBe(0);
-      await waitFor(() => fresh.stats.writes >= 40);
-    } finally {
-      await old.stop();
-      expect((await fresh.stop()).failures).toEqual([]);
-    }
   }
 
   test.each([
@@ -178,49 +150,37 @@ describe('alterColumn of numbered and primary-key columns on PostgreSQL', () => 
     const before = await keys('orders');
     expect(before).toEqual(['items.items_order_fk f (order_id)', 'orders.orders_pkey p (id)']);
     const dir = migrationsDir({ '0001_widen_id.ts': WIDEN_ID });
-    let v2: Knex | undefined;
-    const old = startWriter(async (i) => {
-      const [{ id }] = (await db
-        .knex('orders')
-        .insert({ note: `old ${i}` })
-        .returning('id')) as Row[];
-      await db.knex('items').insert({ order_id: id });
+    const { contract } = await deployUnderLoad({
+      run: (command) => cli(dir, command),
+      newApp: () => db.versionKnex(`${db.base}_0001_widen_id`),
+      oldWrite: async (i) => {
+        const [{ id }] = (await db
+          .knex('orders')
+          .insert({ note: `old ${i}` })
+          .returning('id')) as Row[];
+        await db.knex('items').insert({ order_id: id });
+      },
+      newWrite: async (app, i) => {
+        const [{ id }] = await retryViewSwap(
+          async () =>
+            (await app('orders')
+              .insert({ note: `new ${i}` })
+              .returning('id')) as Row[],
+        );
+        await retryViewSwap(() => app('items').insert({ order_id: id }));
+      },
+      during: async (app, expand) => {
+        expect(expand.stderr).toMatch(/create index _zm_orders_pkey/);
+        expect(expand.stderr).toMatch(
+          /verified order_id of items \(foreign key "items_order_fk"\) references orders\.id \(new\) on every row/,
+        );
+        // Beside the old key: the new column's unique index, and the foreign key pointed at it (not valid yet).
+        expect(await keys('orders')).toEqual([...before, 'items._zm_items_order_fk f (order_id) not valid'].sort());
+        // The new app's key is the new column: a number of its own is refused twice.
+        await expect(app('orders').insert({ id: 1, note: 'taken' })).rejects.toThrow(/duplicate key/);
+      },
     });
-    const fresh = startWriter(async (i) => {
-      if (!v2) return;
-      const app = v2;
-      const [{ id }] = await retryViewSwap(
-        async () =>
-          (await app('orders')
-            .insert({ note: `new ${i}` })
-            .returning('id')) as Row[],
-      );
-      await retryViewSwap(() => app('items').insert({ order_id: id }));
-    });
-    try {
-      await waitFor(() => old.stats.writes >= 10);
-      const expand = await cli(dir, 'expand');
-      expect(expand.code).toBe(0);
-      expect(expand.stderr).toMatch(/create index _zm_orders_pkey/);
-      expect(expand.stderr).toMatch(
-        /verified order_id of items \(foreign key "items_order_fk"\) references orders\.id \(new\) on every row/,
-      );
-      // Beside the old key: the new column's unique index, and the foreign key pointed at it (not valid yet).
-      expect(await keys('orders')).toEqual([...before, 'items._zm_items_order_fk f (order_id) not valid'].sort());
-      v2 = db.versionKnex(`${db.base}_0001_widen_id`);
-      await waitFor(() => fresh.stats.writes >= 20 || fresh.stats.failures.length > 0);
-      expect(fresh.stats.failures).toEqual([]);
-      // The new app's key is the new column: a number of its own is refused twice.
-      await expect(v2('orders').insert({ id: 1, note: 'taken' })).rejects.toThrow(/duplicate key/);
-      expect((await old.stop()).failures).toEqual([]);
-      const contract = await cli(dir, 'contract');
-      expect(contract.code).toBe(0);
-      expect(contract.stderr).toMatch(/attach primary key orders_pkey/);
-      await waitFor(() => fresh.stats.writes >= 40);
-    } finally {
-      await old.stop();
-      expect((await fresh.stop()).failures).toEqual([]);
-    }
+    expect(contract.stderr).toMatch(/attach primary key orders_pkey/);
     expect(await keys('orders')).toEqual(before);
     const id = (await column('orders', 'id'))!;
     expect([id.type, id.not_null, id.default]).toEqual(['bigint', true, "nextval('orders_id_seq'::regclass)"]);
@@ -284,28 +244,28 @@ describe('alterColumn of numbered and primary-key columns on PostgreSQL', () => 
     await db.knex.raw(
       'CREATE TABLE tickets (id integer PRIMARY KEY, seq integer GENERATED ALWAYS AS IDENTITY, twice integer GENERATED ALWAYS AS (id * 2) STORED)',
     );
-    const before = await shape(db);
+    const before = await snapshot(db);
     const result = await cli(migrationsDir({ '0001_refused.ts': migrationSource([operation]) }), 'expand');
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
-    expect(await shape(db)).toEqual(before);
+    expect(await snapshot(db)).toEqual(before);
   });
 
   test('dropColumn of a primary-key column is refused before anything changes', async () => {
     await ordersWithItems();
-    const before = await shape(db);
+    const before = await snapshot(db);
     const result = await cli(
       migrationsDir({ '0001_refused.ts': migrationSource(["op.dropColumn('items', 'id', { down: '0' })"]) }),
       'expand',
     );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/dropColumn items\.id: the column is part of the primary key/);
-    expect(await shape(db)).toEqual(before);
+    expect(await snapshot(db)).toEqual(before);
   });
 
   test('the two ends of a foreign key altered in one migration are refused, in either order', async () => {
     await ordersWithItems();
-    const before = await shape(db);
+    const before = await snapshot(db);
     const parent = "op.alterColumn('orders', 'id', { type: 'bigint', up: 'id', down: 'id' })";
     const child = "op.alterColumn('items', 'order_id', { type: 'bigint', up: 'order_id', down: 'order_id' })";
     for (const operations of [
@@ -316,7 +276,7 @@ describe('alterColumn of numbered and primary-key columns on PostgreSQL', () => 
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/an earlier operation of this migration builds foreign key "_zm_items_order_fk".*separate migrations/s);
     }
-    expect(await shape(db)).toEqual(before);
+    expect(await snapshot(db)).toEqual(before);
   });
 });
 
@@ -341,7 +301,7 @@ describe('alterColumn of numbered and primary-key columns on MySQL/MariaDB', () 
     ['a generated column', 'twice', /generated by the engine/],
     ['dropColumn of a primary-key column', 'id', /dropColumn tickets\.id: the column is part of the primary key/],
   ])('%s is refused before anything changes', async (what, name, message) => {
-    const before = await shape(db);
+    const before = await snapshot(db);
     const operation = what.startsWith('dropColumn')
       ? `op.dropColumn('tickets', '${name}', { down: '0' })`
       : `op.alterColumn('tickets', '${name}', { type: 'bigint', up: '${name}', down: '${name}' })`;
@@ -350,6 +310,6 @@ describe('alterColumn of numbered and primary-key columns on MySQL/MariaDB', () 
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
-    expect(await shape(db)).toEqual(before);
+    expect(await snapshot(db)).toEqual(before);
   });
 });

@@ -5,6 +5,7 @@
  * can compare the final table with what the writes imply.
  */
 import type { Knex } from 'knex';
+import type { CliResult } from './cli';
 
 export interface WriterStats {
   writes: number;
@@ -76,11 +77,54 @@ export function rowsOf<T = Record<string, unknown>>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
 }
 
+/** A raw query's rows, on either engine. */
+export async function queryRows(knex: Knex, sql: string, bindings: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  return rowsOf(await knex.raw(sql, bindings as never));
+}
+
 export async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A deploy under load. The old app writes (`oldWrite`) from the start;
+ * expand runs; once it has, the new app writes through its version schema
+ * (`newApp`, `newWrite`) and `during` runs while both write; then the old
+ * app stops (the deploy is done) and contract runs while the new app writes
+ * on. Expand and contract must exit 0, and no write of either app may fail.
+ */
+export async function deployUnderLoad(options: {
+  run(command: 'expand' | 'contract'): Promise<CliResult>;
+  newApp(): Knex;
+  oldWrite(i: number): Promise<void>;
+  newWrite(app: Knex, i: number): Promise<void>;
+  during?(app: Knex, expand: CliResult): Promise<void>;
+}): Promise<{ expand: CliResult; contract: CliResult }> {
+  let app: Knex | undefined;
+  const old = startWriter((i) => options.oldWrite(i));
+  const fresh = startWriter(async (i) => {
+    if (app) await options.newWrite(app, i);
+  });
+  try {
+    await waitFor(() => old.stats.writes >= 10 || old.stats.failures.length > 0);
+    const expand = await options.run('expand');
+    expect(expand.code).toBe(0);
+    app = options.newApp();
+    await waitFor(() => fresh.stats.writes >= 20 || fresh.stats.failures.length > 0);
+    expect(fresh.stats.failures).toEqual([]);
+    await options.during?.(app, expand);
+    expect((await old.stop()).failures).toEqual([]);
+    const contract = await options.run('contract');
+    expect(contract.code).toBe(0);
+    await waitFor(() => fresh.stats.writes >= 40 || fresh.stats.failures.length > 0);
+    return { expand, contract };
+  } finally {
+    await old.stop();
+    expect((await fresh.stop()).failures).toEqual([]);
   }
 }
 

@@ -72,3 +72,19 @@ export async function inspect(db: TestDatabase): Promise<Inspection> {
     views: (s) => views.filter((r) => r.s === s).map((r) => String(r.v)),
   };
 }
+
+/**
+ * What a migration could leave behind, as plain data to compare before and
+ * after: tables, version schemas, triggers, and each table's columns
+ * (visible ones too) and indexes.
+ */
+export async function snapshot(db: TestDatabase): Promise<Record<string, unknown>> {
+  const state = await inspect(db);
+  return {
+    tables: state.tables,
+    versionSchemas: state.versionSchemas,
+    triggers: state.triggers,
+    columns: state.tables.map((t) => [t, state.columns(t), state.visibleColumns(t)]),
+    indexes: state.tables.map((t) => [t, [...state.indexes(t)].sort()]),
+  };
+}
