@@ -498,23 +498,17 @@ describe('lint(): migrations and operations', () => {
     expect(dataOnly).toEqual([]);
   });
 
-  test('op.addColumn with a per-row default (without up) rewrites the table', async () => {
-    const found = await lint([loaded('0001_token', [op.addColumn('orders', 'token', { type: 'uuid', default: 'gen_random_uuid()' })])], {
+  test('op.addColumn: a type with a value per row is reported, a default computed per row is not (expand fills it in batches)', async () => {
+    const serial = await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'bigserial' })])], { engine: 'postgres' });
+    expect(serial).toEqual([
+      expect.objectContaining({ rule: 'add-column-volatile-default', statement: 'op.addColumn("orders", "seq", { type: "bigserial" })' }),
+    ]);
+    const counter = await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'int AUTO_INCREMENT' })])], { engine: 'mysql' });
+    expect(counter.map((f) => f.rule)).toEqual(['add-column-volatile-default']);
+    const uuid = await lint([loaded('0001_token', [op.addColumn('orders', 'token', { type: 'uuid', default: 'gen_random_uuid()' })])], {
       engine: 'postgres',
     });
-    expect(found).toEqual([
-      expect.objectContaining({
-        rule: 'add-column-volatile-default',
-        statement: 'op.addColumn("orders", "token", { type: "uuid", default: "gen_random_uuid()" })',
-      }),
-    ]);
-    const withUp = await lint(
-      [loaded('0001_token', [op.addColumn('orders', 'token', { type: 'uuid', default: 'gen_random_uuid()', up: 'gen_random_uuid()' })])],
-      {
-        engine: 'postgres',
-      },
-    );
-    expect(withUp).toEqual([]);
+    expect(uuid).toEqual([]);
     const constant = await lint([loaded('0001_status', [op.addColumn('orders', 'status', { type: 'text', default: "'new'" })])], {
       engine: 'mysql',
     });
@@ -715,6 +709,12 @@ const ALL_OPERATIONS: Array<[string, string]> = [
 /** MySQL/MariaDB can add a CHECK only by copying the table; zmigrate refuses op.addCheck there. */
 const NOT_ON: Record<string, LintEngine[]> = { addCheck: ['mysql'] };
 
+/** A default computed per row, which each engine spells its own way: filled in batches. */
+const PER_ROW_DEFAULT: Record<LintEngine, string> = {
+  postgres: "op.addColumn('t_add', 'token', { type: 'uuid', nullable: false, default: 'gen_random_uuid()' })",
+  mysql: "op.addColumn('t_add', 'token', { type: 'char(36)', nullable: false, default: 'uuid()' })",
+};
+
 describe.each(SERVER_ENGINES)("zmigrate's own SQL lints clean on %s", (engine) => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -729,7 +729,9 @@ describe.each(SERVER_ENGINES)("zmigrate's own SQL lints clean on %s", (engine) =
     const available = ALL_OPERATIONS.filter(([name]) => name in op && !(NOT_ON[name] ?? []).includes(engine as LintEngine));
     const missing = [...new Set(ALL_OPERATIONS.map(([name]) => name).filter((name) => !(name in op)))];
     if (missing.length > 0) console.warn(`operations not in the package yet, not linted: ${missing.join(', ')}`);
-    const dir = migrationsDir({ '0001_everything.ts': migrationSource(available.map(([, source]) => source)) });
+    const lintEngine: LintEngine = engine === 'postgres' ? 'postgres' : 'mysql';
+    const sources = [...available.map(([, source]) => source), PER_ROW_DEFAULT[lintEngine]];
+    const dir = migrationsDir({ '0001_everything.ts': migrationSource(sources) });
     const plan = await runCli(['plan', '--json', '--dir', dir, '--url', db.url]);
     expect(plan.stderr).toBe('');
     expect(plan.code).toBe(0);
@@ -739,10 +741,10 @@ describe.each(SERVER_ENGINES)("zmigrate's own SQL lints clean on %s", (engine) =
     expect(statements.length).toBeGreaterThan(20);
     // Rollback undoes every operation's expand: the version schema, the new table, columns, indexes, constraints.
     const rollback = plans[2].statements.join('\n');
-    for (const undone of [`${db.base}_0001_everything`, 'items', 'priority', 'total', '_zm_amount', 't_idx_amount_uq', 't_fk']) {
+    for (const undone of [`${db.base}_0001_everything`, 'items', 'priority', 'total', 'token', '_zm_amount', 't_idx_amount_uq', 't_fk']) {
       expect(rollback).toContain(undone);
     }
-    const lintEngine: LintEngine = engine === 'postgres' ? 'postgres' : 'mysql';
+    expect(plans[0].statements.join('\n')).toMatch(/SET DEFAULT \(?(gen_random_uuid|uuid)\(\)/);
     for (const parser of ['auto', 'tokens'] as const) {
       const found = await lintStatements(statements, { engine: lintEngine, parser });
       expect({ parser, found }).toEqual({ parser, found: [] });

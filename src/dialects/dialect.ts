@@ -266,6 +266,17 @@ export interface Dialect {
   createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step;
   dropTable(table: string): Step;
   addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step;
+  /** The default of the rows inserted from now on; the rows there keep what they hold. A change of the catalog alone. */
+  setDefault(table: string, column: string, expression: string): Step;
+  /**
+   * Whether the server would compute a column's default for each row if the
+   * column were added with it (true: it would rewrite the table), or store
+   * one value once (false), as the server itself decides: it knows the
+   * volatility of every function, the user's too. Undefined where it cannot
+   * be asked (a type the migration makes before) or the engine has no way
+   * to tell. Changes nothing.
+   */
+  probeDefault?(type: string, expression: string): Promise<boolean | undefined>;
   /** The column's own `foreignKeys` go with it (where the engine does not drop them by itself, they are named). */
   dropColumn(table: string, column: string, foreignKeys?: string[]): Step;
   /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */

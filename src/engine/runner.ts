@@ -1,7 +1,7 @@
 import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
-import type { DualWrite, Operation, PlanContext } from '../operations/operation';
+import { probedKey, type DualWrite, type Operation, type PlanContext } from '../operations/operation';
 import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
@@ -80,6 +80,9 @@ function customStep(phase: 'expand' | 'contract' | 'rollback'): Step {
  */
 export class Runner {
   readonly #executor: StepExecutor;
+  /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
+  readonly #probedDefaults = new Map<string, boolean>();
+  #toProbe: Array<{ type: string; default: string }> | undefined;
 
   constructor(
     private readonly dialect: Dialect,
@@ -397,7 +400,7 @@ export class Runner {
     const steps: Step[] = [];
     for (let i = from; i < operations.length; i++) {
       const operation = operations[i];
-      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view };
+      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view, probedDefaults: this.#probedDefaults };
       if (options.validate) operation.validate(ctx);
       steps.push(...operation[phase](ctx));
       operation.shapeView(view, model);
@@ -477,7 +480,13 @@ export class Runner {
     const order = phase === 'contract' ? operations.map((_, i) => i) : operations.map((_, i) => operations.length - 1 - i);
     const steps: Step[] = [];
     for (const i of order) {
-      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view: views[i] };
+      const ctx: PlanContext = {
+        dialect: this.dialect,
+        migration: migration.name,
+        model,
+        view: views[i],
+        probedDefaults: this.#probedDefaults,
+      };
       const planned = (operations[i] as Operation)[phase](ctx);
       const breaking = planned.filter((s) => s.breaksViews || s.swapsViews).at(-1);
       if (breaking && refreshViews) {
@@ -537,7 +546,7 @@ export class Runner {
   // ── dual write ────────────────────────────────────────────────────────
 
   private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView): DualWrite[] {
-    const ctx = { dialect: this.dialect, model, previous, next };
+    const ctx = { dialect: this.dialect, model, previous, next, probedDefaults: this.#probedDefaults };
     return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
   }
 
@@ -547,6 +556,7 @@ export class Runner {
    * which it keeps up itself.
    */
   private async introspect(): Promise<SchemaModel> {
+    await this.probeDefaults();
     const model = await this.dialect.introspect();
     const read = model.tables.flatMap((t): Array<{ views?: QualifiedName[] }> => [t, ...t.columns]).filter((r) => r.views);
     if (read.length === 0 || !(await this.store.exists())) return model;
@@ -556,6 +566,31 @@ export class Runner {
       if (reader.views.length === 0) delete reader.views;
     }
     return model;
+  }
+
+  /**
+   * Asks the server whether it would compute for each row the defaults of
+   * the columns that migrations not yet complete add (see AddColumn), so
+   * their plans follow what it would do. Planning reads the schema first, so
+   * it comes after this. Each is asked once a run, except where the server
+   * could not answer (a function or type the migration's raw SQL makes
+   * first): asked again at the next planning.
+   */
+  private async probeDefaults(): Promise<void> {
+    if (!this.dialect.probeDefault) return;
+    if (!this.#toProbe) {
+      const records = (await this.store.exists()) ? await this.store.list() : [];
+      const complete = new Set(records.filter((r) => r.phase === 'complete').map((r) => r.name));
+      this.#toProbe = this.migrations
+        .filter((m) => !complete.has(m.name))
+        .flatMap((m) => m.migration.operations.flatMap((op) => op.defaultsToProbe?.() ?? []));
+    }
+    for (const { type, default: value } of this.#toProbe) {
+      const key = probedKey(type, value);
+      if (this.#probedDefaults.has(key)) continue;
+      const perRow = await this.dialect.probeDefault(type, value);
+      if (perRow !== undefined) this.#probedDefaults.set(key, perRow);
+    }
   }
 
   /**
@@ -846,7 +881,8 @@ export class Runner {
   /** Dual-write tables are the migration's alone until it is contracted; raw SQL goes in a migration of its own. */
   private checkReshapes(migration: LoadedMigration, records: Map<string, MigrationRecord>): void {
     const operations = migration.migration.operations;
-    const reshaped = operations.flatMap((op) => op.reshapes?.() ?? []);
+    const ctx = { dialect: this.dialect, probedDefaults: this.#probedDefaults };
+    const reshaped = operations.flatMap((op) => op.reshapes?.(ctx) ?? []);
     if (reshaped.length === 0) return;
     if (operations.some((op) => op.opaque)) {
       throw new ValidationError(
@@ -859,7 +895,7 @@ export class Runner {
     }
     for (const other of this.migrations) {
       if (other.name === migration.name || !LIVE.includes(records.get(other.name)?.phase ?? 'pending')) continue;
-      const busy = other.migration.operations.flatMap((op) => op.reshapes?.() ?? []);
+      const busy = other.migration.operations.flatMap((op) => op.reshapes?.(ctx) ?? []);
       const clash = reshaped.find((t) => busy.some((b) => this.dialect.rules.sameTable(b, t)));
       if (clash !== undefined) {
         throw new ValidationError(

@@ -4,6 +4,7 @@ import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
 import { withoutForeignKeyChecks } from './token-facts';
+import { perRowValues } from './per-row';
 import { RULES, type LintRule, type OperationFacts, type RuleContext } from './rules';
 import { factTable, LINT_PHASES, type AnalyzedStatement, type Fact, type LintEngine, type LintPhase } from './statement';
 
@@ -178,28 +179,25 @@ class Linter {
     return findings;
   }
 
-  /** op.addColumn adds the column with its default as given: a per-row default rewrites the table. */
+  /**
+   * op.addColumn fills a default computed per row in batches, but a type that
+   * gives each row a value of its own (a serial type, an identity, a stored
+   * generated column, AUTO_INCREMENT) is added as written: expand refuses it.
+   */
   private addColumn(operation: Operation): SqlFinding[] {
     const { table, column, spec } = operation as Operation & {
       table?: unknown;
       column?: unknown;
-      spec?: { type?: unknown; default?: unknown; up?: unknown };
+      spec?: { type?: unknown };
     };
-    if (
-      typeof table !== 'string' ||
-      typeof column !== 'string' ||
-      typeof spec?.default !== 'string' ||
-      typeof spec.type !== 'string' ||
-      spec.up !== undefined
-    )
+    if (typeof table !== 'string' || typeof column !== 'string' || typeof spec?.type !== 'string') return [];
+    if (this.#state.newTables.has(this.fold(table)) || perRowValues(this.analyzer.engine, spec.type, undefined).type === undefined)
       return [];
     const quote = (name: string) =>
       this.analyzer.engine === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`;
-    const sql = `ALTER TABLE ${quote(table)} ADD COLUMN ${quote(column)} ${spec.type} DEFAULT ${spec.default}`;
-    const call = `op.addColumn(${JSON.stringify(table)}, ${JSON.stringify(column)}, { type: ${JSON.stringify(spec.type)}, default: ${JSON.stringify(spec.default)} })`;
-    const [statement] = this.analyzer.statements(sql);
-    if (!statement || this.#state.newTables.has(this.fold(table))) return [];
-    return this.statement(statement, 'expand')
+    const [statement] = this.analyzer.statements(`ALTER TABLE ${quote(table)} ADD COLUMN ${quote(column)} ${spec.type}`);
+    const call = `op.addColumn(${JSON.stringify(table)}, ${JSON.stringify(column)}, { type: ${JSON.stringify(spec.type)} })`;
+    return (statement ? this.statement(statement, 'expand') : [])
       .filter((f) => f.rule === 'add-column-volatile-default')
       .map((f) => ({ ...f, statement: call }));
   }

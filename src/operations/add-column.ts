@@ -3,8 +3,10 @@ import type { VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
+import { perRowValues } from '../lint/per-row';
 import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
 import {
+  probedKey,
   requireWalkKey,
   requireTable,
   sourceTable,
@@ -20,6 +22,14 @@ import {
  * (INVISIBLE where the engine has that). With `up`, a trigger fills it for the
  * old app's writes and a backfill for the rows already there; NOT NULL and the
  * default then take effect at contract. Rollback drops it.
+ *
+ * A default the server computes for each row (gen_random_uuid(), uuid(),
+ * nextval(), a function of the user's marked volatile) would make a native
+ * ADD COLUMN write every row while writes wait. Such a column is added
+ * without it, the default is set for the rows inserted from then on (the old
+ * app's inserts get it from the table), and a backfill gives each row there
+ * before one value of its own, once: no trigger, as no app writes the
+ * column. NOT NULL follows at contract, as with `up`.
  */
 export class AddColumn implements Operation {
   readonly kind = 'addColumn';
@@ -54,8 +64,23 @@ export class AddColumn implements Operation {
         },
       );
     }
+    const perRowType = perRowValues(ctx.dialect.sqlFlavour, this.spec.type, undefined).type;
+    if (perRowType !== undefined) {
+      const generated = /generated/.test(perRowType);
+      throw new ValidationError(
+        ctx.migration,
+        `addColumn ${this.table}.${this.column}: ${perRowType} gets a value computed for every row, which ${ctx.dialect.displayName} writes into each row already there while writes wait`,
+        {
+          hint: generated
+            ? "add a plain column with up: 'the expression', which fills it in batches and keeps it filled for the old app"
+            : 'add an integer column with default: "nextval(\'a_sequence\')", the sequence made by op.sql in an earlier migration: it is filled in batches',
+        },
+      );
+    }
     if (this.spec.up !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
+      requireWalkKey(ctx, this.table);
+    } else if (this.fillsOnce(ctx)) {
       requireWalkKey(ctx, this.table);
     } else if (this.spec.nullable === false && this.spec.default === undefined) {
       throw new ValidationError(
@@ -68,27 +93,42 @@ export class AddColumn implements Operation {
     }
   }
 
-  /** With `up`, the column starts nullable and without default, so the trigger can tell who wrote it. */
-  private get expandSpec(): AddColumnSpec {
-    return this.spec.up === undefined ? this.spec : { type: this.spec.type, nullable: true };
+  /**
+   * Whether the default is one the server computes for each row: as it says
+   * (ctx.probedDefaults), else as `zmigrate lint` reads it. Then the column
+   * is filled once by a backfill (see the class).
+   */
+  private fillsOnce(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
+    const { up, type, default: value } = this.spec;
+    if (up !== undefined || value === undefined) return false;
+    return ctx.probedDefaults?.get(probedKey(type, value)) ?? perRowValues(ctx.dialect.sqlFlavour, type, value).default !== undefined;
+  }
+
+  /** With `up` or a default filled once, the column starts nullable and without default. */
+  private expandSpec(ctx: PlanContext): AddColumnSpec {
+    return this.spec.up === undefined && !this.fillsOnce(ctx) ? this.spec : { type: this.spec.type, nullable: true };
   }
 
   private get checkName(): string {
     return `${this.column.slice(0, 40)}_zm_not_null`;
   }
 
-  private get checked(): boolean {
-    return this.spec.up !== undefined && this.spec.nullable === false;
+  /** NOT NULL, where a backfill fills the column: a check (NOT VALID) once it has, validated at contract. */
+  private checked(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
+    return (this.spec.up !== undefined || this.fillsOnce(ctx)) && this.spec.nullable === false;
   }
 
   expand(ctx: PlanContext): Step[] {
     const source = sourceTable(ctx, this.table);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
-    const spec = this.expandSpec;
+    const spec = this.expandSpec(ctx);
     ctx.model
       .table(source)!
       .columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: spec.default ?? null, invisible });
-    return [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
+    const steps = [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
+    // The old app's inserts get their value from the table's default from then on; the backfill fills the rest.
+    if (this.fillsOnce(ctx)) steps.push(ctx.dialect.setDefault(source, this.column, this.spec.default!));
+    return steps;
   }
 
   contract(ctx: PlanContext): Step[] {
@@ -96,9 +136,10 @@ export class AddColumn implements Operation {
     const column = ctx.model.column(source, this.column);
     if (!column) return [];
     const steps: Step[] = [];
-    const checked = this.checked && ctx.dialect.validateConstraint !== undefined;
+    const filled = this.spec.up !== undefined || this.fillsOnce(ctx);
+    const checked = this.checked(ctx) && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName));
-    if (this.spec.up !== undefined || column.invisible) {
+    if (filled || column.invisible) {
       const finalize = ctx.dialect.finalizeColumn(source, this.column, this.spec, {
         invisible: column.invisible,
         notNullChecked: checked ? this.checkName : undefined,
@@ -122,6 +163,7 @@ export class AddColumn implements Operation {
   }
 
   dualWrite(ctx: DualWriteContext): DualWrite | undefined {
+    if (this.fillsOnce(ctx)) return this.fillOnce(ctx);
     if (this.spec.up === undefined) return undefined;
     const previous = ctx.previous.table(this.table)!;
     const others = previous.columns.map((c) => c.source);
@@ -145,12 +187,43 @@ export class AddColumn implements Operation {
         what: `${this.table}.${this.column} = up(row)`,
         mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
       }),
-      afterBackfill:
-        this.checked && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, this.column, this.checkName)] : [],
+      afterBackfill: this.notNullCheck(ctx, previous.source),
     };
   }
 
-  reshapes(): string[] {
-    return this.spec.up === undefined ? [] : [this.table];
+  /**
+   * The rows there before get the default, each its own value, and nothing
+   * else: a row the old app inserts gets it from the table, and no app
+   * writes the column while the migration is live (the new app, once it
+   * does, means what it writes), so there is no trigger and no row is filled
+   * twice. Every row must hold a value after.
+   */
+  private fillOnce(ctx: DualWriteContext): DualWrite {
+    const source = ctx.previous.table(this.table)!.source;
+    const value = ctx.dialect.quote(this.column);
+    return {
+      table: source,
+      rules: [],
+      ...fillNulls(ctx, source, this.column, this.spec.default!, {
+        what: `${this.table}.${this.column} holds its default`,
+        mismatch: `${value} IS NULL`,
+      }),
+      afterBackfill: this.notNullCheck(ctx, source),
+    };
+  }
+
+  private notNullCheck(ctx: DualWriteContext, source: string): Step[] {
+    return this.checked(ctx) && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(source, this.column, this.checkName)] : [];
+  }
+
+  /** A default that is not a constant written out (a number, a string, NULL, TRUE or FALSE) may be computed per row. */
+  defaultsToProbe(): Array<{ type: string; default: string }> {
+    const { up, type, default: value } = this.spec;
+    if (up !== undefined || typeof value !== 'string' || typeof type !== 'string') return [];
+    return /^\s*(?:[-+]?\d+(?:\.\d+)?|'(?:[^'\\]|'')*'|null|true|false)\s*$/i.test(value) ? [] : [{ type, default: value }];
+  }
+
+  reshapes(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[] {
+    return this.spec.up !== undefined || this.fillsOnce(ctx) ? [this.table] : [];
   }
 }

@@ -17,6 +17,19 @@ export interface PlanContext {
   readonly model: SchemaModel;
   /** The schema as the previous application version sees it (names it may refer to). */
   readonly view: VersionView;
+  /** What the server said of the defaults of columns added (see ProbedDefaults). */
+  readonly probedDefaults?: ProbedDefaults;
+}
+
+/**
+ * Whether the server would compute each default for every row (true) or
+ * store it once (false), by `probedKey(type, default)` (Dialect.probeDefault),
+ * asked before planning for the columns that pending migrations add.
+ */
+export type ProbedDefaults = ReadonlyMap<string, boolean>;
+
+export function probedKey(type: string, expression: string): string {
+  return `${type}\u0000${expression}`;
 }
 
 /** What an operation needs from the triggers and the backfill, on one physical table. */
@@ -36,6 +49,7 @@ export interface DualWriteContext {
   readonly model: SchemaModel;
   readonly previous: VersionView;
   readonly next: VersionView;
+  readonly probedDefaults?: ProbedDefaults;
 }
 
 /**
@@ -69,7 +83,9 @@ export interface Operation {
   /** Triggers and backfill that keep both versions in sync while the migration is live. */
   dualWrite?(ctx: DualWriteContext): DualWrite | undefined;
   /** Tables this operation reshapes; no other live migration may reshape them at the same time. */
-  reshapes?(): string[];
+  reshapes?(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[];
+  /** Column types and defaults to ask the server about before planning (Dialect.probeDefault). */
+  defaultsToProbe?(): Array<{ type: string; default: string }>;
 }
 
 /** Shared checks, so every operation words the same mistake the same way. */

@@ -586,6 +586,15 @@ export class MysqlDialect implements Dialect {
     );
   }
 
+  setDefault(table: string, column: string, expression: string): Step {
+    // In parentheses: MySQL 8 takes an expression there only so (MariaDB either way).
+    return step(
+      `default of ${table}.${column} for new rows`,
+      `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT (${expression}), LOCK=NONE`,
+      { instant: true },
+    );
+  }
+
   dropColumn(table: string, column: string, foreignKeys: string[] = []): Step {
     // InnoDB keeps a column its foreign keys use: they go in the same statement (the guard skips it once done).
     const dropKeys = this.#dropKeys(foreignKeys);

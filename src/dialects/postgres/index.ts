@@ -609,6 +609,40 @@ export class PostgresDialect implements Dialect {
     });
   }
 
+  setDefault(table: string, column: string, expression: string): Step {
+    return step(
+      `default of ${table}.${column} for new rows`,
+      `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${expression}`,
+      { instant: true },
+    );
+  }
+
+  /**
+   * Adds the column to an empty temporary table, in a transaction rolled back
+   * after, and reads whether PostgreSQL rewrote the table for it (a new file
+   * node): it does for a default with a volatile function in it, which it
+   * computes for each row, and stores any other once, as the column's value
+   * for the rows already there (pgroll asks it the same way).
+   */
+  async probeDefault(type: string, expression: string): Promise<boolean | undefined> {
+    const node = `SELECT pg_relation_filenode('pg_temp._zm_probe'::regclass) AS node`;
+    const rolledBack = new Error('probe done');
+    let perRow: boolean | undefined;
+    try {
+      await this.knex.transaction(async (trx) => {
+        await trx.raw('CREATE TEMPORARY TABLE _zm_probe (_zm_row integer)');
+        const before = await trx.raw<{ rows: Array<{ node: unknown }> }>(node);
+        await trx.raw(`ALTER TABLE pg_temp._zm_probe ADD COLUMN _zm_value ${type} DEFAULT ${expression}`.replace(/\?/g, '\\?'));
+        const after = await trx.raw<{ rows: Array<{ node: unknown }> }>(node);
+        perRow = String(after.rows[0]?.node) !== String(before.rows[0]?.node);
+        throw rolledBack;
+      });
+    } catch (error) {
+      if (error !== rolledBack) return undefined;
+    }
+    return perRow;
+  }
+
   dropColumn(table: string, column: string): Step {
     return step(`drop column ${table}.${column}`, `ALTER TABLE ${this.table(table)} DROP COLUMN IF EXISTS ${this.quote(column)}`, {
       guard: { kind: 'columnMissing', table, column },

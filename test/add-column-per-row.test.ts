@@ -1,0 +1,174 @@
+/**
+ * addColumn with a default the server computes for each row
+ * (gen_random_uuid(), uuid(), nextval(), a volatile function of the user's),
+ * without `up`. A native ADD COLUMN would write every row while writes wait:
+ * PostgreSQL rewrites the table under an ACCESS EXCLUSIVE lock, and MariaDB
+ * refuses it online (`LOCK=NONE is not supported`). zmigrate adds the column
+ * without it, sets the default for new rows, and fills the rows there in
+ * batches, once each. Types that give each row a value of their own
+ * (serial, identity, stored generated, AUTO_INCREMENT) are refused.
+ */
+import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
+import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { deployUnderLoad, queryRows } from './support/apps';
+import { snapshot } from './support/inspect';
+
+const ROWS = 3000;
+
+describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s', (engine) => {
+  let db: TestDatabase;
+  const postgres = engine === 'postgres';
+  const token = postgres
+    ? "op.addColumn('orders', 'token', { type: 'uuid', nullable: false, default: 'gen_random_uuid()' })"
+    : "op.addColumn('orders', 'token', { type: 'char(36)', nullable: false, default: 'uuid()' })";
+
+  const run = (operations: string[], command: string): Promise<CliResult> =>
+    runCli([command, '--dir', migrationsDir({ '0001_token.ts': migrationSource(operations) })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+
+  /** Rows, rows with a token, and distinct tokens. */
+  const counts = async () => {
+    const [row] = await queryRows(
+      db.knex,
+      'SELECT COUNT(*) AS n, COUNT(token) AS filled, COUNT(DISTINCT token) AS distinct_tokens FROM orders',
+    );
+    return { rows: Number(row.n), filled: Number(row.filled), distinct: Number(row.distinct_tokens) };
+  };
+  const fileNode = async () => String((await queryRows(db.knex, "SELECT pg_relation_filenode('orders') AS node"))[0].node);
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, note varchar(40) NOT NULL)');
+    await db.knex.raw(
+      postgres
+        ? `INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, ${ROWS}) g`
+        : `INSERT INTO orders SELECT seq, CONCAT('n', seq) FROM seq_1_to_${ROWS}`,
+    );
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  test('every row gets a value of its own, once, while both apps write; contract makes it NOT NULL with the default', async () => {
+    const node = postgres ? await fileNode() : undefined;
+    let kept: unknown;
+    await deployUnderLoad({
+      run: (command) => run([token], command),
+      newApp: () => db.versionKnex(`${db.base}_0001_token`),
+      oldWrite: async (i) => {
+        await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
+        await db
+          .knex('orders')
+          .where({ id: 1 + (i % ROWS) })
+          .update({ note: `old update ${i}` });
+      },
+      newWrite: async (app, i) => {
+        await app('orders').insert({ id: 200_000 + i, note: `new ${i}` });
+      },
+      during: async (app, expand) => {
+        expect(expand.stderr).toMatch(/default of orders\.token for new rows/);
+        expect(expand.stderr).toMatch(/verified orders\.token holds its default on every row/);
+        // PostgreSQL did not rewrite the table (MariaDB copies it by design, writes going on).
+        if (node !== undefined) expect(await fileNode()).toBe(node);
+        const now = await counts();
+        expect(now).toEqual({ rows: now.rows, filled: now.rows, distinct: now.rows });
+        expect(now.rows).toBeGreaterThan(ROWS);
+        // Filled once: an old app's update leaves a row's value as it was.
+        [{ token: kept }] = await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 1');
+        await db.knex('orders').where({ id: 1 }).update({ note: 'updated again' });
+        expect((await queryRows(app, 'SELECT token FROM orders WHERE id = 1'))[0].token).toBe(kept);
+      },
+    });
+    const after = await counts();
+    expect(after).toEqual({ rows: after.rows, filled: after.rows, distinct: after.rows });
+    expect((await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 1'))[0].token).toBe(kept);
+    // Contract: NOT NULL, and the default for every insert that leaves the column out.
+    await expect(db.knex('orders').insert({ id: 900_001, note: 'x', token: null })).rejects.toThrow(/null/i);
+    await db.knex('orders').insert({ id: 900_002, note: 'y' });
+    expect((await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 900002'))[0].token).toEqual(expect.any(String));
+    if (node !== undefined) expect(await fileNode()).toBe(node);
+  });
+
+  test('rollback after expand leaves the table as it was', async () => {
+    const before = await snapshot(db);
+    expect((await run([token], 'expand')).code).toBe(0);
+    expect((await run([token], 'rollback')).code).toBe(0);
+    expect(await snapshot(db)).toEqual(before);
+  });
+
+  test.each(
+    postgres
+      ? [
+          ['a serial type', "op.addColumn('orders', 'seq', { type: 'bigserial' })", /bigserial gets a value computed for every row/],
+          [
+            'an identity column',
+            "op.addColumn('orders', 'seq', { type: 'bigint GENERATED ALWAYS AS IDENTITY' })",
+            /an identity column gets a value computed for every row/,
+          ],
+          [
+            'a stored generated column',
+            "op.addColumn('orders', 'twice', { type: 'integer GENERATED ALWAYS AS (id * 2) STORED' })",
+            /a stored generated column gets a value computed for every row.*\(add a plain column with up/,
+          ],
+        ]
+      : [
+          ['an AUTO_INCREMENT column', "op.addColumn('orders', 'seq', { type: 'integer AUTO_INCREMENT' })", /AUTO_INCREMENT gets a value/],
+          [
+            'a stored generated column',
+            "op.addColumn('orders', 'twice', { type: 'integer AS (id * 2) STORED' })",
+            /a stored generated column gets a value computed for every row/,
+          ],
+        ],
+  )('%s is refused before anything changes', async (_what, operation, message) => {
+    const before = await snapshot(db);
+    const result = await run([operation], 'expand');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(await snapshot(db)).toEqual(before);
+  });
+});
+
+describe('what PostgreSQL computes per row, it says itself', () => {
+  let db: TestDatabase;
+
+  const plan = async (operation: string): Promise<string> => {
+    const result = await runCli(['plan', '--dir', migrationsDir({ '0001_code.ts': migrationSource([operation]) })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+    expect(result.code).toBe(0);
+    return result.stdout.split('-- 0001_code: contract')[0];
+  };
+
+  beforeEach(async () => {
+    db = await createTestDatabase('postgres');
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, note text)');
+    await db.knex.raw('CREATE SEQUENCE order_codes');
+    // Volatile by default, and named like nothing zmigrate lint knows.
+    await db.knex.raw("CREATE FUNCTION next_code() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('order_codes') $$");
+    await db.knex.raw("CREATE FUNCTION house_code() RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'H1' $$");
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  test("a volatile function of the user's is filled in batches, row by row", async () => {
+    const sql = await plan("op.addColumn('orders', 'code', { type: 'bigint', nullable: false, default: 'next_code()' })");
+    expect(sql).toMatch(/ADD COLUMN "code" bigint;/);
+    expect(sql).toMatch(/SET DEFAULT next_code\(\)/);
+    expect(sql).toMatch(/UPDATE .* SET "code" = \(next_code\(\)\) WHERE "code" IS NULL/);
+  });
+
+  test('a default computed once (now(), an immutable function) is added as written, no backfill', async () => {
+    for (const [column, type, value] of [
+      ['at', 'timestamptz', 'now()'],
+      ['house', 'text', 'house_code()'],
+    ]) {
+      const sql = await plan(`op.addColumn('orders', '${column}', { type: '${type}', nullable: false, default: '${value}' })`);
+      expect(sql).toContain(`ADD COLUMN "${column}" ${type} NOT NULL DEFAULT ${value};`);
+      expect(sql).not.toMatch(/UPDATE/);
+    }
+  });
+});
