@@ -98,6 +98,14 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     expect(await snapshot(db)).toEqual(before);
   });
 
+  test('shares no migration with raw SQL, as an addColumn with up does', async () => {
+    const before = await snapshot(db);
+    const result = await run(["op.sql({ expand: 'SELECT 1', rollback: '' })", token], 'expand');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/op\.sql cannot share a migration .*addColumn with up or with a default computed per row/);
+    expect(await snapshot(db)).toEqual(before);
+  });
+
   test.each(
     postgres
       ? [

@@ -887,7 +887,7 @@ export class Runner {
     if (operations.some((op) => op.opaque)) {
       throw new ValidationError(
         migration.name,
-        'op.sql cannot share a migration with operations that reshape a table in place (renameTable, renameColumn, alterColumn, dropColumn, setNotNull, addColumn with up)',
+        'op.sql cannot share a migration with operations that reshape a table in place (renameTable, renameColumn, alterColumn, dropColumn, setNotNull, addColumn with up or with a default computed per row)',
         {
           hint: 'put the raw SQL in a migration of its own',
         },

@@ -122,12 +122,16 @@ export class AddColumn implements Operation {
     const source = sourceTable(ctx, this.table);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
     const spec = this.expandSpec(ctx);
+    const steps = [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
+    let value = spec.default ?? null;
+    if (this.fillsOnce(ctx)) {
+      // The old app's inserts get their value from the table's default from then on; the backfill fills the rest.
+      value = this.spec.default!;
+      steps.push(ctx.dialect.setDefault(source, this.column, value));
+    }
     ctx.model
       .table(source)!
-      .columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: spec.default ?? null, invisible });
-    const steps = [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
-    // The old app's inserts get their value from the table's default from then on; the backfill fills the rest.
-    if (this.fillsOnce(ctx)) steps.push(ctx.dialect.setDefault(source, this.column, this.spec.default!));
+      .columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: value, invisible });
     return steps;
   }
 
