@@ -109,11 +109,15 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
   test.each(
     postgres
       ? [
-          ['a serial type', "op.addColumn('orders', 'seq', { type: 'bigserial' })", /bigserial gets a value computed for every row/],
+          [
+            'a serial type with a default',
+            "op.addColumn('orders', 'seq', { type: 'bigserial', default: '0' })",
+            /a bigserial column is NOT NULL and draws its values from its own sequence; it takes no up, default or nullable: true/,
+          ],
           [
             'an identity column',
             "op.addColumn('orders', 'seq', { type: 'bigint GENERATED ALWAYS AS IDENTITY' })",
-            /an identity column gets a value computed for every row/,
+            /an identity column gets a value computed for every row.*\(type: 'bigserial' is added online/,
           ],
           [
             'a stored generated column',
@@ -123,6 +127,7 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
         ]
       : [
           ['an AUTO_INCREMENT column', "op.addColumn('orders', 'seq', { type: 'integer AUTO_INCREMENT' })", /AUTO_INCREMENT gets a value/],
+          ['a serial type (AUTO_INCREMENT there)', "op.addColumn('orders', 'seq', { type: 'serial' })", /serial gets a value computed/],
           [
             'a stored generated column',
             "op.addColumn('orders', 'twice', { type: 'integer AS (id * 2) STORED' })",
@@ -135,6 +140,63 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(await snapshot(db)).toEqual(before);
+  });
+});
+
+describe('a serial column added on PostgreSQL', () => {
+  let db: TestDatabase;
+  const serial = "op.addColumn('orders', 'seq', { type: 'bigserial' })";
+  const run = (command: string): Promise<CliResult> =>
+    runCli([command, '--dir', migrationsDir({ '0001_seq.ts': migrationSource([serial]) })], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  beforeEach(async () => {
+    db = await createTestDatabase('postgres');
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, note text)');
+    await db.knex.raw(`INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, ${ROWS}) g`);
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  test('is an integer column with a sequence of its own, every row numbered once, without a rewrite', async () => {
+    const node = async () => String((await queryRows(db.knex, "SELECT pg_relation_filenode('orders') AS node"))[0].node);
+    const before = await node();
+    await deployUnderLoad({
+      run,
+      newApp: () => db.versionKnex(`${db.base}_0001_seq`),
+      oldWrite: async (i) => {
+        await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
+      },
+      newWrite: async (app, i) => {
+        await app('orders').insert({ id: 200_000 + i, note: `new ${i}` });
+      },
+      during: async (_app, expand) => {
+        expect(expand.stderr).toMatch(/sequence of orders\.seq/);
+        expect(await node()).toBe(before);
+      },
+    });
+    const [row] = await queryRows(
+      db.knex,
+      `SELECT COUNT(*) AS n, COUNT(seq) AS filled, COUNT(DISTINCT seq) AS numbers, MAX(seq) AS top,
+              pg_get_serial_sequence('orders', 'seq') AS sequence, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+         FROM orders, pg_attribute a WHERE a.attrelid = 'orders'::regclass AND a.attname = 'seq'
+        GROUP BY a.atttypid, a.atttypmod, a.attnotnull`,
+    );
+    expect(row).toMatchObject({ filled: row.n, numbers: row.n, sequence: 'public.orders_seq_seq', type: 'bigint', not_null: true });
+    // The next number is past every one handed out.
+    const [{ seq }] = (await db.knex('orders').insert({ id: 900_001, note: 'after' }).returning('seq')) as Array<{ seq: string }>;
+    expect(Number(seq)).toBeGreaterThan(Number(row.top));
+    expect(await node()).toBe(before);
+  });
+
+  test('rollback takes the sequence with the column', async () => {
+    const before = await snapshot(db);
+    expect((await run('expand')).code).toBe(0);
+    expect((await queryRows(db.knex, "SELECT to_regclass('orders_seq_seq') AS s"))[0].s).toBe('orders_seq_seq');
+    expect((await run('rollback')).code).toBe(0);
+    expect(await snapshot(db)).toEqual(before);
+    expect((await queryRows(db.knex, "SELECT to_regclass('orders_seq_seq') AS s"))[0].s).toBeNull();
   });
 });
 

@@ -499,10 +499,19 @@ describe('lint(): migrations and operations', () => {
   });
 
   test('op.addColumn: a type with a value per row is reported, a default computed per row is not (expand fills it in batches)', async () => {
-    const serial = await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'bigserial' })])], { engine: 'postgres' });
-    expect(serial).toEqual([
-      expect.objectContaining({ rule: 'add-column-volatile-default', statement: 'op.addColumn("orders", "seq", { type: "bigserial" })' }),
+    const identity = await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'bigint GENERATED ALWAYS AS IDENTITY' })])], {
+      engine: 'postgres',
+    });
+    expect(identity).toEqual([
+      expect.objectContaining({
+        rule: 'add-column-volatile-default',
+        statement: 'op.addColumn("orders", "seq", { type: "bigint GENERATED ALWAYS AS IDENTITY" })',
+      }),
     ]);
+    // A serial type is an integer column with a sequence of its own, filled in batches (on PostgreSQL; MySQL's is AUTO_INCREMENT).
+    expect(await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'bigserial' })])], { engine: 'postgres' })).toEqual([]);
+    const mysqlSerial = await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'serial' })])], { engine: 'mysql' });
+    expect(mysqlSerial.map((f) => f.rule)).toEqual(['add-column-volatile-default']);
     const counter = await lint([loaded('0001_seq', [op.addColumn('orders', 'seq', { type: 'int AUTO_INCREMENT' })])], { engine: 'mysql' });
     expect(counter.map((f) => f.rule)).toEqual(['add-column-volatile-default']);
     const uuid = await lint([loaded('0001_token', [op.addColumn('orders', 'token', { type: 'uuid', default: 'gen_random_uuid()' })])], {

@@ -5,6 +5,7 @@ import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
 import { withoutForeignKeyChecks } from './token-facts';
 import { perRowValues } from './per-row';
+import { SERIAL_TYPES } from './values';
 import { RULES, type LintRule, type OperationFacts, type RuleContext } from './rules';
 import { factTable, LINT_PHASES, type AnalyzedStatement, type Fact, type LintEngine, type LintPhase } from './statement';
 
@@ -180,9 +181,10 @@ class Linter {
   }
 
   /**
-   * op.addColumn fills a default computed per row in batches, but a type that
-   * gives each row a value of its own (a serial type, an identity, a stored
-   * generated column, AUTO_INCREMENT) is added as written: expand refuses it.
+   * op.addColumn fills a default computed per row in batches, and a serial
+   * type on PostgreSQL too; another type that gives each row a value of its
+   * own (an identity, a stored generated column, AUTO_INCREMENT) would be
+   * added as written: expand refuses it.
    */
   private addColumn(operation: Operation): SqlFinding[] {
     const { table, column, spec } = operation as Operation & {
@@ -191,8 +193,10 @@ class Linter {
       spec?: { type?: unknown };
     };
     if (typeof table !== 'string' || typeof column !== 'string' || typeof spec?.type !== 'string') return [];
-    if (this.#state.newTables.has(this.fold(table)) || perRowValues(this.analyzer.engine, spec.type, undefined).type === undefined)
-      return [];
+    const perRow = perRowValues(this.analyzer.engine, spec.type, undefined).type;
+    // PostgreSQL's serial types are added as an integer column with a sequence of its own, filled in batches.
+    if (perRow === undefined || (this.analyzer.engine === 'postgres' && SERIAL_TYPES.has(perRow))) return [];
+    if (this.#state.newTables.has(this.fold(table))) return [];
     const quote = (name: string) =>
       this.analyzer.engine === 'mysql' ? `\`${name.replace(/`/g, '``')}\`` : `"${name.replace(/"/g, '""')}"`;
     const [statement] = this.analyzer.statements(`ALTER TABLE ${quote(table)} ADD COLUMN ${quote(column)} ${spec.type}`);

@@ -25,8 +25,16 @@ export const PER_ROW_FUNCTIONS: ReadonlySet<string> = new Set([
   'sysdate',
 ]);
 
-/** PostgreSQL pseudo-types that add a sequence default. */
-export const SERIAL_TYPES: ReadonlySet<string> = new Set(['serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial']);
+/** PostgreSQL pseudo-types that add a sequence default, with the integer type each stands for. */
+export const SERIAL_INTEGERS: Readonly<Record<string, string>> = {
+  serial: 'integer',
+  serial4: 'integer',
+  serial2: 'smallint',
+  smallserial: 'smallint',
+  serial8: 'bigint',
+  bigserial: 'bigint',
+};
+export const SERIAL_TYPES: ReadonlySet<string> = new Set(Object.keys(SERIAL_INTEGERS));
 
 /** Settings that bound how long a statement waits for a lock. */
 export const LOCK_TIMEOUT_SETTINGS: Readonly<Record<LintEngine, readonly string[]>> = {

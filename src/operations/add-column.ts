@@ -4,6 +4,7 @@ import type { Step } from '../engine/step';
 import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { perRowValues } from '../lint/per-row';
+import { SERIAL_INTEGERS } from '../lint/values';
 import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
 import {
   probedKey,
@@ -65,7 +66,14 @@ export class AddColumn implements Operation {
       );
     }
     const perRowType = perRowValues(ctx.dialect.sqlFlavour, this.spec.type, undefined).type;
-    if (perRowType !== undefined) {
+    if (this.serial(ctx)) {
+      if (this.spec.up !== undefined || this.spec.default !== undefined || this.spec.nullable === true) {
+        throw new ValidationError(
+          ctx.migration,
+          `addColumn ${this.table}.${this.column}: a ${this.spec.type} column is NOT NULL and draws its values from its own sequence; it takes no up, default or nullable: true`,
+        );
+      }
+    } else if (perRowType !== undefined) {
       const generated = /generated/.test(perRowType);
       throw new ValidationError(
         ctx.migration,
@@ -73,7 +81,9 @@ export class AddColumn implements Operation {
         {
           hint: generated
             ? "add a plain column with up: 'the expression', which fills it in batches and keeps it filled for the old app"
-            : 'add an integer column with default: "nextval(\'a_sequence\')", the sequence made by op.sql in an earlier migration: it is filled in batches',
+            : ctx.dialect.ownedSequence
+              ? "type: 'bigserial' is added online: an integer column with a sequence of its own, filled in batches"
+              : 'add a plain integer column and number its rows with a backfill job (op.backfill)',
         },
       );
     }
@@ -99,14 +109,31 @@ export class AddColumn implements Operation {
    * is filled once by a backfill (see the class).
    */
   private fillsOnce(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
+    if (this.serial(ctx)) return true;
     const { up, type, default: value } = this.spec;
     if (up !== undefined || value === undefined) return false;
     return ctx.probedDefaults?.get(probedKey(type, value)) ?? perRowValues(ctx.dialect.sqlFlavour, type, value).default !== undefined;
   }
 
+  /**
+   * A serial type (PostgreSQL), added as what it stands for: an integer
+   * column, NOT NULL, its default drawn from a sequence of its own, filled
+   * once like any default computed per row.
+   */
+  private serial(ctx: Pick<PlanContext, 'dialect'>): string | undefined {
+    return ctx.dialect.ownedSequence ? SERIAL_INTEGERS[this.spec.type.trim().toLowerCase()] : undefined;
+  }
+
+  /** The column as it will be: a serial type as its integer, its sequence's default and NOT NULL. */
+  private final(ctx: PlanContext | DualWriteContext, source: string): AddColumnSpec {
+    const integer = this.serial(ctx);
+    if (!integer) return this.spec;
+    return { ...this.spec, type: integer, nullable: false, default: ctx.dialect.ownedSequence!(source, this.column, integer).next };
+  }
+
   /** With `up` or a default filled once, the column starts nullable and without default. */
-  private expandSpec(ctx: PlanContext): AddColumnSpec {
-    return this.spec.up === undefined && !this.fillsOnce(ctx) ? this.spec : { type: this.spec.type, nullable: true };
+  private expandSpec(ctx: PlanContext, source: string): AddColumnSpec {
+    return this.spec.up === undefined && !this.fillsOnce(ctx) ? this.spec : { type: this.final(ctx, source).type, nullable: true };
   }
 
   private get checkName(): string {
@@ -115,16 +142,21 @@ export class AddColumn implements Operation {
 
   /** NOT NULL, where a backfill fills the column: a check (NOT VALID) once it has, validated at contract. */
   private checked(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
-    return (this.spec.up !== undefined || this.fillsOnce(ctx)) && this.spec.nullable === false;
+    return (this.spec.up !== undefined || this.fillsOnce(ctx)) && (this.spec.nullable === false || this.serial(ctx) !== undefined);
   }
 
   expand(ctx: PlanContext): Step[] {
     const source = sourceTable(ctx, this.table);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
-    const spec = this.expandSpec(ctx);
+    const spec = this.expandSpec(ctx, source);
     const steps = [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
     let value = spec.default ?? null;
-    if (this.fillsOnce(ctx)) {
+    const integer = this.serial(ctx);
+    if (integer) {
+      const sequence = ctx.dialect.ownedSequence!(source, this.column, integer);
+      value = sequence.next;
+      steps.push(sequence.step);
+    } else if (this.fillsOnce(ctx)) {
       // The old app's inserts get their value from the table's default from then on; the backfill fills the rest.
       value = this.spec.default!;
       steps.push(ctx.dialect.setDefault(source, this.column, value));
@@ -143,14 +175,15 @@ export class AddColumn implements Operation {
     const filled = this.spec.up !== undefined || this.fillsOnce(ctx);
     const checked = this.checked(ctx) && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName));
+    const final = this.final(ctx, source);
     if (filled || column.invisible) {
-      const finalize = ctx.dialect.finalizeColumn(source, this.column, this.spec, {
+      const finalize = ctx.dialect.finalizeColumn(source, this.column, final, {
         invisible: column.invisible,
         notNullChecked: checked ? this.checkName : undefined,
       });
       if (finalize) steps.push(finalize);
     }
-    Object.assign(column, { invisible: false, nullable: this.spec.nullable !== false, default: this.spec.default ?? null });
+    Object.assign(column, { invisible: false, nullable: final.nullable !== false, default: final.default ?? null });
     return steps;
   }
 
@@ -208,7 +241,7 @@ export class AddColumn implements Operation {
     return {
       table: source,
       rules: [],
-      ...fillNulls(ctx, source, this.column, this.spec.default!, {
+      ...fillNulls(ctx, source, this.column, this.final(ctx, source).default!, {
         what: `${this.table}.${this.column} holds its default`,
         mismatch: `${value} IS NULL`,
       }),

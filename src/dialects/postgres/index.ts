@@ -617,6 +617,22 @@ export class PostgresDialect implements Dialect {
     );
   }
 
+  ownedSequence(table: string, column: string, type: string): { step: Step; next: string } {
+    // PostgreSQL's own name for it, shortened so that it stays whole within 63 bytes.
+    const sequence = this.table(`${shortened(table, 29)}_${shortened(column, 29)}_seq`);
+    const next = `nextval(${literal(sequence)}::regclass)`;
+    return {
+      next,
+      step: step(
+        `sequence of ${table}.${column}`,
+        [
+          `CREATE SEQUENCE ${sequence} AS ${type} OWNED BY ${this.table(table)}.${this.quote(column)}`,
+          `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${next}`,
+        ].join(';\n'),
+      ),
+    };
+  }
+
   /**
    * Adds the column to an empty temporary table, in a transaction rolled back
    * after, and reads whether PostgreSQL rewrote the table for it (a new file
@@ -1119,4 +1135,14 @@ function integerType(type: string): 'smallint' | 'integer' | 'bigint' | undefine
 function literal(text: string): string {
   const quoted = text.replace(/'/g, "''");
   return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+}
+
+/** The longest start of `text` that fits in `bytes` bytes of UTF-8, whole characters only. */
+function shortened(text: string, bytes: number): string {
+  let out = '';
+  for (const char of text) {
+    if (Buffer.byteLength(out + char) > bytes) break;
+    out += char;
+  }
+  return out;
 }
