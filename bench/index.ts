@@ -379,15 +379,19 @@ async function smallRuns(engine: Engine): Promise<number | undefined> {
 }
 
 /**
- * Throughput at 100k rows against the main run's: rows over the time of the
+ * Throughput at 100k rows against the full size: rows over the time of the
  * two steps that walk every row, each timed from its line in the CLI's output
  * to the line that says it is done. Process start and the DDL around them
- * cost the same at any size and stay out of it.
+ * cost the same at any size and stay out of it. Each side is a median: of
+ * the three 100k expands, and of zmigrate's rounds at full size (the main
+ * run and the rounds against the other contender), since one run alone
+ * swings with the machine (2.81 s against 1.40-1.73 s for the other four,
+ * in one 1M run on MariaDB).
  */
-function scaling(smallMs: number, main: { rowWorkMs: number }): Array<Omit<Row, 'engine'>> {
+function scaling(smallMs: number, bigMs: number): Array<Omit<Row, 'engine'>> {
   const rate = (rows: number, ms: number) => rows / (Math.max(1, ms) / 1000);
   const small = rate(SMALL, smallMs);
-  const big = rate(ROWS, main.rowWorkMs);
+  const big = rate(ROWS, bigMs);
   const count = (n: number) => Math.round(n).toLocaleString('en');
   return [
     { measure: `backfill + verify throughput, ${count(SMALL)} rows`, value: `${count(small)} rows/s` },
@@ -410,9 +414,10 @@ function median(values: number[]): number {
  * ROUNDS alternating rounds on fresh tables (the main run is zmigrate's first
  * round), compared by their medians: one round each swings with the machine.
  */
-async function againstPtOsc(knex: Knex, firstExpandMs: number): Promise<Array<Omit<Row, 'engine'>>> {
+async function againstPtOsc(knex: Knex, first: Expanded): Promise<Rounds> {
   const database = 'zmigrate_bench';
-  const zm: number[] = [firstExpandMs];
+  const zm: number[] = [first.ms];
+  const rowWork: number[] = [first.rowWorkMs];
   const pt: number[] = [];
   const ptWritten: Written = { worstWriteMs: 0, writes: 0, failed: 0 };
   for (let round = 0; round < ROUNDS; round++) {
@@ -420,17 +425,31 @@ async function againstPtOsc(knex: Knex, firstExpandMs: number): Promise<Array<Om
     await fill('mysql', knex, table, ROWS);
     await quiesce('mysql', knex);
     const run = await ptOsc(serverUrl('mysql'), knex, database, table);
-    if (run === undefined) return [{ measure: 'pt-online-schema-change', value: 'not installed (apt-get install percona-toolkit)' }];
+    if (run === undefined)
+      return { rows: [{ measure: 'pt-online-schema-change', value: 'not installed (apt-get install percona-toolkit)' }], rowWork };
     pt.push(run.ms);
     ptWritten.worstWriteMs = Math.max(ptWritten.worstWriteMs, run.written.worstWriteMs);
     ptWritten.writes += run.written.writes;
     ptWritten.failed += run.written.failed;
     ptWritten.error ??= run.written.error;
     await knex.raw(`DROP TABLE ${table}`);
-    if (round + 1 < ROUNDS) zm.push((await expandElsewhere('mysql', ROWS)).ms);
+    if (round + 1 < ROUNDS) {
+      const expanded = await expandElsewhere('mysql', ROWS);
+      zm.push(expanded.ms);
+      rowWork.push(expanded.rowWorkMs);
+    }
   }
   const [zmRounds, ptRounds, ratio] = roundsRows('pt-online-schema-change', zm, pt, '≤ 1.0×');
-  return [zmRounds, ptRounds, writesRow('MariaDB', 'during them', ptWritten), ratio];
+  return { rows: [zmRounds, ptRounds, writesRow('MariaDB', 'during them', ptWritten), ratio], rowWork };
+}
+
+/** What zmigrateExpand measured of one expand. */
+type Expanded = Awaited<ReturnType<typeof zmigrateExpand>>;
+
+/** The rows of alternating rounds, and the time each of zmigrate's rounds spent walking the rows (for the throughput). */
+interface Rounds {
+  rows: Array<Omit<Row, 'engine'>>;
+  rowWork: number[];
 }
 
 /** The rows of alternating rounds: each side's times, then the ratio of their medians against the target. */
@@ -457,20 +476,26 @@ function roundsRows(other: string, zm: number[], theirs: number[], target: strin
  * 4.0-4.1 s second; the UPDATE 2.6-2.8 s either way), so a fixed order
  * would weigh on one side only.
  */
-async function againstUpdate(knex: Knex, first: { expandMs: number; updateMs: number }): Promise<Array<Omit<Row, 'engine'>>> {
-  const zm: number[] = [first.expandMs];
-  const update: number[] = [first.updateMs];
+async function againstUpdate(knex: Knex, first: Expanded, updateMs: number): Promise<Rounds> {
+  const zm: number[] = [first.ms];
+  const rowWork: number[] = [first.rowWorkMs];
+  const update: number[] = [updateMs];
+  const expand = async () => {
+    const expanded = await expandElsewhere('postgres', ROWS);
+    zm.push(expanded.ms);
+    rowWork.push(expanded.rowWorkMs);
+  };
   for (let round = 1; round < ROUNDS; round++) {
     const expandFirst = round % 2 === 1;
-    if (expandFirst) zm.push((await expandElsewhere('postgres', ROWS)).ms);
+    if (expandFirst) await expand();
     const table = `orders_update${round}`;
     await fill('postgres', knex, table, ROWS);
     await quiesce('postgres', knex);
     update.push((await blockingUpdate(knex, table)).ms);
     await knex.raw(`DROP TABLE ${table}`);
-    if (!expandFirst) zm.push((await expandElsewhere('postgres', ROWS)).ms);
+    if (!expandFirst) await expand();
   }
-  return roundsRows('single blocking UPDATE', zm, update, '≤ 1.15×');
+  return { rows: roundsRows('single blocking UPDATE', zm, update, '≤ 1.15×'), rowWork };
 }
 
 async function benchEngine(engine: Engine): Promise<void> {
@@ -524,13 +549,9 @@ async function benchEngine(engine: Engine): Promise<void> {
       target: '< 150 MB',
     });
 
-    if (smallMs !== undefined) for (const r of scaling(smallMs, expand)) results.push({ engine: label, ...r });
-
-    const rounds =
-      engine === 'mysql'
-        ? await againstPtOsc(db.knex, expand.ms)
-        : await againstUpdate(db.knex, { expandMs: expand.ms, updateMs: update.ms });
-    for (const r of rounds) results.push({ engine: label, ...r });
+    const rounds = engine === 'mysql' ? await againstPtOsc(db.knex, expand) : await againstUpdate(db.knex, expand, update.ms);
+    if (smallMs !== undefined) for (const r of scaling(smallMs, median(rounds.rowWork))) results.push({ engine: label, ...r });
+    for (const r of rounds.rows) results.push({ engine: label, ...r });
     if (QUICK) return;
     // Alternating rounds on the two tables, so background work (a dropped table being purged) weighs on both alike.
     const bases: number[] = [];
