@@ -30,7 +30,9 @@ import {
  * without it, the default is set for the rows inserted from then on (the old
  * app's inserts get it from the table), and a backfill gives each row there
  * before one value of its own, once: no trigger, as no app writes the
- * column. NOT NULL follows at contract, as with `up`.
+ * column. NOT NULL follows at contract, as with `up`. A serial type
+ * (PostgreSQL) is added so too: as the integer it stands for, its default
+ * drawn from a sequence of its own.
  */
 export class AddColumn implements Operation {
   readonly kind = 'addColumn';
