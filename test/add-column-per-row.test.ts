@@ -8,6 +8,7 @@
  * batches, once each. Types that give each row a value of their own
  * (serial, identity, stored generated, AUTO_INCREMENT) are refused.
  */
+import { randomUUID } from 'node:crypto';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
 import { deployUnderLoad, queryRows } from './support/apps';
@@ -89,6 +90,34 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     await db.knex('orders').insert({ id: 900_002, note: 'y' });
     expect((await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 900002'))[0].token).toEqual(expect.any(String));
     if (node !== undefined) expect(await fileNode()).toBe(node);
+  });
+
+  test('an up computed anew each time fills each row once, and an old app update keeps the value', async () => {
+    const up = postgres
+      ? "op.addColumn('orders', 'token', { type: 'uuid', nullable: false, up: 'gen_random_uuid()' })"
+      : "op.addColumn('orders', 'token', { type: 'char(36)', nullable: false, up: 'uuid()' })";
+    await deployUnderLoad({
+      run: (command) => run([up], command),
+      newApp: () => db.versionKnex(`${db.base}_0001_token`),
+      oldWrite: async (i) => {
+        await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
+        await db
+          .knex('orders')
+          .where({ id: 1 + (i % ROWS) })
+          .update({ note: `old update ${i}` });
+      },
+      newWrite: async (app, i) => {
+        await app('orders').insert({ id: 200_000 + i, note: `new ${i}`, token: randomUUID() });
+      },
+      during: async (_app, expand) => {
+        expect(expand.stderr).toMatch(/verified orders\.token is filled on every row/);
+        const [{ token: kept }] = await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 2');
+        await db.knex('orders').where({ id: 2 }).update({ note: 'updated again' });
+        expect((await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 2'))[0].token).toBe(kept);
+      },
+    });
+    const after = await counts();
+    expect(after).toEqual({ rows: after.rows, filled: after.rows, distinct: after.rows });
   });
 
   test('rollback after expand leaves the table as it was', async () => {

@@ -206,6 +206,9 @@ export class AddColumn implements Operation {
     if (this.spec.up === undefined) return undefined;
     const previous = ctx.previous.table(this.table)!;
     const others = previous.columns.map((c) => c.source);
+    // An `up` computed anew each time (gen_random_uuid(), random()) cannot be kept equal to the row: each
+    // row is filled once, and the check is that none was left out.
+    const once = perRowValues(ctx.dialect.sqlFlavour, this.spec.type, this.spec.up).default !== undefined;
     return {
       table: previous.source,
       rules: [
@@ -217,15 +220,23 @@ export class AddColumn implements Operation {
           // The old app changed the row (it cannot set the new column): recompute. An app of the
           // new version that left the column as it was meant it; without a session signal (MySQL
           // clients not using the helpers) that case cannot be told apart, and the column is recomputed.
-          onUpdate: {
-            any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }],
-          },
+          onUpdate: once
+            ? { isNull: this.column }
+            : { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }] },
         },
       ],
-      ...fillNulls(ctx, previous.source, this.column, this.spec.up, {
-        what: `${this.table}.${this.column} = up(row)`,
-        mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
-      }),
+      ...fillNulls(
+        ctx,
+        previous.source,
+        this.column,
+        this.spec.up,
+        once
+          ? { what: `${this.table}.${this.column} is filled`, mismatch: `${ctx.dialect.quote(this.column)} IS NULL` }
+          : {
+              what: `${this.table}.${this.column} = up(row)`,
+              mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
+            },
+      ),
       afterBackfill: this.notNullCheck(ctx, previous.source),
     };
   }
