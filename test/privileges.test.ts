@@ -263,8 +263,11 @@ describe.each(SERVER_ENGINES)('the migration user on %s', (engine) => {
     expect(await status(db, dir)).toEqual(['0001_customers complete', '0002_amount complete']);
     const state = await inspect(db);
     expect(state.tables).toEqual(['customers', 'orders']);
-    // alterColumn's new amount column took the old one's name at contract, after customer_id.
-    expect(state.columns('orders')).toEqual(['id', 'customer_name', 'customer_id', 'amount']);
+    // alterColumn's new amount column took the old one's name at contract: in its place on MySQL/MariaDB (added
+    // right after the old one), last on PostgreSQL, which adds columns last.
+    expect(state.columns('orders')).toEqual(
+      engine === 'mysql' ? ['id', 'customer_name', 'amount', 'customer_id'] : ['id', 'customer_name', 'customer_id', 'amount'],
+    );
     expect(state.triggers).toEqual([]);
     expect(state.versionSchemas).toEqual([`${db.base}_0002_amount`]);
     expect(await orders(db)).toEqual([expect.objectContaining({ customer_name: 'Ada', amount: engine === 'mysql' ? 7 : '7' })]);

@@ -13,6 +13,8 @@ export interface DialectCapabilities {
   readonly concurrentIndexOutsideTransaction: boolean;
   /** Columns can be hidden from `SELECT *` and column-less INSERTs (MySQL/MariaDB INVISIBLE). */
   readonly invisibleColumns: boolean;
+  /** A column can be added at a place of its choosing, not only last (MySQL/MariaDB `AFTER`; see addColumn). */
+  readonly placesColumns: boolean;
   /** Indexes with a WHERE predicate. */
   readonly partialIndexes: boolean;
   /** CHECK constraints can be added NOT VALID and validated later without blocking writes. */
@@ -265,7 +267,8 @@ export interface Dialect {
   // DDL builders: each returns a planned step, nothing runs here.
   createTable(table: string, columns: Record<string, ColumnSpec>, primaryKey: string[]): Step;
   dropTable(table: string): Step;
-  addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step;
+  /** `after`: the column to put it right after, where the engine places columns (capabilities.placesColumns); else it goes last. */
+  addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean; after?: string }): Step;
   /** The default of the rows inserted from now on; the rows there keep what they hold. A change of the catalog alone. */
   setDefault(table: string, column: string, expression: string): Step;
   /**

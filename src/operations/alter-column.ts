@@ -165,8 +165,12 @@ export class AlterColumn implements Operation {
     const final = this.final(old);
     const invisible = ctx.dialect.capabilities.invisibleColumns;
     const collation = this.collation(old);
-    // Nullable and without a default while live, so the trigger can tell which app wrote a row.
-    ctx.model.table(source)!.columns.push({
+    // Nullable and without a default while live, so the trigger can tell which app wrote a row. Right after
+    // the old column where the engine places columns, so that the column keeps its place once it takes its name.
+    const placed = ctx.dialect.capabilities.placesColumns;
+    const columns = ctx.model.table(source)!.columns;
+    const at = placed ? columns.findIndex((c) => ctx.dialect.rules.sameColumn(c.name, old.name)) + 1 : columns.length;
+    columns.splice(at, 0, {
       name: helper,
       type: this.spec.type ?? old.type,
       nullable: true,
@@ -174,7 +178,9 @@ export class AlterColumn implements Operation {
       invisible,
       ...(collation ? { collation } : {}),
     });
-    const steps = [ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible })];
+    const steps = [
+      ctx.dialect.addColumn(source, helper, { type: final.type, nullable: true }, { invisible, ...(placed ? { after: old.name } : {}) }),
+    ];
     for (const index of this.indexes(ctx)) {
       const onHelper = (columns: string[]) => columns.map((c) => (ctx.dialect.rules.sameColumn(c, old.name) ? helper : c));
       const shadow: IndexModel = { name: this.shadowIndex(index.name), columns: onHelper(index.columns), unique: index.unique };

@@ -64,6 +64,7 @@ export class MysqlDialect implements Dialect {
     transactionalDdl: false,
     concurrentIndexOutsideTransaction: false,
     invisibleColumns: true,
+    placesColumns: true,
     partialIndexes: false,
     notValidConstraints: false,
     foreignKeyIndex: true,
@@ -578,10 +579,11 @@ export class MysqlDialect implements Dialect {
     return step(`drop table ${table}`, `DROP TABLE IF EXISTS ${this.table(table)}`, { guard: { kind: 'tableMissing', table } });
   }
 
-  addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step {
+  addColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean; after?: string }): Step {
+    const after = options.after === undefined ? '' : ` AFTER ${this.quote(options.after)}`;
     return step(
       `add column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} ADD COLUMN ${this.columnDefinition(column, spec, options)}, LOCK=NONE`,
+      `ALTER TABLE ${this.table(table)} ADD COLUMN ${this.columnDefinition(column, spec, options)}${after}, LOCK=NONE`,
       { guard: { kind: 'columnExists', table, column }, instantWhereAllowed: true },
     );
   }

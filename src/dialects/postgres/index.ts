@@ -68,6 +68,7 @@ export class PostgresDialect implements Dialect {
     transactionalDdl: true,
     concurrentIndexOutsideTransaction: true,
     invisibleColumns: false,
+    placesColumns: false,
     partialIndexes: true,
     notValidConstraints: true,
     foreignKeyIndex: false,
