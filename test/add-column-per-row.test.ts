@@ -271,3 +271,42 @@ describe('what PostgreSQL computes per row, it says itself', () => {
     }
   });
 });
+
+describe('on MariaDB, what it will not add online is filled in batches; rand() it adds in place', () => {
+  let db: TestDatabase;
+
+  const plan = async (operation: string): Promise<string> => {
+    const result = await runCli(['plan', '--dir', migrationsDir({ '0001_code.ts': migrationSource([operation]) })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+    expect(result.code).toBe(0);
+    return result.stdout.split('-- 0001_code: contract')[0];
+  };
+
+  beforeEach(async () => {
+    db = await createTestDatabase('mysql');
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, note text)');
+  });
+
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  test('uuid_short() is filled row by row', async () => {
+    const sql = await plan("op.addColumn('orders', 'code', { type: 'bigint unsigned', nullable: false, default: 'uuid_short()' })");
+    expect(sql).toMatch(/ADD COLUMN `code` bigint unsigned NULL INVISIBLE, LOCK=NONE;/);
+    expect(sql).toMatch(/SET DEFAULT \(uuid_short\(\)\)/);
+    expect(sql).toMatch(/`code` IS NULL/);
+  });
+
+  test('rand() is added as written: every row there gets one value, as with a native ADD COLUMN', async () => {
+    await db.knex.raw('INSERT INTO orders VALUES (1, null), (2, null), (3, null)');
+    const operation = "op.addColumn('orders', 'score', { type: 'double', nullable: false, default: 'rand()' })";
+    const sql = await plan(operation);
+    expect(sql).toContain('ADD COLUMN `score` double NOT NULL DEFAULT rand() INVISIBLE, LOCK=NONE;');
+    expect(sql).not.toMatch(/UPDATE|IS NULL/);
+    const dir = migrationsDir({ '0001_score.ts': migrationSource([operation]) });
+    expect((await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } })).code).toBe(0);
+    expect((await queryRows(db.knex, 'SELECT COUNT(DISTINCT score) AS n FROM orders'))[0].n).toBe(1);
+  });
+});

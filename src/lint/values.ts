@@ -21,6 +21,7 @@ export const PER_ROW_FUNCTIONS: ReadonlySet<string> = new Set([
   // MySQL / MariaDB
   'uuid',
   'uuid_short',
+  'sys_guid',
   'rand',
   'sysdate',
 ]);

@@ -19,6 +19,14 @@ import {
 } from './operation';
 
 /**
+ * The functions in a default that MariaDB computes for each row, and so
+ * will not add online (`LOCK=NONE is not supported`). A default with rand()
+ * it adds in place, every row there getting one value, as its native
+ * ADD COLUMN does: that is left to it.
+ */
+const PER_ROW_ON_MYSQL = /\b(?:uuid|uuid_short|sys_guid|nextval|sysdate)\s*\(/i;
+
+/**
  * A new column. At expand it is added so the old app does not notice it
  * (INVISIBLE where the engine has that). With `up`, a trigger fills it for the
  * old app's writes and a backfill for the rows already there; NOT NULL and the
@@ -114,7 +122,10 @@ export class AddColumn implements Operation {
     if (this.serial(ctx)) return true;
     const { up, type, default: value } = this.spec;
     if (up !== undefined || value === undefined) return false;
-    return ctx.probedDefaults?.get(probedKey(type, value)) ?? perRowValues(ctx.dialect.sqlFlavour, type, value).default !== undefined;
+    const probed = ctx.probedDefaults?.get(probedKey(type, value));
+    if (probed !== undefined) return probed;
+    if (ctx.dialect.sqlFlavour === 'mysql') return PER_ROW_ON_MYSQL.test(value);
+    return perRowValues(ctx.dialect.sqlFlavour, type, value).default !== undefined;
   }
 
   /**
