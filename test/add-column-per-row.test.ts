@@ -260,6 +260,17 @@ describe('what PostgreSQL computes per row, it says itself', () => {
     expect(sql).toMatch(/UPDATE .* SET "code" = \(next_code\(\)\) WHERE "code" IS NULL/);
   });
 
+  test('a default that smuggles in a statement is refused before the server is asked about it', async () => {
+    await db.knex.raw('CREATE TABLE victims (id integer)');
+    const dir = migrationsDir({
+      '0001_code.ts': migrationSource(["op.addColumn('orders', 'code', { type: 'integer', default: '0; COMMIT; DROP TABLE victims' })"]),
+    });
+    const result = await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/default must be a single SQL expression/);
+    expect((await queryRows(db.knex, "SELECT to_regclass('victims') AS t"))[0].t).toBe('victims');
+  });
+
   test('a default computed once (now(), an immutable function) is added as written, no backfill', async () => {
     for (const [column, type, value] of [
       ['at', 'timestamptz', 'now()'],

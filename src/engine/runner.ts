@@ -581,9 +581,22 @@ export class Runner {
     if (!this.#toProbe) {
       const records = (await this.store.exists()) ? await this.store.list() : [];
       const complete = new Set(records.filter((r) => r.phase === 'complete').map((r) => r.name));
+      // Only single SQL fragments: anything else is refused by the operation's validation, with its message.
+      const fragment = (m: LoadedMigration, sql: string) => {
+        try {
+          checkSqlFragment(this.dialect, m.name, 'probed', sql);
+          return true;
+        } catch {
+          return false;
+        }
+      };
       this.#toProbe = this.migrations
         .filter((m) => !complete.has(m.name))
-        .flatMap((m) => m.migration.operations.flatMap((op) => op.defaultsToProbe?.() ?? []));
+        .flatMap((m) =>
+          m.migration.operations.flatMap((op) =>
+            (op.defaultsToProbe?.() ?? []).filter((d) => fragment(m, d.type) && fragment(m, d.default)),
+          ),
+        );
     }
     for (const { type, default: value } of this.#toProbe) {
       const key = probedKey(type, value);

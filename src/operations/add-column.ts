@@ -115,8 +115,9 @@ export class AddColumn implements Operation {
 
   /**
    * Whether the default is one the server computes for each row: as it says
-   * (ctx.probedDefaults), else as `zmigrate lint` reads it. Then the column
-   * is filled once by a backfill (see the class).
+   * (ctx.probedDefaults, PostgreSQL), else by the functions' names: on
+   * MySQL/MariaDB those it will not add online, elsewhere those `zmigrate
+   * lint` knows. Then the column is filled once by a backfill (see the class).
    */
   private fillsOnce(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
     if (this.serial(ctx)) return true;
