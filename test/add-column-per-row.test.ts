@@ -5,8 +5,10 @@
  * PostgreSQL rewrites the table under an ACCESS EXCLUSIVE lock, and MariaDB
  * refuses it online (`LOCK=NONE is not supported`). zmigrate adds the column
  * without it, sets the default for new rows, and fills the rows there in
- * batches, once each. Types that give each row a value of their own
- * (serial, identity, stored generated, AUTO_INCREMENT) are refused.
+ * batches, once each; a PostgreSQL serial type so too, with a sequence of its
+ * own. An `up` computed anew each time fills each row once. Other types that
+ * give each row a value of their own (identity, stored generated,
+ * AUTO_INCREMENT) are refused; MariaDB's own one-value rand() is left to it.
  */
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
