@@ -221,6 +221,17 @@ describe('a serial column added on PostgreSQL', () => {
     expect(await node()).toBe(before);
   });
 
+  test("takes the next free name where PostgreSQL's own is taken, and leaves the other sequence alone", async () => {
+    await db.knex.raw('CREATE SEQUENCE orders_seq_seq START 500');
+    expect((await run('expand')).code).toBe(0);
+    expect((await run('contract')).code).toBe(0);
+    const [row] = await queryRows(
+      db.knex,
+      "SELECT pg_get_serial_sequence('orders', 'seq') AS owned, nextval('orders_seq_seq') AS other, COUNT(DISTINCT seq) AS numbers FROM orders",
+    );
+    expect(row).toEqual({ owned: 'public.orders_seq_seq1', other: '500', numbers: String(ROWS) });
+  });
+
   test('rollback takes the sequence with the column', async () => {
     const before = await snapshot(db);
     expect((await run('expand')).code).toBe(0);

@@ -272,12 +272,15 @@ export interface Dialect {
   /** The default of the rows inserted from now on; the rows there keep what they hold. A change of the catalog alone. */
   setDefault(table: string, column: string, expression: string): Step;
   /**
-   * Where the engine has sequences (PostgreSQL): the one a serial column
-   * added at expand counts with, named as the engine names a serial
-   * column's and owned by the column, so it goes with it. `step` makes it
-   * and sets the column's default to `next`, which draws from it.
+   * Where the engine has sequences (PostgreSQL): the sequence `name` that a
+   * serial column added at expand counts with, owned by the column, so it
+   * goes with it. `step` makes it and sets the column's default to `next`,
+   * which draws from it. `names(table, column)` lists the names the engine
+   * would give it, the first free one to be taken (`<table>_<column>_seq`,
+   * then with 1, 2, … after it).
    */
-  ownedSequence?(table: string, column: string, type: string): { step: Step; next: string };
+  ownedSequence?(table: string, column: string, type: string, name: string): { step: Step; next: string };
+  sequenceNames?(table: string, column: string): Iterable<string>;
   /**
    * Whether the server would compute a column's default for each row if the
    * column were added with it (true: it would rewrite the table), or store

@@ -142,7 +142,20 @@ export class AddColumn implements Operation {
   private final(ctx: PlanContext | DualWriteContext, source: string): AddColumnSpec {
     const integer = this.serial(ctx);
     if (!integer) return this.spec;
-    return { ...this.spec, type: integer, nullable: false, default: ctx.dialect.ownedSequence!(source, this.column, integer).next };
+    const { next } = ctx.dialect.ownedSequence!(source, this.column, integer, this.sequenceName(ctx, source));
+    return { ...this.spec, type: integer, nullable: false, default: next };
+  }
+
+  /**
+   * A serial column's sequence: once the column is there, the one it owns
+   * (as the model read it, or as expand recorded it); before, the first name
+   * the engine would give it that no table, view or sequence has taken.
+   */
+  private sequenceName(ctx: Pick<PlanContext, 'dialect' | 'model'>, source: string): string {
+    const owned = ctx.model.column(source, this.column)?.sequence;
+    if (owned) return owned;
+    for (const name of ctx.dialect.sequenceNames!(source, this.column)) if (!ctx.model.other(name) && !ctx.model.table(name)) return name;
+    throw new Error('unreachable: sequenceNames never ends');
   }
 
   /** With `up` or a default filled once, the column starts nullable and without default. */
@@ -166,18 +179,25 @@ export class AddColumn implements Operation {
     const steps = [ctx.dialect.addColumn(source, this.column, spec, { invisible })];
     let value = spec.default ?? null;
     const integer = this.serial(ctx);
+    let sequence: string | undefined;
     if (integer) {
-      const sequence = ctx.dialect.ownedSequence!(source, this.column, integer);
-      value = sequence.next;
-      steps.push(sequence.step);
+      sequence = this.sequenceName(ctx, source);
+      const made = ctx.dialect.ownedSequence!(source, this.column, integer, sequence);
+      value = made.next;
+      steps.push(made.step);
     } else if (this.fillsOnce(ctx)) {
       // The old app's inserts get their value from the table's default from then on; the backfill fills the rest.
       value = this.spec.default!;
       steps.push(ctx.dialect.setDefault(source, this.column, value));
     }
-    ctx.model
-      .table(source)!
-      .columns.push({ name: this.column, type: spec.type, nullable: spec.nullable !== false, default: value, invisible });
+    ctx.model.table(source)!.columns.push({
+      name: this.column,
+      type: spec.type,
+      nullable: spec.nullable !== false,
+      default: value,
+      invisible,
+      ...(sequence ? { sequence } : {}),
+    });
     return steps;
   }
 

@@ -618,9 +618,15 @@ export class PostgresDialect implements Dialect {
     );
   }
 
-  ownedSequence(table: string, column: string, type: string): { step: Step; next: string } {
+  *sequenceNames(table: string, column: string): Iterable<string> {
     // PostgreSQL's own name for it, shortened so that it stays whole within 63 bytes.
-    const sequence = this.table(`${shortened(table, 29)}_${shortened(column, 29)}_seq`);
+    const base = `${shortened(table, 29)}_${shortened(column, 29)}_seq`;
+    yield base;
+    for (let n = 1; ; n++) yield `${base}${n}`;
+  }
+
+  ownedSequence(table: string, column: string, type: string, name: string): { step: Step; next: string } {
+    const sequence = this.table(name);
     const next = `nextval(${literal(sequence)}::regclass)`;
     return {
       next,
