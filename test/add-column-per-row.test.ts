@@ -323,6 +323,30 @@ describe('on MariaDB, what it will not add online is filled in batches; rand() i
     expect(sql).toMatch(/`code` IS NULL/);
   });
 
+  test('nextval() of a MariaDB sequence numbers every row there once, where AUTO_INCREMENT is refused', async () => {
+    await db.knex.raw('INSERT INTO orders SELECT seq, NULL FROM seq_1_to_500');
+    await db.knex.raw('CREATE SEQUENCE order_numbers');
+    const counter = await runCli(
+      [
+        'expand',
+        '--dir',
+        migrationsDir({ '0001_counter.ts': migrationSource(["op.addColumn('orders', 'n', { type: 'integer AUTO_INCREMENT' })"]) }),
+      ],
+      { env: { ZMIGRATE_DATABASE_URL: db.url } },
+    );
+    expect([counter.code, counter.stderr]).toEqual([2, expect.stringMatching(/default: 'nextval\(a_sequence\)'/)]);
+    const dir = migrationsDir({
+      '0001_number.ts': migrationSource([
+        "op.addColumn('orders', 'number', { type: 'bigint', nullable: false, default: 'nextval(order_numbers)' })",
+      ]),
+    });
+    for (const command of ['expand', 'contract'])
+      expect((await runCli([command, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } })).code).toBe(0);
+    await db.knex('orders').insert({ id: 1000 });
+    const [row] = await queryRows(db.knex, 'SELECT COUNT(*) AS n, COUNT(DISTINCT number) AS numbers, MAX(number) AS top FROM orders');
+    expect(row).toEqual({ n: 501, numbers: 501, top: 501 });
+  });
+
   test('rand() is added as written: every row there gets one value, as with a native ADD COLUMN', async () => {
     await db.knex.raw('INSERT INTO orders VALUES (1, null), (2, null), (3, null)');
     const operation = "op.addColumn('orders', 'score', { type: 'double', nullable: false, default: 'rand()' })";

@@ -93,7 +93,7 @@ export class AddColumn implements Operation {
             ? "add a plain column with up: 'the expression', which fills it in batches and keeps it filled for the old app"
             : ctx.dialect.ownedSequence
               ? "type: 'bigserial' is added online: an integer column with a sequence of its own, filled in batches"
-              : 'add a plain integer column and number its rows with a backfill job (op.backfill)',
+              : "on MariaDB, add an integer column with default: 'nextval(a_sequence)', the sequence made by op.sql in an earlier migration: it is filled in batches",
         },
       );
     }
