@@ -17,6 +17,21 @@ import { deployUnderLoad, queryRows } from './support/apps';
 import { snapshot } from './support/inspect';
 
 const ROWS = 3000;
+const MIGRATION = '0001_change';
+
+/** A zmigrate command on the one migration of these operations (a folder of its own each call, the same file in it). */
+function zmigrate(db: TestDatabase, command: string, operations: string[]): Promise<CliResult> {
+  return runCli([command, '--dir', migrationsDir({ [`${MIGRATION}.ts`]: migrationSource(operations) })], {
+    env: { ZMIGRATE_DATABASE_URL: db.url },
+  });
+}
+
+/** The SQL that expand would run for the operation. */
+async function expandSql(db: TestDatabase, operation: string): Promise<string> {
+  const result = await zmigrate(db, 'plan', [operation]);
+  expect(result.code).toBe(0);
+  return result.stdout.split(`-- ${MIGRATION}: contract`)[0];
+}
 
 describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s', (engine) => {
   let db: TestDatabase;
@@ -24,11 +39,6 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
   const token = postgres
     ? "op.addColumn('orders', 'token', { type: 'uuid', nullable: false, default: 'gen_random_uuid()' })"
     : "op.addColumn('orders', 'token', { type: 'char(36)', nullable: false, default: 'uuid()' })";
-
-  const run = (operations: string[], command: string): Promise<CliResult> =>
-    runCli([command, '--dir', migrationsDir({ '0001_token.ts': migrationSource(operations) })], {
-      env: { ZMIGRATE_DATABASE_URL: db.url },
-    });
 
   /** Rows, rows with a token, and distinct tokens. */
   const counts = async () => {
@@ -58,8 +68,8 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     const node = postgres ? await fileNode() : undefined;
     let kept: unknown;
     await deployUnderLoad({
-      run: (command) => run([token], command),
-      newApp: () => db.versionKnex(`${db.base}_0001_token`),
+      run: (command) => zmigrate(db, command, [token]),
+      newApp: () => db.versionKnex(`${db.base}_${MIGRATION}`),
       oldWrite: async (i) => {
         await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
         await db
@@ -99,8 +109,8 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
       ? "op.addColumn('orders', 'token', { type: 'uuid', nullable: false, up: 'gen_random_uuid()' })"
       : "op.addColumn('orders', 'token', { type: 'char(36)', nullable: false, up: 'uuid()' })";
     await deployUnderLoad({
-      run: (command) => run([up], command),
-      newApp: () => db.versionKnex(`${db.base}_0001_token`),
+      run: (command) => zmigrate(db, command, [up]),
+      newApp: () => db.versionKnex(`${db.base}_${MIGRATION}`),
       oldWrite: async (i) => {
         await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
         await db
@@ -124,14 +134,14 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
 
   test('rollback after expand leaves the table as it was', async () => {
     const before = await snapshot(db);
-    expect((await run([token], 'expand')).code).toBe(0);
-    expect((await run([token], 'rollback')).code).toBe(0);
+    expect((await zmigrate(db, 'expand', [token])).code).toBe(0);
+    expect((await zmigrate(db, 'rollback', [token])).code).toBe(0);
     expect(await snapshot(db)).toEqual(before);
   });
 
   test('shares no migration with raw SQL, as an addColumn with up does', async () => {
     const before = await snapshot(db);
-    const result = await run(["op.sql({ expand: 'SELECT 1', rollback: '' })", token], 'expand');
+    const result = await zmigrate(db, 'expand', ["op.sql({ expand: 'SELECT 1', rollback: '' })", token]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/op\.sql cannot share a migration .*addColumn with up or with a default computed per row/);
     expect(await snapshot(db)).toEqual(before);
@@ -167,7 +177,7 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
         ],
   )('%s is refused before anything changes', async (_what, operation, message) => {
     const before = await snapshot(db);
-    const result = await run([operation], 'expand');
+    const result = await zmigrate(db, 'expand', [operation]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(await snapshot(db)).toEqual(before);
@@ -177,8 +187,7 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
 describe('a serial column added on PostgreSQL', () => {
   let db: TestDatabase;
   const serial = "op.addColumn('orders', 'seq', { type: 'bigserial' })";
-  const run = (command: string): Promise<CliResult> =>
-    runCli([command, '--dir', migrationsDir({ '0001_seq.ts': migrationSource([serial]) })], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  const run = (command: string): Promise<CliResult> => zmigrate(db, command, [serial]);
 
   beforeEach(async () => {
     db = await createTestDatabase('postgres');
@@ -195,7 +204,7 @@ describe('a serial column added on PostgreSQL', () => {
     const before = await node();
     await deployUnderLoad({
       run,
-      newApp: () => db.versionKnex(`${db.base}_0001_seq`),
+      newApp: () => db.versionKnex(`${db.base}_${MIGRATION}`),
       oldWrite: async (i) => {
         await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
       },
@@ -245,14 +254,6 @@ describe('a serial column added on PostgreSQL', () => {
 describe('what PostgreSQL computes per row, it says itself', () => {
   let db: TestDatabase;
 
-  const plan = async (operation: string): Promise<string> => {
-    const result = await runCli(['plan', '--dir', migrationsDir({ '0001_code.ts': migrationSource([operation]) })], {
-      env: { ZMIGRATE_DATABASE_URL: db.url },
-    });
-    expect(result.code).toBe(0);
-    return result.stdout.split('-- 0001_code: contract')[0];
-  };
-
   beforeEach(async () => {
     db = await createTestDatabase('postgres');
     await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, note text)');
@@ -267,7 +268,7 @@ describe('what PostgreSQL computes per row, it says itself', () => {
   });
 
   test("a volatile function of the user's is filled in batches, row by row", async () => {
-    const sql = await plan("op.addColumn('orders', 'code', { type: 'bigint', nullable: false, default: 'next_code()' })");
+    const sql = await expandSql(db, "op.addColumn('orders', 'code', { type: 'bigint', nullable: false, default: 'next_code()' })");
     expect(sql).toMatch(/ADD COLUMN "code" bigint;/);
     expect(sql).toMatch(/SET DEFAULT next_code\(\)/);
     expect(sql).toMatch(/UPDATE .* SET "code" = \(next_code\(\)\) WHERE "code" IS NULL/);
@@ -275,10 +276,9 @@ describe('what PostgreSQL computes per row, it says itself', () => {
 
   test('a default that smuggles in a statement is refused before the server is asked about it', async () => {
     await db.knex.raw('CREATE TABLE victims (id integer)');
-    const dir = migrationsDir({
-      '0001_code.ts': migrationSource(["op.addColumn('orders', 'code', { type: 'integer', default: '0; COMMIT; DROP TABLE victims' })"]),
-    });
-    const result = await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    const result = await zmigrate(db, 'expand', [
+      "op.addColumn('orders', 'code', { type: 'integer', default: '0; COMMIT; DROP TABLE victims' })",
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/default must be a single SQL expression/);
     expect((await queryRows(db.knex, "SELECT to_regclass('victims') AS t"))[0].t).toBe('victims');
@@ -289,7 +289,7 @@ describe('what PostgreSQL computes per row, it says itself', () => {
       ['at', 'timestamptz', 'now()'],
       ['house', 'text', 'house_code()'],
     ]) {
-      const sql = await plan(`op.addColumn('orders', '${column}', { type: '${type}', nullable: false, default: '${value}' })`);
+      const sql = await expandSql(db, `op.addColumn('orders', '${column}', { type: '${type}', nullable: false, default: '${value}' })`);
       expect(sql).toContain(`ADD COLUMN "${column}" ${type} NOT NULL DEFAULT ${value};`);
       expect(sql).not.toMatch(/UPDATE/);
     }
@@ -298,14 +298,6 @@ describe('what PostgreSQL computes per row, it says itself', () => {
 
 describe('on MariaDB, what it will not add online is filled in batches; rand() it adds in place', () => {
   let db: TestDatabase;
-
-  const plan = async (operation: string): Promise<string> => {
-    const result = await runCli(['plan', '--dir', migrationsDir({ '0001_code.ts': migrationSource([operation]) })], {
-      env: { ZMIGRATE_DATABASE_URL: db.url },
-    });
-    expect(result.code).toBe(0);
-    return result.stdout.split('-- 0001_code: contract')[0];
-  };
 
   beforeEach(async () => {
     db = await createTestDatabase('mysql');
@@ -317,7 +309,10 @@ describe('on MariaDB, what it will not add online is filled in batches; rand() i
   });
 
   test('uuid_short() is filled row by row', async () => {
-    const sql = await plan("op.addColumn('orders', 'code', { type: 'bigint unsigned', nullable: false, default: 'uuid_short()' })");
+    const sql = await expandSql(
+      db,
+      "op.addColumn('orders', 'code', { type: 'bigint unsigned', nullable: false, default: 'uuid_short()' })",
+    );
     expect(sql).toMatch(/ADD COLUMN `code` bigint unsigned NULL INVISIBLE, LOCK=NONE;/);
     expect(sql).toMatch(/SET DEFAULT \(uuid_short\(\)\)/);
     expect(sql).toMatch(/`code` IS NULL/);
@@ -326,22 +321,10 @@ describe('on MariaDB, what it will not add online is filled in batches; rand() i
   test('nextval() of a MariaDB sequence numbers every row there once, where AUTO_INCREMENT is refused', async () => {
     await db.knex.raw('INSERT INTO orders SELECT seq, NULL FROM seq_1_to_500');
     await db.knex.raw('CREATE SEQUENCE order_numbers');
-    const counter = await runCli(
-      [
-        'expand',
-        '--dir',
-        migrationsDir({ '0001_counter.ts': migrationSource(["op.addColumn('orders', 'n', { type: 'integer AUTO_INCREMENT' })"]) }),
-      ],
-      { env: { ZMIGRATE_DATABASE_URL: db.url } },
-    );
+    const counter = await zmigrate(db, 'expand', ["op.addColumn('orders', 'n', { type: 'integer AUTO_INCREMENT' })"]);
     expect([counter.code, counter.stderr]).toEqual([2, expect.stringMatching(/default: 'nextval\(a_sequence\)'/)]);
-    const dir = migrationsDir({
-      '0001_number.ts': migrationSource([
-        "op.addColumn('orders', 'number', { type: 'bigint', nullable: false, default: 'nextval(order_numbers)' })",
-      ]),
-    });
-    for (const command of ['expand', 'contract'])
-      expect((await runCli([command, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } })).code).toBe(0);
+    const number = "op.addColumn('orders', 'number', { type: 'bigint', nullable: false, default: 'nextval(order_numbers)' })";
+    for (const command of ['expand', 'contract']) expect((await zmigrate(db, command, [number])).code).toBe(0);
     await db.knex('orders').insert({ id: 1000 });
     const [row] = await queryRows(db.knex, 'SELECT COUNT(*) AS n, COUNT(DISTINCT number) AS numbers, MAX(number) AS top FROM orders');
     expect(row).toEqual({ n: 501, numbers: 501, top: 501 });
@@ -350,11 +333,10 @@ describe('on MariaDB, what it will not add online is filled in batches; rand() i
   test('rand() is added as written: every row there gets one value, as with a native ADD COLUMN', async () => {
     await db.knex.raw('INSERT INTO orders VALUES (1, null), (2, null), (3, null)');
     const operation = "op.addColumn('orders', 'score', { type: 'double', nullable: false, default: 'rand()' })";
-    const sql = await plan(operation);
+    const sql = await expandSql(db, operation);
     expect(sql).toContain('ADD COLUMN `score` double NOT NULL DEFAULT rand() INVISIBLE, LOCK=NONE;');
     expect(sql).not.toMatch(/UPDATE|IS NULL/);
-    const dir = migrationsDir({ '0001_score.ts': migrationSource([operation]) });
-    expect((await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } })).code).toBe(0);
+    expect((await zmigrate(db, 'expand', [operation])).code).toBe(0);
     expect((await queryRows(db.knex, 'SELECT COUNT(DISTINCT score) AS n FROM orders'))[0].n).toBe(1);
   });
 });
