@@ -611,11 +611,11 @@ export class PostgresDialect implements Dialect {
   }
 
   setDefault(table: string, column: string, expression: string): Step {
-    return step(
-      `default of ${table}.${column} for new rows`,
-      `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${expression}`,
-      { instant: true },
-    );
+    return step(`default of ${table}.${column} for new rows`, this.#setDefault(table, column, expression), { instant: true });
+  }
+
+  #setDefault(table: string, column: string, expression: string): string {
+    return `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${expression}`;
   }
 
   *sequenceNames(table: string, column: string): Iterable<string> {
@@ -634,7 +634,7 @@ export class PostgresDialect implements Dialect {
         `sequence of ${table}.${column}`,
         [
           `CREATE SEQUENCE ${sequence} AS ${type} OWNED BY ${this.table(table)}.${this.quote(column)}`,
-          `ALTER TABLE ${this.table(table)} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${next}`,
+          this.#setDefault(table, column, next),
         ].join(';\n'),
       ),
     };
@@ -675,7 +675,7 @@ export class PostgresDialect implements Dialect {
   finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { notNullChecked?: string }): Step | undefined {
     const t = this.table(table);
     const statements: string[] = [];
-    if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
+    if (spec.default !== undefined) statements.push(this.#setDefault(table, column, spec.default));
     // With a validated CHECK (col IS NOT NULL) in place, SET NOT NULL needs no scan.
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
     if (options.notNullChecked) statements.push(`ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${this.quote(options.notNullChecked)}`);
@@ -709,7 +709,7 @@ export class PostgresDialect implements Dialect {
       ...(sequence?.identity ? [`ALTER SEQUENCE ${this.table(helperColumn(sequence.name))} RENAME TO ${this.quote(sequence.name)}`] : []),
     ];
     if (spec.comment !== undefined) statements.push(`COMMENT ON COLUMN ${t}.${this.quote(column)} IS ${literal(spec.comment)}`);
-    if (spec.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET DEFAULT ${spec.default}`);
+    if (spec.default !== undefined) statements.push(this.#setDefault(table, column, spec.default));
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
     // PL/pgSQL keeps, per session, the plans it made for the old column's type: touching the
     // table's trigger functions (their cost, unchanged) makes every session recompile them.
