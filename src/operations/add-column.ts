@@ -167,9 +167,14 @@ export class AddColumn implements Operation {
     return `${this.column.slice(0, 40)}_zm_not_null`;
   }
 
+  /** Whether a backfill fills the column: from `up`, or once from its default. */
+  private filled(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
+    return this.spec.up !== undefined || this.fillsOnce(ctx);
+  }
+
   /** NOT NULL, where a backfill fills the column: a check (NOT VALID) once it has, validated at contract. */
   private checked(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): boolean {
-    return (this.spec.up !== undefined || this.fillsOnce(ctx)) && (this.spec.nullable === false || this.serial(ctx) !== undefined);
+    return this.filled(ctx) && (this.spec.nullable === false || this.serial(ctx) !== undefined);
   }
 
   expand(ctx: PlanContext): Step[] {
@@ -206,11 +211,10 @@ export class AddColumn implements Operation {
     const column = ctx.model.column(source, this.column);
     if (!column) return [];
     const steps: Step[] = [];
-    const filled = this.spec.up !== undefined || this.fillsOnce(ctx);
     const checked = this.checked(ctx) && ctx.dialect.validateConstraint !== undefined;
     if (checked) steps.push(ctx.dialect.validateConstraint!(source, this.checkName));
     const final = this.final(ctx, source);
-    if (filled || column.invisible) {
+    if (this.filled(ctx) || column.invisible) {
       const finalize = ctx.dialect.finalizeColumn(source, this.column, final, {
         invisible: column.invisible,
         notNullChecked: checked ? this.checkName : undefined,
@@ -306,6 +310,6 @@ export class AddColumn implements Operation {
   }
 
   reshapes(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[] {
-    return this.spec.up !== undefined || this.fillsOnce(ctx) ? [this.table] : [];
+    return this.filled(ctx) ? [this.table] : [];
   }
 }
