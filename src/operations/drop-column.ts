@@ -51,7 +51,7 @@ export class DropColumn implements Operation {
         { hint: 'keep the column, or give the table another primary key first' },
       );
     }
-    const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
+    const physical = ctx.model.column(source, column)!;
     const db = ctx.dialect.displayName;
     const what = `dropColumn ${this.table}.${this.column}`;
     const [bodies, others] = partition(physical.holders ?? [], (h) => h.kind === 'trigger function');
