@@ -434,18 +434,18 @@ export class MysqlDialect implements Dialect {
     for (const c of columns) {
       const name = String(c.table_name);
       if (name.startsWith(STATE_TABLE_PREFIX) || REBUILD_TABLE.test(name)) continue;
-      const reading = readers(name, String(c.column_name));
       if (!tables.has(name)) {
-        const reading = readers(name);
+        const tableReaders = readers(name);
         tables.set(name, {
           name,
           columns: [],
           primaryKey: [],
           indexes: [],
           constraints: [],
-          ...(reading.length > 0 ? { views: reading } : {}),
+          ...(tableReaders.length > 0 ? { views: tableReaders } : {}),
         });
       }
+      const reading = readers(name, String(c.column_name));
       tables.get(name)!.columns.push({
         name: String(c.column_name),
         type: String(c.type),
