@@ -337,6 +337,23 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
     await expect(db.knex('orders').insert({ id: 300_002, customer_id: 1, amount: -1 })).rejects.toThrow(/amount_positive/);
   });
 
+  test("another table's check of the same name over a column of the same name is not taken for one on the column", async () => {
+    // PostgreSQL and MariaDB name checks per table: each table here has its own "positive", and only
+    // the refunds' one names a column called amount.
+    await db.knex.raw('ALTER TABLE orders ADD CONSTRAINT positive CHECK (customer_id > 0)');
+    await db.knex.raw('CREATE TABLE refunds (id integer PRIMARY KEY, amount integer NOT NULL, CONSTRAINT positive CHECK (amount >= 0))');
+    const dir = migrationsDir({
+      '0001_amount.ts': migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })"]),
+    });
+    const expanded = await cli(dir, 'expand');
+    expect(expanded.stderr).not.toMatch(/^error/m);
+    expect(expanded.code).toBe(0);
+    expect((await cli(dir, 'contract')).code).toBe(0);
+    expect(await columnType(db, 'orders', 'amount')).toBe(pg ? 'bigint' : 'bigint(20)');
+    await expect(db.knex('orders').insert({ id: 300_000, customer_id: 0, amount: 1 })).rejects.toThrow(/positive/);
+    await expect(db.knex('refunds').insert({ id: 1, amount: -1 })).rejects.toThrow(/positive/);
+  });
+
   test("another table's foreign key to the column: pointed at the new column on PostgreSQL (rollback leaves the old one); refused on MySQL/MariaDB", async () => {
     await db.knex.raw(
       'CREATE TABLE accounts (id integer PRIMARY KEY, code varchar(20) NOT NULL, CONSTRAINT accounts_code_key UNIQUE (code))',
