@@ -203,6 +203,44 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect((await cli('contract')).code).toBe(0);
   });
 
+  test("a rerun after the new app wrote a column added with up keeps the new app's values and lets contract go ahead", async () => {
+    await ordersTable(3000);
+    writeFileSync(
+      path.join(dir, '0001_label.ts'),
+      migrationSource([`op.addColumn('orders', 'label', { type: 'varchar(40)', up: "CONCAT('order ', id)" })`]),
+    );
+    expect((await cli('expand')).code).toBe(0);
+    const v2 = db.versionKnex(`${db.base}_0001_label`);
+    await v2('orders').where({ id: 7 }).update({ label: 'gift' });
+    // NULL from the new app: the trigger fills the row from up, as it would have for the old app.
+    await v2('orders').where({ id: 8 }).update({ label: null });
+    // A row that lost its value behind the triggers' back is filled again.
+    await behindTriggers((trx) => trx('orders').where({ id: 9 }).update({ label: null }));
+    const labels = async () =>
+      rowsOf<{ id: number; label: string | null }>(await db.knex.raw('SELECT id, label FROM orders WHERE id IN (7, 8, 9) ORDER BY id'));
+    expect(await labels()).toEqual([
+      { id: 7, label: 'gift' },
+      { id: 8, label: 'order 8' },
+      { id: 9, label: null },
+    ]);
+
+    const rerun = await cli('backfill');
+    expect(rerun.stdout).toContain('0001_label: backfilled and verified');
+    expect(rerun.stderr).toContain('verified orders.label is filled where up(row) gives a value on every row');
+    expect(rerun.code).toBe(0);
+    expect(await labels()).toEqual([
+      { id: 7, label: 'gift' },
+      { id: 8, label: 'order 8' },
+      { id: 9, label: 'order 9' },
+    ]);
+    expect((await cli('contract')).code).toBe(0);
+    expect(await labels()).toEqual([
+      { id: 7, label: 'gift' },
+      { id: 8, label: 'order 8' },
+      { id: 9, label: 'order 9' },
+    ]);
+  });
+
   test('verification in segments side by side names wrong rows from every segment', async () => {
     await ordersTable(3000);
     writeFileSync(path.join(dir, '0001_amount.ts'), ALTER);

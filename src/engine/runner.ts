@@ -170,7 +170,7 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of migration.migration.operations) operation.shapeView(next, model);
-        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next)).filter(
+        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter(
           (s) => s.backfill || s.verify,
         );
         if (steps.length === 0) continue;
@@ -545,8 +545,8 @@ export class Runner {
 
   // ── dual write ────────────────────────────────────────────────────────
 
-  private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView): DualWrite[] {
-    const ctx = { dialect: this.dialect, model, previous, next, probedDefaults: this.#probedDefaults };
+  private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView, live = false): DualWrite[] {
+    const ctx = { dialect: this.dialect, model, previous, next, probedDefaults: this.#probedDefaults, live };
     return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
   }
 

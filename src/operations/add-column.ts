@@ -268,10 +268,17 @@ export class AddColumn implements Operation {
         this.spec.up,
         once
           ? { what: `${this.table}.${this.column} is filled`, mismatch: `${ctx.dialect.quote(this.column)} IS NULL` }
-          : {
-              what: `${this.table}.${this.column} = up(row)`,
-              mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
-            },
+          : ctx.live
+            ? // The new app writes the column as it means to, which `up` need not give: only a row left
+              // without the value `up` gives is wrong (the trigger fills one the new app leaves NULL).
+              {
+                what: `${this.table}.${this.column} is filled where up(row) gives a value`,
+                mismatch: `${ctx.dialect.quote(this.column)} IS NULL AND (${this.spec.up}) IS NOT NULL`,
+              }
+            : {
+                what: `${this.table}.${this.column} = up(row)`,
+                mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
+              },
       ),
       afterBackfill: this.notNullCheck(ctx, previous.source),
     };

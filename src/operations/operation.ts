@@ -50,6 +50,11 @@ export interface DualWriteContext {
   readonly previous: VersionView;
   readonly next: VersionView;
   readonly probedDefaults?: ProbedDefaults;
+  /**
+   * The migration is expanded (a rerun of `zmigrate backfill`): the new app
+   * may be writing the new shape, and what it wrote is its own.
+   */
+  readonly live?: boolean;
 }
 
 /**
