@@ -363,19 +363,26 @@ async function expandElsewhere(engine: Engine, rows: number, options: string[] =
 }
 
 const SMALL = 100_000;
+/**
+ * Expands of SMALL rows, compared by their median: a 100k walk takes a few
+ * hundred ms, which one flush of the server's pages moves by half (three
+ * gave 305k rows/s on MariaDB in one run of 2026-12-05 and 469k in the one
+ * before).
+ */
+const SMALL_RUNS = 5;
 
 /**
  * The time of the two steps that walk every row, the backfill (or the copy)
- * and the verification, in three expands of 100k rows: their median. These
- * run first, on a server that has not yet written the big tables (after
- * 10M-row runs, MariaDB's purge and page flushing went on for longer than
- * `quiesce` waits, and the 100k runs came out a third slower).
+ * and the verification, in SMALL_RUNS expands of 100k rows. These run first,
+ * on a server that has not yet written the big tables (after 10M-row runs,
+ * MariaDB's purge and page flushing went on for longer than `quiesce` waits,
+ * and the 100k runs came out a third slower).
  */
-async function smallRuns(engine: Engine): Promise<number | undefined> {
+async function smallRuns(engine: Engine): Promise<number[] | undefined> {
   if (QUICK || ROWS <= SMALL) return undefined;
   const runs: number[] = [];
-  for (let i = 0; i < 3; i++) runs.push((await expandElsewhere(engine, SMALL)).rowWorkMs);
-  return median(runs);
+  for (let i = 0; i < SMALL_RUNS; i++) runs.push((await expandElsewhere(engine, SMALL)).rowWorkMs);
+  return runs;
 }
 
 /**
@@ -383,16 +390,17 @@ async function smallRuns(engine: Engine): Promise<number | undefined> {
  * two steps that walk every row, each timed from its line in the CLI's output
  * to the line that says it is done. Process start and the DDL around them
  * cost the same at any size and stay out of it. Each side is a median: of
- * the three 100k expands, and of zmigrate's rounds at full size (the main
- * run and the rounds against the other contender), since one run alone
- * swings with the machine (2.81 s against 1.40-1.73 s for the other four,
- * in one 1M run on MariaDB).
+ * the 100k expands, and of zmigrate's rounds at full size (the main run and
+ * the rounds against the other contender), since one run alone swings with
+ * the machine (2.81 s against 1.40-1.73 s for the other four, in one 1M run
+ * on MariaDB).
  */
-function scaling(smallMs: number, bigMs: number): Array<Omit<Row, 'engine'>> {
+function scaling(smallMs: number[], bigMs: number[]): Array<Omit<Row, 'engine'>> {
   const rate = (rows: number, ms: number) => rows / (Math.max(1, ms) / 1000);
-  const small = rate(SMALL, smallMs);
-  const big = rate(ROWS, bigMs);
+  const small = rate(SMALL, median(smallMs));
+  const big = rate(ROWS, median(bigMs));
   const count = (n: number) => Math.round(n).toLocaleString('en');
+  const each = (rows: number, runs: number[]) => runs.map((ms) => `${Math.round(rate(rows, ms) / 1000)}k`).join(', ');
   return [
     { measure: `backfill + verify throughput, ${count(SMALL)} rows`, value: `${count(small)} rows/s` },
     {
@@ -401,6 +409,8 @@ function scaling(smallMs: number, bigMs: number): Array<Omit<Row, 'engine'>> {
       ratio: `${((big / small - 1) * 100).toFixed(0)} %`,
       target: '±20 %',
     },
+    { measure: `backfill + verify rows/s, ${count(SMALL)} rows, each run`, value: each(SMALL, smallMs) },
+    { measure: `backfill + verify rows/s, ${count(ROWS)} rows, each round`, value: each(ROWS, bigMs) },
   ];
 }
 
@@ -550,7 +560,7 @@ async function benchEngine(engine: Engine): Promise<void> {
     });
 
     const rounds = engine === 'mysql' ? await againstPtOsc(db.knex, expand) : await againstUpdate(db.knex, expand, update.ms);
-    if (smallMs !== undefined) for (const r of scaling(smallMs, median(rounds.rowWork))) results.push({ engine: label, ...r });
+    if (smallMs !== undefined) for (const r of scaling(smallMs, rounds.rowWork)) results.push({ engine: label, ...r });
     for (const r of rounds.rows) results.push({ engine: label, ...r });
     if (QUICK) return;
     // Alternating rounds on the two tables, so background work (a dropped table being purged) weighs on both alike.

@@ -261,27 +261,23 @@ export class AddColumn implements Operation {
             : { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }] },
         },
       ],
-      ...fillNulls(
-        ctx,
-        previous.source,
-        this.column,
-        this.spec.up,
-        once
-          ? { what: `${this.table}.${this.column} is filled`, mismatch: `${ctx.dialect.quote(this.column)} IS NULL` }
-          : ctx.live
-            ? // The new app writes the column as it means to, which `up` need not give: only a row left
-              // without the value `up` gives is wrong (the trigger fills one the new app leaves NULL).
-              {
-                what: `${this.table}.${this.column} is filled where up(row) gives a value`,
-                mismatch: `${ctx.dialect.quote(this.column)} IS NULL AND (${this.spec.up}) IS NOT NULL`,
-              }
-            : {
-                what: `${this.table}.${this.column} = up(row)`,
-                mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(this.column), `(${this.spec.up})`),
-              },
-      ),
+      ...fillNulls(ctx, previous.source, this.column, this.spec.up, this.fillCheck(ctx, this.spec.up, once)),
       afterBackfill: this.notNullCheck(ctx, previous.source),
     };
+  }
+
+  /** What the verification holds each row to, for a column filled from `up`. */
+  private fillCheck(ctx: DualWriteContext, up: string, once: boolean): { what: string; mismatch: string } {
+    const column = ctx.dialect.quote(this.column);
+    if (once) return { what: `${this.table}.${this.column} is filled`, mismatch: `${column} IS NULL` };
+    // Once the migration is expanded, the new app writes the column as it means to, which `up` need not give:
+    // only a row left without the value `up` gives is wrong (the trigger fills one the new app leaves NULL).
+    if (ctx.live)
+      return {
+        what: `${this.table}.${this.column} is filled where up(row) gives a value`,
+        mismatch: `${column} IS NULL AND (${up}) IS NOT NULL`,
+      };
+    return { what: `${this.table}.${this.column} = up(row)`, mismatch: ctx.dialect.isDistinct(column, `(${up})`) };
   }
 
   /**
