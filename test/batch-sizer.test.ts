@@ -3,7 +3,7 @@
  * backfill tests on the servers show batches adapting end to end; these pin
  * down the rules that keep an app's wait on a batch short.
  */
-import { BatchSizer, firstBatchSize } from '../src/engine/backfill';
+import { BatchSizer, firstBatchSize, tailSize } from '../src/engine/backfill';
 
 describe('BatchSizer', () => {
   test('small first batches grow eightfold while they take under an eighth of the target, fourfold under a quarter, then twofold', () => {
@@ -66,5 +66,23 @@ describe('firstBatchSize', () => {
     expect(firstBatchSize(2048)).toBe(512);
     expect(firstBatchSize(8 * 1024)).toBe(128);
     expect(firstBatchSize(1024 * 1024)).toBe(50);
+  });
+});
+
+describe('tailSize', () => {
+  test('near the end, the rows left are shared among the jobs, down to a quarter of the size at least', () => {
+    expect(tailSize(20_000, 100_000, 2)).toBe(20_000); // far from the end
+    expect(tailSize(20_000, 40_000, 2)).toBe(20_000); // exactly a batch for each
+    expect(tailSize(20_000, 30_000, 2)).toBe(15_000);
+    expect(tailSize(20_000, 30_000, 3)).toBe(10_000);
+    expect(tailSize(20_000, 6_000, 2)).toBe(5_000); // a quarter at least
+    expect(tailSize(100, 10, 2)).toBe(50); // never under the smallest batch
+  });
+
+  test('the size stays with one job, without an estimate, and once the estimate is used up', () => {
+    expect(tailSize(20_000, 10_000, 1)).toBe(20_000);
+    expect(tailSize(20_000, undefined, 2)).toBe(20_000);
+    expect(tailSize(20_000, 0, 2)).toBe(20_000);
+    expect(tailSize(20_000, -5_000, 2)).toBe(20_000);
   });
 });

@@ -121,18 +121,23 @@ export async function runBackfill(
   const sizer = new BatchSizer(first, options.batchTimeMs, sparse ? MAX_CATCH_UP_BATCH : MAX_BATCH);
   let finished = false;
   let failed = false;
+  /** Rows of the ranges cut so far (from the checkpoint on, after the rows it counted): as the cut counted them, else as asked. */
+  let cutRows = state.rows;
+  /** Near the end, the rows estimated to be left, for the jobs to share (never for a fixed size, nor a sparse walk's keys). */
+  const left = () => (options.batchSize !== undefined || sparse || total === undefined ? undefined : total - cutRows);
 
   /** The next range, cut after the last one cut; undefined once the end is reached. */
   const cut = () =>
     planning.run(async () => {
       if (finished || failed) return undefined;
-      const size = sizer.size;
+      const size = tailSize(sizer.size, left(), jobs);
       const batch = await ranges.next(ledger.planned(), end, size);
       finished = batch.final;
       // The rows a batch walks, where the write cannot count them: a copy counts every row it reads (found
       // rows), an in-place update only those it fills, which after a kill leaves out the rows of batches
       // that had committed past the checkpoint. A catch-up or a redo counts the rows it fills.
       const walked = batch.rows ?? (spec.copy || sparse ? undefined : await ranges.count(batch.range));
+      cutRows += walked ?? size;
       return { seq: ledger.plan(batch.upper), batch, size, walked };
     });
   /**
@@ -402,6 +407,21 @@ export async function retryingConflicts<T>(
 export function firstBatchSize(rowBytes: number | undefined): number {
   if (rowBytes === undefined || !(rowBytes > 0)) return FIRST_BATCH;
   return Math.max(MIN_BATCH, Math.min(FIRST_BATCH, Math.floor(FIRST_BATCH_BYTES / rowBytes)));
+}
+
+/**
+ * A batch's size near the end of a walk by `jobs` side by side: the rows
+ * estimated to be `left` shared among the jobs, so that they finish about
+ * together, rather than one running a whole last batch while the others
+ * wait (half a batch on average: a tenth of a 100k-row backfill's time on
+ * this project's machine). Never under a quarter of the size the timing
+ * gives, so a short estimate costs a few smaller batches at most; once the
+ * estimate is used up (the table holds more rows than it said), the size
+ * stays as it is.
+ */
+export function tailSize(size: number, left: number | undefined, jobs: number): number {
+  if (jobs < 2 || left === undefined || left <= 0 || left >= size * jobs) return size;
+  return Math.max(MIN_BATCH, Math.ceil(size / 4), Math.ceil(left / jobs));
 }
 
 /**
