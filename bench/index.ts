@@ -364,25 +364,44 @@ async function expandElsewhere(engine: Engine, rows: number, options: string[] =
 
 const SMALL = 100_000;
 /**
- * Expands of SMALL rows, compared by their median: a 100k walk takes a few
- * hundred ms, which one flush of the server's pages moves by half (three
- * gave 305k rows/s on MariaDB in one run of 2026-12-05 and 469k in the one
- * before).
+ * 100k expands for the throughput, compared by their median: a 100k walk
+ * takes a few hundred ms, which one flush of the server's pages moves by half
+ * (three gave 305k rows/s on MariaDB in one run of 2026-12-05 and 469k in
+ * the one before). Up to 1M rows, one runs right before each of zmigrate's
+ * full-size runs (SmallRuns.beside), so both sizes are timed on the machine
+ * as it is at the time: its pace drifted within a run (PostgreSQL's 1M
+ * rounds at 307k, then 394k rows/s, in one run of 2026-12-05, where the
+ * 100k runs, made first, gave 297k). Bigger tables leave MariaDB purging and
+ * flushing pages for longer than `quiesce` waits (after 10M-row runs the
+ * 100k runs came out a third slower), so there SMALL_RUNS are made first,
+ * before the big tables are written.
  */
 const SMALL_RUNS = 5;
+const INTERLEAVED = ROWS <= 1_000_000;
 
-/**
- * The time of the two steps that walk every row, the backfill (or the copy)
- * and the verification, in SMALL_RUNS expands of 100k rows. These run first,
- * on a server that has not yet written the big tables (after 10M-row runs,
- * MariaDB's purge and page flushing went on for longer than `quiesce` waits,
- * and the 100k runs came out a third slower).
- */
-async function smallRuns(engine: Engine): Promise<number[] | undefined> {
-  if (QUICK || ROWS <= SMALL) return undefined;
-  const runs: number[] = [];
-  for (let i = 0; i < SMALL_RUNS; i++) runs.push((await expandElsewhere(engine, SMALL)).rowWorkMs);
-  return runs;
+/** The time of the two steps that walk every row, the backfill (or the copy) and the verification, in each 100k expand. */
+class SmallRuns {
+  readonly ms: number[] = [];
+
+  constructor(private readonly engine: Engine) {}
+
+  private get wanted(): boolean {
+    return !QUICK && ROWS > SMALL;
+  }
+
+  /** Above 1M rows: all of them, first. */
+  async first(): Promise<void> {
+    if (this.wanted && !INTERLEAVED) for (let i = 0; i < SMALL_RUNS; i++) await this.run();
+  }
+
+  /** Up to 1M rows: one, before a full-size run of zmigrate's. */
+  async beside(): Promise<void> {
+    if (this.wanted && INTERLEAVED) await this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.ms.push((await expandElsewhere(this.engine, SMALL)).rowWorkMs);
+  }
 }
 
 /**
@@ -424,7 +443,7 @@ function median(values: number[]): number {
  * ROUNDS alternating rounds on fresh tables (the main run is zmigrate's first
  * round), compared by their medians: one round each swings with the machine.
  */
-async function againstPtOsc(knex: Knex, first: Expanded): Promise<Rounds> {
+async function againstPtOsc(knex: Knex, first: Expanded, small: SmallRuns): Promise<Rounds> {
   const database = 'zmigrate_bench';
   const zm: number[] = [first.ms];
   const rowWork: number[] = [first.rowWorkMs];
@@ -444,6 +463,7 @@ async function againstPtOsc(knex: Knex, first: Expanded): Promise<Rounds> {
     ptWritten.error ??= run.written.error;
     await knex.raw(`DROP TABLE ${table}`);
     if (round + 1 < ROUNDS) {
+      await small.beside();
       const expanded = await expandElsewhere('mysql', ROWS);
       zm.push(expanded.ms);
       rowWork.push(expanded.rowWorkMs);
@@ -486,11 +506,12 @@ function roundsRows(other: string, zm: number[], theirs: number[], target: strin
  * 4.0-4.1 s second; the UPDATE 2.6-2.8 s either way), so a fixed order
  * would weigh on one side only.
  */
-async function againstUpdate(knex: Knex, first: Expanded, updateMs: number): Promise<Rounds> {
+async function againstUpdate(knex: Knex, first: Expanded, updateMs: number, small: SmallRuns): Promise<Rounds> {
   const zm: number[] = [first.ms];
   const rowWork: number[] = [first.rowWorkMs];
   const update: number[] = [updateMs];
   const expand = async () => {
+    await small.beside();
     const expanded = await expandElsewhere('postgres', ROWS);
     zm.push(expanded.ms);
     rowWork.push(expanded.rowWorkMs);
@@ -510,9 +531,12 @@ async function againstUpdate(knex: Knex, first: Expanded, updateMs: number): Pro
 
 async function benchEngine(engine: Engine): Promise<void> {
   const label = engine === 'postgres' ? 'PostgreSQL' : 'MariaDB';
-  const smallMs = await smallRuns(engine);
+  const small = new SmallRuns(engine);
+  await small.first();
   const db = await freshDatabase(engine, 'zmigrate_bench');
   try {
+    // Before the blocking UPDATE, whose dead rows would be autovacuumed in the middle of it (see below).
+    await small.beside();
     // Each contender runs on the table filled just before it, as every later round does. Filled first, a table
     // is partly out of the buffer pool by the time the second is filled (a 1M-row table takes 63 MB on
     // MariaDB, half of a default 128 MB pool, and InnoDB reads past the OS cache), so its run reads from disk.
@@ -559,8 +583,8 @@ async function benchEngine(engine: Engine): Promise<void> {
       target: '< 150 MB',
     });
 
-    const rounds = engine === 'mysql' ? await againstPtOsc(db.knex, expand) : await againstUpdate(db.knex, expand, update.ms);
-    if (smallMs !== undefined) for (const r of scaling(smallMs, rounds.rowWork)) results.push({ engine: label, ...r });
+    const rounds = engine === 'mysql' ? await againstPtOsc(db.knex, expand, small) : await againstUpdate(db.knex, expand, update.ms, small);
+    if (small.ms.length > 0) for (const r of scaling(small.ms, rounds.rowWork)) results.push({ engine: label, ...r });
     for (const r of rounds.rows) results.push({ engine: label, ...r });
     if (QUICK) return;
     // Alternating rounds on the two tables, so background work (a dropped table being purged) weighs on both alike.
