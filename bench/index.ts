@@ -535,7 +535,7 @@ async function benchEngine(engine: Engine): Promise<void> {
   await small.first();
   const db = await freshDatabase(engine, 'zmigrate_bench');
   try {
-    // Before the blocking UPDATE, whose dead rows would be autovacuumed in the middle of it (see below).
+    // The 100k run goes first: the dead rows the blocking UPDATE leaves here would be autovacuumed in its middle (see below).
     await small.beside();
     // Each contender runs on the table filled just before it, as every later round does. Filled first, a table
     // is partly out of the buffer pool by the time the second is filled (a 1M-row table takes 63 MB on
