@@ -26,6 +26,11 @@ function zmigrate(db: TestDatabase, command: string, operations: string[]): Prom
   });
 }
 
+/** PostgreSQL's file of the orders table: another one after a step means the table was rewritten. */
+async function fileNode(db: TestDatabase): Promise<string> {
+  return String((await queryRows(db.knex, "SELECT pg_relation_filenode('orders') AS node"))[0].node);
+}
+
 /** The SQL that expand would run for the operation. */
 async function expandSql(db: TestDatabase, operation: string): Promise<string> {
   const result = await zmigrate(db, 'plan', [operation]);
@@ -48,7 +53,14 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     );
     return { rows: Number(row.n), filled: Number(row.filled), distinct: Number(row.distinct_tokens) };
   };
-  const fileNode = async () => String((await queryRows(db.knex, "SELECT pg_relation_filenode('orders') AS node"))[0].node);
+  /** The old app: inserts, and updates of the rows there before. */
+  const oldWrite = async (i: number) => {
+    await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
+    await db
+      .knex('orders')
+      .where({ id: 1 + (i % ROWS) })
+      .update({ note: `old update ${i}` });
+  };
 
   beforeEach(async () => {
     db = await createTestDatabase(engine);
@@ -65,18 +77,12 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
   });
 
   test('every row gets a value of its own, once, while both apps write; contract makes it NOT NULL with the default', async () => {
-    const node = postgres ? await fileNode() : undefined;
+    const node = postgres ? await fileNode(db) : undefined;
     let kept: unknown;
     await deployUnderLoad({
       run: (command) => zmigrate(db, command, [token]),
       newApp: () => db.versionKnex(`${db.base}_${MIGRATION}`),
-      oldWrite: async (i) => {
-        await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
-        await db
-          .knex('orders')
-          .where({ id: 1 + (i % ROWS) })
-          .update({ note: `old update ${i}` });
-      },
+      oldWrite,
       newWrite: async (app, i) => {
         await app('orders').insert({ id: 200_000 + i, note: `new ${i}` });
       },
@@ -84,7 +90,7 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
         expect(expand.stderr).toMatch(/default of orders\.token for new rows/);
         expect(expand.stderr).toMatch(/verified orders\.token holds its default on every row/);
         // PostgreSQL did not rewrite the table (MariaDB copies it by design, writes going on).
-        if (node !== undefined) expect(await fileNode()).toBe(node);
+        if (node !== undefined) expect(await fileNode(db)).toBe(node);
         const now = await counts();
         expect(now).toEqual({ rows: now.rows, filled: now.rows, distinct: now.rows });
         expect(now.rows).toBeGreaterThan(ROWS);
@@ -101,7 +107,7 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     await expect(db.knex('orders').insert({ id: 900_001, note: 'x', token: null })).rejects.toThrow(/null/i);
     await db.knex('orders').insert({ id: 900_002, note: 'y' });
     expect((await queryRows(db.knex, 'SELECT token FROM orders WHERE id = 900002'))[0].token).toEqual(expect.any(String));
-    if (node !== undefined) expect(await fileNode()).toBe(node);
+    if (node !== undefined) expect(await fileNode(db)).toBe(node);
   });
 
   test('an up computed anew each time fills each row once, and an old app update keeps the value', async () => {
@@ -111,13 +117,7 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     await deployUnderLoad({
       run: (command) => zmigrate(db, command, [up]),
       newApp: () => db.versionKnex(`${db.base}_${MIGRATION}`),
-      oldWrite: async (i) => {
-        await db.knex('orders').insert({ id: 100_000 + i, note: `old ${i}` });
-        await db
-          .knex('orders')
-          .where({ id: 1 + (i % ROWS) })
-          .update({ note: `old update ${i}` });
-      },
+      oldWrite,
       newWrite: async (app, i) => {
         await app('orders').insert({ id: 200_000 + i, note: `new ${i}`, token: randomUUID() });
       },
@@ -200,8 +200,7 @@ describe('a serial column added on PostgreSQL', () => {
   });
 
   test('is an integer column with a sequence of its own, every row numbered once, without a rewrite', async () => {
-    const node = async () => String((await queryRows(db.knex, "SELECT pg_relation_filenode('orders') AS node"))[0].node);
-    const before = await node();
+    const before = await fileNode(db);
     await deployUnderLoad({
       run,
       newApp: () => db.versionKnex(`${db.base}_${MIGRATION}`),
@@ -213,7 +212,7 @@ describe('a serial column added on PostgreSQL', () => {
       },
       during: async (_app, expand) => {
         expect(expand.stderr).toMatch(/sequence of orders\.seq/);
-        expect(await node()).toBe(before);
+        expect(await fileNode(db)).toBe(before);
       },
     });
     const [row] = await queryRows(
@@ -227,7 +226,7 @@ describe('a serial column added on PostgreSQL', () => {
     // The next number is past every one handed out.
     const [{ seq }] = (await db.knex('orders').insert({ id: 900_001, note: 'after' }).returning('seq')) as Array<{ seq: string }>;
     expect(Number(seq)).toBeGreaterThan(Number(row.top));
-    expect(await node()).toBe(before);
+    expect(await fileNode(db)).toBe(before);
   });
 
   test("takes the next free name where PostgreSQL's own is taken, and leaves the other sequence alone", async () => {
