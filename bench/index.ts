@@ -8,6 +8,7 @@
  *   npm run bench -- --rounds 3           (zmigrate against the blocking UPDATE on PostgreSQL and
  *                                          pt-online-schema-change on MariaDB; 5 by default)
  *   npm run bench -- --quick              (only the main comparison, one round)
+ *   npm run bench -- --expand-options "--jobs 1"   (options for each of zmigrate's expands against them)
  *
  * Servers: ZMIGRATE_TEST_PG_URL / ZMIGRATE_TEST_MYSQL_URL (as for the tests).
  */
@@ -36,7 +37,7 @@ const arg = (name: string, fallback: string) => {
 const ROWS = Number(arg('rows', '1000000'));
 const ENGINES = arg('engines', 'postgres,mysql').split(',') as Engine[];
 const TRIGGER_WRITES = Number(arg('writes', '2000'));
-/** Extra options for the measured expand, e.g. --expand-options "--batch-time 50". */
+/** Extra options for zmigrate's measured expands (the main run and every round), e.g. --expand-options "--jobs 1". */
 const EXPAND_OPTIONS = arg('expand-options', '').split(' ').filter(Boolean);
 /** Only the main comparison (expand, blocking UPDATE, pt-online-schema-change), for quick trials. */
 const QUICK = args.includes('--quick');
@@ -464,7 +465,7 @@ async function againstPtOsc(knex: Knex, first: Expanded, small: SmallRuns): Prom
     await knex.raw(`DROP TABLE ${table}`);
     if (round + 1 < ROUNDS) {
       await small.beside();
-      const expanded = await expandElsewhere('mysql', ROWS);
+      const expanded = await expandElsewhere('mysql', ROWS, EXPAND_OPTIONS);
       zm.push(expanded.ms);
       rowWork.push(expanded.rowWorkMs);
     }
@@ -512,7 +513,7 @@ async function againstUpdate(knex: Knex, first: Expanded, updateMs: number, smal
   const update: number[] = [updateMs];
   const expand = async () => {
     await small.beside();
-    const expanded = await expandElsewhere('postgres', ROWS);
+    const expanded = await expandElsewhere('postgres', ROWS, EXPAND_OPTIONS);
     zm.push(expanded.ms);
     rowWork.push(expanded.rowWorkMs);
   };
