@@ -46,7 +46,8 @@ export async function watchLockWait<T>(
   statement: () => Promise<T>,
   rows?: RowLockWatch,
 ): Promise<T> {
-  const id = await connectionId(session);
+  const [me] = resultRows(await session.raw('SELECT CONNECTION_ID() AS id'));
+  const id = Number(me?.id);
   let finished = false;
   let stopped: { ms: number; lock: 'lock' | 'row' } | undefined;
   let wake: () => void = () => undefined;
@@ -82,20 +83,6 @@ export async function watchLockWait<T>(
     finished = true;
     wake();
   }
-}
-
-/**
- * The session's connection id. A transaction holds one connection, whose id
- * the driver got when it connected (a backfill's batches: a round trip each
- * saved). Else the server is asked: the runner's session, a pool of one.
- */
-async function connectionId(session: Knex | Knex.Transaction): Promise<number> {
-  if ((session as Knex.Transaction).isTransaction) {
-    const connection = (await session.client.acquireConnection()) as { threadId?: unknown } | undefined;
-    if (typeof connection?.threadId === 'number') return connection.threadId;
-  }
-  const [me] = resultRows(await session.raw('SELECT CONNECTION_ID() AS id'));
-  return Number(me?.id);
 }
 
 /** The statement on session `id`, if it has waited for a lock for `ms` (its query id, time in that state, and state). */
