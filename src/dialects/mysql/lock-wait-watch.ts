@@ -46,6 +46,8 @@ export async function watchLockWait<T>(
   statement: () => Promise<T>,
   rows?: RowLockWatch,
 ): Promise<T> {
+  // Asked on the session itself, not taken from the driver's handshake (threadId): behind a proxy (ProxySQL,
+  // MaxScale) that id is the proxy's, and the server's process list may give it to another session.
   const [me] = resultRows(await session.raw('SELECT CONNECTION_ID() AS id'));
   const id = Number(me?.id);
   let finished = false;
