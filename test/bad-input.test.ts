@@ -518,4 +518,75 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
     const status = parseStatus(await cli(db, dir, 'status', '--json'));
     expect([...status.values()].map((m) => m.phase)).toEqual(['complete', 'complete']);
   });
+
+  test('a `?` in names and expressions is a question mark, never a placeholder: backfill, job, verification and contract', async () => {
+    const db = await fresh();
+    const q = (name: string) => (engine === 'mysql' ? `\`${name}\`` : `"${name}"`);
+    // The test's own knex reads `\?` as `?` on PostgreSQL only; zmigrate's MySQL sessions do too, the test's do not.
+    const text = (sql: string) => (engine === 'mysql' ? sql : sql.replace(/\?/g, '\\?'));
+    const seed =
+      engine === 'mysql'
+        ? "INSERT INTO `ask?` (id, `note?`, qty) SELECT seq, IF(seq % 3 = 0, NULL, CONCAT('n', seq)), seq FROM seq_1_to_600"
+        : `INSERT INTO "ask?" (id, "note?", qty, doc) SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END, g,
+             CASE WHEN g % 2 = 0 THEN '{"k": 1}'::jsonb ELSE '{}'::jsonb END FROM generate_series(1, 600) AS g`;
+    await db.knex.raw(
+      text(
+        `CREATE TABLE ${q('ask?')} (id integer PRIMARY KEY, ${q('note?')} varchar(20), qty integer${engine === 'mysql' ? '' : ', doc jsonb'})`,
+      ),
+    );
+    await db.knex.raw(text(seed));
+    const up = `concat(coalesce(${q('note?')}, '?'), '?')`;
+    const dir = migrationsDir({
+      '0001_marks.ts': `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [
+    op.alterColumn('ask?', 'note?', { type: 'varchar(40)', up: ${JSON.stringify(up)}, down: ${JSON.stringify(q('note?'))} }),
+    ${engine === 'postgres' ? `op.addColumn('ask?', 'keyed?', { type: 'boolean', nullable: true, up: "doc ? 'k'" }),` : ''}
+  ],
+  backfill: op.backfill('ask?', {
+    where: ${JSON.stringify(`${q('note?')} IS NULL OR ${q('note?')} <> '?'`)},
+    batch: async (rows, { knex, quote }) => {
+      for (const row of rows) await knex.raw(\`UPDATE \${quote('ask?')} SET qty = ? WHERE id = ?\`, [Number(row.qty) * 2, row.id]);
+    },
+  }),
+});
+`,
+    });
+    const expand = await cli(db, dir, 'expand', '--batch-size', '50');
+    expect({ code: expand.code, error: expand.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, error: [] });
+
+    const stored = async (columns: string[]) =>
+      rowsOf<Record<string, unknown>>(await db.knex.raw(text(`SELECT ${columns.map(q).join(', ')} FROM ${q('ask?')} ORDER BY id`)));
+    // The helper column is invisible on MariaDB: named, not `*`.
+    const before = await stored(['id', 'note?', '_zm_note?', 'qty', ...(engine === 'postgres' ? ['keyed?'] : [])]);
+    expect(before).toHaveLength(600);
+    for (const row of before) {
+      const id = Number(row.id);
+      const note = id % 3 === 0 ? null : `n${id}`;
+      expect({ id, old: row['note?'], new: row['_zm_note?'], qty: Number(row.qty) }).toEqual({
+        id,
+        old: note,
+        new: `${note ?? '?'}?`,
+        qty: id * 2,
+      });
+      if (engine === 'postgres') expect({ id, keyed: row['keyed?'] }).toEqual({ id, keyed: id % 2 === 0 });
+    }
+
+    // The old app's writes are carried over by the triggers, whose rules hold the same `?`.
+    await db.knex.raw(text(`INSERT INTO ${q('ask?')} (id, ${q('note?')}, qty) VALUES (601, NULL, 1), (602, 'why?', 2)`));
+    const app = db.versionKnex(`${db.base}_0001_marks`);
+    expect(rowsOf(await app.raw(text(`SELECT id, ${q('note?')} FROM ${q('ask?')} WHERE id > 600 ORDER BY id`)))).toEqual([
+      { id: 601, 'note?': '??' },
+      { id: 602, 'note?': 'why??' },
+    ]);
+
+    const contract = await cli(db, dir, 'contract');
+    expect({ code: contract.code, error: contract.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, error: [] });
+    expect((await inspect(db)).columns('ask?').sort()).toEqual(
+      ['id', 'note?', 'qty', ...(engine === 'postgres' ? ['doc', 'keyed?'] : [])].sort(),
+    );
+    const after = await stored(['id', 'note?']);
+    expect(after.filter((row) => Number(row.id) % 3 === 0).every((row) => row['note?'] === '??')).toBe(true);
+    expect(after.find((row) => Number(row.id) === 602)?.['note?']).toBe('why??');
+  });
 });

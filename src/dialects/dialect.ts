@@ -4,6 +4,7 @@ import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-m
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
+import type { Bound } from './bound-sql';
 
 /** What an engine can do; the engine code asks these, never the engine's name. */
 export interface DialectCapabilities {
@@ -136,14 +137,14 @@ export interface TableRebuild {
    * they are copied, rather than by the copy itself as it reads them.
    */
   lockBeforeCopy(table: string): Promise<boolean>;
-  /** The statements that copy one chunk, in one transaction; `range` is the chunk's key condition, whose bindings each takes. */
-  copyChunk(spec: BackfillSpec, range: string): string[];
+  /** The statements that copy one chunk, in one transaction; `range` is the chunk's key condition. */
+  copyChunk(spec: BackfillSpec, range: Bound): Bound[];
   /**
    * The statements of one catch-up batch (`spec.catchUp`), in one transaction:
    * `range` is over the log's keys; `assignments` is the SET list of the
    * in-place UPDATE (the new columns, and those that keep their value).
    */
-  catchUpChunk(spec: BackfillSpec, range: string, assignments: string[]): string[];
+  catchUpChunk(spec: BackfillSpec, range: Bound, assignments: string[]): Bound[];
   /** Runs once the last chunk is copied, before the swap. */
   afterCopy(knex: Knex, spec: BackfillSpec): Promise<void>;
   /** Both renames in one atomic statement. */
@@ -159,7 +160,7 @@ export interface RowAddress {
   /** How many pages the table has now. */
   pages(table: string): Promise<number>;
   /** A condition true for the rows on pages [from, to), served by a range scan, with its bound values. */
-  pageRange(from: number, to: number): { sql: string; bindings: unknown[] };
+  pageRange(from: number, to: number): Bound;
   /** The column that holds it (`ctid`), to order by. */
   readonly column: string;
   /** An expression naming a row's address in results, e.g. `ctid::text`. */

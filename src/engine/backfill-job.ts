@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bound, joined, literalMarks, params } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillJob, CustomContext } from '../migration/types';
 import { BatchSizer, DEFAULT_BATCHES, ProgressClock, retryingConflicts, type BatchOptions, type CheckpointStore } from './backfill';
@@ -31,14 +32,15 @@ export async function runBackfillJob(
   const table = dialect.qualify(dialect.baseSchema, job.table);
   const keyCols = key.map(q);
   const keyTuple = keyCols.length === 1 ? keyCols[0] : `(${keyCols.join(', ')})`;
-  const params = (values: unknown[]) => (values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`);
   const columns = job.columns ? [...new Set([...key, ...job.columns])].map(q).join(', ') : '*';
   const keyOf = (row: Record<string, unknown>) => key.map((k) => row[k]);
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end && !job.includeNewRows) {
     const [top] = resultRows(
-      await dialect.knex.raw(`SELECT ${keyCols.join(', ')} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
+      await dialect.knex.raw(
+        literalMarks(`SELECT ${keyCols.join(', ')} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
+      ),
     );
     if (!top) return 0;
     state = { ...state, end: keyOf(top) };
@@ -49,20 +51,17 @@ export async function runBackfillJob(
   for (;;) {
     await options.throttle?.wait();
     const conditions = [
-      ...(state.last ? [`${keyTuple} > ${params(state.last)}`] : []),
-      ...(state.end ? [`${keyTuple} <= ${params(state.end)}`] : []),
-      ...(job.where ? [`(${job.where})`] : []),
+      ...(state.last ? [bound`${keyTuple} > ${params(state.last)}`] : []),
+      ...(state.end ? [bound`${keyTuple} <= ${params(state.end)}`] : []),
+      ...(job.where ? [bound`(${job.where})`] : []),
     ];
+    const where = conditions.length ? bound` WHERE ${joined(conditions, ' AND ')}` : '';
+    const select = bound`SELECT ${columns} FROM ${table}${where} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size}`;
     const started = Date.now();
     // A batch that rolled back (a deadlock, a row lock an app held past the lock timeout) is run again, as a killed run's would be.
     const done = await retryingConflicts(dialect, job.table, options.retry ?? DEFAULT_RETRY, logger, () =>
       dialect.knex.transaction(async (trx) => {
-        const rows = resultRows(
-          await trx.raw(
-            `SELECT ${columns} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size}`,
-            [...(state.last ?? []), ...(state.end ?? [])] as Knex.RawBinding[],
-          ),
-        );
+        const rows = resultRows(await trx.raw(select.sql, select.bindings as Knex.RawBinding[]));
         if (rows.length === 0) return undefined;
         const fill = () => job.batch(rows, context(trx));
         // Where the server bounds a wait for an app's row lock only coarsely, the job's statements are stopped at the lock timeout.

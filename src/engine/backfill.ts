@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
@@ -163,10 +164,10 @@ export async function runBackfill(
     walked: number | undefined;
   }): Promise<{ rows: number; writeMs: number }> => {
     const statements = spec.copy
-      ? dialect.rebuild!.copyChunk(spec, batch.range.sql)
+      ? dialect.rebuild!.copyChunk(spec, batch.range)
       : spec.catchUp
-        ? dialect.rebuild!.catchUpChunk(spec, batch.range.sql, assignments)
-        : [`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range.sql} AND (${spec.where})`];
+        ? dialect.rebuild!.catchUpChunk(spec, batch.range, assignments)
+        : [bound`UPDATE ${table} SET ${assignments.join(', ')} WHERE ${batch.range} AND (${spec.where})`];
     // The rows walked, where the cut knows them; else those the write counts.
     const known = sparse ? undefined : walked;
     let rows = 0;
@@ -181,8 +182,8 @@ export async function runBackfill(
             if (!spec.copy) await trx.raw(dialect.backfillFlag(true));
             try {
               const writing = Date.now();
-              for (const sql of statements) {
-                const write = () => trx.raw(sql, batch.range.bindings as Knex.RawBinding[]);
+              for (const { sql, bindings } of statements) {
+                const write = () => trx.raw(sql, bindings as Knex.RawBinding[]);
                 // Where the server bounds a wait for an app's row lock only coarsely, it is stopped at the lock timeout.
                 const result: unknown = dialect.watchLockWait ? await dialect.watchLockWait(trx, write, { rowLocks: true }) : await write();
                 rows = known ?? changedRows(result);

@@ -1,4 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
+import { literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { CustomContext, CustomPhase } from '../migration/types';
 import type { Logger } from './logger';
@@ -15,7 +16,7 @@ export function customContext(
     knex,
     ddl,
     engine: dialect.displayName,
-    quote: (identifier) => dialect.quote(identifier),
+    quote: (identifier) => literalMarks(dialect.quote(identifier)),
     migration,
     log: (message) => logger.step(message),
   };
@@ -51,7 +52,7 @@ export async function captureCustomSql(
   migration: { name: string; versionSchema: string },
 ): Promise<string[]> {
   const { knex, statements } = recordingKnex(flavour);
-  const quote = (id: string) => (flavour === 'postgres' ? `"${id.replace(/"/g, '""')}"` : `\`${id.replace(/`/g, '``')}\``);
+  const quote = (id: string) => literalMarks(flavour === 'postgres' ? `"${id.replace(/"/g, '""')}"` : `\`${id.replace(/`/g, '``')}\``);
   try {
     await fn({
       knex,

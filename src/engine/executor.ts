@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import {
   LockTimeoutError,
@@ -286,8 +287,8 @@ async function dropInvalidIndex(dialect: Dialect, guard: StepGuard | undefined):
  * its instant form first, so bounded (see Step.instantWhereAllowed); the
  * others of a step that takes locks with their lock wait watched where the
  * dialect does that (Dialect.watchLockWait). Step SQL
- * has no bindings, so a `?` in it (the jsonb operator, a string) is escaped to
- * reach the server as it is.
+ * has no bindings, so every `?` in it (in a name, a string, the jsonb
+ * operator) is escaped to reach the server as it is (see bound-sql.ts).
  */
 async function execute(
   dialect: Dialect,
@@ -295,7 +296,7 @@ async function execute(
   sql: string,
   how: Partial<Pick<Step, 'instant' | 'instantWhereAllowed' | 'locks'>> = {},
 ): Promise<void> {
-  const run = (statement: string) => knex.raw(statement.replace(/\?/g, '\\?'));
+  const run = (statement: string) => knex.raw(literalMarks(statement));
   const watched = (statement: string) =>
     how.locks && dialect.watchLockWait ? dialect.watchLockWait(knex, () => run(statement)) : run(statement);
   for (const statement of dialect.splitStatements(sql)) {

@@ -3,6 +3,7 @@
  * (a span of values) instead of counting rows to find where a range ends.
  */
 import type { Knex } from 'knex';
+import { bound, param } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import { resultRows } from './raw-result';
 
@@ -34,12 +35,8 @@ export async function integerColumn(dialect: Dialect, table: string, column: str
 /** The table's first key, or its first key at or after `atLeast`. */
 export async function firstKey(dialect: Dialect, table: string, column: string, atLeast?: number | bigint): Promise<unknown> {
   const key = dialect.quote(column);
-  const from = atLeast === undefined ? '' : ` WHERE ${key} >= ?`;
-  const [row] = resultRows(
-    await dialect.knex.raw(
-      `SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)}${from} ORDER BY ${key} LIMIT 1`,
-      (atLeast === undefined ? [] : [atLeast]) as Knex.RawBinding[],
-    ),
-  );
+  const from = atLeast === undefined ? '' : bound` WHERE ${key} >= ${param(atLeast)}`;
+  const select = bound`SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)}${from} ORDER BY ${key} LIMIT 1`;
+  const [row] = resultRows(await dialect.knex.raw(select.sql, select.bindings as Knex.RawBinding[]));
   return row?.[column];
 }

@@ -4,16 +4,14 @@
  * PostgreSQL's `ctid`. A position (checkpoint) is a JSON array either way.
  */
 import type { Knex } from 'knex';
+import { bound, params, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { WalkKey } from './walk-key';
 import { resultRows } from './raw-result';
 import { firstKey, integerColumn, isInteger, keyValue } from './integer-key';
 
-export interface KeyRange {
-  /** A condition over the table's rows, its values bound. */
-  sql: string;
-  bindings: unknown[];
-}
+/** A condition over the table's rows, its values bound. */
+export type KeyRange = Bound;
 
 export interface KeyBatch {
   /** The rows after the last position, up to and including `upper`. */
@@ -61,13 +59,13 @@ abstract class Ranges {
     this.qualified = dialect.qualify(dialect.baseSchema, table);
   }
 
-  protected async rows(sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>> {
-    return resultRows(await this.dialect.knex.raw(sql, bindings as Knex.RawBinding[]));
+  protected async rows(statement: Bound): Promise<Array<Record<string, unknown>>> {
+    return resultRows(await this.dialect.knex.raw(statement.sql, statement.bindings as Knex.RawBinding[]));
   }
 
   async count(range: KeyRange, condition?: string): Promise<number> {
-    const where = condition ? `${range.sql} AND (${condition})` : range.sql;
-    const [row] = await this.rows(`SELECT COUNT(*) AS n FROM ${this.qualified} WHERE ${where}`, range.bindings);
+    const where = condition ? bound`${range} AND (${condition})` : range;
+    const [row] = await this.rows(bound`SELECT COUNT(*) AS n FROM ${this.qualified} WHERE ${where}`);
     return Number(row?.n ?? 0);
   }
 }
@@ -110,23 +108,21 @@ class ColumnRanges extends Ranges implements KeyRanges {
 
   async end(): Promise<unknown[] | undefined> {
     const descending = this.key.map((c) => `${this.dialect.quote(c)} DESC`).join(', ');
-    const [top] = await this.rows(`SELECT ${this.select} FROM ${this.qualified} ORDER BY ${descending} LIMIT 1`, []);
+    const [top] = await this.rows(bound`SELECT ${this.select} FROM ${this.qualified} ORDER BY ${descending} LIMIT 1`);
     return top ? this.keyOf(top) : undefined;
   }
 
   async next(last: unknown[] | null, end: unknown[], size: number): Promise<KeyBatch> {
     this.#spans ??= await this.#spanning(end);
     if (this.#spans) return this.#span(this.#spans.first, last, end, size);
-    const after = last ? `${this.#tuple} > ${this.#params(last)} AND ` : '';
-    const lower = last ?? [];
+    const after = last ? bound`${this.#tuple} > ${params(last)} AND ` : '';
     // The batch's upper key: the size-th key after the last one, or the end.
     const [upperRow] = await this.rows(
-      `SELECT ${this.select} FROM ${this.qualified} WHERE ${after}${this.#tuple} <= ${this.#params(end)} ORDER BY ${this.order} LIMIT 1 OFFSET ${size - 1}`,
-      [...lower, ...end],
+      bound`SELECT ${this.select} FROM ${this.qualified} WHERE ${after}${this.#tuple} <= ${params(end)} ORDER BY ${this.order} LIMIT 1 OFFSET ${size - 1}`,
     );
     const upper = upperRow ? this.keyOf(upperRow) : end;
     return {
-      range: { sql: `${after}${this.#tuple} <= ${this.#params(upper)}`, bindings: [...lower, ...upper] },
+      range: bound`${after}${this.#tuple} <= ${params(upper)}`,
       upper,
       final: !upperRow,
       ...(upperRow ? { rows: size } : {}),
@@ -150,17 +146,13 @@ class ColumnRanges extends Ranges implements KeyRanges {
     const top = lower + BigInt(size);
     const final = top >= BigInt(end[0] as string | number);
     // The end is bound as it was read; a position is JSON, so one past the safe integers is kept as its digits.
-    const bound = final ? end[0] : keyValue(top);
-    const upper = typeof bound === 'bigint' ? String(bound) : bound;
+    const limit = final ? end[0] : keyValue(top);
+    const upper = typeof limit === 'bigint' ? String(limit) : limit;
     return {
-      range: last ? { sql: `${key} > ? AND ${key} <= ?`, bindings: [keyValue(lower), bound] } : { sql: `${key} <= ?`, bindings: [bound] },
+      range: last ? bound`${key} > ${param(keyValue(lower))} AND ${key} <= ${param(limit)}` : bound`${key} <= ${param(limit)}`,
       upper: [upper],
       final,
     };
-  }
-
-  #params(values: unknown[]): string {
-    return values.length === 1 ? '?' : `(${values.map(() => '?').join(', ')})`;
   }
 }
 

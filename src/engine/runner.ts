@@ -1,3 +1,4 @@
+import { bound, literalMarks, param, shown, type Bound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
@@ -62,6 +63,11 @@ interface Rebuild extends RebuildTables {
 }
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
+
+/** A chunk's key condition as a plan shows it: `(key) BETWEEN ? AND ?`. */
+function keyBetween(key: string): Bound {
+  return bound`(${key}) BETWEEN ${param(null)} AND ${param(null)}`;
+}
 
 /** A step that runs the migration file's own phase function. */
 function customStep(phase: 'expand' | 'contract' | 'rollback'): Step {
@@ -663,7 +669,7 @@ export class Runner {
     const walked = `/* in batches by ${this.walkedBy(backfill.key)}${backfill.catchUp ? ` of ${backfill.catchUp.log}` : ''} */`;
     const update =
       backfill.catchUp && backfill.key !== 'ctid'
-        ? this.dialect.rebuild!.catchUpChunk(backfill, `(${walkKeySql(backfill.key, (c) => this.dialect.quote(c))}) BETWEEN ? AND ?`, set)
+        ? this.dialect.rebuild!.catchUpChunk(backfill, keyBetween(walkKeySql(backfill.key, (c) => this.dialect.quote(c))), set).map(shown)
         : [`UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set.join(', ')} WHERE ${backfill.where}`];
     return {
       description,
@@ -763,7 +769,7 @@ export class Runner {
         }),
         {
           description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
-          sql: `${this.dialect.rebuild!.copyChunk(copy, `(${key}) BETWEEN ? AND ?`).join(';\n')} /* in batches by ${this.walkedBy(walkKey)} */`,
+          sql: `${this.dialect.rebuild!.copyChunk(copy, keyBetween(key)).map(shown).join(';\n')} /* in batches by ${this.walkedBy(walkKey)} */`,
           transactional: false,
           locks: false,
           backfill: copy,
@@ -944,7 +950,7 @@ export class Runner {
           .join(', ');
         const sql = `SELECT (${rule.expression}) AS v FROM (SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0) AS _zm_row`;
         try {
-          await this.dialect.knex.raw(sql.replace(/\?/g, '\\?'));
+          await this.dialect.knex.raw(literalMarks(sql));
         } catch (error) {
           if (this.dialect.classifyError(error) === 'permissionDenied') {
             throw privilegeError(this.dialect, error, `${migration.name} (expand): checking ${d.table}.${rule.target}`);

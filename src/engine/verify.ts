@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bound, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
 import { keyRanges } from './key-ranges';
@@ -15,7 +16,7 @@ const SHOWN = 5;
 const FIRST_PAGES = 128;
 const MAX_PAGES = 32_768;
 
-type Rows = (sql: string, bindings: unknown[]) => Promise<Array<Record<string, unknown>>>;
+type Rows = (statement: Bound) => Promise<Array<Record<string, unknown>>>;
 
 /**
  * Walks the table in key-range chunks and returns the keys of the first rows
@@ -28,7 +29,7 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
   const ranges = keyRanges(dialect, spec.table, spec.key);
   const sessions = jobs > 1 && dialect.workerSessions ? dialect.workerSessions(jobs) : dialect.knex;
   const segments = sessions === dialect.knex ? 1 : jobs;
-  const rows: Rows = async (sql, bindings) => resultRows(await sessions.raw(sql, bindings as Knex.RawBinding[]));
+  const rows: Rows = async ({ sql, bindings }) => resultRows(await sessions.raw(sql, bindings as Knex.RawBinding[]));
   // Pages need no look at the key's end first.
   if (spec.key !== 'ctid' && dialect.rowAddress) {
     const address = dialect.rowAddress;
@@ -55,8 +56,7 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
     const started = Date.now();
     const chunk = await ranges.next(last, end, size);
     const bad = await rows(
-      `SELECT ${ranges.select} FROM ${table} WHERE ${chunk.range.sql} AND (${spec.mismatch}) ORDER BY ${ranges.order} LIMIT ${SHOWN - found.length}`,
-      chunk.range.bindings,
+      bound`SELECT ${ranges.select} FROM ${table} WHERE ${chunk.range} AND (${spec.mismatch}) ORDER BY ${ranges.order} LIMIT ${SHOWN - found.length}`,
     );
     found.push(...bad.map((row) => ranges.keyOf(row)));
     if (found.length >= SHOWN || chunk.final) break;
@@ -126,8 +126,7 @@ async function integerWalk(
     const started = Date.now();
     const upper = last - lower > span ? lower + span : last;
     const bad = await rows(
-      `SELECT ${key} FROM ${table} WHERE ${key} ${after} ? AND ${key} <= ? AND (${spec.mismatch}) ORDER BY ${key} LIMIT ${SHOWN - found.length}`,
-      [keyValue(lower), keyValue(upper)],
+      bound`SELECT ${key} FROM ${table} WHERE ${key} ${after} ${param(keyValue(lower))} AND ${key} <= ${param(keyValue(upper))} AND (${spec.mismatch}) ORDER BY ${key} LIMIT ${SHOWN - found.length}`,
     );
     found.push(...bad.map((row) => [row[column]]));
     lower = upper;
@@ -162,21 +161,18 @@ async function singleColumnWalk(
   for (;;) {
     await throttle?.wait();
     const started = Date.now();
-    const range = last === undefined ? `${key} <= ?` : `${key} > ? AND ${key} <= ?`;
-    const bindings = last === undefined ? [end] : [last, end];
+    const range = last === undefined ? bound`${key} <= ${param(end)}` : bound`${key} > ${param(last)} AND ${key} <= ${param(end)}`;
     const [tally] = await rows(
-      `SELECT MAX(${key}) AS ${q('_zm_upper')}, COUNT(*) AS ${q('_zm_rows')}, SUM(${q('_zm_bad')}) AS ${q('_zm_bad')}
+      bound`SELECT MAX(${key}) AS ${q('_zm_upper')}, COUNT(*) AS ${q('_zm_rows')}, SUM(${q('_zm_bad')}) AS ${q('_zm_bad')}
          FROM (SELECT ${key}, CASE WHEN (${spec.mismatch}) THEN 1 ELSE 0 END AS ${q('_zm_bad')}
                  FROM ${table} WHERE ${range} ORDER BY ${key} LIMIT ${size}) AS ${q('_zm_chunk')}`,
-      bindings,
     );
     const count = Number(tally?._zm_rows ?? 0);
     if (count === 0) return found;
     const upper = tally._zm_upper;
     if (Number(tally._zm_bad ?? 0) > 0) {
       const bad = await rows(
-        `SELECT ${key} FROM ${table} WHERE ${range} AND ${key} <= ? AND (${spec.mismatch}) ORDER BY ${key} LIMIT ${SHOWN - found.length}`,
-        [...bindings, upper],
+        bound`SELECT ${key} FROM ${table} WHERE ${range} AND ${key} <= ${param(upper)} AND (${spec.mismatch}) ORDER BY ${key} LIMIT ${SHOWN - found.length}`,
       );
       found.push(...bad.map((row) => [row[column]]));
       if (found.length >= SHOWN) return found;
@@ -213,10 +209,7 @@ async function pageWalk(
     const started = Date.now();
     const to = Math.min(pages, from + size);
     const range = address.pageRange(from, to);
-    const bad = await rows(
-      `SELECT ${columns} FROM ${table} WHERE ${range.sql} AND (${spec.mismatch}) LIMIT ${SHOWN - found.length}`,
-      range.bindings,
-    );
+    const bad = await rows(bound`SELECT ${columns} FROM ${table} WHERE ${range} AND (${spec.mismatch}) LIMIT ${SHOWN - found.length}`);
     found.push(...bad.map((row) => key.map((k) => row[k])));
     from = to;
     if (Date.now() - started < CHUNK_TARGET_MS / 2) size = Math.min(MAX_PAGES, size * 2);

@@ -84,7 +84,10 @@ export interface CustomContext {
   ddl(sql: string): Promise<void>;
   /** 'PostgreSQL', 'MySQL/MariaDB' or 'embedded PostgreSQL (PGlite)'. */
   readonly engine: string;
-  /** Quotes an identifier for the engine. */
+  /**
+   * Quotes an identifier for a statement run by `knex.raw` or `ddl`: a `?` in
+   * it comes out as `\?`, which knex reads as a question mark, not a placeholder.
+   */
   quote(identifier: string): string;
   readonly migration: { readonly name: string; readonly phase: 'expand' | 'contract' | 'rollback'; readonly versionSchema: string };
   readonly log: (message: string) => void;

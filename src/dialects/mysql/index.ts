@@ -36,6 +36,7 @@ import { connectMysqlReplica } from './replication';
 import { RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { namesRowColumn } from '../row-references';
+import { formatMysqlQuery } from './query-format';
 
 /** The mysql2 connection, as the pool's afterCreate hook gets it. */
 interface MysqlSession {
@@ -163,6 +164,7 @@ export class MysqlDialect implements Dialect {
           supportBigNumbers: true,
           bigNumberStrings: true,
           dateStrings: true,
+          queryFormat: formatMysqlQuery,
         },
         pool: { min: 1, max: 1 },
         acquireConnectionTimeout: 15_000,

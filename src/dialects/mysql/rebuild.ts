@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bound, literalMarks, type Bound } from '../bound-sql';
 import type { MirrorSpec, TableRebuild } from '../dialect';
 import type { BackfillSpec } from '../../engine/dual-write';
 import { step, type Step } from '../../engine/step';
@@ -145,7 +146,7 @@ export class MysqlTableRebuild implements TableRebuild {
    * the mirror's delete. Locked by a statement of their own first when
    * `lockFirst` (see lockBeforeCopy).
    */
-  copyChunk(spec: BackfillSpec, range: string): string[] {
+  copyChunk(spec: BackfillSpec, range: Bound): Bound[] {
     const copy = spec.copy!;
     if (spec.key === 'ctid') throw new Error(`a copy walks a key, not ${spec.key}`);
     const q = (c: string) => this.host.quote(c);
@@ -154,11 +155,11 @@ export class MysqlTableRebuild implements TableRebuild {
     const source = this.table(spec.table);
     const target = this.table(copy.into);
     const lockFirst = copy.lockFirst !== false;
-    const insert = `INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
+    const insert = bound`INSERT INTO ${target} (${[...copy.columns, ...computed].map(q).join(', ')})
 SELECT ${[...copy.columns.map(q), ...computed.map((c) => `(${spec.set[c]})`)].join(', ')}
   FROM ${source} WHERE ${range}${lockFirst ? '' : ' LOCK IN SHARE MODE'}
 ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join(', ')}`;
-    return lockFirst ? [`SELECT COUNT(*) FROM ${source} WHERE ${range} LOCK IN SHARE MODE`, insert] : [insert];
+    return lockFirst ? [bound`SELECT COUNT(*) FROM ${source} WHERE ${range} LOCK IN SHARE MODE`, insert] : [insert];
   }
 
   /**
@@ -168,14 +169,14 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
    * shadow's columns unqualified, so the derived table's columns are named
    * `_zmkey<n>`: no column of the shadow is (helpers are `_zm_<column>`).
    */
-  catchUpChunk(spec: BackfillSpec, range: string, assignments: string[]): string[] {
+  catchUpChunk(spec: BackfillSpec, range: Bound, assignments: string[]): Bound[] {
     if (!spec.catchUp || spec.key === 'ctid') throw new Error(`a catch-up walks the keys logged for ${spec.table}`);
     const q = (c: string) => this.host.quote(c);
     const target = this.table(spec.table);
     const keys = q('_zm_keys');
     const alias = (i: number) => q(`_zmkey${i}`);
     return [
-      `UPDATE ${target} JOIN (SELECT ${spec.key.map((k, i) => `${q(k)} AS ${alias(i)}`).join(', ')} FROM ${this.table(spec.catchUp.log)} WHERE ${range}) AS ${keys}
+      bound`UPDATE ${target} JOIN (SELECT ${spec.key.map((k, i) => `${q(k)} AS ${alias(i)}`).join(', ')} FROM ${this.table(spec.catchUp.log)} WHERE ${range}) AS ${keys}
     ON ${spec.key.map((k, i) => `${target}.${q(k)} = ${keys}.${alias(i)}`).join(' AND ')}
    SET ${assignments.join(', ')} WHERE (${spec.where})`,
     ];
@@ -200,7 +201,7 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
     const counter = (name: string) => Number(counters.find((c) => String(c.name) === name)?.next);
     const next = counter(spec.table);
     if (!Number.isSafeInteger(next) || next <= 1 || counter(shadow) >= next) return;
-    await knex.raw(this.host.bounded(`ALTER TABLE ${this.table(shadow)} AUTO_INCREMENT = ${next}`));
+    await knex.raw(literalMarks(this.host.bounded(`ALTER TABLE ${this.table(shadow)} AUTO_INCREMENT = ${next}`)));
   }
 
   swap(table: string, shadow: string, retired: string): Step {

@@ -27,6 +27,7 @@ import {
   type RowAddress,
 } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { bound, literalMarks, param } from '../bound-sql';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
@@ -347,7 +348,7 @@ export class PostgresDialect implements Dialect {
   }
 
   async ensureStateNamespace(): Promise<void> {
-    await this.knex.raw(`create schema if not exists ${this.quote(this.#stateSchema)}`);
+    await this.knex.raw(literalMarks(`create schema if not exists ${this.quote(this.#stateSchema)}`));
   }
 
   async introspect(): Promise<SchemaModel> {
@@ -655,7 +656,7 @@ export class PostgresDialect implements Dialect {
       await this.knex.transaction(async (trx) => {
         await trx.raw('CREATE TEMPORARY TABLE _zm_probe (_zm_row integer)');
         const before = await trx.raw<{ rows: Array<{ node: unknown }> }>(node);
-        await trx.raw(`ALTER TABLE pg_temp._zm_probe ADD COLUMN _zm_value ${type} DEFAULT ${expression}`.replace(/\?/g, '\\?'));
+        await trx.raw(literalMarks(`ALTER TABLE pg_temp._zm_probe ADD COLUMN _zm_value ${type} DEFAULT ${expression}`));
         const after = await trx.raw<{ rows: Array<{ node: unknown }> }>(node);
         perRow = String(after.rows[0]?.node) !== String(before.rows[0]?.node);
         throw rolledBack;
@@ -905,7 +906,7 @@ END`;
       );
       return Number(row?.pages ?? 0);
     },
-    pageRange: (from, to) => ({ sql: 'ctid >= ?::tid AND ctid < ?::tid', bindings: [`(${Math.trunc(from)},0)`, `(${Math.trunc(to)},0)`] }),
+    pageRange: (from, to) => bound`ctid >= ${param(`(${Math.trunc(from)},0)`)}::tid AND ctid < ${param(`(${Math.trunc(to)},0)`)}::tid`,
   };
 
   isDistinct(a: string, b: string): string {

@@ -1,0 +1,68 @@
+/**
+ * Statements with bound values, built so that only zmigrate's own
+ * placeholders are placeholders.
+ *
+ * knex reads every `?` of a raw statement as a placeholder and `\?` as a
+ * question mark (its PostgreSQL client writes `\?` out as `?`; zmigrate's
+ * MySQL/MariaDB sessions do the same, see formatMysqlQuery). Names and
+ * expressions from a migration may hold a `?` of their own: a table
+ * `"paid?"`, `coalesce(note, '?')`, PostgreSQL's jsonb `?` operator. In a
+ * statement built with `bound`, every interpolated string is such text and
+ * has its `?` escaped; a value goes in as `param(value)`, which brings its
+ * placeholder and its binding together, in order.
+ */
+
+/** SQL text with the values its placeholders take, in order. */
+export interface Bound {
+  readonly sql: string;
+  readonly bindings: readonly unknown[];
+}
+
+/** Text to be read as written, every `?` escaped (one escaped already stays as it is, so escaping twice is harmless). */
+export function literalMarks(text: string): string {
+  return text.replace(/\\?\?/g, '\\?');
+}
+
+/**
+ * A statement or a fragment of one: strings and numbers go in as text (names,
+ * expressions, keywords), Bound parts with their bindings. The template's own
+ * text holds no placeholder: values go in as `param`.
+ */
+export function bound(parts: TemplateStringsArray, ...values: Array<string | number | Bound>): Bound {
+  if (parts.some((part) => part.includes('?'))) throw new Error(`a bound statement takes its values as param(): ${parts.join('…')}`);
+  let sql = parts[0];
+  const bindings: unknown[] = [];
+  values.forEach((value, i) => {
+    if (typeof value === 'object') {
+      sql += value.sql;
+      bindings.push(...value.bindings);
+    } else {
+      sql += literalMarks(String(value));
+    }
+    sql += parts[i + 1];
+  });
+  return { sql, bindings };
+}
+
+/** The statement as a person reads it (in a plan): its placeholders `?`, its escaped question marks as written. */
+export function shown(statement: Bound): string {
+  return statement.sql.replace(/\\\?/g, '?');
+}
+
+/** One bound value. */
+export function param(value: unknown): Bound {
+  return { sql: '?', bindings: [value] };
+}
+
+/** A key's values: one placeholder for one column, a row `(?, ?)` for more. */
+export function params(values: readonly unknown[]): Bound {
+  return values.length === 1 ? param(values[0]) : { sql: `(${values.map(() => '?').join(', ')})`, bindings: [...values] };
+}
+
+/** Fragments one after another, with `separator` (text) between them. */
+export function joined(fragments: readonly Bound[], separator: string): Bound {
+  return {
+    sql: fragments.map((f) => f.sql).join(literalMarks(separator)),
+    bindings: fragments.flatMap((f) => f.bindings),
+  };
+}
