@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createDialect, type Dialect } from './dialects';
-import { redactUrl, urlPassword } from './dialects/url';
+import { redactUrl, scrubPasswords } from './dialects/url';
 import { message } from './engine/executor';
 import { DEFAULT_RETRY, type RetryPolicy } from './engine/retry';
 import { silentLogger, type Logger } from './engine/logger';
@@ -239,10 +239,7 @@ export class Migrator {
 
   private connectionError(dialect: Dialect, error: unknown): ZmigrateError {
     const where = redactUrl(this.#options.url);
-    const scrub = (text: string) => {
-      const password = urlPassword(this.#options.url);
-      return password ? text.split(password).join('***') : text;
-    };
+    const scrub = (text: string) => scrubPasswords(text, [this.#options.url]);
     switch (dialect.classifyError(error)) {
       case 'authentication':
         return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, {

@@ -84,8 +84,48 @@ describe('bad usage that needs no database', () => {
     ['--jobs', '1.5', /^error: --jobs must be a whole number ≥ 1/],
     ['--batch-size', '0', /^error: --batch-size must be a whole number ≥ 1/],
     ['--batch-time', '-5', /^error: --batch-time must be a number ≥ 0/],
+    ['--batch-time', '0', /^error: --batch-time must be a number > 0/],
+    ['--url', url, /^error: --url given more than once/],
+    ['--dir', dir, /^error: --dir given more than once/],
   ])('%s %s: exit 2, one line', async (option, value, message) => {
     expectCleanError(await runCli(['expand', '--dir', dir, '--url', url, option, value]), 2, message);
+  });
+
+  test('a URL given where no argument goes: exit 2, the URL shown without its password', async () => {
+    const result = await runCli(['status', '--dir', dir, 'postgres://app:Hunter2-Secret@127.0.0.1:1/none']);
+    expectCleanError(result, 2, /^error: Unknown argument: postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/none/, ['Hunter2-Secret', 'Hunter2']);
+  });
+
+  test.each([
+    ['a raw @ in the password', 'postgres://app:Hunter2@Secret@127.0.0.1:1/none', ['Hunter2', 'Secret']],
+    ['a password as a query parameter', 'postgres://app@127.0.0.1:1/none?password=Hunter2-Secret', ['Hunter2']],
+    ['a %-encoded password', 'postgres://app:Hunter2%40Secret@127.0.0.1:1/none', ['Hunter2', 'Secret']],
+  ])('%s never shows, not even in part', async (_case, badUrl, secrets) => {
+    expectCleanError(
+      await runCli(['status', '--dir', dir, '--url', badUrl]),
+      2,
+      /^error: cannot reach the database server at postgres:\/\/app/,
+      secrets,
+    );
+  });
+
+  test.each([
+    [
+      'password',
+      'mysql://app:Hunter2%zz@127.0.0.1:1/none',
+      /^error: database URL mysql:\/\/app:\*\*\*@127\.0\.0\.1:1\/none has a malformed %-escape in its password/,
+    ],
+    ['database name', 'postgres://app@127.0.0.1:1/my%zzdb', /^error: database URL .* has a malformed %-escape in its database name/],
+  ])('a malformed %%-escape in the %s: exit 2, one line', async (_part, badUrl, message) => {
+    expectCleanError(await runCli(['status', '--dir', dir, '--url', badUrl]), 2, message, ['Hunter2']);
+  });
+
+  test('a schema name with a "?": exit 2, one line', async () => {
+    expectCleanError(
+      await runCli(['status', '--dir', dir, '--url', 'postgres://postgres@127.0.0.1:1/none?schema=why%3F']),
+      2,
+      /^error: schema name "why\?" in the database URL has a "\?", which zmigrate does not support/,
+    );
   });
 
   test('--verbose adds the stack trace (so the checks above would see one)', async () => {
@@ -145,6 +185,39 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
           "import { defineMigration, op } from 'zmigrate';\nexport const migration = defineMigration({ operations: [op.sql({ expand: 'SELECT 1' })] });\n",
       });
       expectCleanError(await cli(shared, dir, 'expand'), 2, /0001_named\.ts: has no default export/);
+    });
+
+    test.each([
+      ['batchSize: 0', /0001_job\.ts: op\.backfill\("t"\): batchSize must be a whole number ≥ 1/],
+      ["batchSize: '100'", /0001_job\.ts: op\.backfill\("t"\): batchSize must be a whole number ≥ 1/],
+      ['columns: [1]', /0001_job\.ts: op\.backfill\("t"\): columns must be a list of column names/],
+    ])('op.backfill with %s: exit 2, nothing changed', async (option, message) => {
+      const db = await fresh();
+      const dir = migrationsDir({
+        '0001_job.ts': `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [op.createTable('t', { columns: { id: { type: 'integer', primaryKey: true } } })],
+  backfill: op.backfill('t', { ${option}, batch: async () => undefined } as never),
+});
+`,
+      });
+      expectCleanError(await cli(db, dir, 'expand'), 2, message);
+      expect((await inspect(db)).tables).toEqual([]);
+    });
+
+    test('op.backfill reading an unknown column: exit 2 before anything changes', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({
+        '0001_job.ts': `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [op.createTable('t', { columns: { id: { type: 'integer', primaryKey: true } } })],
+  backfill: op.backfill('t', { columns: ['nope'], batch: async () => undefined }),
+});
+`,
+      });
+      expectCleanError(await cli(db, dir, 'expand'), 2, /^error: 0001_job: backfill job: unknown column "nope" in table "t"/);
+      expect((await inspect(db)).tables).toEqual([]);
+      expect(await stateRows(db)).toEqual([]);
     });
 
     test('a file name with capitals: exit 2', async () => {

@@ -10,7 +10,7 @@ function capture(tty: boolean): { logger: Logger; written: string[] } {
   const written: string[] = [];
   const stream = { write: (text: string) => written.push(text), isTTY: tty };
   const io = { stdout: stream, stderr: stream, env: { NO_COLOR: '1' }, cwd: '/' };
-  return { logger: new Output(() => undefined, io).logger(), written };
+  return { logger: new Output(() => [], io).logger(), written };
 }
 
 describe('progress output', () => {

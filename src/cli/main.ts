@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { Migrator } from '../api';
-import { urlPassword } from '../dialects/url';
 import { ConfigError, ZmigrateError } from '../errors';
 import { loadConfig, urlFromKnexfile, type ZmigrateConfig } from './config';
 import type { Command, CommandContext, GlobalArgs } from './context';
@@ -99,7 +98,7 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
   const { env, cwd } = io;
   let url: string | undefined = env.ZMIGRATE_DATABASE_URL;
   let replicaUrls: string[] = [];
-  const output = new Output(() => [urlPassword(url), ...replicaUrls.map(urlPassword)], io);
+  const output = new Output(() => [url, ...replicaUrls], io);
   let verbose = argv.includes('--verbose');
   let migrator: Migrator | undefined;
   try {
@@ -175,6 +174,10 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       printed = text;
     })) as unknown as GlobalArgs & Record<string, unknown>;
     if (usageError) throw new ConfigError(usageError, { hint: 'see zmigrate --help' });
+    // Repeated, yargs gives a list, which each of these would take for one value.
+    for (const name of ['url', 'dir', 'config', 'knexfile', 'env']) {
+      if (Array.isArray(args[name])) throw new ConfigError(`--${name} given more than once`, { hint: 'see zmigrate --help' });
+    }
     if (!chosen) {
       if (printed) output.out(printed); // --help, --version
       return 0;
@@ -215,6 +218,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
     ] as const) {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new ConfigError(`${name} must be a whole number ≥ 1`);
     }
+    // A time target of 0 would keep every batch at the smallest size.
+    if (batches.batchTimeMs !== undefined && !(batches.batchTimeMs > 0)) throw new ConfigError('--batch-time must be a number > 0');
     const ctx: CommandContext = {
       args,
       io,

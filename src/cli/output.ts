@@ -1,13 +1,14 @@
 import chalk from 'chalk';
 import type { BackfillProgress, Logger } from '../engine/logger';
 import type { CliIO } from './io';
+import { scrubPasswords } from '../dialects/url';
 
-/** Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the password. */
+/** Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the passwords of the URLs in use, and of any URL's. */
 export class Output {
   readonly color: chalk.Chalk;
 
   constructor(
-    private readonly secret: () => string | Array<string | undefined> | undefined,
+    private readonly urls: () => ReadonlyArray<string | undefined>,
     private readonly io: CliIO,
   ) {
     const useColor = Boolean(io.stdout.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
@@ -15,8 +16,7 @@ export class Output {
   }
 
   scrub(text: string): string {
-    const secrets = [this.secret()].flat().filter((s): s is string => Boolean(s));
-    return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('***'), text);
+    return scrubPasswords(text, this.urls());
   }
 
   out(line: string): void {

@@ -1,5 +1,5 @@
 import { ConnectionError, ConfigError } from '../errors';
-import { redactUrl, urlPassword } from './url';
+import { redactUrl, scrubPasswords } from './url';
 
 /** A replica URL, checked to be of the primary's engine; `name` (host:port) is what messages show. */
 export function parseReplicaUrl(raw: string, schemes: readonly string[]): { url: URL; name: string } {
@@ -17,10 +17,8 @@ export function parseReplicaUrl(raw: string, schemes: readonly string[]): { url:
 
 /** One line about a replica that cannot be used, with the URL's password out of it. */
 export function replicaError(raw: string, problem: string, cause?: unknown): ConnectionError {
-  const password = urlPassword(raw);
-  const scrub = (text: string) => (password ? text.split(password).join('***') : text);
   const reason = cause instanceof Error ? `: ${cause.message.split('\n')[0]}` : '';
-  return new ConnectionError(scrub(`replica ${redactUrl(raw)} ${problem}${reason}`), {
+  return new ConnectionError(scrubPasswords(`replica ${redactUrl(raw)} ${problem}${reason}`, [raw]), {
     cause,
     hint: 'check --replica-url (or replicaUrls in the config file), or leave the replica out',
   });

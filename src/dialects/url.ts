@@ -32,7 +32,7 @@ export function parseConnectionUrl(raw: string | undefined): ConnectionTarget {
     throw new ConfigError(`malformed database URL ${JSON.stringify(redactUrl(text))}`, { hint: HINT });
   }
   const protocol = url.protocol.replace(/:$/, '').toLowerCase();
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const database = decoded(url.pathname.replace(/^\//, ''), 'database name', text);
   if (!url.hostname) throw new ConfigError(`database URL ${redactUrl(text)} has no host`, { hint: HINT });
   if (protocol === 'postgres' || protocol === 'postgresql') {
     return { engine: 'postgres', url, database: database || 'postgres' };
@@ -45,19 +45,52 @@ export function parseConnectionUrl(raw: string | undefined): ConnectionTarget {
   throw new ConfigError(`unsupported database URL scheme ${JSON.stringify(protocol + ':')}`, { hint: HINT });
 }
 
+/**
+ * A URL's user and password: up to the last `@` before the host (a password
+ * may hold a raw `@`; the host part starts after the last one, as the URL
+ * parser reads it).
+ */
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^/?#\s]*)@/gi;
+/** A password given as a query parameter (`?password=…`, which libpq and the pg driver read too). */
+const PASSWORD_PARAMETER = /([?&]password=)([^&#\s]*)/gi;
+
 /** The URL with its password replaced, for messages. Never print a URL any other way. */
 export function redactUrl(raw: string): string {
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i, '$1***@');
+  return redactUrls(raw);
 }
 
-/** The password a URL carries, so output can be scrubbed of it. */
-export function urlPassword(raw: string | undefined): string | undefined {
-  if (!raw) return undefined;
+/** Every URL in `text` with its password replaced (a URL may reach a message from anywhere, e.g. a mistyped argument). */
+export function redactUrls(text: string): string {
+  return text.replace(USERINFO, '$1***@').replace(PASSWORD_PARAMETER, '$1***');
+}
+
+/** The passwords a URL carries, as written and decoded, so output can be scrubbed of them. */
+export function urlPassword(raw: string | undefined): string[] {
+  if (!raw) return [];
+  const written = [...raw.matchAll(USERINFO), ...raw.matchAll(PASSWORD_PARAMETER)].map((m) => m[2]).filter((p) => p !== '');
+  return [...new Set(written.flatMap((p) => [p, safelyDecoded(p)]))];
+}
+
+/** `text` with every URL in it redacted, and no password of `urls` left anywhere (longest first, so none is left in part). */
+export function scrubPasswords(text: string, urls: ReadonlyArray<string | undefined>): string {
+  const passwords = urls.flatMap(urlPassword).sort((a, b) => b.length - a.length);
+  return passwords.reduce((scrubbed, password) => scrubbed.split(password).join('***'), redactUrls(text));
+}
+
+function safelyDecoded(part: string): string {
   try {
-    const password = decodeURIComponent(new URL(raw).password);
-    return password || undefined;
+    return decodeURIComponent(part);
   } catch {
-    return /^[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:([^@\s]*)@/i.exec(raw)?.[1];
+    return part;
+  }
+}
+
+/** A %-encoded part of the URL, decoded; a bad escape is bad input, named without the password. */
+function decoded(part: string, what: string, raw: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ConfigError(`database URL ${redactUrl(raw)} has a malformed %-escape in its ${what}`, { hint: 'write a literal % as %25' });
   }
 }
 
@@ -66,7 +99,7 @@ export function mysqlConnection(url: URL): { host: string; port: number; user: s
   return {
     host: url.hostname,
     port: url.port ? Number(url.port) : 3306,
-    user: decodeURIComponent(url.username || 'root'),
-    password: decodeURIComponent(url.password),
+    user: decoded(url.username || 'root', 'user name', url.href),
+    password: decoded(url.password, 'password', url.href),
   };
 }

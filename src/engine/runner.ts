@@ -879,6 +879,13 @@ export class Runner {
           { hint: missing.hint },
         );
       }
+      const unknownColumn = (job.columns ?? []).find((column) => !model.column(job.table, column));
+      if (unknownColumn !== undefined) {
+        throw new ValidationError(
+          migration.name,
+          `backfill job: unknown column ${JSON.stringify(unknownColumn)} in table ${JSON.stringify(job.table)}`,
+        );
+      }
       if (job.where !== undefined) checkSqlFragment(this.dialect, migration.name, 'backfill job: where', job.where);
       steps.push({
         description: `backfill job on ${job.table}`,

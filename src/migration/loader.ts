@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createJiti } from 'jiti';
 import { ConfigError, MigrationFileError } from '../errors';
 import { isMigration, isOperation } from './define';
-import type { Migration } from './types';
+import type { BackfillJob, Migration } from './types';
 
 export interface LoadedMigration {
   /** The file name without extension, e.g. `0002_rename_customer`. */
@@ -147,10 +147,27 @@ function toMigration(file: string, exported: unknown): Migration {
   if (job !== undefined && (typeof job !== 'object' || job === null || job.kind !== 'backfillJob' || typeof job.batch !== 'function')) {
     throw new MigrationFileError(file, "backfill must be op.backfill('table', { batch: async (rows, ctx) => { ... } })");
   }
+  if (job !== undefined) {
+    const wrong = backfillJobProblem(job);
+    if (wrong) throw new MigrationFileError(file, `op.backfill(${JSON.stringify(job.table)}): ${wrong}`);
+  }
   if (operations.length === 0 && !migration.expand && !migration.contract && !job) {
     throw new MigrationFileError(file, 'has no operations');
   }
   return { ...migration, operations: operations as Migration['operations'] };
+}
+
+/** What is wrong with a backfill job's options, if anything. */
+function backfillJobProblem(job: BackfillJob): string | undefined {
+  const { batchSize, columns, where, includeNewRows } = job as unknown as Record<string, unknown>;
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) >= 1))
+    return 'batchSize must be a whole number ≥ 1';
+  if (columns !== undefined && !(Array.isArray(columns) && columns.every((c) => typeof c === 'string' && c !== ''))) {
+    return 'columns must be a list of column names';
+  }
+  if (where !== undefined && (typeof where !== 'string' || where.trim() === '')) return 'where must be an SQL condition (a string)';
+  if (includeNewRows !== undefined && typeof includeNewRows !== 'boolean') return 'includeNewRows must be true or false';
+  return undefined;
 }
 
 function firstLine(error: unknown): string {

@@ -32,7 +32,7 @@ import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
 import { loadPgDriver } from './driver';
-import { RunnerLockError } from '../../errors';
+import { ConfigError, RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
 import { namesRowColumn } from '../row-references';
@@ -114,6 +114,9 @@ export class PostgresDialect implements Dialect {
   static fromUrl(url: URL, options: { lockTimeoutMs: number }): PostgresDialect {
     loadPgDriver();
     const schema = url.searchParams.get('schema') ?? 'public';
+    // zmigrate's state schema is named after it, and knex's query builder would read its `?` as a placeholder.
+    if (schema.includes('?'))
+      throw new ConfigError(`schema name ${JSON.stringify(schema)} in the database URL has a "?", which zmigrate does not support`);
     const connection = new URL(url.toString());
     connection.searchParams.delete('schema');
     return new PostgresDialect(
