@@ -34,7 +34,9 @@ export function recordingKnex(flavour: 'postgres' | 'mysql'): { knex: Knex; stat
       const callback = (typeof second === 'function' ? second : third) as (err: Error | null, result: unknown, fields?: unknown) => void;
       const sql =
         typeof config === 'string' ? config : ((config as { text?: string; sql?: string }).text ?? (config as { sql?: string }).sql ?? '');
-      if (!/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b/i.test(sql)) statements.push(sql.trim());
+      // knex's PostgreSQL client has turned each `\?` into `?` by now; zmigrate's MySQL sessions would at the driver (formatMysqlQuery).
+      const text = flavour === 'mysql' ? sql.replace(/\\\?/g, '?') : sql;
+      if (!/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b/i.test(text)) statements.push(text.trim());
       callback(null, flavour === 'postgres' ? { rows: [], rowCount: 0, command: 'SELECT' } : [], []);
     },
   };
@@ -56,7 +58,8 @@ export async function captureCustomSql(
   try {
     await fn({
       knex,
-      ddl: async (sql) => void statements.push(sql.trim()),
+      // As the server would get it: a step's \? reaches it as ?.
+      ddl: async (sql) => void statements.push(sql.replace(/\\\?/g, '?').trim()),
       engine: flavour === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB',
       quote,
       migration: { ...migration, phase },

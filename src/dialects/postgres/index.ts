@@ -351,7 +351,7 @@ export class PostgresDialect implements Dialect {
   }
 
   async ensureStateNamespace(): Promise<void> {
-    await this.knex.raw(literalMarks(`create schema if not exists ${this.quote(this.#stateSchema)}`));
+    await this.knex.raw(`create schema if not exists ${this.quote(this.#stateSchema)}`);
   }
 
   async introspect(): Promise<SchemaModel> {
