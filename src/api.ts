@@ -8,7 +8,7 @@ import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
 import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
+import { ConfigError, ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
 import { privilegeError } from './engine/privileges';
@@ -45,6 +45,31 @@ export interface MigratorOptions {
   logger?: Logger;
 }
 
+const WHOLE = (n: number) => Number.isInteger(n) && n >= 1;
+const POSITIVE = (n: number) => n > 0;
+const NOT_NEGATIVE = (n: number) => n >= 0;
+/** What each numeric option must be (the CLI checks its flags first, to name them as typed). */
+const NUMBER_OPTIONS: Array<[keyof MigratorOptions, string, (n: number) => boolean]> = [
+  ['batchSize', 'a whole number ≥ 1', WHOLE],
+  ['jobs', 'a whole number ≥ 1', WHOLE],
+  ['batchTimeMs', 'a number > 0', POSITIVE],
+  ['batchDelayMs', 'a number ≥ 0', NOT_NEGATIVE],
+  ['lockTimeoutMs', 'a number ≥ 0', NOT_NEGATIVE],
+  ['lockRetries', 'a number ≥ 0', NOT_NEGATIVE],
+  ['runnerLockWaitMs', 'a number ≥ 0', NOT_NEGATIVE],
+  ['maxLagMs', 'a number ≥ 0', NOT_NEGATIVE],
+  ['throttleMaxWaitMs', 'a number ≥ 0', NOT_NEGATIVE],
+];
+
+function checkOptions(options: MigratorOptions): void {
+  for (const [name, what, fits] of NUMBER_OPTIONS) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && fits(value))) {
+      throw new ConfigError(`${name} must be ${what}`);
+    }
+  }
+}
+
 /**
  * The programmatic API; the CLI is a thin layer over it.
  *
@@ -66,6 +91,7 @@ export class Migrator {
   #migrations?: LoadedMigration[];
 
   constructor(options: MigratorOptions) {
+    checkOptions(options);
     this.#options = {
       dir: path.resolve(options.dir ?? 'migrations'),
       lockTimeoutMs: options.lockTimeoutMs ?? 500,

@@ -2,9 +2,30 @@
  * The programmatic API the CLI is built on: Migrator with a logger, typed
  * errors, and the version schema an app would use.
  */
-import { Migrator, ValidationError, type Logger } from '../src';
+import { ConfigError, Migrator, ValidationError, type Logger } from '../src';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir } from './support/cli';
+
+describe('Migrator options', () => {
+  test.each([
+    [{ batchSize: 0 }, /^batchSize must be a whole number ≥ 1$/],
+    [{ jobs: 1.5 }, /^jobs must be a whole number ≥ 1$/],
+    [{ batchTimeMs: 0 }, /^batchTimeMs must be a number > 0$/],
+    [{ batchDelayMs: -1 }, /^batchDelayMs must be a number ≥ 0$/],
+    [{ maxLagMs: Number.NaN }, /^maxLagMs must be a number ≥ 0$/],
+    [{ lockTimeoutMs: '500' as unknown as number }, /^lockTimeoutMs must be a number ≥ 0$/],
+  ])('%p out of range: a ConfigError (exit code 2) before anything connects', (option, message) => {
+    let thrown: unknown;
+    try {
+      new Migrator({ url: 'postgres://postgres@127.0.0.1:1/none', ...option });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).message).toMatch(message);
+    expect((thrown as ConfigError).exitCode).toBe(2);
+  });
+});
 
 describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
   let db: TestDatabase;
