@@ -240,6 +240,32 @@ describe('a serial column added on PostgreSQL', () => {
     expect(row).toEqual({ owned: 'public.orders_seq_seq1', other: '500', numbers: String(ROWS) });
   });
 
+  test('serial columns whose names begin alike get sequences of their own, named as PostgreSQL would, within 63 bytes', async () => {
+    // A table of 29 characters whose serial column PostgreSQL named (cutting the column to fit), then two more.
+    const table = 'subscription_billing_accounts';
+    await db.knex.raw(`CREATE TABLE ${table} (id integer PRIMARY KEY, invoice_sequence_number_primary serial)`);
+    await db.knex.raw(`INSERT INTO ${table} (id) SELECT g FROM generate_series(1, 50) g`);
+    const added = ['invoice_sequence_number_primary_v2', 'invoice_sequence_number_primary_v3'];
+    const operations = added.map((column) => `op.addColumn('${table}', '${column}', { type: 'bigserial' })`);
+    const expand = await zmigrate(db, 'expand', operations);
+    expect({ code: expand.code, error: expand.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, error: [] });
+    const sequences = await queryRows(
+      db.knex,
+      `SELECT pg_get_serial_sequence('${table}', 'invoice_sequence_number_primary') AS own,
+              pg_get_serial_sequence('${table}', '${added[0]}') AS v2, pg_get_serial_sequence('${table}', '${added[1]}') AS v3,
+              COUNT(DISTINCT ${added[0]}) AS v2_numbers, COUNT(DISTINCT ${added[1]}) AS v3_numbers FROM ${table}`,
+    );
+    expect(sequences).toEqual([
+      {
+        own: `public.${table}_invoice_sequence_number_prima_seq`,
+        v2: `public.${table}_invoice_sequence_number_prim_seq1`,
+        v3: `public.${table}_invoice_sequence_number_prim_seq2`,
+        v2_numbers: '50',
+        v3_numbers: '50',
+      },
+    ]);
+  });
+
   test('rollback takes the sequence with the column', async () => {
     const before = await snapshot(db);
     expect((await run('expand')).code).toBe(0);

@@ -452,3 +452,38 @@ describe.each(SERVER_ENGINES)('alterColumn and the foreign keys of its column on
     });
   }
 });
+
+describe.each(SERVER_ENGINES)('NOT NULL for long columns that begin alike on %s', (engine: Engine) => {
+  test('setNotNull on two, alterColumn and addColumn NOT NULL on two more: each check has a name of its own', async () => {
+    const db = await createTestDatabase(engine);
+    try {
+      // 52 characters in common; PostgreSQL cuts names at 63 bytes, and zmigrate's checks add a prefix and a suffix.
+      const common = 'notification_preferences_for_the_weekly_email_digest';
+      const [a, b, c] = [`${common}_a`, `${common}_b`, `${common}_c`];
+      await db.knex.raw(`CREATE TABLE prefs (id integer PRIMARY KEY, ${[a, b, c].map((x) => `${x} integer`).join(', ')})`);
+      await db.knex.raw(`INSERT INTO prefs (id, ${a}, ${b}, ${c}) VALUES (1, NULL, 2, NULL), (2, 3, NULL, 4)`);
+      const dir = migrationsDir({
+        '0001_not_null.ts': migrationSource([
+          `op.setNotNull('prefs', '${a}', { up: 'coalesce(${a}, 0)' })`,
+          `op.setNotNull('prefs', '${b}', { up: 'coalesce(${b}, 0)' })`,
+          `op.alterColumn('prefs', '${c}', { type: 'bigint', nullable: false, up: 'coalesce(${c}, 0)', down: '${c}' })`,
+          `op.addColumn('prefs', '${common}_d', { type: 'integer', nullable: false, up: 'id * 10' })`,
+        ]),
+      });
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      const expand = await cli('expand');
+      expect({ code: expand.code, stderr: expand.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, stderr: [] });
+      const contract = await cli('contract');
+      expect({ code: contract.code, stderr: contract.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, stderr: [] });
+      expect(rowsOf(await db.knex.raw(`SELECT id, ${a} AS a, ${b} AS b, ${c} AS c, ${common}_d AS d FROM prefs ORDER BY id`))).toEqual([
+        { id: 1, a: 0, b: 2, c: engine === 'postgres' ? '0' : 0, d: 10 },
+        { id: 2, a: 3, b: 0, c: engine === 'postgres' ? '4' : 4, d: 20 },
+      ]);
+      for (const column of [a, b, c, `${common}_d`]) {
+        await expect(db.knex.raw(`UPDATE prefs SET ${column} = NULL WHERE id = 1`)).rejects.toThrow(/null/i);
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});

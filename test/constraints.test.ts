@@ -151,7 +151,8 @@ const CASES: Case[] = [
   {
     name: 'add_foreign_key',
     engines: SERVER_ENGINES,
-    operation: "op.addForeignKey('orders', ['customer_id'], { references: { table: 'customers', columns: ['id'] }, onDelete: 'cascade' })",
+    // The action in capitals, as SQL and knex write it (lower case is zmigrate's own spelling, used elsewhere).
+    operation: "op.addForeignKey('orders', ['customer_id'], { references: { table: 'customers', columns: ['id'] }, onDelete: 'CASCADE' })",
     async expanded({ db, v2 }) {
       // Checked for new writes from expand on, from either app.
       await rejects(db.knex('orders').insert({ id: 8_000_001, customer_id: 999_999, amount: 1 }), /foreign key/i);

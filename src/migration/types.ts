@@ -63,8 +63,8 @@ export interface AddForeignKeySpec {
   references: { table: string; columns: string[] };
   /** Default `<table>_<columns>_fkey`. */
   name?: string;
-  /** Default: the engine's (NO ACTION). */
-  onDelete?: ForeignKeyAction;
+  /** Default: the engine's (NO ACTION). In capitals too, as SQL and knex write it (`'CASCADE'`). */
+  onDelete?: ForeignKeyAction | Uppercase<ForeignKeyAction>;
 }
 
 export interface RawSqlSpec {

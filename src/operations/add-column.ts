@@ -16,6 +16,7 @@ import {
   type DualWriteContext,
   type Operation,
   type PlanContext,
+  notNullCheckName,
 } from './operation';
 
 /**
@@ -154,7 +155,12 @@ export class AddColumn implements Operation {
   private sequenceName(ctx: Pick<PlanContext, 'dialect' | 'model'>, source: string): string {
     const owned = ctx.model.column(source, this.column)?.sequence;
     if (owned) return owned;
-    for (const name of ctx.dialect.sequenceNames!(source, this.column)) if (!ctx.model.other(name) && !ctx.model.table(name)) return name;
+    // Taken: by a table, view or sequence there is, or by the sequence of a column added earlier in this run.
+    const taken = (name: string) =>
+      ctx.model.other(name) !== undefined ||
+      ctx.model.table(name) !== undefined ||
+      ctx.model.tables.some((table) => table.columns.some((column) => column.sequence === name));
+    for (const name of ctx.dialect.sequenceNames!(source, this.column)) if (!taken(name)) return name;
     throw new Error('unreachable: sequenceNames never ends');
   }
 
@@ -164,7 +170,7 @@ export class AddColumn implements Operation {
   }
 
   private get checkName(): string {
-    return `${this.column.slice(0, 40)}_zm_not_null`;
+    return notNullCheckName('', this.column, '_zm_not_null', 40);
   }
 
   /** Whether a backfill fills the column: from `up`, or once from its default. */

@@ -1,4 +1,4 @@
-import type { AddForeignKeySpec } from '../migration/types';
+import type { AddForeignKeySpec, ForeignKeyAction } from '../migration/types';
 import { isForeignKeyEnd, servedByIndex, type VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { VerifySpec } from '../engine/dual-write';
@@ -44,6 +44,12 @@ export class AddForeignKey implements Operation {
     readonly columns: string[],
     readonly spec: AddForeignKeySpec,
   ) {}
+
+  /** The ON DELETE action in zmigrate's spelling (lower case), whichever case the migration wrote it in. */
+  private get onDelete(): ForeignKeyAction | undefined {
+    const value: unknown = this.spec?.onDelete;
+    return typeof value === 'string' ? (value.toLowerCase() as ForeignKeyAction) : undefined;
+  }
 
   describe(): string {
     const refs = this.spec?.references;
@@ -98,7 +104,8 @@ export class AddForeignKey implements Operation {
       );
     }
     if (this.spec.onDelete !== undefined) {
-      if (typeof this.spec.onDelete !== 'string' || !Object.hasOwn(FOREIGN_KEY_ACTIONS, this.spec.onDelete)) {
+      const action = this.onDelete;
+      if (action === undefined || !Object.hasOwn(FOREIGN_KEY_ACTIONS, action)) {
         throw new ValidationError(
           ctx.migration,
           `${what}: onDelete must be one of ${Object.keys(FOREIGN_KEY_ACTIONS)
@@ -107,7 +114,7 @@ export class AddForeignKey implements Operation {
         );
       }
       const notNull = columns.filter((c) => ctx.model.column(source, c)?.nullable === false);
-      if (this.spec.onDelete === 'set null' && notNull.length > 0) {
+      if (action === 'set null' && notNull.length > 0) {
         throw new ValidationError(ctx.migration, `${what}: onDelete 'set null' on NOT NULL column(s) ${notNull.join(', ')}`);
       }
     }
@@ -139,11 +146,11 @@ export class AddForeignKey implements Operation {
         name,
         columns,
         references: { table: parent, columns: referenced },
-        onDelete: this.spec.onDelete,
+        onDelete: this.onDelete,
       }),
     );
     // Later migrations of the same run see the key at both ends (alterColumn carries it over, or refuses).
-    const references = { table: parent, columns: referenced, ...(this.spec.onDelete ? { onDelete: this.spec.onDelete } : {}) };
+    const references = { table: parent, columns: referenced, ...(this.onDelete ? { onDelete: this.onDelete } : {}) };
     table.constraints?.push({ kind: 'foreign key', name, columns, references });
     ctx.model.table(parent)?.constraints?.push({ kind: 'foreign key', name, from: source, columns: referenced });
     return steps;

@@ -15,6 +15,7 @@ import {
   type DualWriteContext,
   type Operation,
   type PlanContext,
+  notNullCheckName,
 } from './operation';
 
 /** The string types of both engines, which a collation applies to. */
@@ -157,7 +158,7 @@ export class AlterColumn implements Operation {
   }
 
   private checkName(helper: string): string {
-    return `${helper.slice(0, 48)}_not_null`;
+    return notNullCheckName('', helper, '_not_null', 48);
   }
 
   expand(ctx: PlanContext): Step[] {

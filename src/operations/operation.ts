@@ -170,6 +170,25 @@ export function defaultName(ctx: PlanContext, table: string, columns: string[], 
 }
 
 /**
+ * The name of a NOT NULL check zmigrate adds on PostgreSQL:
+ * `<prefix><column><suffix>` while the column has at most `keep` characters
+ * and the name fits 63 bytes (PostgreSQL would cut a longer one, and two
+ * columns that begin alike would get one name, the second ADD CONSTRAINT
+ * failing after the backfill); else the column's first bytes and a hash of it.
+ */
+export function notNullCheckName(prefix: string, column: string, suffix: string, keep: number): string {
+  const name = `${prefix}${column}${suffix}`;
+  if (column.length <= keep && Buffer.byteLength(name) <= 63) return name;
+  const hash = createHash('sha256').update(column).digest('hex').slice(0, 8);
+  const room = 63 - Buffer.byteLength(prefix) - Buffer.byteLength(suffix) - hash.length - 1;
+  const start = Buffer.from(column)
+    .subarray(0, room)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '');
+  return `${prefix}${start}_${hash}${suffix}`;
+}
+
+/**
  * The backfill that fills `column` of a physical table with `up` where it is
  * still NULL, and the check that every row then holds what it should.
  */

@@ -12,6 +12,7 @@ import {
   type DualWriteContext,
   type Operation,
   type PlanContext,
+  notNullCheckName,
 } from './operation';
 
 /**
@@ -93,5 +94,5 @@ export class SetNotNull implements Operation {
 }
 
 function checkName(column: string): string {
-  return `_zm_${column.slice(0, 44)}_not_null`;
+  return notNullCheckName('_zm_', column, '_not_null', 44);
 }

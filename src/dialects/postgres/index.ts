@@ -623,10 +623,8 @@ export class PostgresDialect implements Dialect {
   }
 
   *sequenceNames(table: string, column: string): Iterable<string> {
-    // PostgreSQL's own name for it, shortened so that it stays whole within 63 bytes.
-    const base = `${shortened(table, 29)}_${shortened(column, 29)}_seq`;
-    yield base;
-    for (let n = 1; ; n++) yield `${base}${n}`;
+    // PostgreSQL's own names for it, `<table>_<column>_seq`, then `…_seq1`, `…_seq2`: each whole within 63 bytes.
+    for (let n = 0; ; n++) yield objectName(table, column, n === 0 ? 'seq' : `seq${n}`);
   }
 
   ownedSequence(table: string, column: string, type: string, name: string): { step: Step; next: string } {
@@ -1149,6 +1147,21 @@ function literal(text: string): string {
 }
 
 /** The longest start of `text` that fits in `bytes` bytes of UTF-8, whole characters only. */
+/**
+ * `<first>_<second>_<label>` within 63 bytes, as PostgreSQL names what it
+ * makes for a column (makeObjectName): the longer of the two names is cut
+ * first, so a short one stays whole, and the label always does.
+ */
+function objectName(first: string, second: string, label: string): string {
+  const room = 63 - Buffer.byteLength(label) - 2;
+  let [a, b] = [Buffer.byteLength(first), Buffer.byteLength(second)];
+  while (a + b > room) {
+    if (a > b) a--;
+    else b--;
+  }
+  return `${shortened(first, a)}_${shortened(second, b)}_${label}`;
+}
+
 function shortened(text: string, bytes: number): string {
   let out = '';
   for (const char of text) {
