@@ -84,4 +84,46 @@ describe.each(SERVER_ENGINES)('app helpers on %s', (engine) => {
       { id: 2, name: engine === 'postgres' ? 'via pg' : 'via mysql2' },
     ]);
   });
+
+  test('a URL or a function as the connection, a name in capitals, an options parameter in the URL: the version still reaches the session', async () => {
+    if (engine === 'postgres') {
+      // A schema whose name keeps its capitals only when quoted, and a URL with options of its own.
+      await db.knex.raw('CREATE SCHEMA "MyApp_V2"; CREATE TABLE "MyApp_V2".marker (id integer)');
+      const url = new URL(db.url);
+      url.searchParams.set('options', '-c statement_timeout=4321');
+      const pool = new Pool(pgConfigForVersion({ connectionString: url.toString() }, 'MyApp_V2'));
+      try {
+        const { rows } = await pool.query(
+          "SELECT current_setting('search_path') AS path, current_setting('statement_timeout') AS timeout, (SELECT count(*) FROM marker) AS markers",
+        );
+        expect(rows).toEqual([{ path: '"MyApp_V2"', timeout: '4321ms', markers: '0' }]);
+      } finally {
+        await pool.end();
+      }
+      return;
+    }
+    const version = `${db.base}_helpers`;
+    await db.knex.raw(`CREATE DATABASE \`${version}\``);
+    const url = new URL(db.url);
+    const settings = {
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: db.base,
+    };
+    try {
+      for (const connection of [db.url, async () => settings]) {
+        const app = knexFactory(knexConfigForVersion({ client: 'mysql2', connection }, version));
+        try {
+          const [rows] = (await app.raw('SELECT DATABASE() AS db, @zmigrate_version AS version')) as [unknown[]];
+          expect(rows).toEqual([{ db: version, version }]);
+        } finally {
+          await app.destroy();
+        }
+      }
+    } finally {
+      await db.knex.raw(`DROP DATABASE \`${version}\``);
+    }
+  });
 });

@@ -274,3 +274,35 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     expect(rowsOf(await v2.raw('SELECT id FROM items'))).toHaveLength(5);
   });
 });
+
+describe('an old app whose search_path lists a schema of its own on PostgreSQL', () => {
+  test('is still the old app: a column computed from the ones it changes follows its writes', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      // `public_api` begins like a version schema and sorts after `public_0002_…`, but no migration made it.
+      await db.knex.raw('CREATE SCHEMA public_api');
+      const dir = migrationsDir({ '0001_orders.ts': CREATE_ORDERS });
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      expect((await cli('expand')).code).toBe(0);
+      expect((await cli('contract')).code).toBe(0);
+      await db.knex('orders').insert({ id: 1, customer: 'a', amount: 5 });
+      writeFileSync(
+        path.join(dir, '0002_priority.ts'),
+        migrationSource([
+          "op.addColumn('orders', 'priority', { type: 'integer', nullable: false, up: 'CASE WHEN amount >= 25 THEN 1 ELSE 0 END' })",
+        ]),
+      );
+      expect((await cli('expand')).code).toBe(0);
+
+      await db.knex.transaction(async (trx) => {
+        await trx.raw('SET LOCAL search_path TO public, public_api');
+        await trx('orders').where({ id: 1 }).update({ amount: 30 });
+      });
+      // Taken for the new app, its update would leave priority as the new app had "set" it: 0.
+      const newApp = db.versionKnex(`${db.base}_0002_priority`);
+      expect(rowsOf(await newApp.raw('SELECT amount, priority FROM orders WHERE id = 1'))).toEqual([{ amount: 30, priority: 1 }]);
+    } finally {
+      await db.drop();
+    }
+  });
+});

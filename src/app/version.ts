@@ -28,12 +28,19 @@ export async function latestVersionSchema(url: string): Promise<string> {
 export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.Config {
   const client = String(config.client ?? '');
   if (/mysql|maria/i.test(client)) {
-    const connection = typeof config.connection === 'object' && config.connection !== null ? config.connection : {};
+    // A URL goes to mysql2 as its `uri`, where the explicit database wins; a function (rotating credentials) is wrapped.
+    const withDatabase = (given: unknown) =>
+      (typeof given === 'string'
+        ? { uri: given, database: schema }
+        : { ...(given as object | undefined), database: schema }) as Knex.StaticConnectionConfig;
+    const given: unknown = config.connection;
+    const connection =
+      typeof given === 'function' ? async () => withDatabase(await (given as () => Promise<unknown>)()) : withDatabase(given);
     const pool = config.pool ?? {};
     const afterCreate = pool.afterCreate as ((conn: MysqlConnection, done: (err: Error | null, conn: unknown) => void) => void) | undefined;
     return {
       ...config,
-      connection: { ...(connection as object), database: schema } as Knex.StaticConnectionConfig,
+      connection: connection as Knex.Config['connection'],
       pool: {
         ...pool,
         // Tells the dual-write triggers which version writes (MySQL has no search_path to tell it).
@@ -46,11 +53,24 @@ export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.
   return { ...config, searchPath: [schema] };
 }
 
-/** node-postgres Pool/Client options whose sessions start with search_path set to the version. */
+/**
+ * node-postgres Pool/Client options whose sessions start with search_path set
+ * to the version: added to the `options` given (or PGOPTIONS, which pg would
+ * read otherwise), and to an `options` parameter of the connection string,
+ * whose parameters pg lets win over the config's. The name is quoted, so it
+ * keeps its case.
+ */
 export function pgConfigForVersion<T extends object>(config: T, schema: string): T & { options: string } {
-  const setting = `-c search_path=${schema.replace(/([\\\s"])/g, '\\$1')}`;
-  const options = (config as { options?: string }).options;
-  return { ...config, options: [options, setting].filter(Boolean).join(' ') };
+  // Backslashes and spaces escaped: the server splits `options` at spaces.
+  const setting = `-c search_path=${`"${schema.replace(/"/g, '""')}"`.replace(/([\\\s])/g, '\\$1')}`;
+  const given = config as { options?: string; connectionString?: string };
+  const options = [given.options ?? process.env.PGOPTIONS, setting].filter(Boolean).join(' ');
+  if (typeof given.connectionString === 'string' && /[?&]options=/.test(given.connectionString)) {
+    const url = new URL(given.connectionString);
+    url.searchParams.set('options', [url.searchParams.get('options'), setting].filter(Boolean).join(' '));
+    return { ...config, connectionString: url.toString(), options };
+  }
+  return { ...config, options };
 }
 
 interface MysqlConnection {

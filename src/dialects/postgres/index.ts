@@ -839,8 +839,7 @@ END $zmigrate$`;
   }
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {
-    // Version schemas are named <base>_<migration>, so later versions sort after this one.
-    const newApp = `EXISTS (SELECT 1 FROM unnest(current_schemas(false)) AS s(name) WHERE starts_with(s.name, ${literal(`${this.baseSchema}_`)}) AND s.name >= ${literal(versionSchema)})`;
+    const newApp = newVersionOnPath(this.baseSchema, versionSchema);
     const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
     const flags = rules.map((_, i) => `c${i} boolean;`).join(' ');
     const decide = (event: 'onInsert' | 'onUpdate') =>
@@ -1147,6 +1146,22 @@ function literal(text: string): string {
 }
 
 /** The longest start of `text` that fits in `bytes` bytes of UTF-8, whole characters only. */
+/**
+ * Whether the session's search_path holds this version schema or a later
+ * one: version schemas are named <base>_<migration>, so later versions sort
+ * after this one. Where migration names start with a number (`0002_…`), only
+ * schemas whose name goes on with a digit count: an old app's path may list
+ * a schema of its own such as `public_api`, which sorts after the digits and
+ * would pass for a new version, its writes then overwritten from the other
+ * column.
+ */
+function newVersionOnPath(baseSchema: string, versionSchema: string): string {
+  const prefix = `${baseSchema}_`;
+  const numbered = /^[0-9]/.test(versionSchema.slice(prefix.length));
+  const digit = numbered ? ` AND ascii(substr(s.name, ${[...prefix].length + 1}, 1)) BETWEEN 48 AND 57` : '';
+  return `EXISTS (SELECT 1 FROM unnest(current_schemas(false)) AS s(name) WHERE starts_with(s.name, ${literal(prefix)}) AND s.name >= ${literal(versionSchema)}${digit})`;
+}
+
 /**
  * `<first>_<second>_<label>` within 63 bytes, as PostgreSQL names what it
  * makes for a column (makeObjectName): the longer of the two names is cut
