@@ -65,12 +65,21 @@ export function pgConfigForVersion<T extends object>(config: T, schema: string):
   const setting = `-c search_path=${`"${schema.replace(/"/g, '""')}"`.replace(/([\\\s])/g, '\\$1')}`;
   const given = config as { options?: string; connectionString?: string };
   const options = [given.options ?? process.env.PGOPTIONS, setting].filter(Boolean).join(' ');
-  if (typeof given.connectionString === 'string' && /[?&]options=/.test(given.connectionString)) {
-    const url = new URL(given.connectionString);
+  const url =
+    typeof given.connectionString === 'string' && /[?&]options=/.test(given.connectionString) ? parsed(given.connectionString) : undefined;
+  if (url) {
     url.searchParams.set('options', [url.searchParams.get('options'), setting].filter(Boolean).join(' '));
     return { ...config, connectionString: url.toString(), options };
   }
   return { ...config, options };
+}
+
+function parsed(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 interface MysqlConnection {

@@ -1145,7 +1145,6 @@ function literal(text: string): string {
   return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
 
-/** The longest start of `text` that fits in `bytes` bytes of UTF-8, whole characters only. */
 /**
  * Whether the session's search_path holds this version schema or a later
  * one: version schemas are named <base>_<migration>, so later versions sort
@@ -1177,6 +1176,7 @@ function objectName(first: string, second: string, label: string): string {
   return `${shortened(first, a)}_${shortened(second, b)}_${label}`;
 }
 
+/** The longest start of `text` that fits in `bytes` bytes of UTF-8, whole characters only. */
 function shortened(text: string, bytes: number): string {
   let out = '';
   for (const char of text) {
