@@ -120,6 +120,29 @@ describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
   });
 });
 
+describe('raw SQL on PostgreSQL', () => {
+  test('CREATE INDEX CONCURRENTLY in raw SQL runs outside a transaction block, with the statements around it', async () => {
+    const db = await createTestDatabase('postgres');
+    const dir = migrationsDir({
+      '0001_raw.ts': migrationSource([
+        "op.sql({ expand: 'CREATE TABLE marks (id integer primary key, label text); CREATE INDEX CONCURRENTLY marks_label_idx ON marks (label); INSERT INTO marks VALUES (1, $$a$$)', rollback: 'DROP TABLE marks' })",
+      ]),
+    });
+    const migrator = new Migrator({ url: db.url, dir });
+    try {
+      await migrator.expand();
+      // Inside a transaction block PostgreSQL refuses CONCURRENTLY; the index is there, valid, and the row after it too.
+      const { rows } = (await db.knex.raw(
+        "SELECT i.indisvalid AS valid, (SELECT count(*) FROM marks) AS n FROM pg_index i WHERE i.indexrelid = 'marks_label_idx'::regclass",
+      )) as { rows: unknown[] };
+      expect(rows).toEqual([{ valid: true, n: '1' }]);
+    } finally {
+      await migrator.close();
+      await db.drop();
+    }
+  });
+});
+
 describe('PostgreSQL base schemas', () => {
   test('two base schemas in one database keep separate state, locks and version schemas', async () => {
     const db = await createTestDatabase('postgres');

@@ -428,3 +428,35 @@ describe('rebuild by copy on mysql', () => {
     expect(await leftovers()).toEqual({ tables: [], triggers: [] });
   });
 });
+
+describe('the in-place backfill on mysql, where no copy is made', () => {
+  test('keeps ON UPDATE CURRENT_TIMESTAMP columns as the apps left them', async () => {
+    const db = await createTestDatabase('mysql');
+    try {
+      const stamp = '2001-02-03 04:05:06';
+      // A foreign key keeps the table from being copied: its rows are filled by UPDATEs in place.
+      await db.knex.raw('CREATE TABLE owners (id integer PRIMARY KEY)');
+      await db.knex.raw('INSERT INTO owners (id) VALUES (1)');
+      await db.knex.raw(
+        'CREATE TABLE items (id integer PRIMARY KEY, owner_id integer NOT NULL, qty integer NOT NULL, ' +
+          'updated_at timestamp NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP, CONSTRAINT items_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id))',
+      );
+      await db.knex.raw('INSERT INTO items (id, owner_id, qty, updated_at) SELECT seq, 1, seq, ? FROM seq_1_to_2000', [stamp]);
+      const dir = migrationsDir({ '0001_widen.ts': WIDEN });
+      const expand = await runCli(['expand', '--dir', dir, '--batch-size', '300'], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      expect(expand.code).toBe(0);
+      expect(expand.stderr).toMatch(/backfill items\._zm_qty/);
+      expect(expand.stderr).not.toMatch(/copy items into/);
+      const rows = rowsOf<{ stamped: string; filled: number; n: number }>(
+        await db.knex.raw(
+          "SELECT DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s') AS stamped, SUM(`_zm_qty` = qty * 10) AS filled, COUNT(*) AS n FROM items GROUP BY stamped",
+        ),
+      );
+      expect(rows.map((r) => ({ stamped: r.stamped, filled: Number(r.filled), n: Number(r.n) }))).toEqual([
+        { stamped: stamp, filled: 2000, n: 2000 },
+      ]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
