@@ -3,7 +3,7 @@
  * placeholders are placeholders. Pure string work, so no server is needed;
  * bad-input.test.ts runs a migration full of `?` on both servers.
  */
-import { bound, joined, literalMarks, param, params, shown } from '../src/dialects/bound-sql';
+import { asWritten, bound, joined, literalMarks, param, params } from '../src/dialects/bound-sql';
 import { formatMysqlQuery } from '../src/dialects/mysql/query-format';
 
 describe('bound', () => {
@@ -28,9 +28,9 @@ describe('bound', () => {
     expect(() => bound`SELECT * FROM t WHERE id = ?`).toThrow(/param\(\)/);
   });
 
-  test('escaping twice changes nothing; shown() gives the text as written', () => {
+  test('escaping twice changes nothing; asWritten() gives the text as the server gets it', () => {
     expect(literalMarks(literalMarks('a ? b \\? c'))).toBe('a \\? b \\? c');
-    expect(shown(bound`SELECT ${'"q?"'} WHERE id = ${param(1)}`)).toBe('SELECT "q?" WHERE id = ?');
+    expect(asWritten(bound`SELECT ${'"q?"'} WHERE id = ${param(1)}`.sql)).toBe('SELECT "q?" WHERE id = ?');
   });
 });
 

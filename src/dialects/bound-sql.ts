@@ -11,6 +11,7 @@
  * has its `?` escaped; a value goes in as `param(value)`, which brings its
  * placeholder and its binding together, in order.
  */
+import type { Knex } from 'knex';
 
 /** SQL text with the values its placeholders take, in order. */
 export interface Bound {
@@ -44,9 +45,14 @@ export function bound(parts: TemplateStringsArray, ...values: Array<string | num
   return { sql, bindings };
 }
 
-/** The statement as a person reads it (in a plan): its placeholders `?`, its escaped question marks as written. */
-export function shown(statement: Bound): string {
-  return statement.sql.replace(/\\\?/g, '?');
+/** Text as the server gets it, each escaped `\?` a question mark again (as a plan shows a statement). */
+export function asWritten(text: string): string {
+  return text.replace(/\\\?/g, '?');
+}
+
+/** Runs a bound statement on a session or in a transaction. */
+export function runBound(knex: Knex, statement: Bound): Knex.Raw {
+  return knex.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
 }
 
 /** One bound value. */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { bound, joined, literalMarks, params } from '../dialects/bound-sql';
+import { bound, joined, literalMarks, params, runBound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillJob, CustomContext } from '../migration/types';
 import { BatchSizer, DEFAULT_BATCHES, ProgressClock, retryingConflicts, type BatchOptions, type CheckpointStore } from './backfill';
@@ -61,7 +61,7 @@ export async function runBackfillJob(
     // A batch that rolled back (a deadlock, a row lock an app held past the lock timeout) is run again, as a killed run's would be.
     const done = await retryingConflicts(dialect, job.table, options.retry ?? DEFAULT_RETRY, logger, () =>
       dialect.knex.transaction(async (trx) => {
-        const rows = resultRows(await trx.raw(select.sql, select.bindings as Knex.RawBinding[]));
+        const rows = resultRows(await runBound(trx, select));
         if (rows.length === 0) return undefined;
         const fill = () => job.batch(rows, context(trx));
         // Where the server bounds a wait for an app's row lock only coarsely, the job's statements are stopped at the lock timeout.

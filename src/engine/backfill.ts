@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { bound } from '../dialects/bound-sql';
+import { bound, runBound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
@@ -182,8 +182,8 @@ export async function runBackfill(
             if (!spec.copy) await trx.raw(dialect.backfillFlag(true));
             try {
               const writing = Date.now();
-              for (const { sql, bindings } of statements) {
-                const write = () => trx.raw(sql, bindings as Knex.RawBinding[]);
+              for (const statement of statements) {
+                const write = () => runBound(trx, statement);
                 // Where the server bounds a wait for an app's row lock only coarsely, it is stopped at the lock timeout.
                 const result: unknown = dialect.watchLockWait ? await dialect.watchLockWait(trx, write, { rowLocks: true }) : await write();
                 rows = known ?? changedRows(result);

@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { literalMarks } from '../dialects/bound-sql';
+import { asWritten, literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { CustomContext, CustomPhase } from '../migration/types';
 import type { Logger } from './logger';
@@ -35,7 +35,7 @@ export function recordingKnex(flavour: 'postgres' | 'mysql'): { knex: Knex; stat
       const sql =
         typeof config === 'string' ? config : ((config as { text?: string; sql?: string }).text ?? (config as { sql?: string }).sql ?? '');
       // knex's PostgreSQL client has turned each `\?` into `?` by now; zmigrate's MySQL sessions would at the driver (formatMysqlQuery).
-      const text = flavour === 'mysql' ? sql.replace(/\\\?/g, '?') : sql;
+      const text = flavour === 'mysql' ? asWritten(sql) : sql;
       if (!/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b/i.test(text)) statements.push(text.trim());
       callback(null, flavour === 'postgres' ? { rows: [], rowCount: 0, command: 'SELECT' } : [], []);
     },
@@ -59,7 +59,7 @@ export async function captureCustomSql(
     await fn({
       knex,
       // As the server would get it: a step's \? reaches it as ?.
-      ddl: async (sql) => void statements.push(sql.replace(/\\\?/g, '?').trim()),
+      ddl: async (sql) => void statements.push(asWritten(sql).trim()),
       engine: flavour === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB',
       quote,
       migration: { ...migration, phase },

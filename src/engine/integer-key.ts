@@ -2,8 +2,7 @@
  * A one-column integer key, which walks may cut by arithmetic on key values
  * (a span of values) instead of counting rows to find where a range ends.
  */
-import type { Knex } from 'knex';
-import { bound, param } from '../dialects/bound-sql';
+import { bound, param, runBound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import { resultRows } from './raw-result';
 
@@ -37,6 +36,6 @@ export async function firstKey(dialect: Dialect, table: string, column: string, 
   const key = dialect.quote(column);
   const from = atLeast === undefined ? '' : bound` WHERE ${key} >= ${param(atLeast)}`;
   const select = bound`SELECT ${key} FROM ${dialect.qualify(dialect.baseSchema, table)}${from} ORDER BY ${key} LIMIT 1`;
-  const [row] = resultRows(await dialect.knex.raw(select.sql, select.bindings as Knex.RawBinding[]));
+  const [row] = resultRows(await runBound(dialect.knex, select));
   return row?.[column];
 }

@@ -3,8 +3,7 @@
  * and the verification: keyset ranges over key columns, or page ranges over
  * PostgreSQL's `ctid`. A position (checkpoint) is a JSON array either way.
  */
-import type { Knex } from 'knex';
-import { bound, params, param, type Bound } from '../dialects/bound-sql';
+import { bound, params, param, runBound, type Bound } from '../dialects/bound-sql';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { WalkKey } from './walk-key';
 import { resultRows } from './raw-result';
@@ -60,7 +59,7 @@ abstract class Ranges {
   }
 
   protected async rows(statement: Bound): Promise<Array<Record<string, unknown>>> {
-    return resultRows(await this.dialect.knex.raw(statement.sql, statement.bindings as Knex.RawBinding[]));
+    return resultRows(await runBound(this.dialect.knex, statement));
   }
 
   async count(range: KeyRange, condition?: string): Promise<number> {

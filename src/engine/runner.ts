@@ -1,4 +1,4 @@
-import { bound, literalMarks, param, shown, type Bound } from '../dialects/bound-sql';
+import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
@@ -669,7 +669,9 @@ export class Runner {
     const walked = `/* in batches by ${this.walkedBy(backfill.key)}${backfill.catchUp ? ` of ${backfill.catchUp.log}` : ''} */`;
     const update =
       backfill.catchUp && backfill.key !== 'ctid'
-        ? this.dialect.rebuild!.catchUpChunk(backfill, keyBetween(walkKeySql(backfill.key, (c) => this.dialect.quote(c))), set).map(shown)
+        ? this.dialect
+            .rebuild!.catchUpChunk(backfill, keyBetween(walkKeySql(backfill.key, (c) => this.dialect.quote(c))), set)
+            .map((s) => asWritten(s.sql))
         : [`UPDATE ${this.dialect.qualify(this.dialect.baseSchema, backfill.table)} SET ${set.join(', ')} WHERE ${backfill.where}`];
     return {
       description,
@@ -769,7 +771,10 @@ export class Runner {
         }),
         {
           description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
-          sql: `${this.dialect.rebuild!.copyChunk(copy, keyBetween(key)).map(shown).join(';\n')} /* in batches by ${this.walkedBy(walkKey)} */`,
+          sql: `${this.dialect
+            .rebuild!.copyChunk(copy, keyBetween(key))
+            .map((s) => asWritten(s.sql))
+            .join(';\n')} /* in batches by ${this.walkedBy(walkKey)} */`,
           transactional: false,
           locks: false,
           backfill: copy,

@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import { bound, param, type Bound } from '../dialects/bound-sql';
+import { bound, param, runBound, type Bound } from '../dialects/bound-sql';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
 import { keyRanges } from './key-ranges';
@@ -29,7 +28,7 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
   const ranges = keyRanges(dialect, spec.table, spec.key);
   const sessions = jobs > 1 && dialect.workerSessions ? dialect.workerSessions(jobs) : dialect.knex;
   const segments = sessions === dialect.knex ? 1 : jobs;
-  const rows: Rows = async ({ sql, bindings }) => resultRows(await sessions.raw(sql, bindings as Knex.RawBinding[]));
+  const rows: Rows = async (statement) => resultRows(await runBound(sessions, statement));
   // Pages need no look at the key's end first.
   if (spec.key !== 'ctid' && dialect.rowAddress) {
     const address = dialect.rowAddress;
