@@ -54,18 +54,17 @@ const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^/?#\s]*)@/gi;
 /** A password given as a query parameter (`?password=…`, which libpq and the pg driver read too). */
 const PASSWORD_PARAMETER = /([?&]password=)([^&#\s]*)/gi;
 
-/** The URL with its password replaced, for messages. Never print a URL any other way. */
-export function redactUrl(raw: string): string {
-  return redactUrls(raw);
-}
-
-/** Every URL in `text` with its password replaced (a URL may reach a message from anywhere, e.g. a mistyped argument). */
-export function redactUrls(text: string): string {
+/**
+ * The URL with its password replaced, for messages; so is every other URL in
+ * the text (a URL may reach a message from anywhere, e.g. a mistyped
+ * argument). Never print a URL any other way.
+ */
+export function redactUrl(text: string): string {
   return text.replace(USERINFO, '$1***@').replace(PASSWORD_PARAMETER, '$1***');
 }
 
 /** The passwords a URL carries, as written and decoded, so output can be scrubbed of them. */
-export function urlPassword(raw: string | undefined): string[] {
+function urlPasswords(raw: string | undefined): string[] {
   if (!raw) return [];
   const written = [...raw.matchAll(USERINFO), ...raw.matchAll(PASSWORD_PARAMETER)].map((m) => m[2]).filter((p) => p !== '');
   return [...new Set(written.flatMap((p) => [p, safelyDecoded(p)]))];
@@ -73,8 +72,8 @@ export function urlPassword(raw: string | undefined): string[] {
 
 /** `text` with every URL in it redacted, and no password of `urls` left anywhere (longest first, so none is left in part). */
 export function scrubPasswords(text: string, urls: ReadonlyArray<string | undefined>): string {
-  const passwords = urls.flatMap(urlPassword).sort((a, b) => b.length - a.length);
-  return passwords.reduce((scrubbed, password) => scrubbed.split(password).join('***'), redactUrls(text));
+  const passwords = urls.flatMap(urlPasswords).sort((a, b) => b.length - a.length);
+  return passwords.reduce((scrubbed, password) => scrubbed.split(password).join('***'), redactUrl(text));
 }
 
 function safelyDecoded(part: string): string {
