@@ -45,28 +45,48 @@ export interface MigratorOptions {
   logger?: Logger;
 }
 
-const WHOLE = (n: number) => Number.isInteger(n) && n >= 1;
-const POSITIVE = (n: number) => n > 0;
-const NOT_NEGATIVE = (n: number) => n >= 0;
-/** What each numeric option must be (the CLI checks its flags first, to name them as typed). */
-const NUMBER_OPTIONS: Array<[keyof MigratorOptions, string, (n: number) => boolean]> = [
-  ['batchSize', 'a whole number ≥ 1', WHOLE],
-  ['jobs', 'a whole number ≥ 1', WHOLE],
-  ['batchTimeMs', 'a number > 0', POSITIVE],
-  ['batchDelayMs', 'a number ≥ 0', NOT_NEGATIVE],
-  ['lockTimeoutMs', 'a number ≥ 0', NOT_NEGATIVE],
-  ['lockRetries', 'a number ≥ 0', NOT_NEGATIVE],
-  ['runnerLockWaitMs', 'a number ≥ 0', NOT_NEGATIVE],
-  ['maxLagMs', 'a number ≥ 0', NOT_NEGATIVE],
-  ['throttleMaxWaitMs', 'a number ≥ 0', NOT_NEGATIVE],
-];
+export type NumberOption =
+  | 'batchSize'
+  | 'jobs'
+  | 'batchTimeMs'
+  | 'batchDelayMs'
+  | 'lockTimeoutMs'
+  | 'lockRetries'
+  | 'runnerLockWaitMs'
+  | 'maxLagMs'
+  | 'throttleMaxWaitMs';
+type NumberRule = [what: string, fits: (n: number) => boolean];
 
-function checkOptions(options: MigratorOptions): void {
-  for (const [name, what, fits] of NUMBER_OPTIONS) {
-    const value = options[name];
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && fits(value))) {
-      throw new ConfigError(`${name} must be ${what}`);
-    }
+const NOT_NEGATIVE: NumberRule = ['a number ≥ 0', (n) => n >= 0];
+const WHOLE: NumberRule = ['a whole number ≥ 1', (n) => Number.isInteger(n) && n >= 1];
+/** What each numeric option must be, the first rule it breaks named (so a negative batch time is "a number ≥ 0", a zero one "a number > 0"). */
+const NUMBER_RULES: Record<NumberOption, NumberRule[]> = {
+  batchSize: [NOT_NEGATIVE, WHOLE],
+  jobs: [WHOLE],
+  // A time target of 0 would keep every batch at the smallest size.
+  batchTimeMs: [NOT_NEGATIVE, ['a number > 0', (n) => n > 0]],
+  batchDelayMs: [NOT_NEGATIVE],
+  lockTimeoutMs: [NOT_NEGATIVE],
+  lockRetries: [NOT_NEGATIVE],
+  runnerLockWaitMs: [NOT_NEGATIVE],
+  maxLagMs: [NOT_NEGATIVE],
+  throttleMaxWaitMs: [NOT_NEGATIVE],
+};
+
+/**
+ * Refuses a numeric option out of range with a ConfigError naming it by
+ * `label` (the CLI names its flags, whose values may be in other units: the
+ * rules hold for seconds as for milliseconds).
+ */
+export function checkNumberOptions(
+  values: Partial<Record<NumberOption, unknown>>,
+  label: (name: NumberOption) => string = (name) => name,
+): void {
+  for (const [name, rules] of Object.entries(NUMBER_RULES) as Array<[NumberOption, NumberRule[]]>) {
+    const value = values[name];
+    if (value === undefined) continue;
+    const broken = rules.find(([, fits]) => !(typeof value === 'number' && Number.isFinite(value) && fits(value)));
+    if (broken) throw new ConfigError(`${label(name)} must be ${broken[0]}`);
   }
 }
 
@@ -91,7 +111,7 @@ export class Migrator {
   #migrations?: LoadedMigration[];
 
   constructor(options: MigratorOptions) {
-    checkOptions(options);
+    checkNumberOptions(options);
     this.#options = {
       dir: path.resolve(options.dir ?? 'migrations'),
       lockTimeoutMs: options.lockTimeoutMs ?? 500,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs, { type Options } from 'yargs';
-import { Migrator } from '../api';
+import { checkNumberOptions, Migrator, type NumberOption } from '../api';
 import { ConfigError, ZmigrateError } from '../errors';
 import { loadConfig, urlFromKnexfile, type ZmigrateConfig } from './config';
 import type { Command, CommandContext, GlobalArgs } from './context';
@@ -83,6 +83,19 @@ const COMMANDS: Array<{
     options: { op: { type: 'string', describe: `template: ${Object.keys(OPERATION_TEMPLATES).join(', ')}`, default: 'sql' } },
   },
 ];
+
+/** The flag for each numeric option, to name it in a message (--wait and --throttle-max-wait take seconds). */
+const FLAGS: Record<NumberOption, string> = {
+  lockTimeoutMs: '--lock-timeout',
+  lockRetries: '--lock-retries',
+  runnerLockWaitMs: '--wait',
+  batchSize: '--batch-size',
+  batchTimeMs: '--batch-time',
+  batchDelayMs: '--batch-delay',
+  jobs: '--jobs',
+  maxLagMs: '--max-lag',
+  throttleMaxWaitMs: '--throttle-max-wait',
+};
 
 /** Runs the CLI and exits with 0 (success), 1 (a migration failed) or 2 (bad usage or input). */
 export async function main(argv: string[]): Promise<void> {
@@ -200,26 +213,17 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       batchDelayMs: args.batchDelay as number | undefined,
       jobs: args.jobs as number | undefined,
     };
-    for (const [name, value] of [
-      ['--lock-timeout', lockTimeout],
-      ['--lock-retries', lockRetries],
-      ['--wait', args.wait],
-      ['--batch-size', batches.batchSize],
-      ['--batch-time', batches.batchTimeMs],
-      ['--batch-delay', batches.batchDelayMs],
-      ['--max-lag', maxLag],
-      ['--throttle-max-wait', throttleMaxWait],
-    ] as const) {
-      if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new ConfigError(`${name} must be a number ≥ 0`);
-    }
-    for (const [name, value] of [
-      ['--batch-size', batches.batchSize],
-      ['--jobs', batches.jobs],
-    ] as const) {
-      if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new ConfigError(`${name} must be a whole number ≥ 1`);
-    }
-    // A time target of 0 would keep every batch at the smallest size.
-    if (batches.batchTimeMs !== undefined && !(batches.batchTimeMs > 0)) throw new ConfigError('--batch-time must be a number > 0');
+    checkNumberOptions(
+      {
+        lockTimeoutMs: lockTimeout,
+        lockRetries,
+        runnerLockWaitMs: args.wait,
+        ...batches,
+        maxLagMs: maxLag,
+        throttleMaxWaitMs: throttleMaxWait,
+      },
+      (name) => FLAGS[name],
+    );
     const ctx: CommandContext = {
       args,
       io,
