@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
 import { deployUnderLoad, queryRows } from './support/apps';
 import { snapshot } from './support/inspect';
 
@@ -248,7 +248,7 @@ describe('a serial column added on PostgreSQL', () => {
     const added = ['invoice_sequence_number_primary_v2', 'invoice_sequence_number_primary_v3'];
     const operations = added.map((column) => `op.addColumn('${table}', '${column}', { type: 'bigserial' })`);
     const expand = await zmigrate(db, 'expand', operations);
-    expect({ code: expand.code, error: expand.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, error: [] });
+    expect(outcome(expand)).toEqual({ code: 0, errors: [] });
     const sequences = await queryRows(
       db.knex,
       `SELECT pg_get_serial_sequence('${table}', 'invoice_sequence_number_primary') AS own,

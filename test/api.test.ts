@@ -4,7 +4,7 @@
  */
 import { ConfigError, Migrator, ValidationError, type Logger } from '../src';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir } from './support/cli';
+import { migrationSource, migrationsDir, withMigrator } from './support/cli';
 
 describe('Migrator options', () => {
   test.each([
@@ -128,16 +128,14 @@ describe('raw SQL on PostgreSQL', () => {
         "op.sql({ expand: 'CREATE TABLE marks (id integer primary key, label text); CREATE INDEX CONCURRENTLY marks_label_idx ON marks (label); INSERT INTO marks VALUES (1, $$a$$)', rollback: 'DROP TABLE marks' })",
       ]),
     });
-    const migrator = new Migrator({ url: db.url, dir });
     try {
-      await migrator.expand();
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
       // Inside a transaction block PostgreSQL refuses CONCURRENTLY; the index is there, valid, and the row after it too.
       const { rows } = (await db.knex.raw(
         "SELECT i.indisvalid AS valid, (SELECT count(*) FROM marks) AS n FROM pg_index i WHERE i.indexrelid = 'marks_label_idx'::regclass",
       )) as { rows: unknown[] };
       expect(rows).toEqual([{ valid: true, n: '1' }]);
     } finally {
-      await migrator.close();
       await db.drop();
     }
   });

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SERVER_ENGINES, createTestDatabase, type Engine, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
 import { inspect } from './support/inspect';
 import { rowsOf } from './support/apps';
 import { parseStatus } from './support/process';
@@ -626,7 +626,7 @@ export default defineMigration({
 `,
     });
     const expand = await cli(db, dir, 'expand', '--batch-size', '50');
-    expect({ code: expand.code, error: expand.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, error: [] });
+    expect(outcome(expand)).toEqual({ code: 0, errors: [] });
 
     const stored = async (columns: string[]) =>
       rowsOf<Record<string, unknown>>(await db.knex.raw(text(`SELECT ${columns.map(q).join(', ')} FROM ${q('ask?')} ORDER BY id`)));
@@ -654,7 +654,7 @@ export default defineMigration({
     ]);
 
     const contract = await cli(db, dir, 'contract');
-    expect({ code: contract.code, error: contract.stderr.split('\n').filter((l) => /error/i.test(l)) }).toEqual({ code: 0, error: [] });
+    expect(outcome(contract)).toEqual({ code: 0, errors: [] });
     expect((await inspect(db)).columns('ask?').sort()).toEqual(
       ['id', 'note?', 'qty', ...(engine === 'postgres' ? ['doc', 'keyed?'] : [])].sort(),
     );

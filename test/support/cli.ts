@@ -19,6 +19,11 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** A run's exit code and its error lines, to compare whole: `{ code: 0, errors: [] }` shows what went wrong when it fails. */
+export function outcome(result: CliResult): { code: number | null; errors: string[] } {
+  return { code: result.code, errors: result.stderr.split('\n').filter((line) => /error/i.test(line)) };
+}
+
 /**
  * Runs a zmigrate command in this process, through the same `run` that
  * bin/zmigrate.js calls, with its own streams, environment and folder. A CLI
