@@ -254,43 +254,58 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
    * until the app's transaction ends. MariaDB's innodb_lock_wait_timeout has whole seconds only: there a
    * second session stops the batch at the lock timeout.
    */
-  test('a backfill batch that meets a row an app holds gives up after the lock timeout and is tried again', async () => {
-    await db.knex.raw('CREATE TABLE ledger (id integer PRIMARY KEY, v integer)');
+  /**
+   * A backfill batch meets a row an app holds: it gives up after the lock timeout and is tried again. The batches run
+   * on worker sessions of their own, which must start under the lock timeout however the URL is written.
+   */
+  async function batchMeetsHeldRow(table: string, migration: string, url: string): Promise<void> {
+    await db.knex.raw(`CREATE TABLE ${table} (id integer PRIMARY KEY, v integer)`);
     await db.knex.raw(
       engine === 'postgres'
-        ? 'INSERT INTO ledger SELECT g, g FROM generate_series(1, 40000) g'
-        : 'INSERT INTO ledger SELECT seq, seq FROM seq_1_to_40000',
+        ? `INSERT INTO ${table} SELECT g, g FROM generate_series(1, 40000) g`
+        : `INSERT INTO ${table} SELECT seq, seq FROM seq_1_to_40000`,
     );
-    writeFileSync(
-      path.join(dir, '0008_ledger.ts'),
-      migrationSource(["op.alterColumn('ledger', 'v', { type: 'bigint', up: 'v', down: 'v' })"]),
-    );
+    writeFileSync(path.join(dir, migration), migrationSource([`op.alterColumn('${table}', 'v', { type: 'bigint', up: 'v', down: 'v' })`]));
     // Small, paced batches: the walk is still far from the held row when the app takes it.
     const run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--batch-size', '500', '--batch-delay', '30'], {
-      ZMIGRATE_DATABASE_URL: db.url,
+      ZMIGRATE_DATABASE_URL: url,
     });
-    await run.waitForStderr(/· (backfill|copy) ledger/);
+    await run.waitForStderr(new RegExp(`· (backfill|copy) ${table}`));
     const trx = await db.knex.transaction();
     try {
-      await trx.raw('UPDATE ledger SET v = -1 WHERE id = 39000');
-      await run.waitForStderr(/lock not granted in time for a batch of ledger.*; retry 2\//);
+      await trx.raw(`UPDATE ${table} SET v = -1 WHERE id = 39000`);
+      await run.waitForStderr(new RegExp(`lock not granted in time for a batch of ${table}.*; retry 2/`));
     } finally {
       await trx.commit();
     }
     const result = await run.done;
     expect(result.code).toBe(0);
-    const retries = result.stderr.split('\n').filter((l) => l.includes('lock not granted in time for a batch of ledger'));
+    const retries = result.stderr.split('\n').filter((l) => l.includes(`lock not granted in time for a batch of ${table}`));
     expect(retries.length).toBeGreaterThanOrEqual(2);
     for (const line of retries)
       expect(line).toMatch(
         engine === 'postgres'
-          ? /lock not granted in time for a batch of ledger; retry \d+\/10 in \d+ ms$/
-          : /lock not granted in time for a batch of ledger \(stopped after \d+ ms, waiting for a row lock\); retry \d+\/10 in \d+ ms$/,
+          ? new RegExp(`lock not granted in time for a batch of ${table}; retry \\d+/10 in \\d+ ms$`)
+          : new RegExp(
+              `lock not granted in time for a batch of ${table} \\(stopped after \\d+ ms, waiting for a row lock\\); retry \\d+/10 in \\d+ ms$`,
+            ),
       );
-    expect(rowsOf(await db.knex.raw('SELECT v FROM ledger WHERE id IN (1, 39000, 40000) ORDER BY id'))).toEqual([
+    expect(rowsOf(await db.knex.raw(`SELECT v FROM ${table} WHERE id IN (1, 39000, 40000) ORDER BY id`))).toEqual([
       { v: 1 },
       { v: -1 },
       { v: 40000 },
     ]);
+  }
+
+  test('a backfill batch that meets a row an app holds gives up after the lock timeout and is tried again', async () => {
+    await batchMeetsHeldRow('ledger', '0008_ledger.ts', db.url);
   });
+
+  if (engine === 'postgres')
+    // node-postgres lets the URL's `options` win over the config's, where zmigrate puts its lock timeout.
+    test('so it does when the URL gives session options of its own', async () => {
+      const url = new URL(db.url);
+      url.searchParams.set('options', '-c application_name=billing');
+      await batchMeetsHeldRow('journal', '0009_journal.ts', url.toString());
+    });
 });

@@ -119,6 +119,11 @@ export class PostgresDialect implements Dialect {
       throw new ConfigError(`schema name ${JSON.stringify(schema)} in the database URL has a "?", which zmigrate does not support`);
     const connection = new URL(url.toString());
     connection.searchParams.delete('schema');
+    // Every session (the runner's, a replacement after a lost connection, the backfill's workers) starts under the
+    // lock timeout. node-postgres lets an `options` parameter of the URL win over the config's, so it goes there too.
+    const lockTimeout = `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}`;
+    const given = connection.searchParams.get('options');
+    if (given !== null) connection.searchParams.set('options', `${given} ${lockTimeout}`);
     return new PostgresDialect(
       {
         client: 'pg',
@@ -126,7 +131,7 @@ export class PostgresDialect implements Dialect {
           connectionString: connection.toString(),
           application_name: 'zmigrate',
           connectionTimeoutMillis: 10_000,
-          options: `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}`,
+          options: lockTimeout,
         } as Knex.PgConnectionConfig,
         pool: { min: 1, max: 1 },
         acquireConnectionTimeout: 15_000,
