@@ -88,3 +88,48 @@ describe.each(ALL_ENGINES)('lifecycle on %s', (engine) => {
     expect(status.migrations.find((m) => m.name === '0003_audit')?.phase).toBe('rolled back');
   });
 });
+
+describe.each(ALL_ENGINES)('an expand that failed at its first operation, on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const cli = (dir: string, ...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+  /** A table with an index, a column and (on PostgreSQL) a check added to it by the operations after it. */
+  const invoices = (metaType: string) => ({
+    '0001_invoices.ts': migrationSource([
+      `op.createTable('invoices', { columns: { id: { type: 'bigint', primaryKey: true }, account_id: { type: 'integer' }, meta: { type: '${metaType}' } } })`,
+      "op.createIndex('invoices', ['account_id'])",
+      "op.addColumn('invoices', 'note', { type: 'text', nullable: true })",
+      ...(engine === 'mysql' ? [] : ["op.addCheck('invoices', 'invoices_id_positive', 'id > 0')"]),
+    ]),
+  });
+
+  test('rolls back, though the operations after it name a table that was never made; the fixed file then expands', async () => {
+    const before = await inspect(db);
+    const broken = migrationsDir(invoices('no_such_type'));
+    const expand = await cli(broken, 'expand');
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toMatch(/create table invoices failed/);
+
+    const rollback = await cli(broken, 'rollback');
+    expect(rollback.stderr).not.toMatch(/error/);
+    expect(rollback.code).toBe(0);
+    const after = await inspect(db);
+    expect(after.tables).toEqual(before.tables);
+    expect(after.versionSchemas).toEqual(before.versionSchemas);
+    const status = JSON.parse((await cli(broken, 'status', '--json')).stdout) as { migrations: Array<{ name: string; phase: string }> };
+    expect(status.migrations.map((m) => [m.name, m.phase])).toEqual([['0001_invoices', 'rolled back']]);
+
+    const fixed = migrationsDir(invoices(engine === 'mysql' ? 'json' : 'jsonb'));
+    expect((await cli(fixed, 'expand')).code).toBe(0);
+    expect((await cli(fixed, 'contract')).code).toBe(0);
+    const done = await inspect(db);
+    expect(done.columns('invoices')).toEqual(['id', 'account_id', 'meta', 'note']);
+    expect(done.indexes('invoices')).toContain('invoices_account_id_idx');
+  });
+});

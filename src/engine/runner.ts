@@ -81,6 +81,19 @@ function customStep(phase: 'expand' | 'contract' | 'rollback'): Step {
 }
 
 /**
+ * An operation on a table the version before it knows (an earlier operation of
+ * the migration creates it) that is not in the database: the expand stopped
+ * before that table was made, so this operation never ran. Raw SQL and the
+ * creation itself undo what they can whatever is there.
+ */
+function neverReached(operation: Operation, view: VersionView, model: SchemaModel): boolean {
+  if (operation.kind === 'createTable' || operation.opaque) return false;
+  const table = (operation as Operation & { table?: unknown }).table;
+  const source = typeof table === 'string' ? view.table(table)?.source : undefined;
+  return source !== undefined && model.table(source) === undefined;
+}
+
+/**
  * The phase state machine. Every public method assumes the caller holds the
  * runner lock (except plan and status, which change nothing).
  */
@@ -486,6 +499,8 @@ export class Runner {
     const order = phase === 'contract' ? operations.map((_, i) => i) : operations.map((_, i) => operations.length - 1 - i);
     const steps: Step[] = [];
     for (const i of order) {
+      // An expand that stopped before the operation creating a table left nothing on it to undo.
+      if (phase === 'rollback' && neverReached(operations[i], views[i], model)) continue;
       const ctx: PlanContext = {
         dialect: this.dialect,
         migration: migration.name,
