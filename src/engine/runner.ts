@@ -3,6 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type Operation, type PlanContext } from '../operations/operation';
+import { checkOperationOrder } from '../operations/operation-order';
 import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
@@ -416,6 +417,7 @@ export class Runner {
     options: { untilOpaque: boolean; validate: boolean },
   ): { steps: Step[]; next: number; note?: string } {
     const operations = migration.migration.operations;
+    if (options.validate && from === 0) checkOperationOrder(migration.name, operations, model);
     const steps: Step[] = [];
     for (let i = from; i < operations.length; i++) {
       const operation = operations[i];
