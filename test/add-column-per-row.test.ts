@@ -319,6 +319,32 @@ describe('what PostgreSQL computes per row, it says itself', () => {
       expect(sql).not.toMatch(/UPDATE/);
     }
   });
+
+  test('a column of a domain with constraints, which PostgreSQL rewrites the table to add, is refused; a plain domain is added as written', async () => {
+    await db.knex.raw('CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0)');
+    await db.knex.raw('CREATE DOMAIN plain_int AS integer');
+    await db.knex.raw("INSERT INTO orders SELECT g, 'n' FROM generate_series(1, 100) g");
+    const before = await snapshot(db);
+    for (const operation of [
+      "op.addColumn('orders', 'qty', { type: 'positive_int', nullable: true })",
+      "op.alterColumn('orders', 'id', { type: 'positive_int', up: 'id', down: 'id' })",
+    ]) {
+      const { code, errors } = outcome(await zmigrate(db, 'expand', [operation]));
+      expect(code).toBe(2);
+      expect(errors).toEqual([
+        expect.stringMatching(
+          /: (addColumn orders\.qty|alterColumn orders\.id): the server rewrites the whole table, blocking reads and writes, to add a column of type positive_int \(as for a domain with constraints, checked on every row\) \(for a domain, use its base type, with the domain's condition as a check \(op\.addCheck\)\)$/,
+        ),
+      ]);
+      expect(await snapshot(db)).toEqual(before);
+    }
+    const node = await fileNode(db);
+    expect(outcome(await zmigrate(db, 'expand', ["op.addColumn('orders', 'qty', { type: 'plain_int', nullable: true })"]))).toEqual({
+      code: 0,
+      errors: [],
+    });
+    expect(await fileNode(db)).toBe(node);
+  });
 });
 
 describe('on MariaDB, what it will not add online is filled in batches; rand() it adds in place', () => {

@@ -286,11 +286,13 @@ export interface Dialect {
    * Whether the server would compute a column's default for each row if the
    * column were added with it (true: it would rewrite the table), or store
    * one value once (false), as the server itself decides: it knows the
-   * volatility of every function, the user's too. Undefined where it cannot
-   * be asked (a type the migration makes before) or the engine has no way
-   * to tell. Changes nothing.
+   * volatility of every function, the user's too. Without an expression,
+   * whether adding a column of the type alone rewrites the table (a domain
+   * with constraints does: each row's value is checked). Undefined where it
+   * cannot be asked (a type the migration makes before) or the engine has no
+   * way to tell. Changes nothing.
    */
-  probeDefault?(type: string, expression: string): Promise<boolean | undefined>;
+  probeDefault?(type: string, expression?: string): Promise<boolean | undefined>;
   /** The column's own `foreignKeys` go with it (where the engine does not drop them by itself, they are named). */
   dropColumn(table: string, column: string, foreignKeys?: string[]): Step;
   /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */

@@ -102,7 +102,7 @@ export class Runner {
   readonly #executor: StepExecutor;
   /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
   readonly #probedDefaults = new Map<string, boolean>();
-  #toProbe: Array<{ type: string; default: string }> | undefined;
+  #toProbe: Array<{ type: string; default?: string }> | undefined;
 
   constructor(
     private readonly dialect: Dialect,
@@ -617,7 +617,7 @@ export class Runner {
         .filter((m) => !complete.has(m.name))
         .flatMap((m) =>
           m.migration.operations.flatMap((op) =>
-            (op.defaultsToProbe?.() ?? []).filter((d) => fragment(m, d.type) && fragment(m, d.default)),
+            (op.defaultsToProbe?.() ?? []).filter((d) => fragment(m, d.type) && (d.default === undefined || fragment(m, d.default))),
           ),
         );
     }

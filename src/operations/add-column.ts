@@ -8,6 +8,7 @@ import { SERIAL_INTEGERS } from '../lint/values';
 import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
 import {
   probedKey,
+  refuseRewritingType,
   requireWalkKey,
   requireTable,
   sourceTable,
@@ -98,6 +99,8 @@ export class AddColumn implements Operation {
         },
       );
     }
+    // Any other type the server rewrites the table for (the ones above have their own words).
+    if (!this.serial(ctx)) refuseRewritingType(ctx, `addColumn ${this.table}.${this.column}`, this.spec.type);
     if (this.spec.up !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
       requireWalkKey(ctx, this.table);
@@ -311,11 +314,18 @@ export class AddColumn implements Operation {
     return this.checked(ctx) && ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(source, this.column, this.checkName)] : [];
   }
 
-  /** A default that is not a constant written out (a number, a string, NULL, TRUE or FALSE) may be computed per row. */
-  defaultsToProbe(): Array<{ type: string; default: string }> {
+  /**
+   * The type, which may make the server rewrite the table to add the column
+   * (a serial type is added as an integer); and a default that is not a
+   * constant written out (a number, a string, NULL, TRUE or FALSE), which
+   * may be computed per row.
+   */
+  defaultsToProbe(): Array<{ type: string; default?: string }> {
     const { up, type, default: value } = this.spec;
-    if (up !== undefined || typeof value !== 'string' || typeof type !== 'string') return [];
-    return /^\s*(?:[-+]?\d+(?:\.\d+)?|'(?:[^'\\]|'')*'|null|true|false)\s*$/i.test(value) ? [] : [{ type, default: value }];
+    if (typeof type !== 'string') return [];
+    const alone = SERIAL_INTEGERS[type.trim().toLowerCase()] ? [] : [{ type }];
+    if (up !== undefined || typeof value !== 'string') return alone;
+    return /^\s*(?:[-+]?\d+(?:\.\d+)?|'(?:[^'\\]|'')*'|null|true|false)\s*$/i.test(value) ? alone : [...alone, { type, default: value }];
   }
 
   reshapes(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[] {

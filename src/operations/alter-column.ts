@@ -7,6 +7,7 @@ import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
 import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
 import {
+  refuseRewritingType,
   requireColumn,
   requireWalkKey,
   sourceTable,
@@ -55,7 +56,10 @@ export class AlterColumn implements Operation {
     if (typeof this.spec !== 'object' || this.spec === null) throw new ValidationError(ctx.migration, `${what}: needs { up, down, ... }`);
     checkSqlFragment(ctx.dialect, ctx.migration, `${what}: up`, this.spec.up);
     checkSqlFragment(ctx.dialect, ctx.migration, `${what}: down`, this.spec.down);
-    if (this.spec.type !== undefined) checkSqlFragment(ctx.dialect, ctx.migration, `${what}: type`, this.spec.type);
+    if (this.spec.type !== undefined) {
+      checkSqlFragment(ctx.dialect, ctx.migration, `${what}: type`, this.spec.type);
+      refuseRewritingType(ctx, what, this.spec.type);
+    }
     if (this.spec.default !== undefined) checkSqlFragment(ctx.dialect, ctx.migration, `${what}: default`, this.spec.default);
     if (this.spec.type === undefined && this.spec.nullable === undefined && this.spec.default === undefined) {
       throw new ValidationError(ctx.migration, `${what}: nothing to change (give type, nullable or default)`);
@@ -330,6 +334,11 @@ export class AlterColumn implements Operation {
     const old = ctx.model.column(source, ctx.previous.column(this.table, this.column)!.source)!;
     if (this.final(old).nullable !== false || !ctx.dialect.addNotNullCheck) return [];
     return [ctx.dialect.addNotNullCheck(source, helper, this.checkName(helper))];
+  }
+
+  /** The new type, which may make the server rewrite the table to add the new column. */
+  defaultsToProbe(): Array<{ type: string }> {
+    return typeof this.spec?.type === 'string' ? [{ type: this.spec.type }] : [];
   }
 
   reshapes(): string[] {

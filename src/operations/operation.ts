@@ -24,12 +24,28 @@ export interface PlanContext {
 /**
  * Whether the server would compute each default for every row (true) or
  * store it once (false), by `probedKey(type, default)` (Dialect.probeDefault),
- * asked before planning for the columns that pending migrations add.
+ * asked before planning for the columns that pending migrations add; and by
+ * `probedKey(type)`, whether adding a column of that type alone rewrites
+ * the table.
  */
 export type ProbedDefaults = ReadonlyMap<string, boolean>;
 
-export function probedKey(type: string, expression: string): string {
-  return `${type}\u0000${expression}`;
+export function probedKey(type: string, expression?: string): string {
+  return expression === undefined ? type : `${type}\u0000${expression}`;
+}
+
+/**
+ * Refuses a column whose type makes PostgreSQL rewrite the table to add it,
+ * under an ACCESS EXCLUSIVE lock (a domain with constraints: each row's
+ * value is checked), as the server said when asked (Dialect.probeDefault).
+ */
+export function refuseRewritingType(ctx: PlanContext, what: string, type: string): void {
+  if (ctx.probedDefaults?.get(probedKey(type)) !== true) return;
+  throw new ValidationError(
+    ctx.migration,
+    `${what}: the server rewrites the whole table, blocking reads and writes, to add a column of type ${type} (as for a domain with constraints, checked on every row)`,
+    { hint: "for a domain, use its base type, with the domain's condition as a check (op.addCheck)" },
+  );
 }
 
 /** What an operation needs from the triggers and the backfill, on one physical table. */
@@ -89,8 +105,8 @@ export interface Operation {
   dualWrite?(ctx: DualWriteContext): DualWrite | undefined;
   /** Tables this operation reshapes; no other live migration may reshape them at the same time. */
   reshapes?(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[];
-  /** Column types and defaults to ask the server about before planning (Dialect.probeDefault). */
-  defaultsToProbe?(): Array<{ type: string; default: string }>;
+  /** Column types and defaults (or types alone) to ask the server about before planning (Dialect.probeDefault). */
+  defaultsToProbe?(): Array<{ type: string; default?: string }>;
 }
 
 /** Shared checks, so every operation words the same mistake the same way. */

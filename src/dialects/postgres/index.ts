@@ -654,7 +654,7 @@ export class PostgresDialect implements Dialect {
    * computes for each row, and stores any other once, as the column's value
    * for the rows already there (pgroll asks it the same way).
    */
-  async probeDefault(type: string, expression: string): Promise<boolean | undefined> {
+  async probeDefault(type: string, expression?: string): Promise<boolean | undefined> {
     const node = `SELECT pg_relation_filenode('pg_temp._zm_probe'::regclass) AS node`;
     const rolledBack = new Error('probe done');
     let perRow: boolean | undefined;
@@ -662,7 +662,8 @@ export class PostgresDialect implements Dialect {
       await this.knex.transaction(async (trx) => {
         await trx.raw('CREATE TEMPORARY TABLE _zm_probe (_zm_row integer)');
         const before = await trx.raw<{ rows: Array<{ node: unknown }> }>(node);
-        await trx.raw(literalMarks(`ALTER TABLE pg_temp._zm_probe ADD COLUMN _zm_value ${type} DEFAULT ${expression}`));
+        const value = expression === undefined ? '' : ` DEFAULT ${expression}`;
+        await trx.raw(literalMarks(`ALTER TABLE pg_temp._zm_probe ADD COLUMN _zm_value ${type}${value}`));
         const after = await trx.raw<{ rows: Array<{ node: unknown }> }>(node);
         perRow = String(after.rows[0]?.node) !== String(before.rows[0]?.node);
         throw rolledBack;
