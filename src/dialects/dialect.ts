@@ -48,6 +48,13 @@ export interface DialectCapabilities {
    * MySQL/MariaDB a view finds its columns by name when it runs.
    */
   readonly viewsHoldColumns: boolean;
+  /**
+   * A nullable TIMESTAMP column can be made NOT NULL without blocking writes.
+   * MariaDB cannot (`LOCK=NONE is not supported. Reason: cannot convert NULL
+   * to non-constant DEFAULT`, whatever the default): the operations that
+   * would need it are refused before anything changes.
+   */
+  readonly notNullTimestampOnline: boolean;
 }
 
 /**
@@ -90,6 +97,8 @@ export type IndexState = 'valid' | 'invalid' | 'missing';
 /** A column as alterColumn leaves it at contract: its definition, and the comment the old column had. */
 export interface FinalColumn extends ColumnSpec {
   comment?: string;
+  /** MySQL/MariaDB: what the server sets the column to on every update of its row (`current_timestamp(3)`). */
+  onUpdate?: string;
   /**
    * The sequence the old column owned (PostgreSQL: a serial column's, or its
    * identity's), which the new column takes over, as the same kind of column.
@@ -302,7 +311,8 @@ export interface Dialect {
     spec: ColumnSpec,
     options: { invisible: boolean; notNullChecked?: string },
   ): Step | undefined;
-  setNotNull(table: string, column: string, spec: ColumnSpec): Step;
+  /** `spec`: the column as it is, all of it, where the engine restates a column to change it (MySQL/MariaDB MODIFY). */
+  setNotNull(table: string, column: string, spec: FinalColumn & { invisible?: boolean }): Step;
   renameColumn(table: string, from: string, to: string): Step;
   /**
    * Contract of an altered column: the old column goes and the helper takes

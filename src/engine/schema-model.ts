@@ -20,6 +20,8 @@ export interface ColumnModel {
   generated?: boolean;
   /** Its comment, if it has one: alterColumn carries it over to the column it builds. */
   comment?: string;
+  /** MySQL/MariaDB: its `ON UPDATE` value (`current_timestamp(3)`), which the server sets on every update of the row. */
+  onUpdate?: string;
   /** Numbered by the engine where a write leaves it out: a PostgreSQL identity column, a MySQL/MariaDB AUTO_INCREMENT one (`by default`). */
   identity?: 'always' | 'by default';
   /** PostgreSQL: the sequence the column owns (a serial column's, or its identity's), in its table's schema. */

@@ -8,6 +8,7 @@ import { SERIAL_INTEGERS } from '../lint/values';
 import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
 import {
   probedKey,
+  refuseNotNullTimestamp,
   refuseRewritingType,
   requireWalkKey,
   requireTable,
@@ -101,6 +102,9 @@ export class AddColumn implements Operation {
     }
     // Any other type the server rewrites the table for (the ones above have their own words).
     if (!this.serial(ctx)) refuseRewritingType(ctx, `addColumn ${this.table}.${this.column}`, this.spec.type);
+    // Filled in batches, the column is added nullable and made NOT NULL at contract.
+    if (this.spec.nullable === false && this.filled(ctx))
+      refuseNotNullTimestamp(ctx, `addColumn ${this.table}.${this.column}`, this.spec.type);
     if (this.spec.up !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
       requireWalkKey(ctx, this.table);

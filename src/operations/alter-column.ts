@@ -7,6 +7,7 @@ import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
 import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
 import {
+  refuseNotNullTimestamp,
   refuseRewritingType,
   requireColumn,
   requireWalkKey,
@@ -77,6 +78,23 @@ export class AlterColumn implements Operation {
       carried: this.carried(ctx),
       rebuilt: (index) => this.rebuiltDefinition(ctx, index, physical, helper),
     });
+    const final = this.final(old);
+    if (final.nullable === false) refuseNotNullTimestamp(ctx, what, final.type);
+    if (old.onUpdate !== undefined && this.onUpdate(old) === undefined)
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: the column has ON UPDATE ${old.onUpdate}, which a ${final.type} column cannot have`,
+        {
+          hint: 'keep a timestamp or datetime type, or drop ON UPDATE in an earlier migration',
+        },
+      );
+  }
+
+  /** MySQL/MariaDB: the old column's ON UPDATE, kept, at the new type's precision; undefined where the new type cannot have one. */
+  private onUpdate(old: ColumnModel): string | undefined {
+    if (old.onUpdate === undefined) return undefined;
+    const temporal = /^\s*(?:timestamp|datetime)\b\s*(?:\(\s*(\d)\s*\))?/i.exec(this.spec.type ?? old.type);
+    return temporal ? `current_timestamp(${temporal[1] ?? ''})` : undefined;
   }
 
   /**
@@ -225,7 +243,12 @@ export class AlterColumn implements Operation {
         source,
         physical,
         helper,
-        { ...final, comment: old.comment, ...(old.sequence ? { sequence: { name: old.sequence, identity: old.identity } } : {}) },
+        {
+          ...final,
+          comment: old.comment,
+          onUpdate: this.onUpdate(old),
+          ...(old.sequence ? { sequence: { name: old.sequence, identity: old.identity } } : {}),
+        },
         indexes.map((i) => i.name),
         placeholder ? [] : keyNames,
       ),

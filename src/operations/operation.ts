@@ -109,6 +109,20 @@ export interface Operation {
   defaultsToProbe?(): Array<{ type: string; default?: string }>;
 }
 
+/**
+ * Refuses to make a nullable TIMESTAMP column NOT NULL where the server
+ * cannot without blocking writes (capabilities.notNullTimestampOnline):
+ * contract would stop there, after the backfill, unable to go on.
+ */
+export function refuseNotNullTimestamp(ctx: PlanContext, what: string, type: string): void {
+  if (ctx.dialect.capabilities.notNullTimestampOnline || !/^\s*timestamp\b/i.test(type)) return;
+  throw new ValidationError(
+    ctx.migration,
+    `${what}: ${ctx.dialect.displayName} cannot make a nullable TIMESTAMP column NOT NULL without blocking writes (it copies the table under LOCK=SHARED), which contract would have to`,
+    { hint: 'use datetime, which it makes NOT NULL online, or keep the column nullable' },
+  );
+}
+
 /** Shared checks, so every operation words the same mistake the same way. */
 export function requireTable(ctx: PlanContext, table: string): void {
   const found = ctx.view.table(table);

@@ -4,6 +4,7 @@ import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import {
+  refuseNotNullTimestamp,
   requireColumn,
   requireWalkKey,
   sourceTable,
@@ -42,6 +43,8 @@ export class SetNotNull implements Operation {
       throw new ValidationError(ctx.migration, `setNotNull ${this.table}.${this.column}: needs { up: 'SQL that replaces NULLs' }`);
     }
     checkSqlFragment(ctx.dialect, ctx.migration, `setNotNull ${this.table}.${this.column}: up`, this.spec.up);
+    const { source, column } = this.physical(ctx);
+    refuseNotNullTimestamp(ctx, `setNotNull ${this.table}.${this.column}`, ctx.model.column(source, column)!.type);
   }
 
   private physical(ctx: PlanContext): { source: string; column: string; check: string } {
@@ -57,8 +60,17 @@ export class SetNotNull implements Operation {
     const { source, column, check } = this.physical(ctx);
     const model = ctx.model.column(source, column)!;
     model.nullable = false;
-    const spec = { type: model.type, nullable: false, default: model.default ?? undefined };
-    if (!ctx.dialect.validateConstraint) return [ctx.dialect.setNotNull(source, column, spec)];
+    if (!ctx.dialect.validateConstraint) {
+      const spec = {
+        type: model.collation ? `${model.type} ${model.collation}` : model.type,
+        nullable: false,
+        default: model.default ?? undefined,
+        onUpdate: model.onUpdate,
+        comment: model.comment,
+        invisible: model.invisible,
+      };
+      return [ctx.dialect.setNotNull(source, column, spec)];
+    }
     return [
       ctx.dialect.validateConstraint(source, check),
       ctx.dialect.finalizeColumn(source, column, { type: model.type, nullable: false }, { invisible: false, notNullChecked: check })!,

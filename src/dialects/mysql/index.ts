@@ -72,6 +72,7 @@ export class MysqlDialect implements Dialect {
     updateTriggerLocksRows: false,
     maxIdentifierLength: 64,
     movesIdentity: false,
+    notNullTimestampOnline: false,
     viewsHoldColumns: false,
   };
   readonly knex: Knex;
@@ -436,6 +437,7 @@ export class MysqlDialect implements Dialect {
         invisible: /\bINVISIBLE\b/i.test(String(c.extra ?? '')),
         generated: /\bGENERATED\b/i.test(String(c.extra ?? '')),
         ...(/\bauto_increment\b/i.test(String(c.extra ?? '')) ? { identity: 'by default' as const } : {}),
+        ...onUpdateOf(String(c.extra ?? '')),
         ...(ownCollation(c.collation, tableCollations.get(name))
           ? { collation: `CHARACTER SET ${this.quote(String(c.charset))} COLLATE ${this.quote(String(c.collation))}` }
           : {}),
@@ -604,9 +606,10 @@ export class MysqlDialect implements Dialect {
     return rows.map((r) => String(r.name));
   }
 
-  columnDefinition(name: string, spec: ColumnSpec, options: { invisible?: boolean } = {}): string {
+  columnDefinition(name: string, spec: ColumnSpec & { onUpdate?: string }, options: { invisible?: boolean } = {}): string {
     const parts = [this.quote(name), spec.type, spec.nullable === false ? 'NOT NULL' : 'NULL'];
     if (spec.default !== undefined) parts.push(`DEFAULT ${spec.default}`);
+    if (spec.onUpdate !== undefined) parts.push(`ON UPDATE ${spec.onUpdate}`);
     if (options.invisible) parts.push('INVISIBLE');
     return parts.join(' ');
   }
@@ -667,11 +670,11 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  setNotNull(table: string, column: string, spec: ColumnSpec): Step {
-    return step(
-      `set not null ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, { ...spec, nullable: false })}, LOCK=NONE`,
-    );
+  /** MODIFY restates the whole column: everything but NULL is written as it was, or it would be lost (a collation, a comment, ON UPDATE). */
+  setNotNull(table: string, column: string, spec: FinalColumn & { invisible?: boolean }): Step {
+    const definition = this.columnDefinition(column, { ...spec, nullable: false }, { invisible: spec.invisible });
+    const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
+    return step(`set not null ${table}.${column}`, `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${definition}${comment}, LOCK=NONE`);
   }
 
   renameColumn(table: string, from: string, to: string): Step {
@@ -1033,6 +1036,15 @@ function bridgeView(table: string): string {
 }
 
 /** Whether a column's collation is its own, not its table's: one a column added without saying would not get. */
+/**
+ * The column's ON UPDATE value as EXTRA shows it (`on update current_timestamp(3)`),
+ * written out anew from its precision: the only value the server allows there.
+ */
+function onUpdateOf(extra: string): { onUpdate?: string } {
+  const found = /\bon update current_timestamp(?:\((\d*)\))?/i.exec(extra);
+  return found ? { onUpdate: `current_timestamp(${found[1] ?? ''})` } : {};
+}
+
 function ownCollation(column: unknown, table: unknown): boolean {
   return column !== null && column !== undefined && table !== null && table !== undefined && String(column) !== String(table);
 }

@@ -76,6 +76,7 @@ export class PostgresDialect implements Dialect {
     updateTriggerLocksRows: true,
     maxIdentifierLength: 63,
     movesIdentity: true,
+    notNullTimestampOnline: true,
     viewsHoldColumns: true,
   };
   readonly rules = exactRules;
