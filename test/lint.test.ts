@@ -144,6 +144,21 @@ const CASES: RuleCase[] = [
     safe: [['expand', 'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID']],
   },
   {
+    rule: 'validate-constraint-in-same-transaction',
+    engine: 'postgres',
+    unsafe: [
+      [
+        'expand',
+        'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID; ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk',
+      ],
+    ],
+    safe: [
+      // Two strings: two op.sql operations, two transactions.
+      ['expand', 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID'],
+      ['expand', 'ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk'],
+    ],
+  },
+  {
     rule: 'add-unique-constraint-without-index',
     engine: 'postgres',
     unsafe: [['expand', 'ALTER TABLE orders ADD CONSTRAINT orders_code_key UNIQUE (code)']],
@@ -468,6 +483,36 @@ describe('lint(): migrations and operations', () => {
         line: undefined,
       },
     ]);
+  });
+
+  test('VALIDATE of a constraint added NOT VALID is flagged only inside the transaction that added it', async () => {
+    const fk = 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID';
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID';
+    const validate = (name: string) => `ALTER TABLE orders VALIDATE CONSTRAINT ${name}`;
+    const rules = async (operations: Operation[]) =>
+      (await lint([loaded('0001_fk', operations)], { engine: 'postgres' })).map((f) => [f.rule, f.phase, f.statement]);
+    // One phase string: one transaction, the ADD's lock held through the scan.
+    expect(await rules([op.sql({ expand: `${fk};\n${check};\n${validate('orders_amount_positive')}`, rollback: '' })])).toEqual([
+      ['validate-constraint-in-same-transaction', 'expand', validate('orders_amount_positive')],
+    ]);
+    expect(await rules([op.sql({ expand: '', contract: `${fk}; ${validate('orders_customer_fk')}`, rollback: '' })])).toEqual([
+      ['raw-sql-empty-expand', 'expand', 'op.sql({ expand: … })'],
+      ['validate-constraint-in-same-transaction', 'contract', validate('orders_customer_fk')],
+    ]);
+    // A statement that runs outside any transaction ends the one before it.
+    const between = `${fk}; CREATE INDEX CONCURRENTLY orders_amount_idx ON orders (amount); ${validate('orders_customer_fk')}`;
+    expect(await rules([op.sql({ expand: between, rollback: '' })])).toEqual([]);
+    // Separate operations, or expand then contract: separate transactions.
+    expect(await rules([op.sql({ expand: fk, rollback: '' }), op.sql({ expand: validate('orders_customer_fk'), rollback: '' })])).toEqual(
+      [],
+    );
+    expect(await rules([op.sql({ expand: fk, contract: validate('orders_customer_fk'), rollback: '' })])).toEqual([]);
+    // Another constraint's VALIDATE in the same transaction is fine.
+    expect(await rules([op.sql({ expand: `${fk}; ${validate('orders_other_fk')}`, rollback: '' })])).toEqual([]);
+    for (const parser of ['auto', 'tokens'] as const) {
+      const found = await lintSql(`${check}; ${validate('orders_amount_positive')}`, { engine: 'postgres', phase: 'contract', parser });
+      expect({ parser, rules: found.map((f) => f.rule) }).toEqual({ parser, rules: ['validate-constraint-in-same-transaction'] });
+    }
   });
 
   test('op.sql with an empty expand', async () => {

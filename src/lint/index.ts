@@ -3,6 +3,7 @@ import { captureCustomSql } from '../engine/custom';
 import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
+import { needsNoTransaction } from '../dialects/postgres/no-transaction';
 import { withoutForeignKeyChecks } from './token-facts';
 import { perRowValues } from './per-row';
 import { SERIAL_TYPES } from './values';
@@ -130,6 +131,8 @@ interface LintState {
 /** Runs the rules over statements in the order they would run, keeping what earlier ones did. */
 class Linter {
   #state: LintState = { newTables: new Set(), checks: [], foreignKeyChecksOff: false };
+  /** `table.name` of constraints added NOT VALID earlier in the transaction the next statement runs in. */
+  #notValidInTransaction = new Set<string>();
 
   constructor(
     private readonly analyzer: Analyzer,
@@ -148,11 +151,20 @@ class Linter {
     this.#state = { ...state, newTables: new Set(state.newTables), checks: state.checks.map((c) => ({ ...c })) };
   }
 
+  /**
+   * One op.sql phase string, or one statement a custom phase sends: raw SQL
+   * runs its statements in one transaction, but for those that cannot run in
+   * one (raw-sql.ts), each alone between transactions.
+   */
   sql(sql: string, phase: LintPhase): SqlFinding[] {
     const findings: SqlFinding[] = [];
+    this.#notValidInTransaction.clear();
     for (const statement of this.analyzer.statements(sql)) {
+      const alone = this.analyzer.engine === 'postgres' && needsNoTransaction(statement.sql);
+      if (alone) this.#notValidInTransaction.clear();
       findings.push(...this.statement(statement, phase));
       this.apply(statement.facts);
+      if (alone) this.#notValidInTransaction.clear();
     }
     return findings;
   }
@@ -212,6 +224,7 @@ class Linter {
       phase,
       lockTimeoutMs: this.lockTimeoutMs,
       hasValidatedNotNullCheck: (table, column) => this.#state.checks.some((c) => c.validated && c.table === table && c.column === column),
+      addedNotValidInTransaction: (table, name) => this.#notValidInTransaction.has(`${table}.${name}`),
     };
     const facts =
       this.#state.foreignKeyChecksOff && this.analyzer.engine === 'mysql' ? withoutForeignKeyChecks(statement.facts) : statement.facts;
@@ -261,6 +274,7 @@ class Linter {
           state.checks = state.checks.filter((c) => c.table !== f.table);
           break;
         case 'addConstraint':
+          if (f.notValid && f.name) this.#notValidInTransaction.add(`${f.table}.${f.name}`);
           if (f.notNullColumn) state.checks.push({ table: f.table, column: f.notNullColumn, name: f.name, validated: !f.notValid });
           break;
         case 'validateConstraint':

@@ -37,6 +37,8 @@ export interface RuleContext {
   readonly lockTimeoutMs: number;
   /** A validated CHECK (column IS NOT NULL) exists, so SET NOT NULL needs no scan. */
   hasValidatedNotNullCheck(table: string, column: string): boolean;
+  /** The constraint was added NOT VALID earlier in the transaction this statement runs in. */
+  addedNotValidInTransaction(table: string, name: string): boolean;
 }
 
 /** What the linter knows of one operation of a migration. */
@@ -244,7 +246,7 @@ export const RULES: readonly LintRule[] = [
     message: 'FOREIGN KEY without NOT VALID checks every row while writes are blocked',
     why: 'Adding a foreign key scans the whole table to check existing rows, holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table: writes to both wait for the scan.',
     instead:
-      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in a later statement or in contract: validation does not block writes.',
+      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own does not block writes.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
@@ -257,13 +259,30 @@ export const RULES: readonly LintRule[] = [
     id: 'add-check-without-not-valid',
     message: 'CHECK constraint without NOT VALID scans the table under an ACCESS EXCLUSIVE lock',
     why: 'Adding a CHECK constraint checks every existing row while holding an ACCESS EXCLUSIVE lock: no query can read or write the table until the scan ends.',
-    instead: 'ADD CONSTRAINT … CHECK (…) NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT, which scans without blocking writes.',
+    instead:
+      'ADD CONSTRAINT … CHECK (…) NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own scans without blocking writes.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
     check: (s) => {
       const f = first(s, 'addConstraint', (x) => x.constraint === 'check' && !x.notValid);
       return f && `${f.table}${f.name ? ` ${f.name}` : ''}`;
+    },
+  },
+  {
+    id: 'validate-constraint-in-same-transaction',
+    message: 'VALIDATE CONSTRAINT runs in the transaction that added the constraint NOT VALID, under its lock',
+    why: 'zmigrate runs the statements of one op.sql phase in one transaction (but for those that cannot run in one, such as CREATE INDEX CONCURRENTLY, which run alone). The lock ADD CONSTRAINT took is held until that transaction commits (SHARE ROW EXCLUSIVE on both tables for a foreign key, ACCESS EXCLUSIVE for a CHECK), so the scan of every row runs while writes wait (for a CHECK, reads too): NOT VALID then saves nothing.',
+    instead:
+      'VALIDATE CONSTRAINT in contract, or in a separate op.sql operation: it then runs in a transaction of its own and scans without blocking writes.',
+    engines: ['postgres'],
+    phases: ALL_PHASES,
+    scope: 'table',
+    check: (s, ctx) => {
+      const addedHere = (table: string, name: string) =>
+        s.facts.some((a) => a.kind === 'addConstraint' && a.notValid && a.table === table && a.name === name);
+      const f = first(s, 'validateConstraint', (x) => ctx.addedNotValidInTransaction(x.table, x.name) || addedHere(x.table, x.name));
+      return f && `${f.table} ${f.name}`;
     },
   },
   {

@@ -27,6 +27,7 @@ import {
   type RowAddress,
 } from '../dialect';
 import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { needsNoTransaction } from './no-transaction';
 import { bound, literalMarks, param } from '../bound-sql';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
@@ -159,10 +160,7 @@ export class PostgresDialect implements Dialect {
   }
 
   needsNoTransaction(statement: string): boolean {
-    return (
-      /\bCONCURRENTLY\b/i.test(statement) ||
-      /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|REINDEX\s+.*\bCONCURRENTLY)\b/i.test(statement)
-    );
+    return needsNoTransaction(statement);
   }
 
   missingPrivilege(error: unknown): string | undefined {
