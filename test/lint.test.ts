@@ -447,6 +447,34 @@ describe('ignore comments', () => {
     expect(await lintSql(hash, { engine: 'mysql', phase: 'expand' })).toEqual([]);
   });
 
+  test('an ignore comment after a statement, on its line, silences that statement, not the next', async () => {
+    const drop = (column: string) => `ALTER TABLE orders DROP COLUMN ${column}`;
+    const statements = async (sql: string, engine: LintEngine = 'postgres') =>
+      (await lintSql(sql, { engine, phase: 'expand' })).map((f) => f.statement);
+    expect(await statements(`${drop('a')}; -- zmigrate-lint-ignore drop-column-in-expand\n${drop('b')}`)).toEqual([drop('b')]);
+    expect(await statements(`${drop('a')};   /* zmigrate-lint-ignore drop-column-in-expand */\n${drop('b')};`)).toEqual([drop('b')]);
+    // The last statement: the comment is all that follows it.
+    expect(await statements(`${drop('a')};\n${drop('b')}; -- zmigrate-lint-ignore drop-column-in-expand\n`)).toEqual([drop('a')]);
+    expect(
+      await statements(`${drop('a')}, LOCK=NONE; # zmigrate-lint-ignore drop-column-in-expand\n${drop('b')}, LOCK=NONE`, 'mysql'),
+    ).toEqual([`${drop('b')}, LOCK=NONE`]);
+    // A comment on its own line, or followed by a statement on the same line, is before that statement.
+    expect(await statements(`${drop('a')};\n-- zmigrate-lint-ignore drop-column-in-expand\n${drop('b')}`)).toEqual([drop('a')]);
+    expect(await statements(`${drop('a')}; /* zmigrate-lint-ignore drop-column-in-expand */ ${drop('b')}`)).toEqual([drop('a')]);
+  });
+
+  test('an ignore comment may give a reason after the ids, set off by a colon or a full stop', async () => {
+    const found = async (comment: string) =>
+      (await lintSql(`${comment}\nALTER TABLE orders DROP COLUMN legacy, LOCK=NONE`, { engine: 'mysql', phase: 'expand' })).map(
+        (f) => f.rule,
+      );
+    expect(await found('-- zmigrate-lint-ignore drop-column-in-expand: unused since v3')).toEqual([]);
+    expect(await found('-- zmigrate-lint-ignore drop-column-in-expand. Unused since v3')).toEqual([]);
+    expect(await found('/* zmigrate-lint-ignore mysql-alter-without-lock-none, drop-column-in-expand: unused */')).toEqual([]);
+    // Words after the reason's colon are not ids.
+    expect(await found('-- zmigrate-lint-ignore mysql-alter-not-online: see drop-column-in-expand')).toEqual(['drop-column-in-expand']);
+  });
+
   test('a comment naming another rule silences nothing', async () => {
     const sql = `-- zmigrate-lint-ignore drop-column-in-expand\n${index}`;
     expect((await lintSql(sql, { engine: 'postgres', phase: 'expand' })).map((f) => f.rule)).toEqual(['create-index-without-concurrently']);

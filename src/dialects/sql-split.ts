@@ -18,17 +18,29 @@ export function splitSql(sql: string, options: LexOptions): string[] {
   return lexSql(sql, options).statements;
 }
 
-/** The statements of `sql`, and whether it holds a comment outside quotes. */
-export function lexSql(sql: string, options: LexOptions): { statements: string[]; hasComments: boolean } {
+/** Where a statement of `splitSql` is in the text it was split from: its trimmed text is `sql.slice(start, end)`. */
+export interface StatementSpan {
+  start: number;
+  end: number;
+}
+
+/** The statements of `sql`, where each is in it, and whether it holds a comment outside quotes. */
+export function lexSql(sql: string, options: LexOptions): { statements: string[]; spans: StatementSpan[]; hasComments: boolean } {
   const statements: string[] = [];
+  const spans: StatementSpan[] = [];
   let hasComments = false;
   let start = 0;
   let hasCode = false;
   let depth = 0;
   let i = 0;
   const push = (end: number) => {
-    const text = sql.slice(start, end).trim();
-    if (hasCode && text) statements.push(text);
+    const raw = sql.slice(start, end);
+    const text = raw.trim();
+    if (hasCode && text) {
+      statements.push(text);
+      const at = start + raw.length - raw.trimStart().length;
+      spans.push({ start: at, end: at + text.length });
+    }
     hasCode = false;
   };
   while (i < sql.length) {
@@ -73,7 +85,7 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
     }
   }
   push(sql.length);
-  return { statements, hasComments };
+  return { statements, spans, hasComments };
 }
 
 /** BEGIN (of a compound statement) and CASE open a block; END closes one, but END IF / LOOP / WHILE / REPEAT do not. */
