@@ -648,6 +648,40 @@ describe('zmigrate lint (CLI)', () => {
     expect(result.stderr).toBe('');
   });
 
+  test('each finding has the line of its own statement, though statements start alike or repeat another phase', async () => {
+    const file = `import { defineMigration, op } from 'zmigrate';
+
+export default defineMigration({
+  operations: [
+    op.sql({
+      expand: \`
+        ALTER TABLE orders
+          ADD COLUMN note text;
+        ALTER TABLE orders
+          DROP COLUMN legacy;
+        ALTER TABLE orders
+          DROP COLUMN other;
+      \`,
+      contract: \`
+        ALTER TABLE orders
+          ALTER COLUMN amount TYPE bigint;
+      \`,
+      rollback: '',
+    }),
+    op.sql({ expand: 'ALTER TABLE orders DROP COLUMN third', rollback: '' }),
+  ],
+});
+`;
+    const result = await runCli(['lint', '--json', '--dir', migrationsDir({ '0001_lines.ts': file })]);
+    const found = (JSON.parse(result.stdout) as { findings: Array<{ rule: string; phase: string; line: number }> }).findings;
+    expect(found.map((f) => [f.rule, f.phase, f.line])).toEqual([
+      ['drop-column-in-expand', 'expand', 9],
+      ['drop-column-in-expand', 'expand', 11],
+      ['drop-column-in-expand', 'expand', 20],
+      ['column-type-change-rewrites-table', 'contract', 15],
+    ]);
+  });
+
   test('tty: clean migrations exit 0', async () => {
     const dir = migrationsDir({ '0001_safe.ts': SAFE_FILE });
     const result = await runCli(['lint', '--dir', dir]);
