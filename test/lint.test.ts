@@ -239,6 +239,9 @@ const CASES: RuleCase[] = [
     unsafe: [['expand', 'ALTER TABLE orders ADD COLUMN priority int NULL INVISIBLE']],
     safe: [
       ['expand', 'ALTER TABLE orders ADD COLUMN priority int NULL INVISIBLE, LOCK=NONE'],
+      // MariaDB: ONLINE is LOCK=NONE.
+      ['expand', 'ALTER ONLINE TABLE orders ADD COLUMN rank int NULL'],
+      ['expand', 'ALTER ONLINE IGNORE TABLE orders ADD COLUMN score int NULL'],
       // Metadata only: instant whatever the options.
       ['contract', 'ALTER TABLE orders ALTER COLUMN priority SET DEFAULT 0'],
     ],

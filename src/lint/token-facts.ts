@@ -17,9 +17,14 @@ export function factsFromTokens(
   if (c.acceptWords('CREATE')) return create(c);
   if (c.acceptWords('DROP')) return { facts: drop(c) };
   if (c.acceptWords('ALTER')) {
-    c.acceptWords('ONLINE');
+    // MariaDB: ALTER ONLINE TABLE is ALTER TABLE … LOCK=NONE (node-sql-parser rejects it, so it is read here).
+    const online = c.acceptWords('ONLINE');
     c.acceptWords('IGNORE');
-    if (c.acceptWords('TABLE')) return alterTable(c);
+    if (c.acceptWords('TABLE')) {
+      const altered = alterTable(c);
+      if (online && altered.alter) altered.alter.lock ??= 'NONE';
+      return altered;
+    }
     return { facts: [{ kind: 'ddl', what: `ALTER ${c.peekWord() ?? ''}`.trim() }] };
   }
   if (c.acceptWords('RENAME')) {
