@@ -546,6 +546,21 @@ describe('lint(): migrations and operations', () => {
     }
   });
 
+  test('SET foreign_key_checks = 0 lasts for its phase of its migration only: the next may run in another session', async () => {
+    const off = op.sql({ expand: 'SET SESSION foreign_key_checks = 0', rollback: '' });
+    const fk = 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id), LOCK=NONE';
+    const rules = async (migrations: LoadedMigration[]) =>
+      (await lint(migrations, { engine: 'mysql' })).map((f) => [f.migration, f.phase, f.rule]);
+    expect(await rules([loaded('0001_off', [off, op.sql({ expand: fk, rollback: '' })])])).toEqual([]);
+    expect(await rules([loaded('0001_off', [off]), loaded('0002_fk', [op.sql({ expand: fk, rollback: '' })])])).toEqual([
+      ['0002_fk', 'expand', 'mysql-alter-not-online'],
+    ]);
+    expect(await rules([loaded('0001_off', [off, op.sql({ expand: '', contract: fk, rollback: '' })])])).toEqual([
+      ['0001_off', 'expand', 'raw-sql-empty-expand'],
+      ['0001_off', 'contract', 'mysql-alter-not-online'],
+    ]);
+  });
+
   test('op.sql with an empty expand', async () => {
     const found = await lint([loaded('0001_cleanup', [op.sql({ expand: '', contract: 'DROP TABLE legacy' })])], { engine: 'postgres' });
     expect(found.map((f) => [f.rule, f.phase])).toEqual([['raw-sql-empty-expand', 'expand']]);

@@ -153,6 +153,8 @@ class Linter {
 
   startPhase(_phase: LintPhase, createdTables: string[] = []): void {
     this.#state.newTables = new Set(createdTables.map((t) => this.fold(t)));
+    // Each phase of each migration may run in a later run, on a new session: a session setting does not carry over.
+    this.#state.foreignKeyChecksOff = false;
   }
 
   snapshot(): LintState {
