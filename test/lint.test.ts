@@ -315,6 +315,20 @@ describe('lint rules', () => {
     expect(alter).toEqual([]);
   });
 
+  test('mysql-alter-without-lock-none advises ALGORITHM=INSTANT first: LOCK=NONE turns an instant change into a rebuild on MySQL 8', () => {
+    const docs = readFileSync(path.resolve(__dirname, '..', 'docs', 'lint.md'), 'utf8');
+    const section = docs.slice(docs.indexOf('### `mysql-alter-without-lock-none`')).split('\n### ')[0];
+    for (const advice of [
+      RULES.find((r) => r.id === 'mysql-alter-without-lock-none')!.instead,
+      section.slice(section.indexOf('**Instead:**')),
+    ]) {
+      const text = advice.replace(/\s+/g, ' ');
+      expect(text.indexOf('ALGORITHM=INSTANT')).toBeGreaterThan(-1);
+      expect(text.indexOf('ALGORITHM=INSTANT')).toBeLessThan(text.indexOf('LOCK=NONE'));
+      expect(text).toContain('INPLACE');
+    }
+  });
+
   test('more changes MySQL/MariaDB cannot make online', async () => {
     for (const sql of [
       'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0)',

@@ -398,7 +398,7 @@ export const RULES: readonly LintRule[] = [
     message: 'ALTER TABLE without LOCK=NONE may fall back to blocking writes',
     why: 'Without a LOCK clause MySQL/MariaDB pick the best algorithm they can: if the change cannot be made in place (a type change, an older server, a table format without instant ADD COLUMN) they silently copy the table and block writes meanwhile. (Changes of metadata only and plain index builds never fall back, and are not flagged.)',
     instead:
-      'Add `, LOCK=NONE` (or `, ALGORITHM=INSTANT`) to the ALTER: the server then runs it online or fails at once, before anything is locked. zmigrate adds LOCK=NONE to the ALTERs it generates.',
+      'Say how the ALTER may run, so the server runs it so or fails at once, before anything is locked: `, ALGORITHM=INSTANT` where the change allows it (ADD COLUMN on MySQL 8.0+ and MariaDB 10.3+; DROP COLUMN on MySQL 8.0.29+ and MariaDB 10.4+), else `, LOCK=NONE`. Not LOCK=NONE for an instant change on MySQL: it makes MySQL choose INPLACE, a rebuild of the table, over INSTANT (MariaDB keeps it instant). zmigrate adds LOCK=NONE to the ALTERs it generates, and on MariaDB tries ALGORITHM=INSTANT first.',
     engines: ['mysql'],
     phases: ALL_PHASES,
     scope: 'table',
