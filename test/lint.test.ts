@@ -714,6 +714,47 @@ export default defineMigration({
     ]);
   });
 
+  test('a TypeScript phase that fails on the recording knex is a note naming it; the other migrations are linted', async () => {
+    const counting = `import { defineMigration } from 'zmigrate';
+
+export default defineMigration({
+  expand: async ({ knex }) => {
+    const [row] = await knex('orders').count({ n: '*' });
+    if (Number(row.n) > 0) await knex.raw('ALTER TABLE orders DROP COLUMN legacy');
+  },
+});
+`;
+    const dir = migrationsDir({ '0001_count.ts': counting, '0002_unsafe.ts': UNSAFE_FILE });
+    const json = await runCli(['lint', '--json', '--dir', dir]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      engine: 'postgres',
+      findings: [expect.objectContaining({ migration: '0002_unsafe', rule: 'create-index-without-concurrently' })],
+      notes: [
+        {
+          migration: '0001_count',
+          phase: 'expand',
+          message: expect.stringMatching(/^the TypeScript expand phase was not linted: .*\(Cannot read properties of undefined/),
+          file: path.join(dir, '0001_count.ts'),
+          line: 4,
+        },
+      ],
+    });
+    // Alone, it exits 0: the migration is valid; lint says what it could not see.
+    const alone = migrationsDir({ '0001_count.ts': counting });
+    const tty = await runCli(['lint', '--dir', alone]);
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toContain(
+      `${path.join(alone, '0001_count.ts')}:4 0001_count · expand not linted\n  the TypeScript expand phase was not linted`,
+    );
+    expect(tty.stdout).toContain('✓ no unsafe SQL in 1 migration; 1 TypeScript phase not linted (postgres)');
+    const github = await runCli(['lint', '--format', 'github'], { cwd: path.dirname(alone) });
+    expect(github.code).toBe(0);
+    expect(github.stdout).toMatch(
+      /^::warning file=migrations\/0001_count\.ts,line=4,title=zmigrate lint%3A not linted \(expand\)::the TypeScript/,
+    );
+  });
+
   test('tty: clean migrations exit 0', async () => {
     const dir = migrationsDir({ '0001_safe.ts': SAFE_FILE });
     const result = await runCli(['lint', '--dir', dir]);

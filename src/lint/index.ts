@@ -32,6 +32,24 @@ export interface LintFinding extends SqlFinding {
   line?: number;
 }
 
+/**
+ * A migration's TypeScript phase that lint could not run: it needs what a
+ * recording knex cannot give (rows, a real connection). Not a finding: the
+ * migration may well be safe; lint just did not see what it sends.
+ */
+export interface LintNote {
+  migration: string;
+  file: string;
+  phase: LintPhase;
+  line?: number;
+  message: string;
+}
+
+export interface LintReport {
+  findings: LintFinding[];
+  notes: LintNote[];
+}
+
 export interface LintOptions {
   engine: LintEngine;
   /** The lock timeout zmigrate runs with, in ms (default 500, as the CLI's --lock-timeout). */
@@ -49,8 +67,14 @@ const DEFAULT_LOCK_TIMEOUT_MS = 500;
  * suite lints it (it must come out clean).
  */
 export async function lint(migrations: readonly LoadedMigration[], options: LintOptions): Promise<LintFinding[]> {
+  return (await lintReport(migrations, options)).findings;
+}
+
+/** As lint(), with a note for each TypeScript phase that could not be linted. */
+export async function lintReport(migrations: readonly LoadedMigration[], options: LintOptions): Promise<LintReport> {
   const linter = new Linter(await createAnalyzer(options.engine, options), options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const findings: LintFinding[] = [];
+  const notes: LintNote[] = [];
   for (const migration of migrations) {
     const locator = new SourceLocator(await fs.readFile(migration.file, 'utf8').catch(() => ''));
     const operations = migration.migration.operations;
@@ -71,8 +95,22 @@ export async function lint(migrations: readonly LoadedMigration[], options: Lint
       const fn = migration.migration[phase];
       if (!fn) return;
       const flavour = options.engine === 'postgres' ? 'postgres' : 'mysql';
-      const statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
       const at = locator.customPhase(phase);
+      let statements: string[];
+      try {
+        statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
+      } catch (error) {
+        // A migration file's errors may come from another realm, where `instanceof Error` is false.
+        const why = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as Error).message : String(error);
+        notes.push({
+          migration: migration.name,
+          file: migration.file,
+          phase,
+          line: locator.line(at),
+          message: `the TypeScript ${phase} phase was not linted: it failed on lint's recording knex, which runs nothing and returns no rows (${why})`,
+        });
+        return;
+      }
       const lineOf = locator.statements(at ?? 0, Infinity, at);
       for (const sql of statements) report(linter.sqlByStatement(sql, phase), lineOf);
     };
@@ -92,7 +130,7 @@ export async function lint(migrations: readonly LoadedMigration[], options: Lint
     linter.restore(afterContract);
     findings.push(...located.sort((a, b) => LINT_PHASES.indexOf(a.phase) - LINT_PHASES.indexOf(b.phase) || (a.line ?? 0) - (b.line ?? 0)));
   }
-  return findings;
+  return { findings, notes };
 }
 
 /**
