@@ -168,6 +168,30 @@ const CASES: RuleCase[] = [
     ],
   },
   {
+    rule: 'rebuild-blocks-table',
+    engine: 'postgres',
+    unsafe: [['contract', 'REINDEX TABLE orders']],
+    safe: [['contract', 'REINDEX TABLE CONCURRENTLY orders']],
+  },
+  {
+    rule: 'lock-table',
+    engine: 'postgres',
+    unsafe: [['expand', 'LOCK TABLE orders IN SHARE MODE']],
+    safe: [['expand', 'LOCK TABLE orders IN ROW EXCLUSIVE MODE']],
+  },
+  {
+    rule: 'truncate-in-expand',
+    engine: 'postgres',
+    unsafe: [['expand', 'TRUNCATE orders']],
+    safe: [['contract', 'TRUNCATE orders']],
+  },
+  {
+    rule: 'truncate-in-expand',
+    engine: 'mysql',
+    unsafe: [['expand', 'TRUNCATE TABLE orders']],
+    safe: [['expand', 'CREATE TABLE audit (id bigint PRIMARY KEY); TRUNCATE TABLE audit']],
+  },
+  {
     rule: 'set-not-null-in-expand',
     engine: 'postgres',
     unsafe: [['expand', 'ALTER TABLE orders ALTER COLUMN note SET NOT NULL']],
@@ -346,6 +370,62 @@ describe('lint rules', () => {
       phase: 'contract',
     });
     expect(replaced).toEqual([]);
+  });
+
+  test('PostgreSQL statements that lock a table for a rebuild, or at all, or empty it', async () => {
+    const unsafe: Array<[string, string]> = [
+      ['REINDEX TABLE orders', 'REINDEX TABLE on orders'],
+      ['REINDEX (VERBOSE) INDEX orders_pkey', 'REINDEX INDEX orders_pkey'],
+      ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
+      ['VACUUM FULL orders', 'VACUUM FULL on orders'],
+      ['VACUUM (FULL, ANALYZE) public.orders', 'VACUUM FULL on orders'],
+      ['CLUSTER orders USING orders_pkey', 'CLUSTER on orders'],
+      ['CLUSTER', 'CLUSTER'],
+      ['REFRESH MATERIALIZED VIEW order_totals', 'REFRESH MATERIALIZED VIEW on order_totals'],
+      ['ALTER TABLE orders SET TABLESPACE fast_disk', 'SET TABLESPACE on orders'],
+      ['ALTER TABLE orders SET LOGGED', 'SET LOGGED on orders'],
+      ['ALTER TABLE orders SET UNLOGGED', 'SET UNLOGGED on orders'],
+      [
+        'ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room WITH =, during WITH &&)',
+        'ADD CONSTRAINT … EXCLUDE on bookings',
+      ],
+      ['LOCK TABLE orders', 'IN ACCESS EXCLUSIVE MODE on orders'],
+      ['LOCK orders IN SHARE ROW EXCLUSIVE MODE NOWAIT', 'IN SHARE ROW EXCLUSIVE MODE on orders'],
+      ['TRUNCATE TABLE ONLY orders RESTART IDENTITY', 'orders'],
+    ];
+    const safe = [
+      'REINDEX INDEX CONCURRENTLY orders_pkey',
+      'REINDEX (CONCURRENTLY) TABLE orders',
+      'VACUUM orders',
+      'VACUUM (ANALYZE) orders',
+      'ANALYZE orders',
+      'REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals',
+      'LOCK TABLE orders IN ROW EXCLUSIVE MODE',
+      'LOCK TABLE orders IN SHARE UPDATE EXCLUSIVE MODE',
+      'ALTER TABLE orders SET (fillfactor = 90)',
+    ];
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const [sql, detail] of unsafe) {
+        const found = await lintSql(sql, { engine: 'postgres', phase: 'expand', parser });
+        expect({ sql, parser, messages: found.map((f) => f.message.replace(/^.*\((.*)\)$/, '$1')) }).toEqual({
+          sql,
+          parser,
+          messages: [detail],
+        });
+      }
+      for (const sql of safe)
+        expect({ sql, parser, found: await lintSql(sql, { engine: 'postgres', phase: 'expand', parser }) }).toEqual({
+          sql,
+          parser,
+          found: [],
+        });
+      // A table created earlier in the same phase: nothing uses it yet.
+      const fresh = await lintSql(
+        'CREATE TABLE audit (id bigint PRIMARY KEY, at timestamptz); ALTER TABLE audit SET UNLOGGED; LOCK TABLE audit; TRUNCATE audit; CLUSTER audit USING audit_pkey; REINDEX TABLE audit',
+        { engine: 'postgres', phase: 'expand', parser },
+      );
+      expect({ parser, fresh }).toEqual({ parser, fresh: [] });
+    }
   });
 
   test('per-row values in ADD COLUMN: serial, identity, stored generated columns, AUTO_INCREMENT', async () => {

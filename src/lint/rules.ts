@@ -106,6 +106,9 @@ const SCHEMA_CHANGES: ReadonlySet<Fact['kind']> = new Set([
   'ddl',
 ]);
 
+/** PostgreSQL LOCK TABLE modes that conflict with ROW EXCLUSIVE, which INSERT, UPDATE and DELETE take. */
+const BLOCKING_LOCK_MODES: ReadonlySet<string> = new Set(['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE']);
+
 export const RULES: readonly LintRule[] = [
   {
     id: 'create-index-without-concurrently',
@@ -298,6 +301,47 @@ export const RULES: readonly LintRule[] = [
       const f = first(s, 'addConstraint', (x) => (x.constraint === 'unique' || x.constraint === 'primary') && !x.usingIndex);
       return f && `${f.constraint === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} on ${f.table}`;
     },
+  },
+  {
+    id: 'rebuild-blocks-table',
+    message: 'this statement rebuilds a table, index or materialized view while queries on it wait',
+    why: 'VACUUM FULL, CLUSTER and ALTER TABLE … SET TABLESPACE / SET LOGGED / SET UNLOGGED rewrite the whole table under an ACCESS EXCLUSIVE lock: no query can read or write it until the copy ends. REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the index, for the whole build. REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while its query reruns. ADD CONSTRAINT … EXCLUDE builds its index under an ACCESS EXCLUSIVE lock.',
+    instead:
+      'REINDEX … CONCURRENTLY (PostgreSQL 12+); REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index); pg_repack or pg_squeeze instead of VACUUM FULL and CLUSTER. SET TABLESPACE / LOGGED / UNLOGGED and exclusion constraints have no online form: do them on a table no app uses yet (created earlier in the same phase), or in a maintenance window, silencing the rule.',
+    engines: ['postgres'],
+    phases: ALL_PHASES,
+    scope: 'table',
+    check: (s) => {
+      const rebuild = first(s, 'rebuild');
+      if (rebuild) return rebuild.table ? `${rebuild.what} on ${rebuild.table}` : rebuild.what;
+      const exclude = first(s, 'addConstraint', (x) => x.constraint === 'exclude');
+      return exclude && `ADD CONSTRAINT … EXCLUDE on ${exclude.table}`;
+    },
+  },
+  {
+    id: 'lock-table',
+    message: 'LOCK TABLE blocks writes to the table until the transaction ends',
+    why: 'LOCK TABLE in SHARE mode or stronger (ACCESS EXCLUSIVE when no mode is given) blocks every INSERT, UPDATE and DELETE on the table (ACCESS EXCLUSIVE every read too) until the transaction commits: zmigrate runs the statements of one op.sql phase in one transaction, so the lock lasts through every statement after it. While it waits for the lock, every new query on the table queues behind it.',
+    instead:
+      'Leave locking to the statements that need it: zmigrate runs each under a short lock timeout, with retries. If you need a lock, take one that lets writes through (ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE or weaker).',
+    engines: ['postgres'],
+    phases: ALL_PHASES,
+    scope: 'table',
+    check: (s) => {
+      const f = first(s, 'lockTable', (x) => BLOCKING_LOCK_MODES.has(x.mode));
+      return f && `IN ${f.mode} MODE on ${f.table}`;
+    },
+  },
+  {
+    id: 'truncate-in-expand',
+    message: 'TRUNCATE during expand deletes the rows the old app still uses',
+    why: 'The old app reads and writes the table until contract; TRUNCATE deletes every row at once, and zmigrate rollback cannot bring them back. On PostgreSQL it also takes an ACCESS EXCLUSIVE lock on the table.',
+    instead:
+      'Empty the table in contract, once only the new app runs (or DELETE the rows the new version no longer needs, in batches). A table created earlier in the same phase is not flagged.',
+    engines: BOTH,
+    phases: ['expand'],
+    scope: 'table',
+    check: (s) => first(s, 'truncate')?.table,
   },
   {
     id: 'set-not-null-in-expand',
