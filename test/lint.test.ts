@@ -10,7 +10,7 @@ import { defineMigration, op, type Operation } from '../src';
 import { lint, lintSql, lintStatements, RULES, type LintEngine, type LintPhase } from '../src/lint';
 import { createAnalyzer } from '../src/lint/analyze';
 import type { LoadedMigration } from '../src/migration/loader';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, runCli, withMigrator } from './support/cli';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 
 type Step = [LintPhase, string];
@@ -927,6 +927,55 @@ export default defineMigration({
     const bad = await runCli(['lint', '--dir', broken]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('0001_broken.ts');
+  });
+});
+
+describe('PostgreSQL 14+ BEGIN ATOMIC bodies', () => {
+  const fn = `CREATE FUNCTION order_total(qty integer, price integer) RETURNS integer LANGUAGE sql
+BEGIN ATOMIC
+  SELECT CASE WHEN qty > 0 THEN qty * price ELSE 0 END;
+END`;
+  const procedure = `CREATE OR REPLACE PROCEDURE reset_marks() LANGUAGE sql
+BEGIN ATOMIC
+  UPDATE marks SET label = 'a' WHERE id = 1;
+  INSERT INTO marks VALUES (2, 'b');
+END`;
+
+  test('a body with semicolons is one statement, parsed and linted as one', async () => {
+    const pg = await createAnalyzer('postgres');
+    const sql = `${fn};\n${procedure};\nUPDATE marks SET label = CASE WHEN id > 1 THEN 'x' END; END;\nCREATE INDEX marks_label_idx ON marks (label)`;
+    expect(pg.statements(sql).map((s) => [s.parser, s.syntaxError, s.code])).toEqual([
+      ['libpg-query', undefined, fn],
+      ['libpg-query', undefined, procedure],
+      ['libpg-query', undefined, "UPDATE marks SET label = CASE WHEN id > 1 THEN 'x' END"],
+      ['libpg-query', undefined, 'END'],
+      ['libpg-query', undefined, 'CREATE INDEX marks_label_idx ON marks (label)'],
+    ]);
+    const found = await lintSql(`${fn};\nCREATE INDEX marks_label_idx ON marks (label)`, { engine: 'postgres', phase: 'expand' });
+    expect(found.map((f) => [f.rule, f.statement])).toEqual([
+      ['create-index-without-concurrently', 'CREATE INDEX marks_label_idx ON marks (label)'],
+    ]);
+  });
+
+  test('op.sql with BEGIN ATOMIC routines runs on PostgreSQL', async () => {
+    const db = await createTestDatabase('postgres');
+    const expand = `CREATE TABLE marks (id integer PRIMARY KEY, label text); INSERT INTO marks VALUES (1, 'z');\n${fn};\n${procedure};\nCALL reset_marks()`;
+    const dir = migrationsDir({
+      '0001_atomic.ts': migrationSource([
+        `op.sql({ expand: ${JSON.stringify(expand)}, rollback: 'DROP PROCEDURE reset_marks; DROP FUNCTION order_total; DROP TABLE marks' })`,
+      ]),
+    });
+    try {
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      const { rows } = (await db.knex.raw(
+        "SELECT order_total(2, 5) AS total, (SELECT string_agg(label, ',' ORDER BY id) FROM marks) AS labels",
+      )) as {
+        rows: unknown[];
+      };
+      expect(rows).toEqual([{ total: 10, labels: 'a,b' }]);
+    } finally {
+      await db.drop();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { lexSql, type LexOptions, type StatementSpan } from '../dialects/sql-split';
+import { lexSql, MYSQL_LEX, POSTGRES_LEX, type LexOptions, type StatementSpan } from '../dialects/sql-split';
 import { factsFromMysql, loadMysqlParser } from './mysql';
 import { factsFromPostgres, loadPostgresParser } from './postgres';
 import type { AnalyzedStatement, LintEngine } from './statement';
@@ -6,10 +6,7 @@ import { factsFromTokens } from './token-facts';
 import { ignoreDirectives, tokenize } from './tokens';
 
 /** Statements are split as the dialects split them when zmigrate runs them. */
-const LEX: Record<LintEngine, LexOptions> = {
-  postgres: { dollarQuotes: true, backticks: false, backslashEscapes: false },
-  mysql: { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true },
-};
+const LEX: Record<LintEngine, LexOptions> = { postgres: POSTGRES_LEX, mysql: MYSQL_LEX };
 
 export interface ParsedStatement extends AnalyzedStatement {
   /** The statement without its leading comments. */
