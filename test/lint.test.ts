@@ -10,7 +10,7 @@ import { defineMigration, op, type Operation } from '../src';
 import { lint, lintSql, lintStatements, RULES, type LintEngine, type LintPhase } from '../src/lint';
 import { createAnalyzer } from '../src/lint/analyze';
 import type { LoadedMigration } from '../src/migration/loader';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, runCli, withMigrator } from './support/cli';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 
 type Step = [LintPhase, string];
@@ -144,6 +144,21 @@ const CASES: RuleCase[] = [
     safe: [['expand', 'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID']],
   },
   {
+    rule: 'validate-constraint-in-same-transaction',
+    engine: 'postgres',
+    unsafe: [
+      [
+        'expand',
+        'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID; ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk',
+      ],
+    ],
+    safe: [
+      // Two strings: two op.sql operations, two transactions.
+      ['expand', 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID'],
+      ['expand', 'ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk'],
+    ],
+  },
+  {
     rule: 'add-unique-constraint-without-index',
     engine: 'postgres',
     unsafe: [['expand', 'ALTER TABLE orders ADD CONSTRAINT orders_code_key UNIQUE (code)']],
@@ -151,6 +166,30 @@ const CASES: RuleCase[] = [
       ['expand', 'CREATE UNIQUE INDEX CONCURRENTLY orders_code_key ON orders (code)'],
       ['contract', 'ALTER TABLE orders ADD CONSTRAINT orders_code_key UNIQUE USING INDEX orders_code_key'],
     ],
+  },
+  {
+    rule: 'rebuild-blocks-table',
+    engine: 'postgres',
+    unsafe: [['contract', 'REINDEX TABLE orders']],
+    safe: [['contract', 'REINDEX TABLE CONCURRENTLY orders']],
+  },
+  {
+    rule: 'lock-table',
+    engine: 'postgres',
+    unsafe: [['expand', 'LOCK TABLE orders IN SHARE MODE']],
+    safe: [['expand', 'LOCK TABLE orders IN ROW EXCLUSIVE MODE']],
+  },
+  {
+    rule: 'truncate-in-expand',
+    engine: 'postgres',
+    unsafe: [['expand', 'TRUNCATE orders']],
+    safe: [['contract', 'TRUNCATE orders']],
+  },
+  {
+    rule: 'truncate-in-expand',
+    engine: 'mysql',
+    unsafe: [['expand', 'TRUNCATE TABLE orders']],
+    safe: [['expand', 'CREATE TABLE audit (id bigint PRIMARY KEY); TRUNCATE TABLE audit']],
   },
   {
     rule: 'set-not-null-in-expand',
@@ -224,6 +263,9 @@ const CASES: RuleCase[] = [
     unsafe: [['expand', 'ALTER TABLE orders ADD COLUMN priority int NULL INVISIBLE']],
     safe: [
       ['expand', 'ALTER TABLE orders ADD COLUMN priority int NULL INVISIBLE, LOCK=NONE'],
+      // MariaDB: ONLINE is LOCK=NONE.
+      ['expand', 'ALTER ONLINE TABLE orders ADD COLUMN rank int NULL'],
+      ['expand', 'ALTER ONLINE IGNORE TABLE orders ADD COLUMN score int NULL'],
       // Metadata only: instant whatever the options.
       ['contract', 'ALTER TABLE orders ALTER COLUMN priority SET DEFAULT 0'],
     ],
@@ -297,6 +339,20 @@ describe('lint rules', () => {
     expect(alter).toEqual([]);
   });
 
+  test('mysql-alter-without-lock-none advises ALGORITHM=INSTANT first: LOCK=NONE turns an instant change into a rebuild on MySQL 8', () => {
+    const docs = readFileSync(path.resolve(__dirname, '..', 'docs', 'lint.md'), 'utf8');
+    const section = docs.slice(docs.indexOf('### `mysql-alter-without-lock-none`')).split('\n### ')[0];
+    for (const advice of [
+      RULES.find((r) => r.id === 'mysql-alter-without-lock-none')!.instead,
+      section.slice(section.indexOf('**Instead:**')),
+    ]) {
+      const text = advice.replace(/\s+/g, ' ');
+      expect(text.indexOf('ALGORITHM=INSTANT')).toBeGreaterThan(-1);
+      expect(text.indexOf('ALGORITHM=INSTANT')).toBeLessThan(text.indexOf('LOCK=NONE'));
+      expect(text).toContain('INPLACE');
+    }
+  });
+
   test('more changes MySQL/MariaDB cannot make online', async () => {
     for (const sql of [
       'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0)',
@@ -314,6 +370,62 @@ describe('lint rules', () => {
       phase: 'contract',
     });
     expect(replaced).toEqual([]);
+  });
+
+  test('PostgreSQL statements that lock a table for a rebuild, or at all, or empty it', async () => {
+    const unsafe: Array<[string, string]> = [
+      ['REINDEX TABLE orders', 'REINDEX TABLE on orders'],
+      ['REINDEX (VERBOSE) INDEX orders_pkey', 'REINDEX INDEX orders_pkey'],
+      ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
+      ['VACUUM FULL orders', 'VACUUM FULL on orders'],
+      ['VACUUM (FULL, ANALYZE) public.orders', 'VACUUM FULL on orders'],
+      ['CLUSTER orders USING orders_pkey', 'CLUSTER on orders'],
+      ['CLUSTER', 'CLUSTER'],
+      ['REFRESH MATERIALIZED VIEW order_totals', 'REFRESH MATERIALIZED VIEW on order_totals'],
+      ['ALTER TABLE orders SET TABLESPACE fast_disk', 'SET TABLESPACE on orders'],
+      ['ALTER TABLE orders SET LOGGED', 'SET LOGGED on orders'],
+      ['ALTER TABLE orders SET UNLOGGED', 'SET UNLOGGED on orders'],
+      [
+        'ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room WITH =, during WITH &&)',
+        'ADD CONSTRAINT … EXCLUDE on bookings',
+      ],
+      ['LOCK TABLE orders', 'IN ACCESS EXCLUSIVE MODE on orders'],
+      ['LOCK orders IN SHARE ROW EXCLUSIVE MODE NOWAIT', 'IN SHARE ROW EXCLUSIVE MODE on orders'],
+      ['TRUNCATE TABLE ONLY orders RESTART IDENTITY', 'orders'],
+    ];
+    const safe = [
+      'REINDEX INDEX CONCURRENTLY orders_pkey',
+      'REINDEX (CONCURRENTLY) TABLE orders',
+      'VACUUM orders',
+      'VACUUM (ANALYZE) orders',
+      'ANALYZE orders',
+      'REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals',
+      'LOCK TABLE orders IN ROW EXCLUSIVE MODE',
+      'LOCK TABLE orders IN SHARE UPDATE EXCLUSIVE MODE',
+      'ALTER TABLE orders SET (fillfactor = 90)',
+    ];
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const [sql, detail] of unsafe) {
+        const found = await lintSql(sql, { engine: 'postgres', phase: 'expand', parser });
+        expect({ sql, parser, messages: found.map((f) => f.message.replace(/^.*\((.*)\)$/, '$1')) }).toEqual({
+          sql,
+          parser,
+          messages: [detail],
+        });
+      }
+      for (const sql of safe)
+        expect({ sql, parser, found: await lintSql(sql, { engine: 'postgres', phase: 'expand', parser }) }).toEqual({
+          sql,
+          parser,
+          found: [],
+        });
+      // A table created earlier in the same phase: nothing uses it yet.
+      const fresh = await lintSql(
+        'CREATE TABLE audit (id bigint PRIMARY KEY, at timestamptz); ALTER TABLE audit SET UNLOGGED; LOCK TABLE audit; TRUNCATE audit; CLUSTER audit USING audit_pkey; REINDEX TABLE audit',
+        { engine: 'postgres', phase: 'expand', parser },
+      );
+      expect({ parser, fresh }).toEqual({ parser, fresh: [] });
+    }
   });
 
   test('per-row values in ADD COLUMN: serial, identity, stored generated columns, AUTO_INCREMENT', async () => {
@@ -432,6 +544,34 @@ describe('ignore comments', () => {
     expect(await lintSql(hash, { engine: 'mysql', phase: 'expand' })).toEqual([]);
   });
 
+  test('an ignore comment after a statement, on its line, silences that statement, not the next', async () => {
+    const drop = (column: string) => `ALTER TABLE orders DROP COLUMN ${column}`;
+    const statements = async (sql: string, engine: LintEngine = 'postgres') =>
+      (await lintSql(sql, { engine, phase: 'expand' })).map((f) => f.statement);
+    expect(await statements(`${drop('a')}; -- zmigrate-lint-ignore drop-column-in-expand\n${drop('b')}`)).toEqual([drop('b')]);
+    expect(await statements(`${drop('a')};   /* zmigrate-lint-ignore drop-column-in-expand */\n${drop('b')};`)).toEqual([drop('b')]);
+    // The last statement: the comment is all that follows it.
+    expect(await statements(`${drop('a')};\n${drop('b')}; -- zmigrate-lint-ignore drop-column-in-expand\n`)).toEqual([drop('a')]);
+    expect(
+      await statements(`${drop('a')}, LOCK=NONE; # zmigrate-lint-ignore drop-column-in-expand\n${drop('b')}, LOCK=NONE`, 'mysql'),
+    ).toEqual([`${drop('b')}, LOCK=NONE`]);
+    // A comment on its own line, or followed by a statement on the same line, is before that statement.
+    expect(await statements(`${drop('a')};\n-- zmigrate-lint-ignore drop-column-in-expand\n${drop('b')}`)).toEqual([drop('a')]);
+    expect(await statements(`${drop('a')}; /* zmigrate-lint-ignore drop-column-in-expand */ ${drop('b')}`)).toEqual([drop('a')]);
+  });
+
+  test('an ignore comment may give a reason after the ids, set off by a colon or a full stop', async () => {
+    const found = async (comment: string) =>
+      (await lintSql(`${comment}\nALTER TABLE orders DROP COLUMN legacy, LOCK=NONE`, { engine: 'mysql', phase: 'expand' })).map(
+        (f) => f.rule,
+      );
+    expect(await found('-- zmigrate-lint-ignore drop-column-in-expand: unused since v3')).toEqual([]);
+    expect(await found('-- zmigrate-lint-ignore drop-column-in-expand. Unused since v3')).toEqual([]);
+    expect(await found('/* zmigrate-lint-ignore mysql-alter-without-lock-none, drop-column-in-expand: unused */')).toEqual([]);
+    // Words after the reason's colon are not ids.
+    expect(await found('-- zmigrate-lint-ignore mysql-alter-not-online: see drop-column-in-expand')).toEqual(['drop-column-in-expand']);
+  });
+
   test('a comment naming another rule silences nothing', async () => {
     const sql = `-- zmigrate-lint-ignore drop-column-in-expand\n${index}`;
     expect((await lintSql(sql, { engine: 'postgres', phase: 'expand' })).map((f) => f.rule)).toEqual(['create-index-without-concurrently']);
@@ -467,6 +607,51 @@ describe('lint(): migrations and operations', () => {
         file: path.join('/nonexistent', '0002_bad.ts'),
         line: undefined,
       },
+    ]);
+  });
+
+  test('VALIDATE of a constraint added NOT VALID is flagged only inside the transaction that added it', async () => {
+    const fk = 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID';
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID';
+    const validate = (name: string) => `ALTER TABLE orders VALIDATE CONSTRAINT ${name}`;
+    const rules = async (operations: Operation[]) =>
+      (await lint([loaded('0001_fk', operations)], { engine: 'postgres' })).map((f) => [f.rule, f.phase, f.statement]);
+    // One phase string: one transaction, the ADD's lock held through the scan.
+    expect(await rules([op.sql({ expand: `${fk};\n${check};\n${validate('orders_amount_positive')}`, rollback: '' })])).toEqual([
+      ['validate-constraint-in-same-transaction', 'expand', validate('orders_amount_positive')],
+    ]);
+    expect(await rules([op.sql({ expand: '', contract: `${fk}; ${validate('orders_customer_fk')}`, rollback: '' })])).toEqual([
+      ['raw-sql-empty-expand', 'expand', 'op.sql({ expand: … })'],
+      ['validate-constraint-in-same-transaction', 'contract', validate('orders_customer_fk')],
+    ]);
+    // A statement that runs outside any transaction ends the one before it.
+    const between = `${fk}; CREATE INDEX CONCURRENTLY orders_amount_idx ON orders (amount); ${validate('orders_customer_fk')}`;
+    expect(await rules([op.sql({ expand: between, rollback: '' })])).toEqual([]);
+    // Separate operations, or expand then contract: separate transactions.
+    expect(await rules([op.sql({ expand: fk, rollback: '' }), op.sql({ expand: validate('orders_customer_fk'), rollback: '' })])).toEqual(
+      [],
+    );
+    expect(await rules([op.sql({ expand: fk, contract: validate('orders_customer_fk'), rollback: '' })])).toEqual([]);
+    // Another constraint's VALIDATE in the same transaction is fine.
+    expect(await rules([op.sql({ expand: `${fk}; ${validate('orders_other_fk')}`, rollback: '' })])).toEqual([]);
+    for (const parser of ['auto', 'tokens'] as const) {
+      const found = await lintSql(`${check}; ${validate('orders_amount_positive')}`, { engine: 'postgres', phase: 'contract', parser });
+      expect({ parser, rules: found.map((f) => f.rule) }).toEqual({ parser, rules: ['validate-constraint-in-same-transaction'] });
+    }
+  });
+
+  test('SET foreign_key_checks = 0 lasts for its phase of its migration only: the next may run in another session', async () => {
+    const off = op.sql({ expand: 'SET SESSION foreign_key_checks = 0', rollback: '' });
+    const fk = 'ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id), LOCK=NONE';
+    const rules = async (migrations: LoadedMigration[]) =>
+      (await lint(migrations, { engine: 'mysql' })).map((f) => [f.migration, f.phase, f.rule]);
+    expect(await rules([loaded('0001_off', [off, op.sql({ expand: fk, rollback: '' })])])).toEqual([]);
+    expect(await rules([loaded('0001_off', [off]), loaded('0002_fk', [op.sql({ expand: fk, rollback: '' })])])).toEqual([
+      ['0002_fk', 'expand', 'mysql-alter-not-online'],
+    ]);
+    expect(await rules([loaded('0001_off', [off, op.sql({ expand: '', contract: fk, rollback: '' })])])).toEqual([
+      ['0001_off', 'expand', 'raw-sql-empty-expand'],
+      ['0001_off', 'contract', 'mysql-alter-not-online'],
     ]);
   });
 
@@ -575,6 +760,81 @@ describe('zmigrate lint (CLI)', () => {
     expect(result.stderr).toBe('');
   });
 
+  test('each finding has the line of its own statement, though statements start alike or repeat another phase', async () => {
+    const file = `import { defineMigration, op } from 'zmigrate';
+
+export default defineMigration({
+  operations: [
+    op.sql({
+      expand: \`
+        ALTER TABLE orders
+          ADD COLUMN note text;
+        ALTER TABLE orders
+          DROP COLUMN legacy;
+        ALTER TABLE orders
+          DROP COLUMN other;
+      \`,
+      contract: \`
+        ALTER TABLE orders
+          ALTER COLUMN amount TYPE bigint;
+      \`,
+      rollback: '',
+    }),
+    op.sql({ expand: 'ALTER TABLE orders DROP COLUMN third', rollback: '' }),
+  ],
+});
+`;
+    const result = await runCli(['lint', '--json', '--dir', migrationsDir({ '0001_lines.ts': file })]);
+    const found = (JSON.parse(result.stdout) as { findings: Array<{ rule: string; phase: string; line: number }> }).findings;
+    expect(found.map((f) => [f.rule, f.phase, f.line])).toEqual([
+      ['drop-column-in-expand', 'expand', 9],
+      ['drop-column-in-expand', 'expand', 11],
+      ['drop-column-in-expand', 'expand', 20],
+      ['column-type-change-rewrites-table', 'contract', 15],
+    ]);
+  });
+
+  test('a TypeScript phase that fails on the recording knex is a note naming it; the other migrations are linted', async () => {
+    const counting = `import { defineMigration } from 'zmigrate';
+
+export default defineMigration({
+  expand: async ({ knex }) => {
+    const [row] = await knex('orders').count({ n: '*' });
+    if (Number(row.n) > 0) await knex.raw('ALTER TABLE orders DROP COLUMN legacy');
+  },
+});
+`;
+    const dir = migrationsDir({ '0001_count.ts': counting, '0002_unsafe.ts': UNSAFE_FILE });
+    const json = await runCli(['lint', '--json', '--dir', dir]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      engine: 'postgres',
+      findings: [expect.objectContaining({ migration: '0002_unsafe', rule: 'create-index-without-concurrently' })],
+      notes: [
+        {
+          migration: '0001_count',
+          phase: 'expand',
+          message: expect.stringMatching(/^the TypeScript expand phase was not linted: .*\(Cannot read properties of undefined/),
+          file: path.join(dir, '0001_count.ts'),
+          line: 4,
+        },
+      ],
+    });
+    // Alone, it exits 0: the migration is valid; lint says what it could not see.
+    const alone = migrationsDir({ '0001_count.ts': counting });
+    const tty = await runCli(['lint', '--dir', alone]);
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toContain(
+      `${path.join(alone, '0001_count.ts')}:4 0001_count · expand not linted\n  the TypeScript expand phase was not linted`,
+    );
+    expect(tty.stdout).toContain('✓ no unsafe SQL in 1 migration; 1 TypeScript phase not linted (postgres)');
+    const github = await runCli(['lint', '--format', 'github'], { cwd: path.dirname(alone) });
+    expect(github.code).toBe(0);
+    expect(github.stdout).toMatch(
+      /^::warning file=migrations\/0001_count\.ts,line=4,title=zmigrate lint%3A not linted \(expand\)::the TypeScript/,
+    );
+  });
+
   test('tty: clean migrations exit 0', async () => {
     const dir = migrationsDir({ '0001_safe.ts': SAFE_FILE });
     const result = await runCli(['lint', '--dir', dir]);
@@ -667,6 +927,55 @@ describe('zmigrate lint (CLI)', () => {
     const bad = await runCli(['lint', '--dir', broken]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('0001_broken.ts');
+  });
+});
+
+describe('PostgreSQL 14+ BEGIN ATOMIC bodies', () => {
+  const fn = `CREATE FUNCTION order_total(qty integer, price integer) RETURNS integer LANGUAGE sql
+BEGIN ATOMIC
+  SELECT CASE WHEN qty > 0 THEN qty * price ELSE 0 END;
+END`;
+  const procedure = `CREATE OR REPLACE PROCEDURE reset_marks() LANGUAGE sql
+BEGIN ATOMIC
+  UPDATE marks SET label = 'a' WHERE id = 1;
+  INSERT INTO marks VALUES (2, 'b');
+END`;
+
+  test('a body with semicolons is one statement, parsed and linted as one', async () => {
+    const pg = await createAnalyzer('postgres');
+    const sql = `${fn};\n${procedure};\nUPDATE marks SET label = CASE WHEN id > 1 THEN 'x' END; END;\nCREATE INDEX marks_label_idx ON marks (label)`;
+    expect(pg.statements(sql).map((s) => [s.parser, s.syntaxError, s.code])).toEqual([
+      ['libpg-query', undefined, fn],
+      ['libpg-query', undefined, procedure],
+      ['libpg-query', undefined, "UPDATE marks SET label = CASE WHEN id > 1 THEN 'x' END"],
+      ['libpg-query', undefined, 'END'],
+      ['libpg-query', undefined, 'CREATE INDEX marks_label_idx ON marks (label)'],
+    ]);
+    const found = await lintSql(`${fn};\nCREATE INDEX marks_label_idx ON marks (label)`, { engine: 'postgres', phase: 'expand' });
+    expect(found.map((f) => [f.rule, f.statement])).toEqual([
+      ['create-index-without-concurrently', 'CREATE INDEX marks_label_idx ON marks (label)'],
+    ]);
+  });
+
+  test('op.sql with BEGIN ATOMIC routines runs on PostgreSQL', async () => {
+    const db = await createTestDatabase('postgres');
+    const expand = `CREATE TABLE marks (id integer PRIMARY KEY, label text); INSERT INTO marks VALUES (1, 'z');\n${fn};\n${procedure};\nCALL reset_marks()`;
+    const dir = migrationsDir({
+      '0001_atomic.ts': migrationSource([
+        `op.sql({ expand: ${JSON.stringify(expand)}, rollback: 'DROP PROCEDURE reset_marks; DROP FUNCTION order_total; DROP TABLE marks' })`,
+      ]),
+    });
+    try {
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      const { rows } = (await db.knex.raw(
+        "SELECT order_total(2, 5) AS total, (SELECT string_agg(label, ',' ORDER BY id) FROM marks) AS labels",
+      )) as {
+        rows: unknown[];
+      };
+      expect(rows).toEqual([{ total: 10, labels: 'a,b' }]);
+    } finally {
+      await db.drop();
+    }
   });
 });
 

@@ -7,7 +7,13 @@ export interface LexOptions {
   backslashEscapes: boolean;
   /** MySQL: `CREATE TRIGGER … BEGIN …; …; END` is one statement (no DELIMITER needed). */
   compoundBlocks?: boolean;
+  /** PostgreSQL 14+: `CREATE FUNCTION … BEGIN ATOMIC …; …; END` is one statement, as psql reads it. */
+  atomicBlocks?: boolean;
 }
+
+/** How each engine's SQL is split, by the dialects when they run it and by `zmigrate lint`. */
+export const POSTGRES_LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false, atomicBlocks: true };
+export const MYSQL_LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
 
 /**
  * Splits SQL text on top-level semicolons. Quotes, comments and dollar-quoted
@@ -18,17 +24,29 @@ export function splitSql(sql: string, options: LexOptions): string[] {
   return lexSql(sql, options).statements;
 }
 
-/** The statements of `sql`, and whether it holds a comment outside quotes. */
-export function lexSql(sql: string, options: LexOptions): { statements: string[]; hasComments: boolean } {
+/** Where a statement of `splitSql` is in the text it was split from: its trimmed text is `sql.slice(start, end)`. */
+export interface StatementSpan {
+  start: number;
+  end: number;
+}
+
+/** The statements of `sql`, where each is in it, and whether it holds a comment outside quotes. */
+export function lexSql(sql: string, options: LexOptions): { statements: string[]; spans: StatementSpan[]; hasComments: boolean } {
   const statements: string[] = [];
+  const spans: StatementSpan[] = [];
   let hasComments = false;
   let start = 0;
   let hasCode = false;
   let depth = 0;
   let i = 0;
   const push = (end: number) => {
-    const text = sql.slice(start, end).trim();
-    if (hasCode && text) statements.push(text);
+    const raw = sql.slice(start, end);
+    const text = raw.trim();
+    if (hasCode && text) {
+      statements.push(text);
+      const at = start + raw.length - raw.trimStart().length;
+      spans.push({ start: at, end: at + text.length });
+    }
     hasCode = false;
   };
   while (i < sql.length) {
@@ -62,10 +80,12 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
       push(i);
       start = i + 1;
       i += 1;
-    } else if (options.compoundBlocks && /[A-Za-z_]/.test(ch) && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? ' ')) {
+    } else if ((options.compoundBlocks || options.atomicBlocks) && /[A-Za-z_]/.test(ch) && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? ' ')) {
       hasCode = true;
       const word = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i))![0];
-      depth = blockDepth(depth, word.toUpperCase(), sql.slice(i + word.length), sql.slice(start, i));
+      depth = options.compoundBlocks
+        ? blockDepth(depth, word.toUpperCase(), sql.slice(i + word.length), sql.slice(start, i))
+        : atomicDepth(depth, word.toUpperCase(), () => sql.slice(start, i));
       i += word.length;
     } else {
       if (!/\s/.test(ch)) hasCode = true;
@@ -73,7 +93,7 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
     }
   }
   push(sql.length);
-  return { statements, hasComments };
+  return { statements, spans, hasComments };
 }
 
 /** BEGIN (of a compound statement) and CASE open a block; END closes one, but END IF / LOOP / WHILE / REPEAT do not. */
@@ -87,6 +107,19 @@ function blockDepth(depth: number, word: string, rest: string, statementSoFar: s
   if (word === 'END' && depth > 0 && !['IF', 'LOOP', 'WHILE', 'REPEAT'].includes(next ?? '')) return depth - 1;
   return depth;
 }
+
+/**
+ * psql's rule: in CREATE [OR REPLACE] FUNCTION / PROCEDURE, BEGIN (of BEGIN
+ * ATOMIC) and CASE open a block and END closes one; elsewhere only a `;` counts.
+ */
+function atomicDepth(depth: number, word: string, statementSoFar: () => string): number {
+  if (word === 'END') return Math.max(depth - 1, 0);
+  if (word !== 'BEGIN' && word !== 'CASE') return depth;
+  return ROUTINE_HEAD.test(statementSoFar()) ? depth + 1 : depth;
+}
+
+/** A statement so far that creates a function or procedure, after any leading comments. */
+const ROUTINE_HEAD = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b/i;
 
 function skipQuoted(sql: string, openAt: number, quote: string, backslashEscapes: boolean): number {
   let i = openAt + 1;

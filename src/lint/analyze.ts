@@ -1,4 +1,4 @@
-import { splitSql, type LexOptions } from '../dialects/sql-split';
+import { lexSql, MYSQL_LEX, POSTGRES_LEX, type LexOptions, type StatementSpan } from '../dialects/sql-split';
 import { factsFromMysql, loadMysqlParser } from './mysql';
 import { factsFromPostgres, loadPostgresParser } from './postgres';
 import type { AnalyzedStatement, LintEngine } from './statement';
@@ -6,15 +6,12 @@ import { factsFromTokens } from './token-facts';
 import { ignoreDirectives, tokenize } from './tokens';
 
 /** Statements are split as the dialects split them when zmigrate runs them. */
-const LEX: Record<LintEngine, LexOptions> = {
-  postgres: { dollarQuotes: true, backticks: false, backslashEscapes: false },
-  mysql: { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true },
-};
+const LEX: Record<LintEngine, LexOptions> = { postgres: POSTGRES_LEX, mysql: MYSQL_LEX };
 
 export interface ParsedStatement extends AnalyzedStatement {
   /** The statement without its leading comments. */
   readonly code: string;
-  /** Rule ids silenced by `zmigrate-lint-ignore` comments before the statement. */
+  /** Rule ids silenced by `zmigrate-lint-ignore` comments before the statement, or after its `;` on its last line. */
   readonly ignored: ReadonlySet<string>;
 }
 
@@ -35,10 +32,9 @@ export async function createAnalyzer(engine: LintEngine, options: { parser?: 'au
   const parsePostgres = engine === 'postgres' && !tokensOnly ? await loadPostgresParser() : undefined;
   const parseMysql = engine === 'mysql' && !tokensOnly ? await loadMysqlParser() : undefined;
 
-  const analyze = (sql: string): ParsedStatement => {
-    const { tokens, comments, codeStart } = tokenize(sql, engine);
+  const analyze = (sql: string, ignored: ReadonlySet<string>): ParsedStatement => {
+    const { tokens, codeStart } = tokenize(sql, engine);
     const code = sql.slice(codeStart).trim();
-    const ignored = ignoreDirectives(comments.filter((c) => c.at < codeStart));
     const fallback = (syntaxError?: string): ParsedStatement => ({
       sql,
       code,
@@ -70,7 +66,38 @@ export async function createAnalyzer(engine: LintEngine, options: { parser?: 'au
 
   return {
     engine,
-    statements: (sql) => splitSql(sql, LEX[engine]).map(analyze),
+    statements: (sql) => {
+      const { statements, spans } = lexSql(sql, LEX[engine]);
+      const ignored = ignoredByStatement(sql, statements, spans, engine);
+      return statements.map((text, i) => analyze(text, ignored[i]));
+    },
     directives: (sql) => ignoreDirectives(tokenize(sql, engine).comments),
   };
+}
+
+/**
+ * The rule ids each statement's ignore comments name. A statement's text
+ * starts right after the previous `;`, so a comment at the end of the
+ * previous statement's line (`…; -- zmigrate-lint-ignore x`) leads it: such
+ * a comment, with nothing but itself on the rest of that line, belongs to the
+ * statement before it.
+ */
+function ignoredByStatement(sql: string, texts: string[], spans: StatementSpan[], engine: LintEngine): Array<Set<string>> {
+  const ignored = texts.map(() => new Set<string>());
+  texts.forEach((text, i) => {
+    const { comments, codeStart } = tokenize(text, engine);
+    for (const comment of comments.filter((c) => c.at < codeStart)) {
+      const trailsPrevious =
+        i > 0 &&
+        !sql.slice(spans[i - 1].end, spans[i].start + comment.at).includes('\n') &&
+        text.slice(comment.at, codeStart).includes('\n');
+      for (const id of ignoreDirectives([comment])) ignored[trailsPrevious ? i - 1 : i].add(id);
+    }
+  });
+  const last = spans.length - 1;
+  if (last >= 0) {
+    const restOfLine = sql.slice(spans[last].end).split('\n')[0];
+    for (const id of ignoreDirectives(tokenize(restOfLine, engine).comments)) ignored[last].add(id);
+  }
+  return ignored;
 }

@@ -3,7 +3,9 @@ import { captureCustomSql } from '../engine/custom';
 import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
+import { needsNoTransaction } from '../dialects/postgres/no-transaction';
 import { withoutForeignKeyChecks } from './token-facts';
+import { SourceLocator } from './locate';
 import { perRowValues } from './per-row';
 import { SERIAL_TYPES } from './values';
 import { RULES, type LintRule, type OperationFacts, type RuleContext } from './rules';
@@ -30,6 +32,24 @@ export interface LintFinding extends SqlFinding {
   line?: number;
 }
 
+/**
+ * A migration's TypeScript phase that lint could not run: it needs what a
+ * recording knex cannot give (rows, a real connection). Not a finding: the
+ * migration may well be safe; lint just did not see what it sends.
+ */
+export interface LintNote {
+  migration: string;
+  file: string;
+  phase: LintPhase;
+  line?: number;
+  message: string;
+}
+
+export interface LintReport {
+  findings: LintFinding[];
+  notes: LintNote[];
+}
+
 export interface LintOptions {
   engine: LintEngine;
   /** The lock timeout zmigrate runs with, in ms (default 500, as the CLI's --lock-timeout). */
@@ -47,15 +67,27 @@ const DEFAULT_LOCK_TIMEOUT_MS = 500;
  * suite lints it (it must come out clean).
  */
 export async function lint(migrations: readonly LoadedMigration[], options: LintOptions): Promise<LintFinding[]> {
+  return (await lintReport(migrations, options)).findings;
+}
+
+/** As lint(), with a note for each TypeScript phase that could not be linted. */
+export async function lintReport(migrations: readonly LoadedMigration[], options: LintOptions): Promise<LintReport> {
   const linter = new Linter(await createAnalyzer(options.engine, options), options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const findings: LintFinding[] = [];
+  const notes: LintNote[] = [];
   for (const migration of migrations) {
-    const source = await fs.readFile(migration.file, 'utf8').catch(() => '');
+    const locator = new SourceLocator(await fs.readFile(migration.file, 'utf8').catch(() => ''));
     const operations = migration.migration.operations;
     const located: LintFinding[] = [];
-    const add = (operation: Operation, index: number, found: SqlFinding[]) => {
-      const at = operationOffset(source, operations, index);
-      for (const f of found) located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, at, f.statement) });
+    const report = (statements: StatementFindings[], lineOf: (code: string | undefined) => number | undefined) => {
+      for (const { code, findings: found } of statements) {
+        const line = lineOf(code);
+        for (const f of found) located.push({ ...f, migration: migration.name, file: migration.file, line });
+      }
+    };
+    const operation = (index: number, phase: LintPhase) => {
+      const { at, from, to } = locator.operation(operations, index);
+      report(linter.operation(operations[index], phase), locator.statements(locator.phase(phase, from, to), to, at));
     };
     const createdTables = operations.filter((o) => o.kind === 'createTable').map((o) => tableOf(o));
     // Custom phases run on a knex that executes nothing; what they would send is linted like raw SQL.
@@ -63,29 +95,42 @@ export async function lint(migrations: readonly LoadedMigration[], options: Lint
       const fn = migration.migration[phase];
       if (!fn) return;
       const flavour = options.engine === 'postgres' ? 'postgres' : 'mysql';
-      const statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
-      for (const sql of statements) {
-        for (const f of linter.sql(sql, phase))
-          located.push({ ...f, migration: migration.name, file: migration.file, line: lineOf(source, 0, f.statement) });
+      const at = locator.customPhase(phase);
+      let statements: string[];
+      try {
+        statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
+      } catch (error) {
+        // A migration file's errors may come from another realm, where `instanceof Error` is false.
+        const why = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as Error).message : String(error);
+        notes.push({
+          migration: migration.name,
+          file: migration.file,
+          phase,
+          line: locator.line(at),
+          message: `the TypeScript ${phase} phase was not linted: it failed on lint's recording knex, which runs nothing and returns no rows (${why})`,
+        });
+        return;
       }
+      const lineOf = locator.statements(at ?? 0, Infinity, at);
+      for (const sql of statements) report(linter.sqlByStatement(sql, phase), lineOf);
     };
     linter.startPhase('expand', createdTables);
-    operations.forEach((operation, i) => add(operation, i, linter.operation(operation, 'expand')));
+    operations.forEach((_, i) => operation(i, 'expand'));
     await custom('expand');
     const afterExpand = linter.snapshot();
     linter.startPhase('contract');
     await custom('contract');
-    operations.forEach((operation, i) => add(operation, i, linter.operation(operation, 'contract')));
+    operations.forEach((_, i) => operation(i, 'contract'));
     const afterContract = linter.snapshot();
     // Rollback undoes expand instead of contract: it starts from the state expand left.
     linter.restore(afterExpand);
     linter.startPhase('rollback');
     await custom('rollback');
-    for (let i = operations.length - 1; i >= 0; i--) add(operations[i], i, linter.operation(operations[i], 'rollback'));
+    for (let i = operations.length - 1; i >= 0; i--) operation(i, 'rollback');
     linter.restore(afterContract);
     findings.push(...located.sort((a, b) => LINT_PHASES.indexOf(a.phase) - LINT_PHASES.indexOf(b.phase) || (a.line ?? 0) - (b.line ?? 0)));
   }
-  return findings;
+  return { findings, notes };
 }
 
 /**
@@ -112,6 +157,12 @@ export function lintSql(sql: string, options: LintOptions & { phase: LintPhase }
   return lintStatements([{ phase: options.phase, sql }], options);
 }
 
+/** A statement's findings, with its code to find it in the file by; an operation's own findings have none. */
+interface StatementFindings {
+  code?: string;
+  findings: SqlFinding[];
+}
+
 interface NotNullCheck {
   table: string;
   column: string;
@@ -130,6 +181,8 @@ interface LintState {
 /** Runs the rules over statements in the order they would run, keeping what earlier ones did. */
 class Linter {
   #state: LintState = { newTables: new Set(), checks: [], foreignKeyChecksOff: false };
+  /** `table.name` of constraints added NOT VALID earlier in the transaction the next statement runs in. */
+  #notValidInTransaction = new Set<string>();
 
   constructor(
     private readonly analyzer: Analyzer,
@@ -138,6 +191,8 @@ class Linter {
 
   startPhase(_phase: LintPhase, createdTables: string[] = []): void {
     this.#state.newTables = new Set(createdTables.map((t) => this.fold(t)));
+    // Each phase of each migration may run in a later run, on a new session: a session setting does not carry over.
+    this.#state.foreignKeyChecksOff = false;
   }
 
   snapshot(): LintState {
@@ -148,26 +203,42 @@ class Linter {
     this.#state = { ...state, newTables: new Set(state.newTables), checks: state.checks.map((c) => ({ ...c })) };
   }
 
+  /**
+   * One op.sql phase string, or one statement a custom phase sends: raw SQL
+   * runs its statements in one transaction, but for those that cannot run in
+   * one (raw-sql.ts), each alone between transactions.
+   */
   sql(sql: string, phase: LintPhase): SqlFinding[] {
-    const findings: SqlFinding[] = [];
-    for (const statement of this.analyzer.statements(sql)) {
-      findings.push(...this.statement(statement, phase));
-      this.apply(statement.facts);
-    }
-    return findings;
+    return this.sqlByStatement(sql, phase).flatMap((statement) => statement.findings);
   }
 
-  operation(operation: Operation, phase: LintPhase): SqlFinding[] {
+  /** As sql(), with an entry for each statement, flagged or not, in order. */
+  sqlByStatement(sql: string, phase: LintPhase): StatementFindings[] {
+    const found: StatementFindings[] = [];
+    this.#notValidInTransaction.clear();
+    for (const statement of this.analyzer.statements(sql)) {
+      const alone = this.analyzer.engine === 'postgres' && needsNoTransaction(statement.sql);
+      if (alone) this.#notValidInTransaction.clear();
+      found.push({ code: statement.code, findings: this.statement(statement, phase) });
+      this.apply(statement.facts);
+      if (alone) this.#notValidInTransaction.clear();
+    }
+    return found;
+  }
+
+  /** Findings on an operation's statements, and on the operation itself (no code). */
+  operation(operation: Operation, phase: LintPhase): StatementFindings[] {
     if (operation.kind === 'sql') return this.rawSql(operation, phase);
-    if (operation.kind === 'addColumn' && phase === 'expand') return this.addColumn(operation);
+    if (operation.kind === 'addColumn' && phase === 'expand') return [{ findings: this.addColumn(operation) }];
     return [];
   }
 
-  private rawSql(operation: Operation, phase: LintPhase): SqlFinding[] {
+  private rawSql(operation: Operation, phase: LintPhase): StatementFindings[] {
     const spec = (operation as Operation & { spec?: Partial<Record<LintPhase, unknown>> }).spec ?? {};
     const text = typeof spec[phase] === 'string' ? (spec[phase] as string) : undefined;
-    const findings = text === undefined ? [] : this.sql(text, phase);
-    if (phase !== 'expand') return findings;
+    const statements = text === undefined ? [] : this.sqlByStatement(text, phase);
+    if (phase !== 'expand') return statements;
+    const findings: SqlFinding[] = [];
     // Operation rules look at every phase's SQL; they are silenced by a directive anywhere in expand's SQL.
     const sql: Partial<Record<LintPhase, AnalyzedStatement[]>> = {};
     for (const p of LINT_PHASES) if (typeof spec[p] === 'string') sql[p] = this.analyzer.statements(spec[p] as string);
@@ -177,7 +248,7 @@ class Linter {
       const detail = rule.checkOperation?.(facts);
       if (detail !== undefined && !silenced.has(rule.id)) findings.push({ phase, rule: rule.id, message: rule.message, statement: detail });
     }
-    return findings;
+    return [...statements, { findings }];
   }
 
   /**
@@ -212,6 +283,7 @@ class Linter {
       phase,
       lockTimeoutMs: this.lockTimeoutMs,
       hasValidatedNotNullCheck: (table, column) => this.#state.checks.some((c) => c.validated && c.table === table && c.column === column),
+      addedNotValidInTransaction: (table, name) => this.#notValidInTransaction.has(`${table}.${name}`),
     };
     const facts =
       this.#state.foreignKeyChecksOff && this.analyzer.engine === 'mysql' ? withoutForeignKeyChecks(statement.facts) : statement.facts;
@@ -261,6 +333,7 @@ class Linter {
           state.checks = state.checks.filter((c) => c.table !== f.table);
           break;
         case 'addConstraint':
+          if (f.notValid && f.name) this.#notValidInTransaction.add(`${f.table}.${f.name}`);
           if (f.notNullColumn) state.checks.push({ table: f.table, column: f.notNullColumn, name: f.name, validated: !f.notValid });
           break;
         case 'validateConstraint':
@@ -285,26 +358,4 @@ class Linter {
 function tableOf(operation: Operation): string {
   const table = (operation as Operation & { table?: unknown }).table;
   return typeof table === 'string' ? table : '';
-}
-
-/** Where the index-th operation's `op.<kind>(` call is in the source, so its statements are searched from there. */
-function operationOffset(source: string, operations: readonly Operation[], index: number): number {
-  const kind = operations[index].kind;
-  const nth = operations.slice(0, index).filter((o) => o.kind === kind).length;
-  let at = -1;
-  for (let n = 0; n <= nth; n++) {
-    at = source.indexOf(`op.${kind}(`, at + 1);
-    if (at < 0) return 0;
-  }
-  return at;
-}
-
-/** The line of the statement's first line after `from`, else of the operation itself. */
-function lineOf(source: string, from: number, statement: string): number | undefined {
-  if (!source) return undefined;
-  const firstLine = statement.split('\n')[0].trim();
-  let at = firstLine.length >= 6 ? source.indexOf(firstLine, from) : -1;
-  if (at < 0) at = from > 0 ? from : -1;
-  if (at < 0) return undefined;
-  return source.slice(0, at).split('\n').length;
 }

@@ -39,6 +39,8 @@ export function factsFromMysql(ast: unknown): { facts: Fact[]; alter?: { table: 
       };
     case 'alter':
       return alter(s);
+    case 'truncate':
+      return { facts: array(s.name).map((n) => ({ kind: 'truncate', table: tableName(n) })) };
     case 'set':
       return { facts: set(s) };
     case 'transaction':

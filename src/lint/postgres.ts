@@ -39,8 +39,20 @@ const DML = new Set([
   'NotifyStmt',
   'ListenStmt',
   'VariableShowStmt',
-  'LockStmt',
 ]);
+
+/** LOCK TABLE's modes by the parser's number, weakest first. */
+const LOCK_MODES = [
+  '',
+  'ACCESS SHARE',
+  'ROW SHARE',
+  'ROW EXCLUSIVE',
+  'SHARE UPDATE EXCLUSIVE',
+  'SHARE',
+  'SHARE ROW EXCLUSIVE',
+  'EXCLUSIVE',
+  'ACCESS EXCLUSIVE',
+];
 
 function statementFacts(node: Node): Fact[] {
   if ('IndexStmt' in node) {
@@ -94,6 +106,39 @@ function statementFacts(node: Node): Fact[] {
     return node.DiscardStmt.target === 'DISCARD_ALL'
       ? [{ kind: 'setting', name: '*', raw: 'DEFAULT', value: 'default', scope: 'session' }]
       : [];
+  if ('LockStmt' in node) {
+    const mode = LOCK_MODES[node.LockStmt.mode ?? 8] ?? 'ACCESS EXCLUSIVE';
+    return relations(node.LockStmt.relations).map((table) => ({ kind: 'lockTable', table, mode }));
+  }
+  if ('TruncateStmt' in node) return relations(node.TruncateStmt.relations).map((table) => ({ kind: 'truncate', table }));
+  if ('ReindexStmt' in node) {
+    const s = node.ReindexStmt;
+    if (hasOption(s.params, 'concurrently')) return [{ kind: 'ddl', what: 'REINDEX CONCURRENTLY' }];
+    const kind = String(s.kind ?? '').replace(/^REINDEX_OBJECT_/, '');
+    if (kind === 'TABLE') return [{ kind: 'rebuild', table: s.relation?.relname ?? '', what: 'REINDEX TABLE' }];
+    if (kind === 'INDEX') return [{ kind: 'rebuild', what: `REINDEX INDEX ${s.relation?.relname ?? ''}`.trim() }];
+    return [{ kind: 'rebuild', what: `REINDEX ${kind}` }];
+  }
+  if ('VacuumStmt' in node) {
+    const s = node.VacuumStmt;
+    if (!s.is_vacuumcmd || !hasOption(s.options, 'full')) return [{ kind: 'ddl', what: s.is_vacuumcmd ? 'VACUUM' : 'ANALYZE' }];
+    const tables = (s.rels ?? []).flatMap((r) =>
+      'VacuumRelation' in r && r.VacuumRelation.relation ? [r.VacuumRelation.relation.relname ?? ''] : [],
+    );
+    return tables.length > 0
+      ? tables.map((table) => ({ kind: 'rebuild', table, what: 'VACUUM FULL' }))
+      : [{ kind: 'rebuild', what: 'VACUUM FULL' }];
+  }
+  if ('ClusterStmt' in node) {
+    const table = node.ClusterStmt.relation?.relname;
+    return [table ? { kind: 'rebuild', table, what: 'CLUSTER' } : { kind: 'rebuild', what: 'CLUSTER' }];
+  }
+  if ('RefreshMatViewStmt' in node) {
+    const s = node.RefreshMatViewStmt;
+    return s.concurrent
+      ? [{ kind: 'ddl', what: 'REFRESH MATERIALIZED VIEW CONCURRENTLY' }]
+      : [{ kind: 'rebuild', table: s.relation?.relname ?? '', what: 'REFRESH MATERIALIZED VIEW' }];
+  }
   if ('TransactionStmt' in node)
     return [{ kind: 'transaction', verb: String(node.TransactionStmt.kind ?? '').replace(/^TRANS_STMT_/, '') }];
   const key = Object.keys(node)[0] ?? '';
@@ -117,6 +162,12 @@ function alterCommand(table: string, cmd: NonNullable<Extract<Node, { AlterTable
       return cmd.def && 'Constraint' in cmd.def ? constraintFacts(table, cmd.def.Constraint) : [];
     case 'AT_ValidateConstraint':
       return [{ kind: 'validateConstraint', table, name: column }];
+    case 'AT_SetTableSpace':
+      return [{ kind: 'rebuild', table, what: 'SET TABLESPACE' }];
+    case 'AT_SetLogged':
+      return [{ kind: 'rebuild', table, what: 'SET LOGGED' }];
+    case 'AT_SetUnLogged':
+      return [{ kind: 'rebuild', table, what: 'SET UNLOGGED' }];
     default:
       return [{ kind: 'alterOther', table, what: String(cmd.subtype ?? '').replace(/^AT_/, '') }];
   }
@@ -179,6 +230,22 @@ function constraintFacts(table: string, c: Constraint): Fact[] {
       notNullColumn: constraint === 'check' ? notNullColumn(c.raw_expr) : undefined,
     },
   ];
+}
+
+/** The table names of a list of RangeVars. */
+function relations(nodes: Node[] | undefined): string[] {
+  return (nodes ?? []).flatMap((n) => ('RangeVar' in n ? [n.RangeVar.relname ?? ''] : []));
+}
+
+/** A DefElem option given and not turned off (`(CONCURRENTLY)`, `(FULL)`, `(FULL true)`). */
+function hasOption(options: Node[] | undefined, name: string): boolean {
+  return (options ?? []).some((o) => {
+    if (!('DefElem' in o) || o.DefElem.defname !== name) return false;
+    const arg = o.DefElem.arg;
+    if (!arg) return true;
+    const value = 'String' in arg ? arg.String.sval : 'Boolean' in arg ? String(arg.Boolean.boolval ?? false) : constantText(arg);
+    return !/^(false|off|0|no)$/i.test(value ?? '');
+  });
 }
 
 /** `col IS NOT NULL` → col */

@@ -37,6 +37,8 @@ export interface RuleContext {
   readonly lockTimeoutMs: number;
   /** A validated CHECK (column IS NOT NULL) exists, so SET NOT NULL needs no scan. */
   hasValidatedNotNullCheck(table: string, column: string): boolean;
+  /** The constraint was added NOT VALID earlier in the transaction this statement runs in. */
+  addedNotValidInTransaction(table: string, name: string): boolean;
 }
 
 /** What the linter knows of one operation of a migration. */
@@ -103,6 +105,9 @@ const SCHEMA_CHANGES: ReadonlySet<Fact['kind']> = new Set([
   'alterOther',
   'ddl',
 ]);
+
+/** PostgreSQL LOCK TABLE modes that conflict with ROW EXCLUSIVE, which INSERT, UPDATE and DELETE take. */
+const BLOCKING_LOCK_MODES: ReadonlySet<string> = new Set(['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE']);
 
 export const RULES: readonly LintRule[] = [
   {
@@ -244,7 +249,7 @@ export const RULES: readonly LintRule[] = [
     message: 'FOREIGN KEY without NOT VALID checks every row while writes are blocked',
     why: 'Adding a foreign key scans the whole table to check existing rows, holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table: writes to both wait for the scan.',
     instead:
-      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in a later statement or in contract: validation does not block writes.',
+      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own does not block writes.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
@@ -257,13 +262,30 @@ export const RULES: readonly LintRule[] = [
     id: 'add-check-without-not-valid',
     message: 'CHECK constraint without NOT VALID scans the table under an ACCESS EXCLUSIVE lock',
     why: 'Adding a CHECK constraint checks every existing row while holding an ACCESS EXCLUSIVE lock: no query can read or write the table until the scan ends.',
-    instead: 'ADD CONSTRAINT … CHECK (…) NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT, which scans without blocking writes.',
+    instead:
+      'ADD CONSTRAINT … CHECK (…) NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own scans without blocking writes.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
     check: (s) => {
       const f = first(s, 'addConstraint', (x) => x.constraint === 'check' && !x.notValid);
       return f && `${f.table}${f.name ? ` ${f.name}` : ''}`;
+    },
+  },
+  {
+    id: 'validate-constraint-in-same-transaction',
+    message: 'VALIDATE CONSTRAINT runs in the transaction that added the constraint NOT VALID, under its lock',
+    why: 'zmigrate runs the statements of one op.sql phase in one transaction (but for those that cannot run in one, such as CREATE INDEX CONCURRENTLY, which run alone). The lock ADD CONSTRAINT took is held until that transaction commits (SHARE ROW EXCLUSIVE on both tables for a foreign key, ACCESS EXCLUSIVE for a CHECK), so the scan of every row runs while writes wait (for a CHECK, reads too): NOT VALID then saves nothing.',
+    instead:
+      'VALIDATE CONSTRAINT in contract, or in a separate op.sql operation: it then runs in a transaction of its own and scans without blocking writes.',
+    engines: ['postgres'],
+    phases: ALL_PHASES,
+    scope: 'table',
+    check: (s, ctx) => {
+      const addedHere = (table: string, name: string) =>
+        s.facts.some((a) => a.kind === 'addConstraint' && a.notValid && a.table === table && a.name === name);
+      const f = first(s, 'validateConstraint', (x) => ctx.addedNotValidInTransaction(x.table, x.name) || addedHere(x.table, x.name));
+      return f && `${f.table} ${f.name}`;
     },
   },
   {
@@ -279,6 +301,47 @@ export const RULES: readonly LintRule[] = [
       const f = first(s, 'addConstraint', (x) => (x.constraint === 'unique' || x.constraint === 'primary') && !x.usingIndex);
       return f && `${f.constraint === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} on ${f.table}`;
     },
+  },
+  {
+    id: 'rebuild-blocks-table',
+    message: 'this statement rebuilds a table, index or materialized view while queries on it wait',
+    why: 'VACUUM FULL, CLUSTER and ALTER TABLE … SET TABLESPACE / SET LOGGED / SET UNLOGGED rewrite the whole table under an ACCESS EXCLUSIVE lock: no query can read or write it until the copy ends. REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the index, for the whole build. REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while its query reruns. ADD CONSTRAINT … EXCLUDE builds its index under an ACCESS EXCLUSIVE lock.',
+    instead:
+      'REINDEX … CONCURRENTLY (PostgreSQL 12+); REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index); pg_repack or pg_squeeze instead of VACUUM FULL and CLUSTER. SET TABLESPACE / LOGGED / UNLOGGED and exclusion constraints have no online form: do them on a table no app uses yet (created earlier in the same phase), or in a maintenance window, silencing the rule.',
+    engines: ['postgres'],
+    phases: ALL_PHASES,
+    scope: 'table',
+    check: (s) => {
+      const rebuild = first(s, 'rebuild');
+      if (rebuild) return rebuild.table ? `${rebuild.what} on ${rebuild.table}` : rebuild.what;
+      const exclude = first(s, 'addConstraint', (x) => x.constraint === 'exclude');
+      return exclude && `ADD CONSTRAINT … EXCLUDE on ${exclude.table}`;
+    },
+  },
+  {
+    id: 'lock-table',
+    message: 'LOCK TABLE blocks writes to the table until the transaction ends',
+    why: 'LOCK TABLE in SHARE mode or stronger (ACCESS EXCLUSIVE when no mode is given) blocks every INSERT, UPDATE and DELETE on the table (ACCESS EXCLUSIVE every read too) until the transaction commits: zmigrate runs the statements of one op.sql phase in one transaction, so the lock lasts through every statement after it. While it waits for the lock, every new query on the table queues behind it.',
+    instead:
+      'Leave locking to the statements that need it: zmigrate runs each under a short lock timeout, with retries. If you need a lock, take one that lets writes through (ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE or weaker).',
+    engines: ['postgres'],
+    phases: ALL_PHASES,
+    scope: 'table',
+    check: (s) => {
+      const f = first(s, 'lockTable', (x) => BLOCKING_LOCK_MODES.has(x.mode));
+      return f && `IN ${f.mode} MODE on ${f.table}`;
+    },
+  },
+  {
+    id: 'truncate-in-expand',
+    message: 'TRUNCATE during expand deletes the rows the old app still uses',
+    why: 'The old app reads and writes the table until contract; TRUNCATE deletes every row at once, and zmigrate rollback cannot bring them back. On PostgreSQL it also takes an ACCESS EXCLUSIVE lock on the table.',
+    instead:
+      'Empty the table in contract, once only the new app runs (or DELETE the rows the new version no longer needs, in batches). A table created earlier in the same phase is not flagged.',
+    engines: BOTH,
+    phases: ['expand'],
+    scope: 'table',
+    check: (s) => first(s, 'truncate')?.table,
   },
   {
     id: 'set-not-null-in-expand',
@@ -379,7 +442,7 @@ export const RULES: readonly LintRule[] = [
     message: 'ALTER TABLE without LOCK=NONE may fall back to blocking writes',
     why: 'Without a LOCK clause MySQL/MariaDB pick the best algorithm they can: if the change cannot be made in place (a type change, an older server, a table format without instant ADD COLUMN) they silently copy the table and block writes meanwhile. (Changes of metadata only and plain index builds never fall back, and are not flagged.)',
     instead:
-      'Add `, LOCK=NONE` (or `, ALGORITHM=INSTANT`) to the ALTER: the server then runs it online or fails at once, before anything is locked. zmigrate adds LOCK=NONE to the ALTERs it generates.',
+      'Say how the ALTER may run, so the server runs it so or fails at once, before anything is locked: `, ALGORITHM=INSTANT` where the change allows it (ADD COLUMN on MySQL 8.0+ and MariaDB 10.3+; DROP COLUMN on MySQL 8.0.29+ and MariaDB 10.4+), else `, LOCK=NONE`. Not LOCK=NONE for an instant change on MySQL: it makes MySQL choose INPLACE, a rebuild of the table, over INSTANT (MariaDB keeps it instant). zmigrate adds LOCK=NONE to the ALTERs it generates, and on MariaDB tries ALGORITHM=INSTANT first.',
     engines: ['mysql'],
     phases: ALL_PHASES,
     scope: 'table',

@@ -46,6 +46,16 @@ export type Fact =
       notNullColumn?: string;
     }
   | { kind: 'validateConstraint'; table: string; name: string }
+  /**
+   * PostgreSQL: rewrites or rebuilds a table, an index or a materialized view
+   * while a lock blocks writes (REINDEX, VACUUM FULL, CLUSTER, REFRESH
+   * MATERIALIZED VIEW, SET TABLESPACE / LOGGED / UNLOGGED). `table` where it
+   * names one; `what` names the statement.
+   */
+  | { kind: 'rebuild'; table?: string; what: string }
+  /** PostgreSQL: LOCK TABLE, with its mode in upper case (`ACCESS EXCLUSIVE` where none is given). */
+  | { kind: 'lockTable'; table: string; mode: string }
+  | { kind: 'truncate'; table: string }
   /** MySQL: a clause the server can never run without blocking writes. */
   | { kind: 'offline'; table: string; what: string }
   /** MySQL: a change of metadata only (defaults, index names, comments), instant on every version. */

@@ -17,9 +17,14 @@ export function factsFromTokens(
   if (c.acceptWords('CREATE')) return create(c);
   if (c.acceptWords('DROP')) return { facts: drop(c) };
   if (c.acceptWords('ALTER')) {
-    c.acceptWords('ONLINE');
+    // MariaDB: ALTER ONLINE TABLE is ALTER TABLE … LOCK=NONE (node-sql-parser rejects it, so it is read here).
+    const online = c.acceptWords('ONLINE');
     c.acceptWords('IGNORE');
-    if (c.acceptWords('TABLE')) return alterTable(c);
+    if (c.acceptWords('TABLE')) {
+      const altered = alterTable(c);
+      if (online && altered.alter) altered.alter.lock ??= 'NONE';
+      return altered;
+    }
     return { facts: [{ kind: 'ddl', what: `ALTER ${c.peekWord() ?? ''}`.trim() }] };
   }
   if (c.acceptWords('RENAME')) {
@@ -49,10 +54,88 @@ export function factsFromTokens(
   }
   const setConfig = setConfigCall(tokens);
   if (setConfig) return { facts: [setConfig] };
+  if (c.acceptWords('TRUNCATE')) return { facts: truncate(c) };
+  if (c.engine === 'postgres') {
+    const maintenance = postgresMaintenance(c);
+    if (maintenance) return { facts: maintenance };
+  }
   if (first && ['COMMENT', 'GRANT', 'REVOKE', 'TRUNCATE', 'REINDEX', 'CLUSTER', 'VACUUM', 'ANALYZE', 'OPTIMIZE'].includes(first)) {
     return { facts: [{ kind: 'ddl', what: first }] };
   }
   return { facts: [{ kind: 'dml' }] };
+}
+
+/** TRUNCATE [TABLE] [ONLY] name [*] [, …] */
+function truncate(c: Cursor): Fact[] {
+  c.acceptWords('TABLE');
+  const facts: Fact[] = [];
+  for (const part of c.splitTopLevel()) {
+    part.acceptWords('ONLY');
+    const table = part.name();
+    if (table) facts.push({ kind: 'truncate', table });
+  }
+  return facts;
+}
+
+const LOCK_MODE_WORDS = new Set(['ACCESS', 'ROW', 'SHARE', 'UPDATE', 'EXCLUSIVE']);
+
+/** PostgreSQL statements that lock a table or rebuild it: LOCK, REINDEX, VACUUM, CLUSTER, REFRESH MATERIALIZED VIEW. */
+function postgresMaintenance(c: Cursor): Fact[] | undefined {
+  // The options in parentheses (REINDEX (CONCURRENTLY), VACUUM (FULL, ANALYZE)), as upper-case words.
+  const options = () => (c.isPunct('(') ? c.parenthesized().restWords() : []);
+  if (c.acceptWords('LOCK')) {
+    c.acceptWords('TABLE');
+    const tables: string[] = [];
+    do {
+      c.acceptWords('ONLY');
+      const table = c.name();
+      if (table) tables.push(table);
+      c.acceptPunct('*');
+    } while (c.acceptPunct(','));
+    const words = c.acceptWords('IN') ? c.restWords() : [];
+    const mode =
+      words
+        .slice(0, words.indexOf('MODE'))
+        .filter((w) => LOCK_MODE_WORDS.has(w))
+        .join(' ') || 'ACCESS EXCLUSIVE';
+    return tables.map((table) => ({ kind: 'lockTable', table, mode }));
+  }
+  if (c.acceptWords('REINDEX')) {
+    const concurrently = options().includes('CONCURRENTLY');
+    const kind = c.peekWord() ?? '';
+    c.next();
+    if (concurrently || c.acceptWords('CONCURRENTLY')) return [{ kind: 'ddl', what: 'REINDEX CONCURRENTLY' }];
+    const name = c.name();
+    if (kind === 'TABLE' && name) return [{ kind: 'rebuild', table: name, what: 'REINDEX TABLE' }];
+    if (kind === 'INDEX') return [{ kind: 'rebuild', what: `REINDEX INDEX ${name ?? ''}`.trim() }];
+    return [{ kind: 'rebuild', what: `REINDEX ${kind}` }];
+  }
+  if (c.acceptWords('VACUUM')) {
+    const words = options();
+    while (c.isAnyWord(['FULL', 'FREEZE', 'VERBOSE', 'ANALYZE', 'ANALYSE'])) words.push(c.next()!.value);
+    const full = words.some((w, i) => w === 'FULL' && !['FALSE', 'OFF', '0'].includes(words[i + 1] ?? ''));
+    if (!full) return [{ kind: 'ddl', what: 'VACUUM' }];
+    const tables = c.splitTopLevel().flatMap((part) => part.name() ?? []);
+    return tables.length > 0
+      ? tables.map((table) => ({ kind: 'rebuild', table, what: 'VACUUM FULL' }))
+      : [{ kind: 'rebuild', what: 'VACUUM FULL' }];
+  }
+  if (c.acceptWords('CLUSTER')) {
+    options();
+    c.acceptWords('VERBOSE');
+    const first = c.name();
+    // CLUSTER index ON table, the form before PostgreSQL 8.3.
+    const table = c.acceptWords('ON') ? c.name() : first;
+    return [table ? { kind: 'rebuild', table, what: 'CLUSTER' } : { kind: 'rebuild', what: 'CLUSTER' }];
+  }
+  if (c.acceptWords('REFRESH', 'MATERIALIZED', 'VIEW')) {
+    if (c.acceptWords('CONCURRENTLY')) return [{ kind: 'ddl', what: 'REFRESH MATERIALIZED VIEW CONCURRENTLY' }];
+    const view = c.name();
+    return [
+      view ? { kind: 'rebuild', table: view, what: 'REFRESH MATERIALIZED VIEW' } : { kind: 'rebuild', what: 'REFRESH MATERIALIZED VIEW' },
+    ];
+  }
+  return undefined;
 }
 
 function create(c: Cursor): ReturnType<typeof factsFromTokens> {
@@ -226,6 +309,14 @@ function alterClause(k: Cursor, table: string, alter: { algorithm?: string; lock
     if (!k.acceptWords('TO')) return !explicitColumn && mysql ? [{ kind: 'renameTable', table, to: from }] : [];
     const to = k.name();
     return to ? [{ kind: 'renameColumn', table, from, to }] : [];
+  }
+  if (!mysql && k.isWord('SET')) {
+    for (const what of [
+      ['SET', 'TABLESPACE'],
+      ['SET', 'LOGGED'],
+      ['SET', 'UNLOGGED'],
+    ])
+      if (k.acceptWords(...what)) return [{ kind: 'rebuild', table, what: what.join(' ') }];
   }
   if (k.acceptWords('VALIDATE', 'CONSTRAINT')) {
     const name = k.name();

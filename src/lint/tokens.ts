@@ -105,13 +105,21 @@ function readQuoted(sql: string, openAt: number, quote: string, backslashEscapes
 
 const DIRECTIVE = /zmigrate-lint-ignore\b([^\n]*)/;
 
-/** Rule ids named by `zmigrate-lint-ignore` comments among the given ones. */
+/**
+ * Rule ids named by `zmigrate-lint-ignore` comments among the given ones:
+ * `a, b c`. An id followed by `:` or `.` ends the list, and the rest is a
+ * reason (`-- zmigrate-lint-ignore drop-column-in-expand: unused since v3`).
+ */
 export function ignoreDirectives(comments: ReadonlyArray<{ text: string }>): Set<string> {
   const ids = new Set<string>();
   for (const comment of comments) {
     const match = DIRECTIVE.exec(comment.text);
     if (!match) continue;
-    for (const id of match[1].replace(/\*\/.*$/, '').split(/[\s,]+/)) if (id) ids.add(id);
+    for (const word of match[1].replace(/\*\/.*$/, '').split(/[\s,]+/)) {
+      const id = word.replace(/[:.,]+$/, '');
+      if (id) ids.add(id);
+      if (/[:.]$/.test(word)) break;
+    }
   }
   return ids;
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { lint as lintMigrations, RULES_BY_ID, type LintEngine, type LintFinding } from '../../lint';
+import { lintReport, RULES_BY_ID, type LintEngine, type LintFinding, type LintNote } from '../../lint';
 import { loadMigrations } from '../../migration/loader';
 import { loadConfig, urlFromKnexfile } from '../config';
 import type { Command, CommandContext } from '../context';
@@ -11,16 +11,18 @@ export type LintFormat = 'tty' | 'json' | 'github';
 /**
  * Flags unsafe SQL in migration files; needs no database. Exit 1 when there
  * are findings, 0 when clean (2, as everywhere, for bad usage or a bad file).
+ * A TypeScript phase lint could not run is a note, which leaves the exit
+ * code alone: the migration is valid, lint just could not see its SQL.
  */
 export const lint: Command = async (ctx) => {
   const format = lintFormat(ctx.args);
   const config = await loadConfig(ctx.args.config, ctx.io.cwd);
   const engine = await lintEngine(ctx, config.url);
   const migrations = await loadMigrations(await ctx.dir());
-  const findings = await lintMigrations(migrations, { engine, lockTimeoutMs: ctx.args.lockTimeout ?? config.lockTimeout });
-  if (format === 'json') printJson(ctx.output, engine, findings);
-  else if (format === 'github') printGithub(ctx.output, findings, migrations.length, ctx.io.cwd);
-  else printTty(ctx.output, engine, findings, migrations.length, ctx.io.cwd);
+  const { findings, notes } = await lintReport(migrations, { engine, lockTimeoutMs: ctx.args.lockTimeout ?? config.lockTimeout });
+  if (format === 'json') printJson(ctx.output, engine, findings, notes);
+  else if (format === 'github') printGithub(ctx.output, findings, notes, migrations.length, ctx.io.cwd);
+  else printTty(ctx.output, engine, findings, notes, migrations.length, ctx.io.cwd);
   return findings.length > 0 ? 1 : 0;
 };
 
@@ -53,7 +55,8 @@ function displayPath(file: string, cwd: string): string {
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
-function printJson(output: Output, engine: LintEngine, findings: LintFinding[]): void {
+/** `notes` only when there are some, so a clean run's shape stays `{ engine, findings }`. */
+function printJson(output: Output, engine: LintEngine, findings: LintFinding[], notes: LintNote[]): void {
   output.out(
     JSON.stringify({
       engine,
@@ -66,12 +69,15 @@ function printJson(output: Output, engine: LintEngine, findings: LintFinding[]):
         file: f.file,
         line: f.line ?? null,
       })),
+      ...(notes.length > 0
+        ? { notes: notes.map((n) => ({ migration: n.migration, phase: n.phase, message: n.message, file: n.file, line: n.line ?? null })) }
+        : {}),
     }),
   );
 }
 
 /** GitHub Actions workflow commands: each finding becomes an error annotation on its line. */
-function printGithub(output: Output, findings: LintFinding[], migrationCount: number, cwd: string): void {
+function printGithub(output: Output, findings: LintFinding[], notes: LintNote[], migrationCount: number, cwd: string): void {
   for (const f of findings) {
     const rule = RULES_BY_ID.get(f.rule);
     const properties = [
@@ -82,10 +88,25 @@ function printGithub(output: Output, findings: LintFinding[], migrationCount: nu
     const body = [f.message, '', firstLines(f.statement, 3), ...(rule ? ['', `instead: ${rule.instead}`] : [])].join('\n');
     output.out(`::error ${properties.join(',')}::${escapeData(body)}`);
   }
-  output.err(summary(findings, migrationCount));
+  for (const n of notes) {
+    const properties = [
+      `file=${escapeProperty(displayPath(n.file, cwd))}`,
+      ...(n.line ? [`line=${n.line}`] : []),
+      `title=${escapeProperty(`zmigrate lint: not linted (${n.phase})`)}`,
+    ];
+    output.out(`::warning ${properties.join(',')}::${escapeData(n.message)}`);
+  }
+  output.err(summary(findings, migrationCount, notes));
 }
 
-function printTty(output: Output, engine: LintEngine, findings: LintFinding[], migrationCount: number, cwd: string): void {
+function printTty(
+  output: Output,
+  engine: LintEngine,
+  findings: LintFinding[],
+  notes: LintNote[],
+  migrationCount: number,
+  cwd: string,
+): void {
   const { color } = output;
   for (const f of findings) {
     const rule = RULES_BY_ID.get(f.rule);
@@ -99,19 +120,27 @@ function printTty(output: Output, engine: LintEngine, findings: LintFinding[], m
     }
     output.out('');
   }
+  for (const n of notes) {
+    output.out(
+      `${color.bold(`${displayPath(n.file, cwd)}${n.line ? `:${n.line}` : ''}`)} ${color.dim(`${n.migration} · ${n.phase}`)} ${color.yellow('not linted')}`,
+    );
+    output.out(`  ${n.message}`);
+    output.out('');
+  }
   if (findings.length === 0) {
-    output.out(`${color.green('✓')} ${summary(findings, migrationCount)} (${engine})`);
+    output.out(`${color.green('✓')} ${summary(findings, migrationCount, notes)} (${engine})`);
   } else {
-    output.out(`${color.red('✗')} ${summary(findings, migrationCount)} (${engine})`);
+    output.out(`${color.red('✗')} ${summary(findings, migrationCount, notes)} (${engine})`);
     output.out(color.dim('  silence one on a statement with a comment before it: -- zmigrate-lint-ignore <rule>'));
   }
 }
 
-function summary(findings: LintFinding[], migrationCount: number): string {
+function summary(findings: LintFinding[], migrationCount: number, notes: LintNote[]): string {
   const migrations = `${migrationCount} migration${migrationCount === 1 ? '' : 's'}`;
-  if (findings.length === 0) return `no unsafe SQL in ${migrations}`;
+  const unseen = notes.length > 0 ? `; ${notes.length} TypeScript phase${notes.length === 1 ? '' : 's'} not linted` : '';
+  if (findings.length === 0) return `no unsafe SQL in ${migrations}${unseen}`;
   const affected = new Set(findings.map((f) => f.migration)).size;
-  return `${findings.length} finding${findings.length === 1 ? '' : 's'} in ${affected} of ${migrations}`;
+  return `${findings.length} finding${findings.length === 1 ? '' : 's'} in ${affected} of ${migrations}${unseen}`;
 }
 
 function firstLines(text: string, count: number): string {

@@ -25,7 +25,7 @@ import {
   type IndexDefinition,
   type IndexState,
 } from '../dialect';
-import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { lexSql, MYSQL_LEX, splitSql } from '../sql-split';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 import { watchLockWait, type RowLockWatch } from './lock-wait-watch';
@@ -44,7 +44,7 @@ interface MysqlSession {
 }
 type AfterCreateDone = (error: Error | null, conn: unknown) => void;
 
-const LEX: LexOptions = { dollarQuotes: false, backticks: true, backslashEscapes: true, compoundBlocks: true };
+const LEX = MYSQL_LEX;
 export const STATE_TABLE_PREFIX = 'zmigrate_';
 /** The dual-write trigger (`_bi`, `_bu`) and the mirror of a table being rebuilt (`_ai`, `_au`, `_ad`). */
 const TRIGGER_SUFFIXES = ['_bi', '_bu', ...MysqlTableRebuild.suffixes];

@@ -26,7 +26,8 @@ import {
   type IndexState,
   type RowAddress,
 } from '../dialect';
-import { lexSql, splitSql, type LexOptions } from '../sql-split';
+import { lexSql, POSTGRES_LEX, splitSql } from '../sql-split';
+import { needsNoTransaction } from './no-transaction';
 import { bound, literalMarks, param } from '../bound-sql';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
@@ -37,7 +38,7 @@ import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
 import { namesRowColumn } from '../row-references';
 
-const LEX: LexOptions = { dollarQuotes: true, backticks: false, backslashEscapes: false };
+const LEX = POSTGRES_LEX;
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
 export function stateSchemaFor(baseSchema: string): string {
   return baseSchema === 'public' ? 'zmigrate' : `zmigrate_${baseSchema}`;
@@ -165,10 +166,7 @@ export class PostgresDialect implements Dialect {
   }
 
   needsNoTransaction(statement: string): boolean {
-    return (
-      /\bCONCURRENTLY\b/i.test(statement) ||
-      /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|REINDEX\s+.*\bCONCURRENTLY)\b/i.test(statement)
-    );
+    return needsNoTransaction(statement);
   }
 
   missingPrivilege(error: unknown): string | undefined {
