@@ -273,6 +273,27 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     await v2('items').insert({ id: 6, label: 'f' });
     expect(rowsOf(await v2.raw('SELECT id FROM items'))).toHaveLength(5);
   });
+
+  test("dropColumn's down fills the new app's inserts though the column has a default; the old app's stay as written", async () => {
+    await db.knex.raw("CREATE TABLE tickets (id integer PRIMARY KEY, paid boolean NOT NULL, status varchar(10) NOT NULL DEFAULT 'new')");
+    writeFileSync(
+      path.join(dir, '0003_tickets.ts'),
+      migrationSource(["op.dropColumn('tickets', 'status', { down: \"CASE WHEN paid THEN 'paid' ELSE 'new' END\" })"]),
+    );
+    expect((await cli('expand')).code).toBe(0);
+    const v3 = db.versionKnex(`${db.base}_0003_tickets`);
+    await v3('tickets').insert([
+      { id: 1, paid: true },
+      { id: 2, paid: false },
+    ]);
+    await db.knex('tickets').insert({ id: 3, paid: true, status: 'void' });
+    const base = rowsOf<{ id: number; status: string }>(await db.knex.raw('SELECT id, status FROM tickets ORDER BY id'));
+    expect(base.map((r) => [Number(r.id), r.status])).toEqual([
+      [1, 'paid'],
+      [2, 'new'],
+      [3, 'void'],
+    ]);
+  });
 });
 
 describe('an old app whose search_path lists a schema of its own on PostgreSQL', () => {

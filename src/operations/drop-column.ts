@@ -124,7 +124,16 @@ export class DropColumn implements Operation {
     const physical = ctx.previous.column(this.table, this.column)!.source;
     return {
       table: previous.source,
-      rules: [{ target: physical, expression: this.spec.down, row: rowOf(ctx.next.table(this.table)), onInsert: { isNull: physical } }],
+      rules: [
+        {
+          target: physical,
+          expression: this.spec.down,
+          row: rowOf(ctx.next.table(this.table)),
+          // The new app cannot set the column: a row it inserts holds the column's default, which `down` replaces.
+          // Where the session does not say (MySQL/MariaDB without @zmigrate_version), a NULL tells it.
+          onInsert: { any: [{ newApp: true }, { isNull: physical }] },
+        },
+      ],
       backfill: [],
     };
   }
