@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli } from './support/cli';
 import { rowsOf, waitFor } from './support/apps';
 import { startCli } from './support/process';
 
@@ -307,5 +307,33 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
       const url = new URL(db.url);
       url.searchParams.set('options', '-c application_name=billing');
       await batchMeetsHeldRow('journal', '0009_journal.ts', url.toString());
+    });
+
+  if (engine === 'postgres')
+    test('a CREATE INDEX CONCURRENTLY of raw SQL that ran out of time waiting for older transactions is built again', async () => {
+      await db.knex.raw('CREATE TABLE parcels (id integer PRIMARY KEY, weight integer)');
+      await db.knex.raw('INSERT INTO parcels SELECT g, g FROM generate_series(1, 1000) g');
+      await db.knex.raw('CREATE TABLE bystanders (id integer)');
+      writeFileSync(
+        path.join(dir, '0010_parcels_weight.ts'),
+        migrationSource(["op.sql({ expand: 'CREATE INDEX CONCURRENTLY parcels_weight_idx ON parcels (weight)', rollback: '' })"]),
+      );
+      // A transaction of another app that holds a snapshot (REPEATABLE READ), on another table: the build waits for
+      // it to end, and its wait is bounded by the lock timeout too.
+      const trx = await db.knex.transaction();
+      let run: ReturnType<typeof startCli>;
+      try {
+        await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+        await trx.raw('SELECT count(*) FROM bystanders');
+        run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+        await run.waitForStderr(/lock not granted in time for "raw SQL \(expand, outside a transaction\)"; retry 2\//);
+      } finally {
+        await trx.commit();
+      }
+      const result = await run.done;
+      expect(outcome(result)).toEqual({ code: 0, errors: [] });
+      expect(
+        rowsOf(await db.knex.raw("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'parcels_weight_idx'::regclass")),
+      ).toEqual([{ valid: true }]);
     });
 });

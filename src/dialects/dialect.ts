@@ -238,6 +238,8 @@ export interface Dialect {
   watchLockWait?<T>(session: Knex | Knex.Transaction, statement: () => Promise<T>, options?: { rowLocks?: boolean }): Promise<T>;
   /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
   needsNoTransaction(statement: string): boolean;
+  /** The index of the base schema a raw statement builds outside a transaction (CREATE INDEX CONCURRENTLY), to guard its step. */
+  indexBuiltConcurrently?(statement: string): { table: string; index: string } | undefined;
   lexSql(sql: string): { statements: string[]; hasComments: boolean };
   classifyError(error: unknown): ErrorClass;
   /**

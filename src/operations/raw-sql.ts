@@ -55,7 +55,10 @@ function steps(dialect: Dialect, phase: string, sql: string | undefined): Step[]
   for (const statement of dialect.splitStatements(sql ?? '')) {
     if (dialect.needsNoTransaction(statement)) {
       flush();
-      result.push(step(`raw SQL (${phase}, outside a transaction)`, statement, { transactional: false }));
+      // A concurrent index build that failed left an invalid index: the guard drops it and the build runs again.
+      const index = dialect.indexBuiltConcurrently?.(statement);
+      const guard = index ? { guard: { kind: 'indexExists' as const, ...index } } : {};
+      result.push(step(`raw SQL (${phase}, outside a transaction)`, statement, { transactional: false, ...guard }));
     } else {
       group.push(statement);
     }

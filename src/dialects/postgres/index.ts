@@ -28,6 +28,7 @@ import {
 } from '../dialect';
 import { lexSql, POSTGRES_LEX, splitSql } from '../sql-split';
 import { needsNoTransaction } from './no-transaction';
+import { indexBuiltConcurrently } from './concurrent-index';
 import { bound, literalMarks, param } from '../bound-sql';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
@@ -167,6 +168,10 @@ export class PostgresDialect implements Dialect {
 
   needsNoTransaction(statement: string): boolean {
     return needsNoTransaction(statement);
+  }
+
+  indexBuiltConcurrently(statement: string): { table: string; index: string } | undefined {
+    return indexBuiltConcurrently(statement, this.baseSchema);
   }
 
   missingPrivilege(error: unknown): string | undefined {
