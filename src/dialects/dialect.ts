@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
-import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
+import type { IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
@@ -167,7 +167,8 @@ export interface RowAddress {
   readonly select: string;
 }
 
-export interface IndexDefinition {
+/** An index to build; what the dialect reads of an index besides its columns (IndexModel) is built as it says. */
+export interface IndexDefinition extends Pick<IndexModel, 'kind' | 'parts' | 'comment' | 'ignored'> {
   name: string;
   columns: string[];
   unique: boolean;
@@ -348,6 +349,11 @@ export interface Dialect {
    */
   keyTypesMatch?(child: string, parent: string): boolean;
   createIndex(table: string, index: IndexDefinition): Step;
+  /**
+   * Why the dialect cannot build an index like this one again without
+   * blocking writes (alterColumn refuses the column then), else undefined.
+   */
+  indexNotOnline?(index: IndexModel): string | undefined;
   renameIndex(table: string, from: string, to: string): Step;
   dropIndex(table: string, index: string): Step;
   /**
