@@ -193,6 +193,40 @@ describe('alterColumn keeps the kind and options of each index over its column o
     await expect(db.knex('pairs').insert({ id: 1, v: 'another' })).rejects.toThrow(/pairs_pkey/);
   });
 
+  test('an index in a tablespace of its own stays there, a partial one too', async () => {
+    // An in-place tablespace (a directory of the data directory), which a server in a container can make too.
+    const tablespace = `zmt_${process.pid}_${Date.now().toString(36)}`;
+    const session = await db.knex.client.acquireConnection();
+    try {
+      await session.query('SET allow_in_place_tablespaces = true');
+      await session.query(`CREATE TABLESPACE ${tablespace} LOCATION ''`);
+      await session.query(`CREATE INDEX orders_note_apart ON orders (note) TABLESPACE ${tablespace}`);
+      await session.query(`CREATE INDEX orders_note_some ON orders (note) TABLESPACE ${tablespace} WHERE id > 10`);
+      const placed = async () =>
+        (
+          await queryRows(
+            db.knex,
+            "select indexname || ' ' || tablespace as d from pg_indexes where tablename = 'orders' and tablespace is not null order by 1",
+          )
+        ).map((r) => String(r.d));
+      expect(await placed()).toEqual([`orders_note_apart ${tablespace}`, `orders_note_some ${tablespace}`]);
+      const before = await definitions();
+      expect(outcome(await cli('expand', 'note'))).toEqual({ code: 0, errors: [] });
+      expect(outcome(await cli('contract', 'note'))).toEqual({ code: 0, errors: [] });
+      expect(await definitions()).toEqual(before);
+      expect(await placed()).toEqual([`orders_note_apart ${tablespace}`, `orders_note_some ${tablespace}`]);
+    } finally {
+      // The tablespace outlives the database: emptied and dropped here (the version schema's view keeps the table).
+      try {
+        const indexes = ['orders_note_apart', 'orders_note_some'].flatMap((i) => [i, `_zm_${i}`]);
+        await session.query(`DROP INDEX IF EXISTS ${indexes.join(', ')}`);
+        await session.query(`DROP TABLESPACE IF EXISTS ${tablespace}`);
+      } finally {
+        await db.knex.client.releaseConnection(session);
+      }
+    }
+  });
+
   test('a column named like a keyword its index definition also writes is refused before anything changes', async () => {
     await db.knex.raw('ALTER TABLE orders ADD COLUMN last integer');
     await db.knex.raw('CREATE INDEX orders_last ON orders (last DESC NULLS LAST)');
