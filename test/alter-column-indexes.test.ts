@@ -193,6 +193,57 @@ describe('alterColumn keeps the kind and options of each index over its column o
     await expect(db.knex('pairs').insert({ id: 1, v: 'another' })).rejects.toThrow(/pairs_pkey/);
   });
 
+  test('a deferrable UNIQUE constraint and primary key stay deferrable', async () => {
+    await db.knex.raw(
+      'CREATE TABLE seats (id integer PRIMARY KEY DEFERRABLE, code text CONSTRAINT seats_code UNIQUE DEFERRABLE INITIALLY DEFERRED)',
+    );
+    await db.knex.raw("INSERT INTO seats SELECT g, 's' || g FROM generate_series(1, 50) g");
+    const constraints = async () =>
+      (
+        await queryRows(
+          db.knex,
+          "select conname || ' ' || pg_get_constraintdef(oid) as d from pg_constraint where conrelid = 'seats'::regclass order by 1",
+        )
+      ).map((r) => String(r.d));
+    const before = await constraints();
+    expect(before).toEqual(['seats_code UNIQUE (code) DEFERRABLE INITIALLY DEFERRED', 'seats_pkey PRIMARY KEY (id) DEFERRABLE']);
+    for (const column of ['code', 'id']) {
+      const source = migrationSource([
+        `op.alterColumn('seats', '${column}', { type: '${column === 'id' ? 'bigint' : 'varchar(20)'}', up: '${column}', down: '${column}' })`,
+      ]);
+      const dir = migrationsDir({ [`0001_${column}.ts`]: source });
+      for (const command of ['expand', 'contract'])
+        expect(outcome(await runCli([command, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } }))).toEqual({ code: 0, errors: [] });
+      expect(await constraints()).toEqual(before);
+    }
+    // Two rows swap their codes and keys in one transaction, each statement leaving a duplicate until the next.
+    await db.knex.transaction(async (trx) => {
+      await trx.raw('SET CONSTRAINTS ALL DEFERRED');
+      await trx.raw("UPDATE seats SET code = 's2', id = 2 WHERE code = 's1'");
+      await trx.raw("UPDATE seats SET code = 's1', id = 1 WHERE code = 's2' AND ctid = (SELECT min(ctid) FROM seats WHERE code = 's2')");
+    });
+    expect(await queryRows(db.knex, 'SELECT id, code FROM seats WHERE id <= 2 ORDER BY id')).toEqual([
+      { id: '1', code: 's1' },
+      { id: '2', code: 's2' },
+    ]);
+  });
+
+  test('an exclusion constraint over the column is refused before anything changes', async () => {
+    await db.knex.raw(
+      'CREATE TABLE rooms (id integer PRIMARY KEY, during tsrange, CONSTRAINT rooms_free EXCLUDE USING gist (during WITH &&))',
+    );
+    const before = await snapshot(db);
+    const source = migrationSource([
+      "op.alterColumn('rooms', 'during', { type: 'tsrange', nullable: false, up: 'during', down: 'during' })",
+    ]);
+    const result = await runCli(['expand', '--dir', migrationsDir({ '0001_rooms.ts': source })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/alterColumn rooms\.during: index "rooms_free" is an exclusion constraint's/);
+    expect(await snapshot(db)).toEqual(before);
+  });
+
   test('an index in a tablespace of its own stays there, a partial one too', async () => {
     // An in-place tablespace (a directory of the data directory), which a server in a container can make too.
     const tablespace = `zmt_${process.pid}_${Date.now().toString(36)}`;
@@ -266,7 +317,7 @@ describe('alterColumn keeps the kind and options of each index over its column o
       'CREATE TABLE items (id integer PRIMARY KEY, code varchar(20) NOT NULL, title varchar(200), body text, spot point NOT NULL DEFAULT (POINT(0, 0)))',
     );
     await db.knex.raw(
-      "INSERT INTO items (id, code, title, body) SELECT seq, CONCAT('code-', seq), CONCAT('title ', seq), 'some text' FROM seq_1_to_200",
+      "INSERT INTO items (id, code, title, body) SELECT seq, CONCAT('code-', seq), CONCAT('title ', seq), CONCAT('text ', seq) FROM seq_1_to_200",
     );
     await db.knex.raw("ALTER TABLE items ADD UNIQUE INDEX items_code (code(8)) COMMENT 'the first eight characters'");
     await db.knex.raw("ALTER TABLE items ADD INDEX items_title (title(10) DESC, id) COMMENT 'by title' IGNORED");
@@ -320,6 +371,15 @@ describe('alterColumn keeps the kind and options of each index over its column o
     expect(await keys()).not.toEqual(before);
     expect(outcome(await cli('rollback', 'code', 'varchar(40)'))).toEqual({ code: 0, errors: [] });
     expect(await keys()).toEqual(before);
+  });
+
+  test('a unique index over a long column (MariaDB builds it USING HASH, only by copying the table) is refused before anything changes', async () => {
+    await db.knex.raw('ALTER TABLE items ADD UNIQUE INDEX items_body (body)');
+    const before = await snapshot(db);
+    const result = await cli('expand', 'body', 'mediumtext');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/alterColumn items\.body: index "items_body" cannot be carried over to the new column: .*HASH/);
+    expect(await snapshot(db)).toEqual(before);
   });
 
   test.each([

@@ -58,6 +58,9 @@ export interface QualifiedName {
   name: string;
 }
 
+/** When a deferrable constraint is checked by default (INITIALLY …). */
+export type Deferrable = 'immediate' | 'deferred';
+
 /** MySQL/MariaDB: how an index reads one of its columns, beside `columns`. */
 export interface IndexPart {
   /** A prefix index's length, in characters (or bytes, for binary types). */
@@ -81,10 +84,12 @@ export interface IndexModel {
    * the index again on the new column, keeping all of it.
    */
   definition?: string;
-  /** PostgreSQL: the index of a UNIQUE (or exclusion) constraint of the same name, dropped with the constraint. */
+  /** PostgreSQL: the index of a UNIQUE (or, where not `unique`, exclusion) constraint of the same name, dropped with the constraint. */
   constraint?: boolean;
-  /** MySQL/MariaDB: FULLTEXT or SPATIAL, where it is not an ordinary (B-tree) index. */
-  kind?: 'fulltext' | 'spatial';
+  /** PostgreSQL: its constraint (or the primary key) is DEFERRABLE, INITIALLY as this says. */
+  deferrable?: Deferrable;
+  /** MySQL/MariaDB: FULLTEXT, SPATIAL or HASH (MariaDB's unique index over a long column), where it is not a B-tree. */
+  kind?: 'fulltext' | 'spatial' | 'hash';
   /** MySQL/MariaDB: each column's prefix length and order, where one differs from the whole column ascending. */
   parts?: IndexPart[];
   /** MySQL/MariaDB: the index's comment. */
@@ -175,7 +180,7 @@ export interface TableModel {
   /** PostgreSQL: the primary key's name (its constraint's and its index's), which alterColumn rebuilds under it. */
   primaryKeyName?: string;
   /** PostgreSQL: the primary key's index as IndexModel has it (its definition, and its INCLUDE columns in `uses`). */
-  primaryKeyIndex?: Pick<IndexModel, 'definition' | 'uses'>;
+  primaryKeyIndex?: Pick<IndexModel, 'definition' | 'uses' | 'deferrable'>;
   indexes: IndexModel[];
   /** Foreign keys and checks over the table's columns (where the dialect reads them). */
   constraints?: ConstraintModel[];

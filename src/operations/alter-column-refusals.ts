@@ -50,6 +50,13 @@ function refuseIndexes(ctx: PlanContext, { what, indexes, rebuilt }: AlteredColu
   const hint = 'drop it in an earlier migration and create it again after this one';
   for (const index of indexes) {
     const name = JSON.stringify(index.name);
+    if (index.constraint && !index.unique) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: index ${name} is an exclusion constraint's, which ${ctx.dialect.displayName} cannot attach to an index built beforehand`,
+        { hint: 'drop the constraint in an earlier migration and add it again after this one' },
+      );
+    }
     if (index.special && rebuilt(index) === undefined) {
       throw new ValidationError(
         ctx.migration,

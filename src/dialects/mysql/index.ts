@@ -832,18 +832,24 @@ END`;
         return `${this.quote(c)}${part?.length ? `(${Number(part.length)})` : ''}${part?.descending ? ' DESC' : ''}`;
       })
       .join(', ');
-    const kind = index.kind ? `${index.kind.toUpperCase()} ` : index.unique ? 'UNIQUE ' : '';
+    const kind = index.kind === 'fulltext' || index.kind === 'spatial' ? `${index.kind.toUpperCase()} ` : index.unique ? 'UNIQUE ' : '';
     const comment = index.comment ? ` COMMENT ${this.literal(index.comment)}` : '';
     const ignored = index.ignored ? (this.#mariadb ? ' IGNORED' : ' INVISIBLE') : '';
     return step(
       `create index ${index.name}`,
-      `ALTER TABLE ${this.table(table)} ADD ${kind}INDEX ${this.quote(index.name)} (${cols})${comment}${ignored}, ALGORITHM=INPLACE, LOCK=NONE`,
+      `ALTER TABLE ${this.table(table)} ADD ${kind}INDEX ${this.quote(index.name)} (${cols})${index.kind === 'hash' ? ' USING HASH' : ''}${comment}${ignored}, ALGORITHM=INPLACE, LOCK=NONE`,
       { guard: { kind: 'indexExists', table, index: index.name } },
     );
   }
 
-  /** InnoDB builds a FULLTEXT or SPATIAL index only under a lock that blocks writes (LOCK=SHARED at best). */
+  /**
+   * InnoDB builds a FULLTEXT or SPATIAL index only under a lock that blocks
+   * writes (LOCK=SHARED at best), and MariaDB's unique index over a long
+   * column (USING HASH, on a hidden virtual column) only by copying the table.
+   */
   indexNotOnline(index: IndexModel): string | undefined {
+    if (index.kind === 'hash')
+      return `${this.displayName} builds a unique index USING HASH (over a long column) only by copying the table (not with ALGORITHM=INPLACE, LOCK=NONE)`;
     if (!index.kind) return undefined;
     return `${this.displayName} builds a ${index.kind.toUpperCase()} index only under a lock that blocks writes (not with LOCK=NONE)`;
   }
@@ -1046,7 +1052,7 @@ function rebuildableReference(k: Row): ForeignKeyReference | undefined {
 /** What an index is besides its columns, from its first STATISTICS row: kind, comment, visibility. */
 function indexOptions(ix: Row): Pick<IndexModel, 'kind' | 'comment' | 'ignored'> {
   const type = String(ix.INDEX_TYPE);
-  const kind = type === 'FULLTEXT' ? 'fulltext' : type === 'SPATIAL' ? 'spatial' : undefined;
+  const kind = type === 'FULLTEXT' ? 'fulltext' : type === 'SPATIAL' ? 'spatial' : type === 'HASH' ? 'hash' : undefined;
   const ignored = ix.IGNORED === 'YES' || ix.IS_VISIBLE === 'NO';
   return { ...(kind ? { kind } : {}), ...(ix.INDEX_COMMENT ? { comment: String(ix.INDEX_COMMENT) } : {}), ...(ignored ? { ignored } : {}) };
 }

@@ -6,6 +6,7 @@ import {
   constraintOf,
   SchemaModel,
   type ColumnHolder,
+  type Deferrable,
   type ForeignKeyReference,
   type IdentifierRules,
   type QualifiedName,
@@ -394,6 +395,8 @@ export class PostgresDialect implements Dialect {
                         where starts_with(pg_get_indexdef(ix.indexrelid), p.prefix)) d
                  left join pg_tablespace s on s.oid = i.reltablespace) as definition,
               exists(select 1 from pg_constraint k where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x')) as is_constraint,
+              (select case when k.condeferred then 'deferred' else 'immediate' end from pg_constraint k
+                where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x', 'p') and k.condeferrable) as deferrable,
               -- The key columns (INCLUDE columns follow them in indkey).
               array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
                       join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum where k.ord <= ix.indnkeyatts order by k.ord)::text[] as columns,
@@ -460,7 +463,10 @@ export class PostgresDialect implements Dialect {
       if (!table) continue;
       const cols = parseTextArray(ix.columns);
       const uses = parseTextArray(ix.uses);
-      const definition = typeof ix.definition === 'string' ? { definition: ix.definition } : {};
+      const definition = {
+        ...(typeof ix.definition === 'string' ? { definition: ix.definition } : {}),
+        ...(ix.deferrable === 'immediate' || ix.deferrable === 'deferred' ? { deferrable: ix.deferrable as Deferrable } : {}),
+      };
       if (ix.is_primary === true) {
         table.primaryKey = cols;
         table.primaryKeyName = String(ix.index_name);
@@ -1022,10 +1028,10 @@ END`;
   }
 
   /** No scan: the index is already built and valid; only a short ACCESS EXCLUSIVE lock for the catalog change. */
-  attachUniqueConstraint(table: string, index: string): Step {
+  attachUniqueConstraint(table: string, index: string, deferrable?: Deferrable): Step {
     return step(
       `attach unique constraint ${index}`,
-      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}${deferred(deferrable)}`,
       {
         guard: { kind: 'constraintExists', table, constraint: index },
       },
@@ -1033,10 +1039,10 @@ END`;
   }
 
   /** The unique index over NOT NULL columns becomes the primary key, under its own name (no scan). */
-  attachPrimaryKey(table: string, index: string): Step {
+  attachPrimaryKey(table: string, index: string, deferrable?: Deferrable): Step {
     return step(
       `attach primary key ${index}`,
-      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}${deferred(deferrable)}`,
       { guard: { kind: 'constraintExists', table, constraint: index } },
     );
   }
@@ -1119,6 +1125,11 @@ function rebuildableReference(k: Row): ForeignKeyReference | undefined {
   if (!plain || k.ref_table === null) return undefined;
   const action = ON_DELETE[onDelete];
   return { table: String(k.ref_table), columns: parseTextArray(k.ref_columns), ...(action ? { onDelete: action } : {}) };
+}
+
+/** A constraint's DEFERRABLE clause, as it had it. */
+function deferred(deferrable: Deferrable | undefined): string {
+  return deferrable ? ` DEFERRABLE INITIALLY ${deferrable === 'deferred' ? 'DEFERRED' : 'IMMEDIATE'}` : '';
 }
 
 function parseTextArray(value: unknown): string[] {
