@@ -278,7 +278,14 @@ export class AlterColumn implements Operation {
         // An index rebuilt from its definition reads the column under its final name again.
         const written = i.definition !== undefined ? { uses: onPhysical(i.uses ?? []), definition: original.definition } : {};
         return [
-          { ...i, name: original.name, columns: onPhysical(i.columns), ...written, ...(original.constraint ? { constraint: true } : {}) },
+          {
+            ...i,
+            name: original.name,
+            columns: onPhysical(i.columns),
+            ...written,
+            ...(original.constraint ? { constraint: true } : {}),
+            ...(original.deferrable ? { deferrable: original.deferrable } : {}),
+          },
         ];
       });
     table.columns = table.columns
