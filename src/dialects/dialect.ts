@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
-import type { IdentifierRules, SchemaModel, ViewTable } from '../engine/schema-model';
+import type { Deferrable, IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
@@ -176,7 +176,8 @@ export interface RowAddress {
   readonly select: string;
 }
 
-export interface IndexDefinition {
+/** An index to build; what the dialect reads of an index besides its columns (IndexModel) is built as it says. */
+export interface IndexDefinition extends Pick<IndexModel, 'kind' | 'parts' | 'comment' | 'ignored'> {
   name: string;
   columns: string[];
   unique: boolean;
@@ -362,20 +363,25 @@ export interface Dialect {
    */
   keyTypesMatch?(child: string, parent: string): boolean;
   createIndex(table: string, index: IndexDefinition): Step;
+  /**
+   * Why the dialect cannot build an index like this one again without
+   * blocking writes (alterColumn refuses the column then), else undefined.
+   */
+  indexNotOnline?(index: IndexModel): string | undefined;
   renameIndex(table: string, from: string, to: string): Step;
   dropIndex(table: string, index: string): Step;
   /**
    * PostgreSQL: a unique index built at expand becomes a UNIQUE constraint
    * (ADD CONSTRAINT … USING INDEX, no scan). Undefined where a unique index is all there is.
    */
-  attachUniqueConstraint?(table: string, index: string): Step;
+  attachUniqueConstraint?(table: string, index: string, deferrable?: Deferrable): Step;
   /**
    * PostgreSQL: a unique index built at expand, over columns now NOT NULL,
    * becomes the table's primary key (ADD CONSTRAINT … USING INDEX, no scan),
    * once alterColumn's swap has dropped the old one with the old column.
    * Where this is missing, alterColumn refuses a primary-key column.
    */
-  attachPrimaryKey?(table: string, index: string): Step;
+  attachPrimaryKey?(table: string, index: string, deferrable?: Deferrable): Step;
   /**
    * A foreign key that existing rows may not meet yet, without a long lock:
    * NOT VALID on PostgreSQL; unchecked (foreign_key_checks off, ALGORITHM=INPLACE) on MySQL/MariaDB.

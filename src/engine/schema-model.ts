@@ -60,22 +60,44 @@ export interface QualifiedName {
   name: string;
 }
 
+/** When a deferrable constraint is checked by default (INITIALLY …). */
+export type Deferrable = 'immediate' | 'deferred';
+
+/** MySQL/MariaDB: how an index reads one of its columns, beside `columns`. */
+export interface IndexPart {
+  /** A prefix index's length, in characters (or bytes, for binary types). */
+  length?: number;
+  descending?: boolean;
+}
+
 export interface IndexModel {
   name: string;
+  /** Its key columns, in order (not PostgreSQL's INCLUDE columns, which are in `uses`). */
   columns: string[];
   unique: boolean;
   /** A partial index or one over expressions: zmigrate cannot rebuild it on a new column by itself. */
   special?: boolean;
-  /** A special index's every column, in its expressions and predicate too (where the dialect reads them; else `columns`). */
+  /** Every column the index reads, INCLUDE columns and those in expressions and a predicate too (where the dialect reads them; else `columns`). */
   uses?: string[];
   /**
-   * PostgreSQL: a special index's definition after `USING`, as the server
-   * writes it (`btree (lower((email)::text)) WHERE (deleted_at IS NULL)`),
-   * which alterColumn rewrites to build it again on the new column.
+   * PostgreSQL: the index's definition after `USING`, as the server writes
+   * it (`btree (lower((email)::text)) WHERE (deleted_at IS NULL)`), with its
+   * tablespace where it has one of its own: alterColumn rewrites it to build
+   * the index again on the new column, keeping all of it.
    */
   definition?: string;
-  /** PostgreSQL: the index of a UNIQUE (or exclusion) constraint of the same name, dropped with the constraint. */
+  /** PostgreSQL: the index of a UNIQUE (or, where not `unique`, exclusion) constraint of the same name, dropped with the constraint. */
   constraint?: boolean;
+  /** PostgreSQL: its constraint (or the primary key) is DEFERRABLE, INITIALLY as this says. */
+  deferrable?: Deferrable;
+  /** MySQL/MariaDB: FULLTEXT, SPATIAL or HASH (MariaDB's unique index over a long column), where it is not a B-tree. */
+  kind?: 'fulltext' | 'spatial' | 'hash';
+  /** MySQL/MariaDB: each column's prefix length and order, where one differs from the whole column ascending. */
+  parts?: IndexPart[];
+  /** MySQL/MariaDB: the index's comment. */
+  comment?: string;
+  /** MySQL/MariaDB: an index the optimizer ignores (MariaDB IGNORED, MySQL INVISIBLE). */
+  ignored?: boolean;
 }
 
 /**
@@ -159,6 +181,8 @@ export interface TableModel {
   primaryKey: string[];
   /** PostgreSQL: the primary key's name (its constraint's and its index's), which alterColumn rebuilds under it. */
   primaryKeyName?: string;
+  /** PostgreSQL: the primary key's index as IndexModel has it (its definition, and its INCLUDE columns in `uses`). */
+  primaryKeyIndex?: Pick<IndexModel, 'definition' | 'uses' | 'deferrable'>;
   indexes: IndexModel[];
   /** Foreign keys and checks over the table's columns (where the dialect reads them). */
   constraints?: ConstraintModel[];

@@ -21,7 +21,7 @@ export interface AlteredColumn {
   /** The indexes that use the column, the primary key's first where it is in it. */
   indexes: RebuiltIndex[];
   carried: CarriedConstraints;
-  /** A partial or expression index's definition on the new column, where it can be written (else undefined). */
+  /** An index's definition on the new column, where it has one and it can be written (else undefined). */
   rebuilt(index: IndexModel): string | undefined;
 }
 
@@ -36,13 +36,45 @@ export function refuseAlteration(ctx: PlanContext, column: AlteredColumn): void 
   refuseHolders(ctx, column);
   refuseConstraints(ctx, column);
   refuseKeyTypes(ctx, column);
-  const special = column.indexes.find((i) => i.special && column.rebuilt(i) === undefined);
-  if (special) {
-    throw new ValidationError(
-      ctx.migration,
-      `${column.what}: index ${JSON.stringify(special.name)} is partial or over expressions and cannot be carried over to the new column`,
-      { hint: 'drop it in an earlier migration and create it again after this one' },
-    );
+  refuseIndexes(ctx, column);
+}
+
+/**
+ * An index over the column that could not be built again on the new column
+ * as it is: one whose definition cannot be rewritten for it with certainty
+ * (PostgreSQL), or one the engine cannot build without blocking writes
+ * (a FULLTEXT or SPATIAL index on MySQL/MariaDB). Rebuilt as something
+ * else, it would change what the table allows or how it is searched.
+ */
+function refuseIndexes(ctx: PlanContext, { what, indexes, rebuilt }: AlteredColumn): void {
+  const hint = 'drop it in an earlier migration and create it again after this one';
+  for (const index of indexes) {
+    const name = JSON.stringify(index.name);
+    if (index.constraint && !index.unique) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: index ${name} is an exclusion constraint's, which ${ctx.dialect.displayName} cannot attach to an index built beforehand`,
+        { hint: 'drop the constraint in an earlier migration and add it again after this one' },
+      );
+    }
+    if (index.special && rebuilt(index) === undefined) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: index ${name} is partial or over expressions and cannot be carried over to the new column`,
+        {
+          hint,
+        },
+      );
+    }
+    if (index.definition !== undefined && rebuilt(index) === undefined) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: index ${name} names the column with a word its definition also uses for something else, so it cannot be carried over to the new column`,
+        { hint },
+      );
+    }
+    const why = ctx.dialect.indexNotOnline?.(index);
+    if (why) throw new ValidationError(ctx.migration, `${what}: index ${name} cannot be carried over to the new column: ${why}`, { hint });
   }
 }
 

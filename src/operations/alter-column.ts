@@ -24,9 +24,18 @@ import {
 const STRING_TYPE =
   /^\s*(character\s+varying|varchar|character|char|nchar|nvarchar|bpchar|text|tinytext|mediumtext|longtext|citext|enum|set)\b/i;
 
-/** Words of an index definition besides its columns: a column named so is not rewritten in one. */
+/** Words of an index definition besides its columns: a column named so is not rewritten in a partial or expression one. */
 const INDEX_WORDS =
   /^(btree|hash|gist|gin|spgist|brin|where|with|include|nulls|not|distinct|desc|asc|first|last|collate|fillfactor|deduplicate_items|fastupdate|gin_pending_list_limit|buffering|pages_per_range|autosummarize|\w+_ops)$/i;
+
+/**
+ * A unique index whose NULLs are not distinct (PostgreSQL 15+): over the new
+ * column, NULL in every row until the backfill fills it, it could not be
+ * built before, so it is built after the backfill (the old one holds until then).
+ */
+function waitsForBackfill(index: IndexModel): boolean {
+  return index.unique && index.definition !== undefined && /\bNULLS NOT DISTINCT\b/.test(index.definition);
+}
 
 /**
  * A new physical column beside the old one (`_zm_<column>`): `up` maps old to
@@ -116,20 +125,29 @@ export class AlterColumn implements Operation {
   private primaryIndex(ctx: PlanContext): RebuiltIndex | undefined {
     const { source, physical } = this.names(ctx);
     const table = ctx.model.table(source)!;
-    if (!table.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, physical))) return undefined;
-    return { name: table.primaryKeyName ?? 'PRIMARY', columns: table.primaryKey, unique: true, primary: true };
+    const uses = table.primaryKeyIndex?.uses ?? table.primaryKey;
+    if (!uses.some((c) => ctx.dialect.rules.sameColumn(c, physical))) return undefined;
+    return { name: table.primaryKeyName ?? 'PRIMARY', columns: table.primaryKey, unique: true, primary: true, ...table.primaryKeyIndex };
   }
 
   /**
-   * A partial or expression index's definition with the column read as
-   * `to`, where the dialect can build one from it and the rewrite is sure:
-   * not where the column's name is also a word an index definition uses
-   * for something else (a keyword, a storage parameter, an operator class).
+   * The index's definition with the column read as `to`, where the dialect
+   * can build one from it and the rewrite is sure: in a partial or
+   * expression index, not where the column's name is also a word an index
+   * definition uses for something else (a keyword, a storage parameter, an
+   * operator class); in another, only where each word that names the column
+   * is one of its columns (`last DESC NULLS LAST` is not rewritten).
    */
-  private rebuiltDefinition(ctx: PlanContext, index: IndexModel, from: string, to: string): string | undefined {
+  private rebuiltDefinition(ctx: Pick<PlanContext, 'dialect'>, index: IndexModel, from: string, to: string): string | undefined {
     const { rewriteColumn, createIndexUsing } = ctx.dialect;
-    if (!index.definition || !rewriteColumn || !createIndexUsing || INDEX_WORDS.test(from)) return undefined;
-    return rewriteColumn.call(ctx.dialect, index.definition, from, to);
+    const { definition } = index;
+    if (!definition || !rewriteColumn || !createIndexUsing || (index.special && INDEX_WORDS.test(from))) return undefined;
+    const rewritten = rewriteColumn.call(ctx.dialect, definition, from, to);
+    if (rewritten === undefined || index.special) return rewritten;
+    const quoted = ctx.dialect.quote(to);
+    const count = (text: string) => text.split(quoted).length - 1;
+    const read = [...index.columns, ...(index.uses ?? []).filter((c) => !index.columns.includes(c))];
+    return count(rewritten) - count(definition) === read.filter((c) => c === from).length ? rewritten : undefined;
   }
 
   private shadowIndex(name: string): string {
@@ -206,14 +224,26 @@ export class AlterColumn implements Operation {
     ];
     for (const index of this.indexes(ctx)) {
       const onHelper = (columns: string[]) => columns.map((c) => (ctx.dialect.rules.sameColumn(c, old.name) ? helper : c));
-      const shadow: IndexModel = { name: this.shadowIndex(index.name), columns: onHelper(index.columns), unique: index.unique };
-      const definition = index.special ? this.rebuiltDefinition(ctx, index, old.name, helper) : undefined;
+      const name = this.shadowIndex(index.name);
+      const definition = this.rebuiltDefinition(ctx, index, old.name, helper);
       if (definition !== undefined) {
-        // A partial or expression index: built again from its definition, rewritten for the new column.
-        ctx.model.table(source)!.indexes.push({ ...shadow, special: true, uses: onHelper(index.uses ?? []), definition });
-        steps.push(ctx.dialect.createIndexUsing!(source, shadow.name, index.unique, definition));
+        // Built again from its definition, rewritten for the new column: all of it kept (method, options, predicate).
+        const uses = onHelper(index.uses ?? index.columns);
+        const shadow: IndexModel = {
+          name,
+          columns: onHelper(index.columns),
+          unique: index.unique,
+          special: index.special,
+          uses,
+          definition,
+        };
+        ctx.model.table(source)!.indexes.push(shadow);
+        if (!waitsForBackfill(shadow)) steps.push(ctx.dialect.createIndexUsing!(source, name, index.unique, definition));
         continue;
       }
+      // Else from its columns, with what the dialect reads of each (prefix length, order) and of the index (kind, comment).
+      const { unique, kind, parts, comment, ignored } = index;
+      const shadow: IndexModel = { name, columns: onHelper(index.columns), unique, kind, parts, comment, ignored };
       ctx.model.table(source)!.indexes.push(shadow);
       steps.push(ctx.dialect.createIndex(source, shadow));
     }
@@ -259,8 +289,9 @@ export class AlterColumn implements Operation {
     // A UNIQUE constraint's index, or the primary key's, is rebuilt as a plain unique index: it becomes the
     // constraint again (no scan).
     for (const index of indexes)
-      if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name));
-      else if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
+      if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name, index.deferrable));
+      else if (index.constraint && ctx.dialect.attachUniqueConstraint)
+        steps.push(ctx.dialect.attachUniqueConstraint(source, index.name, index.deferrable));
     steps.push(...carried.renames(ctx.model));
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
@@ -271,10 +302,17 @@ export class AlterColumn implements Operation {
         // The primary key keeps its columns' names (table.primaryKey): the new column has taken the old one's.
         if (original?.primary) return [];
         if (!original) return [i];
-        // A rebuilt partial or expression index reads the column under its final name again.
-        const special = i.special ? { uses: onPhysical(i.uses ?? []), definition: original.definition } : {};
+        // An index rebuilt from its definition reads the column under its final name again.
+        const written = i.definition !== undefined ? { uses: onPhysical(i.uses ?? []), definition: original.definition } : {};
         return [
-          { ...i, name: original.name, columns: onPhysical(i.columns), ...special, ...(original.constraint ? { constraint: true } : {}) },
+          {
+            ...i,
+            name: original.name,
+            columns: onPhysical(i.columns),
+            ...written,
+            ...(original.constraint ? { constraint: true } : {}),
+            ...(original.deferrable ? { deferrable: original.deferrable } : {}),
+          },
         ];
       });
     table.columns = table.columns
@@ -349,8 +387,28 @@ export class AlterColumn implements Operation {
       ],
       ...fill,
       verify: [...(fill.verify ?? []), ...carried.verify],
-      afterBackfill: [...this.notNullCheck(ctx, previous.source, helper), ...carried.add],
+      afterBackfill: [
+        ...this.notNullCheck(ctx, previous.source, helper),
+        ...this.indexesAfterBackfill(ctx, previous.source, physical, helper),
+        ...carried.add,
+      ],
     };
+  }
+
+  /**
+   * The indexes over the column that the new column's NULLs would break until it is backfilled
+   * (waitsForBackfill), built again on it now: read from the old ones, the model being the server's here.
+   */
+  private indexesAfterBackfill(ctx: DualWriteContext, source: string, physical: string, helper: string): Step[] {
+    return (ctx.model.table(source)?.indexes ?? [])
+      .filter(
+        (i) =>
+          waitsForBackfill(i) && !i.name.startsWith('_zm_') && (i.uses ?? i.columns).some((c) => ctx.dialect.rules.sameColumn(c, physical)),
+      )
+      .flatMap((i) => {
+        const definition = this.rebuiltDefinition(ctx, i, physical, helper);
+        return definition === undefined ? [] : [ctx.dialect.createIndexUsing!(source, this.shadowIndex(i.name), i.unique, definition)];
+      });
   }
 
   private notNullCheck(ctx: DualWriteContext, source: string, helper: string): Step[] {

@@ -7,6 +7,7 @@ import {
   type ForeignKeyReference,
   type ColumnHolder,
   type IdentifierRules,
+  type IndexModel,
   type QualifiedName,
   type TableModel,
   type ViewTable,
@@ -392,9 +393,9 @@ export class MysqlDialect implements Dialect {
         [this.baseSchema],
       )
     ).filter((c) => tableCollations.has(String(c.table_name)));
+    // Every column: whether an index is ignored is IGNORED on MariaDB (10.6+), IS_VISIBLE on MySQL.
     const indexes = await this.rows(
-      `SELECT TABLE_NAME AS table_name, INDEX_NAME AS index_name, NON_UNIQUE AS non_unique, COLUMN_NAME AS column_name
-         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+      'SELECT * FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX',
       [this.baseSchema],
     );
     const foreignKeys = await this.#foreignKeyRows();
@@ -447,21 +448,21 @@ export class MysqlDialect implements Dialect {
       });
     }
     for (const ix of indexes) {
-      const table = tables.get(String(ix.table_name));
+      const table = tables.get(String(ix.TABLE_NAME));
       if (!table) continue;
-      const name = String(ix.index_name);
+      const name = String(ix.INDEX_NAME);
       if (name === 'PRIMARY') {
-        table.primaryKey.push(String(ix.column_name));
+        table.primaryKey.push(String(ix.COLUMN_NAME));
         continue;
       }
       let index = table.indexes.find((i) => i.name === name);
       if (!index) {
-        index = { name, columns: [], unique: Number(ix.non_unique) === 0 };
+        index = { name, columns: [], unique: Number(ix.NON_UNIQUE) === 0, ...indexOptions(ix) };
         table.indexes.push(index);
       }
       // MySQL 8 functional key parts have no column.
-      if (ix.column_name === null) index.special = true;
-      else index.columns.push(String(ix.column_name));
+      if (ix.COLUMN_NAME === null) index.special = true;
+      else addIndexPart(index, String(ix.COLUMN_NAME), ix);
     }
     for (const k of foreignKeys) {
       const constraints = tables.get(String(k.table_name))?.constraints;
@@ -826,13 +827,34 @@ END`;
     );
   }
 
+  /** With each column's prefix length and order, and the index's kind, comment and visibility, as given. */
   createIndex(table: string, index: IndexDefinition): Step {
-    const cols = index.columns.map((c) => this.quote(c)).join(', ');
+    const cols = index.columns
+      .map((c, i) => {
+        const part = index.parts?.[i];
+        return `${this.quote(c)}${part?.length ? `(${Number(part.length)})` : ''}${part?.descending ? ' DESC' : ''}`;
+      })
+      .join(', ');
+    const kind = index.kind === 'fulltext' || index.kind === 'spatial' ? `${index.kind.toUpperCase()} ` : index.unique ? 'UNIQUE ' : '';
+    const comment = index.comment ? ` COMMENT ${this.literal(index.comment)}` : '';
+    const ignored = index.ignored ? (this.#mariadb ? ' IGNORED' : ' INVISIBLE') : '';
     return step(
       `create index ${index.name}`,
-      `ALTER TABLE ${this.table(table)} ADD ${index.unique ? 'UNIQUE ' : ''}INDEX ${this.quote(index.name)} (${cols}), ALGORITHM=INPLACE, LOCK=NONE`,
+      `ALTER TABLE ${this.table(table)} ADD ${kind}INDEX ${this.quote(index.name)} (${cols})${index.kind === 'hash' ? ' USING HASH' : ''}${comment}${ignored}, ALGORITHM=INPLACE, LOCK=NONE`,
       { guard: { kind: 'indexExists', table, index: index.name } },
     );
+  }
+
+  /**
+   * InnoDB builds a FULLTEXT or SPATIAL index only under a lock that blocks
+   * writes (LOCK=SHARED at best), and MariaDB's unique index over a long
+   * column (USING HASH, on a hidden virtual column) only by copying the table.
+   */
+  indexNotOnline(index: IndexModel): string | undefined {
+    if (index.kind === 'hash')
+      return `${this.displayName} builds a unique index USING HASH (over a long column) only by copying the table (not with ALGORITHM=INPLACE, LOCK=NONE)`;
+    if (!index.kind) return undefined;
+    return `${this.displayName} builds a ${index.kind.toUpperCase()} index only under a lock that blocks writes (not with LOCK=NONE)`;
   }
 
   dropIndex(table: string, index: string): Step {
@@ -1028,6 +1050,22 @@ function rebuildableReference(k: Row): ForeignKeyReference | undefined {
   if (!plain || k.ref_table === null) return undefined;
   const onDelete = ON_DELETE[String(k.on_delete)];
   return { table: String(k.ref_table), columns: [String(k.ref_column)], ...(onDelete ? { onDelete } : {}) };
+}
+
+/** What an index is besides its columns, from its first STATISTICS row: kind, comment, visibility. */
+function indexOptions(ix: Row): Pick<IndexModel, 'kind' | 'comment' | 'ignored'> {
+  const type = String(ix.INDEX_TYPE);
+  const kind = type === 'FULLTEXT' ? 'fulltext' : type === 'SPATIAL' ? 'spatial' : type === 'HASH' ? 'hash' : undefined;
+  const ignored = ix.IGNORED === 'YES' || ix.IS_VISIBLE === 'NO';
+  return { ...(kind ? { kind } : {}), ...(ix.INDEX_COMMENT ? { comment: String(ix.INDEX_COMMENT) } : {}), ...(ignored ? { ignored } : {}) };
+}
+
+/** One column of an index, with its prefix length and order where they are not the whole column ascending (MariaDB 10.8+: 'D'). */
+function addIndexPart(index: IndexModel, column: string, ix: Row): void {
+  const part = { ...(ix.SUB_PART === null ? {} : { length: Number(ix.SUB_PART) }), ...(ix.COLLATION === 'D' ? { descending: true } : {}) };
+  index.columns.push(column);
+  if (Object.keys(part).length === 0 && !index.parts) return;
+  index.parts = [...(index.parts ?? index.columns.slice(1).map(() => ({}))), part];
 }
 
 /** The name a renamed table's bridge view is moved aside to: `_zm_bridge_` and a hash, short enough for any table name. */

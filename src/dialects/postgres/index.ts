@@ -6,6 +6,7 @@ import {
   constraintOf,
   SchemaModel,
   type ColumnHolder,
+  type Deferrable,
   type ForeignKeyReference,
   type IdentifierRules,
   type QualifiedName,
@@ -389,17 +390,30 @@ export class PostgresDialect implements Dialect {
     const indexes = await this.rows(
       `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
               (ix.indpred is not null or ix.indexprs is not null) as special,
-              -- A special index's definition after USING (method, keys, predicate), where the server writes it as expected.
-              (select substr(d.def, length(d.prefix) + 1) from (select pg_get_indexdef(ix.indexrelid) as def,
-                      format('CREATE %sINDEX %I ON %I.%I USING ', case when ix.indisunique then 'UNIQUE ' else '' end, i.relname, n.nspname, t.relname) as prefix) d
-                where (ix.indpred is not null or ix.indexprs is not null) and starts_with(d.def, d.prefix)) as definition,
+              -- The definition after USING (method, keys with their collations, operator classes and order, INCLUDE,
+              -- NULLS NOT DISTINCT, storage parameters, predicate), where the server writes it as expected; with the
+              -- index's own tablespace, which pg_get_indexdef leaves out, where it goes (before the predicate).
+              (select case when s.spcname is null then d.body
+                           when d.pred is null then d.body || ' TABLESPACE ' || quote_ident(s.spcname)
+                           when right(d.body, length(d.pred)) = d.pred
+                             then left(d.body, length(d.body) - length(d.pred)) || ' TABLESPACE ' || quote_ident(s.spcname) || d.pred end
+                 from (select substr(pg_get_indexdef(ix.indexrelid), length(p.prefix) + 1) as body,
+                              ' WHERE ' || pg_get_expr(ix.indpred, ix.indrelid) as pred
+                         from (select format('CREATE %sINDEX %I ON %I.%I USING ', case when ix.indisunique then 'UNIQUE ' else '' end,
+                                             i.relname, n.nspname, t.relname) as prefix) p
+                        where starts_with(pg_get_indexdef(ix.indexrelid), p.prefix)) d
+                 left join pg_tablespace s on s.oid = i.reltablespace) as definition,
               exists(select 1 from pg_constraint k where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x')) as is_constraint,
+              (select case when k.condeferred then 'deferred' else 'immediate' end from pg_constraint k
+                where k.conindid = ix.indexrelid and k.conrelid = ix.indrelid and k.contype in ('u', 'x', 'p') and k.condeferrable) as deferrable,
+              -- The key columns (INCLUDE columns follow them in indkey).
               array(select a.attname from unnest(ix.indkey) with ordinality k(attnum, ord)
-                      join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum order by k.ord)::text[] as columns,
-              -- Every column the index reads, in its expressions and predicate too.
-              array(select a.attname from pg_depend d join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
-                     where d.classid = 'pg_class'::regclass and d.objid = ix.indexrelid and d.refclassid = 'pg_class'::regclass
-                       and d.refobjid = ix.indrelid and d.refobjsubid > 0)::text[] as uses
+                      join pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum where k.ord <= ix.indnkeyatts order by k.ord)::text[] as columns,
+              -- Every column the index reads: INCLUDE columns, and those in its expressions and predicate.
+              array(select a.attname from pg_attribute a where a.attrelid = t.oid and a.attnum > 0 and (a.attnum = any(ix.indkey)
+                       or exists(select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = ix.indexrelid
+                                    and d.refclassid = 'pg_class'::regclass and d.refobjid = ix.indrelid and d.refobjsubid = a.attnum))
+                     order by a.attnum)::text[] as uses
          from pg_index ix
          join pg_class t on t.oid = ix.indrelid
          join pg_class i on i.oid = ix.indexrelid
@@ -457,17 +471,23 @@ export class PostgresDialect implements Dialect {
       const table = tables.get(String(ix.table_name));
       if (!table) continue;
       const cols = parseTextArray(ix.columns);
+      const uses = parseTextArray(ix.uses);
+      const definition = {
+        ...(typeof ix.definition === 'string' ? { definition: ix.definition } : {}),
+        ...(ix.deferrable === 'immediate' || ix.deferrable === 'deferred' ? { deferrable: ix.deferrable as Deferrable } : {}),
+      };
       if (ix.is_primary === true) {
         table.primaryKey = cols;
         table.primaryKeyName = String(ix.index_name);
+        table.primaryKeyIndex = { uses, ...definition };
       } else {
         table.indexes.push({
           name: String(ix.index_name),
           columns: cols,
           unique: ix.is_unique === true,
           special: ix.special === true,
-          ...(ix.special === true ? { uses: parseTextArray(ix.uses) } : {}),
-          ...(typeof ix.definition === 'string' ? { definition: ix.definition } : {}),
+          uses,
+          ...definition,
           ...(ix.is_constraint === true ? { constraint: true } : {}),
         });
       }
@@ -1018,10 +1038,10 @@ END`;
   }
 
   /** No scan: the index is already built and valid; only a short ACCESS EXCLUSIVE lock for the catalog change. */
-  attachUniqueConstraint(table: string, index: string): Step {
+  attachUniqueConstraint(table: string, index: string, deferrable?: Deferrable): Step {
     return step(
       `attach unique constraint ${index}`,
-      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}${deferred(deferrable)}`,
       {
         guard: { kind: 'constraintExists', table, constraint: index },
       },
@@ -1029,10 +1049,10 @@ END`;
   }
 
   /** The unique index over NOT NULL columns becomes the primary key, under its own name (no scan). */
-  attachPrimaryKey(table: string, index: string): Step {
+  attachPrimaryKey(table: string, index: string, deferrable?: Deferrable): Step {
     return step(
       `attach primary key ${index}`,
-      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}${deferred(deferrable)}`,
       { guard: { kind: 'constraintExists', table, constraint: index } },
     );
   }
@@ -1115,6 +1135,11 @@ function rebuildableReference(k: Row): ForeignKeyReference | undefined {
   if (!plain || k.ref_table === null) return undefined;
   const action = ON_DELETE[onDelete];
   return { table: String(k.ref_table), columns: parseTextArray(k.ref_columns), ...(action ? { onDelete: action } : {}) };
+}
+
+/** A constraint's DEFERRABLE clause, as it had it. */
+function deferred(deferrable: Deferrable | undefined): string {
+  return deferrable ? ` DEFERRABLE INITIALLY ${deferrable === 'deferred' ? 'DEFERRED' : 'IMMEDIATE'}` : '';
 }
 
 function parseTextArray(value: unknown): string[] {
