@@ -35,8 +35,9 @@ function tableNames(operation: Named): string[] {
  * Refused: a table renamed or dropped along with any other operation on it
  * (the version after the migration no longer has the table by the name the
  * other one gives); an operation that reshapes a column after another that
- * reshaped it; and dropping an index on a column that alterColumn rebuilds
- * (the rebuilt index would be swapped in for it). Adding an index, a key or
+ * reshaped it; dropping an index on a column that alterColumn rebuilds
+ * (the rebuilt index would be swapped in for it); and a partial index on a
+ * table alterColumn changes in the same migration. Adding an index, a key or
  * a check on a column added, renamed or retyped earlier in the migration is
  * fine.
  */
@@ -64,6 +65,20 @@ export function checkOperationOrder(migration: string, operations: readonly Oper
       if (column !== undefined) refuse(operation, `column ${JSON.stringify(column)} of ${JSON.stringify(table)} is changed`, earlier);
     }
     done.push(operation);
+  }
+  // A partial index is planned without its predicate's columns known (it is not built yet): alterColumn could
+  // neither rebuild it on the new column nor keep it from going with the old one.
+  for (const partial of operations as Array<Named & { spec?: { where?: unknown } }>) {
+    if (partial.kind !== 'createIndex' || partial.spec?.where === undefined) continue;
+    const altered = (operations as Named[]).find((o) => o.kind === 'alterColumn' && sameTable(o.table, partial.table));
+    if (altered)
+      throw new ValidationError(
+        migration,
+        `${partial.describe()}: a partial index, in the migration where ${altered.describe()} rebuilds the table's indexes`,
+        {
+          hint: 'create the index in a migration of its own, after this one',
+        },
+      );
   }
   for (const drop of operations as Named[]) {
     if (drop.kind !== 'dropIndex') continue;
