@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { SERVER_ENGINES, createTestDatabase, type Engine, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
 import { inspect } from './support/inspect';
 import { rowsOf } from './support/apps';
 import { parseStatus, startCli } from './support/process';
@@ -171,6 +171,32 @@ describe.each(SERVER_ENGINES)('the migration user on %s', (engine) => {
       expect(rerun.stdout).toContain('expanded 0001_customers, 0002_amount');
       expect(rerun.stderr).toContain('expand 0001_customers (resuming)');
       expect(await status(db, dir)).toEqual(['0001_customers expanded', '0002_amount expanded']);
+    });
+
+    test('a role that may not create temporary tables: a default the server cannot be asked about is filled in batches, not by a rewrite', async () => {
+      const db = await database();
+      await grantDocumented(db);
+      // The probe of a default asks the server on a temporary table; without TEMPORARY it cannot.
+      await db.knex.raw(`REVOKE TEMPORARY ON DATABASE ${ident(engine, dbName(db))} FROM PUBLIC`);
+      await db.knex.raw('CREATE SEQUENCE order_codes');
+      await db.knex.raw(`GRANT USAGE ON SEQUENCE order_codes TO ${account}`);
+      // Volatile, and named like nothing zmigrate lint knows.
+      await db.knex.raw("CREATE FUNCTION next_code() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('order_codes') $$");
+      await db.knex.raw("INSERT INTO orders SELECT g, 'n', g FROM generate_series(2, 500) g");
+      const node = async () =>
+        String(rowsOf<{ node: unknown }>(await db.knex.raw("SELECT pg_relation_filenode('orders') AS node"))[0].node);
+      const before = await node();
+      const dir = migrationsDir({
+        '0001_code.ts': migrationSource(["op.addColumn('orders', 'code', { type: 'bigint', nullable: false, default: 'next_code()' })"]),
+      });
+      const expand = await asUser(db, dir)('expand');
+      expect(outcome(expand)).toEqual({ code: 0, errors: [] });
+      expect(expand.stderr).toMatch(/· backfill orders\._zm_|· backfill orders/);
+      expect(await node()).toBe(before);
+      const codes = rowsOf<{ n: unknown; distinct_codes: unknown }>(
+        await db.knex.raw('SELECT count(*) AS n, count(DISTINCT code) AS distinct_codes FROM orders'),
+      );
+      expect(codes.map((r) => [Number(r.n), Number(r.distinct_codes)])).toEqual([[500, 500]]);
     });
   } else {
     test('no ALTER, then no rights on the version databases, then no TRIGGER: each a clear error with exit 2; granted, the rerun finishes', async () => {
