@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli } from './support/cli';
 import { retryViewSwap, rowsOf, startWriter, waitFor, type Writer } from './support/apps';
 import { inspect } from './support/inspect';
 
@@ -272,6 +272,36 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     await expect(db.knex('items').insert({ id: 5, label: null })).rejects.toThrow();
     await v2('items').insert({ id: 6, label: 'f' });
     expect(rowsOf(await v2.raw('SELECT id FROM items'))).toHaveLength(5);
+  });
+
+  test('a table with json columns (no equality operator on PostgreSQL): both apps update it while the triggers compare its columns', async () => {
+    await db.knex.raw('CREATE TABLE events (id integer PRIMARY KEY, payload json, shape point, amount integer NOT NULL)');
+    await db.knex.raw(
+      engine === 'postgres'
+        ? `INSERT INTO events VALUES (1, '{"a": 1}', '(1,2)', 5), (2, NULL, NULL, 30)`
+        : `INSERT INTO events VALUES (1, '{"a": 1}', POINT(1, 2), 5), (2, NULL, NULL, 30)`,
+    );
+    writeFileSync(
+      path.join(dir, '0004_events.ts'),
+      migrationSource([
+        "op.addColumn('events', 'big', { type: 'integer', nullable: true, up: 'CASE WHEN amount >= 25 THEN 1 ELSE 0 END' })",
+        "op.alterColumn('events', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })",
+      ]),
+    );
+    expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+    const v4 = db.versionKnex(`${db.base}_0004_events`);
+    // The old app changes the json column alone, then the amount; the new app changes the json column.
+    await db.knex('events').where({ id: 1 }).update({ payload: '{"a": 2}' });
+    await db.knex('events').where({ id: 1 }).update({ amount: 40 });
+    await v4('events').where({ id: 2 }).update({ payload: '{"b": 1}' });
+    const rows = rowsOf<{ id: number; big: number; amount: number; payload: unknown }>(
+      await v4.raw('SELECT id, big, amount, payload FROM events ORDER BY id'),
+    );
+    expect(rows.map((r) => [Number(r.id), Number(r.big), Number(r.amount)])).toEqual([
+      [1, 1, 40],
+      [2, 1, 30],
+    ]);
+    expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
   });
 
   test("dropColumn's down fills the new app's inserts though the column has a default; the old app's stay as written", async () => {

@@ -870,7 +870,11 @@ END $zmigrate$`;
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {
     const newApp = newVersionOnPath(this.baseSchema, versionSchema);
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
+    // A column's new and old values are told apart by their binary images: json, xml, point and other types have
+    // no equality operator, and IS DISTINCT FROM on one fails every write. An image that differs where = would not
+    // (citext 'A' and 'a', numeric 1.5 and 1.50) is a write that changed the column, as the rules mean.
+    const changed = (a: string, b: string) => `record_image_ne(ROW(${a}), ROW(${b}))`;
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: changed, newApp };
     const flags = rules.map((_, i) => `c${i} boolean;`).join(' ');
     const decide = (event: 'onInsert' | 'onUpdate') =>
       rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
