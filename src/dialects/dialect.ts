@@ -408,6 +408,12 @@ export interface Dialect {
   preservedOnUpdate(table: string): Promise<string[]>;
   /** SQL that is true when a and b differ, NULLs included. */
   isDistinct(a: string, b: string): string;
+  /**
+   * For the verification: true where `column`, of `type`, does not hold what
+   * `expression` gives (the type's collation, where it names one, counts
+   * where the engine compares by it), NULLs included, for any type.
+   */
+  holdsOtherThan(column: string, expression: string, type: string): string;
   /** The server's cheap estimate of a table's rows (statistics), or undefined. */
   estimateRows(table: string): Promise<number | undefined>;
   /**
@@ -418,12 +424,6 @@ export interface Dialect {
   estimateRowBytes(table: string): Promise<number | undefined>;
   /** A NULL of the given type, to type-check expressions over columns that do not exist yet. */
   typedNull(type: string): string;
-  /**
-   * `expression` compared under the collation `type` names, where the engine
-   * cannot compare two columns of different collations otherwise
-   * (PostgreSQL); else `expression` as it is.
-   */
-  collatedAs(expression: string, type: string): string;
   /**
    * SQL that sets (or clears) the flag under which zmigrate's triggers stand
    * aside, for one transaction; undefined when clearing takes no statement

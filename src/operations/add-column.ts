@@ -294,7 +294,7 @@ export class AddColumn implements Operation {
         what: `${this.table}.${this.column} is filled where up(row) gives a value`,
         mismatch: `${column} IS NULL AND (${up}) IS NOT NULL`,
       };
-    return { what: `${this.table}.${this.column} = up(row)`, mismatch: ctx.dialect.isDistinct(column, `(${up})`) };
+    return { what: `${this.table}.${this.column} = up(row)`, mismatch: ctx.dialect.holdsOtherThan(column, up, this.spec.type) };
   }
 
   /**

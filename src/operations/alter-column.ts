@@ -360,8 +360,7 @@ export class AlterColumn implements Operation {
     const type = this.final(ctx.model.column(previous.source, physical)!).type;
     const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
       what: `${this.table}.${this.column} (new) = up(old)`,
-      // Compared under the new column's collation, where the engine wants one.
-      mismatch: ctx.dialect.isDistinct(ctx.dialect.quote(helper), ctx.dialect.collatedAs(`(${this.spec.up})`, type)),
+      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, type),
     });
     const carried = this.carried(ctx).afterBackfill(ctx);
     return {

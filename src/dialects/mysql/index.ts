@@ -785,6 +785,10 @@ END`;
     return `NOT (${a} <=> ${b})`;
   }
 
+  holdsOtherThan(column: string, expression: string): string {
+    return this.isDistinct(column, `(${expression})`);
+  }
+
   async estimateRows(table: string): Promise<number | undefined> {
     const [row] = await this.rows('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
       this.baseSchema,
@@ -800,11 +804,6 @@ END`;
       [this.baseSchema, table],
     );
     return positiveFigure(row?.n);
-  }
-
-  /** Columns of different collations compare (the weaker converted), so nothing to add. */
-  collatedAs(expression: string): string {
-    return expression;
   }
 
   typedNull(): string {

@@ -947,6 +947,16 @@ END`;
     return `${a} IS DISTINCT FROM ${b}`;
   }
 
+  /**
+   * Binary images, the expression's value cast to the column's type first
+   * (as the column got it), so that types without an equality operator
+   * (json, xml, point) can be checked too; a collation does not change them.
+   */
+  holdsOtherThan(column: string, expression: string, type: string): string {
+    const [base] = splitCollation(type);
+    return `record_image_ne(ROW(${column}), ROW(CAST((${expression}) AS ${base})))`;
+  }
+
   async estimateRows(table: string): Promise<number | undefined> {
     const [row] = await this.rows(
       'select c.reltuples::bigint as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relname = ?',
@@ -974,11 +984,6 @@ END`;
   typedNull(type: string): string {
     const [base, collation] = splitCollation(type);
     return `CAST(NULL AS ${base})${collation}`;
-  }
-
-  collatedAs(expression: string, type: string): string {
-    const [, collation] = splitCollation(type);
-    return collation ? `(${expression})${collation}` : expression;
   }
 
   /**
