@@ -848,7 +848,7 @@ export class Runner {
    * structural step go in one transaction, after the steps that only prepare
    * (VALIDATE) or cannot run in one (CONCURRENTLY); elsewhere the preparing
    * steps (placeholder defaults for NOT NULL columns about to go) run first,
-   * then each drop right before the first statement on its table, in the same step.
+   * then each drop right before the first statement on its table, as a step of its own.
    */
   private withTriggerDrops(steps: Step[], drops: Array<{ table: string; step: Step }>): Step[] {
     if (drops.length === 0) return steps;
@@ -865,8 +865,9 @@ export class Runner {
     const result = [...steps.filter((s) => s.prepares), ...steps.filter((s) => !s.prepares)];
     for (const drop of drops) {
       const first = result.findIndex((s) => s.guard?.table === drop.table && !s.backfill && !s.verify);
-      if (first < 0) result.unshift(drop.step);
-      else result[first] = { ...result[first], sql: `${drop.step.sql};\n${result[first].sql}` };
+      // A step of its own: merged into that statement's step, it would be skipped with it where its guard holds
+      // already (a rollback of an object an expand stopped before making), leaving triggers that fail every write.
+      result.splice(Math.max(first, 0), 0, drop.step);
     }
     return result;
   }
