@@ -748,7 +748,10 @@ BEGIN
   END IF;
 END`;
     };
-    const statements = [trigger('INSERT', '_bi'), trigger('UPDATE', '_bu')].filter((t): t is string => t !== undefined);
+    // UPDATE first: with it alone in place (a run stopped between the two), a row an app inserts is left for the
+    // backfill, which fills what is NULL, and its updates are followed; with INSERT alone, a row filled on insert
+    // would miss its updates, and the backfill would skip it as filled.
+    const statements = [trigger('UPDATE', '_bu'), trigger('INSERT', '_bi')].filter((t): t is string => t !== undefined);
     return step(`dual-write trigger on ${table}`, statements.join(';\n'), { instant: true });
   }
 
