@@ -12,10 +12,10 @@
  * a user's own INSERT trigger keeps working through a migration that
  * backfills its table (the backfill's UPDATEs do fire UPDATE triggers).
  */
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
-import { applyMigrations, migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { applyMigrations, migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
 import { retryViewSwap, rowsOf, startWriter, waitFor, type Knex, type Writer, queryRows as rows } from './support/apps';
 import { inspect, snapshot } from './support/inspect';
 
@@ -533,6 +533,29 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     expect(expand.code).toBe(2);
     expect(expand.stderr).toContain(message);
     expect(await trace(db)).toEqual(before);
+  });
+
+  test('index names: per table on MySQL/MariaDB, without case; per schema on PostgreSQL', async () => {
+    // orders has orders_ref_idx (BASE).
+    const before = await trace(db);
+    add('0002_same_name', ["op.createIndex('orders', ['amount'], { name: 'ORDERS_REF_IDX' })"]);
+    const sameTable = await cli('expand');
+    if (engine === 'mysql') {
+      expect(outcome(sameTable)).toEqual({ code: 2, errors: [expect.stringMatching(/index "ORDERS_REF_IDX" already exists/)] });
+      expect(await trace(db)).toEqual(before);
+      unlinkSync(path.join(dir, '0002_same_name.ts'));
+    } else {
+      // Another name to PostgreSQL, which keeps the case of a quoted name.
+      expect(outcome(sameTable)).toEqual({ code: 0, errors: [] });
+    }
+    if (engine === 'mysql') {
+      add('0002_other_table', ["op.createIndex('customers', ['email'], { name: 'orders_ref_idx' })"]);
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      expect((await inspect(db)).indexes('customers')).toContain('orders_ref_idx');
+    } else {
+      add('0003_other_table', ["op.createIndex('customers', ['email'], { name: 'orders_ref_idx' })"]);
+      expect(outcome(await cli('expand'))).toEqual({ code: 2, errors: [expect.stringMatching(/index "orders_ref_idx" already exists/)] });
+    }
   });
 });
 

@@ -55,6 +55,8 @@ export interface DialectCapabilities {
    * would need it are refused before anything changes.
    */
   readonly notNullTimestampOnline: boolean;
+  /** Index names belong to their table, compared without case (MySQL/MariaDB); elsewhere to the schema, as relations. */
+  readonly indexNamesPerTable: boolean;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { AddUniqueSpec } from '../migration/types';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier } from './checks';
-import { defaultName, dropBuiltIndex, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { defaultName, dropBuiltIndex, indexNameTaken, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /**
  * A unique index built online at expand (CREATE UNIQUE INDEX CONCURRENTLY;
@@ -42,7 +42,8 @@ export class AddUnique implements Operation {
       throw new ValidationError(ctx.migration, `addUnique on ${JSON.stringify(this.table)} names a column twice`);
     }
     const name = checkIdentifier(ctx.dialect, ctx.migration, 'unique constraint name', this.indexName(ctx));
-    if (ctx.model.index(name)) throw new ValidationError(ctx.migration, `index ${JSON.stringify(name)} already exists`);
+    if (indexNameTaken(ctx, sourceTable(ctx, this.table), name))
+      throw new ValidationError(ctx.migration, `index ${JSON.stringify(name)} already exists`);
   }
 
   expand(ctx: PlanContext): Step[] {

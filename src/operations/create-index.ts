@@ -2,7 +2,7 @@ import type { CreateIndexSpec } from '../migration/types';
 import type { Step } from '../engine/step';
 import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
-import { defaultName, dropBuiltIndex, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
+import { defaultName, dropBuiltIndex, indexNameTaken, requireColumn, sourceTable, type Operation, type PlanContext } from './operation';
 
 /** An index built without blocking writes at expand; rollback drops it. */
 export class CreateIndex implements Operation {
@@ -27,7 +27,7 @@ export class CreateIndex implements Operation {
     }
     for (const column of this.columns) requireColumn(ctx, this.table, column);
     const name = checkIdentifier(ctx.dialect, ctx.migration, 'index name', this.indexName(ctx));
-    if (ctx.model.index(name)) {
+    if (indexNameTaken(ctx, sourceTable(ctx, this.table), name)) {
       throw new ValidationError(ctx.migration, `index ${JSON.stringify(name)} already exists`);
     }
     if (this.spec.where !== undefined) {

@@ -123,6 +123,12 @@ export function refuseNotNullTimestamp(ctx: PlanContext, what: string, type: str
   );
 }
 
+/** An index of this name is there already: on the table where index names are its own (MySQL/MariaDB), else in the schema. */
+export function indexNameTaken(ctx: PlanContext, source: string, name: string): boolean {
+  if (!ctx.dialect.capabilities.indexNamesPerTable) return ctx.model.index(name) !== undefined;
+  return (ctx.model.table(source)?.indexes ?? []).some((i) => i.name.toLowerCase() === name.toLowerCase());
+}
+
 /** Shared checks, so every operation words the same mistake the same way. */
 export function requireTable(ctx: PlanContext, table: string): void {
   const found = ctx.view.table(table);

@@ -74,6 +74,7 @@ export class MysqlDialect implements Dialect {
     maxIdentifierLength: 64,
     movesIdentity: false,
     notNullTimestampOnline: false,
+    indexNamesPerTable: true,
     viewsHoldColumns: false,
   };
   readonly knex: Knex;

@@ -80,6 +80,7 @@ export class PostgresDialect implements Dialect {
     maxIdentifierLength: 63,
     movesIdentity: true,
     notNullTimestampOnline: true,
+    indexNamesPerTable: false,
     viewsHoldColumns: true,
   };
   readonly rules = exactRules;
