@@ -592,6 +592,42 @@ export default defineMigration({
     expect([...status.values()].map((m) => m.phase)).toEqual(['complete', 'complete']);
   });
 
+  test("names holding zmigrate's own dollar-quote tag, and a column of yours that starts like its helpers, work through expand and contract", async () => {
+    const db = await fresh();
+    const table = 'ledger$zmigrate$';
+    const column = 'amount$zmigrate$';
+    await db.knex.schema.createTable(table, (t) => {
+      t.integer('id').primary();
+      t.integer(column).notNullable();
+      t.integer('_zmodified');
+    });
+    await db.knex(table).insert([
+      { id: 1, [column]: 5, _zmodified: 1 },
+      { id: 2, [column]: 6, _zmodified: 2 },
+    ]);
+    const q = (name: string) => (engine === 'mysql' ? `\`${name}\`` : `"${name}"`);
+    const dir = migrationsDir({
+      '0001_widen.ts': migrationSource([
+        `op.alterColumn(${JSON.stringify(table)}, ${JSON.stringify(column)}, { type: 'bigint', up: ${JSON.stringify(q(column))}, down: ${JSON.stringify(q(column))} })`,
+      ]),
+    });
+    expect(outcome(await cli(db, dir, 'expand'))).toEqual({ code: 0, errors: [] });
+    const app = db.versionKnex(`${db.base}_0001_widen`);
+    // The new app sees the column of yours that starts with _zm (only `_zm_` columns are zmigrate's).
+    const seen = (await app(table).select('*').orderBy('id')) as Array<Record<string, unknown>>;
+    // bigint comes back as a string from node-postgres.
+    expect(seen.map((r) => ({ ...r, [column]: Number(r[column]) }))).toEqual([
+      { id: 1, [column]: 5, _zmodified: 1 },
+      { id: 2, [column]: 6, _zmodified: 2 },
+    ]);
+    await db
+      .knex(table)
+      .where({ id: 1 })
+      .update({ [column]: 50 });
+    expect(outcome(await cli(db, dir, 'contract'))).toEqual({ code: 0, errors: [] });
+    expect(rowsOf(await db.knex.raw(`SELECT ${q(column)} AS v FROM ${q(table)} ORDER BY id`)).map((r) => Number(r.v))).toEqual([50, 6]);
+  });
+
   test('a `?` in names and expressions is a question mark, never a placeholder: backfill, job, verification and contract', async () => {
     const db = await fresh();
     const q = (name: string) => (engine === 'mysql' ? `\`${name}\`` : `"${name}"`);

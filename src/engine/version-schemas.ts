@@ -3,8 +3,8 @@ import type { Operation } from '../operations/operation';
 import { SchemaModel, VersionView } from './schema-model';
 import type { Step } from './step';
 
-/** Helper columns zmigrate adds (dual-write shadows) start with this; no version sees them. */
-export const HELPER_PREFIX = '_zm';
+/** Helper columns zmigrate adds (dual-write shadows) start with this; no version sees them (a column of yours such as `_zmodified` it leaves alone). */
+export const HELPER_PREFIX = '_zm_';
 
 export function isHelperColumn(name: string): boolean {
   return name.startsWith(HELPER_PREFIX);

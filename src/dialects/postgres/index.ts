@@ -746,7 +746,8 @@ export class PostgresDialect implements Dialect {
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
     // PL/pgSQL keeps, per session, the plans it made for the old column's type: touching the
     // table's trigger functions (their cost, unchanged) makes every session recompile them.
-    statements.push(`DO $zmigrate$ DECLARE f record; BEGIN
+    statements.push(
+      `DO ${dollarQuoted(`DECLARE f record; BEGIN
   FOR f IN SELECT DISTINCT p.oid::regprocedure AS sig, p.procost FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid
             JOIN pg_language l ON l.oid = p.prolang WHERE g.tgrelid = to_regclass(${literal(t)}) AND NOT g.tgisinternal AND l.lanname = 'plpgsql' LOOP
     BEGIN
@@ -754,7 +755,8 @@ export class PostgresDialect implements Dialect {
     EXCEPTION WHEN insufficient_privilege THEN NULL;
     END;
   END LOOP;
-END $zmigrate$`);
+END `)}`,
+    );
     // One transaction: readers see the old column or the new one, never neither.
     return step(`replace column ${table}.${column}`, statements.join(';\n'), { guard: { kind: 'columnMissing', table, column: helper } });
   }
@@ -787,7 +789,7 @@ END $zmigrate$`);
     const [t, seq, fresh] = [this.table(table), this.table(sequence), this.table(helperColumn(sequence))];
     // Into a format() string: a % of a name is doubled.
     const alter = `ALTER TABLE ${t} ALTER COLUMN ${this.quote(helper)}`.replace(/%/g, '%%');
-    return `DO $zmigrate$ DECLARE q record; next_value bigint; top numeric; bounds text := ''; BEGIN
+    return `DO ${dollarQuoted(`DECLARE q record; next_value bigint; top numeric; bounds text := ''; BEGIN
   SELECT seqstart AS start, seqincrement AS inc, seqmin AS min, seqmax AS max, seqcache AS cache, seqcycle AS cycle,
          seqtypid::regtype::text AS type
     INTO STRICT q FROM pg_sequence WHERE seqrelid = ${literal(seq)}::regclass;
@@ -799,7 +801,7 @@ END $zmigrate$`);
   EXECUTE format(${literal(`${alter} ADD GENERATED ${kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (SEQUENCE NAME ${fresh.replace(/%/g, '%%')} INCREMENT BY %s START WITH %s CACHE %s %s%s)`)},
     q.inc, q.start, q.cache, CASE WHEN q.cycle THEN 'CYCLE' ELSE 'NO CYCLE' END, bounds);
   PERFORM setval(${literal(fresh)}, next_value, false);
-END $zmigrate$`;
+END `)}`;
   }
 
   addNotNullCheck(table: string, column: string, constraint: string): Step {
@@ -894,7 +896,7 @@ BEGIN
   ${apply}
   RETURN NEW;
 END`;
-    const replaceFunction = `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $zmigrate$\n${body}\n$zmigrate$`;
+    const replaceFunction = `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(`\n${body}\n`)}`;
     // The trigger keeps calling the same function, whose next call runs the new body: no lock on the table.
     if (options.rulesOnly) return step(`dual-write rules on ${table}`, replaceFunction);
     return step(
@@ -1163,6 +1165,13 @@ function parseTextArray(value: unknown): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(inner))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
   return out;
+}
+
+/** A body in dollar quotes whose tag it does not hold: a name or an expression in it may hold `$zmigrate$`. */
+function dollarQuoted(body: string): string {
+  let tag = '$zmigrate$';
+  for (let i = 1; body.includes(tag); i++) tag = `$zmigrate${i}$`;
+  return `${tag}${body}${tag}`;
 }
 
 /** A type as a migration or the model writes it, and its COLLATE clause (with the space before it), or ''. */
