@@ -535,6 +535,25 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     expect(await trace(db)).toEqual(before);
   });
 
+  test('dropColumn of a column in a unique index with other columns: dropped with it on PostgreSQL, refused on MySQL/MariaDB', async () => {
+    await db.knex.raw('CREATE UNIQUE INDEX orders_customer_ref ON orders (customer_id, ref)');
+    const before = await trace(db);
+    add('0002_drop_ref', ["op.dropColumn('orders', 'ref')"]);
+    const expand = await cli('expand');
+    if (engine === 'mysql') {
+      // MariaDB refuses to drop the column out of the index (contract would stop there); MySQL would shrink it.
+      expect(outcome(expand)).toEqual({
+        code: 2,
+        errors: [expect.stringMatching(/dropColumn orders\.ref: the column is in unique index "orders_customer_ref" with other columns/)],
+      });
+      expect(await trace(db)).toEqual(before);
+    } else {
+      expect(outcome(expand)).toEqual({ code: 0, errors: [] });
+      expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+      expect((await inspect(db)).indexes('orders')).not.toContain('orders_customer_ref');
+    }
+  });
+
   test('index names: per table on MySQL/MariaDB, without case; per schema on PostgreSQL', async () => {
     // orders has orders_ref_idx (BASE).
     const before = await trace(db);

@@ -54,6 +54,17 @@ export class DropColumn implements Operation {
     const physical = ctx.model.column(source, column)!;
     const db = ctx.dialect.displayName;
     const what = `dropColumn ${this.table}.${this.column}`;
+    // PostgreSQL drops such an index with the column; MariaDB refuses the drop, MySQL shrinks the index to the rest.
+    const shared = ctx.model
+      .table(source)!
+      .indexes.find((i) => i.unique && i.columns.length > 1 && i.columns.some((c) => ctx.dialect.rules.sameColumn(c, column)));
+    if (shared && ctx.dialect.sqlFlavour === 'mysql') {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: the column is in unique index ${JSON.stringify(shared.name)} with other columns, which ${db} will not drop it out of at contract (MariaDB refuses; MySQL would keep the index on the other columns alone)`,
+        { hint: 'drop the index in an earlier migration (op.dropIndex), and create the one you want on the other columns' },
+      );
+    }
     const [bodies, others] = partition(physical.holders ?? [], (h) => h.kind === 'trigger function');
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
       ? `${db} would refuse to drop it at contract`
