@@ -5,6 +5,7 @@
 import { ConfigError, Migrator, ValidationError, type Logger } from '../src';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, withMigrator } from './support/cli';
+import { rowsOf } from './support/apps';
 
 describe('Migrator options', () => {
   test.each([
@@ -165,6 +166,42 @@ describe('PostgreSQL base schemas', () => {
         "SELECT table_schema AS s FROM information_schema.tables WHERE table_name = 'items' AND table_type = 'BASE TABLE' ORDER BY 1",
       );
       expect(tables.rows.map((r: { s: string }) => r.s)).toEqual(['public', 'shop']);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test("raw SQL, custom phases and up find the base schema's tables by their bare names, and public's functions", async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw('CREATE SCHEMA "Shop Floor"');
+      for (const schema of ['public', '"Shop Floor"']) {
+        await db.knex.raw(`CREATE TABLE ${schema}.items (id integer PRIMARY KEY, price integer)`);
+        await db.knex.raw(`INSERT INTO ${schema}.items VALUES (1, 10)`);
+      }
+      await db.knex.raw('CREATE FUNCTION public.with_tax(p integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT p * 2 $$');
+      const dir = migrationsDir({
+        '0001_notes.ts': `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [op.sql({ expand: 'ALTER TABLE items ADD COLUMN note text', rollback: 'ALTER TABLE items DROP COLUMN note' })],
+  async expand({ knex }) {
+    await knex.raw("UPDATE items SET note = 'seen'");
+  },
+});
+`,
+        '0002_gross.ts': migrationSource(["op.addColumn('items', 'gross', { type: 'integer', nullable: true, up: 'with_tax(price)' })"]),
+      });
+      const shop = new Migrator({ url: `${db.url}?schema=${encodeURIComponent('Shop Floor')}`, dir });
+      try {
+        expect(await shop.expand()).toEqual(['0001_notes', '0002_gross']);
+      } finally {
+        await shop.close();
+      }
+      expect(rowsOf(await db.knex.raw('SELECT note, gross FROM "Shop Floor".items'))).toEqual([{ note: 'seen', gross: 20 }]);
+      const publicColumns = await db.knex.raw(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position",
+      );
+      expect(publicColumns.rows.map((r: { column_name: string }) => r.column_name)).toEqual(['id', 'price']);
     } finally {
       await db.drop();
     }

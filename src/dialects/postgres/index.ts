@@ -126,9 +126,12 @@ export class PostgresDialect implements Dialect {
     connection.searchParams.delete('schema');
     // Every session (the runner's, a replacement after a lost connection, the backfill's workers) starts under the
     // lock timeout. node-postgres lets an `options` parameter of the URL win over the config's, so it goes there too.
-    const lockTimeout = `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}`;
+    // With a base schema of its own, unqualified names in raw SQL, custom phases and up/down resolve there first,
+    // then in public (where extensions usually are). Backslashes and spaces escaped: the server splits at spaces.
+    const path = `"${schema.replace(/"/g, '""')}", public`.replace(/([\\\s])/g, '\\$1');
+    const sessionOptions = `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}${schema === 'public' ? '' : ` -c search_path=${path}`}`;
     const given = connection.searchParams.get('options');
-    if (given !== null) connection.searchParams.set('options', `${given} ${lockTimeout}`);
+    if (given !== null) connection.searchParams.set('options', `${given} ${sessionOptions}`);
     return new PostgresDialect(
       {
         client: 'pg',
@@ -136,7 +139,7 @@ export class PostgresDialect implements Dialect {
           connectionString: connection.toString(),
           application_name: 'zmigrate',
           connectionTimeoutMillis: 10_000,
-          options: lockTimeout,
+          options: sessionOptions,
         } as Knex.PgConnectionConfig,
         pool: { min: 1, max: 1 },
         acquireConnectionTimeout: 15_000,
