@@ -347,6 +347,40 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     });
 });
 
+describe("a user's BEFORE trigger that sets a column on PostgreSQL", () => {
+  test("runs before zmigrate's: a column computed from the one it sets follows what it set", async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw('CREATE TABLE visits (id integer PRIMARY KEY, hits integer NOT NULL, touched date)');
+      await db.knex.raw("INSERT INTO visits VALUES (1, 1, '2020-01-01')");
+      // Named like most such triggers, after zmigrate's prefix `_zm_` in byte order.
+      await db.knex.raw(
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := '2030-06-15'; RETURN NEW; END $$",
+      );
+      await db.knex.raw('CREATE TRIGGER set_touched BEFORE INSERT OR UPDATE ON visits FOR EACH ROW EXECUTE FUNCTION touch()');
+      const dir = migrationsDir({
+        '0001_touched_year.ts': migrationSource([
+          "op.addColumn('visits', 'touched_year', { type: 'integer', nullable: true, up: 'extract(year FROM touched)::integer' })",
+        ]),
+      });
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      // The old app changes hits; the user's trigger sets touched; touched_year must be computed from that.
+      await db.knex('visits').where({ id: 1 }).update({ hits: 2 });
+      await db.knex('visits').insert({ id: 2, hits: 1 });
+      const rows = rowsOf<{ id: number; touched_year: number }>(await db.knex.raw('SELECT id, touched_year FROM visits ORDER BY id'));
+      expect(rows.map((r) => [Number(r.id), Number(r.touched_year)])).toEqual([
+        [1, 2030],
+        [2, 2030],
+      ]);
+      expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+      expect((await inspect(db)).triggers).toEqual(['set_touched']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('an old app whose search_path lists a schema of its own on PostgreSQL', () => {
   test('is still the old app: a column computed from the ones it changes follows its writes', async () => {
     const db = await createTestDatabase('postgres');

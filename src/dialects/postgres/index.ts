@@ -535,7 +535,8 @@ export class PostgresDialect implements Dialect {
             where d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
            union all
            select 'policy', p.polname::text from pg_policy p where d.classid = 'pg_policy'::regclass and p.oid = d.objid) h
-        where d.refclassid = 'pg_class'::regclass and d.deptype = 'n' and n.nspname = ? and not (h.kind = 'trigger' and h.name like '\\_zm\\_%')
+        where d.refclassid = 'pg_class'::regclass and d.deptype = 'n' and n.nspname = ?
+          and not (h.kind = 'trigger' and (h.name like '\\_zm\\_%' or h.name like '~\\_zm\\_%'))
         order by 1, 2, 3, 4`,
       [this.baseSchema],
     );
@@ -549,7 +550,8 @@ export class PostgresDialect implements Dialect {
       `select distinct c.relname as table_name, p.proname as name, p.prosrc as body
          from pg_trigger g join pg_class c on c.oid = g.tgrelid join pg_namespace n on n.oid = c.relnamespace
          join pg_proc p on p.oid = g.tgfoid join pg_language l on l.oid = p.prolang
-        where n.nspname = ? and not g.tgisinternal and g.tgname not like '\\_zm\\_%' and l.lanname = 'plpgsql'`,
+        where n.nspname = ? and not g.tgisinternal and g.tgname not like '\\_zm\\_%' and g.tgname not like '~\\_zm\\_%'
+          and l.lanname = 'plpgsql'`,
       [this.baseSchema],
     );
     for (const f of functions)
@@ -905,7 +907,7 @@ END`;
     return step(
       `dual-write trigger on ${table}${updates ? '' : ' (inserts)'}`,
       `${replaceFunction};\n` +
-        `CREATE OR REPLACE TRIGGER ${this.quote(name)} BEFORE INSERT${updates ? ' OR UPDATE' : ''} ON ${this.table(table)} FOR EACH ROW ` +
+        `CREATE OR REPLACE TRIGGER ${this.quote(onTable(name))} BEFORE INSERT${updates ? ' OR UPDATE' : ''} ON ${this.table(table)} FOR EACH ROW ` +
         // The WHEN clause skips the function call altogether for the backfill's own writes.
         `WHEN (current_setting('zmigrate.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION ${fn}()`,
     );
@@ -914,15 +916,20 @@ END`;
   dropTrigger(table: string, name: string): Step {
     return step(
       `drop dual-write trigger on ${table}`,
-      `DROP TRIGGER IF EXISTS ${this.quote(name)} ON ${this.table(table)};\nDROP FUNCTION IF EXISTS ${this.qualify(this.#stateSchema, name)}()`,
+      // Under the name it has on the table, and the one an earlier zmigrate gave it.
+      `DROP TRIGGER IF EXISTS ${this.quote(onTable(name))} ON ${this.table(table)};\n` +
+        `DROP TRIGGER IF EXISTS ${this.quote(name)} ON ${this.table(table)};\n` +
+        `DROP FUNCTION IF EXISTS ${this.qualify(this.#stateSchema, name)}()`,
     );
   }
 
+  /** By the name the migration gives them (the `~` before it on the table is left out), under either name. */
   async listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>> {
     const rows = await this.rows(
-      `select t.tgname as name, c.relname as table_name from pg_trigger t join pg_class c on c.oid = t.tgrelid
-         join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and starts_with(t.tgname, ?) and not t.tgisinternal`,
-      [this.baseSchema, prefix],
+      `select distinct ltrim(t.tgname, '~') as name, c.relname as table_name from pg_trigger t join pg_class c on c.oid = t.tgrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ? and (starts_with(t.tgname, ?) or starts_with(t.tgname, ?)) and not t.tgisinternal`,
+      [this.baseSchema, prefix, onTable(prefix)],
     );
     return rows.map((r) => ({ table: String(r.table_name), name: String(r.name) }));
   }
@@ -1168,6 +1175,16 @@ function parseTextArray(value: unknown): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(inner))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
   return out;
+}
+
+/**
+ * The name of a migration's trigger on its table: PostgreSQL fires a table's
+ * triggers in the order of their names, and a `~` sorts after every ASCII
+ * name, so zmigrate's runs after the user's BEFORE triggers and sees what
+ * they set (an `updated_at := now()`) when it derives the other shape.
+ */
+function onTable(name: string): string {
+  return `~${name}`;
 }
 
 /** A body in dollar quotes whose tag it does not hold: a name or an expression in it may hold `$zmigrate$`. */
