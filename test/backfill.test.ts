@@ -327,7 +327,7 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
   /** Whether zmigrate's trigger on orders fires on UPDATE (PostgreSQL: bit 16 of tgtype). */
   async function triggerOnUpdate(): Promise<boolean> {
     const [row] = rowsOf<{ updates: boolean }>(
-      await db.knex.raw("SELECT (tgtype & 16) <> 0 AS updates FROM pg_trigger WHERE tgname LIKE '\\_zm\\_%' AND NOT tgisinternal"),
+      await db.knex.raw("SELECT (tgtype & 16) <> 0 AS updates FROM pg_trigger WHERE tgname LIKE '~\\_zm\\_%' AND NOT tgisinternal"),
     );
     return row.updates;
   }
