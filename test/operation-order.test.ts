@@ -82,6 +82,11 @@ describe.each(SERVER_ENGINES)('operations on the same thing in one migration, on
             ["op.createIndex('orders', ['amount'], { name: 'orders_big_idx', where: 'amount > 15' })", WIDEN_AMOUNT],
             /create index orders_big_idx on orders \(amount\): a partial index, in the migration where alter column orders\.amount rebuilds the table's indexes/,
           ],
+          [
+            'a check on a table alterColumn changes',
+            [WIDEN_AMOUNT, "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"],
+            /add check orders_amount_positive on orders: a check on a table whose column alter column orders\.amount replaces in the same migration/,
+          ],
         ]
       : REFUSED;
 
@@ -92,10 +97,36 @@ describe.each(SERVER_ENGINES)('operations on the same thing in one migration, on
     expect(code).toBe(2);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(message);
-    expect(errors[0]).toMatch(/put this change in a migration of its own|(drop|create) the index in a migration of its own/);
+    expect(errors[0]).toMatch(
+      /put this change in a migration of its own|(drop|create) the index in a migration of its own|add the check in a migration of its own/,
+    );
     expect(await snapshot(db)).toEqual(before);
     const status = JSON.parse((await cli(dir, 'status', '--json')).stdout) as { migrations: Array<{ phase: string }> };
     expect(status.migrations.map((m) => m.phase)).toEqual(['pending']);
+  });
+
+  test('two alterColumns of columns one index covers are refused before anything changes', async () => {
+    await db.knex.raw('CREATE INDEX orders_customer_amount ON orders (customer, amount)');
+    try {
+      const before = await snapshot(db);
+      const dir = migrationsDir({
+        '0001_change.ts': migrationSource([
+          "op.alterColumn('orders', 'customer', { type: 'varchar(200)', up: 'customer', down: 'customer' })",
+          WIDEN_AMOUNT,
+        ]),
+      });
+      expect(outcome(await cli(dir, 'expand'))).toEqual({
+        code: 2,
+        errors: [
+          expect.stringMatching(
+            /alter column orders\.amount: index "orders_customer_amount" covers both it and the column of alter column orders\.customer/,
+          ),
+        ],
+      });
+      expect(await snapshot(db)).toEqual(before);
+    } finally {
+      await db.knex.raw(engine === 'postgres' ? 'DROP INDEX orders_customer_amount' : 'DROP INDEX orders_customer_amount ON orders');
+    }
   });
 
   test('an index on a renamed or retyped column, and a unique key on an added one, expand and contract', async () => {

@@ -304,7 +304,8 @@ export interface Dialect {
    * whether adding a column of the type alone rewrites the table (a domain
    * with constraints does: each row's value is checked). Undefined where it
    * cannot be asked (a type the migration makes before) or the engine has no
-   * way to tell. Changes nothing.
+   * way to tell; true for a default where the role may not ask (no TEMPORARY
+   * privilege), so that it is filled in batches. Changes nothing.
    */
   probeDefault?(type: string, expression?: string): Promise<boolean | undefined>;
   /** The column's own `foreignKeys` go with it (where the engine does not drop them by itself, they are named). */

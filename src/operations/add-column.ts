@@ -123,7 +123,7 @@ export class AddColumn implements Operation {
 
   /**
    * Whether the default is one the server computes for each row: as it says
-   * (ctx.probedDefaults, PostgreSQL; where it could not say, yes), else by
+   * (ctx.probedDefaults, PostgreSQL), else by
    * the functions' names: on MySQL/MariaDB those it will not add online,
    * elsewhere those `zmigrate lint` knows. Then the column is filled once by
    * a backfill (see the class).
@@ -134,9 +134,6 @@ export class AddColumn implements Operation {
     if (up !== undefined || value === undefined) return false;
     const probed = ctx.probedDefaults?.get(probedKey(type, value));
     if (probed !== undefined) return probed;
-    // The server could have been asked and could not answer (a role that may not create the temporary table the
-    // probe needs): filled in batches, which is right whatever the default computes.
-    if (ctx.dialect.probeDefault && this.defaultsToProbe().some((d) => d.default !== undefined)) return true;
     if (ctx.dialect.sqlFlavour === 'mysql') return PER_ROW_ON_MYSQL.test(value);
     return perRowValues(ctx.dialect.sqlFlavour, type, value).default !== undefined;
   }

@@ -36,10 +36,11 @@ function tableNames(operation: Named): string[] {
  * (the version after the migration no longer has the table by the name the
  * other one gives); an operation that reshapes a column after another that
  * reshaped it; dropping an index on a column that alterColumn rebuilds
- * (the rebuilt index would be swapped in for it); and a partial index on a
- * table alterColumn changes in the same migration. Adding an index, a key or
- * a check on a column added, renamed or retyped earlier in the migration is
- * fine.
+ * (the rebuilt index would be swapped in for it); a partial index, or a
+ * check, on a table alterColumn changes in the same migration; and two
+ * alterColumns of columns one index (or the primary key) covers. Adding an
+ * index or a unique key on a column added, renamed or retyped earlier in the
+ * migration is fine.
  */
 export function checkOperationOrder(migration: string, operations: readonly Operation[], model: SchemaModel): void {
   const { rules } = model;
@@ -66,36 +67,58 @@ export function checkOperationOrder(migration: string, operations: readonly Oper
     }
     done.push(operation);
   }
-  // A partial index is planned without its predicate's columns known (it is not built yet): alterColumn could
-  // neither rebuild it on the new column nor keep it from going with the old one.
-  for (const partial of operations as Array<Named & { spec?: { where?: unknown } }>) {
-    if (partial.kind !== 'createIndex' || partial.spec?.where === undefined) continue;
-    const altered = (operations as Named[]).find((o) => o.kind === 'alterColumn' && sameTable(o.table, partial.table));
-    if (altered)
-      throw new ValidationError(
-        migration,
-        `${partial.describe()}: a partial index, in the migration where ${altered.describe()} rebuilds the table's indexes`,
-        {
-          hint: 'create the index in a migration of its own, after this one',
-        },
+  const altered = (operations as Named[]).filter((o) => o.kind === 'alterColumn');
+  const refuseAlongside = (operation: Named, what: string, hint: string) => {
+    throw new ValidationError(migration, `${operation.describe()}: ${what}`, { hint });
+  };
+  for (const operation of operations as Array<Named & { spec?: { where?: unknown } }>) {
+    const alter = altered.find((o) => o !== operation && sameTable(o.table, operation.table));
+    if (!alter) continue;
+    // A partial index is planned before it is built, its predicate's columns unknown: alterColumn could neither
+    // rebuild it on the new column nor keep it from going with the old one. A check is added over the old column,
+    // which alterColumn's contract drops with it.
+    if (operation.kind === 'createIndex' && operation.spec?.where !== undefined)
+      refuseAlongside(
+        operation,
+        `a partial index, in the migration where ${alter.describe()} rebuilds the table's indexes`,
+        'create the index in a migration of its own, after this one',
       );
-  }
-  for (const drop of operations as Named[]) {
-    if (drop.kind !== 'dropIndex') continue;
-    const index = model.table(drop.table!)?.indexes.find((i) => rules.sameColumn(i.name, drop.name!));
-    const altered = (operations as Named[]).find(
-      (o) =>
-        o.kind === 'alterColumn' &&
-        sameTable(o.table, drop.table) &&
-        (index?.uses ?? index?.columns ?? []).some((c) => rules.sameColumn(c, o.column!)),
-    );
-    if (altered)
-      throw new ValidationError(
-        migration,
-        `${drop.describe()}: the index is on ${drop.table}.${altered.column}, which ${altered.describe()} rebuilds`,
-        {
-          hint: 'drop the index in a migration of its own, before this one',
-        },
+    if (operation.kind === 'addCheck')
+      refuseAlongside(
+        operation,
+        `a check on a table whose column ${alter.describe()} replaces in the same migration`,
+        'add the check in a migration of its own, after this one',
       );
+    const table = model.table(operation.table!);
+    const keys = [
+      ...(table?.indexes ?? []).map((x) => ({ name: `index ${JSON.stringify(x.name)}`, columns: x.uses ?? x.columns })),
+      { name: 'the primary key', columns: table?.primaryKey ?? [] },
+    ];
+    const covering = (o: Named) => keys.filter((k) => k.columns.some((c) => rules.sameColumn(c, o.column!)));
+    // The index a dropIndex drops would be rebuilt on the new column and swapped in for it.
+    if (operation.kind === 'dropIndex') {
+      const index = table?.indexes.find((i) => rules.sameColumn(i.name, operation.name!));
+      const rebuilder = altered.find(
+        (o) => sameTable(o.table, operation.table) && (index?.uses ?? index?.columns ?? []).some((c) => rules.sameColumn(c, o.column!)),
+      );
+      if (rebuilder)
+        refuseAlongside(
+          operation,
+          `the index is on ${operation.table}.${rebuilder.column}, which ${rebuilder.describe()} rebuilds`,
+          'drop the index in a migration of its own, before this one',
+        );
+    }
+    // Each alterColumn rebuilds the indexes over its column from the index as it is: two on one index would each
+    // build it over the other's old column, which the other's contract drops.
+    if (operation.kind === 'alterColumn') {
+      const earlier = altered.slice(0, altered.indexOf(operation)).find((o) => sameTable(o.table, operation.table));
+      const shared = earlier && covering(operation).find((k) => covering(earlier).includes(k));
+      if (earlier && shared)
+        refuseAlongside(
+          operation,
+          `${shared.name} covers both it and the column of ${earlier.describe()}`,
+          'put this change in a migration of its own, after this one',
+        );
+    }
   }
 }

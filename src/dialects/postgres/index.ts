@@ -699,7 +699,10 @@ export class PostgresDialect implements Dialect {
         throw rolledBack;
       });
     } catch (error) {
-      if (error !== rolledBack) return undefined;
+      // A role that may not create the temporary table cannot ask at all: a default is then taken to be computed
+      // per row, and filled in batches, which is right whatever it computes. Other errors (a type or function the
+      // migration makes first) are asked about again at the next planning.
+      if (error !== rolledBack) return expression !== undefined && this.classifyError(error) === 'permissionDenied' ? true : undefined;
     }
     return perRow;
   }
