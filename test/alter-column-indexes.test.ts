@@ -365,6 +365,16 @@ describe('alterColumn keeps the kind and options of each index over its column o
     expect(await keys()).toEqual(before);
   });
 
+  test.each([
+    ['as long as the column', 'varchar(8)'],
+    ['a number', 'integer'],
+  ])('a prefix the new type cannot have (%s) goes, the index kept on the whole column', async (_what, type) => {
+    if (type === 'integer') await db.knex.raw('UPDATE items SET code = CAST(id AS CHAR)');
+    expect(outcome(await cli('expand', 'code', type))).toEqual({ code: 0, errors: [] });
+    expect(outcome(await cli('contract', 'code', type))).toEqual({ code: 0, errors: [] });
+    expect(await keys()).toContain("UNIQUE KEY `items_code` (`code`) COMMENT 'the first eight characters'");
+  });
+
   test('rollback leaves them as they were', async () => {
     const before = await keys();
     expect(outcome(await cli('expand', 'code', 'varchar(40)'))).toEqual({ code: 0, errors: [] });

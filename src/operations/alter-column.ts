@@ -1,5 +1,5 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
-import type { ColumnModel, IndexModel, SchemaModel, VersionView } from '../engine/schema-model';
+import type { ColumnModel, IndexModel, IndexPart, SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import { helperColumn, rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
@@ -242,7 +242,10 @@ export class AlterColumn implements Operation {
         continue;
       }
       // Else from its columns, with what the dialect reads of each (prefix length, order) and of the index (kind, comment).
-      const { unique, kind, parts, comment, ignored } = index;
+      const { unique, kind, comment, ignored } = index;
+      const parts = index.parts?.map((part, i) =>
+        ctx.dialect.rules.sameColumn(index.columns[i], old.name) ? prefixFor(part, this.spec.type) : part,
+      );
       const shadow: IndexModel = { name, columns: onHelper(index.columns), unique, kind, parts, comment, ignored };
       ctx.model.table(source)!.indexes.push(shadow);
       steps.push(ctx.dialect.createIndex(source, shadow));
@@ -424,4 +427,16 @@ export class AlterColumn implements Operation {
   reshapes(): string[] {
     return [this.table];
   }
+}
+
+/**
+ * MySQL/MariaDB: the altered column's key part, its prefix length kept only
+ * where the new type is a string type longer than it; the server refuses a
+ * prefix of a number, or one as long as the column or longer.
+ */
+function prefixFor(part: IndexPart, type: string | undefined): IndexPart {
+  if (part.length === undefined || type === undefined) return part;
+  const sized = /^\s*(?:var)?(?:char|binary)\s*\(\s*(\d+)\s*\)/i.exec(type);
+  if (/^\s*(?:tiny|medium|long)?(?:text|blob)\b/i.test(type) || (sized && Number(sized[1]) > part.length)) return part;
+  return part.descending ? { descending: true } : {};
 }
