@@ -409,8 +409,6 @@ export interface Dialect {
   listTriggers(prefix: string): Promise<Array<{ table: string; name: string }>>;
   /** Columns a backfill must assign to themselves so they keep their value (MySQL ON UPDATE CURRENT_TIMESTAMP). */
   preservedOnUpdate(table: string): Promise<string[]>;
-  /** SQL that is true when a and b differ, NULLs included. */
-  isDistinct(a: string, b: string): string;
   /**
    * For the verification: true where `column`, of `type`, does not hold what
    * `expression` gives (the type's collation, where it names one, counts

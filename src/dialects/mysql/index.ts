@@ -785,7 +785,7 @@ END`;
     return rows.map((r) => String(r.name));
   }
 
-  isDistinct(a: string, b: string): string {
+  private isDistinct(a: string, b: string): string {
     return `NOT (${a} <=> ${b})`;
   }
 
@@ -1063,7 +1063,7 @@ function indexOptions(ix: Row): Pick<IndexModel, 'kind' | 'comment' | 'ignored'>
   return { ...(kind ? { kind } : {}), ...(ix.INDEX_COMMENT ? { comment: String(ix.INDEX_COMMENT) } : {}), ...(ignored ? { ignored } : {}) };
 }
 
-/** One column of an index, with its prefix length and order where they are not the whole column ascending (MariaDB 10.8+: 'D'). */
+/** One column of an index, with its prefix length and order where they are not the whole column ascending (COLLATION 'D': MariaDB 10.8+, MySQL 8). */
 function addIndexPart(index: IndexModel, column: string, ix: Row): void {
   const part = { ...(ix.SUB_PART === null ? {} : { length: Number(ix.SUB_PART) }), ...(ix.COLLATION === 'D' ? { descending: true } : {}) };
   index.columns.push(column);
@@ -1076,7 +1076,6 @@ function bridgeView(table: string): string {
   return `_zm_bridge_${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
 }
 
-/** Whether a column's collation is its own, not its table's: one a column added without saying would not get. */
 /**
  * The column's ON UPDATE value as EXTRA shows it (`on update current_timestamp(3)`),
  * written out anew from its precision: the only value the server allows there.
@@ -1086,6 +1085,7 @@ function onUpdateOf(extra: string): { onUpdate?: string } {
   return found ? { onUpdate: `current_timestamp(${found[1] ?? ''})` } : {};
 }
 
+/** Whether a column's collation is its own, not its table's: one a column added without saying would not get. */
 function ownCollation(column: unknown, table: unknown): boolean {
   return column !== null && column !== undefined && table !== null && table !== undefined && String(column) !== String(table);
 }

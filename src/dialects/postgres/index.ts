@@ -959,10 +959,6 @@ END`;
     pageRange: (from, to) => bound`ctid >= ${param(`(${Math.trunc(from)},0)`)}::tid AND ctid < ${param(`(${Math.trunc(to)},0)`)}::tid`,
   };
 
-  isDistinct(a: string, b: string): string {
-    return `${a} IS DISTINCT FROM ${b}`;
-  }
-
   /**
    * Binary images, the expression's value cast to the column's type first
    * (as the column got it), so that types without an equality operator
