@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
-import type { Deferrable, IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
+import type { IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
@@ -377,14 +377,14 @@ export interface Dialect {
    * PostgreSQL: a unique index built at expand becomes a UNIQUE constraint
    * (ADD CONSTRAINT … USING INDEX, no scan). Undefined where a unique index is all there is.
    */
-  attachUniqueConstraint?(table: string, index: string, deferrable?: Deferrable): Step;
+  attachUniqueConstraint?(table: string, index: string): Step;
   /**
    * PostgreSQL: a unique index built at expand, over columns now NOT NULL,
    * becomes the table's primary key (ADD CONSTRAINT … USING INDEX, no scan),
    * once alterColumn's swap has dropped the old one with the old column.
    * Where this is missing, alterColumn refuses a primary-key column.
    */
-  attachPrimaryKey?(table: string, index: string, deferrable?: Deferrable): Step;
+  attachPrimaryKey?(table: string, index: string): Step;
   /**
    * A foreign key that existing rows may not meet yet, without a long lock:
    * NOT VALID on PostgreSQL; unchecked (foreign_key_checks off, ALGORITHM=INPLACE) on MySQL/MariaDB.

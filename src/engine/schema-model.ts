@@ -88,7 +88,7 @@ export interface IndexModel {
   definition?: string;
   /** PostgreSQL: the index of a UNIQUE (or, where not `unique`, exclusion) constraint of the same name, dropped with the constraint. */
   constraint?: boolean;
-  /** PostgreSQL: its constraint (or the primary key) is DEFERRABLE, INITIALLY as this says. */
+  /** PostgreSQL: its constraint (or the primary key) is DEFERRABLE, INITIALLY as this says (alterColumn refuses its columns). */
   deferrable?: Deferrable;
   /** MySQL/MariaDB: FULLTEXT, SPATIAL or HASH (MariaDB's unique index over a long column), where it is not a B-tree. */
   kind?: 'fulltext' | 'spatial' | 'hash';

@@ -50,6 +50,14 @@ function refuseIndexes(ctx: PlanContext, { what, indexes, rebuilt }: AlteredColu
   const hint = 'drop it in an earlier migration and create it again after this one';
   for (const index of indexes) {
     const name = JSON.stringify(index.name);
+    // The new column's index is a plain unique index until contract: it checks each row at once.
+    if (index.deferrable) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: ${index.primary ? 'the primary key' : `index ${name}`} is DEFERRABLE, and the new column's index would check each row at once while the migration is live, failing statements the constraint lets through (SET pos = pos + 1)`,
+        { hint: 'make the constraint NOT DEFERRABLE in an earlier migration (op.sql), or keep the column' },
+      );
+    }
     if (index.constraint && !index.unique) {
       throw new ValidationError(
         ctx.migration,

@@ -292,9 +292,8 @@ export class AlterColumn implements Operation {
     // A UNIQUE constraint's index, or the primary key's, is rebuilt as a plain unique index: it becomes the
     // constraint again (no scan).
     for (const index of indexes)
-      if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name, index.deferrable));
-      else if (index.constraint && ctx.dialect.attachUniqueConstraint)
-        steps.push(ctx.dialect.attachUniqueConstraint(source, index.name, index.deferrable));
+      if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name));
+      else if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
     steps.push(...carried.renames(ctx.model));
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
@@ -314,7 +313,6 @@ export class AlterColumn implements Operation {
             columns: onPhysical(i.columns),
             ...written,
             ...(original.constraint ? { constraint: true } : {}),
-            ...(original.deferrable ? { deferrable: original.deferrable } : {}),
           },
         ];
       });

@@ -1059,10 +1059,10 @@ END`;
   }
 
   /** No scan: the index is already built and valid; only a short ACCESS EXCLUSIVE lock for the catalog change. */
-  attachUniqueConstraint(table: string, index: string, deferrable?: Deferrable): Step {
+  attachUniqueConstraint(table: string, index: string): Step {
     return step(
       `attach unique constraint ${index}`,
-      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}${deferred(deferrable)}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} UNIQUE USING INDEX ${this.quote(index)}`,
       {
         guard: { kind: 'constraintExists', table, constraint: index },
       },
@@ -1070,10 +1070,10 @@ END`;
   }
 
   /** The unique index over NOT NULL columns becomes the primary key, under its own name (no scan). */
-  attachPrimaryKey(table: string, index: string, deferrable?: Deferrable): Step {
+  attachPrimaryKey(table: string, index: string): Step {
     return step(
       `attach primary key ${index}`,
-      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}${deferred(deferrable)}`,
+      `ALTER TABLE ${this.table(table)} ADD CONSTRAINT ${this.quote(index)} PRIMARY KEY USING INDEX ${this.quote(index)}`,
       { guard: { kind: 'constraintExists', table, constraint: index } },
     );
   }
@@ -1156,11 +1156,6 @@ function rebuildableReference(k: Row): ForeignKeyReference | undefined {
   if (!plain || k.ref_table === null) return undefined;
   const action = ON_DELETE[onDelete];
   return { table: String(k.ref_table), columns: parseTextArray(k.ref_columns), ...(action ? { onDelete: action } : {}) };
-}
-
-/** A constraint's DEFERRABLE clause, as it had it. */
-function deferred(deferrable: Deferrable | undefined): string {
-  return deferrable ? ` DEFERRABLE INITIALLY ${deferrable === 'deferred' ? 'DEFERRED' : 'IMMEDIATE'}` : '';
 }
 
 function parseTextArray(value: unknown): string[] {
