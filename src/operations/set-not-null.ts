@@ -48,15 +48,6 @@ export class SetNotNull implements Operation {
     const what = `setNotNull ${this.table}.${this.column}`;
     // The engine computes a generated column's values: up cannot fill it, and a restated column would lose its expression.
     if (model.generated) throw new ValidationError(ctx.migration, `${what}: a generated column, which zmigrate cannot fill`);
-    // MariaDB refuses an INVISIBLE NOT NULL column without a default: inserts that leave it out could give it nothing.
-    if (model.invisible && model.default === null && !ctx.dialect.validateConstraint)
-      throw new ValidationError(
-        ctx.migration,
-        `${what}: an INVISIBLE column without a default, which ${ctx.dialect.displayName} will not make NOT NULL`,
-        {
-          hint: 'give it a default in an earlier migration (op.alterColumn with default), or make it visible',
-        },
-      );
     refuseNotNullTimestamp(ctx, what, model.type);
   }
 
