@@ -239,6 +239,12 @@ export interface Dialect {
    * timeout is exact already.
    */
   watchLockWait?<T>(session: Knex | Knex.Transaction, statement: () => Promise<T>, options?: { rowLocks?: boolean }): Promise<T>;
+  /**
+   * A key column as a walk reads it, so that its value binds back exactly
+   * (`"at"::text` on PostgreSQL, whose driver gives a timestamp as a
+   * JavaScript date, to the millisecond); the column as it is where absent.
+   */
+  keyText?(quoted: string): string;
   /** Statements that must run outside a transaction block (CREATE INDEX CONCURRENTLY, …). */
   needsNoTransaction(statement: string): boolean;
   /** The index of the base schema a raw statement builds outside a transaction (CREATE INDEX CONCURRENTLY), to guard its step. */

@@ -32,14 +32,19 @@ export async function runBackfillJob(
   const table = dialect.qualify(dialect.baseSchema, job.table);
   const keyCols = key.map(q);
   const keyTuple = keyCols.length === 1 ? keyCols[0] : `(${keyCols.join(', ')})`;
-  const columns = job.columns ? [...new Set([...key, ...job.columns])].map(q).join(', ') : '*';
-  const keyOf = (row: Record<string, unknown>) => key.map((k) => row[k]);
+  // The key is read beside the row as the dialect reads keys exactly (a timestamp's microseconds), under names
+  // of its own, taken off the rows before the batch sees them.
+  const keyText = dialect.keyText?.bind(dialect);
+  const keyAlias = (i: number) => `_zm_key${i}`;
+  const row = job.columns ? [...new Set([...key, ...job.columns])].map(q).join(', ') : '*';
+  const columns = keyText ? [row, ...keyCols.map((k, i) => `${keyText(k)} AS ${q(keyAlias(i))}`)].join(', ') : row;
+  const keyOf = (r: Record<string, unknown>) => key.map((k, i) => (keyText ? r[keyAlias(i)] : r[k]));
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end && !job.includeNewRows) {
     const [top] = resultRows(
       await dialect.knex.raw(
-        literalMarks(`SELECT ${keyCols.join(', ')} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
+        literalMarks(`SELECT ${columns} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
       ),
     );
     if (!top) return 0;
@@ -63,10 +68,12 @@ export async function runBackfillJob(
       dialect.knex.transaction(async (trx) => {
         const rows = resultRows(await runBound(trx, select));
         if (rows.length === 0) return undefined;
+        const last = keyOf(rows[rows.length - 1]);
+        if (keyText) for (const r of rows) for (let i = 0; i < key.length; i++) delete r[keyAlias(i)];
         const fill = () => job.batch(rows, context(trx));
         // Where the server bounds a wait for an app's row lock only coarsely, the job's statements are stopped at the lock timeout.
         await (dialect.watchLockWait ? dialect.watchLockWait(trx, fill, { rowLocks: true }) : fill());
-        const next = { last: keyOf(rows[rows.length - 1]), end: state.end, rows: state.rows + rows.length };
+        const next = { last, end: state.end, rows: state.rows + rows.length };
         await checkpoints.save(next, trx);
         return { next, full: rows.length === sizer.size };
       }),

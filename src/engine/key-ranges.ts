@@ -96,9 +96,12 @@ class ColumnRanges extends Ranges implements KeyRanges {
   ) {
     super(dialect, table);
     const columns = key.map((c) => dialect.quote(c));
-    this.select = columns.join(', ');
-    this.order = this.select;
-    this.#tuple = columns.length === 1 ? columns[0] : `(${this.select})`;
+    // Read so that they bind back exactly (a timestamp's microseconds, which a JavaScript date would cut), under
+    // their own names; ordered by the columns themselves, named with their table (a bare name in ORDER BY would
+    // be the text read).
+    this.select = columns.map((c) => (dialect.keyText ? `${dialect.keyText(c)} AS ${c}` : c)).join(', ');
+    this.order = columns.map((c) => `${this.qualified}.${c}`).join(', ');
+    this.#tuple = columns.length === 1 ? columns[0] : `(${columns.join(', ')})`;
   }
 
   keyOf(row: Record<string, unknown>): unknown[] {
@@ -106,7 +109,7 @@ class ColumnRanges extends Ranges implements KeyRanges {
   }
 
   async end(): Promise<unknown[] | undefined> {
-    const descending = this.key.map((c) => `${this.dialect.quote(c)} DESC`).join(', ');
+    const descending = this.key.map((c) => `${this.qualified}.${this.dialect.quote(c)} DESC`).join(', ');
     const [top] = await this.rows(bound`SELECT ${this.select} FROM ${this.qualified} ORDER BY ${descending} LIMIT 1`);
     return top ? this.keyOf(top) : undefined;
   }

@@ -175,6 +175,10 @@ export class PostgresDialect implements Dialect {
     return needsNoTransaction(statement);
   }
 
+  keyText(quoted: string): string {
+    return `${quoted}::text`;
+  }
+
   indexBuiltConcurrently(statement: string): { table: string; index: string } | undefined {
     return indexBuiltConcurrently(statement, this.baseSchema);
   }
