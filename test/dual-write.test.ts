@@ -332,6 +332,37 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
   });
 
   if (engine === 'mysql')
+    test('an up that reads the AUTO_INCREMENT column, which the insert trigger sees as 0, is refused before anything changes', async () => {
+      await db.knex.raw('CREATE TABLE members (id integer AUTO_INCREMENT PRIMARY KEY, name varchar(40) NOT NULL)');
+      await db.knex.raw("INSERT INTO members (name) VALUES ('a'), ('b')");
+      const file = path.join(dir, '0008_member_ref.ts');
+      writeFileSync(
+        file,
+        migrationSource(["op.addColumn('members', 'ref', { type: 'varchar(20)', nullable: true, up: \"CONCAT('M-', id)\" })"]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({
+        code: 2,
+        errors: [
+          expect.stringMatching(/addColumn members\.ref: up reads id, the AUTO_INCREMENT column, which a MySQL\/MariaDB trigger sees as 0/),
+        ],
+      });
+      expect((await inspect(db)).columns('members')).toEqual(['id', 'name']);
+      // A string that holds the word is no read of the column.
+      writeFileSync(
+        file,
+        migrationSource(["op.addColumn('members', 'ref', { type: 'varchar(20)', nullable: true, up: \"CONCAT('id-', name)\" })"]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      await db.knex('members').insert({ name: 'c' });
+      expect(rowsOf<{ ref: string }>(await db.knex.raw('SELECT ref FROM members ORDER BY id')).map((r) => r.ref)).toEqual([
+        'id-a',
+        'id-b',
+        'id-c',
+      ]);
+      expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+    });
+
+  if (engine === 'mysql')
     test('the UPDATE trigger is made before the INSERT one (a run stopped between them leaves inserted rows to the backfill)', async () => {
       await db.knex.raw('CREATE TABLE parcels (id integer PRIMARY KEY, weight integer NOT NULL)');
       const file = path.join(dir, '0009_parcels.ts');

@@ -7,6 +7,7 @@ import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
 import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
 import {
+  refuseAutoIncrementReads,
   refuseNotNullTimestamp,
   refuseRewritingType,
   requireColumn,
@@ -87,6 +88,8 @@ export class AlterColumn implements Operation {
       carried: this.carried(ctx),
       rebuilt: (index) => this.rebuiltDefinition(ctx, index, physical, helper),
     });
+    refuseAutoIncrementReads(ctx, `${what}: up`, this.table, this.spec.up);
+    refuseAutoIncrementReads(ctx, `${what}: down`, this.table, this.spec.down);
     const final = this.final(old);
     if (final.nullable === false) refuseNotNullTimestamp(ctx, what, final.type);
     if (old.onUpdate !== undefined && this.onUpdate(old) === undefined)

@@ -5,6 +5,7 @@ import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors';
 import { chooseWalkKey, missingWalkKey, type WalkKey } from '../engine/walk-key';
+import { tokenize } from '../lint/tokens';
 
 /** What an operation sees while it is planned. Nothing here touches the database. */
 export interface PlanContext {
@@ -127,6 +128,25 @@ export function refuseNotNullTimestamp(ctx: PlanContext, what: string, type: str
 export function indexNameTaken(ctx: PlanContext, source: string, name: string): boolean {
   if (!ctx.dialect.capabilities.indexNamesPerTable) return ctx.model.index(name) !== undefined;
   return (ctx.model.table(source)?.indexes ?? []).some((i) => i.name.toLowerCase() === name.toLowerCase());
+}
+
+/**
+ * MySQL/MariaDB: in a BEFORE INSERT trigger the AUTO_INCREMENT column is 0
+ * until the server numbers the row, after the trigger: an expression the
+ * dual-write trigger computes on insert (`up`, `down`) must not read it, or
+ * every row an app inserts gets a value computed from 0.
+ */
+export function refuseAutoIncrementReads(ctx: PlanContext, what: string, table: string, expression: string | undefined): void {
+  if (ctx.dialect.sqlFlavour !== 'mysql' || expression === undefined) return;
+  const counters = (ctx.model.table(sourceTable(ctx, table))?.columns ?? []).filter((c) => c.identity !== undefined);
+  const names = tokenize(expression, 'mysql').tokens.flatMap((t) => (t.kind === 'word' ? [t.text] : t.kind === 'ident' ? [t.value] : []));
+  const read = counters.find((c) => names.some((n) => ctx.dialect.rules.sameColumn(n, c.name)));
+  if (read)
+    throw new ValidationError(
+      ctx.migration,
+      `${what} reads ${read.name}, the AUTO_INCREMENT column, which a ${ctx.dialect.displayName} trigger sees as 0 when a row is inserted (the server numbers it after)`,
+      { hint: 'compute it from other columns, or fill it with an op.backfill job' },
+    );
 }
 
 /** Shared checks, so every operation words the same mistake the same way. */
