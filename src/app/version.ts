@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { createDialect } from '../dialects';
 import { StateStore } from '../engine/state-store';
 import { StateError } from '../errors';
+import { addToUrlOptions, sessionSetting } from '../dialects/postgres/session-options';
 
 /** The newest version schema recorded in zmigrate's state (the one `zmigrate schema` prints). */
 export async function latestVersionSchema(url: string): Promise<string> {
@@ -61,16 +62,11 @@ export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.
  * keeps its case.
  */
 export function pgConfigForVersion<T extends object>(config: T, schema: string): T & { options: string } {
-  // Backslashes and spaces escaped: the server splits `options` at spaces.
-  const setting = `-c search_path=${`"${schema.replace(/"/g, '""')}"`.replace(/([\\\s])/g, '\\$1')}`;
+  const setting = sessionSetting('search_path', `"${schema.replace(/"/g, '""')}"`);
   const given = config as { options?: string; connectionString?: string };
   const options = [given.options ?? process.env.PGOPTIONS, setting].filter(Boolean).join(' ');
-  const url =
-    typeof given.connectionString === 'string' && /[?&]options=/.test(given.connectionString) ? parsed(given.connectionString) : undefined;
-  if (url) {
-    url.searchParams.set('options', [url.searchParams.get('options'), setting].filter(Boolean).join(' '));
-    return { ...config, connectionString: url.toString(), options };
-  }
+  const url = typeof given.connectionString === 'string' ? parsed(given.connectionString) : undefined;
+  if (url && addToUrlOptions(url, setting)) return { ...config, connectionString: url.toString(), options };
   return { ...config, options };
 }
 

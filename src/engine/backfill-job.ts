@@ -36,15 +36,16 @@ export async function runBackfillJob(
   // of its own, taken off the rows before the batch sees them.
   const keyText = dialect.keyText?.bind(dialect);
   const keyAlias = (i: number) => `_zm_key${i}`;
+  const keyRead = keyText ? keyCols.map((k, i) => `${keyText(k)} AS ${q(keyAlias(i))}`) : keyCols;
   const row = job.columns ? [...new Set([...key, ...job.columns])].map(q).join(', ') : '*';
-  const columns = keyText ? [row, ...keyCols.map((k, i) => `${keyText(k)} AS ${q(keyAlias(i))}`)].join(', ') : row;
+  const columns = keyText ? [row, ...keyRead].join(', ') : row;
   const keyOf = (r: Record<string, unknown>) => key.map((k, i) => (keyText ? r[keyAlias(i)] : r[k]));
 
   let state = (await checkpoints.load()) ?? { last: null, end: null, rows: 0 };
   if (!state.end && !job.includeNewRows) {
     const [top] = resultRows(
       await dialect.knex.raw(
-        literalMarks(`SELECT ${columns} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
+        literalMarks(`SELECT ${keyRead.join(', ')} FROM ${table} ORDER BY ${keyCols.map((k) => `${k} DESC`).join(', ')} LIMIT 1`),
       ),
     );
     if (!top) return 0;

@@ -45,32 +45,25 @@ function tableNames(operation: Named): string[] {
 export function checkOperationOrder(migration: string, operations: readonly Operation[], model: SchemaModel): void {
   const { rules } = model;
   const sameTable = (a: string | undefined, b: string | undefined) => a !== undefined && b !== undefined && rules.sameTable(a, b);
-  const refuse = (operation: Operation, what: string, earlier: Operation): never => {
-    throw new ValidationError(
-      migration,
-      `${operation.describe()}: ${what} by an earlier operation of this migration (${earlier.describe()})`,
-      {
-        hint: 'put this change in a migration of its own, after this one',
-      },
-    );
+  const refuse = (operation: Operation, what: string, hint = 'put this change in a migration of its own, after this one'): never => {
+    throw new ValidationError(migration, `${operation.describe()}: ${what}`, { hint });
   };
+  const byEarlier = (what: string, earlier: Operation) => `${what} by an earlier operation of this migration (${earlier.describe()})`;
   const done: Named[] = [];
   for (const operation of operations as Named[]) {
     for (const earlier of done) {
       const table = tableNames(operation).find((t) => tableNames(earlier).some((e) => sameTable(t, e)));
       if (table === undefined) continue;
       if (TAKES_TABLE.has(earlier.kind))
-        refuse(operation, `table ${JSON.stringify(table)} is ${earlier.kind === 'dropTable' ? 'dropped' : 'renamed'}`, earlier);
-      if (TAKES_TABLE.has(operation.kind)) refuse(operation, `table ${JSON.stringify(table)} is changed`, earlier);
+        refuse(operation, byEarlier(`table ${JSON.stringify(table)} is ${earlier.kind === 'dropTable' ? 'dropped' : 'renamed'}`, earlier));
+      if (TAKES_TABLE.has(operation.kind)) refuse(operation, byEarlier(`table ${JSON.stringify(table)} is changed`, earlier));
       const column = columnNames(operation).find((c) => columnNames(earlier).some((e) => rules.sameColumn(c, e)));
-      if (column !== undefined) refuse(operation, `column ${JSON.stringify(column)} of ${JSON.stringify(table)} is changed`, earlier);
+      if (column !== undefined)
+        refuse(operation, byEarlier(`column ${JSON.stringify(column)} of ${JSON.stringify(table)} is changed`, earlier));
     }
     done.push(operation);
   }
   const altered = (operations as Named[]).filter((o) => o.kind === 'alterColumn');
-  const refuseAlongside = (operation: Named, what: string, hint: string) => {
-    throw new ValidationError(migration, `${operation.describe()}: ${what}`, { hint });
-  };
   for (const operation of operations as Array<Named & { spec?: { where?: unknown } }>) {
     const alter = altered.find((o) => o !== operation && sameTable(o.table, operation.table));
     if (!alter) continue;
@@ -78,23 +71,18 @@ export function checkOperationOrder(migration: string, operations: readonly Oper
     // rebuild it on the new column nor keep it from going with the old one. A check is added over the old column,
     // which alterColumn's contract drops with it.
     if (operation.kind === 'createIndex' && operation.spec?.where !== undefined)
-      refuseAlongside(
+      refuse(
         operation,
         `a partial index, in the migration where ${alter.describe()} rebuilds the table's indexes`,
         'create the index in a migration of its own, after this one',
       );
     if (operation.kind === 'addCheck')
-      refuseAlongside(
+      refuse(
         operation,
         `a check on a table whose column ${alter.describe()} replaces in the same migration`,
         'add the check in a migration of its own, after this one',
       );
     const table = model.table(operation.table!);
-    const keys = [
-      ...(table?.indexes ?? []).map((x) => ({ name: `index ${JSON.stringify(x.name)}`, columns: x.uses ?? x.columns })),
-      { name: 'the primary key', columns: table?.primaryKey ?? [] },
-    ];
-    const covering = (o: Named) => keys.filter((k) => k.columns.some((c) => rules.sameColumn(c, o.column!)));
     // The index a dropIndex drops would be rebuilt on the new column and swapped in for it.
     if (operation.kind === 'dropIndex') {
       const index = table?.indexes.find((i) => rules.sameColumn(i.name, operation.name!));
@@ -102,7 +90,7 @@ export function checkOperationOrder(migration: string, operations: readonly Oper
         (o) => sameTable(o.table, operation.table) && (index?.uses ?? index?.columns ?? []).some((c) => rules.sameColumn(c, o.column!)),
       );
       if (rebuilder)
-        refuseAlongside(
+        refuse(
           operation,
           `the index is on ${operation.table}.${rebuilder.column}, which ${rebuilder.describe()} rebuilds`,
           'drop the index in a migration of its own, before this one',
@@ -111,10 +99,15 @@ export function checkOperationOrder(migration: string, operations: readonly Oper
     // Each alterColumn rebuilds the indexes over its column from the index as it is: two on one index would each
     // build it over the other's old column, which the other's contract drops.
     if (operation.kind === 'alterColumn') {
+      const keys = [
+        ...(table?.indexes ?? []).map((x) => ({ name: `index ${JSON.stringify(x.name)}`, columns: x.uses ?? x.columns })),
+        { name: 'the primary key', columns: table?.primaryKey ?? [] },
+      ];
+      const covering = (o: Named) => keys.filter((k) => k.columns.some((c) => rules.sameColumn(c, o.column!)));
       const earlier = altered.slice(0, altered.indexOf(operation)).find((o) => sameTable(o.table, operation.table));
       const shared = earlier && covering(operation).find((k) => covering(earlier).includes(k));
       if (earlier && shared)
-        refuseAlongside(
+        refuse(
           operation,
           `${shared.name} covers both it and the column of ${earlier.describe()}`,
           'put this change in a migration of its own, after this one',

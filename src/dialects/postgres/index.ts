@@ -30,6 +30,7 @@ import {
 import { lexSql, POSTGRES_LEX, splitSql } from '../sql-split';
 import { needsNoTransaction } from './no-transaction';
 import { indexBuiltConcurrently } from './concurrent-index';
+import { addToUrlOptions, sessionSetting } from './session-options';
 import { bound, literalMarks, param } from '../bound-sql';
 import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
@@ -127,11 +128,12 @@ export class PostgresDialect implements Dialect {
     // Every session (the runner's, a replacement after a lost connection, the backfill's workers) starts under the
     // lock timeout. node-postgres lets an `options` parameter of the URL win over the config's, so it goes there too.
     // With a base schema of its own, unqualified names in raw SQL, custom phases and up/down resolve there first,
-    // then in public (where extensions usually are). Backslashes and spaces escaped: the server splits at spaces.
-    const path = `"${schema.replace(/"/g, '""')}", public`.replace(/([\\\s])/g, '\\$1');
-    const sessionOptions = `-c lock_timeout=${Math.max(1, Math.round(options.lockTimeoutMs))}${schema === 'public' ? '' : ` -c search_path=${path}`}`;
-    const given = connection.searchParams.get('options');
-    if (given !== null) connection.searchParams.set('options', `${given} ${sessionOptions}`);
+    // then in public (where extensions usually are).
+    const sessionOptions = [
+      sessionSetting('lock_timeout', String(Math.max(1, Math.round(options.lockTimeoutMs)))),
+      ...(schema === 'public' ? [] : [sessionSetting('search_path', `"${schema.replace(/"/g, '""')}", public`)]),
+    ].join(' ');
+    addToUrlOptions(connection, sessionOptions);
     return new PostgresDialect(
       {
         client: 'pg',
@@ -885,11 +887,9 @@ END `)}`;
 
   createTrigger(table: string, name: string, rules: DualWriteRule[], versionSchema: string, options: { rulesOnly?: boolean } = {}): Step {
     const newApp = newVersionOnPath(this.baseSchema, versionSchema);
-    // A column's new and old values are told apart by their binary images: json, xml, point and other types have
-    // no equality operator, and IS DISTINCT FROM on one fails every write. An image that differs where = would not
-    // (citext 'A' and 'a', numeric 1.5 and 1.50) is a write that changed the column, as the rules mean.
-    const changed = (a: string, b: string) => `record_image_ne(ROW(${a}), ROW(${b}))`;
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: changed, newApp };
+    // A column's new and old values are told apart by their binary images (imagesDiffer). An image that differs
+    // where = would not (citext 'A' and 'a', numeric 1.5 and 1.50) is a write that changed the column, as the rules mean.
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: imagesDiffer, newApp };
     const flags = rules.map((_, i) => `c${i} boolean;`).join(' ');
     const decide = (event: 'onInsert' | 'onUpdate') =>
       rules.map((r, i) => `c${i} := ${r[event] ? renderCondition(r[event]!, syntax) : 'false'};`).join('\n    ');
@@ -970,7 +970,7 @@ END`;
    */
   holdsOtherThan(column: string, expression: string, type: string): string {
     const [base] = splitCollation(type);
-    return `record_image_ne(ROW(${column}), ROW(CAST((${expression}) AS ${base})))`;
+    return imagesDiffer(column, `CAST((${expression}) AS ${base})`);
   }
 
   async estimateRows(table: string): Promise<number | undefined> {
@@ -1183,6 +1183,15 @@ function parseTextArray(value: unknown): string[] {
  */
 function onTable(name: string): string {
   return `~${name}`;
+}
+
+/**
+ * True where two values' binary images differ, NULLs included: for any type,
+ * where json, xml, point and others have no equality operator (IS DISTINCT
+ * FROM on one fails).
+ */
+function imagesDiffer(a: string, b: string): string {
+  return `record_image_ne(ROW(${a}), ROW(${b}))`;
 }
 
 /** A body in dollar quotes whose tag it does not hold: a name or an expression in it may hold `$zmigrate$`. */
