@@ -7,9 +7,13 @@
  * where present. On Node 20 each CommonJS module is compiled as a `vm.Script`
  * with the cached data of the last run, and at exit the cache is written
  * anew if any module lacked it: after the run, so it also holds the functions
- * compiled lazily while the command ran. V8 checks each entry against the
- * source and its own version and flags, and compiles afresh on any mismatch,
- * so a stale or broken cache costs time, never correctness.
+ * compiled lazily while the command ran. V8 checks an entry only against
+ * its source's length (and its own version and flags), so entries are kept
+ * by the module's file name, size and time of change: a rebuilt or edited
+ * file misses its entry; the cache file is this copy's, and changes with
+ * its package.json (an upgrade). (npm gives installed files one fixed time:
+ * a dependency upgraded in place under the same zmigrate, whose file keeps
+ * its size to the byte, would still find the old entry.)
  *
  * Only zmigrate's own modules and those of the packages it loads are cached,
  * not a user's migration files, which change from run to run. The cache, one
@@ -19,7 +23,7 @@
  * it is ignored.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,10 +56,10 @@ export function enableCompileCache(): void {
   }
   const file = path.join(
     process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'zmigrate-compile-cache'),
-    `${createHash('sha256').update(OWN).digest('hex').slice(0, 12)}-${process.version}-${process.arch}-${process.getuid?.() ?? 'user'}.bin`,
+    `${installation()}-${process.version}-${process.arch}-${process.getuid?.() ?? 'user'}.bin`,
   );
   const cached = readCache(file);
-  const compiled: Array<{ filename: string; script: vm.Script }> = [];
+  const compiled: Array<{ key: string; script: vm.Script }> = [];
   let missing = false;
 
   const internals = Module as unknown as ModuleInternals;
@@ -65,17 +69,20 @@ export function enableCompileCache(): void {
     // A vm.Script has no loader for import() but an experimental one that warns: such modules compile as usual.
     if (!(filename.startsWith(OWN) || filename.includes(PACKAGES)) || content.includes('import('))
       return original.call(this, content, filename);
+    // By name, size and time of change: V8 checks a code cache only against its source's length, and would run a
+    // rebuilt file of the same length with the old file's code (a SyntaxError where a function is first called).
+    const key = cacheKey(filename);
     let script: vm.Script;
     try {
       script = new vm.Script(internals.wrap(content.replace(/^#!.*/, '')), {
         filename,
-        cachedData: cached.get(filename),
+        cachedData: cached.get(key),
       });
     } catch {
       return original.call(this, content, filename);
     }
-    if (!cached.has(filename) || script.cachedDataRejected) missing = true;
-    compiled.push({ filename, script });
+    if (!cached.has(key) || script.cachedDataRejected) missing = true;
+    compiled.push({ key, script });
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     const requireFn = Object.assign((id: string) => this.require(id), {
       resolve: Object.assign((request: string, options?: unknown) => internals._resolveFilename(request, this, false, options), {
@@ -115,14 +122,36 @@ function readCache(file: string): Map<string, Buffer> {
   return entries;
 }
 
-/** This run's modules, and those of earlier runs that this one did not load (another command's). */
-function writeCache(file: string, compiled: Array<{ filename: string; script: vm.Script }>, earlier: Map<string, Buffer>): void {
+/** This copy of zmigrate: its folder and its package.json (an upgrade in place changes the version there). */
+function installation(): string {
+  const hash = createHash('sha256').update(OWN);
   try {
-    const entries = new Map(earlier);
-    for (const { filename, script } of compiled) entries.set(filename, script.createCachedData());
+    hash.update(readFileSync(path.join(OWN, 'package.json')));
+  } catch {
+    // none: the folder alone
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** A module's entry: its file name, then its size and time of change (a stat, where hashing every module's source would cost a fifth of a short command). */
+function cacheKey(filename: string): string {
+  try {
+    const { size, mtimeMs } = statSync(filename);
+    return `${filename}\u0000${size}:${mtimeMs}`;
+  } catch {
+    return `${filename}\u0000`;
+  }
+}
+
+/** This run's modules, and those of earlier runs that this one did not load (another command's), but not their older contents. */
+function writeCache(file: string, compiled: Array<{ key: string; script: vm.Script }>, earlier: Map<string, Buffer>): void {
+  try {
+    const loaded = new Set(compiled.map(({ key }) => key.slice(0, key.indexOf('\u0000'))));
+    const entries = new Map([...earlier].filter(([key]) => !loaded.has(key.slice(0, key.indexOf('\u0000')))));
+    for (const { key, script } of compiled) entries.set(key, script.createCachedData());
     const parts: Buffer[] = [u32(entries.size)];
-    for (const [filename, data] of entries) {
-      const name = Buffer.from(filename, 'utf8');
+    for (const [key, data] of entries) {
+      const name = Buffer.from(key, 'utf8');
       parts.push(u32(name.length), name, u32(data.length), data);
     }
     mkdirSync(path.dirname(file), { recursive: true });
