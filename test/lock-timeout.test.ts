@@ -336,4 +336,46 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
         rowsOf(await db.knex.raw("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'parcels_weight_idx'::regclass")),
       ).toEqual([{ valid: true }]);
     });
+
+  if (engine === 'postgres')
+    test('contract waits for the locks of all the tables it changes at once, never holding one while waiting for the next', async () => {
+      expect((await cli('contract')).code).toBe(0);
+      const tables = ['ledger_a', 'ledger_b', 'ledger_c'];
+      for (const table of tables) {
+        await db.knex.raw(`CREATE TABLE ${table} (id integer PRIMARY KEY, v integer)`);
+        await db.knex(table).insert([{ id: 1, v: 1 }]);
+      }
+      writeFileSync(
+        path.join(dir, '0011_doubled.ts'),
+        migrationSource(tables.map((t) => `op.addColumn('${t}', 'doubled', { type: 'integer', nullable: true, up: 'v * 2' })`)),
+      );
+      expect((await cli('expand')).code).toBe(0);
+      // Two apps' transactions that read the last two tables: statements locking one table after another would
+      // hold ledger_a while waiting for ledger_b, then both while waiting for ledger_c (a lock timeout each).
+      const readers = [await db.knex.transaction(), await db.knex.transaction()];
+      let waiting: string | undefined;
+      let run: ReturnType<typeof startCli>;
+      try {
+        await readers[0].raw('SELECT * FROM ledger_b');
+        await readers[1].raw('SELECT * FROM ledger_c');
+        run = startCli(['contract', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+        // One statement waits for all three, its whole wait bounded by the lock timeout.
+        await run.waitForStderr(
+          /lock not granted in time for "swap to the final shape .*" \(stopped after \d+ ms waiting for its lock\); retry 1\//,
+        );
+        waiting = await waitingStatement({ postgres: 'LOCK TABLE%', mysql: '' });
+      } finally {
+        for (const reader of readers) await reader.commit();
+      }
+      expect(outcome(await run.done)).toEqual({ code: 0, errors: [] });
+      expect(waiting).toMatch(/^LOCK TABLE "[^"]+"\."ledger_a", "[^"]+"\."ledger_b", "[^"]+"\."ledger_c" IN ACCESS EXCLUSIVE MODE$/);
+      expect(
+        rowsOf(
+          await db.knex.raw(
+            "SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid::regclass::text LIKE 'ledger\\__' AND NOT tgisinternal",
+          ),
+        ),
+      ).toEqual([{ n: 0 }]);
+      await db.knex('ledger_a').insert({ id: 2, v: 2, doubled: 4 });
+    });
 });

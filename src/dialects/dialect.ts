@@ -240,6 +240,16 @@ export interface Dialect {
    */
   watchLockWait?<T>(session: Knex | Knex.Transaction, statement: () => Promise<T>, options?: { rowLocks?: boolean }): Promise<T>;
   /**
+   * Takes the strongest lock on those of `tables` that exist, in one
+   * statement whose whole wait the lock timeout bounds, at the start of a
+   * transaction that changes them all (contract's swap): the lock timeout
+   * bounds each lock wait alone, so the statements taking them one after
+   * another would hold the first tables while the next ones were waited
+   * for, up to a lock timeout each. Running out fails with the `lockTimeout`
+   * class. Only where DDL is transactional.
+   */
+  lockTables?(trx: Knex.Transaction, tables: readonly string[]): Promise<void>;
+  /**
    * A key column as a walk reads it, so that its value binds back exactly
    * (`"at"::text` on PostgreSQL, whose driver gives a timestamp as a
    * JavaScript date, to the millisecond); the column as it is where absent.

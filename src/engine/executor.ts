@@ -153,6 +153,7 @@ export class StepExecutor {
         await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {
+          if (step.lockTables && this.dialect.lockTables) await this.dialect.lockTables(trx, step.lockTables);
           await execute(this.dialect, trx, step.sql, step);
           await record?.done(trx);
         });

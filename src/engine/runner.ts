@@ -854,11 +854,14 @@ export class Runner {
     if (drops.length === 0) return steps;
     if (this.dialect.capabilities.transactionalDdl) {
       const swap = [...drops.map((d) => d.step), ...steps.filter((s) => s.transactional && !s.prepares)];
+      const tables = [...drops.map((d) => d.table), ...swap.flatMap((s) => (s.guard ? [s.guard.table] : []))];
       const combined: Step = {
         description: `swap to the final shape (${swap.map((s) => s.description).join('; ')})`,
         sql: swap.map((s) => s.sql).join(';\n'),
         transactional: true,
         locks: true,
+        // Several tables: their locks are waited for together, not one after another while holding the first.
+        ...(new Set(tables).size > 1 ? { lockTables: [...new Set(tables)] } : {}),
       };
       return [...steps.filter((s) => !s.transactional || s.prepares), combined];
     }

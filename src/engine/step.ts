@@ -45,6 +45,12 @@ export interface Step {
    */
   instantWhereAllowed?: boolean;
   guard?: StepGuard;
+  /**
+   * Tables the step's transaction first locks all at once, its whole wait
+   * bounded by the lock timeout (Dialect.lockTables): contract's and
+   * rollback's swap, which changes several tables in one transaction.
+   */
+  lockTables?: string[];
   /** Can run before the structural change it prepares, without blocking writes (VALIDATE CONSTRAINT). */
   prepares?: boolean;
   /** Views that name the changed column stop working until they are recreated (MySQL stores view columns by name). */

@@ -25,6 +25,7 @@ import {
   type FinalColumn,
   type IndexDefinition,
   type IndexState,
+  LockWaitStopped,
   type RowAddress,
 } from '../dialect';
 import { lexSql, POSTGRES_LEX, splitSql } from '../sql-split';
@@ -204,6 +205,7 @@ export class PostgresDialect implements Dialect {
 
   classifyError(error: unknown): ErrorClass {
     const e = error as { code?: string; message?: string };
+    if (error instanceof LockWaitStopped) return 'lockTimeout';
     switch (e?.code) {
       case '55P03':
         return 'lockTimeout';
@@ -331,6 +333,32 @@ export class PostgresDialect implements Dialect {
       this.#lockKey,
     );
     return Number(row.n) > 0;
+  }
+
+  async lockTables(trx: Knex.Transaction, tables: readonly string[]): Promise<void> {
+    const existing = await this.rows(
+      `select c.relname, current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout
+         from json_array_elements_text(?::json) with ordinality as t(name, n)
+         join pg_class c on c.relname = t.name and c.relkind in ('r', 'p')
+         join pg_namespace s on s.oid = c.relnamespace and s.nspname = ?
+        order by t.n`,
+      [JSON.stringify(tables), this.baseSchema],
+      trx,
+    );
+    if (existing.length === 0) return;
+    const lock = literalMarks(`LOCK TABLE ${existing.map((r) => this.table(String(r.relname))).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    const { lock_timeout: limit, statement_timeout: before } = existing[0];
+    if (limit === '0') return void (await trx.raw(lock));
+    // The statement timeout, for this statement alone, bounds the wait for all of them together.
+    await trx.raw("select set_config('statement_timeout', ?, true)", [String(limit)]);
+    const started = Date.now();
+    try {
+      await trx.raw(lock);
+    } catch (error) {
+      if ((error as { code?: string }).code === '57014') throw new LockWaitStopped(Date.now() - started, 'lock', { cause: error });
+      throw error;
+    }
+    await trx.raw("select set_config('statement_timeout', ?, true)", [String(before)]);
   }
 
   async describeLockHolders(): Promise<string | undefined> {
@@ -1144,8 +1172,8 @@ END`;
     return this.qualify(this.baseSchema, name);
   }
 
-  protected async rows(sql: string, bindings: readonly unknown[] = []): Promise<Row[]> {
-    const result = await this.knex.raw(sql, bindings as Knex.RawBinding[]);
+  protected async rows(sql: string, bindings: readonly unknown[] = [], session: Knex | Knex.Transaction = this.knex): Promise<Row[]> {
+    const result = await session.raw(sql, bindings as Knex.RawBinding[]);
     return (result as { rows: Row[] }).rows;
   }
 }
