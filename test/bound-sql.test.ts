@@ -28,8 +28,10 @@ describe('bound', () => {
     expect(() => bound`SELECT * FROM t WHERE id = ?`).toThrow(/param\(\)/);
   });
 
-  test('escaping twice changes nothing; asWritten() gives the text as the server gets it', () => {
-    expect(literalMarks(literalMarks('a ? b \\? c'))).toBe('a \\? b \\? c');
+  test('a backslash before a ? is kept: asWritten() undoes literalMarks(), as the server gets the text', () => {
+    const texts = ['a ? b', String.raw`regexp '\?.*$'`, String.raw`'\\?' \\\? ??`, 'no marks \\ at all'];
+    for (const text of texts) expect(asWritten(literalMarks(text))).toBe(text);
+    expect(literalMarks(String.raw`x \? y`)).toBe(String.raw`x \\\? y`);
     expect(asWritten(bound`SELECT ${'"q?"'} WHERE id = ${param(1)}`.sql)).toBe('SELECT "q?" WHERE id = ?');
   });
 });
@@ -41,6 +43,12 @@ describe('formatMysqlQuery', () => {
   test('each ? takes the next value, \\? is a question mark', () => {
     expect(format("SELECT `a\\?` FROM t WHERE x = ? AND y = '\\?' AND z = ?", [1, "it's"])).toBe(
       "SELECT `a?` FROM t WHERE x = 1 AND y = '?' AND z = 'it''s'",
+    );
+  });
+
+  test('an escaped backslash before an escaped ? reaches the server as a backslash and a question mark', () => {
+    expect(format(literalMarks(String.raw`SELECT REGEXP_REPLACE(u, '\\?', '') WHERE id = `) + '?', [5])).toBe(
+      String.raw`SELECT REGEXP_REPLACE(u, '\\?', '') WHERE id = 5`,
     );
   });
 

@@ -3,13 +3,16 @@
  * placeholders are placeholders.
  *
  * knex reads every `?` of a raw statement as a placeholder and `\?` as a
- * question mark (its PostgreSQL client writes `\?` out as `?`; zmigrate's
- * MySQL/MariaDB sessions do the same, see formatMysqlQuery). Names and
- * expressions from a migration may hold a `?` of their own: a table
- * `"paid?"`, `coalesce(note, '?')`, PostgreSQL's jsonb `?` operator. In a
- * statement built with `bound`, every interpolated string is such text and
- * has its `?` escaped; a value goes in as `param(value)`, which brings its
- * placeholder and its binding together, in order.
+ * question mark. zmigrate's sessions read them as `positionMarks` says (its
+ * PostgreSQL clients, see postgres/client.ts, and its MySQL/MariaDB sessions,
+ * see formatMysqlQuery): after an odd run of backslashes a `?` is a question
+ * mark and the run is halved, so a backslash before a question mark can be
+ * written too. Names and expressions from a migration may hold a `?` of their
+ * own: a table `"paid?"`, `coalesce(note, '?')`, PostgreSQL's jsonb `?`
+ * operator, a regular expression's `'\?'`. In a statement built with `bound`,
+ * every interpolated string is such text and has its marks escaped; a value
+ * goes in as `param(value)`, which brings its placeholder and its binding
+ * together, in order.
  */
 import type { Knex } from 'knex';
 
@@ -19,9 +22,18 @@ export interface Bound {
   readonly bindings: readonly unknown[];
 }
 
-/** Text to be read as written, every `?` escaped (one escaped already stays as it is, so escaping twice is harmless). */
+/** Text to be read as written: every `?` escaped, the backslashes right before it doubled (asWritten undoes it). */
 export function literalMarks(text: string): string {
-  return text.replace(/\\?\?/g, '\\?');
+  return text.replace(/(\\*)\?/g, (_, slashes: string) => `${slashes}${slashes}\\?`);
+}
+
+/**
+ * A statement's question marks as zmigrate's sessions read them: after an
+ * odd run of backslashes a question mark, the run halved (the inverse of
+ * literalMarks); otherwise the next placeholder, as `placeholder` writes it.
+ */
+export function positionMarks(sql: string, placeholder: () => string): string {
+  return sql.replace(/(\\*)\?/g, (_, slashes: string) => '\\'.repeat(slashes.length >> 1) + (slashes.length % 2 ? '?' : placeholder()));
 }
 
 /**
@@ -45,9 +57,9 @@ export function bound(parts: TemplateStringsArray, ...values: Array<string | num
   return { sql, bindings };
 }
 
-/** Text as the server gets it, each escaped `\?` a question mark again (as a plan shows a statement). */
+/** Text as the server gets it, each escaped `\?` a question mark again (as a plan shows a statement, and as `ddl` takes it). */
 export function asWritten(text: string): string {
-  return text.replace(/\\\?/g, '?');
+  return positionMarks(text, () => '?');
 }
 
 /** Runs a bound statement on a session or in a transaction. */

@@ -3,6 +3,7 @@ import { asWritten, literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import type { CustomContext, CustomPhase } from '../migration/types';
 import type { Logger } from './logger';
+import { pgClient } from '../dialects/postgres/client';
 
 /** Builds what a custom phase or a backfill job's batch receives. */
 export function customContext(
@@ -27,14 +28,14 @@ export function customContext(
  * with no rows. `plan` and `lint` run custom phases on it to see their SQL.
  */
 export function recordingKnex(flavour: 'postgres' | 'mysql'): { knex: Knex; statements: string[] } {
-  const knex = knexFactory({ client: flavour === 'postgres' ? 'pg' : 'mysql2' });
+  const knex = knexFactory({ client: flavour === 'postgres' ? pgClient() : 'mysql2' });
   const statements: string[] = [];
   const connection = {
     query(config: unknown, second: unknown, third?: unknown) {
       const callback = (typeof second === 'function' ? second : third) as (err: Error | null, result: unknown, fields?: unknown) => void;
       const sql =
         typeof config === 'string' ? config : ((config as { text?: string; sql?: string }).text ?? (config as { sql?: string }).sql ?? '');
-      // knex's PostgreSQL client has turned each `\?` into `?` by now; zmigrate's MySQL sessions would at the driver (formatMysqlQuery).
+      // zmigrate's PostgreSQL client has read each `\?` as a question mark by now; its MySQL sessions would at the driver (formatMysqlQuery).
       const text = flavour === 'mysql' ? asWritten(sql) : sql;
       if (!/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b/i.test(text)) statements.push(text.trim());
       callback(null, flavour === 'postgres' ? { rows: [], rowCount: 0, command: 'SELECT' } : [], []);

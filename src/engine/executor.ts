@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { literalMarks } from '../dialects/bound-sql';
+import { asWritten, literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import {
   LockTimeoutError,
@@ -173,7 +173,9 @@ export class StepExecutor {
   /** What custom code gets: a knex (the batch's transaction for jobs) and DDL under the retry discipline. */
   private context(migration: string, phase: Phase, knex: Knex | Knex.Transaction): CustomContext {
     const versionSchema = versionSchemaName(this.dialect, migration);
-    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, (sql) => {
+    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, (raw) => {
+      // Written as for knex.raw (a `\?` is a question mark, as `quote` escapes one), run as written.
+      const sql = asWritten(raw);
       const ddl = step(`custom DDL: ${sql.slice(0, 60)}`, sql);
       return this.withRetries(migration, phase, ddl, () => execute(this.dialect, knex, sql, ddl));
     });

@@ -4,6 +4,7 @@ import ClientPgLite from 'knex-pglite';
 import { ConfigError, RunnerLockError } from '../../errors';
 import type { LagSource } from '../../engine/throttle';
 import { PostgresDialect } from '../postgres';
+import { readingZmigrateMarks } from '../postgres/client';
 import { FolderLock } from './folder-lock';
 
 const FOLDER_WAIT_MS = 60_000;
@@ -20,7 +21,7 @@ export class PgliteDialect extends PostgresDialect {
   constructor(dataDir: string | undefined) {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
     super({
-      client: ClientPgLite as unknown as typeof knexFactory.Client,
+      client: readingZmigrateMarks(ClientPgLite) as unknown as typeof knexFactory.Client,
       dialect: 'postgres',
       connection: dataDir ? { filename: dataDir } : {},
     } as never);

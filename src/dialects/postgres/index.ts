@@ -37,6 +37,7 @@ import { failedStatementVerb, serverText } from '../permission';
 import type { LagSource } from '../../engine/throttle';
 import { connectPostgresReplica, PrimaryReplicationLag } from './replication';
 import { loadPgDriver } from './driver';
+import { pgClient } from './client';
 import { ConfigError, RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
@@ -137,7 +138,7 @@ export class PostgresDialect implements Dialect {
     addToUrlOptions(connection, sessionOptions);
     return new PostgresDialect(
       {
-        client: 'pg',
+        client: pgClient(),
         connection: {
           connectionString: connection.toString(),
           application_name: 'zmigrate',
