@@ -317,7 +317,9 @@ async function execute(
 }
 
 export function formatKeys(keys: unknown[][]): string {
-  return keys.map((k) => (k.length === 1 ? String(k[0]) : `(${k.join(', ')})`)).join(', ');
+  // A binary key (a Buffer, from MySQL/MariaDB) as the hexadecimal literal that finds its row.
+  const shown = (value: unknown) => (Buffer.isBuffer(value) ? `0x${value.toString('hex')}` : String(value));
+  return keys.map((k) => (k.length === 1 ? shown(k[0]) : `(${k.map(shown).join(', ')})`)).join(', ');
 }
 
 export function message(error: unknown): string {

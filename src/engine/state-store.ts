@@ -175,7 +175,7 @@ export class StateStore {
   async loadCheckpoint(migration: string, phase: Phase, seq: number): Promise<BackfillCheckpoint | undefined> {
     const row = (await this.table('steps').where({ migration, phase, seq }).first('checkpoint')) as
       { checkpoint?: string | null } | undefined;
-    return row?.checkpoint ? (JSON.parse(row.checkpoint) as BackfillCheckpoint) : undefined;
+    return row?.checkpoint ? (JSON.parse(row.checkpoint, revivedBuffer) as BackfillCheckpoint) : undefined;
   }
 
   async saveCheckpoint(
@@ -236,4 +236,16 @@ function toRecord(row: Record<string, unknown>): MigrationRecord {
     rolledBackAt: date(row.rolled_back_at),
     updatedAt: date(row.updated_at),
   };
+}
+
+/**
+ * A key of a binary column, as JSON writes a Buffer (`{"type":"Buffer","data":[…]}`), read back as
+ * a Buffer: as a plain object it would bind as a list of assignments (MySQL/MariaDB give a BINARY or
+ * VARBINARY key as a Buffer), and a walk could not resume from it. A key is never an object otherwise.
+ */
+function revivedBuffer(_key: string, value: unknown): unknown {
+  const buffer = value as { type?: unknown; data?: unknown } | null;
+  return buffer !== null && typeof buffer === 'object' && buffer.type === 'Buffer' && Array.isArray(buffer.data)
+    ? Buffer.from(buffer.data as number[])
+    : value;
 }
