@@ -59,12 +59,15 @@ export class MysqlTableRebuild implements TableRebuild {
       [schema, table],
     );
     if (triggers.length > 0) reasons.push(`it has triggers (${triggers.map((t) => String(t.name)).join(', ')})`);
+    // Its own keys, and those of any schema's tables that point at it: a key follows the table renamed out of the
+    // way, so a child's inserts would then check the retired table, and the retired table could not be dropped.
     const keys = await this.host.rows(
-      `SELECT CONSTRAINT_NAME AS name, TABLE_NAME AS child FROM information_schema.REFERENTIAL_CONSTRAINTS
-        WHERE CONSTRAINT_SCHEMA = ? AND (TABLE_NAME = ? OR REFERENCED_TABLE_NAME = ?)`,
-      [schema, table, table],
+      `SELECT CONSTRAINT_SCHEMA AS owner, CONSTRAINT_NAME AS name FROM information_schema.REFERENTIAL_CONSTRAINTS
+        WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)`,
+      [schema, table, schema, table],
     );
-    if (keys.length > 0) reasons.push(`foreign keys use it (${keys.map((k) => String(k.name)).join(', ')})`);
+    const named = keys.map((k) => (String(k.owner) === schema ? String(k.name) : `${String(k.owner)}.${String(k.name)}`));
+    if (keys.length > 0) reasons.push(`foreign keys use it (${named.join(', ')})`);
     return reasons;
   }
 
