@@ -410,6 +410,49 @@ describe('rebuild by copy on mysql', () => {
     ).toEqual([{ n: ROWS, bad: '0' }]);
   });
 
+  test('a foreign key from a table of another database pointing at it: updated in place, and the key still checks the table', async () => {
+    const other = `${db.base}_billing`;
+    await db.knex.raw(`CREATE DATABASE \`${other}\``);
+    try {
+      await db.knex.raw(
+        `CREATE TABLE \`${other}\`.invoices (id int PRIMARY KEY, item_id int NOT NULL, CONSTRAINT invoices_item FOREIGN KEY (item_id) REFERENCES \`${db.base}\`.items (id))`,
+      );
+      const result = await cli('expand');
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`backfill of items in place, not by copy: foreign keys use it (${other}.invoices_item)`);
+      // Copied and swapped, the key would point at the retired table, and this insert (a new item) would fail.
+      await db.knex.raw("INSERT INTO items (code, qty) VALUES ('new', 1)");
+      await db.knex.raw(`INSERT INTO \`${other}\`.invoices SELECT 1, id FROM items WHERE code = 'new'`);
+      expect((await cli('contract')).code).toBe(0);
+      expect((await leftovers()).tables).toEqual([]);
+    } finally {
+      await db.knex.raw(`DROP DATABASE \`${other}\``);
+    }
+  });
+
+  test('setNotNull fills only the NULLs: in place, not by copy, keeping the values the table and the apps hold', async () => {
+    await db.knex.raw("UPDATE items SET note = CONCAT('n', id) WHERE id % 3 <> 0");
+    // By copy, every row's note would be computed as up (and the mirror would leave out what the old app writes).
+    writeFileSync(path.join(dir, '0001_widen.ts'), migrationSource(["op.setNotNull('items', 'note', { up: \"'none'\" })"]));
+    const running = start('expand', ...SLOW);
+    await running.waitForStderr(/backfill items\.note/);
+    await db.knex.raw("UPDATE items SET note = 'app' WHERE id = 4");
+    await db.knex.raw("INSERT INTO items (code, qty, note) VALUES ('late', 1, 'written')");
+    const expanded = await running.done;
+    expect({ code: expanded.code, errors: expanded.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+      code: 0,
+      errors: [],
+    });
+    expect(expanded.stderr).not.toMatch(/copy items into/);
+    const notes = rowsOf<{ id: number; note: string | null }>(await db.knex.raw('SELECT id, note FROM items'));
+    const wrong = notes.filter((r) => {
+      const expected = r.id === 4 ? 'app' : r.id === ROWS + 1 ? 'written' : r.id % 3 === 0 ? 'none' : `n${r.id}`;
+      return r.note !== expected;
+    });
+    expect({ rows: notes.length, wrong: wrong.slice(0, 5) }).toEqual({ rows: ROWS + 1, wrong: [] });
+    expect((await cli('contract')).code).toBe(0);
+  });
+
   test('plan shows the copy, the mirror triggers and the swap, and changes nothing', async () => {
     const plan = await cli('plan');
     expect(plan.code).toBe(0);

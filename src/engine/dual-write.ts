@@ -78,6 +78,13 @@ export interface BackfillSpec {
   stale?: string;
   /** This walk is that pass: few of the rows it walks need filling, so it counts those it fills. */
   redo?: true;
+  /**
+   * The filled column is one the apps already write (setNotNull fills only
+   * its NULLs), not one the migration adds: never by copy, which computes the
+   * filled columns for every row and leaves them out of what the mirror
+   * carries over (see the runner's rebuilds).
+   */
+  keepsValues?: true;
 }
 
 /** A check that the backfill and the triggers did their job: `mismatch` is true for a row that is wrong. */

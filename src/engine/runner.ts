@@ -643,7 +643,11 @@ export class Runner {
         this.logger.info(`backfill of ${table} in place, not by copy: ${blockers.join('; ')}`);
         continue;
       }
-      const computed = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table).flatMap((b) => Object.keys(b.set)));
+      const specs = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table));
+      // Filling a column's NULLs, never by copy: it would compute the column for every row, and the mirror would
+      // leave out what the old app writes to it (and there are few rows to write, not the whole table).
+      if (specs.some((b) => b.keepsValues)) continue;
+      const computed = specs.flatMap((b) => Object.keys(b.set));
       // A copy keeps a row the mirror wrote first (ON DUPLICATE KEY), and the mirror replaces (REPLACE): a new
       // value that collides in a unique index over a filled column would silently cost a row. In place, the
       // write that collides fails instead.

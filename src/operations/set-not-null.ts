@@ -98,10 +98,12 @@ export class SetNotNull implements Operation {
       rules: [
         { target: column, expression: this.spec.up, row: rowOf(previous), onInsert: { isNull: column }, onUpdate: { isNull: column } },
       ],
-      ...fillNulls(ctx, previous.source, column, this.spec.up, {
-        what: `${this.table}.${this.column} is not null`,
-        mismatch: `${ctx.dialect.quote(column)} IS NULL`,
-      }),
+      ...keepingValues(
+        fillNulls(ctx, previous.source, column, this.spec.up, {
+          what: `${this.table}.${this.column} is not null`,
+          mismatch: `${ctx.dialect.quote(column)} IS NULL`,
+        }),
+      ),
       afterBackfill: ctx.dialect.addNotNullCheck ? [ctx.dialect.addNotNullCheck(previous.source, column, checkName(column))] : [],
     };
   }
@@ -113,4 +115,9 @@ export class SetNotNull implements Operation {
 
 function checkName(column: string): string {
   return notNullCheckName('_zm_', column, '_not_null', 44);
+}
+
+/** The column's values are the apps': the backfill fills its NULLs and keeps the rest (BackfillSpec.keepsValues). */
+function keepingValues(fill: Pick<DualWrite, 'backfill' | 'verify'>): Pick<DualWrite, 'backfill' | 'verify'> {
+  return { ...fill, backfill: fill.backfill.map((b) => ({ ...b, keepsValues: true as const })) };
 }
