@@ -6,6 +6,7 @@
 import { ALL_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { inspect } from './support/inspect';
+import { rowsOf } from './support/apps';
 
 const FILES = {
   '0001_create_orders.ts': migrationSource([
@@ -131,5 +132,26 @@ describe.each(ALL_ENGINES)('an expand that failed at its first operation, on %s'
     const done = await inspect(db);
     expect(done.columns('invoices')).toEqual(['id', 'account_id', 'meta', 'note']);
     expect(done.indexes('invoices')).toContain('invoices_account_id_idx');
+  });
+
+  test('raw SQL the failed expand never reached is not undone: its rollback would delete a row that was there before', async () => {
+    await db.knex.raw('CREATE TABLE statuses (code varchar(20) PRIMARY KEY)');
+    await db.knex.raw("INSERT INTO statuses (code) VALUES ('open'), ('archived')");
+    const dir = migrationsDir({
+      ...invoices(engine === 'mysql' ? 'json' : 'jsonb'),
+      '0002_archive.ts': migrationSource([
+        "op.createTable('archive', { columns: { id: { type: 'no_such_type', primaryKey: true } } })",
+        'op.sql({ expand: "INSERT INTO statuses (code) VALUES (\'archived\')", rollback: "DELETE FROM statuses WHERE code = \'archived\'" })',
+      ]),
+    });
+    const expand = await cli(dir, 'expand');
+    expect(expand.code).toBe(1);
+    expect(expand.stderr).toMatch(/create table archive failed/);
+    const rollback = await cli(dir, 'rollback');
+    expect({ code: rollback.code, errors: rollback.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+      code: 0,
+      errors: [],
+    });
+    expect(rowsOf(await db.knex.raw('SELECT code FROM statuses ORDER BY code'))).toEqual([{ code: 'archived' }, { code: 'open' }]);
   });
 });

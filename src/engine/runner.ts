@@ -423,7 +423,8 @@ export class Runner {
       const operation = operations[i];
       const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view, probedDefaults: this.#probedDefaults };
       if (options.validate) operation.validate(ctx);
-      steps.push(...operation[phase](ctx));
+      const own = operation[phase](ctx);
+      steps.push(...(operation.opaque ? own.map((s) => ({ ...s, rawSqlOf: i })) : own));
       operation.shapeView(view, model);
       if (operation.opaque && options.untilOpaque) return { steps, next: i + 1 };
       if (operation.opaque && i + 1 < operations.length) {
@@ -488,6 +489,8 @@ export class Runner {
     phase: 'contract' | 'rollback',
     planned = migration.migration.operations.length,
     refreshViews?: (model: SchemaModel) => Step[],
+    /** Raw SQL operations (by index) whose expand never started: nothing of theirs to undo. */
+    unrun: ReadonlySet<number> = new Set(),
   ): { steps: Step[] } {
     const operations = migration.migration.operations.slice(0, planned);
     // The view each operation was planned against at expand: the one before, shaped by the operations before it.
@@ -502,7 +505,7 @@ export class Runner {
     const steps: Step[] = [];
     for (const i of order) {
       // An expand that stopped before the operation creating a table left nothing on it to undo.
-      if (phase === 'rollback' && neverReached(operations[i], views[i], model)) continue;
+      if (phase === 'rollback' && (unrun.has(i) || neverReached(operations[i], views[i], model))) continue;
       const ctx: PlanContext = {
         dialect: this.dialect,
         migration: migration.name,
@@ -542,7 +545,8 @@ export class Runner {
       const live = this.liveMigrations(model, records);
       const previous = liveViews(model, live).get(before.at(-1)?.name ?? '') ?? committedView(model, live);
       const planned = record.phase === 'expanding' ? record.nextOperation : migration.migration.operations.length;
-      const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned);
+      const unrun = record.phase === 'expanding' ? await this.rawSqlNotRun(migration.name, record.steps) : new Set<number>();
+      const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback', planned, undefined, unrun);
       if (migration.migration.rollback) steps.unshift(customStep('rollback'));
       // An expand stopped half-way through a rebuild leaves its shadow (and maybe the retired table).
       if (this.dialect.rebuild) steps.push(...(await this.dialect.rebuild.leftovers(triggerPrefix(migration.name))));
@@ -564,6 +568,20 @@ export class Runner {
     });
     await this.store.clearSteps(migration.name);
     await this.syncVersionSchemas(migration.name, 'rollback', new Map((await this.store.list()).map((r) => [r.name, r])));
+  }
+
+  /**
+   * The raw SQL operations planned by an expand that stopped, none of whose
+   * steps started: an expand that failed before them (or, with transactional
+   * DDL, in them: their transaction rolled back) left nothing of theirs, and
+   * their rollback SQL could fail on what is not there, or undo what was there
+   * before (a DELETE of rows the expand's INSERT found already present).
+   */
+  private async rawSqlNotRun(migration: string, steps: readonly Step[]): Promise<Set<number>> {
+    const status = await this.store.stepStatus(migration, 'expand');
+    const planned = new Set(steps.flatMap((s) => (s.rawSqlOf === undefined ? [] : [s.rawSqlOf])));
+    for (const [seq, s] of steps.entries()) if (s.rawSqlOf !== undefined && status.has(seq)) planned.delete(s.rawSqlOf);
+    return planned;
   }
 
   // ── dual write ────────────────────────────────────────────────────────

@@ -46,6 +46,11 @@ export interface Step {
   instantWhereAllowed?: boolean;
   guard?: StepGuard;
   /**
+   * The raw SQL operation (its index in the migration) whose expand this
+   * step runs: a rollback undoes that SQL only if one of its steps started.
+   */
+  rawSqlOf?: number;
+  /**
    * Tables the step's transaction first locks all at once, its whole wait
    * bounded by the lock timeout (Dialect.lockTables): contract's and
    * rollback's swap, which changes several tables in one transaction.
