@@ -15,6 +15,7 @@ import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from 
 import { inspect } from './support/inspect';
 import { rowsOf } from './support/apps';
 import { parseStatus, startCli } from './support/process';
+import { latestVersionSchema } from '../src';
 
 /** Tables the migration user owns; made by the admin first, as in an adopted database. */
 const ORDERS_SQL = {
@@ -267,6 +268,20 @@ describe.each(SERVER_ENGINES)('the migration user on %s', (engine) => {
     const state = await inspect(db);
     expect(state.columns('orders')).toEqual(['id', 'customer', 'amount']);
     expect(state.versionSchemas).toEqual([]);
+  });
+
+  test("an app's role that may not read zmigrate's state: status and latestVersionSchema say what it lacks, not that nothing was applied", async () => {
+    const db = await database();
+    const dir = migrationsDir(MIGRATIONS);
+    expect(outcome(await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } }))).toEqual({ code: 0, errors: [] });
+    // The app's role reads orders and nothing of zmigrate's (information_schema hides from it what it has no privilege on).
+    if (engine === 'mysql') await db.knex.raw(`GRANT SELECT ON ${ident(engine, dbName(db))}.${ident(engine, 'orders')} TO ${account}`);
+    const url = new URL(db.url);
+    url.username = user;
+    url.password = password;
+    const status = await runCli(['status', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: url.toString() } });
+    expectPrivilegeError(status, /^error: reading zmigrate's state: permission denied: the database user lacks /, password);
+    await expect(latestVersionSchema(url.toString())).rejects.toThrow(/reading zmigrate's state: permission denied/);
   });
 
   test('exactly the documented privileges run expand → contract', async () => {

@@ -81,7 +81,8 @@ export class LockWaitStopped extends Error {
 
 /**
  * `statementTimeout`: a statement cut short by a bound on its whole run (see
- * `boundInstant`); `notInstant`: the server refused a statement's instant form.
+ * `boundInstant`); `notInstant`: the server refused a statement's instant form;
+ * `unknownTable`: a statement named a table that is not there.
  */
 export type ErrorClass =
   | 'lockTimeout'
@@ -91,6 +92,7 @@ export type ErrorClass =
   | 'unreachable'
   | 'authentication'
   | 'unknownDatabase'
+  | 'unknownTable'
   | 'permissionDenied'
   | 'other';
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { privilegeError } from './privileges';
 import type { Dialect } from '../dialects/dialect';
 import type { Phase } from '../errors';
 import type { Step } from './step';
@@ -100,9 +101,23 @@ export class StateStore {
   }
 
   /** False when zmigrate has never run on this database (status must not create tables). */
+  /**
+   * Whether zmigrate's state is there, found by reading it: knex's hasTable
+   * asks information_schema, which lists only the tables the role has a
+   * privilege on, so an app's role without one was told nothing had been
+   * applied (`zmigrate status` all pending, `latestVersionSchema` "run
+   * zmigrate expand first"). Such a role is told what it lacks instead.
+   */
   async exists(): Promise<boolean> {
-    const { builder, table } = this.schemaBuilder('migrations');
-    return builder.hasTable(table);
+    try {
+      await this.table('migrations').select('name').limit(1);
+      return true;
+    } catch (error) {
+      const kind = this.dialect.classifyError(error);
+      if (kind === 'unknownTable') return false;
+      if (kind === 'permissionDenied') throw privilegeError(this.dialect, error, "reading zmigrate's state");
+      throw error;
+    }
   }
 
   async list(): Promise<MigrationRecord[]> {

@@ -260,6 +260,8 @@ export class MysqlDialect implements Dialect {
     switch (e?.code) {
       case 'ER_LOCK_WAIT_TIMEOUT':
         return 'lockTimeout';
+      case 'ER_NO_SUCH_TABLE':
+        return 'unknownTable';
       case 'ER_ACCESS_DENIED_ERROR':
         return 'authentication';
       case 'ER_DBACCESS_DENIED_ERROR':

@@ -219,6 +219,8 @@ export class PostgresDialect implements Dialect {
         return 'authentication';
       case '3D000':
         return 'unknownDatabase';
+      case '42P01':
+        return 'unknownTable';
       case '42501':
         return 'permissionDenied';
       case 'ECONNREFUSED':
