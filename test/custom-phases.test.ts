@@ -128,6 +128,91 @@ export default defineMigration({
     expect(Number(missing[0].n)).toBe(0);
   });
 
+  test("a row the new app writes after contract's job pass read it keeps the app's value", async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, full_name varchar(200) NOT NULL)');
+    await db.knex('people').insert([
+      { id: 1, full_name: 'Ann Lee' },
+      { id: 2, full_name: 'Cy Young' },
+    ]);
+    // The job's batch, once it has read person 1001, says so and waits for a gate the test holds: a lock it
+    // only tries for, so that neither the lock timeout nor the MariaDB watch on row-lock waits ends the wait.
+    const gateLock = `${db.base}_gate`;
+    const tryGate = pg ? `SELECT pg_try_advisory_xact_lock(hashtext('${gateLock}')) AS open` : `SELECT GET_LOCK('${gateLock}', 0) AS open`;
+    writeFileSync(
+      path.join(dir, '0001_split_name.ts'),
+      `import { defineMigration, op } from 'zmigrate';
+const first = (r: unknown) => (Array.isArray(r) ? r[0][0] : (r as { rows: Array<Record<string, unknown>> }).rows[0]);
+export default defineMigration({
+  operations: [op.addColumn('people', 'first_name', { type: 'varchar(100)', nullable: true })],
+  backfill: op.backfill('people', {
+    columns: ['full_name'],
+    where: 'first_name IS NULL',
+    batch: async (rows, { knex, log }) => {
+      if (rows.some((r) => Number(r.id) === 1001)) {
+        log('the job has read person 1001');
+        while (!first(await knex.raw(${JSON.stringify(tryGate)})).open) await new Promise((r) => setTimeout(r, 20));
+        ${pg ? '' : `await knex.raw("SELECT RELEASE_LOCK('${gateLock}')");`}
+      }
+      for (const row of rows) {
+        await knex('people').where({ id: row.id }).update({ first_name: String(row.full_name).split(' ')[0] });
+      }
+    },
+  }),
+});
+`,
+    );
+    expect((await cli('expand')).code).toBe(0);
+    // The old app adds a person after expand: contract's last pass of the job is to fill it.
+    await db.knex('people').insert({ id: 1001, full_name: 'Bob Smith' });
+
+    const gate = await db.knex.transaction();
+    const app = await db.versionKnex(`${db.base}_0001_split_name`).transaction();
+    try {
+      await gate.raw(pg ? 'SELECT pg_advisory_xact_lock(hashtext(?))' : 'SELECT GET_LOCK(?, 10)', [gateLock]);
+      const running = startCli(['contract', '--dir', dir], { ZMIGRATE_DATABASE_URL: db.url });
+      await running.waitForStderr(/the job has read person 1001/);
+
+      // The new app names Bob while the job's batch holds what it read of him.
+      const [session] = rowsOf<{ id: number | string }>(
+        await app.raw(pg ? 'SELECT pg_backend_pid() AS id' : 'SELECT CONNECTION_ID() AS id'),
+      );
+      let written = false;
+      // A promise, run once (awaiting the query builder itself would run it again).
+      const naming = Promise.resolve(app('people').where({ id: 1001 }).update({ first_name: 'Robert' }));
+      naming.then(
+        () => (written = true),
+        () => undefined,
+      );
+      const waitsForLock = async () =>
+        Number(
+          rowsOf<{ n: number | string }>(
+            await db.knex.raw(
+              pg
+                ? "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE pid = ? AND wait_event_type = 'Lock'"
+                : "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ? AND trx_state = 'LOCK WAIT'",
+              [Number(session.id)],
+            ),
+          )[0].n,
+        ) > 0;
+      // Either the app's write waits for the batch's row lock, or it went through at once and commits before the job goes on.
+      while (!written && !(await waitsForLock())) await new Promise((r) => setTimeout(r, 20));
+      if (written) await app.commit();
+      await (pg ? gate.commit() : gate.raw('SELECT RELEASE_LOCK(?)', [gateLock]).then(() => gate.commit()));
+      await naming;
+      if (!app.isCompleted()) await app.commit();
+      expect((await running.done).code).toBe(0);
+    } finally {
+      if (!gate.isCompleted()) await gate.rollback();
+      if (!app.isCompleted()) await app.rollback();
+    }
+    const people = rowsOf<{ id: number | string; first_name: string }>(await db.knex.raw('SELECT id, first_name FROM people ORDER BY id'));
+    expect(people.map((p) => [Number(p.id), p.first_name])).toEqual([
+      [1, 'Ann'],
+      [2, 'Cy'],
+      [1001, 'Robert'],
+    ]);
+  });
+
   test('a job over 100k rows, killed half-way, resumes without redoing a finished batch', async () => {
     await db.knex.raw('CREATE TABLE items (id integer PRIMARY KEY, label varchar(40) NOT NULL, label_hash varchar(64))');
     await db.knex.raw('CREATE TABLE job_batches (first_id integer PRIMARY KEY, rows_done integer NOT NULL)');
