@@ -7,7 +7,7 @@
 import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { inspect } from './support/inspect';
 import { kill9, startCli } from './support/process';
@@ -59,6 +59,42 @@ describe.each(SERVER_ENGINES)('custom phases on %s', (engine) => {
     const missing = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM users WHERE email_normalized IS NULL'));
     expect(Number(missing[0].n)).toBe(0);
     expect(await v2('users').where({ id: 1001 }).first('email_normalized')).toEqual({ email_normalized: 'old.app@example.com' });
+  });
+
+  test('plan notes a custom phase that fails on the recording knex, and plans the rest', async () => {
+    writeFileSync(
+      path.join(dir, '0001_orders.ts'),
+      `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [op.createTable('orders', { columns: { id: { type: 'bigint', primaryKey: true } } })],
+  contract: async ({ knex, ddl, quote }) => {
+    const [row] = await knex('orders').count({ n: '*' });
+    if (Number(row.n) > 0) await ddl(\`CREATE INDEX orders_id_idx ON \${quote('orders')} (id)\`);
+  },
+});
+`,
+    );
+    writeFileSync(
+      path.join(dir, '0002_priority.ts'),
+      migrationSource(["op.addColumn('orders', 'priority', { type: 'integer', nullable: true })"]),
+    );
+    const plan = await cli('plan');
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(
+      "-- 0001_orders: contract\n-- note: the TypeScript contract phase of 0001_orders is not shown: it failed on plan's recording knex, which runs nothing and returns no rows (Cannot read properties of undefined (reading 'n'))\n",
+    );
+    expect(plan.stdout).toMatch(/-- 0002_priority: expand\n[^]*ADD COLUMN [`"]priority[`"] integer/);
+    const json = await cli('plan', '--json');
+    expect(json.code).toBe(0);
+    const plans = (JSON.parse(json.stdout) as { plans: Array<{ migration: string; phase: string; note?: string }> }).plans;
+    expect(plans.map((p) => [p.migration, p.phase, Boolean(p.note)])).toEqual([
+      ['0001_orders', 'expand', false],
+      ['0001_orders', 'contract', true],
+      ['0001_orders', 'rollback', false],
+      ['0002_priority', 'expand', false],
+      ['0002_priority', 'contract', false],
+      ['0002_priority', 'rollback', false],
+    ]);
   });
 
   test('custom rollback undoes the custom expand', async () => {
