@@ -61,6 +61,24 @@ describe.each(SERVER_ENGINES)('custom phases on %s', (engine) => {
     expect(await v2('users').where({ id: 1001 }).first('email_normalized')).toEqual({ email_normalized: 'old.app@example.com' });
   });
 
+  test('zmigrate backfill runs the backfill job again over the rows the old app wrote since expand', async () => {
+    useExample('custom-email', ['0001_create_users.ts']);
+    expect((await cli('expand')).code).toBe(0);
+    await db.knex('users').insert({ id: 1, email: ' A@B.C ' });
+    useExample('custom-email', ['0002_normalize_email.ts']);
+    expect((await cli('expand')).code).toBe(0);
+    await db.knex('users').insert({ id: 2, email: 'Old.App@Example.com' });
+
+    const again = await cli('backfill');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('0002_normalize_email: backfilled\n');
+    const rows = await db.knex('users').select('id', 'email_normalized').orderBy('id');
+    expect(rows.map((r) => [Number(r.id), r.email_normalized])).toEqual([
+      [1, 'a@b.c'],
+      [2, 'old.app@example.com'],
+    ]);
+  });
+
   test('plan notes a custom phase that fails on the recording knex, and plans the rest', async () => {
     writeFileSync(
       path.join(dir, '0001_orders.ts'),

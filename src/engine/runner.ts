@@ -63,6 +63,15 @@ interface Rebuild extends RebuildTables {
   lockFirst: boolean;
 }
 
+/** What `zmigrate backfill` did for one migration. */
+export interface BackfillResult {
+  name: string;
+  /** The rows verification found wrong, in words; null when it found none (or there was no verification). */
+  mismatches: string | null;
+  /** Whether every verification the migration has ran (false where it has none: a backfill job alone). */
+  verified: boolean;
+}
+
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
 
 /** A chunk's key condition as a plan shows it: `(key) BETWEEN ? AND ?`. */
@@ -180,30 +189,33 @@ export class Runner {
   }
 
   /**
-   * Resumes a half-done expand, and re-runs the backfill and its verification
-   * of expanded migrations (rows still missing their new value are filled).
+   * Resumes a half-done expand, and re-runs the backfill, its verification
+   * and the backfill job of expanded migrations (rows still missing their
+   * new value are filled).
    */
-  async backfill(): Promise<Array<{ name: string; mismatches: string | null }>> {
+  async backfill(): Promise<BackfillResult[]> {
     const records = await this.checkedRecords();
-    const results: Array<{ name: string; mismatches: string | null }> = [];
+    const results: BackfillResult[] = [];
     for (const migration of this.migrations) {
       const record = records.get(migration.name);
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
-        results.push({ name: migration.name, mismatches: null });
+        results.push({ name: migration.name, mismatches: null, verified: true });
       } else if (record?.phase === 'expanded') {
         const model = await this.introspect();
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of migration.migration.operations) operation.shapeView(next, model);
-        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter(
-          (s) => s.backfill || s.verify,
-        );
+        const steps = [
+          ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
+          // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
+          ...this.customExpandSteps(migration, model).filter((s) => s.job),
+        ];
         if (steps.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
         const unverified = await this.#executor.runAgain(migration.name, steps);
         await this.store.update(migration.name, { unverified });
-        results.push({ name: migration.name, mismatches: unverified });
+        results.push({ name: migration.name, mismatches: unverified, verified: steps.some((s) => s.verify) });
       }
     }
     return results;
