@@ -6,7 +6,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from './engine/retry';
 import { silentLogger, type Logger } from './engine/logger';
 import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
-import { Runner, type MigrationStatus, type PhasePlan } from './engine/runner';
+import { Runner, type BackfillResult, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
 import { ConfigError, ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
@@ -141,8 +141,8 @@ export class Migrator {
     return this.locked((runner) => runner.contract(), { throttled: true });
   }
 
-  /** Resumes unfinished backfills and re-runs and re-verifies finished ones; returns what verification found. */
-  backfill(): Promise<Array<{ name: string; mismatches: string | null }>> {
+  /** Resumes unfinished backfills and re-runs (backfill jobs too) and re-verifies finished ones; returns what verification found. */
+  backfill(): Promise<BackfillResult[]> {
     return this.locked((runner) => runner.backfill(), { throttled: true });
   }
 

@@ -2,7 +2,7 @@ export { Migrator, type MigratorOptions } from './api';
 export { defineMigration, op } from './migration/define';
 export type * from './migration/types';
 export type { Operation } from './operations/operation';
-export type { MigrationStatus, PhasePlan } from './engine/runner';
+export type { BackfillResult, MigrationStatus, PhasePlan } from './engine/runner';
 export type { MigrationPhase } from './engine/state-store';
 export type { Logger } from './engine/logger';
 export * from './errors';

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { defineMigration, op, type Operation } from '../src';
 import { lint, lintSql, lintStatements, RULES, type LintEngine, type LintPhase } from '../src/lint';
 import { createAnalyzer } from '../src/lint/analyze';
+import { MYSQL_LEX, splitSql } from '../src/dialects/sql-split';
 import type { LoadedMigration } from '../src/migration/loader';
 import { migrationSource, migrationsDir, runCli, withMigrator } from './support/cli';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
@@ -973,6 +974,50 @@ END`;
         rows: unknown[];
       };
       expect(rows).toEqual([{ total: 10, labels: 'a,b' }]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('MySQL/MariaDB compound statements (BEGIN … END)', () => {
+  const trigger =
+    'CREATE TRIGGER t_ai AFTER INSERT ON orders FOR EACH ROW BEGIN INSERT INTO audit VALUES (NEW.id); UPDATE stats SET n = n + 1; END';
+
+  test.each([
+    ['--', '-- audit\n'],
+    ['#', '# audit\n'],
+    ['/* */', '/* audit;\n trail */ '],
+  ])('a trigger body after a leading %s comment is one statement', (_, comment) => {
+    const sql = `CREATE TABLE audit (id bigint);\n${comment}${trigger};\nINSERT INTO stats VALUES (0)`;
+    expect(splitSql(sql, MYSQL_LEX)).toEqual([
+      'CREATE TABLE audit (id bigint)',
+      `${comment}${trigger}`.trim(),
+      'INSERT INTO stats VALUES (0)',
+    ]);
+  });
+
+  test('op.sql with a commented trigger of several statements runs on MariaDB, and the trigger works', async () => {
+    const db = await createTestDatabase('mysql');
+    const expand = [
+      'CREATE TABLE orders (id bigint PRIMARY KEY)',
+      'CREATE TABLE audit (id bigint)',
+      'CREATE TABLE stats (n integer NOT NULL)',
+      'INSERT INTO stats VALUES (0)',
+      `-- audit\n${trigger}`,
+    ].join(';\n');
+    const dir = migrationsDir({
+      '0001_audit.ts': migrationSource([
+        `op.sql({ expand: ${JSON.stringify(expand)}, rollback: 'DROP TRIGGER t_ai; DROP TABLE stats; DROP TABLE audit; DROP TABLE orders' })`,
+      ]),
+    });
+    try {
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      await db.knex('orders').insert([{ id: 7 }, { id: 8 }]);
+      const [audit] = (await db.knex.raw('SELECT (SELECT GROUP_CONCAT(id ORDER BY id) FROM audit) AS ids, (SELECT n FROM stats) AS n')) as [
+        unknown[],
+      ];
+      expect(audit).toEqual([{ ids: '7,8', n: 2 }]);
     } finally {
       await db.drop();
     }

@@ -212,6 +212,15 @@ export interface Dialect {
    */
   workerSessions?(count: number): Knex;
 
+  /**
+   * The locking clause of a read whose rows the transaction goes on to
+   * update, but not their key (a backfill job's batch): PostgreSQL's
+   * `FOR NO KEY UPDATE`, which an app's insert of a row referencing one of
+   * them (a foreign key's `FOR KEY SHARE`) does not wait for, as it does not
+   * for an UPDATE's own lock; `FOR UPDATE` elsewhere.
+   */
+  readonly updateLockClause: string;
+
   quote(identifier: string): string;
   qualify(schema: string, name: string): string;
   /** Splits a string of SQL into statements, honouring the engine's quoting rules. */

@@ -100,13 +100,16 @@ export function lexSql(sql: string, options: LexOptions): { statements: string[]
 function blockDepth(depth: number, word: string, rest: string, statementSoFar: string): number {
   const next = /^\s*([A-Za-z]+)/.exec(rest)?.[1]?.toUpperCase();
   if (word === 'BEGIN') {
-    const compound = depth > 0 || /^\s*CREATE\b/i.test(statementSoFar);
+    const compound = depth > 0 || COMPOUND_HEAD.test(statementSoFar);
     return compound && next !== 'WORK' && next !== 'TRANSACTION' ? depth + 1 : depth;
   }
   if (word === 'CASE' && depth > 0) return depth + 1;
   if (word === 'END' && depth > 0 && !['IF', 'LOOP', 'WHILE', 'REPEAT'].includes(next ?? '')) return depth - 1;
   return depth;
 }
+
+/** A statement so far that creates something (a trigger, a routine, an event), after any leading comments. */
+const COMPOUND_HEAD = /^(?:\s|(?:--|#)[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*CREATE\b/i;
 
 /**
  * psql's rule: in CREATE [OR REPLACE] FUNCTION / PROCEDURE, BEGIN (of BEGIN

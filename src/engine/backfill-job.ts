@@ -10,14 +10,16 @@ import { resultRows } from './raw-result';
 const FIRST_BATCH = 1000;
 
 /**
- * Runs a TypeScript backfill job: keyset batches over the primary key, the
- * job's `batch` called inside each batch's transaction, and the checkpoint
- * saved in that same transaction, so a killed run neither loses nor repeats
- * a finished batch. A batch that rolls back on a conflict with an app (see
- * retryingConflicts) runs again with the same rows. The job's statements are
- * watched as the backfill's own are (Dialect.watchLockWait): on MariaDB, one
- * that waits for an app's row lock longer than the lock timeout is stopped,
- * which rolls the batch back, rather than waiting `innodb_lock_wait_timeout`.
+ * Runs a TypeScript backfill job: keyset batches over the primary key, each
+ * batch's rows read with a locking read and the job's `batch` called inside
+ * that batch's transaction, and the checkpoint saved in that same
+ * transaction, so a killed run neither loses nor repeats a finished batch.
+ * A batch that rolls back on a conflict with an app (see retryingConflicts)
+ * runs again with the same rows. The batch's read and the job's statements
+ * are watched as the backfill's own are (Dialect.watchLockWait): on MariaDB,
+ * one that waits for an app's row lock longer than the lock timeout is
+ * stopped, which rolls the batch back, rather than waiting
+ * `innodb_lock_wait_timeout`.
  */
 export async function runBackfillJob(
   dialect: Dialect,
@@ -62,22 +64,36 @@ export async function runBackfillJob(
       ...(job.where ? [bound`(${job.where})`] : []),
     ];
     const where = conditions.length ? bound` WHERE ${joined(conditions, ' AND ')}` : '';
-    const select = bound`SELECT ${columns} FROM ${table}${where} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size}`;
+    // A locking read: a row an app writes after the batch read it waits for the batch, rather than getting the
+    // job's value, computed from what the batch read, over its own. An app's write that committed first is seen,
+    // and `where` checked against it (PostgreSQL checks it again on the row as the app left it; InnoDB's
+    // locking read reads the latest row), so a row the app has filled meanwhile is left alone.
+    const select = bound`SELECT ${columns} FROM ${table}${where} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size} ${dialect.updateLockClause}`;
     const started = Date.now();
     // A batch that rolled back (a deadlock, a row lock an app held past the lock timeout) is run again, as a killed run's would be.
     const done = await retryingConflicts(dialect, job.table, options.retry ?? DEFAULT_RETRY, logger, () =>
-      dialect.knex.transaction(async (trx) => {
-        const rows = resultRows(await runBound(trx, select));
-        if (rows.length === 0) return undefined;
-        const last = keyOf(rows[rows.length - 1]);
-        if (keyText) for (const r of rows) for (let i = 0; i < key.length; i++) delete r[keyAlias(i)];
-        const fill = () => job.batch(rows, context(trx));
-        // Where the server bounds a wait for an app's row lock only coarsely, the job's statements are stopped at the lock timeout.
-        await (dialect.watchLockWait ? dialect.watchLockWait(trx, fill, { rowLocks: true }) : fill());
-        const next = { last, end: state.end, rows: state.rows + rows.length };
-        await checkpoints.save(next, trx);
-        return { next, full: rows.length === sizer.size };
-      }),
+      // READ COMMITTED, as the backfill's batches: the locking read takes row locks only, no gap locks that an app's
+      // insert could run into (PostgreSQL's default anyway).
+      dialect.knex.transaction(
+        async (trx) => {
+          const fill = async () => {
+            const rows = resultRows(await runBound(trx, select));
+            if (rows.length === 0) return undefined;
+            const last = keyOf(rows[rows.length - 1]);
+            if (keyText) for (const r of rows) for (let i = 0; i < key.length; i++) delete r[keyAlias(i)];
+            await job.batch(rows, context(trx));
+            return { last, rows: rows.length };
+          };
+          // Where the server bounds a wait for an app's row lock only coarsely, the read and the job's statements
+          // are stopped at the lock timeout.
+          const filled = await (dialect.watchLockWait ? dialect.watchLockWait(trx, fill, { rowLocks: true }) : fill());
+          if (!filled) return undefined;
+          const next = { last: filled.last, end: state.end, rows: state.rows + filled.rows };
+          await checkpoints.save(next, trx);
+          return { next, full: filled.rows === sizer.size };
+        },
+        { isolationLevel: 'read committed' },
+      ),
     );
     if (!done) {
       progress.tick(state.rows, true);

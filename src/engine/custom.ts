@@ -71,3 +71,8 @@ export async function captureCustomSql(
   }
   return statements;
 }
+
+/** What a migration file's code threw, in words: its errors may come from another realm, where `instanceof Error` is false. */
+export function thrownMessage(error: unknown): string {
+  return typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as Error).message : String(error);
+}

@@ -8,7 +8,7 @@ import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type Dual
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
 import { privilegeError } from './privileges';
-import { captureCustomSql } from './custom';
+import { captureCustomSql, thrownMessage } from './custom';
 import { StepExecutor } from './executor';
 import type { RetryPolicy } from './retry';
 import { DEFAULT_BATCHES, type BatchOptions } from './backfill';
@@ -63,11 +63,26 @@ interface Rebuild extends RebuildTables {
   lockFirst: boolean;
 }
 
+/** What `zmigrate backfill` did for one migration. */
+export interface BackfillResult {
+  name: string;
+  /** The rows verification found wrong, in words; null when it found none (or there was no verification). */
+  mismatches: string | null;
+  /** Whether every verification the migration has ran (false where it has none: a backfill job alone). */
+  verified: boolean;
+}
+
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
 
 /** A chunk's key condition as a plan shows it: `(key) BETWEEN ? AND ?`. */
 function keyBetween(key: string): Bound {
   return bound`(${key}) BETWEEN ${param(null)} AND ${param(null)}`;
+}
+
+/** A plan's note: what planning could not show, its reasons joined; none where there is none. */
+function notes(...reasons: Array<string | undefined>): { note?: string } {
+  const given = reasons.filter((r): r is string => r !== undefined);
+  return given.length > 0 ? { note: given.join('; ') } : {};
 }
 
 /** A step that runs the migration file's own phase function. */
@@ -174,30 +189,33 @@ export class Runner {
   }
 
   /**
-   * Resumes a half-done expand, and re-runs the backfill and its verification
-   * of expanded migrations (rows still missing their new value are filled).
+   * Resumes a half-done expand, and re-runs the backfill, its verification
+   * and the backfill job of expanded migrations (rows still missing their
+   * new value are filled).
    */
-  async backfill(): Promise<Array<{ name: string; mismatches: string | null }>> {
+  async backfill(): Promise<BackfillResult[]> {
     const records = await this.checkedRecords();
-    const results: Array<{ name: string; mismatches: string | null }> = [];
+    const results: BackfillResult[] = [];
     for (const migration of this.migrations) {
       const record = records.get(migration.name);
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
-        results.push({ name: migration.name, mismatches: null });
+        results.push({ name: migration.name, mismatches: null, verified: true });
       } else if (record?.phase === 'expanded') {
         const model = await this.introspect();
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of migration.migration.operations) operation.shapeView(next, model);
-        const steps = this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter(
-          (s) => s.backfill || s.verify,
-        );
+        const steps = [
+          ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
+          // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
+          ...this.customExpandSteps(migration, model).filter((s) => s.job),
+        ];
         if (steps.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
         const unverified = await this.#executor.runAgain(migration.name, steps);
         await this.store.update(migration.name, { unverified });
-        results.push({ name: migration.name, mismatches: unverified });
+        results.push({ name: migration.name, mismatches: unverified, verified: steps.some((s) => s.verify) });
       }
     }
     return results;
@@ -270,19 +288,26 @@ export class Runner {
         const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
         const dualWrites = this.dualWrites(migration, model, view, expandView);
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model));
-        planned.steps.push(...(await this.captured(migration, 'expand')), ...this.customExpandSteps(migration, model).filter((s) => s.job));
+        const customExpand = await this.captured(migration, 'expand');
+        planned.steps.push(...customExpand.steps, ...this.customExpandSteps(migration, model).filter((s) => s.job));
         const schemaSteps = [this.dialect.createSchema(versionSchemaName(this.dialect, migration.name))];
         for (const table of expandView.tables)
           schemaSteps.push(...this.dialect.replaceView(versionSchemaName(this.dialect, migration.name), table));
-        plans.push({ migration: migration.name, phase: 'expand', steps: [...planned.steps, ...schemaSteps], note: planned.note });
+        plans.push({
+          migration: migration.name,
+          phase: 'expand',
+          steps: [...planned.steps, ...schemaSteps],
+          ...notes(planned.note, customExpand.note),
+        });
         const contractModel = model.clone();
         const contract = this.planPhaseSteps(migration, contractModel, view.clone(), 'contract');
         const triggers = [...new Set(dualWrites.filter((d) => d.rules.length > 0).map((d) => d.table))];
+        const customContract = await this.captured(migration, 'contract');
         contract.steps.unshift(
-          ...(await this.captured(migration, 'contract')),
+          ...customContract.steps,
           ...triggers.map((t) => this.dialect.dropTrigger(t, triggerName(migration.name, t))),
         );
-        plans.push({ migration: migration.name, phase: 'contract', ...contract });
+        plans.push({ migration: migration.name, phase: 'contract', ...contract, ...notes(customContract.note) });
         const drops = triggers.map((t) => ({ table: t, step: this.dialect.dropTrigger(t, triggerName(migration.name, t)) }));
         plans.push(await this.rollbackPlan(migration, model.clone(), view.clone(), versionSchemaName(this.dialect, migration.name), drops));
         view = expandView;
@@ -291,9 +316,15 @@ export class Runner {
         const before = live.filter((m) => m.name < migration.name).at(-1)?.name ?? '';
         const previous = liveViews(model, live).get(before) ?? committedView(model, live);
         const contract = this.planPhaseSteps(migration, model.clone(), previous.clone(), 'contract');
-        contract.steps.unshift(...(await this.captured(migration, 'contract')));
+        const customContract = await this.captured(migration, 'contract');
+        contract.steps.unshift(...customContract.steps);
         const triggerDrops = await this.dropTriggerSteps(migration);
-        plans.push({ migration: migration.name, phase: 'contract', steps: this.withTriggerDrops(contract.steps, triggerDrops) });
+        plans.push({
+          migration: migration.name,
+          phase: 'contract',
+          steps: this.withTriggerDrops(contract.steps, triggerDrops),
+          ...notes(customContract.note),
+        });
         const schema = records.get(migration.name)?.versionSchema ?? undefined;
         plans.push(await this.rollbackPlan(migration, model.clone(), previous, schema, triggerDrops));
       }
@@ -310,9 +341,15 @@ export class Runner {
     triggerDrops: Array<{ table: string; step: Step }>,
   ): Promise<PhasePlan> {
     const { steps } = this.planPhaseSteps(migration, model, previous, 'rollback');
-    steps.unshift(...(await this.captured(migration, 'rollback')));
+    const custom = await this.captured(migration, 'rollback');
+    steps.unshift(...custom.steps);
     const schemaDrop = versionSchema ? [this.dialect.dropSchema(versionSchema)] : [];
-    return { migration: migration.name, phase: 'rollback', steps: [...schemaDrop, ...this.withTriggerDrops(steps, triggerDrops)] };
+    return {
+      migration: migration.name,
+      phase: 'rollback',
+      steps: [...schemaDrop, ...this.withTriggerDrops(steps, triggerDrops)],
+      ...notes(custom.note),
+    };
   }
 
   // ── expand ────────────────────────────────────────────────────────────
@@ -897,15 +934,28 @@ export class Runner {
     return result;
   }
 
-  /** What a custom phase would run, recorded by running it on a knex that executes nothing. */
-  private async captured(migration: LoadedMigration, phase: 'expand' | 'contract' | 'rollback'): Promise<Step[]> {
+  /**
+   * What a custom phase would run, recorded by running it on a knex that
+   * executes nothing; a note instead where it fails there, so that the plan
+   * of every other phase and migration is still shown.
+   */
+  private async captured(migration: LoadedMigration, phase: 'expand' | 'contract' | 'rollback'): Promise<{ steps: Step[]; note?: string }> {
     const fn = migration.migration[phase];
-    if (!fn) return [];
-    const statements = await captureCustomSql(this.dialect.sqlFlavour, phase, fn, {
-      name: migration.name,
-      versionSchema: versionSchemaName(this.dialect, migration.name),
-    });
-    return statements.map((sql) => ({ description: `custom ${phase} step`, sql, transactional: false, locks: true }));
+    if (!fn) return { steps: [] };
+    let statements: string[];
+    try {
+      statements = await captureCustomSql(this.dialect.sqlFlavour, phase, fn, {
+        name: migration.name,
+        versionSchema: versionSchemaName(this.dialect, migration.name),
+      });
+    } catch (error) {
+      // A phase that reads rows (a count, a lookup) gets none and may fail on that, where on the database it would not.
+      return {
+        steps: [],
+        note: `the TypeScript ${phase} phase of ${migration.name} is not shown: it failed on plan's recording knex, which runs nothing and returns no rows (${thrownMessage(error)})`,
+      };
+    }
+    return { steps: statements.map((sql) => ({ description: `custom ${phase} step`, sql, transactional: false, locks: true })) };
   }
 
   /** The migration's own expand function and backfill job, after the operations (and their triggers and backfill). */

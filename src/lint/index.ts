@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { captureCustomSql } from '../engine/custom';
+import { captureCustomSql, thrownMessage } from '../engine/custom';
 import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
@@ -100,8 +100,7 @@ export async function lintReport(migrations: readonly LoadedMigration[], options
       try {
         statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
       } catch (error) {
-        // A migration file's errors may come from another realm, where `instanceof Error` is false.
-        const why = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as Error).message : String(error);
+        const why = thrownMessage(error);
         notes.push({
           migration: migration.name,
           file: migration.file,

@@ -10,7 +10,7 @@ export const backfill: Command = async (ctx) => {
       failed = true;
       ctx.output.out(`${r.name}: ${r.mismatches}`);
     } else {
-      ctx.output.out(`${r.name}: backfilled and verified`);
+      ctx.output.out(`${r.name}: ${r.verified ? 'backfilled and verified' : 'backfilled'}`);
     }
   }
   return failed ? 1 : 0;

@@ -62,6 +62,7 @@ interface Row {
 export class MysqlDialect implements Dialect {
   readonly displayName = 'MySQL/MariaDB';
   readonly sqlFlavour = 'mysql' as const;
+  readonly updateLockClause = 'FOR UPDATE';
   readonly capabilities: DialectCapabilities = {
     transactionalDdl: false,
     concurrentIndexOutsideTransaction: false,

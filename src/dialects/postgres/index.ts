@@ -71,6 +71,7 @@ const CLIENT_CHECK_MS = 500;
 export class PostgresDialect implements Dialect {
   readonly displayName: string = 'PostgreSQL';
   readonly sqlFlavour = 'postgres' as const;
+  readonly updateLockClause = 'FOR NO KEY UPDATE';
   readonly capabilities: DialectCapabilities = {
     transactionalDdl: true,
     concurrentIndexOutsideTransaction: true,
