@@ -366,11 +366,12 @@ export class MysqlDialect implements Dialect {
 
   async describeRunnerLockHolder(): Promise<string | undefined> {
     const [row] = await this.rows(
-      'SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS time FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)',
+      'SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS time, p.COMMAND AS command FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)',
       [this.#lockName],
     );
     if (!row) return undefined;
-    return `connection ${row.id} (user ${row.user}, from ${row.host}, connected ${row.time}s ago)`;
+    // PROCESSLIST's TIME is how long the session has been in its present state, not since it connected.
+    return `connection ${row.id} (user ${row.user}, from ${row.host}, ${String(row.command).toLowerCase()} for ${row.time}s)`;
   }
 
   stateTable(name: 'migrations' | 'steps'): { schema?: string; table: string } {
