@@ -21,7 +21,10 @@ export function readingZmigrateMarks<T extends PgClientClass>(Base: T): T {
   };
 }
 
-/** knex's client for node-postgres, reading marks as zmigrate writes them. */
+let nodePostgres: typeof Knex.Client | undefined;
+
+/** knex's client for node-postgres, reading marks as zmigrate writes them (one class, so a config can be told by it). */
 export function pgClient(): typeof Knex.Client {
-  return readingZmigrateMarks(require('knex/lib/dialects/postgres') as PgClientClass) as unknown as typeof Knex.Client;
+  nodePostgres ??= readingZmigrateMarks(require('knex/lib/dialects/postgres') as PgClientClass) as unknown as typeof Knex.Client;
+  return nodePostgres;
 }

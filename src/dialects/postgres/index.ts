@@ -104,11 +104,12 @@ export class PostgresDialect implements Dialect {
     config: Knex.Config,
     readonly baseSchema: string = 'public',
   ) {
-    this.#config =
-      config.client === 'pg'
-        ? { ...config, pool: { ...config.pool, afterCreate: (conn: PgSession, done: AfterCreateDone) => this.#newSession(conn, done) } }
-        : config;
-    if (config.client === 'pg') {
+    // A server's sessions (node-postgres), not PGlite's one in-process connection.
+    const server = config.client === pgClient();
+    this.#config = server
+      ? { ...config, pool: { ...config.pool, afterCreate: (conn: PgSession, done: AfterCreateDone) => this.#newSession(conn, done) } }
+      : config;
+    if (server) {
       this.workerSessions = (count) =>
         (this.#workers ??= workerPool<PgSession>(config, count, async (conn) => {
           await this.#checkClient(conn);
