@@ -5,13 +5,15 @@
  * on purpose (PostgreSQL recovery_min_apply_delay, MariaDB MASTER_DELAY or a
  * stopped SQL thread) and removed again.
  */
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { startCli, type RunningCli } from './support/process';
-import { freePort, QUIET, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
+import { freePort, PG_BIN, QUIET, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
 
 const ROWS = 10_000;
 /**
@@ -144,6 +146,55 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
     const ok = await runCli(['expand', '--dir', dir, '--replica-url', `postgres://postgres@127.0.0.1:${pair!.replicaPort}/app`], { env });
     expect(ok.stderr).toContain('throttle: pausing while any of 1 replica(s) lags more than 1500 ms');
     expect(ok.code).toBe(0);
+  });
+
+  test('a WAL receiver that never replays (pg_receivewal) is no standby: the backfill does not wait for it', async () => {
+    const walDir = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-receivewal-'));
+    const receiver = spawn(
+      path.join(PG_BIN, 'pg_receivewal'),
+      ['-D', walDir, '-h', '127.0.0.1', '-p', String(pair!.primaryPort), '-U', 'postgres', '--no-loop'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let receiverLog = '';
+    receiver.stderr.on('data', (d) => (receiverLog += d));
+    try {
+      // It streams, and has told the primary where it wrote (never a replay position).
+      await until('pg_receivewal streams', async () => {
+        const rows = rowsOf<{ state: string; write_lsn: string | null; replay_lsn: string | null }>(
+          await pair!.primary.raw(
+            "SELECT state, write_lsn::text AS write_lsn, replay_lsn::text AS replay_lsn FROM pg_stat_replication WHERE application_name = 'pg_receivewal'",
+          ),
+        );
+        if (receiver.exitCode !== null) throw new Error(`pg_receivewal ended: ${receiverLog}`);
+        return rows.length === 1 && rows[0].state === 'streaming' && rows[0].write_lsn !== null && rows[0].replay_lsn === null;
+      });
+      await pair!.primary.raw('CREATE DATABASE archived');
+      const archived = knexFactory({ client: 'pg', connection: pair!.primaryUrl('archived'), pool: { min: 0, max: 1 } });
+      try {
+        await archived.raw('CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)');
+        await archived.raw('INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+        const dir = migrationsDir({
+          '0001_doubled.ts': migrationSource(["op.addColumn('orders', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+        });
+        // Were it counted as a standby behind, the run would pause and give up after 10 s.
+        const result = await runCli(['expand', '--dir', dir, '--max-lag', '1000', '--throttle-max-wait', '10', ...SLOW_BATCHES], {
+          env: { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('archived') },
+        });
+        expect(result.stderr).not.toMatch(/pg_receivewal/);
+        expect(result.code).toBe(0);
+        expect(await count(archived, 'SELECT count(*) FROM orders WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+        expect(receiver.exitCode).toBeNull();
+      } finally {
+        await archived.destroy();
+      }
+    } finally {
+      await new Promise<void>((resolve) => {
+        if (receiver.exitCode !== null || receiver.signalCode !== null) return resolve();
+        receiver.once('exit', () => resolve());
+        receiver.kill('SIGTERM');
+      });
+      rmSync(walDir, { recursive: true, force: true });
+    }
   });
 
   test('a migration user without pg_monitor cannot see the standby: one warning, no throttle', async () => {

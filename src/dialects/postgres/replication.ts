@@ -34,7 +34,8 @@ export class PrimaryReplicationLag implements LagSource {
 
   async read(): Promise<ReplicaLag[]> {
     const result = await this.knex.raw(`
-      SELECT r.pid::text AS pid, r.application_name, host(r.client_addr) AS client_addr, r.state, r.replay_lsn::text AS replay_lsn,
+      SELECT r.pid::text AS pid, r.application_name, host(r.client_addr) AS client_addr, r.state,
+             r.write_lsn::text AS write_lsn, r.replay_lsn::text AS replay_lsn,
              pg_current_wal_flush_lsn()::text AS flush_lsn, EXTRACT(EPOCH FROM r.replay_lag) * 1000 AS replay_lag_ms,
              EXTRACT(EPOCH FROM r.reply_time) * 1000 AS reply_ms, EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS now_ms
         FROM pg_stat_replication r
@@ -58,6 +59,9 @@ export class PrimaryReplicationLag implements LagSource {
         this.#unreadable = true;
         continue;
       }
+      // A WAL receiver that never replays (pg_receivewal, Barman, pg_basebackup -X stream) reports where it wrote
+      // but never a replay position; a standby reports one from its first reply. No app reads from it: left out.
+      if (row.replay_lsn === null && row.write_lsn !== null) continue;
       const replica = `${row.application_name || 'walreceiver'}@${row.client_addr ?? 'local'}`;
       if (row.replay_lsn === null) {
         readings.push({
