@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { unreplayedFor } from '../src/dialects/postgres/replication';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { startCli, type RunningCli } from './support/process';
@@ -63,6 +64,26 @@ async function statusWhilePaused(dir: string, url: string): Promise<{ throttled:
   const lines = (await runCli(['status', '--dir', dir], { env })).stdout.split('\n').filter((l) => / expanding /.test(l));
   return { throttled: running[0].throttled, line: lines[0] ?? '' };
 }
+
+describe("PostgreSQL: how long a standby had not replayed WAL, from the primary's samples of its WAL position", () => {
+  // The primary's flushed WAL position at 10 s, 11 s and 12 s (its clock); the standby replayed up to 100.
+  const samples = [
+    { at: 10_000, lsn: 100n },
+    { at: 11_000, lsn: 200n },
+    { at: 12_000, lsn: 300n },
+  ];
+
+  test('since the oldest position it had not replayed, up to its report', () => {
+    expect(unreplayedFor(samples, 100n, 11_500, 12_000)).toBe(500);
+    expect(unreplayedFor(samples, 300n, 12_000, 12_000)).toBe(0);
+    // No report time: as of the primary's now.
+    expect(unreplayedFor(samples, 100n, undefined, 12_000)).toBe(1_000);
+  });
+
+  test("a report time ahead of the primary's clock (the standby's clock runs fast) counts as the primary's now", () => {
+    expect(unreplayedFor(samples, 100n, 17_000, 12_000)).toBe(1_000);
+  });
+});
 
 describe('PostgreSQL: a primary with a streaming standby', () => {
   let pair: ServerPair | undefined;

@@ -2,7 +2,8 @@ import knexFactory, { type Knex } from 'knex';
 import type { LagSource, ReplicaLag } from '../../engine/throttle';
 import { parseReplicaUrl, replicaError } from '../replica';
 
-interface WalSample {
+/** The primary's WAL position (flushed) at a moment (ms since the epoch, on the primary's clock). */
+export interface WalSample {
   at: number;
   lsn: bigint;
 }
@@ -78,9 +79,7 @@ export class PrimaryReplicationLag implements LagSource {
         readings.push({ replica, lagMs: 0, exact: true });
         continue;
       }
-      const reportedAt = row.reply_ms === null ? now : Number(row.reply_ms);
-      const oldestUnreplayed = this.#samples.find((s) => s.lsn > replayed && s.at <= reportedAt);
-      const bound = oldestUnreplayed ? Math.max(0, reportedAt - oldestUnreplayed.at) : 0;
+      const bound = unreplayedFor(this.#samples, replayed, row.reply_ms === null ? undefined : Number(row.reply_ms), now);
       const reported = row.replay_lag_ms === null ? undefined : Number(row.replay_lag_ms);
       // At the first read there is nothing to compare with: the next one, after some batches, tells.
       const before = previous.get(row.pid!);
@@ -146,6 +145,19 @@ export async function connectPostgresReplica(raw: string): Promise<LagSource> {
     },
     close: () => knex.destroy(),
   };
+}
+
+/**
+ * How long, at least, a replica had not replayed WAL when it last reported
+ * `replayed`: since the oldest sample of the primary's WAL position beyond
+ * it. `replyMs` is the time of its report on its own clock; one running ahead
+ * of the primary's would make it read as behind by the difference, so it
+ * counts as no later than the primary's `now`.
+ */
+export function unreplayedFor(samples: readonly WalSample[], replayed: bigint, replyMs: number | undefined, now: number): number {
+  const reportedAt = replyMs === undefined ? now : Math.min(replyMs, now);
+  const oldestUnreplayed = samples.find((s) => s.lsn > replayed && s.at <= reportedAt);
+  return oldestUnreplayed ? Math.max(0, reportedAt - oldestUnreplayed.at) : 0;
 }
 
 /** An LSN (`16/B374D848`) as a number that orders like it. */
