@@ -6,7 +6,7 @@
  * stopped SQL thread) and removed again.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
@@ -167,6 +167,43 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
     const ok = await runCli(['expand', '--dir', dir, '--replica-url', `postgres://postgres@127.0.0.1:${pair!.replicaPort}/app`], { env });
     expect(ok.stderr).toContain('throttle: pausing while any of 1 replica(s) lags more than 1500 ms');
     expect(ok.code).toBe(0);
+  });
+
+  test('a standby given by URL that rejects the password: exit 2, said so, the password not printed', async () => {
+    // The standby asks this one role for a password (the pair trusts every other connection).
+    await pair!.primary.raw("CREATE ROLE watcher LOGIN PASSWORD 'Right-Secret-3'");
+    await pair!.primary.raw('GRANT pg_monitor TO watcher');
+    const hbaFile = String(rowsOf<{ hba_file: string }>(await pair!.replica.raw('SHOW hba_file'))[0].hba_file);
+    writeFileSync(hbaFile, `host all watcher 127.0.0.1/32 scram-sha-256\n${readFileSync(hbaFile, 'utf8')}`);
+    await pair!.replica.raw('SELECT pg_reload_conf()');
+    const watcherUrl = (password: string) => `postgres://watcher:${password}@127.0.0.1:${pair!.replicaPort}/app`;
+    await until('the standby asks the watcher for its password', async () => {
+      const attempt = knexFactory({ client: 'pg', connection: watcherUrl('Wrong-Secret-9'), pool: { min: 0, max: 1 }, log: QUIET });
+      try {
+        return await attempt.raw('SELECT 1').then(
+          () => false,
+          (error: { code?: string }) => error.code === '28P01',
+        );
+      } finally {
+        await attempt.destroy();
+      }
+    });
+    await pair!.primary.raw('CREATE DATABASE watched');
+    const dir = migrationsDir({
+      '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('watched') };
+    const wrong = await runCli(['expand', '--dir', dir, '--replica-url', watcherUrl('Wrong-Secret-9')], { env });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toContain(
+      `replica postgres://watcher:***@127.0.0.1:${pair!.replicaPort}/app rejects the user name or password: password authentication failed`,
+    );
+    expect(wrong.stdout + wrong.stderr).not.toContain('Wrong-Secret-9');
+    // The right one is let in.
+    const right = await runCli(['expand', '--dir', dir, '--replica-url', watcherUrl('Right-Secret-3')], { env });
+    expect(right.code).toBe(0);
+    expect(right.stdout + right.stderr).not.toContain('Right-Secret-3');
   });
 
   test('a WAL receiver that never replays (pg_receivewal) is no standby: the backfill does not wait for it', async () => {
@@ -337,6 +374,39 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
     expect(rerun.code).toBe(0);
     expect(await count(app, 'SELECT count(*) FROM parts WHERE NOT (tripled <=> amount * 3)')).toBe(0);
+  });
+
+  test('a replica URL with a wrong password, or a user without SLAVE MONITOR: exit 2, each said for what it is', async () => {
+    const dir = migrationsDir({
+      '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app') };
+    const wrong = await runCli(
+      ['expand', '--dir', dir, '--replica-url', `mysql://watcher:wrong-Secret-0@127.0.0.1:${pair!.replicaPort}/`],
+      {
+        env,
+      },
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toContain(
+      `replica mysql://watcher:***@127.0.0.1:${pair!.replicaPort}/ rejects the user name or password: Access denied for user 'watcher'`,
+    );
+    expect(wrong.stdout + wrong.stderr).not.toContain('wrong-Secret-0');
+
+    await pair!.replica.raw("CREATE USER 'nosy'@'127.0.0.1' IDENTIFIED BY 'nosy-Secret-5'");
+    const ungranted = await runCli(
+      ['expand', '--dir', dir, '--replica-url', `mysql://nosy:nosy-Secret-5@127.0.0.1:${pair!.replicaPort}/`],
+      {
+        env,
+      },
+    );
+    expect(ungranted.code).toBe(2);
+    expect(ungranted.stderr).toContain(
+      `replica mysql://nosy:***@127.0.0.1:${pair!.replicaPort}/ refuses SHOW REPLICA STATUS (grant REPLICATION CLIENT, or SLAVE MONITOR on MariaDB)`,
+    );
+    expect(ungranted.stdout + ungranted.stderr).not.toContain('nosy-Secret-5');
+    expect(await count(app, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = 't'")).toBe(0);
   });
 
   test('a replica URL that cannot be reached, or is no replica: exit 2, one line, password not printed', async () => {

@@ -121,7 +121,9 @@ export async function connectPostgresReplica(raw: string): Promise<LagSource> {
     first = ((await knex.raw(sql)) as { rows: Array<Record<string, unknown>> }).rows[0];
   } catch (error) {
     await knex.destroy().catch(() => undefined);
-    throw replicaError(raw, 'cannot be reached', error);
+    // 28P01: a wrong password (or a user that does not exist, which the server does not tell apart).
+    const code = (error as { code?: string }).code;
+    throw replicaError(raw, code === '28P01' ? 'rejects the user name or password' : 'cannot be reached', error);
   }
   if (first.standby !== true) {
     await knex.destroy().catch(() => undefined);
