@@ -3,7 +3,7 @@
  * exit codes, on real servers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
@@ -325,5 +325,30 @@ describe('colours', () => {
     };
     expect(run({ TERM: 'xterm' })).toContain(ESC);
     expect(run({ TERM: 'xterm', NO_COLOR: '1' })).not.toContain(ESC);
+  });
+
+  test('in a terminal, errors sent to a file have no colour codes, and errors on the terminal do when results go to a file', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-colours-'));
+    const log = path.join(folder, 'stderr.log');
+    const results = path.join(folder, 'stdout.txt');
+    const onTerminal = (redirect: string) => {
+      try {
+        return execFileSync(
+          'script',
+          ['-qec', `${process.execPath} ${BIN} status --dir ${dir} --url 'not a url' ${redirect}`, '/dev/null'],
+          { env: { ...process.env, TERM: 'xterm', NO_COLOR: undefined }, encoding: 'utf8' },
+        ).toString();
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout ?? '');
+      }
+    };
+    try {
+      onTerminal(`2> ${log}`);
+      expect(readFileSync(log, 'utf8')).toMatch(/^error: malformed database URL/);
+      const terminal = onTerminal(`> ${results}`);
+      expect(terminal).toContain(`${ESC}31merror:`);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

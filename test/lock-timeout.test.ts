@@ -378,4 +378,33 @@ describe.each(SERVER_ENGINES)('lock timeout on %s', (engine) => {
       ).toEqual([{ n: 0 }]);
       await db.knex('ledger_a').insert({ id: 2, v: 2, doubled: 4 });
     });
+
+  test('while a rerun resumes a failed expand, status shows it under way, not the earlier failure', async () => {
+    await db.knex.raw('CREATE TABLE tickets (id integer PRIMARY KEY)');
+    writeFileSync(
+      path.join(dir, '0012_tickets.ts'),
+      migrationSource(["op.addColumn('tickets', 'seat', { type: 'integer', nullable: true })"]),
+    );
+    type Status = { migrations: Array<{ name: string; phase: string; error: string | null }> };
+    const tickets = async () =>
+      (JSON.parse((await cli('status', '--json')).stdout) as Status).migrations.find((m) => m.name === '0012_tickets');
+    const trx = await db.knex.transaction();
+    let run: ReturnType<typeof startCli>;
+    let during: Awaited<ReturnType<typeof tickets>>;
+    try {
+      await trx.raw('SELECT * FROM tickets');
+      const failed = await cli('expand', '--lock-retries', '0');
+      expect(failed.code).toBe(1);
+      expect(await tickets()).toMatchObject({ phase: 'expanding', error: expect.stringMatching(/did not get its lock/) });
+      // The rerun is held by the same transaction, and retries.
+      run = startCli(['expand', '--dir', dir, '--lock-timeout', lockTimeout, '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+      await run.waitForStderr(/lock not granted in time for "add column tickets\.seat.*; retry 1\//);
+      during = await tickets();
+    } finally {
+      await trx.commit();
+    }
+    expect(during).toMatchObject({ phase: 'expanding', error: null });
+    expect(outcome(await run.done)).toEqual({ code: 0, errors: [] });
+    expect(await tickets()).toMatchObject({ phase: 'expanded', error: null });
+  });
 });

@@ -69,3 +69,40 @@ describe('progress output', () => {
     ]);
   });
 });
+
+describe('colours', () => {
+  const ESC = '\x1b[';
+  /** An Output over two fake streams, each a TTY or not, and what was written to each. */
+  function streams(stdoutTty: boolean, stderrTty: boolean, env: Record<string, string> = { TERM: 'xterm' }) {
+    const written = { stdout: '', stderr: '' };
+    const io = {
+      stdout: { write: (text: string) => (written.stdout += text), isTTY: stdoutTty },
+      stderr: { write: (text: string) => (written.stderr += text), isTTY: stderrTty },
+      env,
+      cwd: '/',
+    };
+    const output = new Output(() => [], io);
+    const logger = output.logger();
+    logger.info('expand 0001_items');
+    logger.warn('throttling: replica lags');
+    output.out(output.color.green('complete'));
+    return written;
+  }
+
+  test('each stream is coloured by whether it is a terminal itself (`zmigrate expand 2> log` in a terminal)', () => {
+    const toLog = streams(true, false);
+    expect(toLog.stderr).not.toContain(ESC);
+    expect(toLog.stdout).toContain(ESC);
+    const piped = streams(false, true);
+    expect(piped.stderr).toContain(ESC);
+    expect(piped.stdout).not.toContain(ESC);
+  });
+
+  test('none on either with NO_COLOR or TERM=dumb', () => {
+    for (const env of [{ TERM: 'xterm', NO_COLOR: '1' }, { TERM: 'dumb' }] as Array<Record<string, string>>) {
+      const written = streams(true, true, env);
+      expect(written.stdout + written.stderr).not.toContain(ESC);
+      expect(written.stderr).toContain('! throttling: replica lags');
+    }
+  });
+});

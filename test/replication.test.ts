@@ -5,13 +5,16 @@
  * on purpose (PostgreSQL recovery_min_apply_delay, MariaDB MASTER_DELAY or a
  * stopped SQL thread) and removed again.
  */
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { unreplayedFor } from '../src/dialects/postgres/replication';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { startCli, type RunningCli } from './support/process';
-import { freePort, QUIET, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
+import { freePort, PG_BIN, QUIET, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
 
 const ROWS = 10_000;
 /**
@@ -61,6 +64,26 @@ async function statusWhilePaused(dir: string, url: string): Promise<{ throttled:
   const lines = (await runCli(['status', '--dir', dir], { env })).stdout.split('\n').filter((l) => / expanding /.test(l));
   return { throttled: running[0].throttled, line: lines[0] ?? '' };
 }
+
+describe("PostgreSQL: how long a standby had not replayed WAL, from the primary's samples of its WAL position", () => {
+  // The primary's flushed WAL position at 10 s, 11 s and 12 s (its clock); the standby replayed up to 100.
+  const samples = [
+    { at: 10_000, lsn: 100n },
+    { at: 11_000, lsn: 200n },
+    { at: 12_000, lsn: 300n },
+  ];
+
+  test('since the oldest position it had not replayed, up to its report', () => {
+    expect(unreplayedFor(samples, 100n, 11_500, 12_000)).toBe(500);
+    expect(unreplayedFor(samples, 300n, 12_000, 12_000)).toBe(0);
+    // No report time: as of the primary's now.
+    expect(unreplayedFor(samples, 100n, undefined, 12_000)).toBe(1_000);
+  });
+
+  test("a report time ahead of the primary's clock (the standby's clock runs fast) counts as the primary's now", () => {
+    expect(unreplayedFor(samples, 100n, 17_000, 12_000)).toBe(1_000);
+  });
+});
 
 describe('PostgreSQL: a primary with a streaming standby', () => {
   let pair: ServerPair | undefined;
@@ -144,6 +167,92 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
     const ok = await runCli(['expand', '--dir', dir, '--replica-url', `postgres://postgres@127.0.0.1:${pair!.replicaPort}/app`], { env });
     expect(ok.stderr).toContain('throttle: pausing while any of 1 replica(s) lags more than 1500 ms');
     expect(ok.code).toBe(0);
+  });
+
+  test('a standby given by URL that rejects the password: exit 2, said so, the password not printed', async () => {
+    // The standby asks this one role for a password (the pair trusts every other connection).
+    await pair!.primary.raw("CREATE ROLE watcher LOGIN PASSWORD 'Right-Secret-3'");
+    await pair!.primary.raw('GRANT pg_monitor TO watcher');
+    const hbaFile = String(rowsOf<{ hba_file: string }>(await pair!.replica.raw('SHOW hba_file'))[0].hba_file);
+    writeFileSync(hbaFile, `host all watcher 127.0.0.1/32 scram-sha-256\n${readFileSync(hbaFile, 'utf8')}`);
+    await pair!.replica.raw('SELECT pg_reload_conf()');
+    const watcherUrl = (password: string) => `postgres://watcher:${password}@127.0.0.1:${pair!.replicaPort}/app`;
+    await until('the standby asks the watcher for its password', async () => {
+      const attempt = knexFactory({ client: 'pg', connection: watcherUrl('Wrong-Secret-9'), pool: { min: 0, max: 1 }, log: QUIET });
+      try {
+        return await attempt.raw('SELECT 1').then(
+          () => false,
+          (error: { code?: string }) => error.code === '28P01',
+        );
+      } finally {
+        await attempt.destroy();
+      }
+    });
+    await pair!.primary.raw('CREATE DATABASE watched');
+    const dir = migrationsDir({
+      '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('watched') };
+    const wrong = await runCli(['expand', '--dir', dir, '--replica-url', watcherUrl('Wrong-Secret-9')], { env });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toContain(
+      `replica postgres://watcher:***@127.0.0.1:${pair!.replicaPort}/app rejects the user name or password: password authentication failed`,
+    );
+    expect(wrong.stdout + wrong.stderr).not.toContain('Wrong-Secret-9');
+    // The right one is let in.
+    const right = await runCli(['expand', '--dir', dir, '--replica-url', watcherUrl('Right-Secret-3')], { env });
+    expect(right.code).toBe(0);
+    expect(right.stdout + right.stderr).not.toContain('Right-Secret-3');
+  });
+
+  test('a WAL receiver that never replays (pg_receivewal) is no standby: the backfill does not wait for it', async () => {
+    const walDir = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-receivewal-'));
+    const receiver = spawn(
+      path.join(PG_BIN, 'pg_receivewal'),
+      ['-D', walDir, '-h', '127.0.0.1', '-p', String(pair!.primaryPort), '-U', 'postgres', '--no-loop'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let receiverLog = '';
+    receiver.stderr.on('data', (d) => (receiverLog += d));
+    try {
+      // It streams, and has told the primary where it wrote (never a replay position).
+      await until('pg_receivewal streams', async () => {
+        const rows = rowsOf<{ state: string; write_lsn: string | null; replay_lsn: string | null }>(
+          await pair!.primary.raw(
+            "SELECT state, write_lsn::text AS write_lsn, replay_lsn::text AS replay_lsn FROM pg_stat_replication WHERE application_name = 'pg_receivewal'",
+          ),
+        );
+        if (receiver.exitCode !== null) throw new Error(`pg_receivewal ended: ${receiverLog}`);
+        return rows.length === 1 && rows[0].state === 'streaming' && rows[0].write_lsn !== null && rows[0].replay_lsn === null;
+      });
+      await pair!.primary.raw('CREATE DATABASE archived');
+      const archived = knexFactory({ client: 'pg', connection: pair!.primaryUrl('archived'), pool: { min: 0, max: 1 } });
+      try {
+        await archived.raw('CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)');
+        await archived.raw('INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+        const dir = migrationsDir({
+          '0001_doubled.ts': migrationSource(["op.addColumn('orders', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+        });
+        // Were it counted as a standby behind, the run would pause and give up after 10 s.
+        const result = await runCli(['expand', '--dir', dir, '--max-lag', '1000', '--throttle-max-wait', '10', ...SLOW_BATCHES], {
+          env: { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('archived') },
+        });
+        expect(result.stderr).not.toMatch(/pg_receivewal/);
+        expect(result.code).toBe(0);
+        expect(await count(archived, 'SELECT count(*) FROM orders WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+        expect(receiver.exitCode).toBeNull();
+      } finally {
+        await archived.destroy();
+      }
+    } finally {
+      await new Promise<void>((resolve) => {
+        if (receiver.exitCode !== null || receiver.signalCode !== null) return resolve();
+        receiver.once('exit', () => resolve());
+        receiver.kill('SIGTERM');
+      });
+      rmSync(walDir, { recursive: true, force: true });
+    }
   });
 
   test('a migration user without pg_monitor cannot see the standby: one warning, no throttle', async () => {
@@ -265,6 +374,39 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
     expect(rerun.code).toBe(0);
     expect(await count(app, 'SELECT count(*) FROM parts WHERE NOT (tripled <=> amount * 3)')).toBe(0);
+  });
+
+  test('a replica URL with a wrong password, or a user without SLAVE MONITOR: exit 2, each said for what it is', async () => {
+    const dir = migrationsDir({
+      '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
+    });
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app') };
+    const wrong = await runCli(
+      ['expand', '--dir', dir, '--replica-url', `mysql://watcher:wrong-Secret-0@127.0.0.1:${pair!.replicaPort}/`],
+      {
+        env,
+      },
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toContain(
+      `replica mysql://watcher:***@127.0.0.1:${pair!.replicaPort}/ rejects the user name or password: Access denied for user 'watcher'`,
+    );
+    expect(wrong.stdout + wrong.stderr).not.toContain('wrong-Secret-0');
+
+    await pair!.replica.raw("CREATE USER 'nosy'@'127.0.0.1' IDENTIFIED BY 'nosy-Secret-5'");
+    const ungranted = await runCli(
+      ['expand', '--dir', dir, '--replica-url', `mysql://nosy:nosy-Secret-5@127.0.0.1:${pair!.replicaPort}/`],
+      {
+        env,
+      },
+    );
+    expect(ungranted.code).toBe(2);
+    expect(ungranted.stderr).toContain(
+      `replica mysql://nosy:***@127.0.0.1:${pair!.replicaPort}/ refuses SHOW REPLICA STATUS (grant REPLICATION CLIENT, or SLAVE MONITOR on MariaDB)`,
+    );
+    expect(ungranted.stdout + ungranted.stderr).not.toContain('nosy-Secret-5');
+    expect(await count(app, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app' AND table_name = 't'")).toBe(0);
   });
 
   test('a replica URL that cannot be reached, or is no replica: exit 2, one line, password not printed', async () => {

@@ -254,7 +254,7 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
 }
 
 function report(output: Output, error: unknown, verbose: boolean): number {
-  const { color } = output;
+  const color = output.errColor;
   if (error instanceof ZmigrateError) {
     const hint = error.hint ? ` (${error.hint})` : '';
     output.err(`${color.red('error:')} ${oneLine(error.message)}${color.dim(hint)}`);

@@ -1,18 +1,29 @@
 import chalk from 'chalk';
 import type { BackfillProgress, Logger } from '../engine/logger';
-import type { CliIO } from './io';
+import type { CliIO, CliStream } from './io';
 import { scrubPasswords } from '../dialects/url';
 
-/** Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the passwords of the URLs in use, and of any URL's. */
+/**
+ * Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the
+ * passwords of the URLs in use, and of any URL's. Each stream is its own
+ * TTY or not (`zmigrate expand 2> log` in a terminal), so each has its own colours.
+ */
 export class Output {
+  /** Colours for lines written with out(), to stdout. */
   readonly color: chalk.Chalk;
+  /** Colours for lines written with err() and the logger, to stderr. */
+  readonly errColor: chalk.Chalk;
 
   constructor(
     private readonly urls: () => ReadonlyArray<string | undefined>,
     private readonly io: CliIO,
   ) {
-    const useColor = Boolean(io.stdout.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
-    this.color = new chalk.Instance({ level: useColor ? 1 : 0 });
+    const colors = (stream: CliStream) => {
+      const useColor = Boolean(stream.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
+      return new chalk.Instance({ level: useColor ? 1 : 0 });
+    };
+    this.color = colors(io.stdout);
+    this.errColor = colors(io.stderr);
   }
 
   scrub(text: string): string {
@@ -37,11 +48,12 @@ export class Output {
       if (barShown) stderr.write('\n');
       barShown = false;
     };
-    const step = (m: string) => (endBar(), this.err(`  ${this.color.dim('·')} ${m}`));
+    const color = this.errColor;
+    const step = (m: string) => (endBar(), this.err(`  ${color.dim('·')} ${m}`));
     return {
-      info: (m) => (endBar(), this.err(this.color.bold(m))),
+      info: (m) => (endBar(), this.err(color.bold(m))),
       step,
-      warn: (m) => (endBar(), this.err(`  ${this.color.yellow('!')} ${m}`)),
+      warn: (m) => (endBar(), this.err(`  ${color.yellow('!')} ${m}`)),
       done: (m, seconds) => step(`${m} in ${duration(seconds)}`),
       progress: (p) => {
         if (tty) {

@@ -1075,8 +1075,13 @@ export class Runner {
 
   // ── shared ────────────────────────────────────────────────────────────
 
-  /** Keeps the last failure in the state, for `zmigrate status`; the error still propagates. */
+  /**
+   * Keeps the last failure in the state, for `zmigrate status`; the error
+   * still propagates. A failure an earlier run recorded is cleared as this
+   * one starts: while it resumes, status shows it under way, not failed.
+   */
   private async recordingErrors(name: string, work: () => Promise<void>): Promise<void> {
+    if ((await this.store.get(name))?.error) await this.store.update(name, { error: null });
     try {
       await work();
     } catch (error) {

@@ -38,12 +38,7 @@ export async function connectMysqlReplica(raw: string): Promise<LagSource> {
     first = await status();
   } catch (error) {
     await knex.destroy().catch(() => undefined);
-    const denied = /ACCESS_DENIED/.test(String((error as { code?: string }).code));
-    throw replicaError(
-      raw,
-      denied ? 'refuses SHOW REPLICA STATUS (grant REPLICATION CLIENT, or SLAVE MONITOR on MariaDB)' : 'cannot be reached',
-      error,
-    );
+    throw replicaError(raw, refusal((error as { code?: string }).code), error);
   }
   if (!first) {
     await knex.destroy().catch(() => undefined);
@@ -60,6 +55,20 @@ export async function connectMysqlReplica(raw: string): Promise<LagSource> {
     },
     close: () => knex.destroy(),
   };
+}
+
+/** What a replica's first SHOW REPLICA STATUS failing with a driver error code says of it. */
+function refusal(code: string | undefined): string {
+  switch (code) {
+    // A missing privilege for that one statement: the user and password are right.
+    case 'ER_SPECIFIC_ACCESS_DENIED_ERROR':
+      return 'refuses SHOW REPLICA STATUS (grant REPLICATION CLIENT, or SLAVE MONITOR on MariaDB)';
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      return 'rejects the user name or password';
+    default:
+      return 'cannot be reached';
+  }
 }
 
 function lagOf(replica: string, row: Status): ReplicaLag {

@@ -2,7 +2,8 @@ import knexFactory, { type Knex } from 'knex';
 import type { LagSource, ReplicaLag } from '../../engine/throttle';
 import { parseReplicaUrl, replicaError } from '../replica';
 
-interface WalSample {
+/** The primary's WAL position (flushed) at a moment (ms since the epoch, on the primary's clock). */
+export interface WalSample {
   at: number;
   lsn: bigint;
 }
@@ -34,7 +35,8 @@ export class PrimaryReplicationLag implements LagSource {
 
   async read(): Promise<ReplicaLag[]> {
     const result = await this.knex.raw(`
-      SELECT r.pid::text AS pid, r.application_name, host(r.client_addr) AS client_addr, r.state, r.replay_lsn::text AS replay_lsn,
+      SELECT r.pid::text AS pid, r.application_name, host(r.client_addr) AS client_addr, r.state,
+             r.write_lsn::text AS write_lsn, r.replay_lsn::text AS replay_lsn,
              pg_current_wal_flush_lsn()::text AS flush_lsn, EXTRACT(EPOCH FROM r.replay_lag) * 1000 AS replay_lag_ms,
              EXTRACT(EPOCH FROM r.reply_time) * 1000 AS reply_ms, EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS now_ms
         FROM pg_stat_replication r
@@ -58,6 +60,9 @@ export class PrimaryReplicationLag implements LagSource {
         this.#unreadable = true;
         continue;
       }
+      // A WAL receiver that never replays (pg_receivewal, Barman, pg_basebackup -X stream) reports where it wrote
+      // but never a replay position; a standby reports one from its first reply. No app reads from it: left out.
+      if (row.replay_lsn === null && row.write_lsn !== null) continue;
       const replica = `${row.application_name || 'walreceiver'}@${row.client_addr ?? 'local'}`;
       if (row.replay_lsn === null) {
         readings.push({
@@ -74,9 +79,7 @@ export class PrimaryReplicationLag implements LagSource {
         readings.push({ replica, lagMs: 0, exact: true });
         continue;
       }
-      const reportedAt = row.reply_ms === null ? now : Number(row.reply_ms);
-      const oldestUnreplayed = this.#samples.find((s) => s.lsn > replayed && s.at <= reportedAt);
-      const bound = oldestUnreplayed ? Math.max(0, reportedAt - oldestUnreplayed.at) : 0;
+      const bound = unreplayedFor(this.#samples, replayed, row.reply_ms === null ? undefined : Number(row.reply_ms), now);
       const reported = row.replay_lag_ms === null ? undefined : Number(row.replay_lag_ms);
       // At the first read there is nothing to compare with: the next one, after some batches, tells.
       const before = previous.get(row.pid!);
@@ -118,7 +121,9 @@ export async function connectPostgresReplica(raw: string): Promise<LagSource> {
     first = ((await knex.raw(sql)) as { rows: Array<Record<string, unknown>> }).rows[0];
   } catch (error) {
     await knex.destroy().catch(() => undefined);
-    throw replicaError(raw, 'cannot be reached', error);
+    // 28P01: a wrong password (or a user that does not exist, which the server does not tell apart).
+    const code = (error as { code?: string }).code;
+    throw replicaError(raw, code === '28P01' ? 'rejects the user name or password' : 'cannot be reached', error);
   }
   if (first.standby !== true) {
     await knex.destroy().catch(() => undefined);
@@ -142,6 +147,19 @@ export async function connectPostgresReplica(raw: string): Promise<LagSource> {
     },
     close: () => knex.destroy(),
   };
+}
+
+/**
+ * How long, at least, a replica had not replayed WAL when it last reported
+ * `replayed`: since the oldest sample of the primary's WAL position beyond
+ * it. `replyMs` is the time of its report on its own clock; one running ahead
+ * of the primary's would make it read as behind by the difference, so it
+ * counts as no later than the primary's `now`.
+ */
+export function unreplayedFor(samples: readonly WalSample[], replayed: bigint, replyMs: number | undefined, now: number): number {
+  const reportedAt = replyMs === undefined ? now : Math.min(replyMs, now);
+  const oldestUnreplayed = samples.find((s) => s.lsn > replayed && s.at <= reportedAt);
+  return oldestUnreplayed ? Math.max(0, reportedAt - oldestUnreplayed.at) : 0;
 }
 
 /** An LSN (`16/B374D848`) as a number that orders like it. */
