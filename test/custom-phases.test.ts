@@ -267,6 +267,51 @@ export default defineMigration({
     ]);
   });
 
+  test("an app's open transaction on a row the job has nothing to do for does not hold the job up", async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, full_name varchar(200) NOT NULL, first_name varchar(100) NULL)');
+    await db.knex('people').insert([
+      { id: 1, full_name: 'Ann Lee' },
+      { id: 2, full_name: 'Cy Young', first_name: 'Cyrus' },
+      { id: 3, full_name: 'Di Fox' },
+    ]);
+    writeFileSync(
+      path.join(dir, '0001_first_names.ts'),
+      `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [op.addColumn('people', 'note', { type: 'text', nullable: true })],
+  backfill: op.backfill('people', {
+    where: 'first_name IS NULL',
+    batch: async (rows, { knex }) => {
+      for (const row of rows) await knex('people').where({ id: row.id }).update({ first_name: String(row.full_name).split(' ')[0] });
+    },
+  }),
+});
+`,
+    );
+    expect((await cli('expand')).code).toBe(0);
+    // The old app adds a person; `zmigrate backfill` runs the job again for it while another app holds person 2,
+    // filled already, in a transaction that outlasts every lock timeout of the run.
+    await db.knex('people').insert({ id: 4, full_name: 'Ed Hall' });
+    const app = await db.knex.transaction();
+    try {
+      await app('people').where({ id: 2 }).update({ full_name: 'Cy Young Jr' });
+      const backfill = await cli('backfill', '--lock-timeout', '300', '--lock-retries', '1');
+      expect({ code: backfill.code, errors: backfill.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+        code: 0,
+        errors: [],
+      });
+    } finally {
+      await app.rollback();
+    }
+    const people = rowsOf<{ id: number | string; first_name: string }>(await db.knex.raw('SELECT id, first_name FROM people ORDER BY id'));
+    expect(people.map((p) => [Number(p.id), p.first_name])).toEqual([
+      [1, 'Ann'],
+      [2, 'Cyrus'],
+      [3, 'Di'],
+      [4, 'Ed'],
+    ]);
+  });
+
   test('a job over 100k rows, killed half-way, resumes without redoing a finished batch', async () => {
     await db.knex.raw('CREATE TABLE items (id integer PRIMARY KEY, label varchar(40) NOT NULL, label_hash varchar(64))');
     await db.knex.raw('CREATE TABLE job_batches (first_id integer PRIMARY KEY, rows_done integer NOT NULL)');

@@ -64,11 +64,22 @@ export async function runBackfillJob(
       ...(job.where ? [bound`(${job.where})`] : []),
     ];
     const where = conditions.length ? bound` WHERE ${joined(conditions, ' AND ')}` : '';
+    const order = keyCols.join(', ');
     // A locking read: a row an app writes after the batch read it waits for the batch, rather than getting the
     // job's value, computed from what the batch read, over its own. An app's write that committed first is seen,
     // and `where` checked against it (PostgreSQL checks it again on the row as the app left it; InnoDB's
-    // locking read reads the latest row), so a row the app has filled meanwhile is left alone.
-    const select = bound`SELECT ${columns} FROM ${table}${where} ORDER BY ${keyCols.join(', ')} LIMIT ${sizer.size} ${dialect.updateLockClause}`;
+    // locking read reads the latest row), so a row the app has filled meanwhile is left alone. Where a locking
+    // read would wait for every row it scans (an app's open transaction on a row the job has nothing to do
+    // with), the batch's keys are read first without locks, then only those rows are locked and read.
+    const twoReads = dialect.capabilities.lockingReadWaitsOnScannedRows;
+    const select = twoReads
+      ? bound`SELECT ${keyRead.join(', ')} FROM ${table}${where} ORDER BY ${order} LIMIT ${sizer.size}`
+      : bound`SELECT ${columns} FROM ${table}${where} ORDER BY ${order} LIMIT ${sizer.size} ${dialect.updateLockClause}`;
+    const locked = (keys: unknown[][]) =>
+      bound`SELECT ${columns} FROM ${table} WHERE ${keyTuple} IN (${joined(
+        keys.map((k) => params(k)),
+        ', ',
+      )})${job.where ? bound` AND (${job.where})` : ''} ORDER BY ${order} ${dialect.updateLockClause}`;
     const started = Date.now();
     // A batch that rolled back (a deadlock, a row lock an app held past the lock timeout) is run again, as a killed run's would be.
     const done = await retryingConflicts(dialect, job.table, options.retry ?? DEFAULT_RETRY, logger, () =>
@@ -77,12 +88,14 @@ export async function runBackfillJob(
       dialect.knex.transaction(
         async (trx) => {
           const fill = async () => {
-            const rows = resultRows(await runBound(trx, select));
-            if (rows.length === 0) return undefined;
-            const last = keyOf(rows[rows.length - 1]);
+            const read = resultRows(await runBound(trx, select));
+            if (read.length === 0) return undefined;
+            const last = keyOf(read[read.length - 1]);
+            // Those of the keys read whose rows still match `where` once locked (an app may have filled one since).
+            const rows = twoReads ? resultRows(await runBound(trx, locked(read.map(keyOf)))) : read;
             if (keyText) for (const r of rows) for (let i = 0; i < key.length; i++) delete r[keyAlias(i)];
-            await job.batch(rows, context(trx));
-            return { last, rows: rows.length };
+            if (rows.length > 0) await job.batch(rows, context(trx));
+            return { last, rows: rows.length, read: read.length };
           };
           // Where the server bounds a wait for an app's row lock only coarsely, the read and the job's statements
           // are stopped at the lock timeout.
@@ -90,7 +103,7 @@ export async function runBackfillJob(
           if (!filled) return undefined;
           const next = { last: filled.last, end: state.end, rows: state.rows + filled.rows };
           await checkpoints.save(next, trx);
-          return { next, full: filled.rows === sizer.size };
+          return { next, full: filled.read === sizer.size };
         },
         { isolationLevel: 'read committed' },
       ),

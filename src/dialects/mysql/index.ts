@@ -72,6 +72,7 @@ export class MysqlDialect implements Dialect {
     notValidConstraints: false,
     foreignKeyIndex: true,
     updateTriggerLocksRows: false,
+    lockingReadWaitsOnScannedRows: true,
     maxIdentifierLength: 64,
     movesIdentity: false,
     notNullTimestampOnline: false,

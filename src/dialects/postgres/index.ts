@@ -81,6 +81,7 @@ export class PostgresDialect implements Dialect {
     notValidConstraints: true,
     foreignKeyIndex: false,
     updateTriggerLocksRows: true,
+    lockingReadWaitsOnScannedRows: false,
     maxIdentifierLength: 63,
     movesIdentity: true,
     notNullTimestampOnline: true,
