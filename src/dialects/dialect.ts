@@ -38,10 +38,10 @@ export interface DialectCapabilities {
   readonly updateTriggerLocksRows: boolean;
   /**
    * A locking read (`SELECT … FOR UPDATE`) waits for the lock of every row
-   * it scans, also one its WHERE then leaves out (InnoDB, whose only
-   * UPDATE reads the latest committed version first); PostgreSQL checks the
-   * condition on its snapshot before it locks. A backfill job's batch there
-   * reads its keys first, then locks those rows alone.
+   * it scans, also one its WHERE then leaves out (InnoDB: only its UPDATE
+   * checks a locked row's last committed version first); PostgreSQL checks
+   * the condition on its snapshot before it locks. A backfill job's batch
+   * there reads its keys first, then locks those rows alone.
    */
   readonly lockingReadWaitsOnScannedRows: boolean;
   /**

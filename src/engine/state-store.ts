@@ -100,9 +100,9 @@ export class StateStore {
     }
   }
 
-  /** False when zmigrate has never run on this database (status must not create tables). */
   /**
-   * Whether zmigrate's state is there, found by reading it: knex's hasTable
+   * False when zmigrate has never run on this database (status must not
+   * create tables). Found by reading the state: knex's hasTable
    * asks information_schema, which lists only the tables the role has a
    * privilege on, so an app's role without one was told nothing had been
    * applied (`zmigrate status` all pending, `latestVersionSchema` "run
