@@ -7,7 +7,7 @@
 import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { inspect } from './support/inspect';
 import { kill9, startCli } from './support/process';
@@ -310,6 +310,57 @@ export default defineMigration({
       [3, 'Di'],
       [4, 'Ed'],
     ]);
+  });
+
+  test("ddl() in a job's batch: on PostgreSQL a lock wait that runs out retries the whole batch; on MariaDB, which would commit the batch, it is refused", async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, full_name varchar(200) NOT NULL)');
+    await db.knex.raw('CREATE TABLE side (id integer PRIMARY KEY, note varchar(20))');
+    await db.knex('people').insert([
+      { id: 1, full_name: 'Ann Lee' },
+      { id: 2, full_name: 'Cy Young' },
+    ]);
+    await db.knex('side').insert({ id: 1, note: 'a' });
+    writeFileSync(
+      path.join(dir, '0001_first_names.ts'),
+      `import { defineMigration, op } from 'zmigrate';
+export default defineMigration({
+  operations: [op.addColumn('people', 'first_name', { type: 'varchar(100)', nullable: true })],
+  backfill: op.backfill('people', {
+    where: 'first_name IS NULL',
+    batch: async (rows, { knex, ddl, quote }) => {
+      await ddl(\`CREATE INDEX \${quote('side_note')} ON \${quote('side')} (\${quote('note')})\`);
+      for (const row of rows) await knex('people').where({ id: row.id }).update({ first_name: String(row.full_name).split(' ')[0] });
+    },
+  }),
+});
+`,
+    );
+    if (!pg) {
+      const refused = await cli('expand');
+      expect({ code: refused.code, errors: refused.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+        code: 2,
+        errors: [expect.stringMatching(/^error: 0001_first_names: ddl\(\) cannot run inside a backfill job's batch on MySQL\/MariaDB/)],
+      });
+      expect(rowsOf(await db.knex.raw('SELECT COUNT(*) AS n FROM people WHERE first_name IS NOT NULL'))).toEqual([{ n: 0 }]);
+      return;
+    }
+    // An app's open transaction that wrote `side` keeps the index build waiting past the lock timeout once.
+    const app = await db.knex.transaction();
+    let run: ReturnType<typeof startCli>;
+    try {
+      await app('side').where({ id: 1 }).update({ note: 'b' });
+      run = startCli(['expand', '--dir', dir, '--lock-timeout', '300', '--lock-retries', '100'], { ZMIGRATE_DATABASE_URL: db.url });
+      await run.waitForStderr(/lock not granted in time for a batch of people; retry 1\//);
+    } finally {
+      await app.commit();
+    }
+    expect(outcome(await run.done)).toEqual({ code: 0, errors: [] });
+    const people = rowsOf<{ id: number | string; first_name: string }>(await db.knex.raw('SELECT id, first_name FROM people ORDER BY id'));
+    expect(people.map((p) => [Number(p.id), p.first_name])).toEqual([
+      [1, 'Ann'],
+      [2, 'Cy'],
+    ]);
+    expect(rowsOf(await db.knex.raw("SELECT COUNT(*)::int AS n FROM pg_indexes WHERE indexname = 'side_note'"))).toEqual([{ n: 1 }]);
   });
 
   test('a job over 100k rows, killed half-way, resumes without redoing a finished batch', async () => {

@@ -6,6 +6,7 @@ import {
   MigrationError,
   RunnerLockError,
   ThrottleTimeoutError,
+  ValidationError,
   VerificationError,
   ZmigrateError,
   type Phase,
@@ -130,7 +131,7 @@ export class StepExecutor {
           step.job.key,
           record.checkpoints,
           this.logger,
-          (trx) => this.context(migration, phase, trx),
+          (trx) => this.context(migration, phase, trx, { inBatch: true }),
           { ...this.batches, retry: this.retry },
         );
         await record.done();
@@ -170,14 +171,28 @@ export class StepExecutor {
     });
   }
 
-  /** What custom code gets: a knex (the batch's transaction for jobs) and DDL under the retry discipline. */
-  private context(migration: string, phase: Phase, knex: Knex | Knex.Transaction): CustomContext {
+  /**
+   * What custom code gets: a knex (the batch's transaction for jobs) and DDL
+   * under the retry discipline. Inside a job's batch the DDL runs in the
+   * batch's transaction, once: a lock wait that runs out aborts that
+   * transaction, so the whole batch is tried again (retryingConflicts), not
+   * the statement; and where DDL is not transactional it would commit the
+   * batch (and its checkpoint) half-way, so it is refused.
+   */
+  private context(migration: string, phase: Phase, knex: Knex | Knex.Transaction, options: { inBatch?: boolean } = {}): CustomContext {
     const versionSchema = versionSchemaName(this.dialect, migration);
-    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, (raw) => {
+    return customContext(this.dialect, knex as Knex, { name: migration, phase, versionSchema }, this.logger, async (raw) => {
       // Written as for knex.raw (a `\?` is a question mark, as `quote` escapes one), run as written.
       const sql = asWritten(raw);
       const ddl = step(`custom DDL: ${sql.slice(0, 60)}`, sql);
-      return this.withRetries(migration, phase, ddl, () => execute(this.dialect, knex, sql, ddl));
+      if (!options.inBatch) return this.withRetries(migration, phase, ddl, () => execute(this.dialect, knex, sql, ddl));
+      if (!this.dialect.capabilities.transactionalDdl)
+        throw new ValidationError(
+          migration,
+          `ddl() cannot run inside a backfill job's batch on ${this.dialect.displayName}: the server commits the batch's transaction, and its checkpoint, at a DDL statement`,
+          { hint: "run it in the migration's expand function, which runs before the job" },
+        );
+      await execute(this.dialect, knex, sql, ddl);
     });
   }
 
