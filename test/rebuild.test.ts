@@ -13,6 +13,7 @@
  * (shadow, key log, triggers); tables the swap would damage (triggers,
  * foreign keys) are updated in place instead.
  */
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from './support/databases';
@@ -427,6 +428,40 @@ describe('rebuild by copy on mysql', () => {
       expect((await leftovers()).tables).toEqual([]);
     } finally {
       await db.knex.raw(`DROP DATABASE \`${other}\``);
+    }
+  });
+
+  test('a foreign key from a database the migration user has no privilege in is seen too (with PROCESS): updated in place', async () => {
+    const suffix = randomBytes(4).toString('hex');
+    const other = `zmt_billing_${suffix}`;
+    const user = `zmt_fk_${suffix}`;
+    const password = `Pw${suffix}`;
+    const versions = `\`${db.base.replace(/[_%]/g, '\\$&')}\\_%\``;
+    await db.knex.raw(`CREATE DATABASE \`${other}\``);
+    await db.knex.raw(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+    try {
+      await db.knex.raw(
+        `CREATE TABLE \`${other}\`.invoices (id int PRIMARY KEY, item_id int NOT NULL, CONSTRAINT invoices_item FOREIGN KEY (item_id) REFERENCES \`${db.base}\`.items (id))`,
+      );
+      // Everything on its own database and the version databases, PROCESS, and nothing on the other database:
+      // information_schema shows it no key of the other database's tables.
+      await db.knex.raw(`GRANT ALL PRIVILEGES ON \`${db.base}\`.* TO '${user}'@'%'`);
+      await db.knex.raw(`GRANT ALL PRIVILEGES ON ${versions}.* TO '${user}'@'%'`);
+      await db.knex.raw(`GRANT PROCESS ON *.* TO '${user}'@'%'`);
+      const url = new URL(db.url);
+      url.username = user;
+      url.password = password;
+      const result = await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: url.toString() } });
+      expect({ code: result.code, errors: result.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+        code: 0,
+        errors: [],
+      });
+      expect(result.stderr).toContain(`backfill of items in place, not by copy: foreign keys use it (${other}.invoices_item)`);
+      await db.knex.raw("INSERT INTO items (code, qty) VALUES ('new', 1)");
+      await db.knex.raw(`INSERT INTO \`${other}\`.invoices SELECT 1, id FROM items WHERE code = 'new'`);
+    } finally {
+      await db.knex.raw(`DROP DATABASE \`${other}\``);
+      await db.knex.raw(`DROP USER '${user}'@'%'`);
     }
   });
 

@@ -66,9 +66,42 @@ export class MysqlTableRebuild implements TableRebuild {
         WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)`,
       [schema, table, schema, table],
     );
-    const named = keys.map((k) => (String(k.owner) === schema ? String(k.name) : `${String(k.owner)}.${String(k.name)}`));
-    if (keys.length > 0) reasons.push(`foreign keys use it (${named.join(', ')})`);
+    const named = new Set(keys.map((k) => (String(k.owner) === schema ? String(k.name) : `${String(k.owner)}.${String(k.name)}`)));
+    for (const key of await this.innodbForeignKeys(table)) named.add(key);
+    if (named.size > 0) reasons.push(`foreign keys use it (${[...named].join(', ')})`);
     return reasons;
+  }
+
+  /**
+   * The foreign keys InnoDB knows of that the table has or that point at it,
+   * from any database: information_schema shows the migration user only
+   * those of tables it has a privilege on, and a key of a database it may
+   * not see would follow the swapped table all the same. InnoDB's own list
+   * needs PROCESS; without it, or where the names are not stored as written
+   * (InnoDB keeps `database/table` in the server's file-name encoding, which
+   * leaves only letters, digits and underscores as they are), none are added.
+   */
+  private async innodbForeignKeys(table: string): Promise<string[]> {
+    const { baseSchema: schema } = this.host;
+    const plain = /^[A-Za-z0-9_]+$/;
+    if (!plain.test(schema) || !plain.test(table)) return [];
+    const name = `${schema}/${table}`;
+    // MariaDB's table, then MySQL 8's.
+    for (const list of ['INNODB_SYS_FOREIGN', 'INNODB_FOREIGN']) {
+      try {
+        const rows = await this.host.rows(`SELECT ID AS id FROM information_schema.${list} WHERE FOR_NAME = ? OR REF_NAME = ?`, [
+          name,
+          name,
+        ]);
+        return rows.map((r) => {
+          const [owner, key] = String(r.id).split('/');
+          return owner === schema ? key : `${owner}.${key}`;
+        });
+      } catch {
+        // not this server's table, or no PROCESS privilege
+      }
+    }
+    return [];
   }
 
   createShadow(table: string, shadow: string): Step {
