@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli } from './support/cli';
 import { rowsOf, startWriter } from './support/apps';
 import { kill9, startCli } from './support/process';
 
@@ -452,7 +452,7 @@ describe('rebuild by copy on mysql', () => {
       url.username = user;
       url.password = password;
       const result = await runCli(['expand', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: url.toString() } });
-      expect({ code: result.code, errors: result.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+      expect(outcome(result)).toEqual({
         code: 0,
         errors: [],
       });
@@ -474,7 +474,7 @@ describe('rebuild by copy on mysql', () => {
     await db.knex.raw("UPDATE items SET note = 'app' WHERE id = 4");
     await db.knex.raw("INSERT INTO items (code, qty, note) VALUES ('late', 1, 'written')");
     const expanded = await running.done;
-    expect({ code: expanded.code, errors: expanded.stderr.split('\n').filter((l) => l.startsWith('error')) }).toEqual({
+    expect(outcome(expanded)).toEqual({
       code: 0,
       errors: [],
     });
