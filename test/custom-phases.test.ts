@@ -98,6 +98,30 @@ export default defineMigration({
     ]);
   });
 
+  test('zmigrate backfill that finishes a failed expand whose only backfill is a job says backfilled, not verified', async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, full_name varchar(200) NOT NULL, first_name varchar(100) NULL)');
+    await db.knex.raw('CREATE TABLE stop_job (id integer PRIMARY KEY)');
+    await db.knex('people').insert([
+      { id: 1, full_name: 'Ann Lee' },
+      { id: 2, full_name: 'Cy Young' },
+    ]);
+    await db.knex('stop_job').insert({ id: 1 });
+    firstNamesJob('', "if ((await knex('stop_job').select('id')).length > 0) throw new Error('the job stops here');");
+    const failed = await cli('expand');
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('the job stops here');
+    await db.knex('stop_job').delete();
+
+    const resumed = await cli('backfill');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('0001_first_names: backfilled\n');
+    const people = rowsOf<{ id: number | string; first_name: string }>(await db.knex.raw('SELECT id, first_name FROM people ORDER BY id'));
+    expect(people.map((p) => [Number(p.id), p.first_name])).toEqual([
+      [1, 'Ann'],
+      [2, 'Cy'],
+    ]);
+  });
+
   test('plan notes a custom phase that fails on the recording knex, and plans the rest', async () => {
     writeFileSync(
       path.join(dir, '0001_orders.ts'),

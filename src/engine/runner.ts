@@ -200,17 +200,11 @@ export class Runner {
       const record = records.get(migration.name);
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
-        results.push({ name: migration.name, mismatches: null, verified: true });
+        const after = new Map((await this.store.list()).map((r) => [r.name, r]));
+        const verified = (await this.backfillSteps(migration, after)).some((s) => s.verify);
+        results.push({ name: migration.name, mismatches: null, verified });
       } else if (record?.phase === 'expanded') {
-        const model = await this.introspect();
-        const previous = this.previousView(model, records, migration.name);
-        const next = previous.clone();
-        for (const operation of migration.migration.operations) operation.shapeView(next, model);
-        const steps = [
-          ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
-          // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
-          ...this.customExpandSteps(migration, model).filter((s) => s.job),
-        ];
+        const steps = await this.backfillSteps(migration, records);
         if (steps.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
         const unverified = await this.#executor.runAgain(migration.name, steps);
@@ -219,6 +213,19 @@ export class Runner {
       }
     }
     return results;
+  }
+
+  /** The steps `zmigrate backfill` runs again for an expanded migration. */
+  private async backfillSteps(migration: LoadedMigration, records: Map<string, MigrationRecord>): Promise<Step[]> {
+    const model = await this.introspect();
+    const previous = this.previousView(model, records, migration.name);
+    const next = previous.clone();
+    for (const operation of migration.migration.operations) operation.shapeView(next, model);
+    return [
+      ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
+      // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
+      ...this.customExpandSteps(migration, model).filter((s) => s.job),
+    ];
   }
 
   /** Undoes the newest expanded, not yet contracted, migration. */
