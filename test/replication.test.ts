@@ -14,7 +14,7 @@ import { unreplayedFor } from '../src/dialects/postgres/replication';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { startCli, type RunningCli } from './support/process';
-import { freePort, PG_BIN, QUIET, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
+import { freePort, PG_BIN, QUIET, silentProxy, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
 
 const ROWS = 10_000;
 /**
@@ -167,6 +167,35 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
     const ok = await runCli(['expand', '--dir', dir, '--replica-url', `postgres://postgres@127.0.0.1:${pair!.replicaPort}/app`], { env });
     expect(ok.stderr).toContain('throttle: pausing while any of 1 replica(s) lags more than 1500 ms');
     expect(ok.code).toBe(0);
+  });
+
+  test('a standby given by URL that stops answering (a silent host, no reset) pauses the backfill after 10 s, and the run goes on once it answers', async () => {
+    await app.raw('CREATE TABLE quiet (id bigint PRIMARY KEY, amount integer NOT NULL)');
+    await app.raw('INSERT INTO quiet SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+    await until('the standby has the rows', async () => (await count(standby, 'SELECT count(*) FROM quiet')) === ROWS);
+    const proxy = await silentProxy(pair!.replicaPort);
+    try {
+      const dir = migrationsDir({
+        '0001_doubled.ts': migrationSource(["op.addColumn('quiet', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+      });
+      const url = `postgres://postgres@127.0.0.1:${proxy.port}/app`;
+      const running = startCli(['expand', '--dir', dir, '--replica-url', url, '--max-lag', '1000', ...SLOW_BATCHES], {
+        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app'),
+      });
+      await running.waitForStderr(/backfill quiet/);
+      proxy.silence();
+      await running.waitForStderr(
+        new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: cannot read its lag \\(did not answer within 10 s\\)`),
+      );
+      expect(await count(app, 'SELECT count(*) FROM quiet WHERE doubled IS NULL')).toBeGreaterThan(0);
+      proxy.answer();
+      const result = await running.done;
+      expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
+      expect(result.code).toBe(0);
+      expect(await count(app, 'SELECT count(*) FROM quiet WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('a standby given by URL that rejects the password: exit 2, said so, the password not printed', async () => {
@@ -374,6 +403,36 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
     expect(rerun.code).toBe(0);
     expect(await count(app, 'SELECT count(*) FROM parts WHERE NOT (tripled <=> amount * 3)')).toBe(0);
+  });
+
+  test('a replica that stops answering (a silent host, no reset) pauses the backfill after 10 s, and the run goes on once it answers', async () => {
+    await app.raw('CREATE TABLE quiet (id bigint PRIMARY KEY, amount integer NOT NULL)');
+    await app.raw(`INSERT INTO quiet SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
+    await until('the replica has the rows', async () => (await count(pair!.replica, 'SELECT count(*) FROM app.quiet')) === ROWS);
+    const proxy = await silentProxy(pair!.replicaPort);
+    try {
+      const dir = migrationsDir({
+        '0001_doubled.ts': migrationSource(["op.addColumn('quiet', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+      });
+      const url = `mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${proxy.port}/`;
+      const running = startCli(['expand', '--dir', dir, '--replica-url', url, '--max-lag', '1000', ...SLOW_BATCHES], {
+        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app'),
+      });
+      await running.waitForStderr(/backfill quiet/);
+      proxy.silence();
+      await running.waitForStderr(
+        new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: cannot read its status \\(did not answer within 10 s\\)`),
+      );
+      expect(await count(app, 'SELECT count(*) FROM quiet WHERE doubled IS NULL')).toBeGreaterThan(0);
+      proxy.answer();
+      const result = await running.done;
+      expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
+      expect(result.code).toBe(0);
+      expect(result.stdout + result.stderr).not.toContain(WATCHER_PASSWORD);
+      expect(await count(app, 'SELECT count(*) FROM quiet WHERE NOT (doubled <=> amount * 2)')).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('a replica URL with a wrong password, or a user without SLAVE MONITOR: exit 2, each said for what it is', async () => {

@@ -292,3 +292,53 @@ export async function startMariadbPair(options: { replicationPassword: string })
     throw error;
   }
 }
+
+/** A TCP proxy in front of a server that can go silent: it keeps every connection open and passes nothing on. */
+export interface SilentProxy {
+  port: number;
+  /** From now on nothing passes, on open connections and new ones alike; nothing is closed either. */
+  silence(): void;
+  /** New connections pass again (the silenced ones stay silent). */
+  answer(): void;
+  close(): Promise<void>;
+}
+
+export async function silentProxy(targetPort: number): Promise<SilentProxy> {
+  let silent = false;
+  const sockets = new Set<net.Socket>();
+  const silenced: Array<() => void> = [];
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    if (silent) return;
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+    silenced.push(() => {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    silence() {
+      silent = true;
+      for (const cut of silenced.splice(0)) cut();
+    },
+    answer() {
+      silent = false;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import knexFactory from 'knex';
 import type { LagSource, ReplicaLag } from '../../engine/throttle';
-import { parseReplicaUrl, replicaError } from '../replica';
+import { parseReplicaUrl, ReplicaSockets, replicaError } from '../replica';
 import { mysqlConnection } from '../url';
 
 type Status = Record<string, unknown>;
@@ -13,11 +13,14 @@ type Status = Record<string, unknown>;
  */
 export async function connectMysqlReplica(raw: string): Promise<LagSource> {
   const { url, name } = parseReplicaUrl(raw, ['mysql', 'mariadb']);
+  const sockets = new ReplicaSockets();
+  const connection = mysqlConnection(url);
   const knex = knexFactory({
     client: 'mysql2',
     connection: {
-      ...mysqlConnection(url),
+      ...connection,
       connectTimeout: 5_000,
+      stream: () => sockets.connecting(connection.host, connection.port),
     },
     pool: { min: 0, max: 1 },
     acquireConnectionTimeout: 6_000,
@@ -26,7 +29,7 @@ export async function connectMysqlReplica(raw: string): Promise<LagSource> {
   let statement = 'SHOW REPLICA STATUS';
   const status = async (): Promise<Status | undefined> => {
     try {
-      return ((await knex.raw(statement)) as [Status[]])[0][0];
+      return ((await sockets.bounded(() => knex.raw(statement))) as [Status[]])[0][0];
     } catch (error) {
       if ((error as { code?: string }).code !== 'ER_PARSE_ERROR' || statement === 'SHOW SLAVE STATUS') throw error;
       statement = 'SHOW SLAVE STATUS';

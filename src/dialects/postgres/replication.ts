@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import type { LagSource, ReplicaLag } from '../../engine/throttle';
-import { parseReplicaUrl, replicaError } from '../replica';
+import { parseReplicaUrl, ReplicaSockets, replicaError } from '../replica';
 
 /** The primary's WAL position (flushed) at a moment (ms since the epoch, on the primary's clock). */
 export interface WalSample {
@@ -104,9 +104,15 @@ export class PrimaryReplicationLag implements LagSource {
 export async function connectPostgresReplica(raw: string): Promise<LagSource> {
   const { url, name } = parseReplicaUrl(raw, ['postgres', 'postgresql']);
   url.searchParams.delete('schema');
+  const sockets = new ReplicaSockets();
   const knex = knexFactory({
     client: 'pg',
-    connection: { connectionString: url.toString(), application_name: 'zmigrate-throttle', connectionTimeoutMillis: 5_000 },
+    connection: {
+      connectionString: url.toString(),
+      application_name: 'zmigrate-throttle',
+      connectionTimeoutMillis: 5_000,
+      stream: sockets.unconnected,
+    },
     pool: { min: 0, max: 1 },
     acquireConnectionTimeout: 6_000,
     log: { warn: () => undefined },
@@ -118,7 +124,7 @@ export async function connectPostgresReplica(raw: string): Promise<LagSource> {
            EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000 AS lag_ms`;
   let first: Record<string, unknown>;
   try {
-    first = ((await knex.raw(sql)) as { rows: Array<Record<string, unknown>> }).rows[0];
+    first = ((await sockets.bounded(() => knex.raw(sql))) as { rows: Array<Record<string, unknown>> }).rows[0];
   } catch (error) {
     await knex.destroy().catch(() => undefined);
     // 28P01: a wrong password (or a user that does not exist, which the server does not tell apart).
@@ -133,7 +139,7 @@ export async function connectPostgresReplica(raw: string): Promise<LagSource> {
     async read() {
       let row: Record<string, unknown>;
       try {
-        row = ((await knex.raw(sql)) as { rows: Array<Record<string, unknown>> }).rows[0];
+        row = ((await sockets.bounded(() => knex.raw(sql))) as { rows: Array<Record<string, unknown>> }).rows[0];
       } catch (error) {
         return [{ replica: name, lagMs: 0, exact: false, problem: `cannot read its lag (${firstLine(error)})` }];
       }
