@@ -3,8 +3,11 @@
  * the version schema is all an app must do (the dual-write triggers need no
  * other signal); these only save writing it by hand.
  *
- *   const schema = await latestVersionSchema(process.env.DATABASE_URL!);
- *   const db = knex(knexConfigForVersion(baseConfig, schema));
+ *   const db = knex(knexConfigForVersion(baseConfig, 'public_0002_add_priority'));
+ *
+ * An app pins its version (per build or per deploy); `latestVersionSchema`
+ * is what the database has now, which an old build that restarts after the
+ * next expand must not take.
  */
 import type { Knex } from 'knex';
 import { createDialect } from '../dialects';

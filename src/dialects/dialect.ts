@@ -475,10 +475,15 @@ export interface Dialect {
 
   createSchema(name: string): Step;
   dropSchema(name: string): Step;
-  /** Statements that (re)create one view of a version schema, atomically where the engine allows. */
-  replaceView(schema: string, view: ViewTable): Step[];
+  /**
+   * Statements that (re)create one view of a version schema, atomically where
+   * the engine allows; where the view `exists`, replaced in place when its
+   * columns allow it, so it keeps its grants and the shape apps have cached.
+   */
+  replaceView(schema: string, view: ViewTable, exists?: boolean): Step[];
   dropView(schema: string, view: string): Step;
-  listViews(schema: string): Promise<string[]>;
+  /** The views of a version schema, each with its columns' names in order. */
+  listViews(schema: string): Promise<Map<string, string[]>>;
 
   /** Where the engine is faster at copying rows than at updating them in place. */
   readonly rebuild?: TableRebuild;

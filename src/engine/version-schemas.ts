@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialects/dialect';
 import type { Operation } from '../operations/operation';
-import { SchemaModel, VersionView } from './schema-model';
+import { SchemaModel, VersionView, type ViewTable } from './schema-model';
 import type { Step } from './step';
 
 /** Helper columns zmigrate adds (dual-write shadows) start with this; no version sees them (a column of yours such as `_zmodified` it leaves alone). */
@@ -95,13 +95,33 @@ export function liveViews(model: SchemaModel, live: readonly LiveMigration[]): M
   return views;
 }
 
-/** Statements that make one version schema hold exactly the views of `view`. */
+/**
+ * Statements that make one version schema hold exactly the views of `view`.
+ * A view that is there already keeps its columns' order, new ones after
+ * them: on PostgreSQL a contract leaves a replaced column last in its table,
+ * and an app's view must not change shape under it (a prepared `SELECT *`
+ * fails with "cached plan must not change result type", an `INSERT` without
+ * a column list fills the wrong columns).
+ */
 export async function syncSchemaSteps(dialect: Dialect, schema: string, view: VersionView): Promise<Step[]> {
+  const existing = (await dialect.schemaExists(schema)) ? await dialect.listViews(schema) : new Map<string, string[]>();
   const steps: Step[] = [dialect.createSchema(schema)];
-  for (const table of view.tables) steps.push(...dialect.replaceView(schema, table));
-  const existing = (await dialect.schemaExists(schema)) ? await dialect.listViews(schema) : [];
-  for (const name of existing) {
+  for (const table of view.tables) {
+    const before = existing.get(table.name);
+    steps.push(...dialect.replaceView(schema, before ? inOrder(table, before) : table, before !== undefined));
+  }
+  for (const name of existing.keys()) {
     if (!view.tables.some((t) => t.name === name)) steps.push(dialect.dropView(schema, name));
   }
   return steps;
+}
+
+/** `table` with the columns `before` had first, in that order, then the others as they come. */
+function inOrder(table: ViewTable, before: readonly string[]): ViewTable {
+  const position = (name: string) => {
+    const i = before.indexOf(name);
+    return i < 0 ? before.length : i;
+  };
+  const columns = table.columns.map((c, i) => ({ c, i })).sort((a, b) => position(a.c.name) - position(b.c.name) || a.i - b.i);
+  return { ...table, columns: columns.map(({ c }) => c) };
 }

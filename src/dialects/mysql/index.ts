@@ -38,6 +38,7 @@ import { RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { namesRowColumn } from '../row-references';
 import { formatMysqlQuery } from './query-format';
+import { viewColumns } from '../view-columns';
 
 /** The mysql2 connection, as the pool's afterCreate hook gets it. */
 interface MysqlSession {
@@ -608,9 +609,16 @@ export class MysqlDialect implements Dialect {
     return (await this.rows('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name])).length > 0;
   }
 
-  async listViews(schema: string): Promise<string[]> {
-    const rows = await this.rows('SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [schema]);
-    return rows.map((r) => String(r.name));
+  async listViews(schema: string): Promise<Map<string, string[]>> {
+    const rows = await this.rows(
+      `SELECT v.TABLE_NAME AS name, c.COLUMN_NAME AS column_name
+         FROM information_schema.VIEWS v
+         LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = v.TABLE_SCHEMA AND c.TABLE_NAME = v.TABLE_NAME
+        WHERE v.TABLE_SCHEMA = ?
+        ORDER BY v.TABLE_NAME, c.ORDINAL_POSITION`,
+      [schema],
+    );
+    return viewColumns(rows);
   }
 
   columnDefinition(name: string, spec: ColumnSpec & { onUpdate?: string }, options: { invisible?: boolean } = {}): string {

@@ -42,6 +42,7 @@ import { ConfigError, RunnerLockError } from '../../errors';
 import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
 import { namesRowColumn } from '../row-references';
+import { viewColumns } from '../view-columns';
 
 const LEX = POSTGRES_LEX;
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -653,12 +654,17 @@ export class PostgresDialect implements Dialect {
     return (await this.rows('select 1 from pg_namespace where nspname = ?', [name])).length > 0;
   }
 
-  async listViews(schema: string): Promise<string[]> {
+  async listViews(schema: string): Promise<Map<string, string[]>> {
     const rows = await this.rows(
-      "select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relkind = 'v'",
+      `select c.relname as name, a.attname as column_name
+         from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where n.nspname = ? and c.relkind = 'v'
+        order by c.relname, a.attnum`,
       [schema],
     );
-    return rows.map((r) => String(r.name));
+    return viewColumns(rows);
   }
 
   columnDefinition(name: string, spec: ColumnSpec, options: { notNull?: boolean } = {}): string {
@@ -1159,13 +1165,20 @@ END`;
     return step(`drop version schema ${name}`, `DROP SCHEMA IF EXISTS ${this.quote(name)} CASCADE`);
   }
 
-  replaceView(schema: string, view: ViewTable): Step[] {
+  replaceView(schema: string, view: ViewTable, exists = false): Step[] {
     const columns = view.columns.map((c) => `${this.quote(c.source)} AS ${this.quote(c.name)}`).join(', ');
+    const name = this.qualify(schema, view.name);
+    const create = `CREATE VIEW ${name} AS SELECT ${columns} FROM ${this.table(view.source)}`;
     // Dropped and created in one transaction: readers see the old or the new view, never none.
+    const anew = `DROP VIEW IF EXISTS ${name};\n${create}`;
+    if (!exists) return [step(`view ${schema}.${view.name}`, anew)];
+    // Replaced in place where its columns stay as they were (more may follow): the view keeps its grants, and
+    // an app's prepared `SELECT *` its result type. A column gone, renamed or of another type or collation
+    // (42P16) needs the view made anew.
     return [
       step(
         `view ${schema}.${view.name}`,
-        `DROP VIEW IF EXISTS ${this.qualify(schema, view.name)};\nCREATE VIEW ${this.qualify(schema, view.name)} AS SELECT ${columns} FROM ${this.table(view.source)}`,
+        `DO ${dollarQuoted(`BEGIN\n  ${create.replace('CREATE VIEW', 'CREATE OR REPLACE VIEW')};\nEXCEPTION WHEN invalid_table_definition THEN\n  ${anew.replace(';\n', ';\n  ')};\nEND`)}`,
       ),
     ];
   }
