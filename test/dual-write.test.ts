@@ -443,3 +443,41 @@ describe('an old app whose search_path lists a schema of its own on PostgreSQL',
     }
   });
 });
+
+describe("up and down under an app's search path on PostgreSQL", () => {
+  test('an expression naming a type of the base schema without its schema is refused before anything changes; named with it, the new app writes through', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw("CREATE TYPE order_status AS ENUM ('new', 'paid')");
+      await db.knex.raw("CREATE TABLE orders (id bigint PRIMARY KEY, status order_status NOT NULL DEFAULT 'new')");
+      await db.knex('orders').insert({ id: 1, status: 'new' });
+      const dir = migrationsDir({
+        '0001_status_text.ts': migrationSource([
+          "op.alterColumn('orders', 'status', { type: 'text', up: 'status::text', down: 'status::order_status' })",
+        ]),
+      });
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      const refused = await cli('expand');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toContain(`fails where an app's search path is a version schema (type "order_status" does not exist)`);
+      expect((await inspect(db)).columns('orders')).toEqual(['id', 'status']);
+
+      writeFileSync(
+        path.join(dir, '0001_status_text.ts'),
+        migrationSource([
+          `op.alterColumn('orders', 'status', { type: 'text', up: 'status::text', down: 'status::${db.base}.order_status' })`,
+        ]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      const newApp = db.versionKnex(`${db.base}_0001_status_text`);
+      await newApp('orders').insert({ id: 2, status: 'paid' });
+      expect(rowsOf(await db.knex.raw('SELECT id, status::text AS status FROM orders ORDER BY id'))).toEqual([
+        { id: '1', status: 'new' },
+        { id: '2', status: 'paid' },
+      ]);
+    } finally {
+      await db.drop();
+    }
+  });
+});

@@ -470,6 +470,16 @@ export interface Dialect {
 
   /** The replicas this server itself reports on (PostgreSQL pg_stat_replication); undefined where it cannot tell. */
   primaryLagSource(warn: (message: string) => void): LagSource | undefined;
+  /**
+   * Where the dual-write triggers compute `up` and `down` under the writing
+   * session's search path (PostgreSQL), why `expression`, over the columns
+   * `row` selects (no rows), fails with the system catalog alone on the path,
+   * as an app on a version schema has it: a type or function of the base
+   * schema named without its schema. Undefined where it works so, where it
+   * cannot be told (no TEMPORARY privilege), or where the triggers do not
+   * depend on the session (MySQL/MariaDB run them in their own database).
+   */
+  unreachableFromVersions?(row: string, expression: string): Promise<string | undefined>;
   /** Connects to a replica given by URL, to read its lag; a ZmigrateError when it cannot reach it or it is no replica. */
   connectReplica(url: string): Promise<LagSource>;
 

@@ -1060,7 +1060,8 @@ export class Runner {
               ` AS ${q(c.name)}`,
           )
           .join(', ');
-        const sql = `SELECT (${rule.expression}) AS v FROM (SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0) AS _zm_row`;
+        const row = `SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0`;
+        const sql = `SELECT (${rule.expression}) AS v FROM (${row}) AS _zm_row`;
         try {
           await this.dialect.knex.raw(literalMarks(sql));
         } catch (error) {
@@ -1074,6 +1075,14 @@ export class Runner {
               cause: error,
               hint: 'up refers to columns by their old names, down by their new names',
             },
+          );
+        }
+        const unreachable = await this.dialect.unreachableFromVersions?.(literalMarks(row), literalMarks(rule.expression));
+        if (unreachable) {
+          throw new ValidationError(
+            migration.name,
+            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) fails where an app's search path is a version schema (${unreachable}), and the dual-write triggers compute it in the writing app's session`,
+            { hint: `name the type or function with its schema (${this.dialect.baseSchema}.…)` },
           );
         }
       }

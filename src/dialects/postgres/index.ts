@@ -266,6 +266,24 @@ export class PostgresDialect implements Dialect {
     await Promise.all(sessions.map((k) => k?.destroy()));
   }
 
+  async unreachableFromVersions(row: string, expression: string): Promise<string | undefined> {
+    const trx = await this.knex.transaction();
+    try {
+      // The row's columns are typed under zmigrate's own path (a new column's type may be the base schema's), then
+      // the expression is read over them with the catalog alone. Rolled back: the table goes with it.
+      await trx.raw(`CREATE TEMPORARY TABLE _zm_path_check AS ${row}`);
+      await trx.raw("SET LOCAL search_path = 'pg_catalog'");
+      await trx.raw(`SELECT (${expression}) AS v FROM pg_temp._zm_path_check AS _zm_row`);
+      return undefined;
+    } catch (error) {
+      // 42704: a type, 42883: a function or operator. A table is no matter: an app on a version schema reads its view.
+      const code = (error as { code?: string }).code;
+      return code === '42704' || code === '42883' ? serverText(error) : undefined;
+    } finally {
+      await trx.rollback().catch(() => undefined);
+    }
+  }
+
   primaryLagSource(warn: (message: string) => void): LagSource | undefined {
     return new PrimaryReplicationLag(this.knex, warn);
   }
