@@ -481,3 +481,67 @@ describe("up and down under an app's search path on PostgreSQL", () => {
     }
   });
 });
+
+describe('alterColumn and what the new app leaves NULL or to the default, on PostgreSQL', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase('postgres');
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  const cli = (dir: string, ...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  test('a column made nullable: the new app writes NULL, inserting and updating, and keeps it; the old column gets down(NULL)', async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, middle_name text NOT NULL)');
+    await db.knex('people').insert({ id: 1, middle_name: 'Ann' });
+    const dir = migrationsDir({
+      '0001_optional.ts': migrationSource([
+        `op.alterColumn('people', 'middle_name', { nullable: true, up: 'middle_name', down: "coalesce(middle_name, '')" })`,
+      ]),
+    });
+    expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
+    const newApp = db.versionKnex(`${db.base}_0001_optional`);
+    await newApp('people').insert({ id: 2 });
+    await newApp('people').where({ id: 1 }).update({ middle_name: null });
+    await db.knex('people').insert({ id: 3, middle_name: 'Cy' });
+    const seen = async (knex: typeof newApp) =>
+      rowsOf<{ id: string; middle_name: string | null }>(await knex.raw('SELECT id, middle_name FROM people ORDER BY id'));
+    expect(await seen(newApp)).toEqual([
+      { id: '1', middle_name: null },
+      { id: '2', middle_name: null },
+      { id: '3', middle_name: 'Cy' },
+    ]);
+    expect(await seen(db.knex)).toEqual([
+      { id: '1', middle_name: '' },
+      { id: '2', middle_name: '' },
+      { id: '3', middle_name: 'Cy' },
+    ]);
+    expect(outcome(await cli(dir, 'contract'))).toEqual({ code: 0, errors: [] });
+    expect(await seen(db.knex)).toEqual([
+      { id: '1', middle_name: null },
+      { id: '2', middle_name: null },
+      { id: '3', middle_name: 'Cy' },
+    ]);
+  });
+
+  test("a new default: the new app's inserts that leave the column out get it, the old app's the old one", async () => {
+    await db.knex.raw("CREATE TABLE orders (id bigint PRIMARY KEY, status varchar(10) NOT NULL DEFAULT 'pending')");
+    const dir = migrationsDir({
+      '0001_status.ts': migrationSource([
+        `op.alterColumn('orders', 'status', { type: 'text', default: "'new'", up: 'status', down: 'status' })`,
+      ]),
+    });
+    expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
+    await db.versionKnex(`${db.base}_0001_status`)('orders').insert({ id: 1 });
+    await db.knex('orders').insert({ id: 2 });
+    expect(rowsOf(await db.knex.raw('SELECT id, status FROM orders ORDER BY id'))).toEqual([
+      { id: '1', status: 'new' },
+      { id: '2', status: 'pending' },
+    ]);
+    expect(outcome(await cli(dir, 'contract'))).toEqual({ code: 0, errors: [] });
+    await db.versionKnex(`${db.base}_0001_status`)('orders').insert({ id: 3 });
+    expect(rowsOf(await db.knex.raw('SELECT id, status FROM orders WHERE id = 3'))).toEqual([{ id: '3', status: 'new' }]);
+  });
+});

@@ -65,6 +65,16 @@ export interface DialectCapabilities {
   readonly notNullTimestampOnline: boolean;
   /** Index names belong to their table, compared without case (MySQL/MariaDB); elsewhere to the schema, as relations. */
   readonly indexNamesPerTable: boolean;
+  /**
+   * A view's column can have a default of its own, which only inserts
+   * through the view use (PostgreSQL): the new app's view of an altered
+   * column gets the default the column will have, so the triggers may take
+   * every insert of a new-app session as the new app's (its NULL included).
+   * On MySQL/MariaDB the new column has no default while both apps write (an
+   * old-app insert would look like the new app's), so an insert that leaves
+   * it NULL is taken for the old app's.
+   */
+  readonly viewColumnDefaults: boolean;
 }
 
 /**

@@ -256,6 +256,12 @@ export class SchemaModel {
 export interface ViewColumn {
   name: string;
   source: string;
+  /**
+   * The view's own default for the column, for inserts through it (where
+   * capabilities.viewColumnDefaults): the default the column will have once
+   * contracted, which the physical column behind it has not yet.
+   */
+  default?: string;
 }
 
 export interface ViewTable {

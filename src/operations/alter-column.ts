@@ -1,7 +1,7 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
 import type { ColumnModel, IndexModel, IndexPart, SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import { helperColumn, rowOf } from '../engine/dual-write';
+import { helperColumn, rowOf, type Condition } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
@@ -352,21 +352,35 @@ export class AlterColumn implements Operation {
 
   shapeView(view: VersionView, model: SchemaModel): void {
     const column = view.column(this.table, this.column);
+    const source = view.table(this.table)?.source;
     const helper = column && helperColumn(column.source);
-    // Once contracted, the helper has taken the column's name.
-    if (column && helper && model.column(view.table(this.table)!.source, helper)) column.source = helper;
+    // Once contracted, the helper has taken the column's name (and its default).
+    if (!column || !source || !helper || !model.column(source, helper)) return;
+    const old = model.column(source, column.source);
+    column.source = helper;
+    // The helper has no default while both apps write (an old-app insert must leave it NULL): the new app's view has it.
+    const fallback = old && this.final(old).default;
+    if (fallback !== undefined) column.default = fallback;
   }
 
   dualWrite(ctx: DualWriteContext): DualWrite {
     const previous = ctx.previous.table(this.table)!;
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
-    const type = this.final(ctx.model.column(previous.source, physical)!).type;
+    const final = this.final(ctx.model.column(previous.source, physical)!);
+    const type = final.type;
     const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
       what: `${this.table}.${this.column} (new) = up(old)`,
       mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, type),
     });
     const carried = this.carried(ctx).afterBackfill(ctx);
+    // A column that may be NULL in the end, where the new app's view has its default: every insert of a new-app
+    // session is the new app's, one that leaves the new column NULL too, and up never overwrites what the new
+    // app wrote (a NULL included). Where it may not, a NULL there is the new app leaving the column to the old
+    // one's default or identity, as before the view had defaults.
+    const byNewApp: Condition | undefined =
+      ctx.dialect.capabilities.viewColumnDefaults && final.nullable !== false ? { newApp: true } : undefined;
+    const notByNewApp = (condition: Condition): Condition => (byNewApp ? { all: [{ not: byNewApp }, condition] } : condition);
     return {
       table: previous.source,
       rules: [
@@ -375,7 +389,7 @@ export class AlterColumn implements Operation {
           target: physical,
           expression: this.spec.down,
           row: rowOf(ctx.next.table(this.table)),
-          onInsert: { notNull: helper },
+          onInsert: byNewApp ? { any: [{ notNull: helper }, byNewApp] } : { notNull: helper },
           onUpdate: { changed: [helper] },
         },
         // The old app wrote the old column: derive the new one.
@@ -383,9 +397,9 @@ export class AlterColumn implements Operation {
           target: helper,
           expression: this.spec.up,
           row: rowOf(previous),
-          onInsert: { isNull: helper },
+          onInsert: notByNewApp({ isNull: helper }),
           // …or the row is not backfilled yet: fill it now, as the backfill would.
-          onUpdate: { any: [{ isNull: helper }, { all: [{ unchanged: helper }, { changed: [physical] }] }] },
+          onUpdate: notByNewApp({ any: [{ isNull: helper }, { all: [{ unchanged: helper }, { changed: [physical] }] }] }),
         },
       ],
       ...fill,

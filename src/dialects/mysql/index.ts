@@ -79,6 +79,7 @@ export class MysqlDialect implements Dialect {
     notNullTimestampOnline: false,
     indexNamesPerTable: true,
     viewsHoldColumns: false,
+    viewColumnDefaults: false,
   };
   readonly knex: Knex;
   #caseInsensitiveTables = false;

@@ -88,6 +88,7 @@ export class PostgresDialect implements Dialect {
     notNullTimestampOnline: true,
     indexNamesPerTable: false,
     viewsHoldColumns: true,
+    viewColumnDefaults: true,
   };
   readonly rules = exactRules;
   #knex: Knex | undefined;
@@ -1186,17 +1187,23 @@ END`;
   replaceView(schema: string, view: ViewTable, exists = false): Step[] {
     const columns = view.columns.map((c) => `${this.quote(c.source)} AS ${this.quote(c.name)}`).join(', ');
     const name = this.qualify(schema, view.name);
-    const create = `CREATE VIEW ${name} AS SELECT ${columns} FROM ${this.table(view.source)}`;
+    const create = (verb: string) => [
+      `${verb} ${name} AS SELECT ${columns} FROM ${this.table(view.source)}`,
+      ...view.columns.flatMap((c) =>
+        c.default === undefined ? [] : [`ALTER VIEW ${name} ALTER COLUMN ${this.quote(c.name)} SET DEFAULT ${c.default}`],
+      ),
+    ];
     // Dropped and created in one transaction: readers see the old or the new view, never none.
-    const anew = `DROP VIEW IF EXISTS ${name};\n${create}`;
-    if (!exists) return [step(`view ${schema}.${view.name}`, anew)];
+    const anew = [`DROP VIEW IF EXISTS ${name}`, ...create('CREATE VIEW')];
+    if (!exists) return [step(`view ${schema}.${view.name}`, anew.join(';\n'))];
     // Replaced in place where its columns stay as they were (more may follow): the view keeps its grants, and
     // an app's prepared `SELECT *` its result type. A column gone, renamed or of another type or collation
     // (42P16) needs the view made anew.
+    const block = (statements: string[]) => statements.map((s) => `  ${s};\n`).join('');
     return [
       step(
         `view ${schema}.${view.name}`,
-        `DO ${dollarQuoted(`BEGIN\n  ${create.replace('CREATE VIEW', 'CREATE OR REPLACE VIEW')};\nEXCEPTION WHEN invalid_table_definition THEN\n  ${anew.replace(';\n', ';\n  ')};\nEND`)}`,
+        `DO ${dollarQuoted(`BEGIN\n${block(create('CREATE OR REPLACE VIEW'))}EXCEPTION WHEN invalid_table_definition THEN\n${block(anew)}END`)}`,
       ),
     ];
   }
