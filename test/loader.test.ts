@@ -39,12 +39,42 @@ describe('migration files', () => {
       '0001_raw.js',
       [
         "import { defineMigration, op } from 'zmigrate';",
-        "const up = await Promise.resolve('SELECT 1');",
-        "export default defineMigration({ operations: [op.sql({ up, down: 'SELECT 1' })] });",
+        "const expand = await Promise.resolve('SELECT 1');",
+        "export default defineMigration({ operations: [op.sql({ expand, rollback: 'SELECT 1' })] });",
       ].join('\n'),
     );
     const [loaded] = await loadMigrations(dir);
     expect(loaded.migration.operations).toHaveLength(1);
+  });
+
+  test.each([
+    ['defineMigration({ operations: [], down: async () => {} })', 'defineMigration: unknown option "down" (did you mean "rollback"?)'],
+    [
+      "defineMigration({ operations: [op.createIndex('t', ['a'], { unqiue: true })] })",
+      'op.createIndex("t"): unknown option "unqiue" (did you mean "unique"?)',
+    ],
+    [
+      "defineMigration({ operations: [op.addColumn('t', 'c', { type: 'text', notNullable: true })] })",
+      'op.addColumn("t", "c"): unknown option "notNullable"; it takes type, nullable, default, primaryKey, unique, up',
+    ],
+    [
+      "defineMigration({ operations: [op.createTable('t', { columns: { id: { type: 'int', primary: true } } })] })",
+      'op.createTable("t") column "id": unknown option "primary"',
+    ],
+    [
+      "defineMigration({ operations: [op.addForeignKey('t', ['a'], { references: { table: 'u', columns: ['id'] }, onUpdate: 'cascade' })] })",
+      'op.addForeignKey("t"): unknown option "onUpdate"; it takes references, name, onDelete',
+    ],
+    ["defineMigration({ operations: [op.sql({ up: 'SELECT 1' })] })", 'op.sql: unknown option "up" (did you mean "expand"?)'],
+  ])('an option the builder does not know is an error naming it, not dropped: %s', async (definition, message) => {
+    const dir = folderWith('0001_typo.ts', `import { defineMigration, op } from 'zmigrate';\nexport default ${definition};\n`);
+    const error = await loadMigrations(dir).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toContain(message);
+    expect(error?.message.split('\n')).toHaveLength(1);
+    expect(error).toMatchObject({ exitCode: 2 });
   });
 
   test('a syntax error names the file, the line and the column, once', async () => {

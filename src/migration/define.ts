@@ -28,6 +28,7 @@ import { DropIndex } from '../operations/drop-index';
 import { AddUnique } from '../operations/add-unique';
 import { AddForeignKey } from '../operations/add-foreign-key';
 import { AddCheck } from '../operations/add-check';
+import { refuseUnknownOptions } from './options';
 
 const MIGRATION = Symbol.for('zmigrate.migration');
 
@@ -51,22 +52,56 @@ export function isOperation(value: unknown): value is Operation {
   );
 }
 
+const COLUMN_KEYS = ['type', 'nullable', 'default', 'primaryKey', 'unique'] as const;
+
+/** The spec, after refusing options the builder does not know (see refuseUnknownOptions). */
+function known<T>(what: string, spec: T, keys: readonly string[], meant?: Record<string, string>): T {
+  refuseUnknownOptions(what, spec, keys, meant);
+  return spec;
+}
+
+function knownTable(name: string, spec: CreateTableSpec): CreateTableSpec {
+  known(`op.createTable(${JSON.stringify(name)})`, spec, ['columns', 'primaryKey']);
+  const columns: unknown = spec?.columns;
+  if (typeof columns === 'object' && columns !== null) {
+    for (const [column, columnSpec] of Object.entries(columns))
+      known(`op.createTable(${JSON.stringify(name)}) column ${JSON.stringify(column)}`, columnSpec, COLUMN_KEYS);
+  }
+  return spec;
+}
+
 /** The operation builders a migration file uses: `op.createTable(...)`, … */
 export const op = {
-  createTable: (name: string, spec: CreateTableSpec): Operation => new CreateTable(name, spec),
+  createTable: (name: string, spec: CreateTableSpec): Operation => new CreateTable(name, knownTable(name, spec)),
   dropTable: (name: string): Operation => new DropTable(name),
-  addColumn: (table: string, column: string, spec: AddColumnSpec): Operation => new AddColumn(table, column, spec),
-  dropColumn: (table: string, column: string, spec?: DropColumnSpec): Operation => new DropColumn(table, column, spec),
+  addColumn: (table: string, column: string, spec: AddColumnSpec): Operation =>
+    new AddColumn(table, column, known(`op.addColumn(${JSON.stringify(table)}, ${JSON.stringify(column)})`, spec, [...COLUMN_KEYS, 'up'])),
+  dropColumn: (table: string, column: string, spec?: DropColumnSpec): Operation =>
+    new DropColumn(table, column, known(`op.dropColumn(${JSON.stringify(table)}, ${JSON.stringify(column)})`, spec, ['down'])),
   renameColumn: (table: string, from: string, to: string): Operation => new RenameColumn(table, from, to),
-  alterColumn: (table: string, column: string, spec: AlterColumnSpec): Operation => new AlterColumn(table, column, spec),
-  setNotNull: (table: string, column: string, spec: SetNotNullSpec): Operation => new SetNotNull(table, column, spec),
-  createIndex: (table: string, columns: string[], spec?: CreateIndexSpec): Operation => new CreateIndex(table, columns, spec),
+  alterColumn: (table: string, column: string, spec: AlterColumnSpec): Operation =>
+    new AlterColumn(
+      table,
+      column,
+      known(`op.alterColumn(${JSON.stringify(table)}, ${JSON.stringify(column)})`, spec, ['type', 'nullable', 'default', 'up', 'down']),
+    ),
+  setNotNull: (table: string, column: string, spec: SetNotNullSpec): Operation =>
+    new SetNotNull(table, column, known(`op.setNotNull(${JSON.stringify(table)}, ${JSON.stringify(column)})`, spec, ['up'])),
+  createIndex: (table: string, columns: string[], spec?: CreateIndexSpec): Operation =>
+    new CreateIndex(table, columns, known(`op.createIndex(${JSON.stringify(table)})`, spec, ['unique', 'name', 'where'])),
   renameTable: (from: string, to: string): Operation => new RenameTable(from, to),
   dropIndex: (table: string, name: string): Operation => new DropIndex(table, name),
-  addUnique: (table: string, columns: string[], spec?: AddUniqueSpec): Operation => new AddUnique(table, columns, spec),
-  addForeignKey: (table: string, columns: string[], spec: AddForeignKeySpec): Operation => new AddForeignKey(table, columns, spec),
+  addUnique: (table: string, columns: string[], spec?: AddUniqueSpec): Operation =>
+    new AddUnique(table, columns, known(`op.addUnique(${JSON.stringify(table)})`, spec, ['name'])),
+  addForeignKey: (table: string, columns: string[], spec: AddForeignKeySpec): Operation =>
+    new AddForeignKey(table, columns, known(`op.addForeignKey(${JSON.stringify(table)})`, spec, ['references', 'name', 'onDelete'])),
   addCheck: (table: string, name: string, expression: string): Operation => new AddCheck(table, name, expression),
-  sql: (spec: RawSqlSpec): Operation => new RawSql(spec),
+  sql: (spec: RawSqlSpec): Operation =>
+    new RawSql(known('op.sql', spec, ['expand', 'contract', 'rollback'], { up: 'expand', down: 'rollback' })),
   /** A TypeScript backfill job: `defineMigration({ backfill: op.backfill('users', { batch }) })`. */
-  backfill: (table: string, spec: BackfillJobSpec): BackfillJob => ({ ...spec, kind: 'backfillJob', table }),
+  backfill: (table: string, spec: BackfillJobSpec): BackfillJob => ({
+    ...known(`op.backfill(${JSON.stringify(table)})`, spec, ['batch', 'where', 'columns', 'batchSize', 'includeNewRows']),
+    kind: 'backfillJob',
+    table,
+  }),
 };

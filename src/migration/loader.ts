@@ -5,6 +5,7 @@ import { createJiti } from 'jiti';
 import { ConfigError, MigrationFileError } from '../errors';
 import { isMigration, isOperation } from './define';
 import type { BackfillJob, Migration } from './types';
+import { unknownOption } from './options';
 
 export interface LoadedMigration {
   /** The file name without extension, e.g. `0002_rename_customer`. */
@@ -115,6 +116,8 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
   return loaded;
 }
 
+const MIGRATION_KEYS = ['description', 'operations', 'expand', 'contract', 'rollback', 'backfill'];
+
 function toMigration(file: string, exported: unknown): Migration {
   if (
     exported === undefined ||
@@ -129,6 +132,9 @@ function toMigration(file: string, exported: unknown): Migration {
     throw new MigrationFileError(file, 'the default export must be defineMigration({ ... })');
   }
   const migration = exported as Migration;
+  // knex's habits first: its `up` is expand, its `down` rollback.
+  const unknown = unknownOption(migration, MIGRATION_KEYS, { up: 'expand', down: 'rollback' });
+  if (unknown) throw new MigrationFileError(file, `defineMigration: ${unknown}`);
   const operations: unknown = migration.operations ?? [];
   if (!Array.isArray(operations)) {
     throw new MigrationFileError(file, 'operations must be an array of op.*(...) calls');
