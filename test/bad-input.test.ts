@@ -456,6 +456,15 @@ export default defineMigration({
       expect((await inspect(db)).columns('t')).toEqual(['id', 'label', 'note']);
     });
 
+    test('an applied file checked out with CRLF line ends elsewhere (git autocrlf) is the same file: contract goes on', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T, '0002_add_note.ts': ADD_NOTE });
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      writeFileSync(path.join(dir, '0002_add_note.ts'), ADD_NOTE.replace(/\n/g, '\r\n'));
+      expect(outcome(await cli(db, dir, 'contract'))).toEqual({ code: 0, errors: [] });
+      expect((await inspect(db)).columns('t')).toEqual(['id', 'label', 'note']);
+    });
+
     test('a new file that sorts before an applied one: exit 2, "sorts before"', async () => {
       const db = await fresh();
       const dir = migrationsDir({ '0002_create_t.ts': CREATE_T });

@@ -580,7 +580,13 @@ describe('ignore comments', () => {
 });
 
 function loaded(name: string, operations: Operation[]): LoadedMigration {
-  return { name, file: path.join('/nonexistent', `${name}.ts`), checksum: '', migration: defineMigration({ operations }) };
+  return {
+    name,
+    file: path.join('/nonexistent', `${name}.ts`),
+    checksum: '',
+    bytesChecksum: '',
+    migration: defineMigration({ operations }),
+  };
 }
 
 describe('lint(): migrations and operations', () => {

@@ -1,7 +1,7 @@
 import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
-import type { LoadedMigration } from '../migration/loader';
+import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
 import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
@@ -263,7 +263,7 @@ export class Runner {
         phase: record?.phase ?? 'pending',
         versionSchema: record?.versionSchema ?? null,
         description: record?.description ?? file?.migration.description ?? null,
-        modified: Boolean(file && applied && record.checksum !== file.checksum),
+        modified: Boolean(file && applied && !sameFile(file, record.checksum)),
         missingFile: !file,
         expandedAt: record?.expandedAt?.toISOString() ?? null,
         completedAt: record?.completedAt?.toISOString() ?? null,
@@ -1182,7 +1182,7 @@ export class Runner {
             hint: 'restore the file (zmigrate needs it to contract or roll back)',
           });
         }
-      } else if (file.checksum !== record.checksum) {
+      } else if (!sameFile(file, record.checksum)) {
         throw new StateError(`${file.file} was changed after it was applied (${record.phase}); applied migrations must not be edited`, {
           hint: 'restore the file, and put the new change in a new migration',
         });

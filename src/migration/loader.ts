@@ -11,9 +11,20 @@ export interface LoadedMigration {
   /** The file name without extension, e.g. `0002_rename_customer`. */
   readonly name: string;
   readonly file: string;
-  /** sha256 of the file's bytes: an applied file that changes afterwards is refused. */
+  /**
+   * sha256 of the file's text with its line ends as `\n`: an applied file
+   * that changes afterwards is refused, one checked out with CRLF elsewhere
+   * (git's autocrlf) is not.
+   */
   readonly checksum: string;
+  /** sha256 of the file's bytes as they are, which zmigrate recorded before it read line ends as one. */
+  readonly bytesChecksum: string;
   readonly migration: Migration;
+}
+
+/** Whether a checksum zmigrate recorded is of this file as it is now. */
+export function sameFile(file: LoadedMigration, recorded: string | null | undefined): boolean {
+  return recorded === file.checksum || recorded === file.bytesChecksum;
 }
 
 const EXTENSIONS = ['.ts', '.js', '.mts', '.cts', '.mjs', '.cjs'];
@@ -101,7 +112,8 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
   const loaded: LoadedMigration[] = [];
   for (const { name, file } of files) {
     const source = await fs.readFile(file);
-    const checksum = createHash('sha256').update(source).digest('hex');
+    const checksum = sha256(Buffer.from(source.toString('latin1').replace(/\r\n/g, '\n'), 'latin1'));
+    const bytesChecksum = sha256(source);
     let exported: unknown;
     try {
       const mod = (await jiti.import(path.resolve(file))) as { default?: unknown } | undefined;
@@ -111,7 +123,7 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
     } catch (error) {
       throw new MigrationFileError(file, `cannot load: ${firstLine(error)}`, { cause: error });
     }
-    loaded.push({ name, file, checksum, migration: toMigration(file, exported) });
+    loaded.push({ name, file, checksum, bytesChecksum, migration: toMigration(file, exported) });
   }
   return loaded;
 }
@@ -184,4 +196,8 @@ function firstLine(error: unknown): string {
       .find((l) => l.trim() !== '')
       ?.trim() ?? 'unknown error'
   );
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
