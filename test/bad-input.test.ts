@@ -741,3 +741,34 @@ export default defineMigration({
     expect(outcome(await cli(db, dir, 'contract'))).toEqual({ code: 0, errors: [] });
   });
 });
+
+describe('PostgreSQL: SQL of its own on columns a live migration replaces', () => {
+  test('a check or partial index on a table whose column a live alterColumn replaces: exit 2, pending; after that contract it expands', async () => {
+    const db = await createTestDatabase('postgres');
+    const cli = (dir: string, ...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    try {
+      await db.knex.raw('CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)');
+      const dir = migrationsDir({
+        '0001_widen.ts': migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })"]),
+      });
+      expect((await cli(dir, 'expand')).code).toBe(0);
+      for (const operation of [
+        "op.addCheck('orders', 'amount_positive', 'amount > 0')",
+        "op.createIndex('orders', ['id'], { where: 'amount > 100' })",
+      ]) {
+        writeFileSync(path.join(dir, '0002_rule.ts'), migrationSource([operation]));
+        expectCleanError(
+          await cli(dir, 'expand'),
+          2,
+          /^error: 0002_rule: a check or partial index names columns of table "orders", whose columns 0001_widen \(expanded, not contracted\) replaces or drops/,
+        );
+        expect(parseStatus(await cli(dir, 'status', '--json')).get('0002_rule')?.phase).toBe('pending');
+      }
+      expect((await cli(dir, 'contract')).code).toBe(0);
+      expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
+      expect((await inspect(db)).indexes('orders')).toContain('orders_id_idx');
+    } finally {
+      await db.drop();
+    }
+  });
+});

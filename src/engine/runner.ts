@@ -1014,8 +1014,8 @@ export class Runner {
     const operations = migration.migration.operations;
     const ctx = { dialect: this.dialect, probedDefaults: this.#probedDefaults };
     const reshaped = operations.flatMap((op) => op.reshapes?.(ctx) ?? []);
-    if (reshaped.length === 0) return;
-    if (operations.some((op) => op.opaque)) {
+    const named = operations.flatMap((op) => op.namesColumnsOf?.() ?? []);
+    if (reshaped.length > 0 && operations.some((op) => op.opaque)) {
       throw new ValidationError(
         migration.name,
         'op.sql cannot share a migration with operations that reshape a table in place (renameTable, renameColumn, alterColumn, dropColumn, setNotNull, addColumn with up or with a default computed per row)',
@@ -1035,6 +1035,18 @@ export class Runner {
           {
             hint: `run zmigrate contract for ${other.name} first`,
           },
+        );
+      }
+      // alterColumn and dropColumn drop a column at contract (a rename keeps it, and what names it follows).
+      const replacing = other.migration.operations.flatMap((op) =>
+        (op.kind === 'alterColumn' || op.kind === 'dropColumn') && op.reshapes ? op.reshapes(ctx) : [],
+      );
+      const reads = named.find((t) => replacing.some((b) => this.dialect.rules.sameTable(b, t)));
+      if (reads !== undefined) {
+        throw new ValidationError(
+          migration.name,
+          `a check or partial index names columns of table ${JSON.stringify(reads)}, whose columns ${other.name} (expanded, not contracted) replaces or drops: its contract would drop the columns they were made on, and them with it`,
+          { hint: `run zmigrate contract for ${other.name} first` },
         );
       }
     }

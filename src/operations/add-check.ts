@@ -33,6 +33,10 @@ export class AddCheck implements Operation {
     return `add check ${this.name} on ${this.table}`;
   }
 
+  namesColumnsOf(): string[] {
+    return [this.table];
+  }
+
   validate(ctx: PlanContext): void {
     sourceTable(ctx, this.table);
     checkIdentifier(ctx.dialect, ctx.migration, 'check constraint name', this.name);

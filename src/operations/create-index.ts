@@ -14,6 +14,10 @@ export class CreateIndex implements Operation {
     readonly spec: CreateIndexSpec = {},
   ) {}
 
+  namesColumnsOf(): string[] {
+    return this.spec.where === undefined ? [] : [this.table];
+  }
+
   describe(): string {
     return `create ${this.spec.unique ? 'unique ' : ''}index ${this.spec.name ?? ''} on ${this.table} (${this.columns.join(', ')})`.replace(
       '  ',

@@ -106,6 +106,13 @@ export interface Operation {
   dualWrite?(ctx: DualWriteContext): DualWrite | undefined;
   /** Tables this operation reshapes; no other live migration may reshape them at the same time. */
   reshapes?(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[];
+  /**
+   * Tables whose columns this operation names in SQL of its own, as they are
+   * physically (a check's expression, an index's WHERE): a live migration
+   * that reshapes one of them would drop, at its contract, the very column
+   * that SQL was made on.
+   */
+  namesColumnsOf?(): string[];
   /** Column types and defaults (or types alone) to ask the server about before planning (Dialect.probeDefault). */
   defaultsToProbe?(): Array<{ type: string; default?: string }>;
 }
