@@ -482,6 +482,39 @@ describe("up and down under an app's search path on PostgreSQL", () => {
   });
 });
 
+describe('up and down of the wrong type on PostgreSQL', () => {
+  test("an up that does not fit the new column's type is refused before anything changes (the backfill would fail after the triggers were in)", async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw('CREATE TABLE items (id bigint PRIMARY KEY, code text NOT NULL)');
+      await db.knex('items').insert({ id: 1, code: '17' });
+      const dir = migrationsDir({
+        '0001_code_number.ts': migrationSource(["op.alterColumn('items', 'code', { type: 'integer', up: 'code', down: 'code::text' })"]),
+      });
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      const refused = await cli('expand');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toContain(
+        'expression "code" (for items._zm_code) cannot fill it: column "_zm_code" is of type integer but expression is of type text',
+      );
+      expect((await inspect(db)).columns('items')).toEqual(['id', 'code']);
+      expect((await inspect(db)).triggers).toEqual([]);
+
+      writeFileSync(
+        path.join(dir, '0001_code_number.ts'),
+        migrationSource(["op.alterColumn('items', 'code', { type: 'integer', up: 'code::integer', down: 'code::text' })"]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      expect(rowsOf(await db.versionKnex(`${db.base}_0001_code_number`).raw('SELECT id, code FROM items'))).toEqual([
+        { id: '1', code: 17 },
+      ]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('alterColumn and what the new app leaves NULL or to the default, on PostgreSQL', () => {
   let db: TestDatabase;
   beforeEach(async () => {

@@ -490,6 +490,14 @@ export interface Dialect {
    * depend on the session (MySQL/MariaDB run them in their own database).
    */
   unreachableFromVersions?(row: string, expression: string): Promise<string | undefined>;
+  /**
+   * Where a value must have an assignment cast to its column's type
+   * (PostgreSQL), why `expression`, over the columns `row` selects (no rows),
+   * cannot fill `column` of `type`, as the backfill's UPDATE would find
+   * (`column … is of type integer but expression is of type text`).
+   * Undefined where it can, or where it cannot be told (no TEMPORARY privilege).
+   */
+  notAssignable?(row: string, expression: string, column: string, type: string): Promise<string | undefined>;
   /** Connects to a replica given by URL, to read its lag; a ZmigrateError when it cannot reach it or it is no replica. */
   connectReplica(url: string): Promise<LagSource>;
 

@@ -1089,6 +1089,22 @@ export class Runner {
             },
           );
         }
+        const type = planned.column(d.table, rule.target)?.type;
+        const mismatch =
+          type &&
+          (await this.dialect.notAssignable?.(
+            literalMarks(row),
+            literalMarks(rule.expression),
+            literalMarks(rule.target),
+            literalMarks(type),
+          ));
+        if (mismatch) {
+          throw new ValidationError(
+            migration.name,
+            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) cannot fill it: ${mismatch}`,
+            { hint: "cast it to the column's type in the expression" },
+          );
+        }
         const unreachable = await this.dialect.unreachableFromVersions?.(literalMarks(row), literalMarks(rule.expression));
         if (unreachable) {
           throw new ValidationError(

@@ -267,6 +267,22 @@ export class PostgresDialect implements Dialect {
     await Promise.all(sessions.map((k) => k?.destroy()));
   }
 
+  async notAssignable(row: string, expression: string, column: string, type: string): Promise<string | undefined> {
+    const trx = await this.knex.transaction();
+    try {
+      // Empty tables, rolled back with them: the INSERT is planned, its types checked, and no row moves.
+      await trx.raw(`CREATE TEMPORARY TABLE _zm_assign_row AS ${row}`);
+      await trx.raw(`CREATE TEMPORARY TABLE _zm_assign_target (${this.quote(column)} ${type})`);
+      await trx.raw(`INSERT INTO pg_temp._zm_assign_target SELECT (${expression}) FROM pg_temp._zm_assign_row AS _zm_row`);
+      return undefined;
+    } catch (error) {
+      // 42804: datatype mismatch, the one error the assignment itself raises; anything else is another check's.
+      return (error as { code?: string }).code === '42804' ? serverText(error) : undefined;
+    } finally {
+      await trx.rollback().catch(() => undefined);
+    }
+  }
+
   async unreachableFromVersions(row: string, expression: string): Promise<string | undefined> {
     const trx = await this.knex.transaction();
     try {
