@@ -238,6 +238,65 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     }
   });
 
+  test('a login whose password is also its user, database and schema name: results print as they are, a wrong password never', async () => {
+    const fresh = await createTestDatabase(engine);
+    // The test database's own name serves as user, password and (on PostgreSQL) base schema: shop:shop@db/shop.
+    const name = new URL(fresh.url).pathname.slice(1);
+    const admin = fresh.knex;
+    try {
+      if (engine === 'postgres') {
+        await admin.raw(`CREATE ROLE "${name}" LOGIN PASSWORD '${name}'`);
+        await admin.raw(`ALTER DATABASE "${name}" OWNER TO "${name}"`);
+        await admin.raw(`CREATE SCHEMA "${name}" AUTHORIZATION "${name}"`);
+      } else {
+        await admin.raw(`CREATE USER '${name}'@'%' IDENTIFIED BY '${name}'`);
+        await admin.raw(`GRANT ALL PRIVILEGES ON \`${name}\`.* TO '${name}'@'%'`);
+        await admin.raw(`GRANT ALL PRIVILEGES ON \`${name.replace(/_/g, '\\_')}\\_%\`.* TO '${name}'@'%'`);
+      }
+      const url = new URL(fresh.url);
+      url.username = name;
+      url.password = name;
+      if (engine === 'postgres') url.searchParams.set('schema', name);
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const cli = (...args: string[]) => spawnCli([...args, '--dir', dir, '--url', url.toString()]);
+      const expand = await cli('expand');
+      expect({ code: expand.code, stdout: expand.stdout }).toEqual({
+        code: 0,
+        stdout: `expanded 0001_items; new app version schema: ${name}_0001_items\n`,
+      });
+      expect(expand.stderr).toContain(`create version schema ${name}_0001_items`);
+      const schema = await cli('schema');
+      expect({ code: schema.code, stdout: schema.stdout }).toEqual({ code: 0, stdout: `${name}_0001_items\n` });
+      const status = await cli('status', '--json');
+      expect(JSON.parse(status.stdout).migrations).toEqual([
+        expect.objectContaining({ name: '0001_items', phase: 'expanded', versionSchema: `${name}_0001_items`, backfilledRows: null }),
+      ]);
+      // lint reads only the URL's scheme: "postgres" stays "postgres" with the password postgres.
+      const lint = await spawnCli(['lint', '--json', '--dir', dir, '--url', `${engine}://${engine}:${engine}@127.0.0.1:1/x`]);
+      expect({ code: lint.code, engine: JSON.parse(lint.stdout).engine }).toEqual({ code: 0, engine });
+
+      // A password the server refuses (MySQL) or a database it does not have (PostgreSQL trusts local logins):
+      // the error names the URL without the password.
+      const wrong = new URL(url);
+      wrong.password = `Wrong-${name}-Secret`;
+      if (engine === 'postgres') wrong.pathname = `/${name}_missing`;
+      const refused = await spawnCli(['status', '--dir', dir, '--url', wrong.toString()]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        engine === 'postgres'
+          ? new RegExp(
+              `^error: the database in postgres://${name}:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/${name}_missing\\?schema=${name} does not exist`,
+            )
+          : new RegExp(`^error: authentication failed for mysql://${name}:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/${name}: Access denied`),
+      );
+      expect(refused.stdout + refused.stderr).not.toMatch(/Wrong|Secret/);
+    } finally {
+      await fresh.drop();
+      // The role owned the dropped database; the suite's database, as the admin, drops it.
+      await db.knex.raw(engine === 'postgres' ? `DROP ROLE IF EXISTS "${name}"` : `DROP USER IF EXISTS '${name}'@'%'`);
+    }
+  });
+
   test('a knexfile gives the connection (--knexfile, --env)', async () => {
     const dir = migrationsDir({ '0001_items.ts': CREATE });
     const root = path.dirname(dir);

@@ -6,7 +6,8 @@ import { digits } from '../output';
 export const STATUS_CODES = { complete: 0, pending: 3, awaitingContract: 4, failed: 5 } as const;
 
 export const status: Command = async (ctx) => {
-  const migrations = await (await ctx.migrator()).status();
+  // A recorded error is a driver's text, the one part of a result that might echo a password.
+  const migrations = (await (await ctx.migrator()).status()).map((m) => ({ ...m, error: m.error && ctx.output.scrub(m.error) }));
   const code = ctx.args.check ? checkCode(migrations) : 0;
   if (ctx.args.json) {
     ctx.output.out(JSON.stringify({ migrations }));
