@@ -238,6 +238,37 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     }
   });
 
+  test('status --check: a rolled-back migration whose file is then removed does not hold the gate; a live one does', async () => {
+    const fresh = await createTestDatabase(engine);
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const cli = (...args: string[]) => spawnCli([...args, '--dir', dir, '--url', fresh.url]);
+      const check = async () => (await cli('status', '--check')).code;
+      for (const command of ['expand', 'contract']) expect((await cli(command)).code).toBe(0);
+      const second = path.join(dir, '0002_note.ts');
+      writeFileSync(second, migrationSource(["op.addColumn('items', 'note', { type: 'text', nullable: true })"]));
+      expect((await cli('expand')).code).toBe(0);
+      expect((await cli('rollback')).code).toBe(0);
+      rmSync(second);
+      expect(await check()).toBe(0);
+      const status = JSON.parse((await cli('status', '--json')).stdout) as {
+        migrations: Array<{ name: string; phase: string; missingFile: boolean }>;
+      };
+      expect(status.migrations.map(({ name, phase, missingFile }) => ({ name, phase, missingFile }))).toEqual([
+        { name: '0001_items', phase: 'complete', missingFile: false },
+        { name: '0002_note', phase: 'rolled back', missingFile: true },
+      ]);
+      // The same file back and expanded, then gone: a live migration without its file is a problem.
+      writeFileSync(second, migrationSource(["op.addColumn('items', 'note', { type: 'text', nullable: true })"]));
+      expect((await cli('expand')).code).toBe(0);
+      expect(await check()).toBe(4);
+      rmSync(second);
+      expect(await check()).toBe(5);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   test('a login whose password is also its user, database and schema name: results print as they are, a wrong password never', async () => {
     const fresh = await createTestDatabase(engine);
     // The test database's own name serves as user, password and (on PostgreSQL) base schema: shop:shop@db/shop.

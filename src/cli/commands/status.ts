@@ -44,7 +44,10 @@ export const status: Command = async (ctx) => {
   return code;
 };
 
-function checkCode(migrations: MigrationStatus[]): number {
+function checkCode(all: MigrationStatus[]): number {
+  // A record left of a rolled-back (or never applied) migration whose file is gone is history: nothing is
+  // to be expanded, and zmigrate itself no longer looks at it. Only a live migration needs its file.
+  const migrations = all.filter((m) => !(m.missingFile && (m.phase === 'pending' || m.phase === 'rolled back')));
   if (
     migrations.some(
       (m) =>
