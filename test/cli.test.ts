@@ -3,7 +3,20 @@
  * exit codes, on real servers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
@@ -53,6 +66,61 @@ test('the compile cache: made on the first run, used by the next, a broken one r
   utimesSync(main, later, later);
   expect(await help({ NODE_COMPILE_CACHE: cache })).toBe(plain);
   expect(readFileSync(file).equals(rebuilt)).toBe(false);
+});
+
+test('the caches are kept in a folder of this user alone; a folder or file another user could have planted is not used', async () => {
+  const temp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `zmigrate-${name}-`));
+  const help = async (env: Record<string, string | undefined>) => {
+    const run = await spawnCli(['--help'], { env: { NODE_COMPILE_CACHE: undefined, ...env } });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  };
+  // By default: $XDG_CACHE_HOME/zmigrate, made private; migration files transpiled by lint are cached there too.
+  const xdg = temp('xdg');
+  const dir = migrationsDir({ '0001_items.ts': CREATE });
+  await help({ XDG_CACHE_HOME: xdg });
+  const lint = await spawnCli(['lint', '--dir', dir], { env: { XDG_CACHE_HOME: xdg, NODE_COMPILE_CACHE: undefined } });
+  expect(lint.code).toBe(0);
+  expect((statSync(path.join(xdg, 'zmigrate')).mode & 0o777).toString(8)).toBe('700');
+  const [cacheName] = readdirSync(path.join(xdg, 'zmigrate', 'compile-cache'));
+  expect(cacheName).toMatch(/\.bin$/);
+  expect(readdirSync(path.join(xdg, 'zmigrate', 'jiti')).some((f) => f.includes('0001_items'))).toBe(true);
+
+  // A zmigrate folder writable by all there (as another user could make it in a shared folder): passed over for ~/.cache.
+  const planted = temp('planted');
+  mkdirSync(path.join(planted, 'zmigrate', 'compile-cache'), { recursive: true });
+  chmodSync(path.join(planted, 'zmigrate'), 0o777);
+  const home = temp('home');
+  await help({ XDG_CACHE_HOME: planted, HOME: home });
+  expect(readdirSync(path.join(planted, 'zmigrate', 'compile-cache'))).toEqual([]);
+  expect(readdirSync(path.join(home, '.cache', 'zmigrate', 'compile-cache'))).toEqual([cacheName]);
+
+  // NODE_COMPILE_CACHE that is writable by all, another user's, or a symlink: no cache at all, and nothing in it is read.
+  const garbage = Buffer.from('not a cache');
+  const writable = temp('writable');
+  chmodSync(writable, 0o777);
+  // Another user's folder can only be made by root (which the test servers' containers run as).
+  const othersOwn = temp('others');
+  if (process.getuid?.() === 0) chownSync(othersOwn, 65534, 65534);
+  else chmodSync(othersOwn, 0o770);
+  const target = temp('target');
+  const link = path.join(temp('link'), 'cache');
+  symlinkSync(target, link);
+  for (const folder of [writable, othersOwn, target]) writeFileSync(path.join(folder, cacheName), garbage);
+  for (const folder of [writable, othersOwn, link]) await help({ NODE_COMPILE_CACHE: folder });
+  for (const folder of [writable, othersOwn, target]) {
+    expect(readdirSync(folder)).toEqual([cacheName]);
+    expect(readFileSync(path.join(folder, cacheName)).equals(garbage)).toBe(true);
+  }
+
+  // The cache file a symlink in the user's own folder: not followed, its target left alone; a file of its own replaces it.
+  const own = temp('own');
+  const victim = path.join(temp('victim'), 'victim.txt');
+  writeFileSync(victim, 'victim');
+  symlinkSync(victim, path.join(own, cacheName));
+  await help({ NODE_COMPILE_CACHE: own });
+  expect(readFileSync(victim, 'utf8')).toBe('victim');
+  expect(lstatSync(path.join(own, cacheName)).isFile()).toBe(true);
+  expect(statSync(path.join(own, cacheName)).size).toBeGreaterThan(100_000);
 });
 
 describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
