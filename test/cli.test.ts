@@ -17,6 +17,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
@@ -427,6 +428,64 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const unsupported = await spawnCli(['status', '--knexfile', 'knexfile.js', '--env', 'development'], { cwd: root });
     expect(unsupported.code).toBe(2);
     expect(unsupported.stderr).toContain('client "sqlite3" is not one zmigrate supports');
+  });
+
+  test('an IPv6 host, in brackets in a URL or bare in a knexfile, is connected to', async () => {
+    // The test servers listen on 127.0.0.1 only: a proxy on ::1 stands in front.
+    const target = new URL(db.url);
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(target.port), target.hostname);
+      client.pipe(server).pipe(client);
+      const end = () => (client.destroy(), server.destroy());
+      client.on('error', end).on('close', end);
+      server.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(0, '::1', resolve));
+    const port = (proxy.address() as net.AddressInfo).port;
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const url = new URL(db.url);
+      url.hostname = '[::1]';
+      url.port = String(port);
+      const status = await spawnCli(['status', '--json', '--dir', dir, '--url', url.toString()]);
+      expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
+
+      const root = path.dirname(dir);
+      const connection = { host: '::1', port, user: decodeURIComponent(target.username), database: target.pathname.slice(1) };
+      const client = engine === 'postgres' ? 'pg' : 'mysql2';
+      writeFileSync(
+        path.join(root, 'knexfile.js'),
+        `module.exports = { client: '${client}', connection: ${JSON.stringify(connection)} };\n`,
+      );
+      const fromKnexfile = await spawnCli(['status', '--json', '--dir', dir, '--knexfile', 'knexfile.js'], { cwd: root });
+      expect({ code: fromKnexfile.code, stderr: fromKnexfile.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(fromKnexfile.stdout).migrations[0].name).toBe('0001_items');
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  test('knexfile settings a URL cannot carry (TLS, a socket, a search path) are refused, not dropped: exit 2, one line', async () => {
+    const root = path.dirname(migrationsDir({ '0001_items.ts': CREATE }));
+    const client = engine === 'postgres' ? 'pg' : 'mysql2';
+    const cases: Array<[string, string]> = [
+      [`{ client: '${client}', connection: { host: '127.0.0.1', database: 'app', ssl: { rejectUnauthorized: true } } }`, 'connection.ssl'],
+      [`{ client: '${client}', connection: { connectionString: 'postgres://127.0.0.1/app', ssl: true } }`, 'connection.ssl'],
+      [`{ client: '${client}', connection: { socketPath: '/run/mysqld/mysqld.sock', database: 'app' } }`, 'connection.socketPath'],
+      [`{ client: '${client}', connection: { host: '/var/run/postgresql', database: 'app' } }`, 'connection.host \\(a socket folder\\)'],
+      [`{ client: '${client}', connection: { host: '127.0.0.1', database: 'app' }, searchPath: ['shop'] }`, 'searchPath'],
+    ];
+    for (const [config, field] of cases) {
+      writeFileSync(path.join(root, 'knexfile.js'), `module.exports = ${config};\n`);
+      const result = await spawnCli(['status', '--dir', 'migrations', '--knexfile', 'knexfile.js'], { cwd: root });
+      expect({ code: result.code, stdout: result.stdout, lines: result.stderr.trim().split('\n').length }).toEqual({
+        code: 2,
+        stdout: '',
+        lines: 1,
+      });
+      expect(result.stderr).toMatch(new RegExp(`^error: knexfile knexfile\\.js: zmigrate cannot take ${field} from a knexfile`));
+    }
   });
 
   test('new --op scaffolds from a template per operation', async () => {

@@ -178,7 +178,8 @@ function decoded(part: string, what: string, raw: string): string {
 /** The mysql2 connection settings a mysql:// or mariadb:// URL gives: host, port (3306), user (root), password. */
 export function mysqlConnection(url: URL): { host: string; port: number; user: string; password: string } {
   return {
-    host: url.hostname,
+    // An IPv6 address without the URL's brackets, which mysql2 would look up as a host name.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port ? Number(url.port) : 3306,
     user: decoded(url.username || 'root', 'user name', url.href),
     password: decoded(url.password, 'password', url.href),
