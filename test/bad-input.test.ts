@@ -51,6 +51,53 @@ async function stateRows(db: TestDatabase): Promise<Array<{ name: string; phase:
   }
 }
 
+/**
+ * Credentials the URL parser does not read as such: a raw `#`, `/`, `?` or
+ * space in the password, a raw `@` in the user name. Everything before the
+ * last `@` is hidden, whatever it holds.
+ */
+const CREDENTIAL_FORMS: Array<[string, (scheme: string) => string, (kind: string, scheme: string) => RegExp, string[]]> = [
+  [
+    'a raw # in the password (the parser refuses the URL)',
+    (scheme) => `${scheme}://admin:Xy#9kQ@db.internal:5432/shop`,
+    (kind, scheme) => new RegExp(`^error: malformed ${kind} URL "${scheme}://admin:\\*\\*\\*@db\\.internal:5432/shop"`),
+    ['Xy#9kQ', '9kQ'],
+  ],
+  [
+    'a raw / in the password (the parser reads it as host admin, port 123)',
+    (scheme) => `${scheme}://admin:123/zqx@127.0.0.1:1/shop`,
+    (kind, scheme) =>
+      new RegExp(
+        `^error: ${kind} URL ${scheme}://admin:\\*\\*\\*@127\\.0\\.0\\.1:1/shop has an @ after its host, so its user and password would be misread`,
+      ),
+    ['123/zqx', 'zqx'],
+  ],
+  [
+    'a raw @ in the user name',
+    (scheme) => `${scheme}://sa@proj.iam:T0kenSecret@127.0.0.1:1/app`,
+    (kind, scheme) =>
+      kind === 'database'
+        ? new RegExp(`^error: cannot reach the database server at ${scheme}://sa@proj\\.iam:\\*\\*\\*@127\\.0\\.0\\.1:1/app`)
+        : new RegExp(`^error: replica ${scheme}://sa@proj\\.iam:\\*\\*\\*@127\\.0\\.0\\.1:1/app cannot be reached`),
+    ['T0kenSecret', 'T0ken', 'Secret'],
+  ],
+  [
+    'a space in the password',
+    (scheme) => `${scheme}://admin:pass wqrd@127.0.0.1:1/app`,
+    (kind, scheme) =>
+      kind === 'database'
+        ? new RegExp(`^error: cannot reach the database server at ${scheme}://admin:\\*\\*\\*@127\\.0\\.0\\.1:1/app`)
+        : new RegExp(`^error: replica ${scheme}://admin:\\*\\*\\*@127\\.0\\.0\\.1:1/app cannot be reached`),
+    ['wqrd', 'pass%20'],
+  ],
+  [
+    'a malformed URL without an @ (the host forgotten)',
+    (scheme) => `${scheme}://admin:Xy#9kQ`,
+    (kind, scheme) => new RegExp(`^error: malformed ${kind} URL "${scheme}://admin:\\*\\*\\*"`),
+    ['Xy#9kQ', '9kQ'],
+  ],
+];
+
 describe('bad usage that needs no database', () => {
   const url = 'postgres://postgres@127.0.0.1:1/none';
   const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
@@ -109,6 +156,12 @@ describe('bad usage that needs no database', () => {
     );
   });
 
+  describe.each(['postgres', 'mysql'])('as the database URL (%s)', (scheme) => {
+    test.each(CREDENTIAL_FORMS)('%s: one line, the secret never shown', async (_case, form, pattern, secrets) => {
+      expectCleanError(await runCli(['status', '--dir', dir, '--url', form(scheme)]), 2, pattern('database', scheme), secrets);
+    });
+  });
+
   test.each([
     [
       'password',
@@ -157,6 +210,15 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
   });
   const cli = (db: TestDatabase, dir: string, ...args: string[]) =>
     runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+
+  describe('--replica-url with credentials the URL parser does not read as such', () => {
+    const scheme = engine === 'postgres' ? 'postgres' : 'mysql';
+    test.each(CREDENTIAL_FORMS)('%s: one line, the secret never shown, nothing changed', async (_case, form, pattern, secrets) => {
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+      expectCleanError(await cli(shared, dir, 'expand', '--replica-url', form(scheme)), 2, pattern('replica', scheme), secrets);
+      expect(await stateRows(shared)).toEqual([]);
+    });
+  });
 
   describe('migration files', () => {
     test('a syntax error: exit 2, the message names the file', async () => {

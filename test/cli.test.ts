@@ -3,7 +3,21 @@
  * exit codes, on real servers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
@@ -53,6 +67,61 @@ test('the compile cache: made on the first run, used by the next, a broken one r
   utimesSync(main, later, later);
   expect(await help({ NODE_COMPILE_CACHE: cache })).toBe(plain);
   expect(readFileSync(file).equals(rebuilt)).toBe(false);
+});
+
+test('the caches are kept in a folder of this user alone; a folder or file another user could have planted is not used', async () => {
+  const temp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `zmigrate-${name}-`));
+  const help = async (env: Record<string, string | undefined>) => {
+    const run = await spawnCli(['--help'], { env: { NODE_COMPILE_CACHE: undefined, ...env } });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  };
+  // By default: $XDG_CACHE_HOME/zmigrate, made private; migration files transpiled by lint are cached there too.
+  const xdg = temp('xdg');
+  const dir = migrationsDir({ '0001_items.ts': CREATE });
+  await help({ XDG_CACHE_HOME: xdg });
+  const lint = await spawnCli(['lint', '--dir', dir], { env: { XDG_CACHE_HOME: xdg, NODE_COMPILE_CACHE: undefined } });
+  expect(lint.code).toBe(0);
+  expect((statSync(path.join(xdg, 'zmigrate')).mode & 0o777).toString(8)).toBe('700');
+  const [cacheName] = readdirSync(path.join(xdg, 'zmigrate', 'compile-cache'));
+  expect(cacheName).toMatch(/\.bin$/);
+  expect(readdirSync(path.join(xdg, 'zmigrate', 'jiti')).some((f) => f.includes('0001_items'))).toBe(true);
+
+  // A zmigrate folder writable by all there (as another user could make it in a shared folder): passed over for ~/.cache.
+  const planted = temp('planted');
+  mkdirSync(path.join(planted, 'zmigrate', 'compile-cache'), { recursive: true });
+  chmodSync(path.join(planted, 'zmigrate'), 0o777);
+  const home = temp('home');
+  await help({ XDG_CACHE_HOME: planted, HOME: home });
+  expect(readdirSync(path.join(planted, 'zmigrate', 'compile-cache'))).toEqual([]);
+  expect(readdirSync(path.join(home, '.cache', 'zmigrate', 'compile-cache'))).toEqual([cacheName]);
+
+  // NODE_COMPILE_CACHE that is writable by all, another user's, or a symlink: no cache at all, and nothing in it is read.
+  const garbage = Buffer.from('not a cache');
+  const writable = temp('writable');
+  chmodSync(writable, 0o777);
+  // Another user's folder can only be made by root (which the test servers' containers run as).
+  const othersOwn = temp('others');
+  if (process.getuid?.() === 0) chownSync(othersOwn, 65534, 65534);
+  else chmodSync(othersOwn, 0o770);
+  const target = temp('target');
+  const link = path.join(temp('link'), 'cache');
+  symlinkSync(target, link);
+  for (const folder of [writable, othersOwn, target]) writeFileSync(path.join(folder, cacheName), garbage);
+  for (const folder of [writable, othersOwn, link]) await help({ NODE_COMPILE_CACHE: folder });
+  for (const folder of [writable, othersOwn, target]) {
+    expect(readdirSync(folder)).toEqual([cacheName]);
+    expect(readFileSync(path.join(folder, cacheName)).equals(garbage)).toBe(true);
+  }
+
+  // The cache file a symlink in the user's own folder: not followed, its target left alone; a file of its own replaces it.
+  const own = temp('own');
+  const victim = path.join(temp('victim'), 'victim.txt');
+  writeFileSync(victim, 'victim');
+  symlinkSync(victim, path.join(own, cacheName));
+  await help({ NODE_COMPILE_CACHE: own });
+  expect(readFileSync(victim, 'utf8')).toBe('victim');
+  expect(lstatSync(path.join(own, cacheName)).isFile()).toBe(true);
+  expect(statSync(path.join(own, cacheName)).size).toBeGreaterThan(100_000);
 });
 
 describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
@@ -238,6 +307,96 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     }
   });
 
+  test('status --check: a rolled-back migration whose file is then removed does not hold the gate; a live one does', async () => {
+    const fresh = await createTestDatabase(engine);
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const cli = (...args: string[]) => spawnCli([...args, '--dir', dir, '--url', fresh.url]);
+      const check = async () => (await cli('status', '--check')).code;
+      for (const command of ['expand', 'contract']) expect((await cli(command)).code).toBe(0);
+      const second = path.join(dir, '0002_note.ts');
+      writeFileSync(second, migrationSource(["op.addColumn('items', 'note', { type: 'text', nullable: true })"]));
+      expect((await cli('expand')).code).toBe(0);
+      expect((await cli('rollback')).code).toBe(0);
+      rmSync(second);
+      expect(await check()).toBe(0);
+      const status = JSON.parse((await cli('status', '--json')).stdout) as {
+        migrations: Array<{ name: string; phase: string; missingFile: boolean }>;
+      };
+      expect(status.migrations.map(({ name, phase, missingFile }) => ({ name, phase, missingFile }))).toEqual([
+        { name: '0001_items', phase: 'complete', missingFile: false },
+        { name: '0002_note', phase: 'rolled back', missingFile: true },
+      ]);
+      // The same file back and expanded, then gone: a live migration without its file is a problem.
+      writeFileSync(second, migrationSource(["op.addColumn('items', 'note', { type: 'text', nullable: true })"]));
+      expect((await cli('expand')).code).toBe(0);
+      expect(await check()).toBe(4);
+      rmSync(second);
+      expect(await check()).toBe(5);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test('a login whose password is also its user, database and schema name: results print as they are, a wrong password never', async () => {
+    const fresh = await createTestDatabase(engine);
+    // The test database's own name serves as user, password and (on PostgreSQL) base schema: shop:shop@db/shop.
+    const name = new URL(fresh.url).pathname.slice(1);
+    const admin = fresh.knex;
+    try {
+      if (engine === 'postgres') {
+        await admin.raw(`CREATE ROLE "${name}" LOGIN PASSWORD '${name}'`);
+        await admin.raw(`ALTER DATABASE "${name}" OWNER TO "${name}"`);
+        await admin.raw(`CREATE SCHEMA "${name}" AUTHORIZATION "${name}"`);
+      } else {
+        await admin.raw(`CREATE USER '${name}'@'%' IDENTIFIED BY '${name}'`);
+        await admin.raw(`GRANT ALL PRIVILEGES ON \`${name}\`.* TO '${name}'@'%'`);
+        await admin.raw(`GRANT ALL PRIVILEGES ON \`${name.replace(/_/g, '\\_')}\\_%\`.* TO '${name}'@'%'`);
+      }
+      const url = new URL(fresh.url);
+      url.username = name;
+      url.password = name;
+      if (engine === 'postgres') url.searchParams.set('schema', name);
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const cli = (...args: string[]) => spawnCli([...args, '--dir', dir, '--url', url.toString()]);
+      const expand = await cli('expand');
+      expect({ code: expand.code, stdout: expand.stdout }).toEqual({
+        code: 0,
+        stdout: `expanded 0001_items; new app version schema: ${name}_0001_items\n`,
+      });
+      expect(expand.stderr).toContain(`create version schema ${name}_0001_items`);
+      const schema = await cli('schema');
+      expect({ code: schema.code, stdout: schema.stdout }).toEqual({ code: 0, stdout: `${name}_0001_items\n` });
+      const status = await cli('status', '--json');
+      expect(JSON.parse(status.stdout).migrations).toEqual([
+        expect.objectContaining({ name: '0001_items', phase: 'expanded', versionSchema: `${name}_0001_items`, backfilledRows: null }),
+      ]);
+      // lint reads only the URL's scheme: "postgres" stays "postgres" with the password postgres.
+      const lint = await spawnCli(['lint', '--json', '--dir', dir, '--url', `${engine}://${engine}:${engine}@127.0.0.1:1/x`]);
+      expect({ code: lint.code, engine: JSON.parse(lint.stdout).engine }).toEqual({ code: 0, engine });
+
+      // A password the server refuses (MySQL) or a database it does not have (PostgreSQL trusts local logins):
+      // the error names the URL without the password.
+      const wrong = new URL(url);
+      wrong.password = `Wrong-${name}-Secret`;
+      if (engine === 'postgres') wrong.pathname = `/${name}_missing`;
+      const refused = await spawnCli(['status', '--dir', dir, '--url', wrong.toString()]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        engine === 'postgres'
+          ? new RegExp(
+              `^error: the database in postgres://${name}:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/${name}_missing\\?schema=${name} does not exist`,
+            )
+          : new RegExp(`^error: authentication failed for mysql://${name}:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/${name}: Access denied`),
+      );
+      expect(refused.stdout + refused.stderr).not.toMatch(/Wrong|Secret/);
+    } finally {
+      await fresh.drop();
+      // The role owned the dropped database; the suite's database, as the admin, drops it.
+      await db.knex.raw(engine === 'postgres' ? `DROP ROLE IF EXISTS "${name}"` : `DROP USER IF EXISTS '${name}'@'%'`);
+    }
+  });
+
   test('a knexfile gives the connection (--knexfile, --env)', async () => {
     const dir = migrationsDir({ '0001_items.ts': CREATE });
     const root = path.dirname(dir);
@@ -269,6 +428,64 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const unsupported = await spawnCli(['status', '--knexfile', 'knexfile.js', '--env', 'development'], { cwd: root });
     expect(unsupported.code).toBe(2);
     expect(unsupported.stderr).toContain('client "sqlite3" is not one zmigrate supports');
+  });
+
+  test('an IPv6 host, in brackets in a URL or bare in a knexfile, is connected to', async () => {
+    // The test servers listen on 127.0.0.1 only: a proxy on ::1 stands in front.
+    const target = new URL(db.url);
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(target.port), target.hostname);
+      client.pipe(server).pipe(client);
+      const end = () => (client.destroy(), server.destroy());
+      client.on('error', end).on('close', end);
+      server.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(0, '::1', resolve));
+    const port = (proxy.address() as net.AddressInfo).port;
+    try {
+      const dir = migrationsDir({ '0001_items.ts': CREATE });
+      const url = new URL(db.url);
+      url.hostname = '[::1]';
+      url.port = String(port);
+      const status = await spawnCli(['status', '--json', '--dir', dir, '--url', url.toString()]);
+      expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(status.stdout).migrations[0].name).toBe('0001_items');
+
+      const root = path.dirname(dir);
+      const connection = { host: '::1', port, user: decodeURIComponent(target.username), database: target.pathname.slice(1) };
+      const client = engine === 'postgres' ? 'pg' : 'mysql2';
+      writeFileSync(
+        path.join(root, 'knexfile.js'),
+        `module.exports = { client: '${client}', connection: ${JSON.stringify(connection)} };\n`,
+      );
+      const fromKnexfile = await spawnCli(['status', '--json', '--dir', dir, '--knexfile', 'knexfile.js'], { cwd: root });
+      expect({ code: fromKnexfile.code, stderr: fromKnexfile.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(fromKnexfile.stdout).migrations[0].name).toBe('0001_items');
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  test('knexfile settings a URL cannot carry (TLS, a socket, a search path) are refused, not dropped: exit 2, one line', async () => {
+    const root = path.dirname(migrationsDir({ '0001_items.ts': CREATE }));
+    const client = engine === 'postgres' ? 'pg' : 'mysql2';
+    const cases: Array<[string, string]> = [
+      [`{ client: '${client}', connection: { host: '127.0.0.1', database: 'app', ssl: { rejectUnauthorized: true } } }`, 'connection.ssl'],
+      [`{ client: '${client}', connection: { connectionString: 'postgres://127.0.0.1/app', ssl: true } }`, 'connection.ssl'],
+      [`{ client: '${client}', connection: { socketPath: '/run/mysqld/mysqld.sock', database: 'app' } }`, 'connection.socketPath'],
+      [`{ client: '${client}', connection: { host: '/var/run/postgresql', database: 'app' } }`, 'connection.host \\(a socket folder\\)'],
+      [`{ client: '${client}', connection: { host: '127.0.0.1', database: 'app' }, searchPath: ['shop'] }`, 'searchPath'],
+    ];
+    for (const [config, field] of cases) {
+      writeFileSync(path.join(root, 'knexfile.js'), `module.exports = ${config};\n`);
+      const result = await spawnCli(['status', '--dir', 'migrations', '--knexfile', 'knexfile.js'], { cwd: root });
+      expect({ code: result.code, stdout: result.stdout, lines: result.stderr.trim().split('\n').length }).toEqual({
+        code: 2,
+        stdout: '',
+        lines: 1,
+      });
+      expect(result.stderr).toMatch(new RegExp(`^error: knexfile knexfile\\.js: zmigrate cannot take ${field} from a knexfile`));
+    }
   });
 
   test('new --op scaffolds from a template per operation', async () => {

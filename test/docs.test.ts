@@ -21,6 +21,7 @@ import {
   readDoc,
   ROOT,
   shellLines,
+  stepRuns,
   withUrl,
   workflowJobs,
   workflowRuns,
@@ -367,7 +368,7 @@ describe('examples/github-actions-deploy.yml', () => {
     return found;
   };
 
-  /** Runs a job's steps as GitHub Actions would: each step its own bash -eo pipefail; after a failure only `if: failure()` steps. */
+  /** Runs a job's steps as GitHub Actions would: each step its own bash -eo pipefail; after a failure only the steps whose `if:` says so. */
   async function runJob(
     shell: Shell,
     name: string,
@@ -376,9 +377,10 @@ describe('examples/github-actions-deploy.yml', () => {
     const secret = (value: string) => value.replace(/\$\{\{\s*secrets\.(\w+)\s*\}\}/g, (_, key: string) => secrets[key] ?? '');
     const results: Array<{ step: WorkflowStep; result?: ShellResult }> = [];
     let failed = false;
+    const outcomes: Record<string, string> = {};
     for (const step of job(name).steps) {
-      const wanted = step.if === 'failure()' ? failed : !failed && step.if === undefined;
-      if (!wanted || NOT_RUN_HERE[step.run]) {
+      if (!stepRuns(step.if, failed, outcomes) || NOT_RUN_HERE[step.run]) {
+        if (step.id) outcomes[step.id] = 'skipped';
         results.push({ step });
         continue;
       }
@@ -388,6 +390,7 @@ describe('examples/github-actions-deploy.yml', () => {
       for (const line of shellLines(step.run)) for (const key of invocations(line)) ran.add(key);
       const result = await shell.run(`env ${env} bash --noprofile --norc -eo pipefail -c ${shellWord(step.run)}`);
       results.push({ step, result });
+      if (step.id) outcomes[step.id] = result.code === 0 ? 'success' : 'failure';
       if (result.code !== 0) failed = true;
     }
     return results;
@@ -405,7 +408,7 @@ describe('examples/github-actions-deploy.yml', () => {
   });
 
   test.concurrent.each(SERVER_ENGINES)(
-    'on %s: the pull request checks, a failed deploy rolled back, then a deploy to the end',
+    'on %s: the pull request checks, a failed deploy rolled back, a failed contract and a stopped state check not, then a deploy to the end',
     async (engine) => {
       const db = await createTestDatabase(engine);
       const example = path.join(ROOT, 'migrations-examples', 'rename-column');
@@ -439,8 +442,34 @@ describe('examples/github-actions-deploy.yml', () => {
         expect([afterRollback.code, afterRollback.stdout]).toEqual([3, expect.stringMatching(/0002_rename_customer\s+rolled back/)]);
 
         // 3: pending again, so the next push expands it again.
-        // Fixed and pushed again: expand, deploy, wait, contract.
+        // Fixed and pushed again, but contract fails (here: the migration file was edited during the rollout,
+        // exit 2): the app runs on the new shape, so nothing is rolled back.
         rmSync(path.join(dir, 'deploy-fails'));
+        rmSync(path.join(dir, 'app-rolled-back.txt'));
+        const migration = path.join(dir, 'migrations', '0002_rename_customer.ts');
+        const source = readFileSync(migration, 'utf8');
+        writeFileSync(
+          path.join(dir, 'scripts', 'wait-for-rollout.sh'),
+          '#!/bin/sh\necho "// edited" >> migrations/0002_rename_customer.ts\n',
+        );
+        const contractFailed = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
+        expect(contractFailed.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([
+          ['state before', 0],
+          ['expand', 0],
+          ['deploy the new version on its version schema', 0],
+          ['wait for the rollout to complete', 0],
+          ['contract', 2],
+        ]);
+        expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(false);
+        // Run again as it is: the state before stops it (exit 5, a file edited after it was applied), and that
+        // rolls nothing back either.
+        const stopped = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
+        expect(stopped.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([['state before', 1]]);
+        expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(false);
+
+        // The file put back and the job run again: expand finds nothing to do, contract goes ahead.
+        writeFileSync(migration, source);
+        writeFileSync(path.join(dir, 'scripts', 'wait-for-rollout.sh'), '#!/bin/sh\ntrue\n');
         const run = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
         expect(run.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([
           ['state before', 0],

@@ -106,3 +106,47 @@ describe('colours', () => {
     }
   });
 });
+
+describe('passwords', () => {
+  /** What out() and err() wrote, with `urls` in use. */
+  function written(urls: string[], lines: { out?: string[]; err?: string[] }) {
+    const text = { stdout: '', stderr: '' };
+    const io = {
+      stdout: { write: (t: string) => (text.stdout += t) },
+      stderr: { write: (t: string) => (text.stderr += t) },
+      env: { NO_COLOR: '1' },
+      cwd: '/',
+    };
+    const output = new Output(() => urls, io);
+    for (const line of lines.out ?? []) output.out(line);
+    for (const line of lines.err ?? []) output.err(line);
+    return text;
+  }
+
+  test('results on stdout are printed as they are; error lines lose the password, as written and decoded', () => {
+    const url = 'postgres://app:Hunter2%40Secret@db/shop';
+    expect(written([url], { out: ['shop_0002_x', '{"engine":"postgres","rows":1234}'] }).stdout).toBe(
+      'shop_0002_x\n{"engine":"postgres","rows":1234}\n',
+    );
+    expect(written([url], { err: [`error: cannot reach ${url}: the server said Hunter2@Secret`] }).stderr).toBe(
+      'error: cannot reach postgres://app:***@db/shop: the server said ***\n',
+    );
+  });
+
+  test('a password with a space, a raw @ in the user name, a replica URL: none left in an error line', () => {
+    const urls = ['mysql://app:pass word@db/shop', 'mysql://sa@proj.iam:T0kenSecret@replica/shop'];
+    const line = `replica ${urls[1]} and ${urls[0]} failed: T0kenSecret, pass word`;
+    expect(written(urls, { err: [line] }).stderr).toBe(
+      'replica mysql://sa@proj.iam:***@replica/shop and mysql://app:***@db/shop failed: ***, ***\n',
+    );
+  });
+
+  test('error lines keep a password that is too short to hide anything, or is the user or database name they show anyway', () => {
+    expect(written(['mysql://shop:shop@db/shop'], { err: ['expand: create version schema shop_0002_x'] }).stderr).toBe(
+      'expand: create version schema shop_0002_x\n',
+    );
+    expect(written(['postgres://app:123@db/shop'], { err: ['backfill t: 1,234 rows, 123 rows/s'] }).stderr).toBe(
+      'backfill t: 1,234 rows, 123 rows/s\n',
+    );
+  });
+});

@@ -18,16 +18,18 @@
  * Only zmigrate's own modules and those of the packages it loads are cached,
  * not a user's migration files, which change from run to run. The cache, one
  * file per installed copy of zmigrate and Node version, lives in
- * `NODE_COMPILE_CACHE` (as on Node 22) or the temporary folder;
- * `NODE_DISABLE_COMPILE_CACHE=1` turns it off. Any failure to read or write
- * it is ignored.
+ * `NODE_COMPILE_CACHE` (as on Node 22) or this user's cache folder
+ * (src/cache-folder.ts); `NODE_DISABLE_COMPILE_CACHE=1` turns it off. A
+ * folder or file that is not this user's alone (another user's, writable by
+ * others, a symlink) is not used: its code would run as this user. Any
+ * failure to read or write the cache is ignored.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
+import { isPrivate, privateCacheFolder, privateFolder } from '../cache-folder';
 
 interface CompilingModule {
   exports: unknown;
@@ -50,14 +52,14 @@ const PACKAGES = `${path.sep}node_modules${path.sep}`;
 export function enableCompileCache(): void {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return;
   const native = (Module as unknown as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
+  const given = process.env.NODE_COMPILE_CACHE;
+  const folder = given ? (privateFolder(given) ? given : undefined) : privateCacheFolder('compile-cache');
+  if (!folder) return;
   if (native) {
-    native(process.env.NODE_COMPILE_CACHE);
+    native(folder);
     return;
   }
-  const file = path.join(
-    process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'zmigrate-compile-cache'),
-    `${installation()}-${process.version}-${process.arch}-${process.getuid?.() ?? 'user'}.bin`,
-  );
+  const file = path.join(folder, `${installation()}-${process.version}-${process.arch}-${process.getuid?.() ?? 'user'}.bin`);
   const cached = readCache(file);
   const compiled: Array<{ key: string; script: vm.Script }> = [];
   let missing = false;
@@ -104,7 +106,7 @@ export function enableCompileCache(): void {
 function readCache(file: string): Map<string, Buffer> {
   const entries = new Map<string, Buffer>();
   try {
-    const data = readFileSync(file);
+    const data = readPrivateFile(file);
     let at = 0;
     const chunk = () => {
       const length = data.readUInt32LE(at);
@@ -120,6 +122,18 @@ function readCache(file: string): Map<string, Buffer> {
     // No cache yet, or a broken one: every module compiles from source, and the cache is written anew.
   }
   return entries;
+}
+
+/** The file's bytes, if it is this user's alone; never through a symlink (a planted one would fail here, ELOOP). */
+function readPrivateFile(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || !isPrivate(stat)) throw new Error("not this user's alone");
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** This copy of zmigrate: its folder and its package.json (an upgrade in place changes the version there). */
@@ -154,11 +168,21 @@ function writeCache(file: string, compiled: Array<{ key: string; script: vm.Scri
       const name = Buffer.from(key, 'utf8');
       parts.push(u32(name.length), name, u32(data.length), data);
     }
-    mkdirSync(path.dirname(file), { recursive: true });
-    // Written aside and renamed, so runs side by side never read a half-written file.
-    const partial = `${file}.${process.pid}`;
-    writeFileSync(partial, Buffer.concat(parts));
-    renameSync(partial, file);
+    // Written aside and renamed, so runs side by side never read a half-written file. The new file only, never
+    // one already there or a symlink's target; the rename replaces a symlink at `file` itself.
+    const partial = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+    const fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+    try {
+      writeFileSync(fd, Buffer.concat(parts));
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(partial, file);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw error;
+    }
   } catch {
     // A read-only or full disk: the next run compiles from source again.
   }

@@ -60,9 +60,33 @@ export async function urlFromKnexfile(
   if (typeof connection !== 'object' || connection === null)
     throw new ConfigError(`knexfile ${path.basename(full)}: connection must be a URL or an object`);
   const c = connection as { connectionString?: string; host?: string; port?: number; user?: string; password?: string; database?: string };
+  const lost = uncarried(config as Record<string, unknown>, c as Record<string, unknown>);
+  if (lost.length > 0) {
+    throw new ConfigError(
+      `knexfile ${path.basename(full)}: zmigrate cannot take ${lost.join(', ')} from a knexfile, and would connect without ${lost.length > 1 ? 'them' : 'it'}`,
+      { hint: 'pass the connection with --url instead (PostgreSQL: ?sslmode=…, ?schema=<base schema>)' },
+    );
+  }
   if (c.connectionString) return c.connectionString;
   const auth = c.user ? `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ''}@` : '';
-  return `${scheme}://${auth}${c.host ?? '127.0.0.1'}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.database ?? '')}`;
+  // An IPv6 address goes in brackets, as in any URL: postgres://user@[::1]:5432/db.
+  const host = c.host?.includes(':') && !c.host.startsWith('[') ? `[${c.host}]` : (c.host ?? '127.0.0.1');
+  return `${scheme}://${auth}${host}${c.port ? `:${c.port}` : ''}/${encodeURIComponent(c.database ?? '')}`;
+}
+
+/**
+ * The knexfile settings that decide how, where or in which schema knex
+ * connects and that a URL does not carry, named as written: with them
+ * dropped, zmigrate would connect without TLS, to another server or
+ * schema. Settings that only tune a session (charset, timeouts, type
+ * parsing) are zmigrate's own business and are left out.
+ */
+function uncarried(config: Record<string, unknown>, connection: Record<string, unknown>): string[] {
+  const lost = ['ssl', 'socketPath', 'options'].filter((key) => connection[key] !== undefined).map((key) => `connection.${key}`);
+  // A folder as host is a Unix socket (node-postgres), which a URL's host cannot be.
+  if (typeof connection.host === 'string' && connection.host.startsWith('/')) lost.push('connection.host (a socket folder)');
+  if (config.searchPath !== undefined) lost.push('searchPath');
+  return lost;
 }
 
 async function importConfigFile(file: string, what: string): Promise<unknown> {

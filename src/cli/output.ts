@@ -4,9 +4,15 @@ import type { CliIO, CliStream } from './io';
 import { scrubPasswords } from '../dialects/url';
 
 /**
- * Colours only on a TTY, never with NO_COLOR; every line is scrubbed of the
- * passwords of the URLs in use, and of any URL's. Each stream is its own
- * TTY or not (`zmigrate expand 2> log` in a terminal), so each has its own colours.
+ * Colours only on a TTY, never with NO_COLOR. Each stream is its own TTY or
+ * not (`zmigrate expand 2> log` in a terminal), so each has its own colours.
+ *
+ * Results on stdout are printed as they are: they are what scripts read (a
+ * version schema name, JSON), and no URL reaches them unredacted. Errors,
+ * warnings and progress on stderr can carry a driver's text, so each line
+ * there is scrubbed of the passwords of the URLs in use, and of any URL's.
+ * Scrubbing stdout too turned `shop_0002_x` into `***_0002_x` wherever the
+ * password was `shop`.
  */
 export class Output {
   /** Colours for lines written with out(), to stdout. */
@@ -31,7 +37,7 @@ export class Output {
   }
 
   out(line: string): void {
-    this.io.stdout.write(`${this.scrub(line)}\n`);
+    this.io.stdout.write(`${line}\n`);
   }
 
   err(line: string): void {

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { ConnectionError, ConfigError } from '../errors';
-import { redactUrl, scrubPasswords } from './url';
+import { redactMalformedUrl, redactUrl, refuseMisreadCredentials, scrubPasswords } from './url';
 
 /** A replica URL, checked to be of the primary's engine; `name` (host:port) is what messages show. */
 export function parseReplicaUrl(raw: string, schemes: readonly string[]): { url: URL; name: string } {
@@ -8,8 +8,11 @@ export function parseReplicaUrl(raw: string, schemes: readonly string[]): { url:
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new ConfigError(`malformed replica URL ${JSON.stringify(redactUrl(raw))}`);
+    throw new ConfigError(`malformed replica URL ${JSON.stringify(redactMalformedUrl(raw.trim()))}`, {
+      hint: '%-encode @ # / ? % and spaces in the user name or password',
+    });
   }
+  refuseMisreadCredentials(url, raw.trim(), 'replica URL');
   const scheme = url.protocol.replace(/:$/, '').toLowerCase();
   if (!schemes.includes(scheme) || !url.hostname)
     throw new ConfigError(`replica URL ${redactUrl(raw)} must be ${schemes[0]}://user@host:port like the database URL`);

@@ -1,5 +1,6 @@
 import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
+import { redactUrls } from '../dialects/url';
 import { StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type Operation, type PlanContext } from '../operations/operation';
@@ -1130,7 +1131,9 @@ export class Runner {
       await work();
     } catch (error) {
       if (await this.store.get(name).catch(() => undefined)) {
-        await this.store.update(name, { error: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+        // Redacted: the state table is readable by anyone who may read the schema, and status prints it.
+        const text = redactUrls(error instanceof Error ? error.message : String(error));
+        await this.store.update(name, { error: text }).catch(() => undefined);
       }
       throw error;
     }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createJiti } from 'jiti';
+import { privateCacheFolder } from '../cache-folder';
 import { ConfigError, MigrationFileError } from '../errors';
 import { isMigration, isOperation } from './define';
 import type { BackfillJob, Migration } from './types';
@@ -104,8 +105,9 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
     virtualModules: { zmigrate: thisPackage() },
     alias: { zmigrate: path.resolve(__dirname, '..', 'index') },
     moduleCache: false,
-    // Transpiled files are cached (in node_modules/.cache or the temp folder), by path and content.
-    fsCache: true,
+    // Transpiled files are cached by path and content, in this user's cache folder (jiti's own default, the
+    // shared temporary folder, would run whatever another local user put there), or not at all.
+    fsCache: privateCacheFolder('jiti') ?? false,
     interopDefault: true,
     transform: stripTypes,
   });

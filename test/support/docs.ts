@@ -103,6 +103,7 @@ export function proseCommands(file: string): Array<{ line: number; command: stri
 export interface WorkflowStep {
   job?: string;
   name?: string;
+  id?: string;
   if?: string;
   run: string;
   env: Record<string, string>;
@@ -139,7 +140,7 @@ export function workflowJobs(yaml: string): WorkflowJob[] {
   let stepIndent = -1;
   let step: (WorkflowStep & { indent: number }) | undefined;
   const finishStep = () => {
-    if (step && step.run !== '') job.steps.push({ name: step.name, if: step.if, run: step.run, env: step.env });
+    if (step && step.run !== '') job.steps.push({ name: step.name, id: step.id, if: step.if, run: step.run, env: step.env });
     step = undefined;
   };
   for (let i = 0; i < lines.length; i++) {
@@ -179,6 +180,8 @@ export function workflowJobs(yaml: string): WorkflowJob[] {
       }
     } else if (name === 'name' && step) {
       step.name = value;
+    } else if (name === 'id' && step) {
+      step.id = value;
     } else if (name === 'if') {
       target.if = value;
     } else if (name === 'env') {
@@ -192,6 +195,62 @@ export function workflowJobs(yaml: string): WorkflowJob[] {
   finishStep();
   if (jobs.length === 0 && job.steps.length > 0) jobs.push(job);
   return jobs;
+}
+
+/**
+ * Whether a step's `if:` lets it run, as GitHub Actions decides: `failure()`,
+ * `success()`, `always()`, `steps.<id>.outcome` compared with `==` or `!=`
+ * to a quoted string, `!`, `&&`, `||` and parentheses. Without a status
+ * function the expression is `success() && (…)`, as on GitHub. `outcomes`:
+ * each step id so far and its outcome (success, failure or skipped).
+ */
+export function stepRuns(condition: string | undefined, failed: boolean, outcomes: Record<string, string>): boolean {
+  if (condition === undefined) return !failed;
+  const tokens = condition.match(/\(|\)|&&|\|\||!=|==|!|'[^']*'|[\w.]+\(\)|[\w.-]+/g) ?? [];
+  let at = 0;
+  const next = () => tokens[at++];
+  const value = (): string | boolean => {
+    const token = next();
+    if (token === '(') {
+      const inner = or();
+      if (next() !== ')') throw new Error(`if: ${condition}: unbalanced parentheses`);
+      return inner;
+    }
+    if (token === '!') return !truthy(value());
+    if (token === 'failure()') return failed;
+    if (token === 'success()') return !failed;
+    if (token === 'always()') return true;
+    if (token?.startsWith("'")) return token.slice(1, -1);
+    const step = /^steps\.([\w-]+)\.outcome$/.exec(token ?? '');
+    if (step) return outcomes[step[1]] ?? '';
+    throw new Error(`if: ${condition}: cannot read ${JSON.stringify(token)}`);
+  };
+  const truthy = (v: string | boolean) => v !== '' && v !== false;
+  const comparison = (): string | boolean => {
+    const left = value();
+    if (tokens[at] !== '==' && tokens[at] !== '!=') return left;
+    const equal = next() === '==';
+    return (left === value()) === equal;
+  };
+  const and = (): boolean => {
+    let result = truthy(comparison());
+    while (tokens[at] === '&&') {
+      next();
+      result = truthy(comparison()) && result;
+    }
+    return result;
+  };
+  const or = (): boolean => {
+    let result = and();
+    while (tokens[at] === '||') {
+      next();
+      result = and() || result;
+    }
+    return result;
+  };
+  const result = or();
+  if (at !== tokens.length) throw new Error(`if: ${condition}: cannot read past ${JSON.stringify(tokens[at])}`);
+  return /\b(failure|success|always|cancelled)\(\)/.test(condition) ? result : !failed && result;
 }
 
 // ── normalizing commands ─────────────────────────────────────────────────

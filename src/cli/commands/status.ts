@@ -6,7 +6,8 @@ import { digits } from '../output';
 export const STATUS_CODES = { complete: 0, pending: 3, awaitingContract: 4, failed: 5 } as const;
 
 export const status: Command = async (ctx) => {
-  const migrations = await (await ctx.migrator()).status();
+  // A recorded error is a driver's text, the one part of a result that might echo a password.
+  const migrations = (await (await ctx.migrator()).status()).map((m) => ({ ...m, error: m.error && ctx.output.scrub(m.error) }));
   const code = ctx.args.check ? checkCode(migrations) : 0;
   if (ctx.args.json) {
     ctx.output.out(JSON.stringify({ migrations }));
@@ -43,7 +44,10 @@ export const status: Command = async (ctx) => {
   return code;
 };
 
-function checkCode(migrations: MigrationStatus[]): number {
+function checkCode(all: MigrationStatus[]): number {
+  // A record left of a rolled-back (or never applied) migration whose file is gone is history: nothing is
+  // to be expanded, and zmigrate itself no longer looks at it. Only a live migration needs its file.
+  const migrations = all.filter((m) => !(m.missingFile && (m.phase === 'pending' || m.phase === 'rolled back')));
   if (
     migrations.some(
       (m) =>

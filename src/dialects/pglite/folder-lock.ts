@@ -3,23 +3,38 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
+ * Lock files this process holds. Runners side by side in one process (the
+ * API, tests) find their own PID in each other's lock: that one is held.
+ */
+const HELD = new Set<string>();
+
+/** Who wrote a lock file: a PID, and when that process started, where the system says. */
+interface Holder {
+  pid: number;
+  started: string | undefined;
+}
+
+/**
  * A PGlite data folder may be opened by one process at a time. This lock file
- * says which process has it; one left by a process that died is taken over.
+ * says which process has it (its PID and start time); one left by a process
+ * that is gone is taken over. A PID alone is not enough: after a crash the
+ * same number comes back, as this process's own (node as PID 1 in a
+ * container, restarted after Ctrl-C) or another process's.
  */
 export class FolderLock {
   readonly #file: string;
   #held = false;
 
   constructor(dataDir: string) {
-    this.#file = path.join(dataDir, 'zmigrate.lock');
+    this.#file = path.resolve(dataDir, 'zmigrate.lock');
   }
 
   async acquire(waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (this.tryCreate()) return true;
-      const holder = this.holderPid();
-      if (holder !== undefined && !alive(holder)) {
+      const holder = this.holder();
+      if (holder !== undefined && this.left(holder)) {
         unlinkSync(this.#file);
         continue;
       }
@@ -31,6 +46,7 @@ export class FolderLock {
   release(): void {
     if (!this.#held) return;
     this.#held = false;
+    HELD.delete(this.#file);
     try {
       unlinkSync(this.#file);
     } catch {
@@ -39,20 +55,35 @@ export class FolderLock {
   }
 
   holderPid(): number | undefined {
+    return this.holder()?.pid;
+  }
+
+  private holder(): Holder | undefined {
     try {
-      const pid = Number(readFileSync(this.#file, 'utf8').trim());
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+      const [pid, started] = readFileSync(this.#file, 'utf8').trim().split('\n');
+      const number = Number(pid);
+      return Number.isInteger(number) && number > 0 ? { pid: number, started: started || undefined } : undefined;
     } catch {
       return undefined;
     }
   }
 
+  /** The lock was left by a process that is gone: not this one (unless it holds it), not a live one started then. */
+  private left(holder: Holder): boolean {
+    if (holder.pid === process.pid) return !HELD.has(this.#file);
+    if (!alive(holder.pid)) return true;
+    const started = startOf(holder.pid);
+    return holder.started !== undefined && started !== undefined && started !== holder.started;
+  }
+
   private tryCreate(): boolean {
     try {
       const fd = openSync(this.#file, 'wx');
-      writeSync(fd, String(process.pid));
+      const started = startOf(process.pid);
+      writeSync(fd, started ? `${process.pid}\n${started}` : String(process.pid));
       closeSync(fd);
       this.#held = true;
+      HELD.add(this.#file);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -67,5 +98,28 @@ function alive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * When a process started, as Linux tells it: the boot's id and the start time
+ * in clock ticks since boot (field 22 of /proc/<pid>/stat, counted after the
+ * command name, which may hold spaces and parentheses). Undefined elsewhere:
+ * there the PID alone says who holds the lock.
+ */
+export function startOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    if (!ticks || !/^\d+$/.test(ticks)) return undefined;
+    let boot = '';
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      // no boot id: the start time alone
+    }
+    return `${boot}:${ticks}`;
+  } catch {
+    return undefined;
   }
 }
