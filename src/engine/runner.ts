@@ -713,7 +713,7 @@ export class Runner {
       // A copy keeps a row the mirror wrote first (ON DUPLICATE KEY), and the mirror replaces (REPLACE): a new
       // value that collides in a unique index over a filled column would silently cost a row. In place, the
       // write that collides fails instead.
-      const unique = (model.table(table)?.indexes ?? []).filter((i) => i.unique && i.columns.some((c) => computed.includes(c)));
+      const unique = (model.table(table)?.indexes ?? []).filter((i) => i.unique && (i.uses ?? i.columns).some((c) => computed.includes(c)));
       if (unique.length > 0) {
         const names = unique.map((i) => i.name).join(', ');
         this.logger.info(`backfill of ${table} in place, not by copy: a unique index covers a column it fills (${names})`);
@@ -778,8 +778,8 @@ export class Runner {
    * the expand ends also fills again a row an app updated in the meantime,
    * and a redo over the table fills those no app touches again. Last, the
    * trigger's rules become the lasting ones. Not where a column the backfill
-   * fills is in a unique index or a constraint: a value left stale until the
-   * redo could fail another write.
+   * fills is read by a unique index (as a key column, in an expression or a
+   * predicate) or a constraint: a value left stale until the redo could fail another write.
    */
   private dualWriteSteps(
     migration: LoadedMigration,
@@ -899,7 +899,11 @@ export class Runner {
     const fills = (columns: string[]) => columns.some((c) => filled.some((f) => this.dialect.rules.sameColumn(c, f)));
     const physical = model.table(table);
     if (!physical) return false;
-    return !physical.indexes.some((i) => i.unique && fills(i.columns)) && !(physical.constraints ?? []).some((c) => fills(c.columns));
+    // Every column a unique index reads (`uses`): a partial index's predicate or an expression over a filled column
+    // can make a stale value clash as a key column can.
+    return (
+      !physical.indexes.some((i) => i.unique && fills(i.uses ?? i.columns)) && !(physical.constraints ?? []).some((c) => fills(c.columns))
+    );
   }
 
   /** For the plan: what a backfill or a verification walks. */
