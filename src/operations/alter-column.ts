@@ -1,7 +1,7 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
 import type { ColumnModel, IndexModel, IndexPart, SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import { helperColumn, rowOf } from '../engine/dual-write';
+import { helperColumn, rowOf, type VerifySpec } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
@@ -19,6 +19,7 @@ import {
   type Operation,
   type PlanContext,
   notNullCheckName,
+  walkKeyOf,
 } from './operation';
 
 /** The string types of both engines, which a collation applies to. */
@@ -361,11 +362,24 @@ export class AlterColumn implements Operation {
     const previous = ctx.previous.table(this.table)!;
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
-    const type = this.final(ctx.model.column(previous.source, physical)!).type;
+    const final = this.final(ctx.model.column(previous.source, physical)!);
     const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
       what: `${this.table}.${this.column} (new) = up(old)`,
-      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, type),
+      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
     });
+    // A NULL that up gave passes the check above (NULL is up(old)), but the column becomes NOT NULL at contract,
+    // which would fail there, after the trigger is gone: the expand stops here instead, naming the rows.
+    const filled: VerifySpec[] =
+      final.nullable === false
+        ? [
+            {
+              table: previous.source,
+              key: walkKeyOf(ctx, previous.source),
+              what: `${this.table}.${this.column} (new) is not null`,
+              mismatch: `${ctx.dialect.quote(helper)} IS NULL`,
+            },
+          ]
+        : [];
     const carried = this.carried(ctx).afterBackfill(ctx);
     return {
       table: previous.source,
@@ -389,7 +403,7 @@ export class AlterColumn implements Operation {
         },
       ],
       ...fill,
-      verify: [...(fill.verify ?? []), ...carried.verify],
+      verify: [...(fill.verify ?? []), ...filled, ...carried.verify],
       afterBackfill: [
         ...this.notNullCheck(ctx, previous.source, helper),
         ...this.indexesAfterBackfill(ctx, previous.source, physical, helper),
