@@ -264,6 +264,38 @@ export default defineMigration({
       const status = parseStatus(await cli(db, dir, 'status', '--json'));
       expect(status.get('0002_index_nope')?.phase).toBe('pending');
     });
+
+    test('alterColumn to a type the default it keeps does not suit: exit 2 naming the default, before anything changes', async () => {
+      const db = await fresh();
+      // PostgreSQL: text '{}' on jsonb; MySQL/MariaDB: 'abc' on an integer. Contract would set it once the trigger is gone.
+      await db.knex.raw(
+        engine === 'mysql'
+          ? "CREATE TABLE events (id integer PRIMARY KEY, payload varchar(10) NOT NULL DEFAULT 'abc')"
+          : "CREATE TABLE events (id integer PRIMARY KEY, payload text NOT NULL DEFAULT '{}')",
+      );
+      await db.knex.raw(engine === 'mysql' ? "INSERT INTO events VALUES (1, '7')" : "INSERT INTO events VALUES (1, '[7]')");
+      const [type, up, down] =
+        engine === 'mysql' ? ['integer', 'CAST(payload AS SIGNED)', 'CAST(payload AS CHAR)'] : ['jsonb', 'payload::jsonb', 'payload::text'];
+      const alter = (extra = '') =>
+        migrationSource([`op.alterColumn('events', 'payload', { type: '${type}', up: '${up}', down: '${down}'${extra} })`]);
+      const dir = migrationsDir({ '0001_payload.ts': alter() });
+      const before = await inspect(db);
+      const refusal =
+        engine === 'mysql'
+          ? /^error: 0001_payload: alterColumn events\.payload: the column's default 'abc' does not suit type integer: Invalid default value for 'payload' \(give alterColumn a `default` of the new type\)$/
+          : /^error: 0001_payload: alterColumn events\.payload: the column's default '\{\}'::text does not suit type jsonb: column "payload" is of type jsonb but default expression is of type text \(give alterColumn a `default` of the new type\)$/;
+      expectCleanError(await cli(db, dir, 'expand'), 2, refusal);
+      expect(await stateRows(db)).toEqual([]);
+      const after = await inspect(db);
+      expect([after.tables, after.columns('events'), after.triggers]).toEqual([before.tables, before.columns('events'), before.triggers]);
+      // With a default of the new type, it goes through to the end.
+      writeFileSync(path.join(dir, '0001_payload.ts'), alter(engine === 'mysql' ? ", default: '0'" : `, default: "'{}'::jsonb"`));
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      expect((await cli(db, dir, 'contract')).code).toBe(0);
+      await db.knex.raw('INSERT INTO events (id) VALUES (2)');
+      const rows = rowsOf<{ v: unknown }>(await db.knex.raw('SELECT payload AS v FROM events WHERE id = 2'));
+      expect(rows[0].v).toEqual(engine === 'mysql' ? 0 : {});
+    });
   });
 
   test('a table may not take the name of a view: renameTable and createTable refuse it, exit 2, and the view is kept', async () => {

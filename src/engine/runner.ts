@@ -2,7 +2,7 @@ import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/b
 import type { Dialect } from '../dialects/dialect';
 import { StateError, ValidationError, type Phase } from '../errors';
 import type { LoadedMigration } from '../migration/loader';
-import { probedKey, type DualWrite, type Operation, type PlanContext } from '../operations/operation';
+import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
 import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
 import { message } from './executor';
@@ -292,7 +292,13 @@ export class Runner {
       if (phase === 'complete') continue;
       if (phase === 'pending' || phase === 'rolled back') {
         const expandView = view.clone();
-        const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
+        const keptDefaults: KeptDefault[] = [];
+        const planned = this.planOperations(migration, model, expandView, 0, 'expand', {
+          untilOpaque: false,
+          validate: true,
+          keptDefaults,
+        });
+        await this.refuseKeptDefaults(migration, keptDefaults);
         const dualWrites = this.dualWrites(migration, model, view, expandView);
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model));
         const customExpand = await this.captured(migration, 'expand');
@@ -374,8 +380,10 @@ export class Runner {
       const view = this.previousView(model, records, migration.name);
       const previous = view.clone();
       const planned = model.clone();
-      this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true });
+      const keptDefaults: KeptDefault[] = [];
+      this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true, keptDefaults });
       this.checkReshapes(migration, records);
+      await this.refuseKeptDefaults(migration, keptDefaults);
       this.customExpandSteps(migration, planned);
       await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
@@ -443,7 +451,13 @@ export class Runner {
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
       for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view, model);
-      const planned = this.planOperations(migration, model, view, record.nextOperation, phase, { untilOpaque: true, validate: true });
+      const keptDefaults: KeptDefault[] = [];
+      const planned = this.planOperations(migration, model, view, record.nextOperation, phase, {
+        untilOpaque: true,
+        validate: true,
+        keptDefaults,
+      });
+      await this.refuseKeptDefaults(migration, keptDefaults);
       await this.store.update(migration.name, { steps: [...record.steps, ...planned.steps], nextOperation: planned.next });
     }
   }
@@ -458,14 +472,21 @@ export class Runner {
     view: VersionView,
     from: number,
     phase: 'expand',
-    options: { untilOpaque: boolean; validate: boolean },
+    options: { untilOpaque: boolean; validate: boolean; keptDefaults?: KeptDefault[] },
   ): { steps: Step[]; next: number; note?: string } {
     const operations = migration.migration.operations;
     if (options.validate && from === 0) checkOperationOrder(migration.name, operations, model);
     const steps: Step[] = [];
     for (let i = from; i < operations.length; i++) {
       const operation = operations[i];
-      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view, probedDefaults: this.#probedDefaults };
+      const ctx: PlanContext = {
+        dialect: this.dialect,
+        migration: migration.name,
+        model,
+        view,
+        probedDefaults: this.#probedDefaults,
+        keptDefaults: options.keptDefaults,
+      };
       if (options.validate) operation.validate(ctx);
       const own = operation[phase](ctx);
       steps.push(...(operation.opaque ? own.map((s) => ({ ...s, rawSqlOf: i })) : own));
@@ -1041,6 +1062,22 @@ export class Runner {
           },
         );
       }
+    }
+  }
+
+  /**
+   * Refuses a default that a column keeps on a new type which cannot take it
+   * (text `'{}'` on jsonb, `'abc'` on an integer): contract would set it
+   * after the trigger is gone, and fail there on every rerun.
+   */
+  private async refuseKeptDefaults(migration: LoadedMigration, kept: KeptDefault[]): Promise<void> {
+    if (!this.dialect.refusesDefault) return;
+    for (const { what, column, type, default: value } of kept) {
+      const reason = await this.dialect.refusesDefault(column, type, value);
+      if (reason === undefined) continue;
+      throw new ValidationError(migration.name, `${what}: the column's default ${value} does not suit type ${type}: ${reason}`, {
+        hint: 'give alterColumn a `default` of the new type',
+      });
     }
   }
 

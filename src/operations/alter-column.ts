@@ -92,6 +92,9 @@ export class AlterColumn implements Operation {
     refuseAutoIncrementReads(ctx, `${what}: up`, this.table, this.spec.up);
     refuseAutoIncrementReads(ctx, `${what}: down`, this.table, this.spec.down);
     const final = this.final(old);
+    // Contract sets the old default on the new column: the server is asked now whether the new type takes it.
+    if (this.spec.type !== undefined && this.spec.default === undefined && old.default !== null)
+      ctx.keptDefaults?.push({ what, column: old.name, type: final.type, default: old.default });
     if (final.nullable === false) refuseNotNullTimestamp(ctx, what, final.type);
     if (old.onUpdate !== undefined && this.onUpdate(old) === undefined)
       throw new ValidationError(

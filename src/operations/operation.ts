@@ -20,6 +20,20 @@ export interface PlanContext {
   readonly view: VersionView;
   /** What the server said of the defaults of columns added (see ProbedDefaults). */
   readonly probedDefaults?: ProbedDefaults;
+  /**
+   * Where given, validation adds here each default a column keeps on a type
+   * it did not have: the runner then asks the server whether the type takes
+   * it (Dialect.refusesDefault), before anything changes.
+   */
+  readonly keptDefaults?: KeptDefault[];
+}
+
+/** A column's default that an operation keeps on a new type; `what` names the operation, for the refusal. */
+export interface KeptDefault {
+  what: string;
+  column: string;
+  type: string;
+  default: string;
 }
 
 /**

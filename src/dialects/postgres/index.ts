@@ -747,6 +747,22 @@ export class PostgresDialect implements Dialect {
     return perRow;
   }
 
+  async refusesDefault(column: string, type: string, expression: string): Promise<string | undefined> {
+    const rolledBack = new Error('probe done');
+    try {
+      await this.knex.transaction(async (trx) => {
+        await trx.raw(literalMarks(`CREATE TEMPORARY TABLE _zm_probe (${this.quote(column)} ${type} DEFAULT ${expression})`));
+        throw rolledBack;
+      });
+    } catch (error) {
+      // The default's own fault: of another type (42804), not castable (42846), or a value the type refuses (class 22).
+      // Anything else (a type a migration makes first, no TEMPORARY privilege) is left to the steps that use it.
+      const code = String((error as { code?: unknown }).code ?? '');
+      if (error !== rolledBack && (code === '42804' || code === '42846' || code.startsWith('22'))) return serverText(error);
+    }
+    return undefined;
+  }
+
   dropColumn(table: string, column: string): Step {
     return step(`drop column ${table}.${column}`, `ALTER TABLE ${this.table(table)} DROP COLUMN IF EXISTS ${this.quote(column)}`, {
       guard: { kind: 'columnMissing', table, column },
