@@ -265,6 +265,42 @@ export default defineMigration({
       expect(status.get('0002_index_nope')?.phase).toBe('pending');
     });
 
+    test('up reading a generated column: refused on PostgreSQL, whose BEFORE triggers do not see its value; derived right on MariaDB', async () => {
+      const db = await fresh();
+      await db.knex.raw(
+        engine === 'mysql'
+          ? 'CREATE TABLE orders (id integer PRIMARY KEY, price integer, qty integer, total integer AS (price * qty) STORED, half integer AS (price * qty / 2) VIRTUAL)'
+          : 'CREATE TABLE orders (id integer PRIMARY KEY, price integer, qty integer, total integer GENERATED ALWAYS AS (price * qty) STORED)',
+      );
+      await db.knex.raw('INSERT INTO orders (id, price, qty) VALUES (1, 2, 3)');
+      const up = engine === 'mysql' ? 'total * 100 + half' : 'total * 100';
+      const dir = migrationsDir({
+        '0001_cents.ts': migrationSource([`op.addColumn('orders', 'total_cents', { type: 'bigint', up: '${up}' })`]),
+      });
+      if (engine === 'postgres') {
+        const before = await inspect(db);
+        expectCleanError(
+          await cli(db, dir, 'expand'),
+          2,
+          /^error: 0001_cents: addColumn orders\.total_cents: up reads total, a generated column, which PostgreSQL computes after the row's BEFORE triggers: they see it NULL/,
+        );
+        expect(await stateRows(db)).toEqual([]);
+        const after = await inspect(db);
+        expect([after.tables, after.columns('orders'), after.triggers]).toEqual([before.tables, before.columns('orders'), before.triggers]);
+        return;
+      }
+      // MariaDB computes generated columns, STORED and VIRTUAL, before its BEFORE triggers run.
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      await db.knex.raw('INSERT INTO orders (id, price, qty) VALUES (2, 3, 4)');
+      await db.knex.raw('UPDATE orders SET qty = 5 WHERE id = 1');
+      const cents = async () =>
+        rowsOf<{ id: number; c: number | string }>(await db.knex.raw('SELECT id, total_cents AS c FROM orders ORDER BY id')).map((r) =>
+          Number(r.c),
+        );
+      expect(await cents()).toEqual([1005, 1206]);
+      expect((await cli(db, dir, 'contract')).code).toBe(0);
+    });
+
     test('alterColumn to a type the default it keeps does not suit: exit 2 naming the default, before anything changes', async () => {
       const db = await fresh();
       // PostgreSQL: text '{}' on jsonb; MySQL/MariaDB: 'abc' on an integer. Contract would set it once the trigger is gone.

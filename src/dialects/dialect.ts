@@ -65,6 +65,13 @@ export interface DialectCapabilities {
   readonly notNullTimestampOnline: boolean;
   /** Index names belong to their table, compared without case (MySQL/MariaDB); elsewhere to the schema, as relations. */
   readonly indexNamesPerTable: boolean;
+  /**
+   * A BEFORE row trigger sees the values of the row's generated columns
+   * (MySQL/MariaDB compute them first, STORED and VIRTUAL). PostgreSQL
+   * computes them after the BEFORE triggers, which see NULL: the dual-write
+   * trigger's expressions may not read one there.
+   */
+  readonly triggersSeeGeneratedColumns: boolean;
 }
 
 /**

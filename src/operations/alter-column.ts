@@ -7,7 +7,7 @@ import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
 import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
 import {
-  refuseAutoIncrementReads,
+  refuseTriggerBlindReads,
   refuseNotNullTimestamp,
   refuseRewritingType,
   requireColumn,
@@ -89,8 +89,8 @@ export class AlterColumn implements Operation {
       carried: this.carried(ctx),
       rebuilt: (index) => this.rebuiltDefinition(ctx, index, physical, helper),
     });
-    refuseAutoIncrementReads(ctx, `${what}: up`, this.table, this.spec.up);
-    refuseAutoIncrementReads(ctx, `${what}: down`, this.table, this.spec.down);
+    refuseTriggerBlindReads(ctx, `${what}: up`, this.table, this.spec.up);
+    refuseTriggerBlindReads(ctx, `${what}: down`, this.table, this.spec.down);
     const final = this.final(old);
     // Contract sets the old default on the new column: the server is asked now whether the new type takes it.
     if (this.spec.type !== undefined && this.spec.default === undefined && old.default !== null)

@@ -145,22 +145,38 @@ export function indexNameTaken(ctx: PlanContext, source: string, name: string): 
 }
 
 /**
- * MySQL/MariaDB: in a BEFORE INSERT trigger the AUTO_INCREMENT column is 0
- * until the server numbers the row, after the trigger: an expression the
- * dual-write trigger computes on insert (`up`, `down`) must not read it, or
- * every row an app inserts gets a value computed from 0.
+ * Refuses an expression the dual-write trigger computes (`up`, `down`) that
+ * reads a column whose value a BEFORE trigger does not see, or every row an
+ * app writes would get a value computed from the wrong one: on
+ * MySQL/MariaDB the AUTO_INCREMENT column, 0 until the server numbers the
+ * row after the trigger; where the engine computes generated columns after
+ * the BEFORE triggers (PostgreSQL, capabilities.triggersSeeGeneratedColumns),
+ * a generated column, NULL to them.
  */
-export function refuseAutoIncrementReads(ctx: PlanContext, what: string, table: string, expression: string | undefined): void {
-  if (ctx.dialect.sqlFlavour !== 'mysql' || expression === undefined) return;
-  const counters = (ctx.model.table(sourceTable(ctx, table))?.columns ?? []).filter((c) => c.identity !== undefined);
-  const names = tokenize(expression, 'mysql').tokens.flatMap((t) => (t.kind === 'word' ? [t.text] : t.kind === 'ident' ? [t.value] : []));
-  const read = counters.find((c) => names.some((n) => ctx.dialect.rules.sameColumn(n, c.name)));
-  if (read)
+export function refuseTriggerBlindReads(ctx: PlanContext, what: string, table: string, expression: string | undefined): void {
+  if (expression === undefined) return;
+  const { dialect } = ctx;
+  const mysql = dialect.sqlFlavour === 'mysql';
+  const blind = (ctx.model.table(sourceTable(ctx, table))?.columns ?? []).filter(
+    (c) => (mysql && c.identity !== undefined) || (c.generated && !dialect.capabilities.triggersSeeGeneratedColumns),
+  );
+  if (blind.length === 0) return;
+  const names = tokenize(expression, dialect.sqlFlavour).tokens.flatMap((t) =>
+    t.kind === 'word' ? [t.text] : t.kind === 'ident' ? [t.value] : [],
+  );
+  const read = blind.find((c) => names.some((n) => dialect.rules.sameColumn(n, c.name)));
+  if (!read) return;
+  if (read.generated)
     throw new ValidationError(
       ctx.migration,
-      `${what} reads ${read.name}, the AUTO_INCREMENT column, which a ${ctx.dialect.displayName} trigger sees as 0 when a row is inserted (the server numbers it after)`,
-      { hint: 'compute it from other columns, or fill it with an op.backfill job' },
+      `${what} reads ${read.name}, a generated column, which ${dialect.displayName} computes after the row's BEFORE triggers: they see it NULL`,
+      { hint: 'compute it from the columns the generated one is computed from' },
     );
+  throw new ValidationError(
+    ctx.migration,
+    `${what} reads ${read.name}, the AUTO_INCREMENT column, which a ${dialect.displayName} trigger sees as 0 when a row is inserted (the server numbers it after)`,
+    { hint: 'compute it from other columns, or fill it with an op.backfill job' },
+  );
 }
 
 /** Shared checks, so every operation words the same mistake the same way. */

@@ -78,6 +78,7 @@ export class MysqlDialect implements Dialect {
     movesIdentity: false,
     notNullTimestampOnline: false,
     indexNamesPerTable: true,
+    triggersSeeGeneratedColumns: true,
     viewsHoldColumns: false,
   };
   readonly knex: Knex;

@@ -86,6 +86,7 @@ export class PostgresDialect implements Dialect {
     movesIdentity: true,
     notNullTimestampOnline: true,
     indexNamesPerTable: false,
+    triggersSeeGeneratedColumns: false,
     viewsHoldColumns: true,
   };
   readonly rules = exactRules;
