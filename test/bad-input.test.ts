@@ -265,6 +265,49 @@ export default defineMigration({
       expect(status.get('0002_index_nope')?.phase).toBe('pending');
     });
 
+    test('addCheck and addForeignKey under a constraint name that is taken: exit 2 naming its holder, before anything changes', async () => {
+      const db = await fresh();
+      await db.knex.raw('CREATE TABLE parents (id integer PRIMARY KEY)');
+      // PostgreSQL names constraints per table (a step run again took the one there for its own, and rollback dropped
+      // it); MySQL/MariaDB name foreign keys per database.
+      await db.knex.raw(
+        engine === 'mysql'
+          ? 'CREATE TABLE other (id integer PRIMARY KEY, p integer, CONSTRAINT fk_parent FOREIGN KEY (p) REFERENCES parents (id))'
+          : 'CREATE TABLE other (id integer PRIMARY KEY)',
+      );
+      await db.knex.raw(
+        engine === 'mysql'
+          ? 'CREATE TABLE t (id integer PRIMARY KEY, x integer, p integer)'
+          : 'CREATE TABLE t (id integer PRIMARY KEY, x integer CONSTRAINT x_pos CHECK (x > 0), p integer, CONSTRAINT fk_parent CHECK (p > 0))',
+      );
+      const cases: Array<[string, RegExp]> = [
+        [
+          "op.addForeignKey('t', ['p'], { references: { table: 'parents', columns: ['id'] }, name: 'fk_parent' })",
+          engine === 'mysql'
+            ? /^error: 0001_named: addForeignKey on "t": a foreign key named "fk_parent" already exists on other \(give the foreign key another name: MySQL\/MariaDB names foreign keys per database\)$/
+            : /^error: 0001_named: addForeignKey on "t": a check named "fk_parent" already exists on t \(give the foreign key another name\)$/,
+        ],
+      ];
+      if (engine === 'postgres') {
+        cases.push([
+          "op.addCheck('t', 'x_pos', 'x < 100')",
+          /^error: 0001_named: addCheck x_pos: a check named "x_pos" already exists on t/,
+        ]);
+        cases.push([
+          "op.addCheck('t', 't_pkey', 'x < 100')",
+          /^error: 0001_named: addCheck t_pkey: a primary key named "t_pkey" already exists on t/,
+        ]);
+      }
+      const before = await inspect(db);
+      for (const [operation, refusal] of cases) {
+        const dir = migrationsDir({ '0001_named.ts': migrationSource([operation]) });
+        expectCleanError(await cli(db, dir, 'expand'), 2, refusal);
+        expect(await stateRows(db)).toEqual([]);
+      }
+      const after = await inspect(db);
+      expect([after.tables, after.indexes('t'), after.triggers]).toEqual([before.tables, before.indexes('t'), before.triggers]);
+    });
+
     test('up reading a generated column: refused on PostgreSQL, whose BEFORE triggers do not see its value; derived right on MariaDB', async () => {
       const db = await fresh();
       await db.knex.raw(

@@ -72,6 +72,8 @@ export interface DialectCapabilities {
    * trigger's expressions may not read one there.
    */
   readonly triggersSeeGeneratedColumns: boolean;
+  /** Foreign key names belong to the schema, not to their table (InnoDB). */
+  readonly foreignKeyNamesPerSchema: boolean;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialects/dialect';
-import type { ColumnHolder, QualifiedName, SchemaModel, VersionView } from '../engine/schema-model';
+import type { ColumnHolder, QualifiedName, SchemaModel, TableModel, VersionView } from '../engine/schema-model';
 import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
@@ -136,6 +136,43 @@ export function refuseNotNullTimestamp(ctx: PlanContext, what: string, type: str
     `${what}: ${ctx.dialect.displayName} cannot make a nullable TIMESTAMP column NOT NULL without blocking writes (it copies the table under LOCK=SHARED), which contract would have to`,
     { hint: 'use datetime, which it makes NOT NULL online, or keep the column nullable' },
   );
+}
+
+/**
+ * Refuses a constraint name that is taken: the server would refuse the
+ * constraint mid-expand, or a step run again (its guard: the constraint
+ * exists) would take the one there for the one it adds, and rollback drop
+ * it. Taken by a check, foreign key or primary key of the table, on
+ * PostgreSQL by its UNIQUE or exclusion constraint too; and where foreign key
+ * names belong to the schema (capabilities.foreignKeyNamesPerSchema), a
+ * new foreign key's by another table's.
+ */
+export function refuseTakenConstraintName(
+  ctx: PlanContext,
+  what: string,
+  table: string,
+  name: string,
+  kind: 'check' | 'foreign key',
+): void {
+  const same = (other: string | undefined) => other !== undefined && ctx.model.rules.sameColumn(other, name);
+  const own = (t: TableModel) => (t.constraints ?? []).filter((c) => c.from === undefined);
+  const owner = ctx.model.table(table)!;
+  // PostgreSQL: a UNIQUE or exclusion constraint, named as its index.
+  const index = owner.indexes.find((i) => i.constraint && same(i.name));
+  const holder =
+    own(owner).find((c) => same(c.name))?.kind ??
+    (same(owner.primaryKeyName) ? 'primary key' : undefined) ??
+    (index ? (index.unique ? 'unique constraint' : 'exclusion constraint') : undefined);
+  const elsewhere =
+    kind === 'foreign key' && ctx.dialect.capabilities.foreignKeyNamesPerSchema
+      ? ctx.model.tables.find((t) => t !== owner && own(t).some((c) => c.kind === 'foreign key' && same(c.name)))
+      : undefined;
+  if (holder || elsewhere)
+    throw new ValidationError(
+      ctx.migration,
+      `${what}: a ${holder ?? 'foreign key'} named ${JSON.stringify(name)} already exists on ${holder ? table : elsewhere!.name}`,
+      { hint: `give the ${kind} another name${holder ? '' : `: ${ctx.dialect.displayName} names foreign keys per database`}` },
+    );
 }
 
 /** An index of this name is there already: on the table where index names are its own (MySQL/MariaDB), else in the schema. */

@@ -79,6 +79,7 @@ export class MysqlDialect implements Dialect {
     notNullTimestampOnline: false,
     indexNamesPerTable: true,
     triggersSeeGeneratedColumns: true,
+    foreignKeyNamesPerSchema: true,
     viewsHoldColumns: false,
   };
   readonly knex: Knex;

@@ -87,6 +87,7 @@ export class PostgresDialect implements Dialect {
     notNullTimestampOnline: true,
     indexNamesPerTable: false,
     triggersSeeGeneratedColumns: false,
+    foreignKeyNamesPerSchema: false,
     viewsHoldColumns: true,
   };
   readonly rules = exactRules;
