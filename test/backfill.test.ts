@@ -203,6 +203,33 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect((await cli('contract')).code).toBe(0);
   });
 
+  test('alterColumn to NOT NULL whose up leaves NULLs stops the expand naming the rows, and contract refuses', async () => {
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, note varchar(100) NULL)');
+    await db.knex.raw(
+      pg
+        ? "INSERT INTO orders SELECT g, CASE WHEN g % 500 = 7 THEN NULL ELSE 'n' || g END FROM generate_series(1, 3000) g"
+        : "INSERT INTO orders SELECT seq, CASE WHEN seq % 500 = 7 THEN NULL ELSE CONCAT('n', seq) END FROM seq_1_to_3000",
+    );
+    writeFileSync(
+      path.join(dir, '0001_note.ts'),
+      migrationSource(["op.alterColumn('orders', 'note', { type: 'varchar(200)', nullable: false, up: 'note', down: 'note' })"]),
+    );
+    const expand = await cli('expand');
+    expect(expand.code).toBe(1);
+    // The first five rows it finds (on PostgreSQL in page order, where the backfill's updates moved row 7).
+    const failed = /verification failed: orders\.note \(new\) is not null does not hold for rows with key ([\d, ]+)$/m.exec(expand.stderr);
+    const keys = failed![1].split(', ').map(Number);
+    expect(keys).toHaveLength(5);
+    expect(keys.every((k) => k % 500 === 7)).toBe(true);
+    const contract = await cli('contract');
+    expect(contract.code).toBe(2);
+    expect(contract.stderr).toMatch(/^error: 0001_note is expanding; .*orders\.note \(new\) is not null does not hold/m);
+    // Nothing contracted: the old column is still there, and rollback undoes the expand.
+    expect(await columnsOf('orders')).toEqual(['id', 'note', '_zm_note']);
+    expect((await cli('rollback')).code).toBe(0);
+    expect(await columnsOf('orders')).toEqual(['id', 'note']);
+  });
+
   test("a rerun after the new app wrote a column added with up keeps the new app's values and lets contract go ahead", async () => {
     await ordersTable(3000);
     writeFileSync(

@@ -326,6 +326,117 @@ export default defineMigration({
       const status = parseStatus(await cli(db, dir, 'status', '--json'));
       expect(status.get('0002_index_nope')?.phase).toBe('pending');
     });
+
+    test('addCheck and addForeignKey under a constraint name that is taken: exit 2 naming its holder, before anything changes', async () => {
+      const db = await fresh();
+      await db.knex.raw('CREATE TABLE parents (id integer PRIMARY KEY)');
+      // PostgreSQL names constraints per table (a step run again took the one there for its own, and rollback dropped
+      // it); MySQL/MariaDB name foreign keys per database.
+      await db.knex.raw(
+        engine === 'mysql'
+          ? 'CREATE TABLE other (id integer PRIMARY KEY, p integer, CONSTRAINT fk_parent FOREIGN KEY (p) REFERENCES parents (id))'
+          : 'CREATE TABLE other (id integer PRIMARY KEY)',
+      );
+      await db.knex.raw(
+        engine === 'mysql'
+          ? 'CREATE TABLE t (id integer PRIMARY KEY, x integer, p integer)'
+          : 'CREATE TABLE t (id integer PRIMARY KEY, x integer CONSTRAINT x_pos CHECK (x > 0), p integer, CONSTRAINT fk_parent CHECK (p > 0))',
+      );
+      const cases: Array<[string, RegExp]> = [
+        [
+          "op.addForeignKey('t', ['p'], { references: { table: 'parents', columns: ['id'] }, name: 'fk_parent' })",
+          engine === 'mysql'
+            ? /^error: 0001_named: addForeignKey on "t": a foreign key named "fk_parent" already exists on other \(give the foreign key another name: MySQL\/MariaDB names foreign keys per database\)$/
+            : /^error: 0001_named: addForeignKey on "t": a check named "fk_parent" already exists on t \(give the foreign key another name\)$/,
+        ],
+      ];
+      if (engine === 'postgres') {
+        cases.push([
+          "op.addCheck('t', 'x_pos', 'x < 100')",
+          /^error: 0001_named: addCheck x_pos: a check named "x_pos" already exists on t/,
+        ]);
+        cases.push([
+          "op.addCheck('t', 't_pkey', 'x < 100')",
+          /^error: 0001_named: addCheck t_pkey: a primary key named "t_pkey" already exists on t/,
+        ]);
+      }
+      const before = await inspect(db);
+      for (const [operation, refusal] of cases) {
+        const dir = migrationsDir({ '0001_named.ts': migrationSource([operation]) });
+        expectCleanError(await cli(db, dir, 'expand'), 2, refusal);
+        expect(await stateRows(db)).toEqual([]);
+      }
+      const after = await inspect(db);
+      expect([after.tables, after.indexes('t'), after.triggers]).toEqual([before.tables, before.indexes('t'), before.triggers]);
+    });
+
+    test('up reading a generated column: refused on PostgreSQL, whose BEFORE triggers do not see its value; derived right on MariaDB', async () => {
+      const db = await fresh();
+      await db.knex.raw(
+        engine === 'mysql'
+          ? 'CREATE TABLE orders (id integer PRIMARY KEY, price integer, qty integer, total integer AS (price * qty) STORED, half integer AS (price * qty / 2) VIRTUAL)'
+          : 'CREATE TABLE orders (id integer PRIMARY KEY, price integer, qty integer, total integer GENERATED ALWAYS AS (price * qty) STORED)',
+      );
+      await db.knex.raw('INSERT INTO orders (id, price, qty) VALUES (1, 2, 3)');
+      const up = engine === 'mysql' ? 'total * 100 + half' : 'total * 100';
+      const dir = migrationsDir({
+        '0001_cents.ts': migrationSource([`op.addColumn('orders', 'total_cents', { type: 'bigint', up: '${up}' })`]),
+      });
+      if (engine === 'postgres') {
+        const before = await inspect(db);
+        expectCleanError(
+          await cli(db, dir, 'expand'),
+          2,
+          /^error: 0001_cents: addColumn orders\.total_cents: up reads total, a generated column, which PostgreSQL computes after the row's BEFORE triggers: they see it NULL/,
+        );
+        expect(await stateRows(db)).toEqual([]);
+        const after = await inspect(db);
+        expect([after.tables, after.columns('orders'), after.triggers]).toEqual([before.tables, before.columns('orders'), before.triggers]);
+        return;
+      }
+      // MariaDB computes generated columns, STORED and VIRTUAL, before its BEFORE triggers run.
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      await db.knex.raw('INSERT INTO orders (id, price, qty) VALUES (2, 3, 4)');
+      await db.knex.raw('UPDATE orders SET qty = 5 WHERE id = 1');
+      const cents = async () =>
+        rowsOf<{ id: number; c: number | string }>(await db.knex.raw('SELECT id, total_cents AS c FROM orders ORDER BY id')).map((r) =>
+          Number(r.c),
+        );
+      expect(await cents()).toEqual([1005, 1206]);
+      expect((await cli(db, dir, 'contract')).code).toBe(0);
+    });
+
+    test('alterColumn to a type the default it keeps does not suit: exit 2 naming the default, before anything changes', async () => {
+      const db = await fresh();
+      // PostgreSQL: text '{}' on jsonb; MySQL/MariaDB: 'abc' on an integer. Contract would set it once the trigger is gone.
+      await db.knex.raw(
+        engine === 'mysql'
+          ? "CREATE TABLE events (id integer PRIMARY KEY, payload varchar(10) NOT NULL DEFAULT 'abc')"
+          : "CREATE TABLE events (id integer PRIMARY KEY, payload text NOT NULL DEFAULT '{}')",
+      );
+      await db.knex.raw(engine === 'mysql' ? "INSERT INTO events VALUES (1, '7')" : "INSERT INTO events VALUES (1, '[7]')");
+      const [type, up, down] =
+        engine === 'mysql' ? ['integer', 'CAST(payload AS SIGNED)', 'CAST(payload AS CHAR)'] : ['jsonb', 'payload::jsonb', 'payload::text'];
+      const alter = (extra = '') =>
+        migrationSource([`op.alterColumn('events', 'payload', { type: '${type}', up: '${up}', down: '${down}'${extra} })`]);
+      const dir = migrationsDir({ '0001_payload.ts': alter() });
+      const before = await inspect(db);
+      const refusal =
+        engine === 'mysql'
+          ? /^error: 0001_payload: alterColumn events\.payload: the column's default 'abc' does not suit type integer: Invalid default value for 'payload' \(give alterColumn a `default` of the new type\)$/
+          : /^error: 0001_payload: alterColumn events\.payload: the column's default '\{\}'::text does not suit type jsonb: column "payload" is of type jsonb but default expression is of type text \(give alterColumn a `default` of the new type\)$/;
+      expectCleanError(await cli(db, dir, 'expand'), 2, refusal);
+      expect(await stateRows(db)).toEqual([]);
+      const after = await inspect(db);
+      expect([after.tables, after.columns('events'), after.triggers]).toEqual([before.tables, before.columns('events'), before.triggers]);
+      // With a default of the new type, it goes through to the end.
+      writeFileSync(path.join(dir, '0001_payload.ts'), alter(engine === 'mysql' ? ", default: '0'" : `, default: "'{}'::jsonb"`));
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      expect((await cli(db, dir, 'contract')).code).toBe(0);
+      await db.knex.raw('INSERT INTO events (id) VALUES (2)');
+      const rows = rowsOf<{ v: unknown }>(await db.knex.raw('SELECT payload AS v FROM events WHERE id = 2'));
+      expect(rows[0].v).toEqual(engine === 'mysql' ? 0 : {});
+    });
   });
 
   test('a table may not take the name of a view: renameTable and createTable refuse it, exit 2, and the view is kept', async () => {

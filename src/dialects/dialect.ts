@@ -75,6 +75,15 @@ export interface DialectCapabilities {
    * it NULL is taken for the old app's.
    */
   readonly viewColumnDefaults: boolean;
+  /**
+   * A BEFORE row trigger sees the values of the row's generated columns
+   * (MySQL/MariaDB compute them first, STORED and VIRTUAL). PostgreSQL
+   * computes them after the BEFORE triggers, which see NULL: the dual-write
+   * trigger's expressions may not read one there.
+   */
+  readonly triggersSeeGeneratedColumns: boolean;
+  /** Foreign key names belong to the schema, not to their table (InnoDB). */
+  readonly foreignKeyNamesPerSchema: boolean;
 }
 
 /**
@@ -353,6 +362,15 @@ export interface Dialect {
    * privilege), so that it is filled in batches. Changes nothing.
    */
   probeDefault?(type: string, expression?: string): Promise<boolean | undefined>;
+  /**
+   * Why a column of `type` cannot have `DEFAULT expression`, in the server's
+   * words (naming the column `column`) (a default that alterColumn keeps from the old type: contract sets
+   * it on the new column, after the trigger is gone), asked by creating a
+   * temporary table with such a column; undefined where it can, or where the
+   * server could not tell (a type a migration makes first, no privilege for
+   * a temporary table). Changes nothing.
+   */
+  refusesDefault?(column: string, type: string, expression: string): Promise<string | undefined>;
   /** The column's own `foreignKeys` go with it (where the engine does not drop them by itself, they are named). */
   dropColumn(table: string, column: string, foreignKeys?: string[]): Step;
   /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */

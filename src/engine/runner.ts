@@ -3,7 +3,7 @@ import type { Dialect } from '../dialects/dialect';
 import { redactUrls } from '../dialects/url';
 import { StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
-import { probedKey, type DualWrite, type Operation, type PlanContext } from '../operations/operation';
+import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
 import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
 import { message } from './executor';
@@ -293,7 +293,13 @@ export class Runner {
       if (phase === 'complete') continue;
       if (phase === 'pending' || phase === 'rolled back') {
         const expandView = view.clone();
-        const planned = this.planOperations(migration, model, expandView, 0, 'expand', { untilOpaque: false, validate: true });
+        const keptDefaults: KeptDefault[] = [];
+        const planned = this.planOperations(migration, model, expandView, 0, 'expand', {
+          untilOpaque: false,
+          validate: true,
+          keptDefaults,
+        });
+        await this.refuseKeptDefaults(migration, keptDefaults);
         const dualWrites = this.dualWrites(migration, model, view, expandView);
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model));
         const customExpand = await this.captured(migration, 'expand');
@@ -375,8 +381,10 @@ export class Runner {
       const view = this.previousView(model, records, migration.name);
       const previous = view.clone();
       const planned = model.clone();
-      this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true });
+      const keptDefaults: KeptDefault[] = [];
+      this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true, keptDefaults });
       this.checkReshapes(migration, records);
+      await this.refuseKeptDefaults(migration, keptDefaults);
       this.customExpandSteps(migration, planned);
       await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
@@ -444,7 +452,13 @@ export class Runner {
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
       for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view, model);
-      const planned = this.planOperations(migration, model, view, record.nextOperation, phase, { untilOpaque: true, validate: true });
+      const keptDefaults: KeptDefault[] = [];
+      const planned = this.planOperations(migration, model, view, record.nextOperation, phase, {
+        untilOpaque: true,
+        validate: true,
+        keptDefaults,
+      });
+      await this.refuseKeptDefaults(migration, keptDefaults);
       await this.store.update(migration.name, { steps: [...record.steps, ...planned.steps], nextOperation: planned.next });
     }
   }
@@ -459,14 +473,21 @@ export class Runner {
     view: VersionView,
     from: number,
     phase: 'expand',
-    options: { untilOpaque: boolean; validate: boolean },
+    options: { untilOpaque: boolean; validate: boolean; keptDefaults?: KeptDefault[] },
   ): { steps: Step[]; next: number; note?: string } {
     const operations = migration.migration.operations;
     if (options.validate && from === 0) checkOperationOrder(migration.name, operations, model);
     const steps: Step[] = [];
     for (let i = from; i < operations.length; i++) {
       const operation = operations[i];
-      const ctx: PlanContext = { dialect: this.dialect, migration: migration.name, model, view, probedDefaults: this.#probedDefaults };
+      const ctx: PlanContext = {
+        dialect: this.dialect,
+        migration: migration.name,
+        model,
+        view,
+        probedDefaults: this.#probedDefaults,
+        keptDefaults: options.keptDefaults,
+      };
       if (options.validate) operation.validate(ctx);
       const own = operation[phase](ctx);
       steps.push(...(operation.opaque ? own.map((s) => ({ ...s, rawSqlOf: i })) : own));
@@ -714,7 +735,7 @@ export class Runner {
       // A copy keeps a row the mirror wrote first (ON DUPLICATE KEY), and the mirror replaces (REPLACE): a new
       // value that collides in a unique index over a filled column would silently cost a row. In place, the
       // write that collides fails instead.
-      const unique = (model.table(table)?.indexes ?? []).filter((i) => i.unique && i.columns.some((c) => computed.includes(c)));
+      const unique = (model.table(table)?.indexes ?? []).filter((i) => i.unique && (i.uses ?? i.columns).some((c) => computed.includes(c)));
       if (unique.length > 0) {
         const names = unique.map((i) => i.name).join(', ');
         this.logger.info(`backfill of ${table} in place, not by copy: a unique index covers a column it fills (${names})`);
@@ -779,8 +800,8 @@ export class Runner {
    * the expand ends also fills again a row an app updated in the meantime,
    * and a redo over the table fills those no app touches again. Last, the
    * trigger's rules become the lasting ones. Not where a column the backfill
-   * fills is in a unique index or a constraint: a value left stale until the
-   * redo could fail another write.
+   * fills is read by a unique index (as a key column, in an expression or a
+   * predicate) or a constraint: a value left stale until the redo could fail another write.
    */
   private dualWriteSteps(
     migration: LoadedMigration,
@@ -900,7 +921,11 @@ export class Runner {
     const fills = (columns: string[]) => columns.some((c) => filled.some((f) => this.dialect.rules.sameColumn(c, f)));
     const physical = model.table(table);
     if (!physical) return false;
-    return !physical.indexes.some((i) => i.unique && fills(i.columns)) && !(physical.constraints ?? []).some((c) => fills(c.columns));
+    // Every column a unique index reads (`uses`): a partial index's predicate or an expression over a filled column
+    // can make a stale value clash as a key column can.
+    return (
+      !physical.indexes.some((i) => i.unique && fills(i.uses ?? i.columns)) && !(physical.constraints ?? []).some((c) => fills(c.columns))
+    );
   }
 
   /** For the plan: what a backfill or a verification walks. */
@@ -1050,6 +1075,22 @@ export class Runner {
           { hint: `run zmigrate contract for ${other.name} first` },
         );
       }
+    }
+  }
+
+  /**
+   * Refuses a default that a column keeps on a new type which cannot take it
+   * (text `'{}'` on jsonb, `'abc'` on an integer): contract would set it
+   * after the trigger is gone, and fail there on every rerun.
+   */
+  private async refuseKeptDefaults(migration: LoadedMigration, kept: KeptDefault[]): Promise<void> {
+    if (!this.dialect.refusesDefault) return;
+    for (const { what, column, type, default: value } of kept) {
+      const reason = await this.dialect.refusesDefault(column, type, value);
+      if (reason === undefined) continue;
+      throw new ValidationError(migration.name, `${what}: the column's default ${value} does not suit type ${type}: ${reason}`, {
+        hint: 'give alterColumn a `default` of the new type',
+      });
     }
   }
 

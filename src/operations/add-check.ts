@@ -3,7 +3,14 @@ import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
 import { resolve } from './add-foreign-key';
 import { chooseWalkKey } from '../engine/walk-key';
-import { sourceTable, type DualWrite, type DualWriteContext, type Operation, type PlanContext } from './operation';
+import {
+  refuseTakenConstraintName,
+  sourceTable,
+  type DualWrite,
+  type DualWriteContext,
+  type Operation,
+  type PlanContext,
+} from './operation';
 
 /**
  * PostgreSQL: CHECK … NOT VALID at expand (a short lock, no scan; new writes
@@ -41,6 +48,7 @@ export class AddCheck implements Operation {
     sourceTable(ctx, this.table);
     checkIdentifier(ctx.dialect, ctx.migration, 'check constraint name', this.name);
     checkSqlFragment(ctx.dialect, ctx.migration, `addCheck ${this.name}: expression`, this.expression);
+    refuseTakenConstraintName(ctx, `addCheck ${this.name}`, sourceTable(ctx, this.table), this.name, 'check');
     if (!ctx.dialect.capabilities.notValidConstraints || !ctx.dialect.addCheck) {
       throw new ValidationError(
         ctx.migration,

@@ -8,7 +8,7 @@ import { SERIAL_INTEGERS } from '../lint/values';
 import { checkColumnSpec, checkIdentifier, checkSqlFragment } from './checks';
 import {
   probedKey,
-  refuseAutoIncrementReads,
+  refuseTriggerBlindReads,
   refuseNotNullTimestamp,
   refuseRewritingType,
   requireWalkKey,
@@ -108,7 +108,7 @@ export class AddColumn implements Operation {
       refuseNotNullTimestamp(ctx, `addColumn ${this.table}.${this.column}`, this.spec.type);
     if (this.spec.up !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `addColumn ${this.table}.${this.column}: up`, this.spec.up);
-      refuseAutoIncrementReads(ctx, `addColumn ${this.table}.${this.column}: up`, this.table, this.spec.up);
+      refuseTriggerBlindReads(ctx, `addColumn ${this.table}.${this.column}: up`, this.table, this.spec.up);
       requireWalkKey(ctx, this.table);
     } else if (this.fillsOnce(ctx)) {
       requireWalkKey(ctx, this.table);

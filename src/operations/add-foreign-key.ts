@@ -8,6 +8,7 @@ import { checkIdentifier } from './checks';
 import { chooseWalkKey, missingWalkKey } from '../engine/walk-key';
 import {
   defaultName,
+  refuseTakenConstraintName,
   requireColumn,
   sourceTable,
   type DualWrite,
@@ -103,6 +104,7 @@ export class AddForeignKey implements Operation {
         `${what}: an index named ${JSON.stringify(name)} already exists on ${this.table}; give the foreign key another name`,
       );
     }
+    refuseTakenConstraintName(ctx, what, source, name, 'foreign key');
     if (this.spec.onDelete !== undefined) {
       const action = this.onDelete;
       if (action === undefined || !Object.hasOwn(FOREIGN_KEY_ACTIONS, action)) {

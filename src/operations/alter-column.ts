@@ -1,13 +1,13 @@
 import type { AlterColumnSpec, ColumnSpec } from '../migration/types';
 import type { ColumnModel, IndexModel, IndexPart, SchemaModel, VersionView } from '../engine/schema-model';
 import type { Step } from '../engine/step';
-import { helperColumn, rowOf, type Condition } from '../engine/dual-write';
+import { helperColumn, rowOf, type Condition, type VerifySpec } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
 import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
 import {
-  refuseAutoIncrementReads,
+  refuseTriggerBlindReads,
   refuseNotNullTimestamp,
   refuseRewritingType,
   requireColumn,
@@ -19,6 +19,7 @@ import {
   type Operation,
   type PlanContext,
   notNullCheckName,
+  walkKeyOf,
 } from './operation';
 
 /** The string types of both engines, which a collation applies to. */
@@ -88,9 +89,12 @@ export class AlterColumn implements Operation {
       carried: this.carried(ctx),
       rebuilt: (index) => this.rebuiltDefinition(ctx, index, physical, helper),
     });
-    refuseAutoIncrementReads(ctx, `${what}: up`, this.table, this.spec.up);
-    refuseAutoIncrementReads(ctx, `${what}: down`, this.table, this.spec.down);
+    refuseTriggerBlindReads(ctx, `${what}: up`, this.table, this.spec.up);
+    refuseTriggerBlindReads(ctx, `${what}: down`, this.table, this.spec.down);
     const final = this.final(old);
+    // Contract sets the old default on the new column: the server is asked now whether the new type takes it.
+    if (this.spec.type !== undefined && this.spec.default === undefined && old.default !== null)
+      ctx.keptDefaults?.push({ what, column: old.name, type: final.type, default: old.default });
     if (final.nullable === false) refuseNotNullTimestamp(ctx, what, final.type);
     if (old.onUpdate !== undefined && this.onUpdate(old) === undefined)
       throw new ValidationError(
@@ -368,11 +372,23 @@ export class AlterColumn implements Operation {
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
     const final = this.final(ctx.model.column(previous.source, physical)!);
-    const type = final.type;
     const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
       what: `${this.table}.${this.column} (new) = up(old)`,
-      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, type),
+      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
     });
+    // A NULL that up gave passes the check above (NULL is up(old)), but the column becomes NOT NULL at contract,
+    // which would fail there, after the trigger is gone: the expand stops here instead, naming the rows.
+    const filled: VerifySpec[] =
+      final.nullable === false
+        ? [
+            {
+              table: previous.source,
+              key: walkKeyOf(ctx, previous.source),
+              what: `${this.table}.${this.column} (new) is not null`,
+              mismatch: `${ctx.dialect.quote(helper)} IS NULL`,
+            },
+          ]
+        : [];
     const carried = this.carried(ctx).afterBackfill(ctx);
     // A column that may be NULL in the end, where the new app's view has its default: every insert of a new-app
     // session is the new app's, one that leaves the new column NULL too, and up never overwrites what the new
@@ -403,7 +419,7 @@ export class AlterColumn implements Operation {
         },
       ],
       ...fill,
-      verify: [...(fill.verify ?? []), ...carried.verify],
+      verify: [...(fill.verify ?? []), ...filled, ...carried.verify],
       afterBackfill: [
         ...this.notNullCheck(ctx, previous.source, helper),
         ...this.indexesAfterBackfill(ctx, previous.source, physical, helper),

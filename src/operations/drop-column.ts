@@ -5,7 +5,7 @@ import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import {
-  refuseAutoIncrementReads,
+  refuseTriggerBlindReads,
   refuseReaders,
   requireColumn,
   sourceTable,
@@ -75,7 +75,7 @@ export class DropColumn implements Operation {
     refuseReaders(ctx, what, { holders: bodies }, 'it would fail once contract drops the column');
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
-      refuseAutoIncrementReads(ctx, `dropColumn ${this.table}.${this.column}: down`, this.table, this.spec.down);
+      refuseTriggerBlindReads(ctx, `dropColumn ${this.table}.${this.column}: down`, this.table, this.spec.down);
       return;
     }
     if (!physical.nullable && physical.default === null) {

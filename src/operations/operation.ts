@@ -1,5 +1,5 @@
 import type { Dialect } from '../dialects/dialect';
-import type { ColumnHolder, QualifiedName, SchemaModel, VersionView } from '../engine/schema-model';
+import type { ColumnHolder, QualifiedName, SchemaModel, TableModel, VersionView } from '../engine/schema-model';
 import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
@@ -20,6 +20,20 @@ export interface PlanContext {
   readonly view: VersionView;
   /** What the server said of the defaults of columns added (see ProbedDefaults). */
   readonly probedDefaults?: ProbedDefaults;
+  /**
+   * Where given, validation adds here each default a column keeps on a type
+   * it did not have: the runner then asks the server whether the type takes
+   * it (Dialect.refusesDefault), before anything changes.
+   */
+  readonly keptDefaults?: KeptDefault[];
+}
+
+/** A column's default that an operation keeps on a new type; `what` names the operation, for the refusal. */
+export interface KeptDefault {
+  what: string;
+  column: string;
+  type: string;
+  default: string;
 }
 
 /**
@@ -131,6 +145,43 @@ export function refuseNotNullTimestamp(ctx: PlanContext, what: string, type: str
   );
 }
 
+/**
+ * Refuses a constraint name that is taken: the server would refuse the
+ * constraint mid-expand, or a step run again (its guard: the constraint
+ * exists) would take the one there for the one it adds, and rollback drop
+ * it. Taken by a check, foreign key or primary key of the table, on
+ * PostgreSQL by its UNIQUE or exclusion constraint too; and where foreign key
+ * names belong to the schema (capabilities.foreignKeyNamesPerSchema), a
+ * new foreign key's by another table's.
+ */
+export function refuseTakenConstraintName(
+  ctx: PlanContext,
+  what: string,
+  table: string,
+  name: string,
+  kind: 'check' | 'foreign key',
+): void {
+  const same = (other: string | undefined) => other !== undefined && ctx.model.rules.sameColumn(other, name);
+  const own = (t: TableModel) => (t.constraints ?? []).filter((c) => c.from === undefined);
+  const owner = ctx.model.table(table)!;
+  // PostgreSQL: a UNIQUE or exclusion constraint, named as its index.
+  const index = owner.indexes.find((i) => i.constraint && same(i.name));
+  const holder =
+    own(owner).find((c) => same(c.name))?.kind ??
+    (same(owner.primaryKeyName) ? 'primary key' : undefined) ??
+    (index ? (index.unique ? 'unique constraint' : 'exclusion constraint') : undefined);
+  const elsewhere =
+    kind === 'foreign key' && ctx.dialect.capabilities.foreignKeyNamesPerSchema
+      ? ctx.model.tables.find((t) => t !== owner && own(t).some((c) => c.kind === 'foreign key' && same(c.name)))
+      : undefined;
+  if (holder || elsewhere)
+    throw new ValidationError(
+      ctx.migration,
+      `${what}: a ${holder ?? 'foreign key'} named ${JSON.stringify(name)} already exists on ${holder ? table : elsewhere!.name}`,
+      { hint: `give the ${kind} another name${holder ? '' : `: ${ctx.dialect.displayName} names foreign keys per database`}` },
+    );
+}
+
 /** An index of this name is there already: on the table where index names are its own (MySQL/MariaDB), else in the schema. */
 export function indexNameTaken(ctx: PlanContext, source: string, name: string): boolean {
   if (!ctx.dialect.capabilities.indexNamesPerTable) return ctx.model.index(name) !== undefined;
@@ -138,22 +189,38 @@ export function indexNameTaken(ctx: PlanContext, source: string, name: string): 
 }
 
 /**
- * MySQL/MariaDB: in a BEFORE INSERT trigger the AUTO_INCREMENT column is 0
- * until the server numbers the row, after the trigger: an expression the
- * dual-write trigger computes on insert (`up`, `down`) must not read it, or
- * every row an app inserts gets a value computed from 0.
+ * Refuses an expression the dual-write trigger computes (`up`, `down`) that
+ * reads a column whose value a BEFORE trigger does not see, or every row an
+ * app writes would get a value computed from the wrong one: on
+ * MySQL/MariaDB the AUTO_INCREMENT column, 0 until the server numbers the
+ * row after the trigger; where the engine computes generated columns after
+ * the BEFORE triggers (PostgreSQL, capabilities.triggersSeeGeneratedColumns),
+ * a generated column, NULL to them.
  */
-export function refuseAutoIncrementReads(ctx: PlanContext, what: string, table: string, expression: string | undefined): void {
-  if (ctx.dialect.sqlFlavour !== 'mysql' || expression === undefined) return;
-  const counters = (ctx.model.table(sourceTable(ctx, table))?.columns ?? []).filter((c) => c.identity !== undefined);
-  const names = tokenize(expression, 'mysql').tokens.flatMap((t) => (t.kind === 'word' ? [t.text] : t.kind === 'ident' ? [t.value] : []));
-  const read = counters.find((c) => names.some((n) => ctx.dialect.rules.sameColumn(n, c.name)));
-  if (read)
+export function refuseTriggerBlindReads(ctx: PlanContext, what: string, table: string, expression: string | undefined): void {
+  if (expression === undefined) return;
+  const { dialect } = ctx;
+  const mysql = dialect.sqlFlavour === 'mysql';
+  const blind = (ctx.model.table(sourceTable(ctx, table))?.columns ?? []).filter(
+    (c) => (mysql && c.identity !== undefined) || (c.generated && !dialect.capabilities.triggersSeeGeneratedColumns),
+  );
+  if (blind.length === 0) return;
+  const names = tokenize(expression, dialect.sqlFlavour).tokens.flatMap((t) =>
+    t.kind === 'word' ? [t.text] : t.kind === 'ident' ? [t.value] : [],
+  );
+  const read = blind.find((c) => names.some((n) => dialect.rules.sameColumn(n, c.name)));
+  if (!read) return;
+  if (read.generated)
     throw new ValidationError(
       ctx.migration,
-      `${what} reads ${read.name}, the AUTO_INCREMENT column, which a ${ctx.dialect.displayName} trigger sees as 0 when a row is inserted (the server numbers it after)`,
-      { hint: 'compute it from other columns, or fill it with an op.backfill job' },
+      `${what} reads ${read.name}, a generated column, which ${dialect.displayName} computes after the row's BEFORE triggers: they see it NULL`,
+      { hint: 'compute it from the columns the generated one is computed from' },
     );
+  throw new ValidationError(
+    ctx.migration,
+    `${what} reads ${read.name}, the AUTO_INCREMENT column, which a ${dialect.displayName} trigger sees as 0 when a row is inserted (the server numbers it after)`,
+    { hint: 'compute it from other columns, or fill it with an op.backfill job' },
+  );
 }
 
 /** Shared checks, so every operation words the same mistake the same way. */

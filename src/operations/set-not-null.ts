@@ -4,7 +4,7 @@ import { rowOf } from '../engine/dual-write';
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import {
-  refuseAutoIncrementReads,
+  refuseTriggerBlindReads,
   refuseNotNullTimestamp,
   requireColumn,
   requireWalkKey,
@@ -44,7 +44,7 @@ export class SetNotNull implements Operation {
       throw new ValidationError(ctx.migration, `setNotNull ${this.table}.${this.column}: needs { up: 'SQL that replaces NULLs' }`);
     }
     checkSqlFragment(ctx.dialect, ctx.migration, `setNotNull ${this.table}.${this.column}: up`, this.spec.up);
-    refuseAutoIncrementReads(ctx, `setNotNull ${this.table}.${this.column}: up`, this.table, this.spec.up);
+    refuseTriggerBlindReads(ctx, `setNotNull ${this.table}.${this.column}: up`, this.table, this.spec.up);
     const { source, column } = this.physical(ctx);
     const model = ctx.model.column(source, column)!;
     const what = `setNotNull ${this.table}.${this.column}`;

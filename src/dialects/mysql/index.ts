@@ -27,6 +27,7 @@ import {
   type IndexState,
 } from '../dialect';
 import { lexSql, MYSQL_LEX, splitSql } from '../sql-split';
+import { literalMarks } from '../bound-sql';
 import { failedStatementVerb, serverText } from '../permission';
 import { MysqlTableRebuild } from './rebuild';
 import { watchLockWait, type RowLockWatch } from './lock-wait-watch';
@@ -78,6 +79,8 @@ export class MysqlDialect implements Dialect {
     movesIdentity: false,
     notNullTimestampOnline: false,
     indexNamesPerTable: true,
+    triggersSeeGeneratedColumns: true,
+    foreignKeyNamesPerSchema: true,
     viewsHoldColumns: false,
     viewColumnDefaults: false,
   };
@@ -620,6 +623,23 @@ export class MysqlDialect implements Dialect {
       [schema],
     );
     return viewColumns(rows);
+  }
+
+  async refusesDefault(column: string, type: string, expression: string): Promise<string | undefined> {
+    const probe = this.quote('_zm_probe');
+    try {
+      // One session for the temporary table, which is the session's own.
+      await this.knex.transaction(async (trx) => {
+        await trx.raw(literalMarks(`CREATE TEMPORARY TABLE ${probe} (${this.columnDefinition(column, { type, default: expression })})`));
+        await trx.raw(`DROP TEMPORARY TABLE ${probe}`);
+      });
+    } catch (error) {
+      // The default's own fault (ER_INVALID_DEFAULT; MySQL's ER_BLOB_CANT_HAVE_DEFAULT for a TEXT or JSON type).
+      // Anything else (no privilege for a temporary table) is left to the steps that use it.
+      const { code } = error as { code?: unknown };
+      if (code === 'ER_INVALID_DEFAULT' || code === 'ER_BLOB_CANT_HAVE_DEFAULT') return serverText(error);
+    }
+    return undefined;
   }
 
   columnDefinition(name: string, spec: ColumnSpec & { onUpdate?: string }, options: { invisible?: boolean } = {}): string {

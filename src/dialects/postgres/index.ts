@@ -87,6 +87,8 @@ export class PostgresDialect implements Dialect {
     movesIdentity: true,
     notNullTimestampOnline: true,
     indexNamesPerTable: false,
+    triggersSeeGeneratedColumns: false,
+    foreignKeyNamesPerSchema: false,
     viewsHoldColumns: true,
     viewColumnDefaults: true,
   };
@@ -786,6 +788,22 @@ export class PostgresDialect implements Dialect {
       if (error !== rolledBack) return expression !== undefined && this.classifyError(error) === 'permissionDenied' ? true : undefined;
     }
     return perRow;
+  }
+
+  async refusesDefault(column: string, type: string, expression: string): Promise<string | undefined> {
+    const rolledBack = new Error('probe done');
+    try {
+      await this.knex.transaction(async (trx) => {
+        await trx.raw(literalMarks(`CREATE TEMPORARY TABLE _zm_probe (${this.quote(column)} ${type} DEFAULT ${expression})`));
+        throw rolledBack;
+      });
+    } catch (error) {
+      // The default's own fault: of another type (42804), not castable (42846), or a value the type refuses (class 22).
+      // Anything else (a type a migration makes first, no TEMPORARY privilege) is left to the steps that use it.
+      const code = String((error as { code?: unknown }).code ?? '');
+      if (error !== rolledBack && (code === '42804' || code === '42846' || code.startsWith('22'))) return serverText(error);
+    }
+    return undefined;
   }
 
   dropColumn(table: string, column: string): Step {
