@@ -310,6 +310,41 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
   });
 
+  test("a write that changes a string's case, accents or trailing spaces alone reaches the other app's column (equal under the collation, not the same)", async () => {
+    await db.knex.raw('CREATE TABLE users (id integer PRIMARY KEY, name varchar(50) NOT NULL)');
+    await db.knex('users').insert([
+      { id: 1, name: 'alice' },
+      { id: 2, name: 'Jose' },
+      { id: 3, name: 'pad' },
+      { id: 4, name: 'bob' },
+    ]);
+    writeFileSync(
+      path.join(dir, '0005_users.ts'),
+      migrationSource([
+        "op.alterColumn('users', 'name', { type: 'varchar(100)', up: 'name', down: 'name' })",
+        `op.addColumn('users', 'tag', { type: 'varchar(60)', nullable: true, up: "${engine === 'postgres' ? "'[' || name || ']'" : "CONCAT('[', name, ']')"}" })`,
+      ]),
+    );
+    expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+    const v5 = db.versionKnex(`${db.base}_0005_users`);
+    // The old app changes names; the new app changes one by case alone.
+    await db.knex('users').where({ id: 1 }).update({ name: 'Alice' });
+    await db.knex('users').where({ id: 2 }).update({ name: 'José' });
+    await db.knex('users').where({ id: 3 }).update({ name: 'pad ' });
+    await v5('users').where({ id: 4 }).update({ name: 'BOB' });
+    const names = ['Alice', 'José', 'pad ', 'BOB'];
+    const newView = rowsOf<{ name: string; tag: string }>(await v5.raw('SELECT name, tag FROM users ORDER BY id'));
+    expect(newView).toEqual([
+      { name: 'Alice', tag: '[Alice]' },
+      { name: 'José', tag: '[José]' },
+      { name: 'pad ', tag: '[pad ]' },
+      { name: 'BOB', tag: '[bob]' },
+    ]);
+    expect(rowsOf<{ name: string }>(await db.knex.raw('SELECT name FROM users ORDER BY id')).map((r) => r.name)).toEqual(names);
+    expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+    expect(rowsOf<{ name: string }>(await db.knex.raw('SELECT name FROM users ORDER BY id')).map((r) => r.name)).toEqual(names);
+  });
+
   test("dropColumn's down fills the new app's inserts though the column has a default; the old app's stay as written", async () => {
     await db.knex.raw("CREATE TABLE tickets (id integer PRIMARY KEY, paid boolean NOT NULL, status varchar(10) NOT NULL DEFAULT 'new')");
     writeFileSync(

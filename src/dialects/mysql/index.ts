@@ -735,7 +735,9 @@ export class MysqlDialect implements Dialect {
     if (options.rulesOnly) throw new Error('MySQL/MariaDB cannot change the rules of a dual-write trigger in place');
     // Inside a trigger DATABASE() is the trigger's database, so the session says which version it is.
     const newApp = `(@zmigrate_version IS NOT NULL AND @zmigrate_version >= ${this.literal(versionSchema)})`;
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
+    // A column's new and old values are told apart by their bytes too (changedValue): a write that changes a
+    // string's case, accents or trailing spaces, equal under the column's collation, changed the column.
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: changedValue, newApp };
     const trigger = (event: 'INSERT' | 'UPDATE', suffix: string) => {
       const key = event === 'INSERT' ? 'onInsert' : 'onUpdate';
       const active = rules.filter((r) => r[key]);
@@ -790,12 +792,8 @@ END`;
     return rows.map((r) => String(r.name));
   }
 
-  private isDistinct(a: string, b: string): string {
-    return `NOT (${a} <=> ${b})`;
-  }
-
   holdsOtherThan(column: string, expression: string): string {
-    return this.isDistinct(column, `(${expression})`);
+    return `NOT (${column} <=> (${expression}))`;
   }
 
   async estimateRows(table: string): Promise<number | undefined> {
@@ -1100,4 +1098,17 @@ function compareText(a: string, b: string): number {
   const [x, y] = [a.toLowerCase(), b.toLowerCase()];
   if (x !== y) return x < y ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * True where a column's value in the new row differs from the one in the old
+ * row, NULLs included: by value (<=>) or by bytes (the value cast to a binary
+ * string). A comparison by value alone goes by the column's collation, under
+ * which 'alice' and 'Alice', 'Jose' and 'José', or 'a' and 'a ' are equal,
+ * though the write changed what the column holds. Both sides are the same
+ * column, of one type, so their binary strings are written alike (a decimal
+ * with its scale, a date with its precision, a double with all its digits).
+ */
+function changedValue(a: string, b: string): string {
+  return `(NOT (${a} <=> ${b}) OR NOT (CAST(${a} AS BINARY) <=> CAST(${b} AS BINARY)))`;
 }
