@@ -792,8 +792,15 @@ END`;
     return rows.map((r) => String(r.name));
   }
 
-  holdsOtherThan(column: string, expression: string): string {
-    return `NOT (${column} <=> (${expression}))`;
+  /**
+   * The expression's value is first converted as the column converts what it
+   * stores, where CAST can say that exactly (castTarget): a double 12.345
+   * stored into decimal(12,2) is 12.35, which the column holds rightly. Other
+   * types are compared as they are, under the column's collation for strings.
+   */
+  holdsOtherThan(column: string, expression: string, type: string): string {
+    const target = castTarget(type);
+    return `NOT (${column} <=> ${target ? `CAST((${expression}) AS ${target})` : `(${expression})`})`;
   }
 
   async estimateRows(table: string): Promise<number | undefined> {
@@ -1111,4 +1118,36 @@ function compareText(a: string, b: string): number {
  */
 function changedValue(a: string, b: string): string {
   return `(NOT (${a} <=> ${b}) OR NOT (CAST(${a} AS BINARY) <=> CAST(${b} AS BINARY)))`;
+}
+
+/**
+ * What CAST converts a value to as a column of this type converts what it
+ * stores (rounding a number to the column's scale, half away from zero for
+ * a decimal, to even for a double; cutting a date's time, or a time's
+ * fraction, at the column's precision, as the server does on either
+ * side; padding a binary(n) with zero bytes), for the types where the two
+ * agree; undefined for the others, whose value is compared as it is.
+ * One case is off, on the safe side: into an integer column CAST cuts a
+ * string that holds a fraction ('2.5' gives 2) where the column rounds it
+ * (3), so such a row is reported, never passed.
+ */
+function castTarget(type: string): string | undefined {
+  const match = /^\s*([a-z]\w*)\s*(?:\(\s*([^)]*?)\s*\))?\s*(.*)$/is.exec(type);
+  if (!match) return undefined;
+  const [, word, args, rest] = match;
+  const name = word.toLowerCase();
+  const digits = args === undefined || /^\d+$/.test(args);
+  if (/^(tinyint|smallint|mediumint|int|integer|bigint|int[1-48]|middleint|bool|boolean)$/.test(name))
+    return /\bunsigned\b/i.test(rest) ? 'UNSIGNED' : 'SIGNED';
+  if (/^(decimal|dec|numeric|fixed)$/.test(name)) {
+    if (args === undefined) return 'DECIMAL';
+    return /^\d+(\s*,\s*\d+)?$/.test(args) ? `DECIMAL(${args.replace(/\s+/g, '')})` : undefined;
+  }
+  // float(p) above 24 is a double, which a comparison takes as it is; float(m, d) rounds to d places besides.
+  if (name === 'float') return args === undefined || (digits && Number(args) <= 24) ? 'FLOAT' : undefined;
+  if (name === 'datetime' || name === 'timestamp') return digits ? `DATETIME${args === undefined ? '' : `(${args})`}` : undefined;
+  if (name === 'time') return digits ? `TIME${args === undefined ? '' : `(${args})`}` : undefined;
+  if (name === 'date' && args === undefined) return 'DATE';
+  if (name === 'binary' && args !== undefined && digits) return `BINARY(${args})`;
+  return undefined;
 }
