@@ -398,6 +398,62 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     });
 
   if (engine === 'mysql')
+    test('contract: rows the new app wrote without a NOT NULL column once the trigger was gone get its default, and the ALTER goes through', async () => {
+      await db.knex.raw('CREATE TABLE carts (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, qty integer NOT NULL)');
+      await db.knex.raw('INSERT INTO carts VALUES (1, 5, 1)');
+      writeFileSync(
+        path.join(dir, '0010_carts.ts'),
+        migrationSource([
+          "op.alterColumn('carts', 'total', { type: 'bigint', up: 'total', down: 'total' })",
+          "op.addColumn('carts', 'score', { type: 'integer', nullable: false, default: '5', up: 'qty * 2' })",
+        ]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      // Contract drops the trigger before the ALTERs: an insert of the new app in between that leaves the
+      // columns out is written as it would be then, with the trigger silent.
+      const v10 = db.versionKnex(`${db.base}_0010_carts`);
+      await v10.transaction(async (trx) => {
+        await trx.raw('SET @zmigrate_backfill = 1');
+        await trx('carts').insert({ id: 2, qty: 3 });
+        await trx.raw('SET @zmigrate_backfill = NULL');
+      });
+      expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+      const rows = rowsOf<Record<string, number | string>>(await db.knex.raw('SELECT id, total, qty, score FROM carts ORDER BY id'));
+      expect(rows.map((r) => [r.id, r.total, r.qty, r.score].map(Number))).toEqual([
+        [1, 5, 1, 2],
+        [2, 0, 3, 5],
+      ]);
+    });
+
+  if (engine === 'mysql')
+    test("contract: an insert of the new app during the replacing ALTER's online rebuild that leaves the column out gets its default", async () => {
+      await db.knex.raw('CREATE TABLE receipts (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, pad varchar(200) NOT NULL)');
+      await db.knex.raw("INSERT INTO receipts SELECT seq, seq % 100, REPEAT('x', 200) FROM seq_1_to_200000");
+      writeFileSync(
+        path.join(dir, '0011_receipts.ts'),
+        migrationSource(["op.alterColumn('receipts', 'total', { type: 'bigint', up: 'total', down: 'total' })"]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      const v11 = db.versionKnex(`${db.base}_0011_receipts`);
+      const contract = cli('contract');
+      // The ALTER under way (not waiting for its lock, not the instant form tried first): the table is being rebuilt.
+      let rebuilding = false;
+      for (const deadline = Date.now() + 60_000; !rebuilding && Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+        const [row] = rowsOf<{ n: number | string }>(
+          await db.knex.raw(
+            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%CHANGE COLUMN%LOCK=NONE' AND STATE NOT LIKE 'Waiting%'",
+          ),
+        );
+        rebuilding = Number(row.n) > 0;
+      }
+      expect(rebuilding).toBe(true);
+      await v11('receipts').insert({ id: 0, pad: 'new' });
+      expect(outcome(await contract)).toEqual({ code: 0, errors: [] });
+      const [row] = rowsOf<{ total: number | string }>(await db.knex.raw('SELECT total FROM receipts WHERE id = 0'));
+      expect(Number(row.total)).toBe(0);
+    });
+
+  if (engine === 'mysql')
     test('the UPDATE trigger is made before the INSERT one (a run stopped between them leaves inserted rows to the backfill)', async () => {
       await db.knex.raw('CREATE TABLE parcels (id integer PRIMARY KEY, weight integer NOT NULL)');
       const file = path.join(dir, '0009_parcels.ts');

@@ -669,12 +669,16 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step | undefined {
+  finalizeColumn(
+    table: string,
+    column: string,
+    spec: ColumnSpec,
+    options: { invisible: boolean; keptByTrigger?: boolean },
+  ): Step | undefined {
     if (!options.invisible && spec.nullable !== false && spec.default === undefined) return undefined;
-    return step(
-      `finalize column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`,
-    );
+    const modify = `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`;
+    const fill = options.keptByTrigger ? this.#fillNullsLeft(table, column, spec) : [];
+    return step(`finalize column ${table}.${column}`, [...fill, modify].join(';\n'), fill.length > 0 ? { instantWhereAllowed: true } : {});
   }
 
   /** MODIFY restates the whole column: everything but NULL is written as it was, or it would be lost (a collation, a comment, ON UPDATE). */
@@ -701,11 +705,34 @@ export class MysqlDialect implements Dialect {
     // InnoDB drops neither a column's foreign keys nor its indexes with it: named first, in the same statement.
     const dropIndexes = this.#dropKeys(foreignKeys) + indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
     const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
-    return step(
-      `replace column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`,
-      { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true, instantWhereAllowed: true },
-    );
+    const replace = `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`;
+    return step(`replace column ${table}.${column}`, [...this.#fillNullsLeft(table, helper, spec), replace].join(';\n'), {
+      guard: { kind: 'columnMissing', table, column: helper },
+      breaksViews: true,
+      instantWhereAllowed: true,
+    });
+  }
+
+  /**
+   * What runs before a column a dual-write trigger kept filled becomes NOT
+   * NULL with a default. Contract drops the trigger first (no transactional
+   * DDL), so an insert of the new app that leaves the column out stores NULL
+   * in it until the ALTER, and during its online rebuild: the ALTER would
+   * fail on that row, and so would every rerun. The final default is set
+   * first, which such inserts then get, and the NULLs already written get it
+   * too, in the same step, run again with it, so none written before a retry
+   * is missed. READ COMMITTED: the UPDATE keeps locks only on the rows it
+   * changes, not on every row its scan reads. Without a default, there is no
+   * value the new app asked for: such a row still stops the ALTER.
+   */
+  #fillNullsLeft(table: string, column: string, spec: ColumnSpec): string[] {
+    if (spec.nullable !== false || spec.default === undefined) return [];
+    const q = this.quote(column);
+    return [
+      this.setDefault(table, column, spec.default).sql,
+      'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+      `UPDATE ${this.table(table)} SET ${q} = DEFAULT WHERE ${q} IS NULL`,
+    ];
   }
 
   placeholderDefault(table: string, column: string, type: string, foreignKeys: string[] = []): Step | undefined {
