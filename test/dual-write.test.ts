@@ -345,6 +345,31 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     expect(rowsOf<{ name: string }>(await db.knex.raw('SELECT name FROM users ORDER BY id')).map((r) => r.name)).toEqual(names);
   });
 
+  test("a new column whose up reads an old column that another operation's down fills gets it from what the new app wrote, whatever the operations' order", async () => {
+    await db.knex.raw('CREATE TABLE invoices (id integer PRIMARY KEY, amount integer NOT NULL DEFAULT 0)');
+    await db.knex('invoices').insert({ id: 1, amount: 3 });
+    writeFileSync(
+      path.join(dir, '0006_invoices.ts'),
+      migrationSource([
+        "op.addColumn('invoices', 'amount_cents', { type: 'bigint', nullable: true, up: 'amount * 100' })",
+        "op.alterColumn('invoices', 'amount', { type: 'numeric(12,2)', up: 'amount', down: 'amount' })",
+      ]),
+    );
+    expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+    const v6 = db.versionKnex(`${db.base}_0006_invoices`);
+    // The new app writes amount alone: down gives the old column its value, from which up computes amount_cents.
+    await v6('invoices').insert({ id: 2, amount: 7 });
+    await db.knex('invoices').insert({ id: 3, amount: 4 });
+    const rows = rowsOf<{ id: number; amount: string | number; amount_cents: string | number }>(
+      await v6.raw('SELECT id, amount, amount_cents FROM invoices ORDER BY id'),
+    );
+    expect(rows.map((r) => [Number(r.id), Number(r.amount), Number(r.amount_cents)])).toEqual([
+      [1, 3, 300],
+      [2, 7, 700],
+      [3, 4, 400],
+    ]);
+  });
+
   test("dropColumn's down fills the new app's inserts though the column has a default; the old app's stay as written", async () => {
     await db.knex.raw("CREATE TABLE tickets (id integer PRIMARY KEY, paid boolean NOT NULL, status varchar(10) NOT NULL DEFAULT 'new')");
     writeFileSync(

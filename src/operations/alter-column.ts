@@ -377,6 +377,7 @@ export class AlterColumn implements Operation {
           row: rowOf(ctx.next.table(this.table)),
           onInsert: { notNull: helper },
           onUpdate: { changed: [helper] },
+          derivesOld: true,
         },
         // The old app wrote the old column: derive the new one.
         {
