@@ -230,6 +230,44 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     expect(await columnsOf('orders')).toEqual(['id', 'note']);
   });
 
+  test("verification holds each row to up's value as the new column's type stores it: a rounding the new type makes is no mismatch, a wrong value is", async () => {
+    // Old columns whose values the new types round: to a scale, to an integer, to a float, to whole seconds.
+    await db.knex.raw(
+      `CREATE TABLE prices (id integer PRIMARY KEY, price double precision, ratio decimal(12,4), weight double precision, at ${pg ? 'timestamp(6)' : 'datetime(6)'})`,
+    );
+    await db.knex('prices').insert([
+      { id: 1, price: 12.345, ratio: 2.5, weight: 0.1, at: '2024-05-01 10:00:00.25' },
+      { id: 2, price: -1.005, ratio: -0.4999, weight: 1.0000001, at: '2024-05-01 23:59:59.000001' },
+      { id: 3, price: null, ratio: null, weight: null, at: null },
+      { id: 4, price: 7, ratio: 3, weight: 2, at: '2024-05-01 00:00:00' },
+    ]);
+    writeFileSync(
+      path.join(dir, '0001_prices.ts'),
+      migrationSource([
+        "op.alterColumn('prices', 'price', { type: 'decimal(12,2)', up: 'price', down: 'price' })",
+        "op.alterColumn('prices', 'ratio', { type: 'integer', up: 'ratio', down: 'ratio' })",
+        `op.alterColumn('prices', 'weight', { type: '${pg ? 'real' : 'float'}', up: 'weight', down: 'weight' })`,
+        `op.alterColumn('prices', 'at', { type: '${pg ? 'timestamp(0)' : 'datetime'}', up: 'at', down: 'at' })`,
+      ]),
+    );
+    expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+    const helpers = (column: string) => (pg ? `"_zm_${column}"` : `\`_zm_${column}\``);
+    const stored = rowsOf<{ price: string | null; ratio: number | string | null }>(
+      await db.knex.raw(`SELECT ${helpers('price')} AS price, ${helpers('ratio')} AS ratio FROM prices ORDER BY id`),
+    );
+    expect(stored.map((r) => [r.price, r.ratio === null ? null : Number(r.ratio)])).toEqual([
+      ['12.35', 3],
+      ['-1.01', 0],
+      [null, null],
+      ['7.00', 3],
+    ]);
+    // A value other than the one the new type makes of up is still a mismatch.
+    await behindTriggers((trx) => trx.raw(`UPDATE prices SET ${helpers('price')} = 12.34 WHERE id = 1`));
+    const check = await cli('backfill');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('0001_prices: verification failed: prices.price (new) = up(old) does not hold for rows with key 1');
+  });
+
   test("a rerun after the new app wrote a column added with up keeps the new app's values and lets contract go ahead", async () => {
     await ordersTable(3000);
     writeFileSync(

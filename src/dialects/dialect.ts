@@ -373,12 +373,17 @@ export interface Dialect {
   refusesDefault?(column: string, type: string, expression: string): Promise<string | undefined>;
   /** The column's own `foreignKeys` go with it (where the engine does not drop them by itself, they are named). */
   dropColumn(table: string, column: string, foreignKeys?: string[]): Step;
-  /** Gives a column added at expand its final settings (visible, default, NOT NULL); undefined when nothing is left to do. */
+  /**
+   * Gives a column added at expand its final settings (visible, default, NOT
+   * NULL); undefined when nothing is left to do. `keptByTrigger`: a
+   * dual-write trigger filled the column until contract dropped it (see
+   * replaceColumn).
+   */
   finalizeColumn(
     table: string,
     column: string,
     spec: ColumnSpec,
-    options: { invisible: boolean; notNullChecked?: string },
+    options: { invisible: boolean; notNullChecked?: string; keptByTrigger?: boolean },
   ): Step | undefined;
   /** `spec`: the column as it is, all of it, where the engine restates a column to change it (MySQL/MariaDB MODIFY). */
   setNotNull(table: string, column: string, spec: FinalColumn & { invisible?: boolean }): Step;
@@ -387,6 +392,8 @@ export interface Dialect {
    * Contract of an altered column: the old column goes and the helper takes
    * its name and final settings; the old column's `indexes` and `foreignKeys`
    * go with it (where the engine does not drop them by itself, they are named).
+   * Where DDL is not transactional, the helper's dual-write trigger is gone
+   * by then, and the new app's writes meanwhile may have left it NULL.
    */
   replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step;
   /**

@@ -46,6 +46,22 @@ export interface DualWriteRule {
   onInsert?: Condition;
   /** When to set it on UPDATE; never if absent. */
   onUpdate?: Condition;
+  /**
+   * A `down`: derives an old column from what the new app wrote. A trigger
+   * applies these before the others, which derive new columns from old ones
+   * and may read the one it sets (see orderRules).
+   */
+  derivesOld?: true;
+}
+
+/**
+ * A table's rules in the order its trigger applies them: every `down` first,
+ * then the rest, each group in the operations' order. A new app's insert that
+ * leaves an old column to a `down` has it set before an `up` of another
+ * operation reads it, wherever the migration lists the two.
+ */
+export function orderRules(rules: DualWriteRule[]): DualWriteRule[] {
+  return [...rules.filter((r) => r.derivesOld), ...rules.filter((r) => !r.derivesOld)];
 }
 
 /** Fills a column for the rows that existed before the triggers, in keyset batches. */

@@ -5,7 +5,15 @@ import { StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
-import { rebuildTables, triggerName, triggerPrefix, type BackfillSpec, type DualWriteRule, type RebuildTables } from './dual-write';
+import {
+  orderRules,
+  rebuildTables,
+  triggerName,
+  triggerPrefix,
+  type BackfillSpec,
+  type DualWriteRule,
+  type RebuildTables,
+} from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
 import { privilegeError } from './privileges';
@@ -810,7 +818,7 @@ export class Runner {
     model?: SchemaModel,
   ): Step[] {
     const rules = new Map<string, DualWriteRule[]>();
-    for (const d of dualWrites) rules.set(d.table, [...(rules.get(d.table) ?? []), ...d.rules]);
+    for (const d of dualWrites) rules.set(d.table, orderRules([...(rules.get(d.table) ?? []), ...d.rules]));
     const steps: Step[] = [];
     const q = (name: string) => this.dialect.quote(name);
     const backfills = dualWrites.flatMap((d) => d.backfill);

@@ -234,6 +234,7 @@ export class AddColumn implements Operation {
       const finalize = ctx.dialect.finalizeColumn(source, this.column, final, {
         invisible: column.invisible,
         notNullChecked: checked ? this.checkName : undefined,
+        keptByTrigger: this.spec.up !== undefined,
       });
       if (finalize) steps.push(finalize);
     }

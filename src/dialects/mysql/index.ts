@@ -698,12 +698,16 @@ export class MysqlDialect implements Dialect {
     );
   }
 
-  finalizeColumn(table: string, column: string, spec: ColumnSpec, options: { invisible: boolean }): Step | undefined {
+  finalizeColumn(
+    table: string,
+    column: string,
+    spec: ColumnSpec,
+    options: { invisible: boolean; keptByTrigger?: boolean },
+  ): Step | undefined {
     if (!options.invisible && spec.nullable !== false && spec.default === undefined) return undefined;
-    return step(
-      `finalize column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`,
-    );
+    const modify = `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`;
+    const fill = options.keptByTrigger ? this.#fillNullsLeft(table, column, spec) : [];
+    return step(`finalize column ${table}.${column}`, [...fill, modify].join(';\n'), fill.length > 0 ? { instantWhereAllowed: true } : {});
   }
 
   /** MODIFY restates the whole column: everything but NULL is written as it was, or it would be lost (a collation, a comment, ON UPDATE). */
@@ -730,11 +734,34 @@ export class MysqlDialect implements Dialect {
     // InnoDB drops neither a column's foreign keys nor its indexes with it: named first, in the same statement.
     const dropIndexes = this.#dropKeys(foreignKeys) + indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
     const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
-    return step(
-      `replace column ${table}.${column}`,
-      `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`,
-      { guard: { kind: 'columnMissing', table, column: helper }, breaksViews: true, instantWhereAllowed: true },
-    );
+    const replace = `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`;
+    return step(`replace column ${table}.${column}`, [...this.#fillNullsLeft(table, helper, spec), replace].join(';\n'), {
+      guard: { kind: 'columnMissing', table, column: helper },
+      breaksViews: true,
+      instantWhereAllowed: true,
+    });
+  }
+
+  /**
+   * What runs before a column a dual-write trigger kept filled becomes NOT
+   * NULL with a default. Contract drops the trigger first (no transactional
+   * DDL), so an insert of the new app that leaves the column out stores NULL
+   * in it until the ALTER, and during its online rebuild: the ALTER would
+   * fail on that row, and so would every rerun. The final default is set
+   * first, which such inserts then get, and the NULLs already written get it
+   * too, in the same step, run again with it, so none written before a retry
+   * is missed. READ COMMITTED: the UPDATE keeps locks only on the rows it
+   * changes, not on every row its scan reads. Without a default, there is no
+   * value the new app asked for: such a row still stops the ALTER.
+   */
+  #fillNullsLeft(table: string, column: string, spec: ColumnSpec): string[] {
+    if (spec.nullable !== false || spec.default === undefined) return [];
+    const q = this.quote(column);
+    return [
+      this.setDefault(table, column, spec.default).sql,
+      'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+      `UPDATE ${this.table(table)} SET ${q} = DEFAULT WHERE ${q} IS NULL`,
+    ];
   }
 
   placeholderDefault(table: string, column: string, type: string, foreignKeys: string[] = []): Step | undefined {
@@ -764,7 +791,9 @@ export class MysqlDialect implements Dialect {
     if (options.rulesOnly) throw new Error('MySQL/MariaDB cannot change the rules of a dual-write trigger in place');
     // Inside a trigger DATABASE() is the trigger's database, so the session says which version it is.
     const newApp = `(@zmigrate_version IS NOT NULL AND @zmigrate_version >= ${this.literal(versionSchema)})`;
-    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: (a, b) => this.isDistinct(a, b), newApp };
+    // A column's new and old values are told apart by their bytes too (changedValue): a write that changes a
+    // string's case, accents or trailing spaces, equal under the column's collation, changed the column.
+    const syntax: RuleSyntax = { quote: (i) => this.quote(i), distinct: changedValue, newApp };
     const trigger = (event: 'INSERT' | 'UPDATE', suffix: string) => {
       const key = event === 'INSERT' ? 'onInsert' : 'onUpdate';
       const active = rules.filter((r) => r[key]);
@@ -819,12 +848,15 @@ END`;
     return rows.map((r) => String(r.name));
   }
 
-  private isDistinct(a: string, b: string): string {
-    return `NOT (${a} <=> ${b})`;
-  }
-
-  holdsOtherThan(column: string, expression: string): string {
-    return this.isDistinct(column, `(${expression})`);
+  /**
+   * The expression's value is first converted as the column converts what it
+   * stores, where CAST can say that exactly (castTarget): a double 12.345
+   * stored into decimal(12,2) is 12.35, which the column holds rightly. Other
+   * types are compared as they are, under the column's collation for strings.
+   */
+  holdsOtherThan(column: string, expression: string, type: string): string {
+    const target = castTarget(type);
+    return `NOT (${column} <=> ${target ? `CAST((${expression}) AS ${target})` : `(${expression})`})`;
   }
 
   async estimateRows(table: string): Promise<number | undefined> {
@@ -1129,4 +1161,49 @@ function compareText(a: string, b: string): number {
   const [x, y] = [a.toLowerCase(), b.toLowerCase()];
   if (x !== y) return x < y ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * True where a column's value in the new row differs from the one in the old
+ * row, NULLs included: by value (<=>) or by bytes (the value cast to a binary
+ * string). A comparison by value alone goes by the column's collation, under
+ * which 'alice' and 'Alice', 'Jose' and 'José', or 'a' and 'a ' are equal,
+ * though the write changed what the column holds. Both sides are the same
+ * column, of one type, so their binary strings are written alike (a decimal
+ * with its scale, a date with its precision, a double with all its digits).
+ */
+function changedValue(a: string, b: string): string {
+  return `(NOT (${a} <=> ${b}) OR NOT (CAST(${a} AS BINARY) <=> CAST(${b} AS BINARY)))`;
+}
+
+/**
+ * What CAST converts a value to as a column of this type converts what it
+ * stores (rounding a number to the column's scale, half away from zero for
+ * a decimal, to even for a double; cutting a date's time, or a time's
+ * fraction, at the column's precision, as the server does on either
+ * side; padding a binary(n) with zero bytes), for the types where the two
+ * agree; undefined for the others, whose value is compared as it is.
+ * One case is off, on the safe side: into an integer column CAST cuts a
+ * string that holds a fraction ('2.5' gives 2) where the column rounds it
+ * (3), so such a row is reported, never passed.
+ */
+function castTarget(type: string): string | undefined {
+  const match = /^\s*([a-z]\w*)\s*(?:\(\s*([^)]*?)\s*\))?\s*(.*)$/is.exec(type);
+  if (!match) return undefined;
+  const [, word, args, rest] = match;
+  const name = word.toLowerCase();
+  const digits = args === undefined || /^\d+$/.test(args);
+  if (/^(tinyint|smallint|mediumint|int|integer|bigint|int[1-48]|middleint|bool|boolean)$/.test(name))
+    return /\bunsigned\b/i.test(rest) ? 'UNSIGNED' : 'SIGNED';
+  if (/^(decimal|dec|numeric|fixed)$/.test(name)) {
+    if (args === undefined) return 'DECIMAL';
+    return /^\d+(\s*,\s*\d+)?$/.test(args) ? `DECIMAL(${args.replace(/\s+/g, '')})` : undefined;
+  }
+  // float(p) above 24 is a double, which a comparison takes as it is; float(m, d) rounds to d places besides.
+  if (name === 'float') return args === undefined || (digits && Number(args) <= 24) ? 'FLOAT' : undefined;
+  if (name === 'datetime' || name === 'timestamp') return digits ? `DATETIME${args === undefined ? '' : `(${args})`}` : undefined;
+  if (name === 'time') return digits ? `TIME${args === undefined ? '' : `(${args})`}` : undefined;
+  if (name === 'date' && args === undefined) return 'DATE';
+  if (name === 'binary' && args !== undefined && digits) return `BINARY(${args})`;
+  return undefined;
 }
