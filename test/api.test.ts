@@ -171,7 +171,7 @@ describe('PostgreSQL base schemas', () => {
     }
   });
 
-  test("raw SQL, custom phases and up find the base schema's tables by their bare names, and public's functions", async () => {
+  test("raw SQL, custom phases and up find the base schema's tables by their bare names, and custom phases public's functions", async () => {
     const db = await createTestDatabase('postgres');
     try {
       await db.knex.raw('CREATE SCHEMA "Shop Floor"');
@@ -185,11 +185,14 @@ describe('PostgreSQL base schemas', () => {
 export default defineMigration({
   operations: [op.sql({ expand: 'ALTER TABLE items ADD COLUMN note text', rollback: 'ALTER TABLE items DROP COLUMN note' })],
   async expand({ knex }) {
-    await knex.raw("UPDATE items SET note = 'seen'");
+    await knex.raw("UPDATE items SET note = 'seen ' || with_tax(price)");
   },
 });
 `,
-        '0002_gross.ts': migrationSource(["op.addColumn('items', 'gross', { type: 'integer', nullable: true, up: 'with_tax(price)' })"]),
+        // up runs in the apps' sessions too, whose path may be a version schema alone: it names public's function fully.
+        '0002_gross.ts': migrationSource([
+          "op.addColumn('items', 'gross', { type: 'integer', nullable: true, up: 'public.with_tax(price)' })",
+        ]),
       });
       const shop = new Migrator({ url: `${db.url}?schema=${encodeURIComponent('Shop Floor')}`, dir });
       try {
@@ -197,7 +200,7 @@ export default defineMigration({
       } finally {
         await shop.close();
       }
-      expect(rowsOf(await db.knex.raw('SELECT note, gross FROM "Shop Floor".items'))).toEqual([{ note: 'seen', gross: 20 }]);
+      expect(rowsOf(await db.knex.raw('SELECT note, gross FROM "Shop Floor".items'))).toEqual([{ note: 'seen 20', gross: 20 }]);
       const publicColumns = await db.knex.raw(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position",
       );

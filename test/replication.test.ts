@@ -170,31 +170,41 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
   });
 
   test('a standby given by URL that stops answering (a silent host, no reset) pauses the backfill after 10 s, and the run goes on once it answers', async () => {
-    await app.raw('CREATE TABLE quiet (id bigint PRIMARY KEY, amount integer NOT NULL)');
-    await app.raw('INSERT INTO quiet SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
-    await until('the standby has the rows', async () => (await count(standby, 'SELECT count(*) FROM quiet')) === ROWS);
+    // A database of its own: zmigrate's state in `app` holds the other tests' migrations.
+    await pair!.primary.raw('CREATE DATABASE quiet');
+    const quiet = knexFactory({ client: 'pg', connection: pair!.primaryUrl('quiet'), pool: { min: 0, max: 2 } });
+    const quietStandby = knexFactory({
+      client: 'pg',
+      connection: { host: '127.0.0.1', port: pair!.replicaPort, user: 'postgres', database: 'quiet' },
+      pool: { min: 0, max: 1 },
+      log: QUIET,
+    });
     const proxy = await silentProxy(pair!.replicaPort);
     try {
+      await quiet.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+      await quiet.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+      await until('the standby has the rows', async () => (await count(quietStandby, 'SELECT count(*) FROM items')) === ROWS);
       const dir = migrationsDir({
-        '0001_doubled.ts': migrationSource(["op.addColumn('quiet', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+        '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
       });
-      const url = `postgres://postgres@127.0.0.1:${proxy.port}/app`;
+      const url = `postgres://postgres@127.0.0.1:${proxy.port}/quiet`;
       const running = startCli(['expand', '--dir', dir, '--replica-url', url, '--max-lag', '1000', ...SLOW_BATCHES], {
-        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app'),
+        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('quiet'),
       });
-      await running.waitForStderr(/backfill quiet/);
+      await running.waitForStderr(/backfill items/);
       proxy.silence();
       await running.waitForStderr(
         new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: cannot read its lag \\(did not answer within 10 s\\)`),
       );
-      expect(await count(app, 'SELECT count(*) FROM quiet WHERE doubled IS NULL')).toBeGreaterThan(0);
+      expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
       proxy.answer();
       const result = await running.done;
       expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
       expect(result.code).toBe(0);
-      expect(await count(app, 'SELECT count(*) FROM quiet WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+      expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
     } finally {
       await proxy.close();
+      await Promise.all([quiet.destroy(), quietStandby.destroy()]);
     }
   });
 
@@ -406,32 +416,40 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
   });
 
   test('a replica that stops answering (a silent host, no reset) pauses the backfill after 10 s, and the run goes on once it answers', async () => {
-    await app.raw('CREATE TABLE quiet (id bigint PRIMARY KEY, amount integer NOT NULL)');
-    await app.raw(`INSERT INTO quiet SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
-    await until('the replica has the rows', async () => (await count(pair!.replica, 'SELECT count(*) FROM app.quiet')) === ROWS);
+    // A database of its own: zmigrate's state in `app` holds the other tests' migrations.
+    await pair!.primary.raw('CREATE DATABASE quiet');
+    const quiet = knexFactory({
+      client: 'mysql2',
+      connection: { host: '127.0.0.1', port: pair!.primaryPort, user: 'root', database: 'quiet' },
+      pool: { min: 0, max: 2 },
+    });
     const proxy = await silentProxy(pair!.replicaPort);
     try {
+      await quiet.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+      await quiet.raw(`INSERT INTO items SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
+      await until('the replica has the rows', async () => (await count(pair!.replica, 'SELECT count(*) FROM quiet.items')) === ROWS);
       const dir = migrationsDir({
-        '0001_doubled.ts': migrationSource(["op.addColumn('quiet', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+        '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
       });
       const url = `mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${proxy.port}/`;
       const running = startCli(['expand', '--dir', dir, '--replica-url', url, '--max-lag', '1000', ...SLOW_BATCHES], {
-        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('app'),
+        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('quiet'),
       });
-      await running.waitForStderr(/backfill quiet/);
+      await running.waitForStderr(/backfill items/);
       proxy.silence();
       await running.waitForStderr(
         new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: cannot read its status \\(did not answer within 10 s\\)`),
       );
-      expect(await count(app, 'SELECT count(*) FROM quiet WHERE doubled IS NULL')).toBeGreaterThan(0);
+      expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
       proxy.answer();
       const result = await running.done;
       expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
       expect(result.code).toBe(0);
       expect(result.stdout + result.stderr).not.toContain(WATCHER_PASSWORD);
-      expect(await count(app, 'SELECT count(*) FROM quiet WHERE NOT (doubled <=> amount * 2)')).toBe(0);
+      expect(await count(quiet, 'SELECT count(*) FROM items WHERE NOT (doubled <=> amount * 2)')).toBe(0);
     } finally {
       await proxy.close();
+      await quiet.destroy();
     }
   });
 
