@@ -370,6 +370,31 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     ]);
   });
 
+  test("a dropped column whose down reads a column another operation's up fills gets it from that up, whatever the operations' order", async () => {
+    for (const table of ['people', 'persons']) {
+      await db.knex.raw(
+        `CREATE TABLE ${table} (id integer PRIMARY KEY, first_name varchar(20) NOT NULL, last_name varchar(20) NOT NULL, display_name varchar(50) NOT NULL)`,
+      );
+    }
+    const addFullName = (table: string) =>
+      `op.addColumn('${table}', 'full_name', { type: 'varchar(50)', nullable: true, up: "concat(first_name, ' ', last_name)" })`;
+    const dropDisplayName = (table: string) => `op.dropColumn('${table}', 'display_name', { down: 'full_name' })`;
+    writeFileSync(
+      path.join(dir, '0007_names.ts'),
+      migrationSource([addFullName('people'), dropDisplayName('people'), dropDisplayName('persons'), addFullName('persons')]),
+    );
+    expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+    const v7 = db.versionKnex(`${db.base}_0007_names`);
+    for (const table of ['people', 'persons']) {
+      // The new app leaves full_name to the trigger's up; the old app's display_name comes from it.
+      await v7(table).insert({ id: 1, first_name: 'Ann', last_name: 'Lee' });
+      expect(await db.knex(table).where({ id: 1 }).first('full_name', 'display_name')).toEqual({
+        full_name: 'Ann Lee',
+        display_name: 'Ann Lee',
+      });
+    }
+  });
+
   test("dropColumn's down fills the new app's inserts though the column has a default; the old app's stay as written", async () => {
     await db.knex.raw("CREATE TABLE tickets (id integer PRIMARY KEY, paid boolean NOT NULL, status varchar(10) NOT NULL DEFAULT 'new')");
     writeFileSync(

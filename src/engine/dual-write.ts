@@ -46,22 +46,41 @@ export interface DualWriteRule {
   onInsert?: Condition;
   /** When to set it on UPDATE; never if absent. */
   onUpdate?: Condition;
-  /**
-   * A `down`: derives an old column from what the new app wrote. A trigger
-   * applies these before the others, which derive new columns from old ones
-   * and may read the one it sets (see orderRules).
-   */
-  derivesOld?: true;
 }
 
 /**
- * A table's rules in the order its trigger applies them: every `down` first,
- * then the rest, each group in the operations' order. A new app's insert that
- * leaves an old column to a `down` has it set before an `up` of another
- * operation reads it, wherever the migration lists the two.
+ * A table's rules, given per operation, in the order its trigger applies
+ * them: each operation's after the other operations' rules that set a column
+ * it reads, otherwise in the operations' order; an operation's own rules
+ * keep theirs (an `alterColumn`'s `down` and `up` read each other's column,
+ * and never both apply to one write). A new app's insert that leaves an old
+ * column to an `alterColumn`'s `down` has it set before another operation's
+ * `up` reads it (`amount_cents` from `amount`), and one that leaves a new
+ * column to an `addColumn`'s `up` has it filled before a `dropColumn`'s
+ * `down` reads it, wherever the migration lists the two. Operations that
+ * read each other's columns keep their order.
  */
-export function orderRules(rules: DualWriteRule[]): DualWriteRule[] {
-  return [...rules.filter((r) => r.derivesOld), ...rules.filter((r) => !r.derivesOld)];
+export function orderRules(operations: ReadonlyArray<readonly DualWriteRule[]>): DualWriteRule[] {
+  const remaining = [...operations];
+  const ordered: DualWriteRule[] = [];
+  const waitsFor = (rules: readonly DualWriteRule[], other: readonly DualWriteRule[]) =>
+    other !== rules && rules.some((rule) => other.some((o) => readsColumn(rule, o.target)));
+  while (remaining.length > 0) {
+    const ready = remaining.findIndex((rules) => !remaining.some((other) => waitsFor(rules, other)));
+    ordered.push(...remaining.splice(Math.max(ready, 0), 1)[0]);
+  }
+  return ordered;
+}
+
+/** Whether a rule's expression names the physical column `column`, by the name its row gives it. */
+function readsColumn(rule: DualWriteRule, column: string): boolean {
+  return rule.row.some((c) => c.source === column && namesIdentifier(rule.expression, c.name));
+}
+
+/** Whether SQL names an identifier, bare (any case) or quoted; a mention in a string literal counts too, on the safe side. */
+function namesIdentifier(sql: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\w$])${escaped}($|[^\\w$])`, 'i').test(sql);
 }
 
 /** Fills a column for the rows that existed before the triggers, in keyset batches. */

@@ -817,8 +817,9 @@ export class Runner {
     rebuilds: ReadonlyMap<string, Rebuild> = new Map(),
     model?: SchemaModel,
   ): Step[] {
-    const rules = new Map<string, DualWriteRule[]>();
-    for (const d of dualWrites) rules.set(d.table, orderRules([...(rules.get(d.table) ?? []), ...d.rules]));
+    const byOperation = new Map<string, DualWriteRule[][]>();
+    for (const d of dualWrites) byOperation.set(d.table, [...(byOperation.get(d.table) ?? []), d.rules]);
+    const rules = new Map([...byOperation].map(([table, groups]) => [table, orderRules(groups)]));
     const steps: Step[] = [];
     const q = (name: string) => this.dialect.quote(name);
     const backfills = dualWrites.flatMap((d) => d.backfill);

@@ -407,7 +407,6 @@ export class AlterColumn implements Operation {
           row: rowOf(ctx.next.table(this.table)),
           onInsert: byNewApp ? { any: [{ notNull: helper }, byNewApp] } : { notNull: helper },
           onUpdate: { changed: [helper] },
-          derivesOld: true,
         },
         // The old app wrote the old column: derive the new one.
         {

@@ -145,7 +145,6 @@ export class DropColumn implements Operation {
           // The new app cannot set the column: a row it inserts holds the column's default, which `down` replaces.
           // Where the session does not say (MySQL/MariaDB without @zmigrate_version), a NULL tells it.
           onInsert: { any: [{ newApp: true }, { isNull: physical }] },
-          derivesOld: true,
         },
       ],
       backfill: [],
