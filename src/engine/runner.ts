@@ -1140,7 +1140,10 @@ export class Runner {
             },
           );
         }
-        const type = planned.column(d.table, rule.target)?.type;
+        // What the backfill writes, by an SQL UPDATE, which needs an assignment cast; a trigger's PL/pgSQL
+        // assignment alone (a down) falls back to the text form, so text into an enum column works there.
+        const backfilled = d.backfill.some((b) => Object.keys(b.set).includes(rule.target));
+        const type = backfilled ? planned.column(d.table, rule.target)?.type : undefined;
         const mismatch =
           type &&
           (await this.dialect.notAssignable?.(
