@@ -221,6 +221,25 @@ describe.each(SERVER_ENGINES)('bad input on %s', (engine: Engine) => {
   });
 
   describe('migration files', () => {
+    test('an option a builder does not take: expand and plan refuse it, exit 2, naming it, and nothing changes', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+      expect((await cli(db, dir, 'expand')).code).toBe(0);
+      writeFileSync(path.join(dir, '0002_index.ts'), migrationSource(["op.createIndex('t', ['label'], { unqiue: true })"]));
+      for (const command of ['expand', 'plan']) {
+        const result = await cli(db, dir, command);
+        if (command === 'expand') {
+          expectCleanError(result, 2, /^error: 0002_index: op\.createIndex\("t"\): unknown option "unqiue" \(did you mean "unique"\?\)/);
+        } else {
+          expect(result.code).toBe(2);
+          expect(result.stderr).toMatch(/^error: 0002_index: op\.createIndex\("t"\): unknown option "unqiue"/m);
+        }
+      }
+      // It did not expand, and no index was built.
+      expect(await stateRows(db)).toEqual([{ name: '0001_create_t', phase: 'expanded' }]);
+      expect((await inspect(db)).indexes('t')).toEqual([engine === 'mysql' ? 'PRIMARY' : 't_pkey']);
+    });
+
     test('a syntax error: exit 2, the message names the file', async () => {
       const dir = migrationsDir({
         '0001_broken.ts':

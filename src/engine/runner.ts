@@ -300,6 +300,7 @@ export class Runner {
       const phase = records.get(migration.name)?.phase ?? 'pending';
       if (phase === 'complete') continue;
       if (phase === 'pending' || phase === 'rolled back') {
+        refuseUnknownOptions(migration);
         const expandView = view.clone();
         const keptDefaults: KeptDefault[] = [];
         const planned = this.planOperations(migration, model, expandView, 0, 'expand', {
@@ -382,6 +383,7 @@ export class Runner {
     /** The schema as read before the first step, while no step has run since. */
     let unchanged: SchemaModel | undefined;
     if (fresh) {
+      refuseUnknownOptions(migration);
       // Validate everything up to the first raw SQL before changing anything.
       const model = await this.introspect();
       unchanged = model;
@@ -1283,4 +1285,10 @@ export class Runner {
     }
     return records;
   }
+}
+
+/** Refuses to expand a migration whose file gives an option its builders do not take (see LoadedMigration.problems). */
+function refuseUnknownOptions(migration: LoadedMigration): void {
+  const problem = migration.problems?.[0];
+  if (problem) throw new ValidationError(migration.name, problem, { hint: 'fix the option; the migration is not expanded with it' });
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createJiti } from 'jiti';
 import { privateCacheFolder } from '../cache-folder';
 import { ConfigError, MigrationFileError } from '../errors';
-import { isMigration, isOperation } from './define';
+import { isMigration, isOperation, optionProblem } from './define';
 import type { BackfillJob, Migration } from './types';
 import { unknownOption } from './options';
 
@@ -21,6 +21,13 @@ export interface LoadedMigration {
   /** sha256 of the file's bytes as they are, which zmigrate recorded before it read line ends as one. */
   readonly bytesChecksum: string;
   readonly migration: Migration;
+  /**
+   * Options the file gives that its builders do not take (a typo, another
+   * tool's habit): the runner refuses to expand it, but a migration already
+   * applied with one (an older zmigrate ignored it) can still be contracted
+   * or rolled back.
+   */
+  readonly problems?: readonly string[];
 }
 
 /** Whether a checksum zmigrate recorded is of this file as it is now. */
@@ -125,7 +132,12 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
     } catch (error) {
       throw new MigrationFileError(file, `cannot load: ${firstLine(error)}`, { cause: error });
     }
-    loaded.push({ name, file, checksum, bytesChecksum, migration: toMigration(file, exported) });
+    const migration = toMigration(file, exported);
+    const problems = [
+      unknownOption(exported, MIGRATION_KEYS, { up: 'expand', down: 'rollback' }),
+      ...[...migration.operations, migration.backfill].map(optionProblem),
+    ].flatMap((p, i) => (p === undefined ? [] : [i === 0 ? `defineMigration: ${p}` : p]));
+    loaded.push({ name, file, checksum, bytesChecksum, migration, ...(problems.length > 0 ? { problems } : {}) });
   }
   return loaded;
 }
@@ -146,9 +158,6 @@ function toMigration(file: string, exported: unknown): Migration {
     throw new MigrationFileError(file, 'the default export must be defineMigration({ ... })');
   }
   const migration = exported as Migration;
-  // knex's habits first: its `up` is expand, its `down` rollback.
-  const unknown = unknownOption(migration, MIGRATION_KEYS, { up: 'expand', down: 'rollback' });
-  if (unknown) throw new MigrationFileError(file, `defineMigration: ${unknown}`);
   const operations: unknown = migration.operations ?? [];
   if (!Array.isArray(operations)) {
     throw new MigrationFileError(file, 'operations must be an array of op.*(...) calls');

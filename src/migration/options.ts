@@ -13,12 +13,6 @@ export function unknownOption(spec: unknown, keys: readonly string[], meant: Rec
   return `unknown option ${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; it takes ${keys.join(', ')}`;
 }
 
-/** Throws (the loader reports it as the file's error) when `spec` holds a key not in `keys`. */
-export function refuseUnknownOptions(what: string, spec: unknown, keys: readonly string[], meant: Record<string, string> = {}): void {
-  const problem = unknownOption(spec, keys, meant);
-  if (problem) throw new Error(`${what}: ${problem}`);
-}
-
 /** The known key a typo most likely meant: the same but for case, or at most two edits away. */
 function closest(key: string, keys: readonly string[]): string | undefined {
   const folded = keys.find((k) => k.toLowerCase() === key.toLowerCase());
