@@ -91,6 +91,15 @@ const CREDENTIAL_FORMS: Array<[string, (scheme: string) => string, (kind: string
     ['wqrd', 'pass%20'],
   ],
   [
+    'a raw @ in a password given as ?password=',
+    (scheme) => `${scheme}://app@127.0.0.1:1/shop?password=p@ssW0rdQ`,
+    (kind, scheme) =>
+      kind === 'database'
+        ? new RegExp(`^error: cannot reach the database server at ${scheme}://app@127\\.0\\.0\\.1:1/shop\\?password=\\*\\*\\*`)
+        : new RegExp(`^error: replica ${scheme}://app@127\\.0\\.0\\.1:1/shop\\?password=\\*\\*\\* cannot be reached`),
+    ['p@ssW0rdQ', 'ssW0rdQ'],
+  ],
+  [
     'a malformed URL without an @ (the host forgotten)',
     (scheme) => `${scheme}://admin:Xy#9kQ`,
     (kind, scheme) => new RegExp(`^error: malformed ${kind} URL "${scheme}://admin:\\*\\*\\*"`),

@@ -428,6 +428,15 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     const unsupported = await spawnCli(['status', '--knexfile', 'knexfile.js', '--env', 'development'], { cwd: root });
     expect(unsupported.code).toBe(2);
     expect(unsupported.stderr).toContain('client "sqlite3" is not one zmigrate supports');
+    // What a URL says already is no setting lost: no TLS (the development half of `ssl: production ? {…} : false`),
+    // the search path of the base schema.
+    writeFileSync(
+      path.join(root, 'knexfile.js'),
+      `module.exports = { client: ${JSON.stringify(engine === 'postgres' ? 'pg' : 'mysql2')}, connection: ${JSON.stringify({ ...connection, ssl: false })}, searchPath: ['public'] };\n`,
+    );
+    const plain = await spawnCli(['status', '--json', '--knexfile', 'knexfile.js'], { cwd: root });
+    expect(plain.stderr).toBe('');
+    expect(plain.code).toBe(0);
   });
 
   test('an IPv6 host, in brackets in a URL or bare in a knexfile, is connected to', async () => {
@@ -474,7 +483,12 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       [`{ client: '${client}', connection: { connectionString: 'postgres://127.0.0.1/app', ssl: true } }`, 'connection.ssl'],
       [`{ client: '${client}', connection: { socketPath: '/run/mysqld/mysqld.sock', database: 'app' } }`, 'connection.socketPath'],
       [`{ client: '${client}', connection: { host: '/var/run/postgresql', database: 'app' } }`, 'connection.host \\(a socket folder\\)'],
-      [`{ client: '${client}', connection: { host: '127.0.0.1', database: 'app' }, searchPath: ['shop'] }`, 'searchPath'],
+      // knex reads searchPath on PostgreSQL only.
+      ...(engine === 'postgres'
+        ? ([[`{ client: '${client}', connection: { host: '127.0.0.1', database: 'app' }, searchPath: ['shop'] }`, 'searchPath']] as Array<
+            [string, string]
+          >)
+        : []),
     ];
     for (const [config, field] of cases) {
       writeFileSync(path.join(root, 'knexfile.js'), `module.exports = ${config};\n`);

@@ -584,7 +584,7 @@ function loaded(name: string, operations: Operation[]): LoadedMigration {
     name,
     file: path.join('/nonexistent', `${name}.ts`),
     checksum: '',
-    bytesChecksum: '',
+    byteChecksums: [],
     migration: defineMigration({ operations }),
   };
 }

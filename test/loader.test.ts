@@ -5,7 +5,8 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadMigrations } from '../src/migration/loader';
+import { createHash } from 'node:crypto';
+import { loadMigrations, sameFile } from '../src/migration/loader';
 
 /** A fresh folder holding one migration file, as a fresh checkout would (nothing cached for its path). */
 function folderWith(name: string, source: string): string {
@@ -75,6 +76,21 @@ describe('migration files', () => {
     const [loaded] = await loadMigrations(dir);
     expect(loaded.problems).toHaveLength(1);
     expect(loaded.problems![0]).toContain(message);
+  });
+
+  test('a checksum recorded of the file as a CRLF checkout had it, or as LF, matches the file either way', async () => {
+    const lines = [
+      "import { defineMigration, op } from 'zmigrate';",
+      "export default defineMigration({ operations: [op.dropTable('t')] });",
+      '',
+    ];
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const [lf] = await loadMigrations(folderWith('0001_t.ts', lines.join('\n')));
+    const [crlf] = await loadMigrations(folderWith('0001_t.ts', lines.join('\r\n')));
+    for (const recorded of [sha(lines.join('\n')), sha(lines.join('\r\n'))]) {
+      expect([sameFile(lf, recorded), sameFile(crlf, recorded)]).toEqual([true, true]);
+    }
+    expect(sameFile(lf, sha(lines.join('\n') + ' '))).toBe(false);
   });
 
   test('a syntax error names the file, the line and the column, once', async () => {

@@ -89,4 +89,13 @@ describe('PGlite folder lock', () => {
     expect(await lock.acquire(0)).toBe(true);
     lock.release();
   });
+
+  test('a lock written on another host or in another PID namespace (two containers on one folder, each with node as PID 1) is not taken over', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'zmigrate-lock-'));
+    const file = path.join(folder, 'zmigrate.lock');
+    // This very PID, written elsewhere: there it may well be a live process.
+    writeFileSync(file, `${process.pid}\n\nanother-host pid:[4026531836]`);
+    expect(await new FolderLock(folder).acquire(0)).toBe(false);
+    expect(readFileSync(file, 'utf8')).toContain('another-host');
+  });
 });

@@ -60,7 +60,7 @@ export async function urlFromKnexfile(
   if (typeof connection !== 'object' || connection === null)
     throw new ConfigError(`knexfile ${path.basename(full)}: connection must be a URL or an object`);
   const c = connection as { connectionString?: string; host?: string; port?: number; user?: string; password?: string; database?: string };
-  const lost = uncarried(config as Record<string, unknown>, c as Record<string, unknown>);
+  const lost = uncarried(config as Record<string, unknown>, c as Record<string, unknown>, scheme);
   if (lost.length > 0) {
     throw new ConfigError(
       `knexfile ${path.basename(full)}: zmigrate cannot take ${lost.join(', ')} from a knexfile, and would connect without ${lost.length > 1 ? 'them' : 'it'}`,
@@ -81,11 +81,15 @@ export async function urlFromKnexfile(
  * schema. Settings that only tune a session (charset, timeouts, type
  * parsing) are zmigrate's own business and are left out.
  */
-function uncarried(config: Record<string, unknown>, connection: Record<string, unknown>): string[] {
-  const lost = ['ssl', 'socketPath', 'options'].filter((key) => connection[key] !== undefined).map((key) => `connection.${key}`);
+function uncarried(config: Record<string, unknown>, connection: Record<string, unknown>, scheme: string): string[] {
+  // `ssl: false` (the development half of `ssl: production ? {…} : false`) is what the URL says already.
+  const given = (value: unknown) => value !== undefined && value !== null && value !== false && value !== '';
+  const lost = ['ssl', 'socketPath', 'options'].filter((key) => given(connection[key])).map((key) => `connection.${key}`);
   // A folder as host is a Unix socket (node-postgres), which a URL's host cannot be.
   if (typeof connection.host === 'string' && connection.host.startsWith('/')) lost.push('connection.host (a socket folder)');
-  if (config.searchPath !== undefined) lost.push('searchPath');
+  // knex reads searchPath on PostgreSQL only; `public` first is the base schema a URL without ?schema= means.
+  const path = Array.isArray(config.searchPath) ? config.searchPath[0] : config.searchPath;
+  if (scheme === 'postgres' && given(path) && path !== 'public') lost.push('searchPath');
   return lost;
 }
 

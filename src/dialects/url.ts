@@ -55,7 +55,9 @@ export function parseConnectionUrl(raw: string | undefined): ConnectionTarget {
  * about the wrong host, or reach it.
  */
 export function refuseMisreadCredentials(url: URL, raw: string, what: string): void {
-  if (url.username === '' && (url.pathname + url.search + url.hash).includes('@')) {
+  // A password given as ?password=… may hold an @ of its own.
+  const search = url.search.replace(/([?&])password=[^&]*/gi, '$1');
+  if (url.username === '' && (url.pathname + search + url.hash).includes('@')) {
     throw new ConfigError(`${what} ${redactUrl(raw)} has an @ after its host, so its user and password would be misread`, {
       hint: 'in the user name and password, write @ as %40, # as %23, / as %2F, ? as %3F, % as %25 and a space as %20',
     });
@@ -79,7 +81,8 @@ const PASSWORD_PARAMETER = /([?&]password=)([^&\s]*)/gi;
  */
 function writtenCredentials(url: string): { start: string; user: string; password: string | undefined; rest: string } | undefined {
   const start = SCHEME.exec(url)?.[0];
-  const at = url.lastIndexOf('@');
+  // An @ in a password given as ?password=… is that parameter's (redacted as such), not the end of the user part.
+  const at = url.replace(PASSWORD_PARAMETER, (_, name: string, value: string) => name + '-'.repeat(value.length)).lastIndexOf('@');
   if (!start || at < start.length) return undefined;
   const userinfo = url.slice(start.length, at);
   const colon = userinfo.indexOf(':');

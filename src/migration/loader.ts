@@ -18,8 +18,11 @@ export interface LoadedMigration {
    * (git's autocrlf) is not.
    */
   readonly checksum: string;
-  /** sha256 of the file's bytes as they are, which zmigrate recorded before it read line ends as one. */
-  readonly bytesChecksum: string;
+  /**
+   * What zmigrate recorded before it read line ends as one, of the bytes:
+   * the file's as they are, and as a CRLF checkout (Windows) had them.
+   */
+  readonly byteChecksums: readonly string[];
   readonly migration: Migration;
   /**
    * Options the file gives that its builders do not take (a typo, another
@@ -32,7 +35,7 @@ export interface LoadedMigration {
 
 /** Whether a checksum zmigrate recorded is of this file as it is now. */
 export function sameFile(file: LoadedMigration, recorded: string | null | undefined): boolean {
-  return recorded === file.checksum || recorded === file.bytesChecksum;
+  return recorded === file.checksum || file.byteChecksums.some((c) => c === recorded);
 }
 
 const EXTENSIONS = ['.ts', '.js', '.mts', '.cts', '.mjs', '.cjs'];
@@ -121,8 +124,9 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
   const loaded: LoadedMigration[] = [];
   for (const { name, file } of files) {
     const source = await fs.readFile(file);
-    const checksum = sha256(Buffer.from(source.toString('latin1').replace(/\r\n/g, '\n'), 'latin1'));
-    const bytesChecksum = sha256(source);
+    const lf = source.toString('latin1').replace(/\r\n/g, '\n');
+    const checksum = sha256(Buffer.from(lf, 'latin1'));
+    const byteChecksums = [sha256(source), sha256(Buffer.from(lf.replace(/\n/g, '\r\n'), 'latin1'))];
     let exported: unknown;
     try {
       const mod = (await jiti.import(path.resolve(file))) as { default?: unknown } | undefined;
@@ -137,7 +141,7 @@ export async function loadMigrations(dir: string): Promise<LoadedMigration[]> {
       unknownOption(exported, MIGRATION_KEYS, { up: 'expand', down: 'rollback' }),
       ...[...migration.operations, migration.backfill].map(optionProblem),
     ].flatMap((p, i) => (p === undefined ? [] : [i === 0 ? `defineMigration: ${p}` : p]));
-    loaded.push({ name, file, checksum, bytesChecksum, migration, ...(problems.length > 0 ? { problems } : {}) });
+    loaded.push({ name, file, checksum, byteChecksums, migration, ...(problems.length > 0 ? { problems } : {}) });
   }
   return loaded;
 }

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -8,10 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 const HELD = new Set<string>();
 
-/** Who wrote a lock file: a PID, and when that process started, where the system says. */
+/** Who wrote a lock file: a PID, when that process started, and where it runs, where the system says. */
 interface Holder {
   pid: number;
   started: string | undefined;
+  where: string | undefined;
 }
 
 /**
@@ -60,16 +62,22 @@ export class FolderLock {
 
   private holder(): Holder | undefined {
     try {
-      const [pid, started] = readFileSync(this.#file, 'utf8').trim().split('\n');
+      const [pid, started, where] = readFileSync(this.#file, 'utf8').trim().split('\n');
       const number = Number(pid);
-      return Number.isInteger(number) && number > 0 ? { pid: number, started: started || undefined } : undefined;
+      return Number.isInteger(number) && number > 0 ? { pid: number, started: started || undefined, where: where || undefined } : undefined;
     } catch {
       return undefined;
     }
   }
 
-  /** The lock was left by a process that is gone: not this one (unless it holds it), not a live one started then. */
+  /**
+   * The lock was left by a process that is gone: not this one (unless it
+   * holds it), not a live one started then. A PID says nothing of a process
+   * on another host or in another PID namespace (two containers sharing the
+   * folder, each with node as PID 1): that one counts as alive.
+   */
   private left(holder: Holder): boolean {
+    if (holder.where !== undefined && holder.where !== here()) return false;
     if (holder.pid === process.pid) return !HELD.has(this.#file);
     if (!alive(holder.pid)) return true;
     const started = startOf(holder.pid);
@@ -80,7 +88,7 @@ export class FolderLock {
     try {
       const fd = openSync(this.#file, 'wx');
       const started = startOf(process.pid);
-      writeSync(fd, started ? `${process.pid}\n${started}` : String(process.pid));
+      writeSync(fd, `${process.pid}\n${started ?? ''}\n${here()}`);
       closeSync(fd);
       this.#held = true;
       HELD.add(this.#file);
@@ -122,4 +130,15 @@ export function startOf(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where this process runs: its host name and, on Linux, its PID namespace; PIDs compare only within one. */
+function here(): string {
+  let namespace = '';
+  try {
+    namespace = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // not Linux: the host name alone
+  }
+  return `${os.hostname()} ${namespace}`.trim();
 }
