@@ -14,7 +14,16 @@ import { unreplayedFor } from '../src/dialects/postgres/replication';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 import { rowsOf } from './support/apps';
 import { startCli, type RunningCli } from './support/process';
-import { freePort, PG_BIN, QUIET, silentProxy, startMariadbPair, startPostgresPair, type ServerPair } from './support/replicas';
+import {
+  freePort,
+  PG_BIN,
+  QUIET,
+  silentProxy,
+  startMariadbPair,
+  startPostgresPair,
+  type ServerPair,
+  type SilentProxy,
+} from './support/replicas';
 
 const ROWS = 10_000;
 /**
@@ -51,6 +60,31 @@ async function expectPaused(running: RunningCli, app: Knex, unfilled: string): P
   await running.waitForStderr(/still throttled after/);
   expect(running.ended).toBe(false);
   expect(await count(app, unfilled)).toBe(left);
+}
+
+/**
+ * Expands a migration that backfills `items` of database `quiet`, watching
+ * the replica at `replicaUrl` (through `proxy`): silences the proxy once the
+ * backfill runs, checks the run pauses for a read that did not answer
+ * (`reading` is how it words that read) with rows still unfilled, lets the
+ * proxy answer again, and returns the run, which must then finish.
+ */
+async function expandThroughSilence(pair: ServerPair, quiet: Knex, proxy: SilentProxy, replicaUrl: string, reading: string) {
+  const dir = migrationsDir({
+    '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+  });
+  const running = startCli(['expand', '--dir', dir, '--replica-url', replicaUrl, '--max-lag', '1000', ...SLOW_BATCHES], {
+    ZMIGRATE_DATABASE_URL: pair.primaryUrl('quiet'),
+  });
+  await running.waitForStderr(/backfill items/);
+  proxy.silence();
+  await running.waitForStderr(new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: ${reading} \\(did not answer within 10 s\\)`));
+  expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
+  proxy.answer();
+  const result = await running.done;
+  expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
+  expect(result.code).toBe(0);
+  return result;
 }
 
 /** What `zmigrate status` says of the one migration under way: its JSON entry's pause and its line. */
@@ -184,23 +218,7 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
       await quiet.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
       await quiet.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
       await until('the standby has the rows', async () => (await count(quietStandby, 'SELECT count(*) FROM items')) === ROWS);
-      const dir = migrationsDir({
-        '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
-      });
-      const url = `postgres://postgres@127.0.0.1:${proxy.port}/quiet`;
-      const running = startCli(['expand', '--dir', dir, '--replica-url', url, '--max-lag', '1000', ...SLOW_BATCHES], {
-        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('quiet'),
-      });
-      await running.waitForStderr(/backfill items/);
-      proxy.silence();
-      await running.waitForStderr(
-        new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: cannot read its lag \\(did not answer within 10 s\\)`),
-      );
-      expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
-      proxy.answer();
-      const result = await running.done;
-      expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
-      expect(result.code).toBe(0);
+      await expandThroughSilence(pair!, quiet, proxy, `postgres://postgres@127.0.0.1:${proxy.port}/quiet`, 'cannot read its lag');
       expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
     } finally {
       await proxy.close();
@@ -428,23 +446,8 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
       await quiet.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
       await quiet.raw(`INSERT INTO items SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
       await until('the replica has the rows', async () => (await count(pair!.replica, 'SELECT count(*) FROM quiet.items')) === ROWS);
-      const dir = migrationsDir({
-        '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
-      });
       const url = `mysql://watcher:${WATCHER_PASSWORD}@127.0.0.1:${proxy.port}/`;
-      const running = startCli(['expand', '--dir', dir, '--replica-url', url, '--max-lag', '1000', ...SLOW_BATCHES], {
-        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('quiet'),
-      });
-      await running.waitForStderr(/backfill items/);
-      proxy.silence();
-      await running.waitForStderr(
-        new RegExp(`throttling: replica 127\\.0\\.0\\.1:${proxy.port}: cannot read its status \\(did not answer within 10 s\\)`),
-      );
-      expect(await count(quiet, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
-      proxy.answer();
-      const result = await running.done;
-      expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
-      expect(result.code).toBe(0);
+      const result = await expandThroughSilence(pair!, quiet, proxy, url, 'cannot read its status');
       expect(result.stdout + result.stderr).not.toContain(WATCHER_PASSWORD);
       expect(await count(quiet, 'SELECT count(*) FROM items WHERE NOT (doubled <=> amount * 2)')).toBe(0);
     } finally {

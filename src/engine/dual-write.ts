@@ -78,7 +78,7 @@ function readsColumn(rule: DualWriteRule, column: string): boolean {
 }
 
 /** Whether SQL names an identifier, bare (any case) or quoted; a mention in a string literal counts too, on the safe side. */
-function namesIdentifier(sql: string, name: string): boolean {
+export function namesIdentifier(sql: string, name: string): boolean {
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`(^|[^\\w$])${escaped}($|[^\\w$])`, 'i').test(sql);
 }

@@ -302,13 +302,7 @@ export class Runner {
       if (phase === 'pending' || phase === 'rolled back') {
         refuseUnknownOptions(migration);
         const expandView = view.clone();
-        const keptDefaults: KeptDefault[] = [];
-        const planned = this.planOperations(migration, model, expandView, 0, 'expand', {
-          untilOpaque: false,
-          validate: true,
-          keptDefaults,
-        });
-        await this.refuseKeptDefaults(migration, keptDefaults);
+        const planned = await this.planChecked(migration, model, expandView, 0, { untilOpaque: false });
         const dualWrites = this.dualWrites(migration, model, view, expandView);
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model));
         const customExpand = await this.captured(migration, 'expand');
@@ -391,10 +385,8 @@ export class Runner {
       const view = this.previousView(model, records, migration.name);
       const previous = view.clone();
       const planned = model.clone();
-      const keptDefaults: KeptDefault[] = [];
-      this.planOperations(migration, planned, view, 0, 'expand', { untilOpaque: true, validate: true, keptDefaults });
+      await this.planChecked(migration, planned, view, 0, { untilOpaque: true });
       this.checkReshapes(migration, records);
-      await this.refuseKeptDefaults(migration, keptDefaults);
       this.customExpandSteps(migration, planned);
       await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
@@ -462,13 +454,7 @@ export class Runner {
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const view = this.previousView(model, records, migration.name);
       for (const operation of operations.slice(0, record.nextOperation)) operation.shapeView(view, model);
-      const keptDefaults: KeptDefault[] = [];
-      const planned = this.planOperations(migration, model, view, record.nextOperation, phase, {
-        untilOpaque: true,
-        validate: true,
-        keptDefaults,
-      });
-      await this.refuseKeptDefaults(migration, keptDefaults);
+      const planned = await this.planChecked(migration, model, view, record.nextOperation, { untilOpaque: true });
       await this.store.update(migration.name, { steps: [...record.steps, ...planned.steps], nextOperation: planned.next });
     }
   }
@@ -1087,6 +1073,24 @@ export class Runner {
         );
       }
     }
+  }
+
+  /**
+   * planOperations with every check before anything changes: the operations'
+   * validation, and then the server's word on each default an operation keeps
+   * on a new type (refuseKeptDefaults).
+   */
+  private async planChecked(
+    migration: LoadedMigration,
+    model: SchemaModel,
+    view: VersionView,
+    from: number,
+    options: { untilOpaque: boolean },
+  ): Promise<{ steps: Step[]; next: number; note?: string }> {
+    const keptDefaults: KeptDefault[] = [];
+    const planned = this.planOperations(migration, model, view, from, 'expand', { ...options, validate: true, keptDefaults });
+    await this.refuseKeptDefaults(migration, keptDefaults);
+    return planned;
   }
 
   /**

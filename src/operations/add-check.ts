@@ -3,6 +3,7 @@ import { ValidationError } from '../errors';
 import { checkIdentifier, checkSqlFragment } from './checks';
 import { resolve } from './add-foreign-key';
 import { chooseWalkKey } from '../engine/walk-key';
+import { namesIdentifier } from '../engine/dual-write';
 import {
   refuseTakenConstraintName,
   sourceTable,
@@ -67,12 +68,10 @@ export class AddCheck implements Operation {
     const source = sourceTable(ctx, this.table);
     // Later migrations of the same run see the check on the columns its expression names (alterColumn carries it over).
     const table = ctx.model.table(source);
-    const named = (column: string) =>
-      new RegExp(`(^|[^\\w$])${column.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`, 'i').test(this.expression);
     table?.constraints?.push({
       kind: 'check',
       name: this.name,
-      columns: table.columns.map((c) => c.name).filter(named),
+      columns: table.columns.map((c) => c.name).filter((column) => namesIdentifier(this.expression, column)),
       expression: this.expression,
     });
     return [ctx.dialect.addCheck!(source, this.name, checkSqlFragment(ctx.dialect, ctx.migration, 'expression', this.expression))];

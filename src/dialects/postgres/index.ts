@@ -270,34 +270,44 @@ export class PostgresDialect implements Dialect {
   }
 
   async notAssignable(row: string, expression: string, column: string, type: string): Promise<string | undefined> {
-    const trx = await this.knex.transaction();
-    try {
-      // Empty tables, rolled back with them: the INSERT is planned, its types checked, and no row moves.
-      await trx.raw(`CREATE TEMPORARY TABLE _zm_assign_row AS ${row}`);
-      await trx.raw(`CREATE TEMPORARY TABLE _zm_assign_target (${this.quote(column)} ${type})`);
-      await trx.raw(`INSERT INTO pg_temp._zm_assign_target SELECT (${expression}) FROM pg_temp._zm_assign_row AS _zm_row`);
-      return undefined;
-    } catch (error) {
-      // 42804: datatype mismatch, the one error the assignment itself raises; anything else is another check's.
-      return (error as { code?: string }).code === '42804' ? serverText(error) : undefined;
-    } finally {
-      await trx.rollback().catch(() => undefined);
-    }
+    // Empty tables: the INSERT is planned, its types checked, and no row moves. 42804: datatype mismatch, the one
+    // error the assignment itself raises; anything else is another check's.
+    return this.#probe(
+      [
+        `CREATE TEMPORARY TABLE _zm_assign_row AS ${row}`,
+        `CREATE TEMPORARY TABLE _zm_assign_target (${this.quote(column)} ${type})`,
+        `INSERT INTO pg_temp._zm_assign_target SELECT (${expression}) FROM pg_temp._zm_assign_row AS _zm_row`,
+      ],
+      (code) => code === '42804',
+    );
   }
 
   async unreachableFromVersions(row: string, expression: string): Promise<string | undefined> {
+    // The row's columns are typed under zmigrate's own path (a new column's type may be the base schema's), then
+    // the expression is read over them with the catalog alone. 42704: a type, 42883: a function or operator. A
+    // table is no matter: an app on a version schema reads its view.
+    return this.#probe(
+      [
+        `CREATE TEMPORARY TABLE _zm_path_check AS ${row}`,
+        "SET LOCAL search_path = 'pg_catalog'",
+        `SELECT (${expression}) AS v FROM pg_temp._zm_path_check AS _zm_row`,
+      ],
+      (code) => code === '42704' || code === '42883',
+    );
+  }
+
+  /**
+   * Runs `statements` in a transaction it rolls back (what they make goes with
+   * it): the server's words for an error whose code `counts`, else undefined
+   * (they ran, or failed for a reason another check or step reports).
+   */
+  async #probe(statements: string[], counts: (code: string) => boolean): Promise<string | undefined> {
     const trx = await this.knex.transaction();
     try {
-      // The row's columns are typed under zmigrate's own path (a new column's type may be the base schema's), then
-      // the expression is read over them with the catalog alone. Rolled back: the table goes with it.
-      await trx.raw(`CREATE TEMPORARY TABLE _zm_path_check AS ${row}`);
-      await trx.raw("SET LOCAL search_path = 'pg_catalog'");
-      await trx.raw(`SELECT (${expression}) AS v FROM pg_temp._zm_path_check AS _zm_row`);
+      for (const sql of statements) await trx.raw(sql);
       return undefined;
     } catch (error) {
-      // 42704: a type, 42883: a function or operator. A table is no matter: an app on a version schema reads its view.
-      const code = (error as { code?: string }).code;
-      return code === '42704' || code === '42883' ? serverText(error) : undefined;
+      return counts(String((error as { code?: unknown }).code ?? '')) ? serverText(error) : undefined;
     } finally {
       await trx.rollback().catch(() => undefined);
     }
@@ -791,19 +801,12 @@ export class PostgresDialect implements Dialect {
   }
 
   async refusesDefault(column: string, type: string, expression: string): Promise<string | undefined> {
-    const rolledBack = new Error('probe done');
-    try {
-      await this.knex.transaction(async (trx) => {
-        await trx.raw(literalMarks(`CREATE TEMPORARY TABLE _zm_probe (${this.quote(column)} ${type} DEFAULT ${expression})`));
-        throw rolledBack;
-      });
-    } catch (error) {
-      // The default's own fault: of another type (42804), not castable (42846), or a value the type refuses (class 22).
-      // Anything else (a type a migration makes first, no TEMPORARY privilege) is left to the steps that use it.
-      const code = String((error as { code?: unknown }).code ?? '');
-      if (error !== rolledBack && (code === '42804' || code === '42846' || code.startsWith('22'))) return serverText(error);
-    }
-    return undefined;
+    // The default's own fault: of another type (42804), not castable (42846), or a value the type refuses (class 22).
+    // Anything else (a type a migration makes first, no TEMPORARY privilege) is left to the steps that use it.
+    return this.#probe(
+      [literalMarks(`CREATE TEMPORARY TABLE _zm_probe (${this.quote(column)} ${type} DEFAULT ${expression})`)],
+      (code) => code === '42804' || code === '42846' || code.startsWith('22'),
+    );
   }
 
   dropColumn(table: string, column: string): Step {
