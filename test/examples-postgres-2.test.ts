@@ -1,4 +1,4 @@
 /** Every example of migrations-examples/ through the CLI (see test/support/examples-suite.ts), part 2 of 2 on postgres. */
 import { defineExampleTests } from './support/examples-suite';
 
-defineExampleTests(['postgres', 'pglite'], { guard: false, part: [1, 2] });
+defineExampleTests(['postgres'], { guard: false, part: [1, 2] });

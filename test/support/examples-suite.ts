@@ -1,12 +1,13 @@
 /**
  * Every folder of migrations-examples/ is a migrations directory users copy
- * from; each one must work, through the CLI, on PostgreSQL and MariaDB (and
- * add-column on PGlite too, whose CLI calls are slow; the demo runs every
- * example on PGlite, see demo.test.ts):
+ * from; each one must work, through the CLI, on PostgreSQL and MariaDB (on
+ * PGlite, whose CLI calls are slow, the demo runs seven of them, see
+ * demo.test.ts, and lifecycle.test.ts takes it through expand, contract and
+ * rollback):
  *
  *   - expand → status --json: all 'expanded' → contract → all 'complete',
  *     with what each example promises checked on the database (tables,
- *     columns, indexes, version-schema views; and, on the servers, the old
+ *     columns, indexes, version-schema views; and the old
  *     app writing to the base tables and the new app through its version schema);
  *   - in a fresh database, expand → rollback (one per migration) leaves no
  *     trace: after rolling back the newest migration the database is as it was
@@ -17,7 +18,6 @@ import path from 'node:path';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases';
 import { migrationsDir, runCli, withMigrator, type CliResult } from './cli';
 import { inspect, type Inspection } from './inspect';
-import { pgliteSession } from '../helpers/pglite-session';
 
 const EXAMPLES_ROOT = path.resolve(__dirname, '..', '..', 'migrations-examples');
 
@@ -42,7 +42,7 @@ async function columnsOf(db: TestDatabase, schema: string, table: string): Promi
   return rows.map((r) => String(r.c));
 }
 
-/** The new app: a connection whose search_path / default database is the version schema. Servers only. */
+/** The new app: a connection whose search_path / default database is the version schema. */
 function newApp(db: TestDatabase, schema: string) {
   const knex = db.versionKnex(schema);
   return (sql: string, bindings: unknown[] = []) => query(db, sql, bindings, knex);
@@ -58,8 +58,6 @@ interface Ctx {
   /** The version schema of a migration of this example: `${base}_${name}`. */
   schema(migration: string): string;
   state: Inspection;
-  /** PostgreSQL and MariaDB: apps can connect; PGlite: one connection, catalog checks only. */
-  server: boolean;
 }
 
 interface Example {
@@ -77,13 +75,12 @@ const EXAMPLES: Example[] = [
     folder: 'create-table',
     migrations: ['0001_create_orders'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       const v = schema('0001_create_orders');
       expect(sorted(state.tables)).toEqual(['order_lines', 'orders']);
       expect(sorted(state.views(v))).toEqual(['order_lines', 'orders']);
       expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer', 'amount', 'note']);
       expect(await columnsOf(db, v, 'order_lines')).toEqual(['order_id', 'line', 'product', 'quantity']);
-      if (!server) return;
       const app = newApp(db, v);
       await app("insert into orders (id, customer) values (1, 'alice')");
       await app("insert into order_lines (order_id, line, product) values (1, 1, 'pen'), (1, 2, 'ink')");
@@ -97,13 +94,12 @@ const EXAMPLES: Example[] = [
         { line: 2, quantity: 1 },
       ]);
     },
-    async complete({ db, schema, state, server }) {
+    async complete({ db, schema, state }) {
       const v = schema('0001_create_orders');
       expect(sorted(state.tables)).toEqual(['order_lines', 'orders']);
       expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'note']);
       expect(state.versionSchemas).toEqual([v]);
       expect(sorted(state.views(v))).toEqual(['order_lines', 'orders']);
-      if (!server) return;
       // The version schema still serves the new app after contract.
       const [{ n }] = await newApp(db, v)('select count(*) as n from order_lines');
       expect(Number(n)).toBe(2);
@@ -112,8 +108,8 @@ const EXAMPLES: Example[] = [
   {
     folder: 'add-column',
     migrations: ['0001_create_orders', '0002_add_priority'],
-    engines: ['postgres', 'mysql', 'pglite'],
-    async expanded({ db, schema, state, server }) {
+    engines: ['postgres', 'mysql'],
+    async expanded({ db, schema, state }) {
       const v1 = schema('0001_create_orders');
       const v2 = schema('0002_add_priority');
       expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
@@ -124,7 +120,6 @@ const EXAMPLES: Example[] = [
       expect(state.versionSchemas).toEqual([v1, v2]);
       expect(await columnsOf(db, v1, 'orders')).toEqual(['id', 'customer', 'amount']);
       expect(await columnsOf(db, v2, 'orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
-      if (!server) return;
       const old = oldApp(db);
       const app = newApp(db, v2);
       await old("insert into orders (id, customer, amount) values (1, 'alice', 10)");
@@ -146,13 +141,12 @@ const EXAMPLES: Example[] = [
         expect(Object.keys(row)).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
       }
     },
-    async complete({ db, schema, state, server }) {
+    async complete({ db, schema, state }) {
       const v2 = schema('0002_add_priority');
       expect(state.columns('orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
       expect(state.visibleColumns('orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
       expect(state.versionSchemas).toEqual([v2]);
       expect(await columnsOf(db, v2, 'orders')).toEqual(['id', 'customer', 'amount', 'priority', 'status']);
-      if (!server) return;
       // The new app needs no redeploy after contract.
       expect(await newApp(db, v2)('select customer, status from orders where id = 2')).toEqual([{ customer: 'bob', status: 'paid' }]);
       const [row] = await oldApp(db)('select * from orders where id = 1');
@@ -163,10 +157,9 @@ const EXAMPLES: Example[] = [
     folder: 'create-index',
     migrations: ['0001_create_orders', '0002_index_orders'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       expect(state.indexes('orders')).toEqual(expect.arrayContaining(['orders_customer_idx', 'orders_external_ref_key']));
       expect(sorted(state.views(schema('0002_index_orders')))).toEqual(['orders']);
-      if (!server) return;
       const app = newApp(db, schema('0002_index_orders'));
       await app("insert into orders (id, customer, external_ref) values (1, 'alice', 'A-1')");
       await expect(oldApp(db)("insert into orders (id, customer, external_ref) values (2, 'bob', 'A-1')")).rejects.toThrow();
@@ -180,12 +173,11 @@ const EXAMPLES: Example[] = [
     folder: 'drop-table',
     migrations: ['0001_create_tables', '0002_drop_legacy_notes'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       // Still there for the old app; gone from the new version.
       expect(sorted(state.tables)).toEqual(['legacy_notes', 'orders']);
       expect(sorted(state.views(schema('0001_create_tables')))).toEqual(['legacy_notes', 'orders']);
       expect(sorted(state.views(schema('0002_drop_legacy_notes')))).toEqual(['orders']);
-      if (!server) return;
       await oldApp(db)("insert into legacy_notes (id, body) values (1, 'still written by v1')");
       await expect(newApp(db, schema('0002_drop_legacy_notes'))('select * from legacy_notes')).rejects.toThrow();
     },
@@ -199,11 +191,10 @@ const EXAMPLES: Example[] = [
     folder: 'rename-column',
     migrations: ['0001_create_orders', '0002_rename_customer'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, server }) {
+    async expanded({ db, schema }) {
       const v = schema('0002_rename_customer');
       expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer_name', 'amount']);
       expect(await columnsOf(db, schema('0001_create_orders'), 'orders')).toEqual(['id', 'customer', 'amount']);
-      if (!server) return;
       await oldApp(db)("insert into orders (id, customer) values (1, 'from v1')");
       await newApp(db, v)("insert into orders (id, customer_name) values (2, 'from v2')");
       expect(await newApp(db, v)('select id, customer_name from orders order by id')).toEqual([
@@ -212,10 +203,9 @@ const EXAMPLES: Example[] = [
       ]);
       expect((await oldApp(db)('select customer from orders where id = 2'))[0]).toEqual({ customer: 'from v2' });
     },
-    async complete({ db, schema, state, server }) {
+    async complete({ db, schema, state }) {
       expect(state.columns('orders')).toEqual(['id', 'customer_name', 'amount']);
       expect(state.triggers).toEqual([]);
-      if (!server) return;
       expect(await newApp(db, schema('0002_rename_customer'))('select customer_name from orders order by id')).toEqual([
         { customer_name: 'from v1' },
         { customer_name: 'from v2' },
@@ -226,21 +216,19 @@ const EXAMPLES: Example[] = [
     folder: 'alter-column',
     migrations: ['0001_create_orders', '0002_amount_in_cents'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       const v = schema('0002_amount_in_cents');
       expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer', 'amount']);
       expect(state.triggers).toHaveLength(db.engine === 'mysql' ? 2 : 1);
-      if (!server) return;
       await oldApp(db)("insert into orders (id, customer, amount) values (1, 'v1', 7)");
       await newApp(db, v)("insert into orders (id, customer, amount) values (2, 'v2', 1200)");
       expect((await newApp(db, v)('select amount from orders where id = 1'))[0]).toEqual({ amount: expect.anything() });
       expect(Number((await newApp(db, v)('select amount from orders where id = 1'))[0].amount)).toBe(700);
       expect(Number((await oldApp(db)('select amount from orders where id = 2'))[0].amount)).toBe(12);
     },
-    async complete({ db, state, server }) {
+    async complete({ db, state }) {
       expect(state.columns('orders')).toEqual(['id', 'customer', 'amount']);
       expect(state.triggers).toEqual([]);
-      if (!server) return;
       const rows = await oldApp(db)('select id, amount from orders order by id');
       expect(rows.map((r) => Number(r.amount))).toEqual([700, 1200]);
     },
@@ -249,11 +237,10 @@ const EXAMPLES: Example[] = [
     folder: 'drop-column',
     migrations: ['0001_create_orders', '0002_drop_amount'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       const v = schema('0002_drop_amount');
       expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer']);
       expect(state.columns('orders')).toEqual(['id', 'customer', 'amount']);
-      if (!server) return;
       await oldApp(db)("insert into orders (id, customer, amount) values (1, 'v1', 5)");
       await newApp(db, v)("insert into orders (id, customer) values (2, 'v2')");
       expect((await oldApp(db)('select id, amount from orders order by id')).map((r) => Number(r.amount))).toEqual([5, 0]);
@@ -267,15 +254,13 @@ const EXAMPLES: Example[] = [
     folder: 'set-not-null',
     migrations: ['0001_create_orders', '0002_add_note', '0003_note_not_null'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, server }) {
+    async expanded({ db, schema }) {
       const v = schema('0003_note_not_null');
       expect(await columnsOf(db, v, 'orders')).toEqual(['id', 'customer', 'amount', 'note']);
-      if (!server) return;
       await oldApp(db)("insert into orders (id, customer) values (1, 'no note')");
       expect((await newApp(db, v)('select note from orders where id = 1'))[0]).toEqual({ note: '' });
     },
-    async complete({ db, server }) {
-      if (!server) return;
+    async complete({ db }) {
       await expect(oldApp(db)("insert into orders (id, customer, note) values (2, 'x', null)")).rejects.toThrow();
     },
   },
@@ -283,14 +268,12 @@ const EXAMPLES: Example[] = [
     folder: 'custom-email',
     migrations: ['0001_create_users', '0002_normalize_email'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, server }) {
+    async expanded({ db, schema }) {
       const v = schema('0002_normalize_email');
       expect(await columnsOf(db, v, 'users')).toEqual(['id', 'email', 'email_normalized']);
-      if (!server) return;
       await oldApp(db)("insert into users (id, email) values (1, ' Mixed@Case.ORG ')");
     },
-    async complete({ db, schema, server }) {
-      if (!server) return;
+    async complete({ db, schema }) {
       // The job's last pass at contract normalised the row the old app wrote after expand.
       expect((await newApp(db, schema('0002_normalize_email'))('select email_normalized from users where id = 1'))[0]).toEqual({
         email_normalized: 'mixed@case.org',
@@ -301,14 +284,12 @@ const EXAMPLES: Example[] = [
     folder: 'split-name',
     migrations: ['0001_create_people', '0002_split_full_name'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, server }) {
+    async expanded({ db, schema }) {
       const v = schema('0002_split_full_name');
       expect(await columnsOf(db, v, 'people')).toEqual(['id', 'full_name', 'first_name', 'last_name']);
-      if (!server) return;
       await oldApp(db)("insert into people (id, full_name) values (1, '  Ada   King Lovelace ')");
     },
-    async complete({ db, schema, server }) {
-      if (!server) return;
+    async complete({ db, schema }) {
       expect((await newApp(db, schema('0002_split_full_name'))('select first_name, last_name from people where id = 1'))[0]).toEqual({
         first_name: 'Ada',
         last_name: 'King Lovelace',
@@ -319,22 +300,20 @@ const EXAMPLES: Example[] = [
     folder: 'rename-table',
     migrations: ['0001_create_orders', '0002_rename_to_purchases'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       // One physical table under its old name; v2 sees it as purchases.
       expect(sorted(state.tables)).toEqual(['orders']);
       expect(state.views(schema('0001_create_orders'))).toEqual(['orders']);
       expect(state.views(schema('0002_rename_to_purchases'))).toEqual(['purchases']);
-      if (!server) return;
       const app = newApp(db, schema('0002_rename_to_purchases'));
       await oldApp(db)("insert into orders (id, customer) values (1, 'from v1')");
       await app("insert into purchases (id, customer) values (2, 'from v2')");
       expect((await app('select customer from purchases order by id')).map((r) => r.customer)).toEqual(['from v1', 'from v2']);
       expect((await oldApp(db)('select customer from orders order by id')).map((r) => r.customer)).toEqual(['from v1', 'from v2']);
     },
-    async complete({ db, schema, state, server }) {
+    async complete({ db, schema, state }) {
       expect(sorted(state.tables)).toEqual(['purchases']);
       expect(state.views(schema('0002_rename_to_purchases'))).toEqual(['purchases']);
-      if (!server) return;
       const app = newApp(db, schema('0002_rename_to_purchases'));
       await app("insert into purchases (id, customer) values (3, 'after contract')");
       expect((await app('select id from purchases order by id')).map((r) => Number(r.id))).toEqual([1, 2, 3]);
@@ -344,16 +323,14 @@ const EXAMPLES: Example[] = [
     folder: 'drop-index',
     migrations: ['0001_create_orders', '0002_drop_customer_index'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       // Still there for v1.
       expect(state.indexes('orders')).toContain('orders_customer_idx');
-      if (!server) return;
       await oldApp(db)("insert into orders (id, customer) values (1, 'v1')");
       await newApp(db, schema('0002_drop_customer_index'))("insert into orders (id, customer) values (2, 'v2')");
     },
-    async complete({ db, state, server }) {
+    async complete({ db, state }) {
       expect(state.indexes('orders')).not.toContain('orders_customer_idx');
-      if (!server) return;
       expect(await query(db, 'select count(*) as n from orders')).toEqual([{ n: db.engine === 'postgres' ? '2' : 2 }]);
     },
   },
@@ -361,18 +338,16 @@ const EXAMPLES: Example[] = [
     folder: 'add-unique',
     migrations: ['0001_create_users', '0002_unique_email'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, state, server }) {
+    async expanded({ db, schema, state }) {
       expect(state.indexes('users')).toContain('users_email_key');
-      if (!server) return;
       await newApp(db, schema('0002_unique_email'))("insert into users (id, email) values (1, 'a@example.com')");
       await expect(oldApp(db)("insert into users (id, email) values (2, 'a@example.com')")).rejects.toThrow();
     },
-    async complete({ db, state, server }) {
+    async complete({ db, state }) {
       expect(state.indexes('users')).toContain('users_email_key');
       if (db.engine === 'postgres') {
         expect(await query(db, "select contype from pg_constraint where conname = 'users_email_key'")).toEqual([{ contype: 'u' }]);
       }
-      if (!server) return;
       await expect(oldApp(db)("insert into users (id, email) values (3, 'a@example.com')")).rejects.toThrow();
     },
   },
@@ -380,20 +355,18 @@ const EXAMPLES: Example[] = [
     folder: 'add-foreign-key',
     migrations: ['0001_create_tables', '0002_orders_customer_fk'],
     engines: ['postgres', 'mysql'],
-    async expanded({ db, schema, server }) {
-      if (!server) return;
+    async expanded({ db, schema }) {
       await oldApp(db)("insert into customers (id, name) values (1, 'alice')");
       await newApp(db, schema('0002_orders_customer_fk'))('insert into orders (id, customer_id, amount) values (1, 1, 10)');
       // Enforced for new writes from expand on.
       await expect(oldApp(db)('insert into orders (id, customer_id, amount) values (2, 99, 10)')).rejects.toThrow();
     },
-    async complete({ db, server }) {
+    async complete({ db }) {
       if (db.engine === 'postgres') {
         expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_customer_fk'")).toEqual([
           { convalidated: true },
         ]);
       }
-      if (!server) return;
       await oldApp(db)('delete from customers where id = 1');
       expect(await query(db, 'select id from orders')).toEqual([]); // on delete cascade
     },
@@ -402,11 +375,10 @@ const EXAMPLES: Example[] = [
     folder: 'add-check',
     migrations: ['0001_create_orders', '0002_amount_not_negative'],
     engines: ['postgres'], // MySQL/MariaDB cannot add a CHECK online: zmigrate refuses it there (test/constraints.test.ts)
-    async expanded({ db, schema, server }) {
+    async expanded({ db, schema }) {
       expect(await query(db, "select convalidated from pg_constraint where conname = 'orders_amount_not_negative'")).toEqual([
         { convalidated: false },
       ]);
-      if (!server) return;
       await newApp(db, schema('0002_amount_not_negative'))('insert into orders (id, amount) values (1, 5)');
       await expect(oldApp(db)('insert into orders (id, amount) values (2, -1)')).rejects.toThrow();
     },
@@ -484,21 +456,13 @@ export function defineExampleTests(engines: Engine[], options: { guard: boolean;
       return result;
     };
     /**
-     * Each migration's phase: through the API in this process on the servers (test/cli.test.ts covers
-     * `status --json` itself; a CLI process per look costs CPU the whole suite waits for), by the CLI on PGlite,
-     * whose folder one process opens at a time.
+     * Each migration's phase, through the API in this process (test/cli.test.ts covers `status --json`
+     * itself; a CLI process per look costs CPU the whole suite waits for).
      */
-    const phases = async (db: TestDatabase, folder = dir): Promise<Status['migrations']> => {
-      if (engine === 'pglite') return (JSON.parse(ok(await cli(db, folder, 'status', '--json')).stdout) as Status).migrations;
-      return withMigrator(db.url, folder, (migrator) => migrator.status());
-    };
-    /** inspect(), in one PGlite session on PGlite. */
-    const look = (db: TestDatabase) => pgliteSession(db, (s) => inspect(s));
-    /** Runs an example's checks; on PGlite all their queries share one session. */
-    const check = (db: TestDatabase, checks: (ctx: Ctx) => Promise<void>) =>
-      pgliteSession(db, async (s) =>
-        checks({ db: s, schema: (m) => `${db.base}_${m}`, state: await inspect(s), server: engine !== 'pglite' }),
-      );
+    const phases = (db: TestDatabase, folder = dir): Promise<Status['migrations']> =>
+      withMigrator(db.url, folder, (migrator) => migrator.status());
+    const check = async (db: TestDatabase, checks: (ctx: Ctx) => Promise<void>) =>
+      checks({ db, schema: (m) => `${db.base}_${m}`, state: await inspect(db) });
 
     test('expand → all expanded → contract → all complete', async () => {
       const db = await fresh();
@@ -528,22 +492,22 @@ export function defineExampleTests(engines: Engine[], options: { guard: boolean;
     test('expand → rollback, one migration at a time, leaves no trace', async () => {
       const db = await fresh();
       // What the database looks like with no migration, then with each prefix of the migrations expanded.
-      const snapshots: Snapshot[] = [snapshot(await look(db))];
+      const snapshots: Snapshot[] = [snapshot(await inspect(db))];
       const files = readdirSync(dir).sort();
       for (let i = 1; i < files.length; i++) {
         const prefix = migrationsDir(Object.fromEntries(files.slice(0, i).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')])));
         ok(await cli(db, prefix, 'expand'));
-        snapshots.push(snapshot(await look(db)));
+        snapshots.push(snapshot(await inspect(db)));
       }
       ok(await cli(db, dir, 'expand'));
       expect((await phases(db)).map((m) => m.phase)).toEqual(example.migrations.map(() => 'expanded'));
-      const expanded = snapshot(await look(db));
+      const expanded = snapshot(await inspect(db));
       expect(expanded.versionSchemas).toEqual(example.migrations.map((m) => `${db.base}_${m}`));
 
       for (let i = example.migrations.length - 1; i >= 0; i--) {
         const rollback = ok(await cli(db, dir, 'rollback'));
         expect(rollback.stdout).toBe(`rolled back ${example.migrations[i]}\n`);
-        expect(snapshot(await look(db))).toEqual(snapshots[i]);
+        expect(snapshot(await inspect(db))).toEqual(snapshots[i]);
       }
       expect((await phases(db)).map((m) => [m.name, m.phase])).toEqual(example.migrations.map((name) => [name, 'rolled back']));
 

@@ -1,5 +1,6 @@
 /** A read of a test database's catalog: what exists, to compare before and after. */
 import type { TestDatabase } from './databases';
+import { pgliteSession } from '../helpers/pglite-session';
 
 export interface Inspection {
   tables: string[];
@@ -11,7 +12,12 @@ export interface Inspection {
   views(schema: string): string[];
 }
 
+/** On PGlite, all its queries go through one open of the folder (opening it is the slow part). */
 export async function inspect(db: TestDatabase): Promise<Inspection> {
+  return pgliteSession(db, read);
+}
+
+async function read(db: TestDatabase): Promise<Inspection> {
   const rows = async (sql: string, bindings: unknown[] = []): Promise<Array<Record<string, unknown>>> => {
     const result = await db.knex.raw(sql, bindings as never);
     return db.engine === 'mysql'
