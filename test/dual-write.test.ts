@@ -701,6 +701,52 @@ describe('alterColumn and what the new app leaves NULL or to the default, on Pos
     ]);
   });
 
+  test("zmigrate backfill once expanded keeps the new app's NULLs: it verifies again and fills nothing the new app may have written", async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, middle_name text NOT NULL)');
+    await db.knex('people').insert([
+      { id: 1, middle_name: 'Ann' },
+      { id: 4, middle_name: 'Dee' },
+    ]);
+    const dir = migrationsDir({
+      '0001_optional.ts': migrationSource([
+        `op.alterColumn('people', 'middle_name', { nullable: true, up: 'middle_name', down: "coalesce(middle_name, '')" })`,
+      ]),
+    });
+    expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
+    const newApp = db.versionKnex(`${db.base}_0001_optional`);
+    await newApp('people').insert({ id: 2 });
+    await newApp('people').where({ id: 1 }).update({ middle_name: null });
+    await db.knex('people').insert({ id: 3, middle_name: 'Cy' });
+    const seen = async () =>
+      rowsOf<{ id: string; middle_name: string | null }>(await newApp.raw('SELECT id, middle_name FROM people ORDER BY id'));
+    const written = [
+      { id: '1', middle_name: null },
+      { id: '2', middle_name: null },
+      { id: '3', middle_name: 'Cy' },
+      { id: '4', middle_name: 'Dee' },
+    ];
+    expect(await seen()).toEqual(written);
+
+    const rerun = await cli(dir, 'backfill');
+    expect(await seen()).toEqual(written);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout.trim()).toBe(
+      "0001_optional: verified again; people.middle_name not filled again (the backfill finished at expand, and a NULL there may be the new app's)",
+    );
+    // A value other than up's is still a mismatch (written here behind the triggers' back).
+    await db.knex.transaction(async (trx) => {
+      await trx.raw('SET LOCAL session_replication_role = replica');
+      await trx.raw(`UPDATE people SET "_zm_middle_name" = 'X' WHERE id = 4`);
+    });
+    const check = await cli(dir, 'backfill');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('people.middle_name (new) = up(old) where not NULL does not hold for rows with key 4');
+    await newApp('people').where({ id: 4 }).update({ middle_name: 'Dee' });
+    expect((await cli(dir, 'backfill')).code).toBe(0);
+    expect(outcome(await cli(dir, 'contract'))).toEqual({ code: 0, errors: [] });
+    expect(rowsOf(await db.knex.raw('SELECT id, middle_name FROM people ORDER BY id'))).toEqual(written);
+  });
+
   test("a new default: the new app's inserts that leave the column out get it, the old app's the old one", async () => {
     await db.knex.raw("CREATE TABLE orders (id bigint PRIMARY KEY, status varchar(10) NOT NULL DEFAULT 'pending')");
     const dir = migrationsDir({

@@ -79,6 +79,13 @@ export interface BackfillResult {
   mismatches: string | null;
   /** Whether every verification the migration has ran (false where it has none: a backfill job alone). */
   verified: boolean;
+  /** Whether it filled rows (or ran the backfill job); false where it only verified. */
+  filled: boolean;
+  /**
+   * Columns (`people.middle_name`) whose NULLs it did not fill again: the
+   * backfill finished at expand, and the new app may have written them.
+   */
+  notRefilled: string[];
 }
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
@@ -198,9 +205,10 @@ export class Runner {
   }
 
   /**
-   * Resumes a half-done expand, and re-runs the backfill, its verification
-   * and the backfill job of expanded migrations (rows still missing their
-   * new value are filled).
+   * Resumes a half-done expand. Of an expanded migration, whose backfill
+   * finished, fills again the rows still missing a value that the triggers
+   * would give them (never a NULL the new app may have written: see
+   * DualWrite.notRefilled), verifies every row again and re-runs the backfill job.
    */
   async backfill(): Promise<BackfillResult[]> {
     const records = await this.checkedRecords();
@@ -210,31 +218,44 @@ export class Runner {
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
         const after = new Map((await this.store.list()).map((r) => [r.name, r]));
-        const verified = (await this.backfillSteps(migration, after)).some((s) => s.verify);
-        results.push({ name: migration.name, mismatches: null, verified });
+        const verified = (await this.backfillSteps(migration, after)).steps.some((s) => s.verify);
+        results.push({ name: migration.name, mismatches: null, verified, filled: true, notRefilled: [] });
       } else if (record?.phase === 'expanded') {
-        const steps = await this.backfillSteps(migration, records);
-        if (steps.length === 0) continue;
+        const { steps, notRefilled } = await this.backfillSteps(migration, records);
+        if (steps.length === 0 && notRefilled.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
         const unverified = await this.#executor.runAgain(migration.name, steps);
         await this.store.update(migration.name, { unverified });
-        results.push({ name: migration.name, mismatches: unverified, verified: steps.some((s) => s.verify) });
+        results.push({
+          name: migration.name,
+          mismatches: unverified,
+          verified: steps.some((s) => s.verify),
+          filled: steps.some((s) => s.backfill || s.job),
+          notRefilled,
+        });
       }
     }
     return results;
   }
 
-  /** The steps `zmigrate backfill` runs again for an expanded migration. */
-  private async backfillSteps(migration: LoadedMigration, records: Map<string, MigrationRecord>): Promise<Step[]> {
+  /** The steps `zmigrate backfill` runs again for an expanded migration, and the columns it leaves unfilled. */
+  private async backfillSteps(
+    migration: LoadedMigration,
+    records: Map<string, MigrationRecord>,
+  ): Promise<{ steps: Step[]; notRefilled: string[] }> {
     const model = await this.introspect();
     const previous = this.previousView(model, records, migration.name);
     const next = previous.clone();
     for (const operation of migration.migration.operations) operation.shapeView(next, model);
-    return [
-      ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
-      // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
-      ...this.customExpandSteps(migration, model).filter((s) => s.job),
-    ];
+    const dualWrites = this.dualWrites(migration, model, previous, next, true);
+    return {
+      steps: [
+        ...this.dualWriteSteps(migration, dualWrites).filter((s) => s.backfill || s.verify),
+        // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
+        ...this.customExpandSteps(migration, model).filter((s) => s.job),
+      ],
+      notRefilled: dualWrites.flatMap((d) => d.notRefilled ?? []),
+    };
   }
 
   /** Undoes the newest expanded, not yet contracted, migration. */

@@ -307,6 +307,10 @@ export class AddColumn implements Operation {
   private fillOnce(ctx: DualWriteContext): DualWrite {
     const source = ctx.previous.table(this.table)!.source;
     const value = ctx.dialect.quote(this.column);
+    // Once expanded, a NULL left in a column that may hold one is the new app's: a rerun fills none again.
+    if (ctx.live && this.final(ctx, source).nullable !== false) {
+      return { table: source, rules: [], backfill: [], notRefilled: [`${this.table}.${this.column}`] };
+    }
     return {
       table: source,
       rules: [],

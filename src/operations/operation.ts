@@ -72,6 +72,12 @@ export interface DualWrite {
   verify?: VerifySpec[];
   /** Steps that must wait until the backfill is done (NOT VALID checks that new writes must already meet). */
   afterBackfill?: Step[];
+  /**
+   * Once expanded (DualWriteContext.live): the columns (`people.middle_name`)
+   * whose NULLs a rerun of the backfill leaves as they are, since the new app
+   * may have written them.
+   */
+  notRefilled?: string[];
 }
 
 /** The two versions around a migration, to express dual-write rules in each one's names. */
