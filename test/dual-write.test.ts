@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, outcome, runCli } from './support/cli';
 import { retryViewSwap, rowsOf, startWriter, waitFor, type Writer } from './support/apps';
-import { inspect } from './support/inspect';
+import { inspect, snapshot } from './support/inspect';
 
 const ROWS = 3000;
 
@@ -617,6 +617,50 @@ describe("up and down under an app's search path on PostgreSQL", () => {
       expect(rowsOf(await db.knex.raw('SELECT id, status::text AS status FROM orders ORDER BY id'))).toEqual([
         { id: '1', status: 'new' },
         { id: '2', status: 'paid' },
+      ]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('a sequence or a view of the base schema named without its schema is refused at expand; a table, which the version schema has a view of, is not', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw('CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL)');
+      await db.knex.raw('CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL)');
+      await db.knex.raw('CREATE SEQUENCE order_seq');
+      await db.knex.raw('CREATE VIEW vip AS SELECT id FROM customers WHERE id < 10');
+      await db.knex('customers').insert({ id: 1, name: 'Ann' });
+      await db.knex('orders').insert({ id: 1, customer_id: 1 });
+      const dir = migrationsDir({});
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      const write = (operation: string) => writeFileSync(path.join(dir, '0001_orders.ts'), migrationSource([operation]));
+      const before = await snapshot(db);
+      for (const [up, object, qualified] of [
+        ["nextval('order_seq')", 'order_seq', 'sequence "public"."order_seq"'],
+        ['(SELECT count(*) FROM vip WHERE vip.id = customer_id)', 'vip', 'view "public"."vip"'],
+      ]) {
+        write(`op.addColumn('orders', 'ticket', { type: 'bigint', up: ${JSON.stringify(up)} })`);
+        const refused = await cli('expand');
+        expect(refused.code).toBe(2);
+        expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+        expect(refused.stderr).toContain(
+          `fails where an app's search path is a version schema (relation "${object}" does not exist: ${qualified}, and a version schema has a view of each table and nothing else)`,
+        );
+        expect(refused.stderr).toContain(`(name it with its schema: ${qualified.replace(/^\w+ /, '')})`);
+        expect(await snapshot(db)).toEqual(before);
+      }
+
+      // A table's name resolves to its view in the version schema, as it does for the app.
+      write(
+        `op.addColumn('orders', 'customer_name', { type: 'text', up: '(SELECT name FROM customers WHERE customers.id = customer_id)' })`,
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      const newApp = db.versionKnex(`${db.base}_0001_orders`);
+      await newApp('orders').insert({ id: 2, customer_id: 1 });
+      expect(rowsOf(await newApp.raw('SELECT id, customer_name FROM orders ORDER BY id'))).toEqual([
+        { id: '1', customer_name: 'Ann' },
+        { id: '2', customer_name: 'Ann' },
       ]);
     } finally {
       await db.drop();

@@ -6,6 +6,18 @@ import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
 import type { Bound } from './bound-sql';
 
+/** A table a version schema has a view of: its name there, and the base table (where it is there already). */
+export interface VersionTable {
+  name: string;
+  source?: string;
+}
+
+/** Why an expression fails on a version schema's search path; `qualified`: the names to write instead, if known. */
+export interface Unreachable {
+  reason: string;
+  qualified?: string;
+}
+
 /** What an engine can do; the engine code asks these, never the engine's name. */
 export interface DialectCapabilities {
   /** DDL can be rolled back (PostgreSQL). Without it every step is recorded and guarded. */
@@ -508,13 +520,14 @@ export interface Dialect {
   /**
    * Where the dual-write triggers compute `up` and `down` under the writing
    * session's search path (PostgreSQL), why `expression`, over the columns
-   * `row` selects (no rows), fails with the system catalog alone on the path,
-   * as an app on a version schema has it: a type or function of the base
-   * schema named without its schema. Undefined where it works so, where it
-   * cannot be told (no TEMPORARY privilege), or where the triggers do not
-   * depend on the session (MySQL/MariaDB run them in their own database).
+   * `row` selects (no rows), fails with the system catalog alone on the path
+   * beside views of `tables`, as an app on a version schema has it: a type,
+   * function, sequence or view of the base schema named without its schema.
+   * Undefined where it works so, where it cannot be told (no TEMPORARY
+   * privilege), or where the triggers do not depend on the session
+   * (MySQL/MariaDB run them in their own database).
    */
-  unreachableFromVersions?(row: string, expression: string): Promise<string | undefined>;
+  unreachableFromVersions?(row: string, expression: string, tables: readonly VersionTable[]): Promise<Unreachable | undefined>;
   /**
    * Where a value must have an assignment cast to its column's type
    * (PostgreSQL), why `expression`, over the columns `row` selects (no rows),

@@ -1,11 +1,12 @@
 import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
-import type { Dialect } from '../dialects/dialect';
+import type { Dialect, VersionTable } from '../dialects/dialect';
 import { redactUrls } from '../dialects/url';
 import { StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
 import {
+  namesIdentifier,
   orderRules,
   rebuildTables,
   triggerName,
@@ -409,7 +410,7 @@ export class Runner {
       await this.planChecked(migration, planned, view, 0, { untilOpaque: true });
       this.checkReshapes(migration, records);
       this.customExpandSteps(migration, planned);
-      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
+      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned, [previous, view]);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
         throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
           hint: 'drop or rename it, or rename the migration file',
@@ -1133,14 +1134,24 @@ export class Runner {
   /**
    * Type-checks every up/down expression on the server before anything changes,
    * so a bad expression is a clear error now, not a failing app write later.
+   * `versions`: the views before and after the migration, whose version
+   * schemas the apps writing meanwhile may be on.
    */
   private async checkExpressions(
     migration: LoadedMigration,
     dualWrites: DualWrite[],
     model: SchemaModel,
     planned: SchemaModel,
+    versions: readonly VersionView[],
   ): Promise<void> {
     const q = (name: string) => this.dialect.quote(name);
+    // The tables whose names resolve, on each of those search paths, to a view of that version schema.
+    const [first, ...others] = versions;
+    const shared = first.tables.filter((t) => others.every((v) => v.table(t.name)?.source === t.source));
+    const viewed = (expression: string): VersionTable[] =>
+      shared
+        .filter((t) => namesIdentifier(expression, t.name))
+        .map((t) => (model.table(t.source) ? { name: t.name, source: t.source } : { name: t.name }));
     for (const d of dualWrites) {
       for (const rule of d.rules) {
         const projection = rule.row
@@ -1186,12 +1197,20 @@ export class Runner {
             { hint: "cast it to the column's type in the expression" },
           );
         }
-        const unreachable = await this.dialect.unreachableFromVersions?.(literalMarks(row), literalMarks(rule.expression));
+        const unreachable = await this.dialect.unreachableFromVersions?.(
+          literalMarks(row),
+          literalMarks(rule.expression),
+          viewed(rule.expression),
+        );
         if (unreachable) {
           throw new ValidationError(
             migration.name,
-            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) fails where an app's search path is a version schema (${unreachable}), and the dual-write triggers compute it in the writing app's session`,
-            { hint: `name the type or function with its schema (${this.dialect.baseSchema}.…)` },
+            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) fails where an app's search path is a version schema (${unreachable.reason}), and the dual-write triggers compute it in the writing app's session`,
+            {
+              hint: unreachable.qualified
+                ? `name it with its schema: ${unreachable.qualified}`
+                : `name the type or function with its schema (${this.dialect.baseSchema}.…)`,
+            },
           );
         }
       }
