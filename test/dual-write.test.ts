@@ -476,6 +476,37 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     });
 
   if (engine === 'mysql')
+    test('contract: filling the NULLs the new app left once the trigger was gone keeps ON UPDATE CURRENT_TIMESTAMP columns as they were', async () => {
+      await db.knex.raw(
+        "CREATE TABLE baskets (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, qty integer NOT NULL, touched timestamp NOT NULL DEFAULT '2001-02-03 04:05:06' ON UPDATE CURRENT_TIMESTAMP)",
+      );
+      await db.knex.raw('INSERT INTO baskets (id, total, qty) VALUES (1, 5, 1)');
+      writeFileSync(
+        path.join(dir, '0012_baskets.ts'),
+        migrationSource([
+          "op.alterColumn('baskets', 'total', { type: 'bigint', up: 'total', down: 'total' })",
+          "op.addColumn('baskets', 'score', { type: 'integer', nullable: false, default: '5', up: 'qty * 2' })",
+        ]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      // As in the test above: inserts of the new app between the trigger's drop and the ALTERs.
+      const v12 = db.versionKnex(`${db.base}_0012_baskets`);
+      await v12.transaction(async (trx) => {
+        await trx.raw('SET @zmigrate_backfill = 1');
+        await trx('baskets').insert({ id: 2, qty: 3 });
+        await trx.raw('SET @zmigrate_backfill = NULL');
+      });
+      expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+      const rows = rowsOf<Record<string, number | string>>(
+        await db.knex.raw("SELECT id, total, score, DATE_FORMAT(touched, '%Y-%m-%d %H:%i:%s') AS touched FROM baskets ORDER BY id"),
+      );
+      expect(rows.map((r) => [Number(r.id), Number(r.total), Number(r.score), r.touched])).toEqual([
+        [1, 5, 2, '2001-02-03 04:05:06'],
+        [2, 0, 5, '2001-02-03 04:05:06'],
+      ]);
+    });
+
+  if (engine === 'mysql')
     test("contract: an insert of the new app during the replacing ALTER's online rebuild that leaves the column out gets its default", async () => {
       await db.knex.raw('CREATE TABLE receipts (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, pad varchar(200) NOT NULL)');
       await db.knex.raw("INSERT INTO receipts SELECT seq, seq % 100, REPEAT('x', 200) FROM seq_1_to_200000");

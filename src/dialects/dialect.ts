@@ -389,13 +389,13 @@ export interface Dialect {
    * Gives a column added at expand its final settings (visible, default, NOT
    * NULL); undefined when nothing is left to do. `keptByTrigger`: a
    * dual-write trigger filled the column until contract dropped it (see
-   * replaceColumn).
+   * replaceColumn); `preserved`: as there.
    */
   finalizeColumn(
     table: string,
     column: string,
     spec: ColumnSpec,
-    options: { invisible: boolean; notNullChecked?: string; keptByTrigger?: boolean },
+    options: { invisible: boolean; notNullChecked?: string; keptByTrigger?: boolean; preserved?: string[] },
   ): Step | undefined;
   /** `spec`: the column as it is, all of it, where the engine restates a column to change it (MySQL/MariaDB MODIFY). */
   setNotNull(table: string, column: string, spec: FinalColumn & { invisible?: boolean }): Step;
@@ -405,9 +405,19 @@ export interface Dialect {
    * its name and final settings; the old column's `indexes` and `foreignKeys`
    * go with it (where the engine does not drop them by itself, they are named).
    * Where DDL is not transactional, the helper's dual-write trigger is gone
-   * by then, and the new app's writes meanwhile may have left it NULL.
+   * by then, and the new app's writes meanwhile may have left it NULL; the
+   * rows filled then keep their `preserved` columns as they are (ON UPDATE
+   * CURRENT_TIMESTAMP, which an UPDATE would otherwise set).
    */
-  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step;
+  replaceColumn(
+    table: string,
+    column: string,
+    helper: string,
+    spec: FinalColumn,
+    indexes: string[],
+    foreignKeys: string[],
+    preserved?: string[],
+  ): Step;
   /**
    * Without transactional DDL: gives a NOT NULL column that is about to be
    * dropped or replaced a harmless default (an instant change), so writes that

@@ -15,6 +15,7 @@ import {
   requireTable,
   sourceTable,
   fillNulls,
+  onUpdateColumns,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -235,6 +236,7 @@ export class AddColumn implements Operation {
         invisible: column.invisible,
         notNullChecked: checked ? this.checkName : undefined,
         keptByTrigger: this.spec.up !== undefined,
+        preserved: onUpdateColumns(ctx, source),
       });
       if (finalize) steps.push(finalize);
     }

@@ -14,6 +14,7 @@ import {
   requireWalkKey,
   sourceTable,
   fillNulls,
+  onUpdateColumns,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -291,6 +292,7 @@ export class AlterColumn implements Operation {
         },
         indexes.map((i) => i.name),
         placeholder ? [] : keyNames,
+        onUpdateColumns(ctx, source),
       ),
     );
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));

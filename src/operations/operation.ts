@@ -283,6 +283,11 @@ export function requireWalkKey(ctx: PlanContext, table: string): WalkKey {
   );
 }
 
+/** A table's columns that the server sets on every update of a row (MySQL/MariaDB ON UPDATE CURRENT_TIMESTAMP). */
+export function onUpdateColumns(ctx: { model: SchemaModel }, table: string): string[] {
+  return (ctx.model.table(table)?.columns ?? []).filter((c) => c.onUpdate !== undefined).map((c) => c.name);
+}
+
 /** The walk key of a physical table, which validate checked it has. */
 export function walkKeyOf(ctx: { dialect: Dialect; model: SchemaModel }, table: string): WalkKey {
   const key = chooseWalkKey(ctx.model.table(table)!, ctx.dialect.rowAddress !== undefined);
