@@ -6,6 +6,7 @@ import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
 import {
+  helperColumn,
   namesIdentifier,
   orderRules,
   rebuildTables,
@@ -1083,14 +1084,12 @@ export class Runner {
         );
       }
       // alterColumn and dropColumn drop a column at contract (a rename keeps it, and what names it follows).
-      const replacing = other.migration.operations.flatMap((op) =>
-        (op.kind === 'alterColumn' || op.kind === 'dropColumn') && op.reshapes ? op.reshapes(ctx) : [],
-      );
-      const reads = named.find((t) => replacing.some((b) => this.dialect.rules.sameTable(b, t)));
-      if (reads !== undefined) {
+      for (const dropped of other.migration.operations.flatMap((op) => op.columnsDroppedAtContract?.() ?? [])) {
+        const reads = named.find((n) => this.dialect.rules.sameTable(n.table, dropped.table) && readsColumn(n.sql, dropped));
+        if (reads === undefined) continue;
         throw new ValidationError(
           migration.name,
-          `a check or partial index names columns of table ${JSON.stringify(reads)}, whose columns ${other.name} (expanded, not contracted) replaces or drops: its contract would drop the columns they were made on, and them with it`,
+          `a check or partial index reads column ${JSON.stringify(dropped.column)} of table ${JSON.stringify(dropped.table)}, which ${other.name} (expanded, not contracted) replaces or drops: its contract would drop the column it was made on, and it with it`,
           { hint: `run zmigrate contract for ${other.name} first` },
         );
       }
@@ -1335,4 +1334,13 @@ export class Runner {
 function refuseUnknownOptions(migration: LoadedMigration): void {
   const problem = migration.problems?.[0];
   if (problem) throw new ValidationError(migration.name, problem, { hint: 'fix the option; the migration is not expanded with it' });
+}
+
+/**
+ * Whether SQL over a table's row may read `column`: it names the column (or
+ * its helper column), or the table itself (a whole-row reference, or a name
+ * qualified by the table, which is read as such on the safe side).
+ */
+function readsColumn(sql: string, dropped: { table: string; column: string }): boolean {
+  return [dropped.column, helperColumn(dropped.column), dropped.table].some((name) => namesIdentifier(sql, name));
 }

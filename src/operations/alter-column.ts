@@ -474,6 +474,11 @@ export class AlterColumn implements Operation {
   reshapes(): string[] {
     return [this.table];
   }
+
+  columnsDroppedAtContract(): Array<{ table: string; column: string }> {
+    // Named as they are: no other live migration reshapes the table, and no other operation of this one renames it or the column.
+    return [{ table: this.table, column: this.column }];
+  }
 }
 
 /**

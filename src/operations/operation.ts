@@ -127,12 +127,14 @@ export interface Operation {
   /** Tables this operation reshapes; no other live migration may reshape them at the same time. */
   reshapes?(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[];
   /**
-   * Tables whose columns this operation names in SQL of its own, as they are
-   * physically (a check's expression, an index's WHERE): a live migration
-   * that reshapes one of them would drop, at its contract, the very column
-   * that SQL was made on.
+   * SQL of its own that names a table's columns as they are physically (a
+   * check's expression, an index's WHERE): a live migration that drops one
+   * of those columns at its contract (columnsDroppedAtContract) would drop
+   * that SQL's constraint or index with it.
    */
-  namesColumnsOf?(): string[];
+  namesColumnsOf?(): Array<{ table: string; sql: string }>;
+  /** The physical columns its contract drops: an altered column's old one, a dropped column. */
+  columnsDroppedAtContract?(): Array<{ table: string; column: string }>;
   /** Column types and defaults (or types alone) to ask the server about before planning (Dialect.probeDefault). */
   defaultsToProbe?(): Array<{ type: string; default?: string }>;
 }
