@@ -132,6 +132,25 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     expect(after).toEqual({ rows: after.rows, filled: after.rows, distinct: after.rows });
   });
 
+  test('a NULL the new app writes in a column that may hold one stays: zmigrate backfill once expanded does not fill it again', async () => {
+    const nullable = postgres
+      ? "op.addColumn('orders', 'token', { type: 'uuid', default: 'gen_random_uuid()' })"
+      : "op.addColumn('orders', 'token', { type: 'char(36)', default: 'uuid()' })";
+    expect(outcome(await zmigrate(db, 'expand', [nullable]))).toEqual({ code: 0, errors: [] });
+    const newApp = db.versionKnex(`${db.base}_${MIGRATION}`);
+    await newApp('orders').where({ id: 5 }).update({ token: null });
+    await db.knex('orders').insert({ id: 100_001, note: 'old app' });
+    const unfilled = async () => (await queryRows(db.knex, 'SELECT id FROM orders WHERE token IS NULL')).map((r) => Number(r.id));
+    const rerun = await zmigrate(db, 'backfill', [nullable]);
+    expect(await unfilled()).toEqual([5]);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout.trim()).toBe(
+      `${MIGRATION}: orders.token not filled again (the backfill finished at expand, and a NULL there may be the new app's)`,
+    );
+    expect(outcome(await zmigrate(db, 'contract', [nullable]))).toEqual({ code: 0, errors: [] });
+    expect(await unfilled()).toEqual([5]);
+  });
+
   test('rollback after expand leaves the table as it was', async () => {
     const before = await snapshot(db);
     expect((await zmigrate(db, 'expand', [token])).code).toBe(0);

@@ -265,7 +265,10 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
     await behindTriggers((trx) => trx.raw(`UPDATE prices SET ${helpers('price')} = 12.34 WHERE id = 1`));
     const check = await cli('backfill');
     expect(check.code).toBe(1);
-    expect(check.stdout).toContain('0001_prices: verification failed: prices.price (new) = up(old) does not hold for rows with key 1');
+    // Once expanded, a NULL there may be the new app's (on PostgreSQL, where the column may end NULL): only other values are held to up.
+    expect(check.stdout).toContain(
+      `0001_prices: verification failed: prices.price (new) = up(old)${pg ? ' where not NULL' : ''} does not hold for rows with key 1`,
+    );
   });
 
   test("a rerun after the new app wrote a column added with up keeps the new app's values and lets contract go ahead", async () => {

@@ -5,7 +5,7 @@
  * --verbose, and never prints a password. Hostile identifiers work and are
  * never injected. On PostgreSQL and MariaDB.
  */
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SERVER_ENGINES, createTestDatabase, type Engine, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
@@ -961,13 +961,52 @@ describe('PostgreSQL: SQL of its own on columns a live migration replaces', () =
         expectCleanError(
           await cli(dir, 'expand'),
           2,
-          /^error: 0002_rule: a check or partial index names columns of table "orders", whose columns 0001_widen \(expanded, not contracted\) replaces or drops/,
+          /^error: 0002_rule: a check or partial index reads column "amount" of table "orders", which 0001_widen \(expanded, not contracted\) replaces or drops/,
         );
         expect(parseStatus(await cli(dir, 'status', '--json')).get('0002_rule')?.phase).toBe('pending');
       }
       expect((await cli(dir, 'contract')).code).toBe(0);
       expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
       expect((await inspect(db)).indexes('orders')).toContain('orders_id_idx');
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('a check or partial index that reads other columns of that table is not held up: it expands, and both contracts keep it', async () => {
+    const db = await createTestDatabase('postgres');
+    const cli = (dir: string, ...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    try {
+      await db.knex.raw('CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL, note text)');
+      await db.knex('orders').insert({ id: 1, amount: 5, note: 'a' });
+      const dir = migrationsDir({
+        '0001_widen.ts': migrationSource([
+          "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })",
+          "op.dropColumn('orders', 'note')",
+        ]),
+        '0002_rule.ts': migrationSource([
+          "op.addCheck('orders', 'id_positive', 'id > 0')",
+          "op.createIndex('orders', ['amount'], { name: 'orders_big_idx', where: 'id > 100' })",
+        ]),
+      });
+      expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
+      // One that reads the column dropColumn drops is still refused.
+      writeFileSync(path.join(dir, '0003_note.ts'), migrationSource(["op.addCheck('orders', 'note_short', 'length(note) < 10')"]));
+      expectCleanError(
+        await cli(dir, 'expand'),
+        2,
+        /^error: 0003_note: a check or partial index reads column "note" of table "orders", which 0001_widen \(expanded, not contracted\) replaces or drops/,
+      );
+      unlinkSync(path.join(dir, '0003_note.ts'));
+      expect(outcome(await cli(dir, 'contract'))).toEqual({ code: 0, errors: [] });
+      const constraints = await db.knex.raw(
+        "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'c'",
+      );
+      expect(rowsOf(constraints)).toEqual([{ conname: 'id_positive', def: 'CHECK ((id > 0))' }]);
+      const index = await db.knex.raw("SELECT indexdef FROM pg_indexes WHERE indexname = 'orders_big_idx'");
+      expect(rowsOf(index)).toEqual([{ indexdef: 'CREATE INDEX orders_big_idx ON public.orders USING btree (amount) WHERE (id > 100)' }]);
+      // The check still holds for new rows.
+      await expect(db.knex('orders').insert({ id: -1, amount: 1 })).rejects.toThrow(/id_positive/);
     } finally {
       await db.drop();
     }

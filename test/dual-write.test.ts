@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, outcome, runCli } from './support/cli';
 import { retryViewSwap, rowsOf, startWriter, waitFor, type Writer } from './support/apps';
-import { inspect } from './support/inspect';
+import { inspect, snapshot } from './support/inspect';
 
 const ROWS = 3000;
 
@@ -476,6 +476,37 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     });
 
   if (engine === 'mysql')
+    test('contract: filling the NULLs the new app left once the trigger was gone keeps ON UPDATE CURRENT_TIMESTAMP columns as they were', async () => {
+      await db.knex.raw(
+        "CREATE TABLE baskets (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, qty integer NOT NULL, touched timestamp NOT NULL DEFAULT '2001-02-03 04:05:06' ON UPDATE CURRENT_TIMESTAMP)",
+      );
+      await db.knex.raw('INSERT INTO baskets (id, total, qty) VALUES (1, 5, 1)');
+      writeFileSync(
+        path.join(dir, '0012_baskets.ts'),
+        migrationSource([
+          "op.alterColumn('baskets', 'total', { type: 'bigint', up: 'total', down: 'total' })",
+          "op.addColumn('baskets', 'score', { type: 'integer', nullable: false, default: '5', up: 'qty * 2' })",
+        ]),
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      // As in the test above: inserts of the new app between the trigger's drop and the ALTERs.
+      const v12 = db.versionKnex(`${db.base}_0012_baskets`);
+      await v12.transaction(async (trx) => {
+        await trx.raw('SET @zmigrate_backfill = 1');
+        await trx('baskets').insert({ id: 2, qty: 3 });
+        await trx.raw('SET @zmigrate_backfill = NULL');
+      });
+      expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+      const rows = rowsOf<Record<string, number | string>>(
+        await db.knex.raw("SELECT id, total, score, DATE_FORMAT(touched, '%Y-%m-%d %H:%i:%s') AS touched FROM baskets ORDER BY id"),
+      );
+      expect(rows.map((r) => [Number(r.id), Number(r.total), Number(r.score), r.touched])).toEqual([
+        [1, 5, 2, '2001-02-03 04:05:06'],
+        [2, 0, 5, '2001-02-03 04:05:06'],
+      ]);
+    });
+
+  if (engine === 'mysql')
     test("contract: an insert of the new app during the replacing ALTER's online rebuild that leaves the column out gets its default", async () => {
       await db.knex.raw('CREATE TABLE receipts (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, pad varchar(200) NOT NULL)');
       await db.knex.raw("INSERT INTO receipts SELECT seq, seq % 100, REPEAT('x', 200) FROM seq_1_to_200000");
@@ -622,6 +653,50 @@ describe("up and down under an app's search path on PostgreSQL", () => {
       await db.drop();
     }
   });
+
+  test('a sequence or a view of the base schema named without its schema is refused at expand; a table, which the version schema has a view of, is not', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw('CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL)');
+      await db.knex.raw('CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL)');
+      await db.knex.raw('CREATE SEQUENCE order_seq');
+      await db.knex.raw('CREATE VIEW vip AS SELECT id FROM customers WHERE id < 10');
+      await db.knex('customers').insert({ id: 1, name: 'Ann' });
+      await db.knex('orders').insert({ id: 1, customer_id: 1 });
+      const dir = migrationsDir({});
+      const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      const write = (operation: string) => writeFileSync(path.join(dir, '0001_orders.ts'), migrationSource([operation]));
+      const before = await snapshot(db);
+      for (const [up, object, qualified] of [
+        ["nextval('order_seq')", 'order_seq', 'sequence "public"."order_seq"'],
+        ['(SELECT count(*) FROM vip WHERE vip.id = customer_id)', 'vip', 'view "public"."vip"'],
+      ]) {
+        write(`op.addColumn('orders', 'ticket', { type: 'bigint', up: ${JSON.stringify(up)} })`);
+        const refused = await cli('expand');
+        expect(refused.code).toBe(2);
+        expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+        expect(refused.stderr).toContain(
+          `fails where an app's search path is a version schema (relation "${object}" does not exist: ${qualified}, and a version schema has a view of each table and nothing else)`,
+        );
+        expect(refused.stderr).toContain(`(name it with its schema: ${qualified.replace(/^\w+ /, '')})`);
+        expect(await snapshot(db)).toEqual(before);
+      }
+
+      // A table's name resolves to its view in the version schema, as it does for the app.
+      write(
+        `op.addColumn('orders', 'customer_name', { type: 'text', up: '(SELECT name FROM customers WHERE customers.id = customer_id)' })`,
+      );
+      expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
+      const newApp = db.versionKnex(`${db.base}_0001_orders`);
+      await newApp('orders').insert({ id: 2, customer_id: 1 });
+      expect(rowsOf(await newApp.raw('SELECT id, customer_name FROM orders ORDER BY id'))).toEqual([
+        { id: '1', customer_name: 'Ann' },
+        { id: '2', customer_name: 'Ann' },
+      ]);
+    } finally {
+      await db.drop();
+    }
+  });
 });
 
 describe('up and down of the wrong type on PostgreSQL', () => {
@@ -699,6 +774,52 @@ describe('alterColumn and what the new app leaves NULL or to the default, on Pos
       { id: '2', middle_name: null },
       { id: '3', middle_name: 'Cy' },
     ]);
+  });
+
+  test("zmigrate backfill once expanded keeps the new app's NULLs: it verifies again and fills nothing the new app may have written", async () => {
+    await db.knex.raw('CREATE TABLE people (id bigint PRIMARY KEY, middle_name text NOT NULL)');
+    await db.knex('people').insert([
+      { id: 1, middle_name: 'Ann' },
+      { id: 4, middle_name: 'Dee' },
+    ]);
+    const dir = migrationsDir({
+      '0001_optional.ts': migrationSource([
+        `op.alterColumn('people', 'middle_name', { nullable: true, up: 'middle_name', down: "coalesce(middle_name, '')" })`,
+      ]),
+    });
+    expect(outcome(await cli(dir, 'expand'))).toEqual({ code: 0, errors: [] });
+    const newApp = db.versionKnex(`${db.base}_0001_optional`);
+    await newApp('people').insert({ id: 2 });
+    await newApp('people').where({ id: 1 }).update({ middle_name: null });
+    await db.knex('people').insert({ id: 3, middle_name: 'Cy' });
+    const seen = async () =>
+      rowsOf<{ id: string; middle_name: string | null }>(await newApp.raw('SELECT id, middle_name FROM people ORDER BY id'));
+    const written = [
+      { id: '1', middle_name: null },
+      { id: '2', middle_name: null },
+      { id: '3', middle_name: 'Cy' },
+      { id: '4', middle_name: 'Dee' },
+    ];
+    expect(await seen()).toEqual(written);
+
+    const rerun = await cli(dir, 'backfill');
+    expect(await seen()).toEqual(written);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout.trim()).toBe(
+      "0001_optional: verified again; people.middle_name not filled again (the backfill finished at expand, and a NULL there may be the new app's)",
+    );
+    // A value other than up's is still a mismatch (written here behind the triggers' back).
+    await db.knex.transaction(async (trx) => {
+      await trx.raw('SET LOCAL session_replication_role = replica');
+      await trx.raw(`UPDATE people SET "_zm_middle_name" = 'X' WHERE id = 4`);
+    });
+    const check = await cli(dir, 'backfill');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('people.middle_name (new) = up(old) where not NULL does not hold for rows with key 4');
+    await newApp('people').where({ id: 4 }).update({ middle_name: 'Dee' });
+    expect((await cli(dir, 'backfill')).code).toBe(0);
+    expect(outcome(await cli(dir, 'contract'))).toEqual({ code: 0, errors: [] });
+    expect(rowsOf(await db.knex.raw('SELECT id, middle_name FROM people ORDER BY id'))).toEqual(written);
   });
 
   test("a new default: the new app's inserts that leave the column out get it, the old app's the old one", async () => {

@@ -6,6 +6,18 @@ import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
 import type { Bound } from './bound-sql';
 
+/** A table a version schema has a view of: its name there, and the base table (where it is there already). */
+export interface VersionTable {
+  name: string;
+  source?: string;
+}
+
+/** Why an expression fails on a version schema's search path; `qualified`: the names to write instead, if known. */
+export interface Unreachable {
+  reason: string;
+  qualified?: string;
+}
+
 /** What an engine can do; the engine code asks these, never the engine's name. */
 export interface DialectCapabilities {
   /** DDL can be rolled back (PostgreSQL). Without it every step is recorded and guarded. */
@@ -377,13 +389,13 @@ export interface Dialect {
    * Gives a column added at expand its final settings (visible, default, NOT
    * NULL); undefined when nothing is left to do. `keptByTrigger`: a
    * dual-write trigger filled the column until contract dropped it (see
-   * replaceColumn).
+   * replaceColumn); `preserved`: as there.
    */
   finalizeColumn(
     table: string,
     column: string,
     spec: ColumnSpec,
-    options: { invisible: boolean; notNullChecked?: string; keptByTrigger?: boolean },
+    options: { invisible: boolean; notNullChecked?: string; keptByTrigger?: boolean; preserved?: string[] },
   ): Step | undefined;
   /** `spec`: the column as it is, all of it, where the engine restates a column to change it (MySQL/MariaDB MODIFY). */
   setNotNull(table: string, column: string, spec: FinalColumn & { invisible?: boolean }): Step;
@@ -393,9 +405,19 @@ export interface Dialect {
    * its name and final settings; the old column's `indexes` and `foreignKeys`
    * go with it (where the engine does not drop them by itself, they are named).
    * Where DDL is not transactional, the helper's dual-write trigger is gone
-   * by then, and the new app's writes meanwhile may have left it NULL.
+   * by then, and the new app's writes meanwhile may have left it NULL; the
+   * rows filled then keep their `preserved` columns as they are (ON UPDATE
+   * CURRENT_TIMESTAMP, which an UPDATE would otherwise set).
    */
-  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step;
+  replaceColumn(
+    table: string,
+    column: string,
+    helper: string,
+    spec: FinalColumn,
+    indexes: string[],
+    foreignKeys: string[],
+    preserved?: string[],
+  ): Step;
   /**
    * Without transactional DDL: gives a NOT NULL column that is about to be
    * dropped or replaced a harmless default (an instant change), so writes that
@@ -508,13 +530,14 @@ export interface Dialect {
   /**
    * Where the dual-write triggers compute `up` and `down` under the writing
    * session's search path (PostgreSQL), why `expression`, over the columns
-   * `row` selects (no rows), fails with the system catalog alone on the path,
-   * as an app on a version schema has it: a type or function of the base
-   * schema named without its schema. Undefined where it works so, where it
-   * cannot be told (no TEMPORARY privilege), or where the triggers do not
-   * depend on the session (MySQL/MariaDB run them in their own database).
+   * `row` selects (no rows), fails with the system catalog alone on the path
+   * beside views of `tables`, as an app on a version schema has it: a type,
+   * function, sequence or view of the base schema named without its schema.
+   * Undefined where it works so, where it cannot be told (no TEMPORARY
+   * privilege), or where the triggers do not depend on the session
+   * (MySQL/MariaDB run them in their own database).
    */
-  unreachableFromVersions?(row: string, expression: string): Promise<string | undefined>;
+  unreachableFromVersions?(row: string, expression: string, tables: readonly VersionTable[]): Promise<Unreachable | undefined>;
   /**
    * Where a value must have an assignment cast to its column's type
    * (PostgreSQL), why `expression`, over the columns `row` selects (no rows),

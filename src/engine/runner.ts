@@ -1,11 +1,13 @@
 import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
-import type { Dialect } from '../dialects/dialect';
+import type { Dialect, VersionTable } from '../dialects/dialect';
 import { redactUrls } from '../dialects/url';
 import { StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
 import {
+  helperColumn,
+  namesIdentifier,
   orderRules,
   rebuildTables,
   triggerName,
@@ -79,6 +81,13 @@ export interface BackfillResult {
   mismatches: string | null;
   /** Whether every verification the migration has ran (false where it has none: a backfill job alone). */
   verified: boolean;
+  /** Whether it filled rows (or ran the backfill job); false where it only verified. */
+  filled: boolean;
+  /**
+   * Columns (`people.middle_name`) whose NULLs it did not fill again: the
+   * backfill finished at expand, and the new app may have written them.
+   */
+  notRefilled: string[];
 }
 
 const LIVE: readonly MigrationPhase[] = ['expanding', 'expanded', 'contracting', 'rolling back'];
@@ -198,9 +207,10 @@ export class Runner {
   }
 
   /**
-   * Resumes a half-done expand, and re-runs the backfill, its verification
-   * and the backfill job of expanded migrations (rows still missing their
-   * new value are filled).
+   * Resumes a half-done expand. Of an expanded migration, whose backfill
+   * finished, fills again the rows still missing a value that the triggers
+   * would give them (never a NULL the new app may have written: see
+   * DualWrite.notRefilled), verifies every row again and re-runs the backfill job.
    */
   async backfill(): Promise<BackfillResult[]> {
     const records = await this.checkedRecords();
@@ -210,31 +220,44 @@ export class Runner {
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
         const after = new Map((await this.store.list()).map((r) => [r.name, r]));
-        const verified = (await this.backfillSteps(migration, after)).some((s) => s.verify);
-        results.push({ name: migration.name, mismatches: null, verified });
+        const verified = (await this.backfillSteps(migration, after)).steps.some((s) => s.verify);
+        results.push({ name: migration.name, mismatches: null, verified, filled: true, notRefilled: [] });
       } else if (record?.phase === 'expanded') {
-        const steps = await this.backfillSteps(migration, records);
-        if (steps.length === 0) continue;
+        const { steps, notRefilled } = await this.backfillSteps(migration, records);
+        if (steps.length === 0 && notRefilled.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
         const unverified = await this.#executor.runAgain(migration.name, steps);
         await this.store.update(migration.name, { unverified });
-        results.push({ name: migration.name, mismatches: unverified, verified: steps.some((s) => s.verify) });
+        results.push({
+          name: migration.name,
+          mismatches: unverified,
+          verified: steps.some((s) => s.verify),
+          filled: steps.some((s) => s.backfill || s.job),
+          notRefilled,
+        });
       }
     }
     return results;
   }
 
-  /** The steps `zmigrate backfill` runs again for an expanded migration. */
-  private async backfillSteps(migration: LoadedMigration, records: Map<string, MigrationRecord>): Promise<Step[]> {
+  /** The steps `zmigrate backfill` runs again for an expanded migration, and the columns it leaves unfilled. */
+  private async backfillSteps(
+    migration: LoadedMigration,
+    records: Map<string, MigrationRecord>,
+  ): Promise<{ steps: Step[]; notRefilled: string[] }> {
     const model = await this.introspect();
     const previous = this.previousView(model, records, migration.name);
     const next = previous.clone();
     for (const operation of migration.migration.operations) operation.shapeView(next, model);
-    return [
-      ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
-      // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
-      ...this.customExpandSteps(migration, model).filter((s) => s.job),
-    ];
+    const dualWrites = this.dualWrites(migration, model, previous, next, true);
+    return {
+      steps: [
+        ...this.dualWriteSteps(migration, dualWrites).filter((s) => s.backfill || s.verify),
+        // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
+        ...this.customExpandSteps(migration, model).filter((s) => s.job),
+      ],
+      notRefilled: dualWrites.flatMap((d) => d.notRefilled ?? []),
+    };
   }
 
   /** Undoes the newest expanded, not yet contracted, migration. */
@@ -388,7 +411,7 @@ export class Runner {
       await this.planChecked(migration, planned, view, 0, { untilOpaque: true });
       this.checkReshapes(migration, records);
       this.customExpandSteps(migration, planned);
-      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
+      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned, [previous, view]);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
         throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
           hint: 'drop or rename it, or rename the migration file',
@@ -1061,14 +1084,12 @@ export class Runner {
         );
       }
       // alterColumn and dropColumn drop a column at contract (a rename keeps it, and what names it follows).
-      const replacing = other.migration.operations.flatMap((op) =>
-        (op.kind === 'alterColumn' || op.kind === 'dropColumn') && op.reshapes ? op.reshapes(ctx) : [],
-      );
-      const reads = named.find((t) => replacing.some((b) => this.dialect.rules.sameTable(b, t)));
-      if (reads !== undefined) {
+      for (const dropped of other.migration.operations.flatMap((op) => op.columnsDroppedAtContract?.() ?? [])) {
+        const reads = named.find((n) => this.dialect.rules.sameTable(n.table, dropped.table) && readsColumn(n.sql, dropped));
+        if (reads === undefined) continue;
         throw new ValidationError(
           migration.name,
-          `a check or partial index names columns of table ${JSON.stringify(reads)}, whose columns ${other.name} (expanded, not contracted) replaces or drops: its contract would drop the columns they were made on, and them with it`,
+          `a check or partial index reads column ${JSON.stringify(dropped.column)} of table ${JSON.stringify(dropped.table)}, which ${other.name} (expanded, not contracted) replaces or drops: its contract would drop the column it was made on, and it with it`,
           { hint: `run zmigrate contract for ${other.name} first` },
         );
       }
@@ -1112,14 +1133,24 @@ export class Runner {
   /**
    * Type-checks every up/down expression on the server before anything changes,
    * so a bad expression is a clear error now, not a failing app write later.
+   * `versions`: the views before and after the migration, whose version
+   * schemas the apps writing meanwhile may be on.
    */
   private async checkExpressions(
     migration: LoadedMigration,
     dualWrites: DualWrite[],
     model: SchemaModel,
     planned: SchemaModel,
+    versions: readonly VersionView[],
   ): Promise<void> {
     const q = (name: string) => this.dialect.quote(name);
+    // The tables whose names resolve, on each of those search paths, to a view of that version schema.
+    const [first, ...others] = versions;
+    const shared = first.tables.filter((t) => others.every((v) => v.table(t.name)?.source === t.source));
+    const viewed = (expression: string): VersionTable[] =>
+      shared
+        .filter((t) => namesIdentifier(expression, t.name))
+        .map((t) => (model.table(t.source) ? { name: t.name, source: t.source } : { name: t.name }));
     for (const d of dualWrites) {
       for (const rule of d.rules) {
         const projection = rule.row
@@ -1165,12 +1196,20 @@ export class Runner {
             { hint: "cast it to the column's type in the expression" },
           );
         }
-        const unreachable = await this.dialect.unreachableFromVersions?.(literalMarks(row), literalMarks(rule.expression));
+        const unreachable = await this.dialect.unreachableFromVersions?.(
+          literalMarks(row),
+          literalMarks(rule.expression),
+          viewed(rule.expression),
+        );
         if (unreachable) {
           throw new ValidationError(
             migration.name,
-            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) fails where an app's search path is a version schema (${unreachable}), and the dual-write triggers compute it in the writing app's session`,
-            { hint: `name the type or function with its schema (${this.dialect.baseSchema}.…)` },
+            `expression ${JSON.stringify(rule.expression)} (for ${d.table}.${rule.target}) fails where an app's search path is a version schema (${unreachable.reason}), and the dual-write triggers compute it in the writing app's session`,
+            {
+              hint: unreachable.qualified
+                ? `name it with its schema: ${unreachable.qualified}`
+                : `name the type or function with its schema (${this.dialect.baseSchema}.…)`,
+            },
           );
         }
       }
@@ -1295,4 +1334,13 @@ export class Runner {
 function refuseUnknownOptions(migration: LoadedMigration): void {
   const problem = migration.problems?.[0];
   if (problem) throw new ValidationError(migration.name, problem, { hint: 'fix the option; the migration is not expanded with it' });
+}
+
+/**
+ * Whether SQL over a table's row may read `column`: it names the column (or
+ * its helper column), or the table itself (a whole-row reference, or a name
+ * qualified by the table, which is read as such on the safe side).
+ */
+function readsColumn(sql: string, dropped: { table: string; column: string }): boolean {
+  return [dropped.column, helperColumn(dropped.column), dropped.table].some((name) => namesIdentifier(sql, name));
 }

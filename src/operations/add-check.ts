@@ -41,8 +41,8 @@ export class AddCheck implements Operation {
     return `add check ${this.name} on ${this.table}`;
   }
 
-  namesColumnsOf(): string[] {
-    return [this.table];
+  namesColumnsOf(): Array<{ table: string; sql: string }> {
+    return [{ table: this.table, sql: this.expression }];
   }
 
   validate(ctx: PlanContext): void {

@@ -15,6 +15,7 @@ import {
   requireTable,
   sourceTable,
   fillNulls,
+  onUpdateColumns,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -235,6 +236,7 @@ export class AddColumn implements Operation {
         invisible: column.invisible,
         notNullChecked: checked ? this.checkName : undefined,
         keptByTrigger: this.spec.up !== undefined,
+        preserved: onUpdateColumns(ctx, source),
       });
       if (finalize) steps.push(finalize);
     }
@@ -307,6 +309,10 @@ export class AddColumn implements Operation {
   private fillOnce(ctx: DualWriteContext): DualWrite {
     const source = ctx.previous.table(this.table)!.source;
     const value = ctx.dialect.quote(this.column);
+    // Once expanded, a NULL left in a column that may hold one is the new app's: a rerun fills none again.
+    if (ctx.live && this.final(ctx, source).nullable !== false) {
+      return { table: source, rules: [], backfill: [], notRefilled: [`${this.table}.${this.column}`] };
+    }
     return {
       table: source,
       rules: [],

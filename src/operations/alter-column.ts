@@ -14,6 +14,7 @@ import {
   requireWalkKey,
   sourceTable,
   fillNulls,
+  onUpdateColumns,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -291,6 +292,7 @@ export class AlterColumn implements Operation {
         },
         indexes.map((i) => i.name),
         placeholder ? [] : keyNames,
+        onUpdateColumns(ctx, source),
       ),
     );
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
@@ -372,10 +374,31 @@ export class AlterColumn implements Operation {
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
     const final = this.final(ctx.model.column(previous.source, physical)!);
-    const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
-      what: `${this.table}.${this.column} (new) = up(old)`,
-      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
-    });
+    // A column that may be NULL in the end, where the new app's view has its default: every insert of a new-app
+    // session is the new app's, one that leaves the new column NULL too, and up never overwrites what the new
+    // app wrote (a NULL included). Where it may not, a NULL there is the new app leaving the column to the old
+    // one's default or identity, as before the view had defaults.
+    const byNewApp: Condition | undefined =
+      ctx.dialect.capabilities.viewColumnDefaults && final.nullable !== false ? { newApp: true } : undefined;
+    const notByNewApp = (condition: Condition): Condition => (byNewApp ? { all: [{ not: byNewApp }, condition] } : condition);
+    const mismatch = ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type);
+    // Once expanded, a NULL in the new column may be the new app's own (the triggers fill every other write's):
+    // a rerun of the backfill fills none again, and its verification holds only the other rows to up.
+    const fill =
+      ctx.live && byNewApp
+        ? {
+            backfill: [],
+            verify: [
+              {
+                table: previous.source,
+                key: walkKeyOf(ctx, previous.source),
+                what: `${this.table}.${this.column} (new) = up(old) where not NULL`,
+                mismatch: `${ctx.dialect.quote(helper)} IS NOT NULL AND ${mismatch}`,
+              },
+            ],
+            notRefilled: [`${this.table}.${this.column}`],
+          }
+        : fillNulls(ctx, previous.source, helper, this.spec.up, { what: `${this.table}.${this.column} (new) = up(old)`, mismatch });
     // A NULL that up gave passes the check above (NULL is up(old)), but the column becomes NOT NULL at contract,
     // which would fail there, after the trigger is gone: the expand stops here instead, naming the rows.
     const filled: VerifySpec[] =
@@ -390,13 +413,6 @@ export class AlterColumn implements Operation {
           ]
         : [];
     const carried = this.carried(ctx).afterBackfill(ctx);
-    // A column that may be NULL in the end, where the new app's view has its default: every insert of a new-app
-    // session is the new app's, one that leaves the new column NULL too, and up never overwrites what the new
-    // app wrote (a NULL included). Where it may not, a NULL there is the new app leaving the column to the old
-    // one's default or identity, as before the view had defaults.
-    const byNewApp: Condition | undefined =
-      ctx.dialect.capabilities.viewColumnDefaults && final.nullable !== false ? { newApp: true } : undefined;
-    const notByNewApp = (condition: Condition): Condition => (byNewApp ? { all: [{ not: byNewApp }, condition] } : condition);
     return {
       table: previous.source,
       rules: [
@@ -457,6 +473,11 @@ export class AlterColumn implements Operation {
 
   reshapes(): string[] {
     return [this.table];
+  }
+
+  columnsDroppedAtContract(): Array<{ table: string; column: string }> {
+    // Named as they are: no other live migration reshapes the table, and no other operation of this one renames it or the column.
+    return [{ table: this.table, column: this.column }];
   }
 }
 

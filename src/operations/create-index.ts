@@ -14,8 +14,9 @@ export class CreateIndex implements Operation {
     readonly spec: CreateIndexSpec = {},
   ) {}
 
-  namesColumnsOf(): string[] {
-    return this.spec.where === undefined ? [] : [this.table];
+  /** The WHERE alone: the key columns are read through the version's view (an altered column's new one). */
+  namesColumnsOf(): Array<{ table: string; sql: string }> {
+    return this.spec.where === undefined ? [] : [{ table: this.table, sql: this.spec.where }];
   }
 
   describe(): string {

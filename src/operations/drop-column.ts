@@ -154,6 +154,11 @@ export class DropColumn implements Operation {
   reshapes(): string[] {
     return [this.table];
   }
+
+  columnsDroppedAtContract(): Array<{ table: string; column: string }> {
+    // Named as they are: no other live migration reshapes the table, and no other operation of this one renames it or the column.
+    return [{ table: this.table, column: this.column }];
+  }
 }
 
 /** The items that pass `test`, and the others. */

@@ -72,6 +72,12 @@ export interface DualWrite {
   verify?: VerifySpec[];
   /** Steps that must wait until the backfill is done (NOT VALID checks that new writes must already meet). */
   afterBackfill?: Step[];
+  /**
+   * Once expanded (DualWriteContext.live): the columns (`people.middle_name`)
+   * whose NULLs a rerun of the backfill leaves as they are, since the new app
+   * may have written them.
+   */
+  notRefilled?: string[];
 }
 
 /** The two versions around a migration, to express dual-write rules in each one's names. */
@@ -121,12 +127,14 @@ export interface Operation {
   /** Tables this operation reshapes; no other live migration may reshape them at the same time. */
   reshapes?(ctx: Pick<PlanContext, 'dialect' | 'probedDefaults'>): string[];
   /**
-   * Tables whose columns this operation names in SQL of its own, as they are
-   * physically (a check's expression, an index's WHERE): a live migration
-   * that reshapes one of them would drop, at its contract, the very column
-   * that SQL was made on.
+   * SQL of its own that names a table's columns as they are physically (a
+   * check's expression, an index's WHERE): a live migration that drops one
+   * of those columns at its contract (columnsDroppedAtContract) would drop
+   * that SQL's constraint or index with it.
    */
-  namesColumnsOf?(): string[];
+  namesColumnsOf?(): Array<{ table: string; sql: string }>;
+  /** The physical columns its contract drops: an altered column's old one, a dropped column. */
+  columnsDroppedAtContract?(): Array<{ table: string; column: string }>;
   /** Column types and defaults (or types alone) to ask the server about before planning (Dialect.probeDefault). */
   defaultsToProbe?(): Array<{ type: string; default?: string }>;
 }
@@ -275,6 +283,11 @@ export function requireWalkKey(ctx: PlanContext, table: string): WalkKey {
     `table ${JSON.stringify(table)} ${missing.reason}, which the backfill needs to walk it in batches on ${ctx.dialect.displayName}`,
     { hint: missing.hint },
   );
+}
+
+/** A table's columns that the server sets on every update of a row (MySQL/MariaDB ON UPDATE CURRENT_TIMESTAMP). */
+export function onUpdateColumns(ctx: { model: SchemaModel }, table: string): string[] {
+  return (ctx.model.table(table)?.columns ?? []).filter((c) => c.onUpdate !== undefined).map((c) => c.name);
 }
 
 /** The walk key of a physical table, which validate checked it has. */

@@ -702,11 +702,11 @@ export class MysqlDialect implements Dialect {
     table: string,
     column: string,
     spec: ColumnSpec,
-    options: { invisible: boolean; keptByTrigger?: boolean },
+    options: { invisible: boolean; keptByTrigger?: boolean; preserved?: string[] },
   ): Step | undefined {
     if (!options.invisible && spec.nullable !== false && spec.default === undefined) return undefined;
     const modify = `ALTER TABLE ${this.table(table)} MODIFY COLUMN ${this.columnDefinition(column, spec)}, LOCK=NONE`;
-    const fill = options.keptByTrigger ? this.#fillNullsLeft(table, column, spec) : [];
+    const fill = options.keptByTrigger ? this.#fillNullsLeft(table, column, spec, options.preserved ?? []) : [];
     return step(`finalize column ${table}.${column}`, [...fill, modify].join(';\n'), fill.length > 0 ? { instantWhereAllowed: true } : {});
   }
 
@@ -730,12 +730,20 @@ export class MysqlDialect implements Dialect {
   }
 
   /** Indexes on the old column are dropped whole (MySQL would otherwise only take the column out of them). */
-  replaceColumn(table: string, column: string, helper: string, spec: FinalColumn, indexes: string[], foreignKeys: string[]): Step {
+  replaceColumn(
+    table: string,
+    column: string,
+    helper: string,
+    spec: FinalColumn,
+    indexes: string[],
+    foreignKeys: string[],
+    preserved: string[] = [],
+  ): Step {
     // InnoDB drops neither a column's foreign keys nor its indexes with it: named first, in the same statement.
     const dropIndexes = this.#dropKeys(foreignKeys) + indexes.map((i) => `DROP INDEX ${this.quote(i)}, `).join('');
     const comment = spec.comment ? ` COMMENT ${this.literal(spec.comment)}` : '';
     const replace = `ALTER TABLE ${this.table(table)} ${dropIndexes}DROP COLUMN ${this.quote(column)}, CHANGE COLUMN ${this.quote(helper)} ${this.columnDefinition(column, spec)}${comment}, LOCK=NONE`;
-    return step(`replace column ${table}.${column}`, [...this.#fillNullsLeft(table, helper, spec), replace].join(';\n'), {
+    return step(`replace column ${table}.${column}`, [...this.#fillNullsLeft(table, helper, spec, preserved), replace].join(';\n'), {
       guard: { kind: 'columnMissing', table, column: helper },
       breaksViews: true,
       instantWhereAllowed: true,
@@ -752,15 +760,18 @@ export class MysqlDialect implements Dialect {
    * too, in the same step, run again with it, so none written before a retry
    * is missed. READ COMMITTED: the UPDATE keeps locks only on the rows it
    * changes, not on every row its scan reads. Without a default, there is no
-   * value the new app asked for: such a row still stops the ALTER.
+   * value the new app asked for: such a row still stops the ALTER. The
+   * `preserved` columns (ON UPDATE CURRENT_TIMESTAMP) are set to themselves,
+   * so those rows keep them; the table's own UPDATE triggers do fire for them.
    */
-  #fillNullsLeft(table: string, column: string, spec: ColumnSpec): string[] {
+  #fillNullsLeft(table: string, column: string, spec: ColumnSpec, preserved: string[]): string[] {
     if (spec.nullable !== false || spec.default === undefined) return [];
     const q = this.quote(column);
+    const kept = preserved.filter((c) => !this.rules.sameColumn(c, column)).map((c) => `, ${this.quote(c)} = ${this.quote(c)}`);
     return [
       this.setDefault(table, column, spec.default).sql,
       'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
-      `UPDATE ${this.table(table)} SET ${q} = DEFAULT WHERE ${q} IS NULL`,
+      `UPDATE ${this.table(table)} SET ${q} = DEFAULT${kept.join('')} WHERE ${q} IS NULL`,
     ];
   }
 

@@ -15,7 +15,7 @@ import {
 } from '../../engine/schema-model';
 import { step, type Step } from '../../engine/step';
 import { positiveFigure } from '../../engine/raw-result';
-import { helperColumn, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
+import { helperColumn, namesIdentifier, renderCondition, renderValue, type DualWriteRule, type RuleSyntax } from '../../engine/dual-write';
 import {
   FOREIGN_KEY_ACTIONS,
   type Dialect,
@@ -27,6 +27,8 @@ import {
   type IndexState,
   LockWaitStopped,
   type RowAddress,
+  type Unreachable,
+  type VersionTable,
 } from '../dialect';
 import { lexSql, POSTGRES_LEX, splitSql } from '../sql-split';
 import { needsNoTransaction } from './no-transaction';
@@ -279,35 +281,63 @@ export class PostgresDialect implements Dialect {
         `INSERT INTO pg_temp._zm_assign_target SELECT (${expression}) FROM pg_temp._zm_assign_row AS _zm_row`,
       ],
       (code) => code === '42804',
-    );
+    ).then((failed) => failed?.text);
   }
 
-  async unreachableFromVersions(row: string, expression: string): Promise<string | undefined> {
+  async unreachableFromVersions(row: string, expression: string, tables: readonly VersionTable[]): Promise<Unreachable | undefined> {
     // The row's columns are typed under zmigrate's own path (a new column's type may be the base schema's), then
-    // the expression is read over them with the catalog alone. 42704: a type, 42883: a function or operator. A
-    // table is no matter: an app on a version schema reads its view.
-    return this.#probe(
+    // the expression is read over them with the catalog alone. 42704: a type, 42883: a function or operator, 42P01:
+    // a relation. Temporary tables stand in for the tables the version schemas have a view of (pg_temp is searched
+    // first for relations, never for functions), with the table's columns where it is there already, so only
+    // another relation of the base schema (a sequence, a view) is missing, as it is for an app on a version schema.
+    const standIn = (t: VersionTable) =>
+      `CREATE TEMPORARY TABLE ${this.quote(t.name)} ${t.source ? `AS SELECT * FROM ${this.table(t.source)} LIMIT 0` : '()'}`;
+    const failed = await this.#probe(
       [
         `CREATE TEMPORARY TABLE _zm_path_check AS ${row}`,
+        ...tables.map((t) => literalMarks(standIn(t))),
         "SET LOCAL search_path = 'pg_catalog'",
         `SELECT (${expression}) AS v FROM pg_temp._zm_path_check AS _zm_row`,
       ],
-      (code) => code === '42704' || code === '42883',
+      (code) => code === '42704' || code === '42883' || code === '42P01',
     );
+    if (failed?.code !== '42P01') return failed && { reason: failed.text };
+    const named = await this.#relationsNamed(
+      expression,
+      tables.map((t) => t.name),
+    );
+    if (named.length === 0) return { reason: failed.text };
+    return {
+      reason: `${failed.text}: ${named.map((r) => `${r.kind} ${this.qualify(this.baseSchema, r.name)}`).join(', ')}, and a version schema has a view of each table and nothing else`,
+      qualified: named.map((r) => this.qualify(this.baseSchema, r.name)).join(', '),
+    };
+  }
+
+  /** The base schema's relations other than `tables` that `expression` names (a mention in a string counts: nextval('seq')). */
+  async #relationsNamed(expression: string, tables: readonly string[]): Promise<Array<{ name: string; kind: string }>> {
+    const rows = await this.rows(
+      "select c.relname as name, c.relkind as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ? and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')",
+      [this.baseSchema],
+    );
+    const kinds: Record<string, string> = { r: 'table', p: 'table', v: 'view', m: 'materialized view', S: 'sequence', f: 'foreign table' };
+    return rows
+      .map((r) => ({ name: String(r.name), kind: kinds[String(r.kind)] ?? 'relation' }))
+      .filter((r) => !tables.includes(r.name) && namesIdentifier(expression, r.name));
   }
 
   /**
    * Runs `statements` in a transaction it rolls back (what they make goes with
-   * it): the server's words for an error whose code `counts`, else undefined
-   * (they ran, or failed for a reason another check or step reports).
+   * it): the server's code and words for an error whose code `counts`, else
+   * undefined (they ran, or failed for a reason another check or step reports).
    */
-  async #probe(statements: string[], counts: (code: string) => boolean): Promise<string | undefined> {
+  async #probe(statements: string[], counts: (code: string) => boolean): Promise<{ code: string; text: string } | undefined> {
     const trx = await this.knex.transaction();
     try {
       for (const sql of statements) await trx.raw(sql);
       return undefined;
     } catch (error) {
-      return counts(String((error as { code?: unknown }).code ?? '')) ? serverText(error) : undefined;
+      const code = String((error as { code?: unknown }).code ?? '');
+      return counts(code) ? { code, text: serverText(error) } : undefined;
     } finally {
       await trx.rollback().catch(() => undefined);
     }
@@ -806,7 +836,7 @@ export class PostgresDialect implements Dialect {
     return this.#probe(
       [literalMarks(`CREATE TEMPORARY TABLE _zm_probe (${this.quote(column)} ${type} DEFAULT ${expression})`)],
       (code) => code === '42804' || code === '42846' || code.startsWith('22'),
-    );
+    ).then((failed) => failed?.text);
   }
 
   dropColumn(table: string, column: string): Step {
