@@ -527,6 +527,24 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       await fresh.drop();
     }
   });
+
+  test("schema prints the version schema of the migration last in file-name order, whatever the database's collation", async () => {
+    // Migrations sort by code point (`0002_b` before `0002a` and after `00020`); a database collation may sort them the other way.
+    const fresh = await createTestDatabase(engine, { localeCollation: true });
+    try {
+      const [first, last] = engine === 'postgres' ? ['00020', '0002_b'] : ['0002_b', '0002a'];
+      const table = (name: string) =>
+        migrationSource([`op.createTable('t_${name}', { columns: { id: { type: 'bigint', primaryKey: true } } })`]);
+      const dir = migrationsDir({ [`${first}.ts`]: table(first), [`${last}.ts`]: table(last) });
+      const expand = await spawnCli(['expand', '--dir', dir, '--url', fresh.url]);
+      expect([expand.code, expand.stdout]).toEqual([0, `expanded ${first}, ${last}; new app version schema: ${fresh.base}_${last}\n`]);
+      expect(await spawnCli(['schema', '--dir', dir, '--url', fresh.url])).toMatchObject({ code: 0, stdout: `${fresh.base}_${last}\n` });
+      expect((await spawnCli(['contract', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect(await spawnCli(['schema', '--dir', dir, '--url', fresh.url])).toMatchObject({ code: 0, stdout: `${fresh.base}_${last}\n` });
+    } finally {
+      await fresh.drop();
+    }
+  });
 });
 
 describe('colours', () => {
