@@ -190,9 +190,19 @@ export class Runner {
       await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
     }
-    // Contract twice is fine (a rerun in CI); contract before any expand is a mistake.
+    // Contract twice is fine (a rerun in CI); contract before any expand is a mistake, and so is contract before the expand of
+    // the migrations left: the new app was deployed without them.
     if (done.length === 0 && ![...records.values()].some((r) => r.phase === 'complete')) {
       throw new StateError('nothing to contract: run zmigrate expand first');
+    }
+    const unexpanded = this.migrations.flatMap((m) => {
+      const phase = records.get(m.name)?.phase ?? 'pending';
+      return phase === 'pending' || phase === 'rolled back' ? [`${m.name} (${phase})`] : [];
+    });
+    if (done.length === 0 && unexpanded.length > 0) {
+      throw new StateError(
+        `nothing to contract: ${unexpanded.join(', ')} ${unexpanded.length === 1 ? 'is' : 'are'} not expanded; run zmigrate expand first`,
+      );
     }
     return done;
   }
