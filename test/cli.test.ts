@@ -231,6 +231,68 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     }
   });
 
+  test('plan of a phase a run left half-done shows the steps a rerun of that command runs, not "nothing to do"', async () => {
+    const db = await createTestDatabase(engine); // of its own: this test expands
+    try {
+      // Each phase's raw SQL fails until the test creates the table it writes to.
+      const dir = migrationsDir({
+        '0001_items.ts': migrationSource([
+          "op.createTable('items', { columns: { id: { type: 'bigint', primaryKey: true } } })",
+          "op.sql({ expand: 'INSERT INTO gate_expand VALUES (1)', contract: 'INSERT INTO gate_contract VALUES (1)', rollback: 'INSERT INTO gate_rollback VALUES (1)' })",
+          "op.addColumn('items', 'note', { type: 'text', nullable: true })",
+        ]),
+      });
+      const cli = (...args: string[]) => spawnCli([...args, '--dir', dir, '--url', db.url]);
+      type Plans = { plans: Array<{ migration: string; phase: string; statements: string[]; note?: string; resuming?: boolean }> };
+      const halfDone = async (command: string, gate: string, phase: string) => {
+        expect((await cli(command)).code).toBe(1);
+        const before = await inspect(db);
+        const plan = await cli('plan');
+        expect(plan.code).toBe(0);
+        expect(plan.stdout).not.toContain('nothing to do');
+        expect(plan.stdout).toMatch(
+          new RegExp(`^-- 0001_items: ${command}\n-- note: 0001_items is ${phase}: zmigrate ${command} resumes it`),
+        );
+        expect(plan.stdout).toContain(`INSERT INTO ${gate} VALUES (1);`);
+        expect(plan.stdout).not.toContain('only if the deploy goes wrong');
+        const json = JSON.parse((await cli('plan', '--json')).stdout) as Plans;
+        expect(json.plans).toEqual([
+          {
+            migration: '0001_items',
+            phase: command,
+            statements: expect.arrayContaining([`INSERT INTO ${gate} VALUES (1)`]),
+            note: expect.stringMatching(new RegExp(`^0001_items is ${phase}: zmigrate ${command} resumes it`)),
+            resuming: true,
+          },
+        ]);
+        // Planning ran nothing; the rerun of the command finishes the phase.
+        const after = await inspect(db);
+        expect([after.tables, after.columns('items'), after.versionSchemas]).toEqual([
+          before.tables,
+          before.columns('items'),
+          before.versionSchemas,
+        ]);
+        await db.knex.raw(`CREATE TABLE ${gate} (n integer)`);
+        expect((await cli(command)).code).toBe(0);
+        return json.plans[0];
+      };
+      // Stopped at the raw SQL: the steps after it are planned once it has run, which the note says.
+      const expand = await halfDone('expand', 'gate_expand', 'expanding');
+      expect(expand.statements).toHaveLength(1);
+      expect(expand.note).toContain('the operations after its raw SQL');
+      expect((await inspect(db)).columns('items')).toEqual(['id', 'note']);
+      // Rollback plans every step when it starts: the rest of it is shown, the column's drop among them.
+      const rollback = await halfDone('rollback', 'gate_rollback', 'rolling back');
+      expect(rollback.statements.join('\n')).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
+      expect((await inspect(db)).tables).not.toContain('items');
+      expect((await cli('expand')).code).toBe(0);
+      await halfDone('contract', 'gate_contract', 'contracting');
+      expect(JSON.parse((await cli('status', '--json')).stdout).migrations[0].phase).toBe('complete');
+    } finally {
+      await db.drop();
+    }
+  });
+
   test('a config file gives url and dir; flags win over it', async () => {
     const dir = migrationsDir({ '0001_items.ts': CREATE });
     const root = path.dirname(dir);

@@ -62,6 +62,8 @@ export interface PhasePlan {
   steps: Step[];
   /** Why planning stopped early (raw SQL whose effect only the database knows). */
   note?: string;
+  /** The phase is half-done (a run stopped in it): `steps` are those still to run, which a rerun of it runs. */
+  resuming?: true;
 }
 
 /** A table whose expanded shape is built by copy (TableRebuild): its shadow, retired name, key log and copied columns. */
@@ -354,9 +356,30 @@ export class Runner {
         });
         const schema = records.get(migration.name)?.versionSchema ?? undefined;
         plans.push(await this.rollbackPlan(migration, model.clone(), previous, schema, triggerDrops));
+      } else {
+        plans.push(await this.resumePlan(migration, records.get(migration.name)!));
       }
     }
     return plans;
+  }
+
+  /** What a rerun would do for a phase a run left half-done (expanding, contracting, rolling back): its steps not yet done. */
+  private async resumePlan(migration: LoadedMigration, record: MigrationRecord): Promise<PhasePlan> {
+    const phase: Phase = record.phase === 'expanding' ? 'expand' : record.phase === 'contracting' ? 'contract' : 'rollback';
+    const status = await this.store.stepStatus(migration.name, phase);
+    const operations = migration.migration.operations.length;
+    // Operations after raw SQL, and the dual-write triggers and backfills, are planned once the steps before them ran.
+    const later =
+      phase !== 'expand' || record.nextOperation > operations
+        ? undefined
+        : `${record.nextOperation < operations ? 'the operations after its raw SQL, then ' : ''}its dual-write triggers and backfills are planned once these have run`;
+    return {
+      migration: migration.name,
+      phase,
+      steps: record.steps.filter((_, seq) => status.get(seq) !== 'done'),
+      resuming: true,
+      ...notes(`${migration.name} is ${record.phase}: zmigrate ${phase} resumes it`, later),
+    };
   }
 
   /** What rollback would run right after this migration's expand: the same steps rollbackOne plans. */
