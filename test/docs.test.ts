@@ -428,7 +428,7 @@ describe('examples/github-actions-deploy.yml', () => {
         const plan = stepResult(pr, /zmigrate plan/)!;
         expect([plan.code, plan.stdout]).toEqual([0, expect.stringContaining('-- 0002_rename_customer: rollback')]);
 
-        // The first deploy fails: the app is rolled back, then expand is undone.
+        // The first deploy fails: the app is rolled back, then expand is undone, both migrations it expanded.
         const failedRun = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
         expect(stepResult(failedRun, /state before/)).toMatchObject({ code: 0 });
         expect(stepResult(failedRun, /^expand$/)).toMatchObject({ code: 0 });
@@ -439,7 +439,10 @@ describe('examples/github-actions-deploy.yml', () => {
         expect(stepResult(failedRun, /^rollback$/)).toMatchObject({ code: 0 });
         expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(true);
         const afterRollback = await shell.run(`ZMIGRATE_DATABASE_URL=${shellWord(db.url)} zmigrate status --check`);
-        expect([afterRollback.code, afterRollback.stdout]).toEqual([3, expect.stringMatching(/0002_rename_customer\s+rolled back/)]);
+        expect([afterRollback.code, afterRollback.stdout]).toEqual([
+          3,
+          expect.stringMatching(/^0001_create_orders\s+rolled back\n0002_rename_customer\s+rolled back\n$/),
+        ]);
 
         // 3: pending again, so the next push expands it again.
         // Fixed and pushed again, but contract fails (here: the migration file was edited during the rollout,
@@ -467,9 +470,24 @@ describe('examples/github-actions-deploy.yml', () => {
         expect(stopped.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([['state before', 1]]);
         expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(false);
 
-        // The file put back and the job run again: expand finds nothing to do, contract goes ahead.
+        // The file put back, the job run again, and this time the deploy fails: the app is rolled back, but not
+        // the migrations an earlier run expanded (their app version may be what runs now).
         writeFileSync(migration, source);
         writeFileSync(path.join(dir, 'scripts', 'wait-for-rollout.sh'), '#!/bin/sh\ntrue\n');
+        writeFileSync(path.join(dir, 'deploy-fails'), '');
+        const redeployFailed = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
+        expect(redeployFailed.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([
+          ['state before', 0],
+          ['expand', 0],
+          ['deploy the new version on its version schema', 1],
+          ['rollback', 0],
+        ]);
+        expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(true);
+        const stillExpanded = await shell.run(`ZMIGRATE_DATABASE_URL=${shellWord(db.url)} zmigrate status --check`);
+        expect([stillExpanded.code, stillExpanded.stdout]).toEqual([4, expect.stringMatching(/0002_rename_customer\s+expanded/)]);
+
+        // Run again with a deploy that works: expand finds nothing to do, contract goes ahead.
+        rmSync(path.join(dir, 'deploy-fails'));
         const run = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
         expect(run.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([
           ['state before', 0],
