@@ -28,6 +28,9 @@ import {
   type WorkflowStep,
 } from './support/docs';
 import { Shell, shellWord, type ShellResult } from './support/shell';
+import { runCli } from './support/cli';
+import { OPERATION_TEMPLATES } from '../src/cli/templates';
+import * as errorClasses from '../src/errors';
 
 const GUIDES = [
   'README.md',
@@ -561,6 +564,50 @@ describe('commands the prose names', () => {
       await shell.close();
       await db.drop();
     }
+  });
+});
+
+describe("the README's reference lists match the code", () => {
+  const readme = readDoc('README.md');
+
+  test('the CLI table has a row for every command, and `new --op` lists every template', async () => {
+    const help = await runCli(['--help']);
+    const commands = [...help.stdout.matchAll(/^ {2}zmigrate (\w+)/gm)].map((m) => m[1]);
+    expect(commands).toContain('lint');
+    const rows = [...readme.matchAll(/^\| `zmigrate (\w+)[^`]*` +\|(.*)\|$/gm)];
+    expect(rows.map((r) => r[1]).sort()).toEqual([...commands].sort());
+    const newRow = rows.find((r) => r[1] === 'new')![2];
+    const templates = /from a template \(([^)]*)\)/
+      .exec(newRow)![1]
+      .match(/`[\w-]+`/g)!
+      .map((t) => t.slice(1, -1));
+    expect(templates).toEqual(Object.keys(OPERATION_TEMPLATES));
+  });
+
+  test('the examples the demo runs are the ones the README and migrations-examples/README name', () => {
+    const stories = [...readFileSync(path.join(ROOT, 'scripts', 'demo.js'), 'utf8').matchAll(/^ {4}example: '([\w-]+)',$/gm)].map(
+      (m) => m[1],
+    );
+    const numbers = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
+    const named = (text: string, pattern: RegExp) => {
+      const [, count, list] = pattern.exec(text.replace(/\s+/g, ' '))!;
+      return { count, examples: list.match(/`[\w-]+`/g)!.map((e) => e.slice(1, -1)) };
+    };
+    const expected = { count: numbers[stories.length], examples: stories };
+    expect(named(readme, /`npm run demo` needs no database server: it runs (\w+) examples of \S+ \(([^)]*)\)/)).toEqual(expected);
+    expect(named(readDoc('migrations-examples/README.md'), /`npm run demo` runs (\w+) of them \(([^)]*)\)/)).toEqual(expected);
+  });
+
+  test('the API section names every public Migrator method and every error class the package exports', () => {
+    const api = /^Options: `url`[^]*?with an `exitCode` and a `hint`\./m.exec(readme)![0];
+    const declared = /export declare class Migrator \{([^]*?)\n\}/.exec(readFileSync(path.join(ROOT, 'dist', 'api.d.ts'), 'utf8'))![1];
+    const methods = [...declared.matchAll(/^ {4}(\w+)\(/gm)].map((m) => m[1]).filter((m) => m !== 'constructor');
+    expect(methods).toContain('backfill');
+    const errors = Object.entries(errorClasses)
+      .filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error)
+      .map(([name]) => name);
+    expect(errors).toContain('VerificationError');
+    expect([...methods, ...errors].filter((name) => ![`\`${name}\``, `\`${name}(`].some((form) => api.includes(form)))).toEqual([]);
   });
 });
 
