@@ -8,7 +8,7 @@ import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
 import { Runner, type BackfillResult, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConfigError, ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
+import { ConfigError, ConnectionError, ConnectionLostError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
 import { privilegeError } from './engine/privileges';
@@ -278,15 +278,17 @@ export class Migrator {
       if (error instanceof ZmigrateError) throw error;
       const dialect = this.#dialect;
       if (dialect?.classifyError(error) === 'permissionDenied') throw privilegeError(dialect, error);
-      if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error);
+      if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error, { connected: true });
       throw error;
     }
   }
 
-  private connectionError(dialect: Dialect, error: unknown): ZmigrateError {
+  /** `connected`: the server answered before (a refused reconnect is the server gone, not a wrong host or port). */
+  private connectionError(dialect: Dialect, error: unknown, { connected = false } = {}): ZmigrateError {
     const where = redactUrl(this.#options.url);
     const scrub = (text: string) => scrubPasswords(text, [this.#options.url]);
-    switch (dialect.classifyError(error)) {
+    const kind = dialect.classifyError(error);
+    switch (connected && kind === 'unreachable' ? 'connectionLost' : kind) {
       case 'authentication':
         return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, {
           cause: error,
@@ -302,7 +304,7 @@ export class Migrator {
       case 'unknownDatabase':
         return new ConnectionError(`the database in ${where} does not exist: ${scrub(message(error))}`, { cause: error });
       case 'connectionLost':
-        return new ConnectionError(`lost the connection to ${where}: ${scrub(message(error))}`, {
+        return new ConnectionLostError(`lost the connection to ${where}: ${scrub(message(error))}`, {
           cause: error,
           hint: 'run the same command again once the server is back; it resumes',
         });

@@ -627,6 +627,35 @@ export default defineMigration({
       expect((await inspect(db)).tables).toEqual([]);
     });
 
+    test('contract with every expanded migration complete and others never expanded: exit 2, naming them', async () => {
+      const db = await fresh();
+      const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });
+      for (const command of ['expand', 'contract']) expect((await cli(db, dir, command)).code).toBe(0);
+      writeFileSync(path.join(dir, '0002_add_note.ts'), ADD_NOTE);
+      expectCleanError(
+        await cli(db, dir, 'contract'),
+        2,
+        /^error: nothing to contract: 0002_add_note \(pending\) is not expanded; run zmigrate expand first$/,
+      );
+      for (const command of ['expand', 'rollback']) expect((await cli(db, dir, command)).code).toBe(0);
+      writeFileSync(path.join(dir, '0003_add_more.ts'), migrationSource(["op.addColumn('t', 'more', { type: 'text', nullable: true })"]));
+      expectCleanError(
+        await cli(db, dir, 'contract'),
+        2,
+        /^error: nothing to contract: 0002_add_note \(rolled back\), 0003_add_more \(pending\) are not expanded; run zmigrate expand first$/,
+      );
+      expect(await stateRows(db)).toEqual([
+        { name: '0001_create_t', phase: 'complete' },
+        { name: '0002_add_note', phase: 'rolled back' },
+      ]);
+      // Once they are expanded and contracted, a contract run again has nothing to do, and says so truly.
+      for (const command of ['expand', 'contract']) expect((await cli(db, dir, command)).code).toBe(0);
+      expect(await cli(db, dir, 'contract')).toMatchObject({
+        code: 0,
+        stdout: 'nothing to contract: every migration is already complete\n',
+      });
+    });
+
     test('rollback of a contracted migration: exit 2, "is complete"', async () => {
       const db = await fresh();
       const dir = migrationsDir({ '0001_create_t.ts': CREATE_T });

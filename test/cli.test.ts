@@ -23,6 +23,8 @@ import path from 'node:path';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { BIN, migrationSource, migrationsDir, spawnCli } from './support/cli';
 import { inspect } from './support/inspect';
+import { startCli } from './support/process';
+import { createDialect } from '../src/dialects';
 
 const CREATE = migrationSource([
   "op.createTable('items', { columns: { id: { type: 'bigint', primaryKey: true }, label: { type: 'varchar(50)', nullable: false } } })",
@@ -226,6 +228,68 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       const twice = await inspect(db);
       expect(twice.tables).not.toContain('items');
       expect(twice.versionSchemas).not.toContain(`${db.base}_0001_items`);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('plan of a phase a run left half-done shows the steps a rerun of that command runs, not "nothing to do"', async () => {
+    const db = await createTestDatabase(engine); // of its own: this test expands
+    try {
+      // Each phase's raw SQL fails until the test creates the table it writes to.
+      const dir = migrationsDir({
+        '0001_items.ts': migrationSource([
+          "op.createTable('items', { columns: { id: { type: 'bigint', primaryKey: true } } })",
+          "op.sql({ expand: 'INSERT INTO gate_expand VALUES (1)', contract: 'INSERT INTO gate_contract VALUES (1)', rollback: 'INSERT INTO gate_rollback VALUES (1)' })",
+          "op.addColumn('items', 'note', { type: 'text', nullable: true })",
+        ]),
+      });
+      const cli = (...args: string[]) => spawnCli([...args, '--dir', dir, '--url', db.url]);
+      type Plans = { plans: Array<{ migration: string; phase: string; statements: string[]; note?: string; resuming?: boolean }> };
+      const halfDone = async (command: string, gate: string, phase: string) => {
+        expect((await cli(command)).code).toBe(1);
+        const before = await inspect(db);
+        const plan = await cli('plan');
+        expect(plan.code).toBe(0);
+        expect(plan.stdout).not.toContain('nothing to do');
+        expect(plan.stdout).toMatch(
+          new RegExp(`^-- 0001_items: ${command}\n-- note: 0001_items is ${phase}: zmigrate ${command} resumes it`),
+        );
+        expect(plan.stdout).toContain(`INSERT INTO ${gate} VALUES (1);`);
+        expect(plan.stdout).not.toContain('only if the deploy goes wrong');
+        const json = JSON.parse((await cli('plan', '--json')).stdout) as Plans;
+        expect(json.plans).toEqual([
+          {
+            migration: '0001_items',
+            phase: command,
+            statements: expect.arrayContaining([`INSERT INTO ${gate} VALUES (1)`]),
+            note: expect.stringMatching(new RegExp(`^0001_items is ${phase}: zmigrate ${command} resumes it`)),
+            resuming: true,
+          },
+        ]);
+        // Planning ran nothing; the rerun of the command finishes the phase.
+        const after = await inspect(db);
+        expect([after.tables, after.columns('items'), after.versionSchemas]).toEqual([
+          before.tables,
+          before.columns('items'),
+          before.versionSchemas,
+        ]);
+        await db.knex.raw(`CREATE TABLE ${gate} (n integer)`);
+        expect((await cli(command)).code).toBe(0);
+        return json.plans[0];
+      };
+      // Stopped at the raw SQL: the steps after it are planned once it has run, which the note says.
+      const expand = await halfDone('expand', 'gate_expand', 'expanding');
+      expect(expand.statements).toHaveLength(1);
+      expect(expand.note).toContain('the operations after its raw SQL');
+      expect((await inspect(db)).columns('items')).toEqual(['id', 'note']);
+      // Rollback plans every step when it starts: the rest of it is shown, the column's drop among them.
+      const rollback = await halfDone('rollback', 'gate_rollback', 'rolling back');
+      expect(rollback.statements.join('\n')).toMatch(/DROP TABLE IF EXISTS [`"][^`"]+[`"]\.[`"]items[`"]/);
+      expect((await inspect(db)).tables).not.toContain('items');
+      expect((await cli('expand')).code).toBe(0);
+      await halfDone('contract', 'gate_contract', 'contracting');
+      expect(JSON.parse((await cli('status', '--json')).stdout).migrations[0].phase).toBe('complete');
     } finally {
       await db.drop();
     }
@@ -475,6 +539,58 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     }
   });
 
+  test('the server going away during a run is exit 1 (a rerun resumes), unlike a server not reachable at the start (exit 2)', async () => {
+    // A proxy in front of the server: closing it cuts the run's sessions and refuses new ones, as a server that went down.
+    const target = new URL(db.url);
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(target.port), target.hostname);
+      sockets.add(client).add(server);
+      client.pipe(server).pipe(client);
+      const end = () => (client.destroy(), server.destroy());
+      client.on('error', end).on('close', end);
+      server.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String((proxy.address() as net.AddressInfo).port);
+    const dir = migrationsDir({ '0001_items.ts': CREATE });
+    // Another runner holds the lock, so the run waits for it (outside any step's own retries) when the server goes.
+    const other = createDialect(db.url, { lockTimeoutMs: 1000 });
+    try {
+      await other.connect({ lockTimeoutMs: 1000 });
+      expect(await other.acquireRunnerLock(0)).toBe(true);
+      const run = startCli(['expand', '--dir', dir], { ZMIGRATE_DATABASE_URL: viaProxy.toString() });
+      await run.waitForStderr(/waiting for another zmigrate runner/);
+      const closed = new Promise((resolve) => proxy.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      const lost = await run.done;
+      const errors = lost.stderr.split('\n').filter((line) => line.startsWith('error:'));
+      expect({ code: lost.code, errors }).toEqual({
+        code: 1,
+        errors: [
+          expect.stringMatching(/^error: lost the connection to .*\(run the same command again once the server is back; it resumes\)$/),
+        ],
+      });
+      // Not reachable from the start: the URL (or the server) is wrong, which a rerun does not fix.
+      const unreachable = await spawnCli(['status', '--dir', dir, '--url', viaProxy.toString()]);
+      expect({ code: unreachable.code, stderr: unreachable.stderr }).toEqual({
+        code: 2,
+        stderr: expect.stringMatching(/^error: cannot reach the database server at /),
+      });
+      await other.releaseRunnerLock();
+      expect(await spawnCli(['expand', '--dir', dir, '--url', db.url])).toMatchObject({
+        code: 0,
+        stdout: expect.stringContaining('expanded 0001_items'),
+      });
+      expect((await spawnCli(['rollback', '--dir', dir, '--url', db.url])).code).toBe(0);
+    } finally {
+      await other.close();
+      proxy.close();
+    }
+  });
+
   test('knexfile settings a URL cannot carry (TLS, a socket, a search path) are refused, not dropped: exit 2, one line', async () => {
     const root = path.dirname(migrationsDir({ '0001_items.ts': CREATE }));
     const client = engine === 'postgres' ? 'pg' : 'mysql2';
@@ -523,6 +639,24 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
       const schema = await spawnCli(['schema', '--dir', dir, '--url', fresh.url]);
       expect(schema.code).toBe(0);
       expect(schema.stdout).toBe(`${fresh.base}_0001_items\n`);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test("schema prints the version schema of the migration last in file-name order, whatever the database's collation", async () => {
+    // Migrations sort by code point (`0002_b` before `0002a` and after `00020`); a database collation may sort them the other way.
+    const fresh = await createTestDatabase(engine, { localeCollation: true });
+    try {
+      const [first, last] = engine === 'postgres' ? ['00020', '0002_b'] : ['0002_b', '0002a'];
+      const table = (name: string) =>
+        migrationSource([`op.createTable('t_${name}', { columns: { id: { type: 'bigint', primaryKey: true } } })`]);
+      const dir = migrationsDir({ [`${first}.ts`]: table(first), [`${last}.ts`]: table(last) });
+      const expand = await spawnCli(['expand', '--dir', dir, '--url', fresh.url]);
+      expect([expand.code, expand.stdout]).toEqual([0, `expanded ${first}, ${last}; new app version schema: ${fresh.base}_${last}\n`]);
+      expect(await spawnCli(['schema', '--dir', dir, '--url', fresh.url])).toMatchObject({ code: 0, stdout: `${fresh.base}_${last}\n` });
+      expect((await spawnCli(['contract', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      expect(await spawnCli(['schema', '--dir', dir, '--url', fresh.url])).toMatchObject({ code: 0, stdout: `${fresh.base}_${last}\n` });
     } finally {
       await fresh.drop();
     }

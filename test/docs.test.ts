@@ -28,6 +28,9 @@ import {
   type WorkflowStep,
 } from './support/docs';
 import { Shell, shellWord, type ShellResult } from './support/shell';
+import { runCli } from './support/cli';
+import { OPERATION_TEMPLATES } from '../src/cli/templates';
+import * as errorClasses from '../src/errors';
 
 const GUIDES = [
   'README.md',
@@ -428,7 +431,7 @@ describe('examples/github-actions-deploy.yml', () => {
         const plan = stepResult(pr, /zmigrate plan/)!;
         expect([plan.code, plan.stdout]).toEqual([0, expect.stringContaining('-- 0002_rename_customer: rollback')]);
 
-        // The first deploy fails: the app is rolled back, then expand is undone.
+        // The first deploy fails: the app is rolled back, then expand is undone, both migrations it expanded.
         const failedRun = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
         expect(stepResult(failedRun, /state before/)).toMatchObject({ code: 0 });
         expect(stepResult(failedRun, /^expand$/)).toMatchObject({ code: 0 });
@@ -439,7 +442,10 @@ describe('examples/github-actions-deploy.yml', () => {
         expect(stepResult(failedRun, /^rollback$/)).toMatchObject({ code: 0 });
         expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(true);
         const afterRollback = await shell.run(`ZMIGRATE_DATABASE_URL=${shellWord(db.url)} zmigrate status --check`);
-        expect([afterRollback.code, afterRollback.stdout]).toEqual([3, expect.stringMatching(/0002_rename_customer\s+rolled back/)]);
+        expect([afterRollback.code, afterRollback.stdout]).toEqual([
+          3,
+          expect.stringMatching(/^0001_create_orders\s+rolled back\n0002_rename_customer\s+rolled back\n$/),
+        ]);
 
         // 3: pending again, so the next push expands it again.
         // Fixed and pushed again, but contract fails (here: the migration file was edited during the rollout,
@@ -467,9 +473,24 @@ describe('examples/github-actions-deploy.yml', () => {
         expect(stopped.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([['state before', 1]]);
         expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(false);
 
-        // The file put back and the job run again: expand finds nothing to do, contract goes ahead.
+        // The file put back, the job run again, and this time the deploy fails: the app is rolled back, but not
+        // the migrations an earlier run expanded (their app version may be what runs now).
         writeFileSync(migration, source);
         writeFileSync(path.join(dir, 'scripts', 'wait-for-rollout.sh'), '#!/bin/sh\ntrue\n');
+        writeFileSync(path.join(dir, 'deploy-fails'), '');
+        const redeployFailed = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
+        expect(redeployFailed.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([
+          ['state before', 0],
+          ['expand', 0],
+          ['deploy the new version on its version schema', 1],
+          ['rollback', 0],
+        ]);
+        expect(existsSync(path.join(dir, 'app-rolled-back.txt'))).toBe(true);
+        const stillExpanded = await shell.run(`ZMIGRATE_DATABASE_URL=${shellWord(db.url)} zmigrate status --check`);
+        expect([stillExpanded.code, stillExpanded.stdout]).toEqual([4, expect.stringMatching(/0002_rename_customer\s+expanded/)]);
+
+        // Run again with a deploy that works: expand finds nothing to do, contract goes ahead.
+        rmSync(path.join(dir, 'deploy-fails'));
         const run = await runJob(shell, 'deploy', { DATABASE_URL: db.url });
         expect(run.filter((r) => r.result).map((r) => [r.step.name, r.result!.code])).toEqual([
           ['state before', 0],
@@ -543,6 +564,50 @@ describe('commands the prose names', () => {
       await shell.close();
       await db.drop();
     }
+  });
+});
+
+describe("the README's reference lists match the code", () => {
+  const readme = readDoc('README.md');
+
+  test('the CLI table has a row for every command, and `new --op` lists every template', async () => {
+    const help = await runCli(['--help']);
+    const commands = [...help.stdout.matchAll(/^ {2}zmigrate (\w+)/gm)].map((m) => m[1]);
+    expect(commands).toContain('lint');
+    const rows = [...readme.matchAll(/^\| `zmigrate (\w+)[^`]*` +\|(.*)\|$/gm)];
+    expect(rows.map((r) => r[1]).sort()).toEqual([...commands].sort());
+    const newRow = rows.find((r) => r[1] === 'new')![2];
+    const templates = /from a template \(([^)]*)\)/
+      .exec(newRow)![1]
+      .match(/`[\w-]+`/g)!
+      .map((t) => t.slice(1, -1));
+    expect(templates).toEqual(Object.keys(OPERATION_TEMPLATES));
+  });
+
+  test('the examples the demo runs are the ones the README and migrations-examples/README name', () => {
+    const stories = [...readFileSync(path.join(ROOT, 'scripts', 'demo.js'), 'utf8').matchAll(/^ {4}example: '([\w-]+)',$/gm)].map(
+      (m) => m[1],
+    );
+    const numbers = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
+    const named = (text: string, pattern: RegExp) => {
+      const [, count, list] = pattern.exec(text.replace(/\s+/g, ' '))!;
+      return { count, examples: list.match(/`[\w-]+`/g)!.map((e) => e.slice(1, -1)) };
+    };
+    const expected = { count: numbers[stories.length], examples: stories };
+    expect(named(readme, /`npm run demo` needs no database server: it runs (\w+) examples of \S+ \(([^)]*)\)/)).toEqual(expected);
+    expect(named(readDoc('migrations-examples/README.md'), /`npm run demo` runs (\w+) of them \(([^)]*)\)/)).toEqual(expected);
+  });
+
+  test('the API section names every public Migrator method and every error class the package exports', () => {
+    const api = /^Options: `url`[^]*?with an `exitCode` and a `hint`\./m.exec(readme)![0];
+    const declared = /export declare class Migrator \{([^]*?)\n\}/.exec(readFileSync(path.join(ROOT, 'dist', 'api.d.ts'), 'utf8'))![1];
+    const methods = [...declared.matchAll(/^ {4}(\w+)\(/gm)].map((m) => m[1]).filter((m) => m !== 'constructor');
+    expect(methods).toContain('backfill');
+    const errors = Object.entries(errorClasses)
+      .filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error)
+      .map(([name]) => name);
+    expect(errors).toContain('VerificationError');
+    expect([...methods, ...errors].filter((name) => ![`\`${name}\``, `\`${name}(`].some((form) => api.includes(form)))).toEqual([]);
   });
 });
 

@@ -64,6 +64,8 @@ export interface PhasePlan {
   steps: Step[];
   /** Why planning stopped early (raw SQL whose effect only the database knows). */
   note?: string;
+  /** The phase is half-done (a run stopped in it): `steps` are those still to run, which a rerun of it runs. */
+  resuming?: true;
 }
 
 /** A table whose expanded shape is built by copy (TableRebuild): its shadow, retired name, key log and copied columns. */
@@ -199,9 +201,19 @@ export class Runner {
       await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
     }
-    // Contract twice is fine (a rerun in CI); contract before any expand is a mistake.
+    // Contract twice is fine (a rerun in CI); contract before any expand is a mistake, and so is contract before the expand of
+    // the migrations left: the new app was deployed without them.
     if (done.length === 0 && ![...records.values()].some((r) => r.phase === 'complete')) {
       throw new StateError('nothing to contract: run zmigrate expand first');
+    }
+    const unexpanded = this.migrations.flatMap((m) => {
+      const phase = records.get(m.name)?.phase ?? 'pending';
+      return phase === 'pending' || phase === 'rolled back' ? [`${m.name} (${phase})`] : [];
+    });
+    if (done.length === 0 && unexpanded.length > 0) {
+      throw new StateError(
+        `nothing to contract: ${unexpanded.join(', ')} ${unexpanded.length === 1 ? 'is' : 'are'} not expanded; run zmigrate expand first`,
+      );
     }
     return done;
   }
@@ -367,9 +379,30 @@ export class Runner {
         });
         const schema = records.get(migration.name)?.versionSchema ?? undefined;
         plans.push(await this.rollbackPlan(migration, model.clone(), previous, schema, triggerDrops));
+      } else {
+        plans.push(await this.resumePlan(migration, records.get(migration.name)!));
       }
     }
     return plans;
+  }
+
+  /** What a rerun would do for a phase a run left half-done (expanding, contracting, rolling back): its steps not yet done. */
+  private async resumePlan(migration: LoadedMigration, record: MigrationRecord): Promise<PhasePlan> {
+    const phase: Phase = record.phase === 'expanding' ? 'expand' : record.phase === 'contracting' ? 'contract' : 'rollback';
+    const status = await this.store.stepStatus(migration.name, phase);
+    const operations = migration.migration.operations.length;
+    // Operations after raw SQL, and the dual-write triggers and backfills, are planned once the steps before them ran.
+    const later =
+      phase !== 'expand' || record.nextOperation > operations
+        ? undefined
+        : `${record.nextOperation < operations ? 'the operations after its raw SQL, then ' : ''}its dual-write triggers and backfills are planned once these have run`;
+    return {
+      migration: migration.name,
+      phase,
+      steps: record.steps.filter((_, seq) => status.get(seq) !== 'done'),
+      resuming: true,
+      ...notes(`${migration.name} is ${record.phase}: zmigrate ${phase} resumes it`, later),
+    };
   }
 
   /** What rollback would run right after this migration's expand: the same steps rollbackOne plans. */

@@ -120,12 +120,17 @@ export class StateStore {
     }
   }
 
+  /**
+   * Every record, in the loader's order (by name, code point by code point):
+   * an ORDER BY would follow the database's collation, under which `0002_b`
+   * and `0002a` (or `00020`) may sort the other way round.
+   */
   async list(): Promise<MigrationRecord[]> {
-    const rows = (await this.table('migrations').select('*').orderBy('name')) as Array<Record<string, unknown>>;
-    return rows.map(toRecord);
+    const rows = (await this.table('migrations').select('*')) as Array<Record<string, unknown>>;
+    return rows.map(toRecord).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** The newest version schema recorded (migrations sort by name), if any; nothing is created. */
+  /** The newest version schema recorded (migrations in file-name order), if any; nothing is created. */
   async latestVersionSchema(): Promise<string | undefined> {
     if (!(await this.exists())) return undefined;
     return (await this.list()).filter((r) => r.versionSchema).at(-1)?.versionSchema ?? undefined;

@@ -44,15 +44,26 @@ function uniqueName(): string {
   return `zmt_${process.pid}_${Date.now().toString(36)}_${counter}`;
 }
 
-export async function createTestDatabase(engine: Engine): Promise<TestDatabase> {
+/**
+ * A collation that does not sort by code point: on PostgreSQL ICU's en-US (punctuation before digits), on
+ * MySQL/MariaDB utf8mb4_general_ci (letters compared as capitals, so before `_`).
+ */
+const LOCALE_COLLATION = {
+  postgres: "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+  mysql: 'CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci',
+};
+
+/** `localeCollation`: the database's default collation is a language's (LOCALE_COLLATION), not the server's. */
+export async function createTestDatabase(engine: Engine, options: { localeCollation?: boolean } = {}): Promise<TestDatabase> {
   if (engine === 'pglite') return createPglite();
   const admin = serverUrl(engine);
   const name = uniqueName();
   const url = new URL(admin);
   url.pathname = `/${name}`;
   const adminKnex = knexFor(engine, admin);
+  const collation = options.localeCollation ? ` ${LOCALE_COLLATION[engine]}` : '';
   try {
-    await adminKnex.raw(engine === 'postgres' ? `CREATE DATABASE "${name}"` : `CREATE DATABASE \`${name}\``);
+    await adminKnex.raw(engine === 'postgres' ? `CREATE DATABASE "${name}"${collation}` : `CREATE DATABASE \`${name}\`${collation}`);
   } finally {
     await adminKnex.destroy();
   }

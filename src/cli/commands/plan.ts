@@ -11,7 +11,13 @@ export const plan: Command = async (ctx) => {
   if (ctx.args.json) {
     ctx.output.out(
       JSON.stringify({
-        plans: plans.map((p) => ({ migration: p.migration, phase: p.phase, statements: p.steps.map((s) => s.sql), note: p.note })),
+        plans: plans.map((p) => ({
+          migration: p.migration,
+          phase: p.phase,
+          statements: p.steps.map((s) => s.sql),
+          note: p.note,
+          resuming: p.resuming,
+        })),
       }),
     );
     return 0;
@@ -20,7 +26,7 @@ export const plan: Command = async (ctx) => {
   for (const p of plans) {
     ctx.output.out(`-- ${p.migration}: ${p.phase}`);
     if (p.note) ctx.output.out(`-- note: ${p.note}`);
-    if (p.phase === 'rollback') ctx.output.out(`-- ${ROLLBACK_NOTE}`);
+    if (p.phase === 'rollback' && !p.resuming) ctx.output.out(`-- ${ROLLBACK_NOTE}`);
     if (p.steps.length === 0) ctx.output.out('-- (no statements)');
     for (const s of p.steps) ctx.output.out(`${s.sql};${s.transactional ? '' : ' -- outside a transaction'}`);
     ctx.output.out('');
