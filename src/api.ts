@@ -8,7 +8,7 @@ import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
 import { Runner, type BackfillResult, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConfigError, ConnectionError, ConnectionLostError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
+import { ConfigError, ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
 import { privilegeError } from './engine/privileges';
@@ -278,17 +278,15 @@ export class Migrator {
       if (error instanceof ZmigrateError) throw error;
       const dialect = this.#dialect;
       if (dialect?.classifyError(error) === 'permissionDenied') throw privilegeError(dialect, error);
-      if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error, { connected: true });
+      if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error);
       throw error;
     }
   }
 
-  /** `connected`: the server answered before (a refused reconnect is the server gone, not a wrong host or port). */
-  private connectionError(dialect: Dialect, error: unknown, { connected = false } = {}): ZmigrateError {
+  private connectionError(dialect: Dialect, error: unknown): ZmigrateError {
     const where = redactUrl(this.#options.url);
     const scrub = (text: string) => scrubPasswords(text, [this.#options.url]);
-    const kind = dialect.classifyError(error);
-    switch (connected && kind === 'unreachable' ? 'connectionLost' : kind) {
+    switch (dialect.classifyError(error)) {
       case 'authentication':
         return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, {
           cause: error,
@@ -304,7 +302,7 @@ export class Migrator {
       case 'unknownDatabase':
         return new ConnectionError(`the database in ${where} does not exist: ${scrub(message(error))}`, { cause: error });
       case 'connectionLost':
-        return new ConnectionLostError(`lost the connection to ${where}: ${scrub(message(error))}`, {
+        return new ConnectionError(`lost the connection to ${where}: ${scrub(message(error))}`, {
           cause: error,
           hint: 'run the same command again once the server is back; it resumes',
         });

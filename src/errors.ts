@@ -67,16 +67,7 @@ export class StateError extends ZmigrateError {
 
 /** The server cannot be reached or refuses us (unreachable, wrong password, unknown database). */
 export class ConnectionError extends ZmigrateError {
-  readonly exitCode: 1 | 2 = 2;
-}
-
-/**
- * The connection was lost during a run, outside a step's own reconnects: the
- * run stopped where it was, as a failed statement does (exit 1), and the same
- * command run again resumes once the server is back.
- */
-export class ConnectionLostError extends ConnectionError {
-  override readonly exitCode = 1 as const;
+  readonly exitCode = 2 as const;
 }
 
 /** A statement of a migration failed on the server. The state is left resumable. */
