@@ -163,9 +163,14 @@ export class Migrator {
     return options.phases ? plans.filter((p) => options.phases!.includes(p.phase)) : plans;
   }
 
-  /** The latest version schema, for the new app's search_path or default database. */
-  schema(): Promise<string | undefined> {
-    return this.unlocked((runner) => runner.latestVersionSchema());
+  /**
+   * The latest version schema, for the new app's search_path or default
+   * database: read from zmigrate's state alone, so a deploy step needs no
+   * migration files (nor the modules they import).
+   */
+  async schema(): Promise<string | undefined> {
+    const dialect = await this.dialect();
+    return this.translated(() => new StateStore(dialect).latestVersionSchema());
   }
 
   /** The version schema a migration gets (whether or not it is expanded yet). */

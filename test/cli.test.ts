@@ -590,6 +590,28 @@ describe.each(SERVER_ENGINES)('CLI on %s', (engine) => {
     }
   });
 
+  test('schema reads the state alone (no migrations folder needed) and never names a version schema still being made', async () => {
+    const fresh = await createTestDatabase(engine);
+    try {
+      const second = migrationSource([`op.createTable('more', { columns: { id: { type: 'bigint', primaryKey: true } } })`]);
+      const dir = migrationsDir({ '0001_items.ts': CREATE, '0002_more.ts': second });
+      expect((await spawnCli(['expand', '--dir', dir, '--url', fresh.url])).code).toBe(0);
+      // A deploy step without the migrations (nor the modules they import).
+      const elsewhere = path.join(os.tmpdir(), `zm-no-migrations-${process.pid}`);
+      expect(await spawnCli(['schema', '--dir', elsewhere, '--url', fresh.url])).toMatchObject({
+        code: 0,
+        stdout: `${fresh.base}_0002_more\n`,
+      });
+      // An expand stopped after recording 0002's schema name, before its phase said expanded (the views are made
+      // one by one in between): the name is not handed to a deploy.
+      const state = engine === 'mysql' ? '`zmigrate_migrations`' : '"zmigrate"."migrations"';
+      await fresh.knex.raw(`UPDATE ${state} SET phase = 'expanding' WHERE name = '0002_more'`);
+      expect(await spawnCli(['schema', '--dir', dir, '--url', fresh.url])).toMatchObject({ code: 0, stdout: `${fresh.base}_0001_items\n` });
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   test("schema prints the version schema of the migration last in file-name order, whatever the database's collation", async () => {
     // Migrations sort by code point (`0002_b` before `0002a` and after `00020`); a database collation may sort them the other way.
     const fresh = await createTestDatabase(engine, { localeCollation: true });

@@ -319,11 +319,6 @@ export class Runner {
     });
   }
 
-  /** The latest version schema: of the newest live migration, else of the newest complete one. */
-  async latestVersionSchema(): Promise<string | undefined> {
-    return this.store.latestVersionSchema();
-  }
-
   /** The SQL each pending phase would run, computed without changing anything. */
   async plan(): Promise<PhasePlan[]> {
     const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);

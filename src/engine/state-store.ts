@@ -130,10 +130,14 @@ export class StateStore {
     return rows.map(toRecord).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** The newest version schema recorded (migrations in file-name order), if any; nothing is created. */
+  /**
+   * The newest version schema recorded (migrations in file-name order), if
+   * any; nothing is created. Not one of a migration still expanding: expand
+   * records the name before it makes the schema's views, one by one.
+   */
   async latestVersionSchema(): Promise<string | undefined> {
     if (!(await this.exists())) return undefined;
-    return (await this.list()).filter((r) => r.versionSchema).at(-1)?.versionSchema ?? undefined;
+    return (await this.list()).filter((r) => r.versionSchema && r.phase !== 'expanding').at(-1)?.versionSchema ?? undefined;
   }
 
   async get(name: string): Promise<MigrationRecord | undefined> {
