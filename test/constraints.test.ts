@@ -79,6 +79,9 @@ async function trace(db: TestDatabase): Promise<unknown> {
   return { ...(await snapshot(db)), constraints: await constraints(db) };
 }
 
+/** A write the check orders_amount_positive refuses: PostgreSQL's words, then MariaDB's. */
+const CHECK_FAILED = /check constraint|CONSTRAINT `orders_amount_positive` failed/i;
+
 const rejects = async (write: Promise<unknown>, pattern: RegExp) => {
   await expect(write).rejects.toThrow(pattern);
 };
@@ -172,16 +175,19 @@ const CASES: Case[] = [
   },
   {
     name: 'add_check',
-    engines: ['postgres'], // MySQL/MariaDB refuse, below
+    engines: SERVER_ENGINES,
     operation: "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')",
     async expanded({ db, v2 }) {
-      expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: false }]);
-      await rejects(db.knex('orders').insert({ id: 8_000_001, customer_id: 1, amount: 0 }), /check constraint/i);
-      await rejects(v2('orders').where({ id: 1 }).update({ amount: -5 }), /check constraint/i);
+      // MariaDB: in place since the rebuild's swap, checked by the server as any constraint.
+      if (db.engine === 'postgres') expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: false }]);
+      else expect(await constraints(db)).toContain('orders:orders_amount_positive:CHECK');
+      await rejects(db.knex('orders').insert({ id: 8_000_001, customer_id: 1, amount: 0 }), CHECK_FAILED);
+      await rejects(v2('orders').where({ id: 1 }).update({ amount: -5 }), CHECK_FAILED);
     },
     async complete({ db, v2 }) {
-      expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
-      await rejects(v2('orders').insert({ id: 8_000_002, customer_id: 1, amount: -1 }), /check constraint/i);
+      if (db.engine === 'postgres') expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
+      else expect(await constraints(db)).toContain('orders:orders_amount_positive:CHECK');
+      await rejects(v2('orders').insert({ id: 8_000_002, customer_id: 1, amount: -1 }), CHECK_FAILED);
     },
   },
 ];
@@ -456,27 +462,102 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     expect(await described()).toEqual([{ type: 'bigint', comment }]);
   });
 
-  test('addCheck', async () => {
+  test('addCheck over a row it rejects: expand names the row and stops (on MariaDB before its rebuild begins); once fixed it resumes', async () => {
     add('0002_amount_positive', ["op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"]);
-    if (engine === 'mysql') {
-      // No NOT VALID and no online way: refused before anything changes.
-      const before = await trace(db);
-      const expand = await cli('expand');
-      expect(expand.code).toBe(2);
-      expect(expand.stderr).toContain('can add a CHECK constraint only by copying the whole table under a lock that blocks writes');
-      expect(expand.stderr).toMatch(/maintenance window|gh-ost/);
-      expect(await trace(db)).toEqual(before);
-      expect(await phases()).toEqual(['complete', 'pending']);
-      return;
-    }
     await db.knex('orders').where({ id: 7 }).update({ amount: 0 });
+    const before = await trace(db);
     const expand = await cli('expand');
     expect(expand.code).toBe(1);
     expect(expand.stderr).toContain('check orders_amount_positive (amount > 0) does not hold for rows with key 7');
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string; error: string | null }> };
+    expect(status.migrations[1]).toMatchObject({ phase: 'expanding', error: expect.stringContaining('rows with key 7') });
+    // PostgreSQL added the check NOT VALID already; MariaDB has not begun the rebuild: no shadow, no trigger, no check.
+    if (engine === 'mysql') expect(await trace(db)).toEqual(before);
     await db.knex('orders').where({ id: 7 }).update({ amount: 1 });
     expect((await cli('expand')).code).toBe(0);
+    await rejects(db.knex('orders').insert({ id: 900, customer_id: 1, amount: 0 }), CHECK_FAILED);
+    expect((await inspect(db)).tables.sort()).toEqual(['customers', 'orders']);
     expect((await cli('contract')).code).toBe(0);
-    expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
+    if (engine === 'postgres') expect(await pgConstraint(db, 'orders_amount_positive')).toEqual([{ type: 'c', valid: true }]);
+    else expect(await constraints(db)).toContain('orders:orders_amount_positive:CHECK');
+    await rejects(db.knex('orders').where({ id: 7 }).update({ amount: -1 }), CHECK_FAILED);
+  });
+
+  test('addCheck over a row it rejects, then rollback: no trace', async () => {
+    await db.knex('orders').where({ id: 7 }).update({ amount: 0 });
+    const before = await trace(db);
+    add('0002_amount_positive', ["op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"]);
+    expect((await cli('expand')).code).toBe(1);
+    expect((await cli('rollback')).code).toBe(0);
+    expect(await trace(db)).toEqual(before);
+    expect(await phases()).toEqual(['complete', 'rolled back']);
+  });
+
+  test('addCheck and a backfilled addColumn on the same table: on MariaDB one rebuild carries both; rollback drops the check', async () => {
+    const before = await trace(db);
+    add('0002_check_and_label', [
+      "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')",
+      `op.addColumn('orders', 'label', { type: 'varchar(40)', up: ${JSON.stringify(engine === 'postgres' ? "'order ' || id" : "CONCAT('order ', id)")} })`,
+    ]);
+    const expand = await cli('expand');
+    expect({ code: expand.code, stderr: expand.code === 0 ? '' : expand.stderr }).toEqual({ code: 0, stderr: '' });
+    if (engine === 'mysql') expect([...expand.stderr.matchAll(/copy orders into/g)]).toHaveLength(1);
+    const v2 = db.versionKnex(`${db.base}_0002_check_and_label`);
+    expect(await rows(v2, 'select label from orders where id = 7')).toEqual([{ label: 'order 7' }]);
+    await rejects(db.knex('orders').insert({ id: 900, customer_id: 1, amount: 0, ref: 'x' }), CHECK_FAILED);
+    await db.knex('orders').insert({ id: 901, customer_id: 1, amount: 5, ref: 'ok' });
+    expect(await rows(v2, 'select label from orders where id = 901')).toEqual([{ label: 'order 901' }]);
+    await rejects(v2('orders').where({ id: 901 }).update({ amount: 0 }), CHECK_FAILED);
+    const rollback = await cli('rollback');
+    expect({ code: rollback.code, stderr: rollback.code === 0 ? '' : rollback.stderr }).toEqual({ code: 0, stderr: '' });
+    await db.knex('orders').where({ id: 901 }).delete();
+    expect(await trace(db)).toEqual(before);
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('contract')).code).toBe(0);
+    await rejects(db.knex('orders').insert({ id: 902, customer_id: 1, amount: -3, ref: 'x' }), CHECK_FAILED);
+  });
+
+  test('addCheck and a setNotNull on the same table: refused on MySQL/MariaDB before anything changes (setNotNull fills in place)', async () => {
+    add('0002_check_and_not_null', [
+      "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')",
+      "op.setNotNull('orders', 'ref', { up: 'id' })",
+    ]);
+    const before = await trace(db);
+    const expand = await cli('expand');
+    if (engine === 'postgres') {
+      expect(expand.code).toBe(0);
+      return;
+    }
+    expect(expand.code).toBe(2);
+    expect(expand.stderr).toContain(
+      'addCheck orders_amount_positive: MySQL/MariaDB can add it only by rebuilding orders online (a copy and a swap), which zmigrate cannot do here: setNotNull fills its NULLs in place',
+    );
+    expect(expand.stderr.trim().split('\n')).toHaveLength(1);
+    expect(await trace(db)).toEqual(before);
+    expect(await phases()).toEqual(['complete', 'pending']);
+  });
+
+  test('addCheck on a table a rebuild cannot take (a trigger of its own): refused on MySQL/MariaDB before anything changes', async () => {
+    await db.knex.raw(
+      engine === 'postgres'
+        ? "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"
+        : 'CREATE TRIGGER orders_touch BEFORE INSERT ON orders FOR EACH ROW SET NEW.ref = COALESCE(NEW.ref, NEW.id)',
+    );
+    if (engine === 'postgres')
+      await db.knex.raw('CREATE TRIGGER orders_touch BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION touch()');
+    add('0002_amount_positive', ["op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"]);
+    const before = await trace(db);
+    const expand = await cli('expand');
+    if (engine === 'postgres') {
+      expect(expand.code).toBe(0);
+      return;
+    }
+    expect(expand.code).toBe(2);
+    expect(expand.stderr).toContain(
+      'addCheck orders_amount_positive: MySQL/MariaDB can add it only by rebuilding orders online (a copy and a swap), which zmigrate cannot do here: it has triggers (orders_touch)',
+    );
+    expect(await trace(db)).toEqual(before);
+    expect(await phases()).toEqual(['complete', 'pending']);
   });
 
   test.each([

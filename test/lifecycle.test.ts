@@ -159,13 +159,13 @@ describe.each(ALL_ENGINES)('an expand that failed at its first operation, on %s'
   });
 
   const cli = (dir: string, ...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
-  /** A table with an index, a column and (on PostgreSQL) a check added to it by the operations after it. */
+  /** A table with an index, a column and a check (on MariaDB by a rebuild of the new table) added to it by the operations after it. */
   const invoices = (metaType: string) => ({
     '0001_invoices.ts': migrationSource([
       `op.createTable('invoices', { columns: { id: { type: 'bigint', primaryKey: true }, account_id: { type: 'integer' }, meta: { type: '${metaType}' } } })`,
       "op.createIndex('invoices', ['account_id'])",
       "op.addColumn('invoices', 'note', { type: 'text', nullable: true })",
-      ...(engine === 'mysql' ? [] : ["op.addCheck('invoices', 'invoices_id_positive', 'id > 0')"]),
+      "op.addCheck('invoices', 'invoices_id_positive', 'id > 0')",
     ]),
   });
 

@@ -175,6 +175,107 @@ describe('rebuild by copy on mysql', () => {
     },
   );
 
+  test('addCheck: the rows are checked, the copy and the mirror fill a shadow with the check; writes meanwhile that meet it all land, those that break it fail', async () => {
+    writeFileSync(
+      path.join(dir, '0001_widen.ts'),
+      migrationSource(["op.addCheck('items', 'items_qty_sane', 'qty >= 0 AND qty < 100000')"]),
+    );
+    const expected = new Map<number, Item>(Array.from({ length: ROWS }, (_, i) => [i + 1, { code: `c${i + 1}`, qty: i % 97 }]));
+    const running = start('expand', ...SLOW);
+    await running.waitForStderr(/copy items into/);
+    const pick = (i: number) => 1 + ((i * 7919) % ROWS);
+    const refused: string[] = [];
+    const writer = startWriter(
+      async (i) => {
+        const kind = i % 5;
+        if (kind === 0) {
+          const id = Number((await db.knex('items').insert({ code: `n${i}`, qty: i % 50 }))[0]);
+          expected.set(id, { code: `n${i}`, qty: i % 50 });
+        } else if (kind === 1) {
+          const id = pick(i);
+          if (
+            (await db
+              .knex('items')
+              .where({ id })
+              .update({ qty: 1000 + i })) > 0
+          )
+            expected.get(id)!.qty = 1000 + i;
+        } else if (kind === 2) {
+          const id = pick(i);
+          const to = 1_000_000 + i;
+          if ((await db.knex('items').where({ id }).update({ id: to })) > 0) {
+            expected.set(to, expected.get(id)!);
+            expected.delete(id);
+          }
+        } else if (kind === 3) {
+          const id = pick(i);
+          await db.knex('items').where({ id }).delete();
+          expected.delete(id);
+        } else {
+          // Breaks the check: fails from the mirror on (through the shadow's check), as after the swap.
+          try {
+            await db.knex('items').insert({ code: `bad${i}`, qty: -1 });
+          } catch (error) {
+            refused.push(String((error as Error).message));
+            return;
+          }
+          throw new Error(`a write that breaks the check went through during expand (${i})`);
+        }
+      },
+      { pauseMs: 2 },
+    );
+    const result = await running.done;
+    const stats = await writer.stop();
+    expect({ code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stderr).toMatch(/verify check items_qty_sane[^\n]*\n(.*\n)*.*create _zm_\w+_new like items/);
+    expect(result.stderr).toMatch(/swap .* in for items/);
+    expect(stats.failures).toEqual([]);
+    expect(stats.writes).toBeGreaterThan(50);
+    expect(refused.length).toBeGreaterThan(5);
+    expect(refused.every((m) => /CONSTRAINT `items_qty_sane` failed/.test(m))).toBe(true);
+
+    const after = await readItems(false);
+    expect(after).toEqual(expected);
+    expect(await leftovers()).toEqual({ tables: [], triggers: [] });
+    await expect(db.knex('items').insert({ code: 'after', qty: -5 })).rejects.toThrow(/CONSTRAINT `items_qty_sane` failed/);
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<{ phase: string; error: unknown }> };
+    expect(status.migrations).toEqual([expect.objectContaining({ phase: 'expanded', error: null })]);
+    // Nothing left to validate: contract only ends the migration, and the check stays.
+    expect((await cli('contract')).code).toBe(0);
+    await expect(db.knex('items').insert({ code: 'after', qty: -5 })).rejects.toThrow(/CONSTRAINT `items_qty_sane` failed/);
+  });
+
+  test('addCheck: a row broken after the scan but before the mirror stops the copy, named by its key; fixed, expand resumes; or rollback leaves nothing', async () => {
+    writeFileSync(path.join(dir, '0001_widen.ts'), migrationSource(["op.addCheck('items', 'items_qty_sane', 'qty >= 0')"]));
+    // Uncommitted, the row is not seen by the scan; the transaction holds the table until the mirror's CREATE TRIGGER is waiting.
+    const trx = await db.knex.transaction();
+    await trx('items').where({ id: 5 }).update({ qty: -1 });
+    const running = start('expand', '--lock-timeout', '2000');
+    await running.waitForStderr(/mirror writes on items into/);
+    await trx.commit();
+    const result = await running.done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('check items_qty_sane (qty >= 0) does not hold for rows with key 5');
+    expect(result.stderr).not.toMatch(/swap .* in for items/);
+    // Writes that break the check fail while it is stopped, as after the swap; those that meet it go through.
+    await expect(db.knex('items').insert({ code: 'bad', qty: -2 })).rejects.toThrow(/CONSTRAINT `items_qty_sane` failed/);
+    await db.knex('items').insert({ code: 'meanwhile', qty: 3 });
+
+    const rerun = await cli('expand');
+    expect(rerun.code).toBe(1);
+    expect(rerun.stderr).toContain('does not hold for rows with key 5');
+    const rollback = await cli('rollback');
+    expect({ code: rollback.code, stderr: rollback.code === 0 ? '' : rollback.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(await leftovers()).toEqual({ tables: [], triggers: [] });
+    await db.knex('items').insert({ code: 'unchecked', qty: -3 });
+    await db.knex('items').whereIn('qty', [-1, -3]).update({ qty: 0 });
+
+    const again = await cli('expand');
+    expect({ code: again.code, stderr: again.code === 0 ? '' : again.stderr }).toEqual({ code: 0, stderr: '' });
+    expect((await readItems(false)).get(ROWS + 2)).toEqual({ code: 'meanwhile', qty: 3 });
+    await expect(db.knex('items').where({ id: 5 }).update({ qty: -1 })).rejects.toThrow(/CONSTRAINT `items_qty_sane` failed/);
+  });
+
   test('the catch-up keeps ON UPDATE CURRENT_TIMESTAMP columns as the apps left them', async () => {
     const stamp = '2001-02-03 04:05:06';
     await db.knex.raw('ALTER TABLE items ADD COLUMN updated_at timestamp NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP');

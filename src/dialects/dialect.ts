@@ -121,7 +121,8 @@ export class LockWaitStopped extends Error {
 /**
  * `statementTimeout`: a statement cut short by a bound on its whole run (see
  * `boundInstant`); `notInstant`: the server refused a statement's instant form;
- * `unknownTable`: a statement named a table that is not there.
+ * `unknownTable`: a statement named a table that is not there; `checkViolation`:
+ * a row broke a CHECK constraint.
  */
 export type ErrorClass =
   | 'lockTimeout'
@@ -133,6 +134,7 @@ export type ErrorClass =
   | 'unknownDatabase'
   | 'unknownTable'
   | 'permissionDenied'
+  | 'checkViolation'
   | 'other';
 
 export type IndexState = 'valid' | 'invalid' | 'missing';
@@ -205,6 +207,20 @@ export interface TableRebuild {
   dropRetired(retired: string, log: string): Step;
   /** Steps that drop the shadow, retired and log tables left with this name prefix (rollback of a half-done expand). */
   leftovers(prefix: string): Promise<Step[]>;
+  /** Where a CHECK constraint can ride on the rebuild (MariaDB); undefined where it cannot. */
+  readonly checks?: RebuildChecks;
+}
+
+/**
+ * A CHECK added to the empty shadow, where the engine has no way to add one
+ * to a table with rows without blocking writes: the copy and the mirror then
+ * fill it through the check, and the swap puts it in place (op.addCheck).
+ */
+export interface RebuildChecks {
+  /** Adds the check to the shadow while it is empty (no row to check). */
+  add(shadow: string, name: string, expression: string): Step;
+  /** Drops a check without copying the table or blocking writes (rollback); nothing where it is gone. */
+  drop(table: string, name: string): Step;
 }
 
 /** A physical row address to walk a table that has no key by (PostgreSQL `ctid`). */

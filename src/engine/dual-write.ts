@@ -96,9 +96,11 @@ export interface BackfillSpec {
    * Copy the rows into this shadow table instead of updating them in place
    * (see TableRebuild). `lockFirst`: each chunk's rows are locked by a
    * statement of their own before the copy (TableRebuild.lockBeforeCopy);
-   * absent, they are.
+   * absent, they are. `checks`: the shadow's checks (DualWrite.shadow), whose
+   * scans name the rows behind a check the copy breaks (one written after
+   * the scan that ran before the rebuild, before the mirror was there).
    */
-  copy?: { into: string; columns: string[]; lockFirst?: boolean };
+  copy?: { into: string; columns: string[]; lockFirst?: boolean; checks?: VerifySpec[] };
   /**
    * A catch-up after a copy: walks the keys in `log` (those the mirror wrote)
    * instead of the table, and counts the rows it filled, not the rows it

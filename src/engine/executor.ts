@@ -16,6 +16,7 @@ import { LOCK_TAKEN } from '../dialects/runner-session';
 import { serverText } from '../dialects/permission';
 import type { Logger } from './logger';
 import { findMismatches } from './verify';
+import type { VerifySpec } from './dual-write';
 import { DEFAULT_BATCHES, DEFAULT_JOBS, runBackfill, type BackfillCheckpoint, type BatchOptions, type CheckpointStore } from './backfill';
 import type { StateStore } from './state-store';
 import { step, type Step, type StepGuard } from './step';
@@ -103,6 +104,18 @@ export class StepExecutor {
     return null;
   }
 
+  /** Throws a VerificationError naming the first rows where `verify.mismatch` holds, if any. */
+  private async refuseMismatches(migration: string, phase: Phase, sql: string, verify: VerifySpec): Promise<void> {
+    const keys = await findMismatches(this.dialect, verify, this.batches.throttle, this.batches.jobs ?? DEFAULT_JOBS);
+    if (keys.length === 0) return;
+    throw new VerificationError(
+      migration,
+      phase,
+      sql,
+      `verification failed: ${verify.what} does not hold for rows with ${verify.key === 'ctid' ? 'ctid' : 'key'} ${formatKeys(keys)}`,
+    );
+  }
+
   /** Runs idempotent steps that are not recorded (version schema views). */
   async runUnrecorded(migration: string, phase: Phase, steps: readonly Step[]): Promise<void> {
     for (const step of steps) await this.run(migration, phase, step);
@@ -137,20 +150,20 @@ export class StepExecutor {
         await record.done();
       } else if (step.verify) {
         const started = Date.now();
-        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle, this.batches.jobs ?? DEFAULT_JOBS);
-        if (keys.length > 0)
-          throw new VerificationError(
-            migration,
-            phase,
-            step.sql,
-            `verification failed: ${step.verify.what} does not hold for rows with ${step.verify.key === 'ctid' ? 'ctid' : 'key'} ${formatKeys(keys)}`,
-          );
+        await this.refuseMismatches(migration, phase, step.sql, step.verify);
         this.logger.done?.(`verified ${step.verify.what} on every row`, (Date.now() - started) / 1000);
         await record?.done();
       } else if (step.backfill) {
         if (!record) throw new Error(`backfill step "${step.description}" must be recorded`);
         // Its batches' lock waits are tried again as a step's DDL is, inside the walk.
-        await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger, { ...this.batches, retry: this.retry });
+        try {
+          await runBackfill(this.dialect, step.backfill, record.checkpoints, this.logger, { ...this.batches, retry: this.retry });
+        } catch (error) {
+          // A row written after the scan before the rebuild, and before the mirror: named as the scan names rows.
+          if (this.dialect.classifyError(error) === 'checkViolation')
+            for (const check of step.backfill.copy?.checks ?? []) await this.refuseMismatches(migration, phase, step.sql, check);
+          throw error;
+        }
         await record.done();
       } else if (this.dialect.capabilities.transactionalDdl && step.transactional) {
         await this.dialect.knex.transaction(async (trx) => {

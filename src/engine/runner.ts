@@ -15,6 +15,7 @@ import {
   type BackfillSpec,
   type DualWriteRule,
   type RebuildTables,
+  type VerifySpec,
 } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
@@ -74,6 +75,8 @@ interface Rebuild extends RebuildTables {
   columns: string[];
   /** Each chunk's rows are locked before the copy, by a statement of their own. */
   lockFirst: boolean;
+  /** The key the copy walks. */
+  key: string[];
 }
 
 /** What `zmigrate backfill` did for one migration. */
@@ -439,7 +442,10 @@ export class Runner {
       await this.planChecked(migration, planned, view, 0, { untilOpaque: true });
       this.checkReshapes(migration, records);
       this.customExpandSteps(migration, planned);
-      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned, [previous, view]);
+      const dualWrites = this.dualWrites(migration, planned, previous, view);
+      await this.checkExpressions(migration, dualWrites, model, planned, [previous, view]);
+      // An operation that needs its table rebuilt is refused here where it cannot be.
+      await this.rebuilds(migration, dualWrites, planned, true);
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
         throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
           hint: 'drop or rename it, or rename the migration file',
@@ -762,35 +768,64 @@ export class Runner {
 
   /**
    * Tables whose backfill is done by copying them into a shadow table and
-   * swapping it in (see TableRebuild), with the columns the copy carries over.
+   * swapping it in (see TableRebuild), with the columns the copy carries over;
+   * and those an operation can change only so (DualWrite.shadow), which are
+   * refused where the copy cannot be (before anything changes: expand asks
+   * this first, `quiet`, of the schema the operations will leave).
    */
-  private async rebuilds(migration: LoadedMigration, dualWrites: DualWrite[], model: SchemaModel): Promise<Map<string, Rebuild>> {
+  private async rebuilds(
+    migration: LoadedMigration,
+    dualWrites: DualWrite[],
+    model: SchemaModel,
+    quiet = false,
+  ): Promise<Map<string, Rebuild>> {
     const rebuild = this.dialect.rebuild;
     const result = new Map<string, Rebuild>();
     if (!rebuild) return result;
-    for (const table of new Set(dualWrites.flatMap((d) => d.backfill.map((b) => b.table)))) {
+    const tables = new Set(dualWrites.flatMap((d) => [...d.backfill.map((b) => b.table), ...(d.shadow ? [d.table] : [])]));
+    for (const table of tables) {
+      const needs = dualWrites.filter((d) => d.table === table && d.shadow).map((d) => d.shadow!.what);
+      const inPlace = (reason: string, log = true) => {
+        if (needs.length > 0) {
+          throw new ValidationError(
+            migration.name,
+            `${needs.join(', ')}: ${this.dialect.displayName} can add it only by rebuilding ${table} online (a copy and a swap), which zmigrate cannot do here: ${reason}`,
+            {
+              hint: 'put it in a migration of its own, or enforce the rule in the application, or add it with op.sql in a maintenance window',
+            },
+          );
+        }
+        if (log && !quiet) this.logger.info(`backfill of ${table} in place, not by copy: ${reason}`);
+      };
       const blockers = await rebuild.blockers(table);
       if (blockers.length > 0) {
-        this.logger.info(`backfill of ${table} in place, not by copy: ${blockers.join('; ')}`);
+        inPlace(blockers.join('; '));
         continue;
       }
       const specs = dualWrites.flatMap((d) => d.backfill.filter((b) => b.table === table));
       // Filling a column's NULLs, never by copy: it would compute the column for every row, and the mirror would
       // leave out what the old app writes to it (and there are few rows to write, not the whole table).
-      if (specs.some((b) => b.keepsValues)) continue;
+      if (specs.some((b) => b.keepsValues)) {
+        inPlace('setNotNull fills its NULLs in place', false);
+        continue;
+      }
       const computed = specs.flatMap((b) => Object.keys(b.set));
       // A copy keeps a row the mirror wrote first (ON DUPLICATE KEY), and the mirror replaces (REPLACE): a new
       // value that collides in a unique index over a filled column would silently cost a row. In place, the
       // write that collides fails instead.
       const unique = (model.table(table)?.indexes ?? []).filter((i) => i.unique && (i.uses ?? i.columns).some((c) => computed.includes(c)));
       if (unique.length > 0) {
-        const names = unique.map((i) => i.name).join(', ');
-        this.logger.info(`backfill of ${table} in place, not by copy: a unique index covers a column it fills (${names})`);
+        inPlace(`a unique index covers a column it fills (${unique.map((i) => i.name).join(', ')})`);
         continue;
       }
-      const all = model.table(table)?.columns ?? [];
-      const columns = all.filter((c) => !c.generated && !computed.includes(c.name)).map((c) => c.name);
-      result.set(table, { ...rebuildTables(migration.name, table), columns, lockFirst: await rebuild.lockBeforeCopy(table) });
+      const physical = model.table(table);
+      const key = specs[0]?.key ?? (physical && chooseWalkKey(physical, false));
+      if (!key || key === 'ctid') {
+        inPlace(`it ${physical ? missingWalkKey(physical).reason : 'is not there'}`);
+        continue;
+      }
+      const columns = (physical?.columns ?? []).filter((c) => !c.generated && !computed.includes(c.name)).map((c) => c.name);
+      result.set(table, { ...rebuildTables(migration.name, table), columns, key, lockFirst: await rebuild.lockBeforeCopy(table) });
     }
     return result;
   }
@@ -899,23 +934,34 @@ export class Runner {
         );
       }
     }
+    /** Verifications that run before their table's rebuild: of what goes on its shadow (DualWrite.shadow). */
+    const first = new Set(dualWrites.filter((d) => d.shadow && rebuilds.has(d.table)).flatMap((d) => d.verify ?? []));
     for (const [table, rebuild] of rebuilds) {
       const specs = backfills.filter((b) => b.table === table);
       // Nobody writes the new columns of the old table (no trigger there, no new app yet): every row needs them.
       const set = Object.fromEntries(specs.flatMap((b) => Object.entries(b.set)));
-      const walkKey = specs[0].key;
-      if (walkKey === 'ctid') throw new Error(`table ${table} has no key to copy it by`);
+      const walkKey = rebuild.key;
+      const shadowed = dualWrites.filter((d) => d.table === table && d.shadow);
+      const filling = Object.keys(set).length > 0 ? `, filling ${Object.keys(set).join(', ')}` : '';
       const copy: BackfillSpec = {
         table,
         key: walkKey,
         set,
         where: '1 = 1',
-        copy: { into: rebuild.shadow, columns: rebuild.columns, lockFirst: rebuild.lockFirst },
+        copy: {
+          into: rebuild.shadow,
+          columns: rebuild.columns,
+          lockFirst: rebuild.lockFirst,
+          checks: shadowed.flatMap((d) => d.verify ?? []),
+        },
       };
       const key = walkKey.map(q).join(', ');
       const tableRules = rules.get(table) ?? [];
       steps.push(
+        // The rows there already, checked before anything changes: a row that breaks what the shadow gets stops here.
+        ...shadowed.flatMap((d) => (d.verify ?? []).map((v) => this.verifyStep(v))),
         this.dialect.rebuild!.createShadow(table, rebuild.shadow),
+        ...shadowed.flatMap((d) => d.shadow!.steps(rebuild.shadow)),
         this.dialect.rebuild!.createKeyLog(rebuild.shadow, rebuild.log, walkKey),
         this.dialect.rebuild!.mirrorTriggers(table, rebuild.shadow, triggerName(migration.name, table), {
           columns: rebuild.columns,
@@ -923,7 +969,7 @@ export class Runner {
           log: rebuild.log,
         }),
         {
-          description: `copy ${table} into ${rebuild.shadow}, filling ${Object.keys(set).join(', ')}`,
+          description: `copy ${table} into ${rebuild.shadow}${filling}`,
           sql: `${this.dialect
             .rebuild!.copyChunk(copy, keyBetween(key))
             .map((s) => asWritten(s.sql))
@@ -945,19 +991,22 @@ export class Runner {
         this.dialect.rebuild!.dropRetired(rebuild.retired, rebuild.log),
       );
     }
-    for (const verify of dualWrites.flatMap((d) => d.verify ?? [])) {
-      steps.push({
-        description: `verify ${verify.what}`,
-        sql: `SELECT ${walkKeySql(verify.key, (c) => this.dialect.quote(c))} FROM ${this.dialect.qualify(this.dialect.baseSchema, verify.table)} WHERE ${verify.mismatch} /* in chunks by ${this.walkedBy(verify.key)} */`,
-        transactional: false,
-        locks: false,
-        verify,
-      });
-    }
+    for (const verify of dualWrites.flatMap((d) => d.verify ?? [])) if (!first.has(verify)) steps.push(this.verifyStep(verify));
     steps.push(...dualWrites.flatMap((d) => d.afterBackfill ?? []));
     // The rules that stay while the migration is live: an app of the new version may write once the expand ends.
     for (const table of deferred) steps.push(this.dualWriteTrigger(migration, table, table, rules.get(table)!, { rulesOnly: true }));
     return steps;
+  }
+
+  /** A chunked scan for the rows where `verify.mismatch` holds; any found stop the phase, named by their keys. */
+  private verifyStep(verify: VerifySpec): Step {
+    return {
+      description: `verify ${verify.what}`,
+      sql: `SELECT ${walkKeySql(verify.key, (c) => this.dialect.quote(c))} FROM ${this.dialect.qualify(this.dialect.baseSchema, verify.table)} WHERE ${verify.mismatch} /* in chunks by ${this.walkedBy(verify.key)} */`,
+      transactional: false,
+      locks: false,
+      verify,
+    };
   }
 
   /** See dualWriteSteps. */

@@ -431,7 +431,7 @@ export const RULES: readonly LintRule[] = [
     message: 'this ALTER cannot run online on MySQL/MariaDB: it blocks writes while the table is copied or scanned',
     why: 'Some changes are never done in place with concurrent writes: adding a FOREIGN KEY (unless foreign_key_checks=OFF), adding a CHECK constraint, a FULLTEXT or SPATIAL index, CONVERT TO CHARACTER SET, dropping the primary key without adding one, ORDER BY and partitioning changes. The server copies or scans the table while writes wait (with LOCK=NONE it refuses instead).',
     instead:
-      'Use an online schema change tool (gh-ost, pt-online-schema-change), or reach the same end with operations that run online: a new column filled by a backfill (op.alterColumn, op.addColumn with up) instead of a rewrite; a foreign key added with foreign_key_checks=OFF and checked by a query.',
+      'Use an online schema change tool (gh-ost, pt-online-schema-change), or reach the same end with operations that run online: a new column filled by a backfill (op.alterColumn, op.addColumn with up) instead of a rewrite; a foreign key added with foreign_key_checks=OFF and checked by a query; on MariaDB a CHECK added by op.addCheck (its rows checked by a query, then the table rebuilt online).',
     engines: ['mysql'],
     phases: ALL_PHASES,
     scope: 'table',

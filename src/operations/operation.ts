@@ -78,6 +78,14 @@ export interface DualWrite {
    * may have written them.
    */
   notRefilled?: string[];
+  /**
+   * What the table's shadow gets while it is empty, where the engine can only
+   * build this way what the operation adds (a CHECK on MariaDB): the table is
+   * then rebuilt by copy (TableRebuild) even with nothing to fill, `verify`
+   * runs before the rebuild starts, and expand is refused where the table
+   * cannot be rebuilt so.
+   */
+  shadow?: { what: string; steps: (shadow: string) => Step[] };
 }
 
 /** The two versions around a migration, to express dual-write rules in each one's names. */

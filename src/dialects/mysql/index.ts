@@ -139,6 +139,7 @@ export class MysqlDialect implements Dialect {
       qualify: (schema, name) => this.qualify(schema, name),
       rows: (sql, bindings) => this.rows(sql, bindings),
       bounded: (statement) => this.boundInstant(statement),
+      mariadb: () => this.#mariadb,
     });
   }
 
@@ -299,6 +300,8 @@ export class MysqlDialect implements Dialect {
     // ER_ALTER_OPERATION_NOT_SUPPORTED(_REASON): ALGORITHM=INSTANT refused.
     if (e?.errno === 1845 || e?.errno === 1846) return 'notInstant';
     if ([1044, 1142, 1143, 1227, 1370, 1419].includes(e?.errno ?? 0)) return 'permissionDenied';
+    // MariaDB's ER_CONSTRAINT_FAILED, MySQL's ER_CHECK_CONSTRAINT_VIOLATED.
+    if (e?.errno === 4025 || e?.errno === 3819) return 'checkViolation';
     const message = e?.message ?? '';
     if (/connection is in closed state|Connection lost|server has gone away/i.test(message)) return 'connectionLost';
     if (/Knex: Timeout acquiring a connection/i.test(message)) return 'unreachable';

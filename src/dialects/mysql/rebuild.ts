@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { bound, literalMarks, type Bound } from '../bound-sql';
-import type { MirrorSpec, TableRebuild } from '../dialect';
+import type { MirrorSpec, RebuildChecks, TableRebuild } from '../dialect';
 import type { BackfillSpec } from '../../engine/dual-write';
 import { step, type Step } from '../../engine/step';
 
@@ -12,6 +12,8 @@ export interface RebuildHost {
   rows(sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>>;
   /** A statement that changes the catalog alone, its whole run bounded by the lock timeout where the server can (Dialect.boundInstant). */
   bounded(statement: string): string;
+  /** MariaDB, not MySQL 8 (read once connected). */
+  mariadb(): boolean;
 }
 
 const MIRROR_SUFFIXES = ['_ai', '_au', '_ad'] as const;
@@ -258,6 +260,32 @@ ON DUPLICATE KEY UPDATE ${key.map((k) => `${target}.${k} = ${target}.${k}`).join
       [this.host.baseSchema, prefix.length, prefix],
     );
     return rows.map((r) => step(`drop ${String(r.name)}`, `DROP TABLE IF EXISTS ${this.table(String(r.name))}`, { locks: false }));
+  }
+
+  /**
+   * MariaDB: a CHECK is added to the shadow while it is empty (to a table with
+   * rows only by ALGORITHM=COPY under LOCK=SHARED), and dropped instantly
+   * (ALGORITHM=INSTANT, a change of the catalog alone, bounded as the other
+   * catalog changes are). MySQL 8 names checks per database and copies them
+   * under new names with CREATE TABLE … LIKE, which the swap would then keep:
+   * not there.
+   */
+  get checks(): RebuildChecks | undefined {
+    if (!this.host.mariadb()) return undefined;
+    return {
+      add: (shadow, name, expression) =>
+        step(
+          `add check ${name} to ${shadow} (empty)`,
+          `ALTER TABLE ${this.table(shadow)} ADD CONSTRAINT ${this.host.quote(name)} CHECK (${expression})`,
+          { guard: { kind: 'constraintExists', table: shadow, constraint: name }, locks: false },
+        ),
+      drop: (table, name) =>
+        step(
+          `drop check ${name}`,
+          `ALTER TABLE ${this.table(table)} DROP CONSTRAINT IF EXISTS ${this.host.quote(name)}, ALGORITHM=INSTANT`,
+          { guard: { kind: 'constraintMissing', table, constraint: name }, instant: true },
+        ),
+    };
   }
 
   /** Trigger name suffixes of the mirror, for listing and dropping a migration's triggers. */
