@@ -7,6 +7,8 @@ import type { Logger } from './logger';
 import type { Throttle, ThrottlePause } from './throttle';
 import { changedRows } from './raw-result';
 import { DEFAULT_RETRY, LockRetries, type RetryPolicy } from './retry';
+import { InterruptedError } from '../errors';
+import { sleepUnlessStopped } from './stop';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -38,6 +40,8 @@ export interface BatchOptions {
   throttle?: Throttle;
   /** How a batch that waited too long for a row lock, or the copy's last DDL, is tried again (the steps' policy); DEFAULT_RETRY by default. */
   retry?: RetryPolicy;
+  /** Once aborted, no batch starts: those in flight commit with their checkpoint, and the walk throws InterruptedError. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -122,6 +126,8 @@ export async function runBackfill(
   const sizer = new BatchSizer(first, options.batchTimeMs, sparse ? MAX_CATCH_UP_BATCH : MAX_BATCH);
   let finished = false;
   let failed = false;
+  /** A worker saw the run asked to stop, and took no further range. */
+  let stopped = false;
   /** Rows of the ranges cut so far (from the checkpoint on, after the rows it counted): as the cut counted them, else as asked. */
   let cutRows = state.rows;
   /** Near the end, the rows estimated to be left, for the jobs to share (never for a fixed size, nor a sparse walk's keys). */
@@ -220,6 +226,7 @@ export async function runBackfill(
   const worker = async () => {
     for (;;) {
       await options.throttle?.wait();
+      if (options.signal?.aborted) return void (stopped = true);
       const next = await plan();
       if (!next) return;
       const started = Date.now();
@@ -228,7 +235,7 @@ export async function runBackfill(
       // the progress line, whose first printing costs more than a small batch.)
       if (options.batchSize === undefined) sizer.record(Date.now() - started, sparse ? next.size : rows, writeMs);
       progress.tick(ledger.rows, false);
-      if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+      if (options.batchDelayMs > 0) await sleepUnlessStopped(options.batchDelayMs, options.signal);
     }
   };
   const unwatch = options.throttle?.watch(async (pause) => {
@@ -252,6 +259,8 @@ export async function runBackfill(
   await ahead?.catch(() => undefined); // no query of ours still running on the runner's session
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
+  // Every batch that started has committed, with the checkpoint a rerun resumes from.
+  if (stopped) throw new InterruptedError({ rows: ledger.checkpoint.rows });
   progress.tick(ledger.rows, true);
   if (spec.copy) await afterCopy(dialect, spec, logger, options.retry);
   return ledger.rows;

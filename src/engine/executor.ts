@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { asWritten, literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import {
+  InterruptedError,
   LockTimeoutError,
   MigrationError,
   RunnerLockError,
@@ -56,6 +57,7 @@ export class StepExecutor {
     if (steps.some((step, seq) => status.get(seq) !== 'done' && (step.backfill || step.verify))) this.openWorkerSessions();
     for (const [seq, step] of steps.entries()) {
       if (status.get(seq) === 'done') continue;
+      this.stopBefore(migration, step);
       await this.run(migration, phase, step, {
         started: () => this.store.markStep(migration, phase, seq, 'running'),
         done: (trx) => this.store.markStep(migration, phase, seq, 'done', trx),
@@ -88,6 +90,7 @@ export class StepExecutor {
    */
   async runAgain(migration: string, steps: readonly Step[]): Promise<string | null> {
     for (const step of steps) {
+      this.stopBefore(migration, step);
       let checkpoint: BackfillCheckpoint | undefined;
       try {
         await this.run(migration, 'expand', step, {
@@ -101,6 +104,11 @@ export class StepExecutor {
       }
     }
     return null;
+  }
+
+  /** Between steps, where a run asked to stop (BatchOptions.signal) stops: each step before is recorded. */
+  private stopBefore(migration: string, step: Step): void {
+    if (this.batches.signal?.aborted) throw new InterruptedError({ migration, before: step.description });
   }
 
   /** Runs idempotent steps that are not recorded (version schema views). */
@@ -137,7 +145,11 @@ export class StepExecutor {
         await record.done();
       } else if (step.verify) {
         const started = Date.now();
-        const keys = await findMismatches(this.dialect, step.verify, this.batches.throttle, this.batches.jobs ?? DEFAULT_JOBS);
+        const between = async () => {
+          await this.batches.throttle?.wait();
+          if (this.batches.signal?.aborted) throw new InterruptedError({ during: step.description });
+        };
+        const keys = await findMismatches(this.dialect, step.verify, between, this.batches.jobs ?? DEFAULT_JOBS);
         if (keys.length > 0)
           throw new VerificationError(
             migration,
@@ -204,6 +216,7 @@ export class StepExecutor {
         await run();
         return;
       } catch (error) {
+        if (error instanceof InterruptedError) throw error.in(migration);
         const classified = this.dialect.classifyError(error);
         // A bounded instant statement that ran out waited for its lock (see Dialect.boundInstant).
         const kind = classified === 'statementTimeout' && (step.instant || step.instantWhereAllowed) ? 'lockTimeout' : classified;

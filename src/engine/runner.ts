@@ -1,7 +1,7 @@
 import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import { redactUrls } from '../dialects/url';
-import { StateError, ValidationError, type Phase } from '../errors';
+import { InterruptedError, StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
@@ -127,6 +127,8 @@ export class Runner {
   /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
   readonly #probedDefaults = new Map<string, boolean>();
   #toProbe: Array<{ type: string; default?: string }> | undefined;
+  /** Aborted when the run is asked to stop (a signal): it stops before the next migration, step or batch. */
+  readonly #signal: AbortSignal | undefined;
 
   constructor(
     private readonly dialect: Dialect,
@@ -136,6 +138,7 @@ export class Runner {
     private readonly logger: Logger,
     batches: BatchOptions = DEFAULT_BATCHES,
   ) {
+    this.#signal = batches.signal;
     this.#executor = new StepExecutor(
       dialect,
       store,
@@ -158,6 +161,7 @@ export class Runner {
         throw new StateError(`${migration.name} is half-way through contract; run zmigrate contract to finish it`);
       if (phase === 'rolling back')
         throw new StateError(`${migration.name} is half-way through rollback; run zmigrate rollback to finish it`);
+      this.stopBefore(migration);
       await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
       done.push(migration.name);
     }
@@ -187,6 +191,7 @@ export class Runner {
     for (const migration of this.migrations) {
       const phase = records.get(migration.name)?.phase ?? 'pending';
       if (phase !== 'expanded' && phase !== 'contracting') continue;
+      this.stopBefore(migration);
       await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
     }
@@ -207,6 +212,7 @@ export class Runner {
     const results: BackfillResult[] = [];
     for (const migration of this.migrations) {
       const record = records.get(migration.name);
+      if (record?.phase === 'expanding' || record?.phase === 'expanded') this.stopBefore(migration);
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
         const after = new Map((await this.store.list()).map((r) => [r.name, r]));
@@ -1178,6 +1184,11 @@ export class Runner {
   }
 
   // ── shared ────────────────────────────────────────────────────────────
+
+  /** A run asked to stop does not start the next migration. */
+  private stopBefore(migration: LoadedMigration): void {
+    if (this.#signal?.aborted) throw new InterruptedError({ before: migration.name });
+  }
 
   /**
    * Keeps the last failure in the state, for `zmigrate status`; the error
