@@ -604,10 +604,9 @@ export class Runner {
   private async rollbackOne(migration: LoadedMigration, record: MigrationRecord, before: LoadedMigration[]): Promise<void> {
     if (record.phase !== 'rolling back') {
       this.logger.info(`rollback ${migration.name}`);
-      if (record.versionSchema) {
-        await this.#executor.runUnrecorded(migration.name, 'rollback', [this.dialect.dropSchema(record.versionSchema)]);
-        await this.store.update(migration.name, { versionSchema: null });
-      }
+      // Planned before anything changes: a plan that fails (a table renamed by hand) leaves the migration as it
+      // was, its version schema too. The version schema goes first among the steps (its views would stop the
+      // columns they read from being dropped), and the state stops naming it as the steps are recorded.
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const model = await this.introspect();
       const live = this.liveMigrations(model, records);
@@ -619,8 +618,9 @@ export class Runner {
       // An expand stopped half-way through a rebuild leaves its shadow (and maybe the retired table).
       if (this.dialect.rebuild) steps.push(...(await this.dialect.rebuild.leftovers(triggerPrefix(migration.name))));
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
+      const schemaDrop = record.versionSchema ? [this.dialect.dropSchema(record.versionSchema)] : [];
       await this.store.clearSteps(migration.name, 'rollback');
-      await this.store.update(migration.name, { phase: 'rolling back', steps: swap });
+      await this.store.update(migration.name, { phase: 'rolling back', steps: [...schemaDrop, ...swap], versionSchema: null });
     } else {
       this.logger.info(`rollback ${migration.name} (resuming)`);
     }
