@@ -256,3 +256,29 @@ describe.each(ALL_ENGINES)('a rollback whose planning fails, on %s', (engine) =>
     expect(after.columns('orders')).toEqual(['id']);
   });
 });
+
+describe.each(SERVER_ENGINES)('a state table made by a zmigrate from before pauses were recorded per migration, on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('status reads it as it is; the next run adds the column and goes on', async () => {
+    const dir = migrationsDir(FILES);
+    const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    expect((await cli('expand')).code).toBe(0);
+    const table = engine === 'mysql' ? 'zmigrate_migrations' : 'zmigrate.migrations';
+    await db.knex.raw(`ALTER TABLE ${table} DROP COLUMN throttled`);
+    const status = await cli('status', '--json');
+    expect(status.code).toBe(0);
+    expect((JSON.parse(status.stdout) as { migrations: unknown[] }).migrations).toEqual([
+      expect.objectContaining({ phase: 'expanded', throttled: null }),
+      expect.objectContaining({ phase: 'expanded', throttled: null }),
+    ]);
+    expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+    expect(rowsOf(await db.knex.raw(`SELECT throttled FROM ${table}`))).toEqual([{ throttled: null }, { throttled: null }]);
+  });
+});

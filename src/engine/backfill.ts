@@ -4,7 +4,7 @@ import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
-import type { Throttle, ThrottlePause } from './throttle';
+import type { Throttle } from './throttle';
 import { changedRows } from './raw-result';
 import { DEFAULT_RETRY, LockRetries, type RetryPolicy } from './retry';
 import { InterruptedError } from '../errors';
@@ -16,8 +16,6 @@ export interface BackfillCheckpoint {
   /** Rows inserted after this key came in after the triggers, which filled them: not revisited. */
   end: unknown[] | null;
   rows: number;
-  /** The throttle's pause under way when it was saved, for `zmigrate status`. */
-  paused?: ThrottlePause;
   /** A redo's (BackfillSpec.redo): its rows were counted by the backfill before it, so `zmigrate status` leaves them out. */
   redo?: true;
 }
@@ -86,17 +84,10 @@ export async function runBackfill(
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.redo ? undefined : spec.where);
 
-  /** While the throttle pauses the run, each checkpoint saved says so (batches in flight still commit). */
-  let paused: ThrottlePause | undefined;
-  /** A checkpoint as saved: with the throttle's pause under way, and marked when a redo's. */
-  const saved = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => ({
-    ...checkpoint,
-    ...(paused ? { paused } : {}),
-    ...(spec.redo ? { redo: true as const } : {}),
-  });
+  /** A checkpoint as saved: marked when a redo's. */
+  const saved = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => (spec.redo ? { ...checkpoint, redo: true } : checkpoint);
 
   const loaded = await checkpoints.load();
-  // A pause the last run recorded is over: it is recorded again if the throttle pauses this one.
   let state: BackfillCheckpoint = loaded ? { last: loaded.last, end: loaded.end, rows: loaded.rows } : { last: null, end: null, rows: 0 };
   if (!state.end) {
     const end = await ranges.end();
@@ -238,15 +229,6 @@ export async function runBackfill(
       if (options.batchDelayMs > 0) await sleepUnlessStopped(options.batchDelayMs, options.signal);
     }
   };
-  const unwatch = options.throttle?.watch(async (pause) => {
-    paused = pause;
-    const release = await committing.lock();
-    try {
-      await checkpoints.save(saved(ledger.checkpoint));
-    } finally {
-      release();
-    }
-  });
   const outcomes = await Promise.allSettled(
     Array.from({ length: jobs }, () =>
       worker().catch((error: unknown) => {
@@ -255,7 +237,6 @@ export async function runBackfill(
       }),
     ),
   );
-  unwatch?.();
   await ahead?.catch(() => undefined); // no query of ours still running on the runner's session
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;

@@ -25,7 +25,7 @@ import type { Logger } from './logger';
 import type { QualifiedName, SchemaModel, VersionView } from './schema-model';
 import type { BackfillTotal, MigrationPhase, MigrationRecord, StateStore } from './state-store';
 import type { Step } from './step';
-import type { ThrottlePause } from './throttle';
+import type { Throttle, ThrottlePause } from './throttle';
 import { chooseWalkKey, missingWalkKey, walkKeySql, type WalkKey } from './walk-key';
 import {
   committedView,
@@ -52,7 +52,10 @@ export interface MigrationStatus {
   error: string | null;
   /** Rows the backfills of the expand walked so far (under way or finished); null without a backfill. */
   backfilledRows: number | null;
-  /** While an expand runs: the replication-lag pause its backfill is in, as last recorded (a killed run's stays until a rerun). */
+  /**
+   * The replication-lag pause a run of the migration is in (its backfill, backfill job or verification, at
+   * expand, contract or `zmigrate backfill`), as last recorded; a killed run's stays until the next run of it.
+   */
   throttled: ThrottlePause | null;
 }
 
@@ -129,6 +132,8 @@ export class Runner {
   #toProbe: Array<{ type: string; default?: string }> | undefined;
   /** Aborted when the run is asked to stop (a signal): it stops before the next migration, step or batch. */
   readonly #signal: AbortSignal | undefined;
+  /** Pauses batch work while replicas lag; its pauses are recorded for `zmigrate status` (recordingPauses). */
+  readonly #throttle: Throttle | undefined;
 
   constructor(
     private readonly dialect: Dialect,
@@ -139,6 +144,7 @@ export class Runner {
     batches: BatchOptions = DEFAULT_BATCHES,
   ) {
     this.#signal = batches.signal;
+    this.#throttle = batches.throttle;
     this.#executor = new StepExecutor(
       dialect,
       store,
@@ -222,7 +228,7 @@ export class Runner {
         const steps = await this.backfillSteps(migration, records);
         if (steps.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
-        const unverified = await this.#executor.runAgain(migration.name, steps);
+        const unverified = await this.recordingPauses(migration.name, () => this.#executor.runAgain(migration.name, steps));
         await this.store.update(migration.name, { unverified });
         results.push({ name: migration.name, mismatches: unverified, verified: steps.some((s) => s.verify) });
       }
@@ -285,7 +291,7 @@ export class Runner {
         rolledBackAt: record?.rolledBackAt?.toISOString() ?? null,
         error: record?.error ?? null,
         backfilledRows: backfilled.get(name)?.rows ?? null,
-        throttled: (record?.phase === 'expanding' && backfilled.get(name)?.paused) || null,
+        throttled: record?.throttled ?? null,
       };
     });
   }
@@ -1198,7 +1204,7 @@ export class Runner {
   private async recordingErrors(name: string, work: () => Promise<void>): Promise<void> {
     if ((await this.store.get(name))?.error) await this.store.update(name, { error: null });
     try {
-      await work();
+      await this.recordingPauses(name, work);
     } catch (error) {
       if (await this.store.get(name).catch(() => undefined)) {
         // Redacted: the state table is readable by anyone who may read the schema, and status prints it.
@@ -1206,6 +1212,29 @@ export class Runner {
         await this.store.update(name, { error: text }).catch(() => undefined);
       }
       throw error;
+    }
+  }
+
+  /**
+   * Keeps the throttle's pause under way while `work` runs for migration
+   * `name` in the state, for `zmigrate status`: set as a pause starts and
+   * with each report (its reason redacted of URLs, as errors are: a
+   * replica's error text may hold one), cleared as it ends and when `work`
+   * ends, however it ends. A pause a killed run left is cleared first.
+   */
+  private async recordingPauses<T>(name: string, work: () => Promise<T>): Promise<T> {
+    let recorded = Boolean((await this.store.get(name))?.throttled);
+    const record = async (pause: ThrottlePause | undefined) => {
+      recorded = pause !== undefined;
+      await this.store.update(name, { throttled: pause ? { since: pause.since, reason: redactUrls(pause.reason) } : null });
+    };
+    if (recorded) await record(undefined);
+    const unwatch = this.#throttle?.watch(record);
+    try {
+      return await work();
+    } finally {
+      unwatch?.();
+      if (recorded) await record(undefined).catch(() => undefined);
     }
   }
 
