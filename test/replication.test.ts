@@ -641,6 +641,42 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     }
   });
 
+  test('SIGTERM while the backfill is paused for lag: it stops at once (exit 143), the pause is no longer shown, and a rerun finishes', async () => {
+    const stopped = await databaseOfItsOwn('stopped');
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('stopped') };
+    const dir = migrationsDir({
+      '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+    });
+    try {
+      const restart = await breakReplica(stopped, 'stopped', 'stop.example');
+      try {
+        const running = startCli(['expand', '--dir', dir, '--replica-url', replicaUrl, '--max-lag', '1000', ...BATCHES], env);
+        await running.waitForStderr(/throttling: replica 127\.0\.0\.1:\d+: replication SQL thread is not running/);
+        await statusOncePaused(dir, pair!.primaryUrl('stopped'));
+        const sent = Date.now();
+        running.child.kill('SIGTERM');
+        const result = await running.done;
+        // Not after the throttle's next look (a second), nor once the lag is gone.
+        expect(Date.now() - sent).toBeLessThan(1000);
+        expect({ code: result.code, signal: result.signal }).toEqual({ code: 143, signal: null });
+        expect(result.stderr.trim().split('\n').at(-1)).toMatch(
+          /^interrupted: 0001_doubled stopped after \d+ rows; run zmigrate expand to resume$/,
+        );
+        const status = JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as {
+          migrations: Array<Record<string, unknown>>;
+        };
+        expect(status.migrations).toEqual([expect.objectContaining({ phase: 'expanding', throttled: null })]);
+      } finally {
+        await restart();
+      }
+      const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
+      expect(rerun.code).toBe(0);
+      expect(await count(stopped, 'SELECT count(*) FROM items WHERE NOT (doubled <=> amount * 2)')).toBe(0);
+    } finally {
+      await stopped.destroy();
+    }
+  });
+
   test('a replica URL with a wrong password, or a user without SLAVE MONITOR: exit 2, each said for what it is', async () => {
     const dir = migrationsDir({
       '0001_t.ts': migrationSource(["op.createTable('t', { columns: { id: { type: 'bigint', primaryKey: true } } })"]),
