@@ -8,7 +8,7 @@ import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
 import { Runner, type BackfillResult, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConfigError, ConnectionError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
+import { ConfigError, ConnectionError, InterruptedError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
 import { privilegeError } from './engine/privileges';
@@ -42,6 +42,13 @@ export interface MigratorOptions {
   replicaUrls?: string[];
   /** Stop (resumably, exit 1) after being paused this long at one stretch; default 0: wait as long as it takes. */
   throttleMaxWaitMs?: number;
+  /**
+   * Once aborted, expand, contract, backfill and rollback stop at the next
+   * point they resume from: the backfill batches in flight commit with their
+   * checkpoint, a step under way ends, and no other starts. They then throw
+   * InterruptedError, with the runner lock released.
+   */
+  signal?: AbortSignal;
   logger?: Logger;
 }
 
@@ -100,7 +107,7 @@ export class Migrator {
   readonly #options: Required<
     Omit<
       MigratorOptions,
-      'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs' | 'jobs' | 'maxLagMs' | 'replicaUrls' | 'throttleMaxWaitMs'
+      'logger' | 'batchSize' | 'batchTimeMs' | 'batchDelayMs' | 'jobs' | 'maxLagMs' | 'replicaUrls' | 'throttleMaxWaitMs' | 'signal'
     >
   > & {
     logger: Logger;
@@ -124,6 +131,7 @@ export class Migrator {
         batchTimeMs: options.batchTimeMs ?? DEFAULT_BATCHES.batchTimeMs,
         batchDelayMs: options.batchDelayMs ?? DEFAULT_BATCHES.batchDelayMs,
         jobs: options.jobs,
+        signal: options.signal,
       },
       throttle: {
         maxLagMs: options.maxLagMs ?? DEFAULT_MAX_LAG_MS,
@@ -198,24 +206,41 @@ export class Migrator {
     // Replicas are checked before anything changes, so a wrong URL stops the run at once.
     const throttle = options.throttled ? await this.throttle(dialect) : Throttle.off;
     return this.translated(async () => {
-      if (!(await dialect.acquireRunnerLock(0))) {
-        const holder = await dialect.describeRunnerLockHolder();
-        this.#options.logger.info(`waiting for another zmigrate runner${holder ? ` (${holder})` : ''}`);
-        if (!(await dialect.acquireRunnerLock(this.#options.runnerLockWaitMs))) {
-          throw new RunnerLockError(
-            `another zmigrate runner is still working on this database${holder ? `: ${holder}` : ''}; gave up after ${Math.round(this.#options.runnerLockWaitMs / 1000)} s`,
-            {
-              hint: 'wait for it to finish and run again',
-            },
-          );
-        }
-      }
+      await this.acquireRunnerLock(dialect);
       try {
         return await work(this.runner(dialect, migrations, throttle));
       } finally {
         await dialect.releaseRunnerLock().catch(() => undefined);
       }
     }).finally(() => throttle.close());
+  }
+
+  /**
+   * Takes the runner lock, waiting up to runnerLockWaitMs for another runner
+   * to let it go, a second at a time, so a run asked to stop meanwhile stops
+   * (having changed nothing) rather than waiting on.
+   */
+  private async acquireRunnerLock(dialect: Dialect): Promise<void> {
+    const { signal } = this.#options.batches;
+    const stopped = () => {
+      if (signal?.aborted) throw new InterruptedError({});
+    };
+    stopped();
+    if (await dialect.acquireRunnerLock(0)) return;
+    const holder = await dialect.describeRunnerLockHolder();
+    this.#options.logger.info(`waiting for another zmigrate runner${holder ? ` (${holder})` : ''}`);
+    const deadline = Date.now() + this.#options.runnerLockWaitMs;
+    for (;;) {
+      stopped();
+      if (await dialect.acquireRunnerLock(Math.min(1000, Math.max(0, deadline - Date.now())))) return;
+      if (Date.now() >= deadline) break;
+    }
+    throw new RunnerLockError(
+      `another zmigrate runner is still working on this database${holder ? `: ${holder}` : ''}; gave up after ${Math.round(this.#options.runnerLockWaitMs / 1000)} s`,
+      {
+        hint: 'wait for it to finish and run again',
+      },
+    );
   }
 
   private runner(dialect: Dialect, migrations: LoadedMigration[], throttle = Throttle.off): Runner {
@@ -239,7 +264,7 @@ export class Migrator {
     }
     if (replicaUrls.length > 0)
       logger.info(`throttle: pausing while any of ${replicaUrls.length} replica(s) lags more than ${maxLagMs} ms`);
-    return new Throttle(sources, { maxLagMs, maxWaitMs }, logger);
+    return new Throttle(sources, { maxLagMs, maxWaitMs, signal: this.#options.batches.signal }, logger);
   }
 
   private async migrations(): Promise<LoadedMigration[]> {

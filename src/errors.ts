@@ -8,7 +8,7 @@ export type Phase = 'expand' | 'contract' | 'rollback';
 const BRAND = Symbol.for('zmigrate.error');
 
 export abstract class ZmigrateError extends Error {
-  /** 1: a migration failed; 2: bad usage or bad input. */
+  /** 1: a migration failed (or was stopped, see InterruptedError); 2: bad usage or bad input. */
   abstract readonly exitCode: 1 | 2;
   readonly hint?: string;
 
@@ -109,4 +109,41 @@ export class PrivilegeError extends ZmigrateError {
 /** Replication lag kept the work paused longer than --throttle-max-wait; it stopped at its checkpoint and resumes on a rerun. */
 export class ThrottleTimeoutError extends ZmigrateError {
   readonly exitCode = 1 as const;
+}
+
+/** Where an interrupted run stopped: in a migration after a walk's checkpoint, or before a step or a migration. */
+export interface StopPoint {
+  migration?: string;
+  /** Rows behind the checkpoint of the walk (backfill, backfill job) that stopped. */
+  rows?: number;
+  /** The step (or, without a migration, the migration) the run stopped before, or the one it stopped in (a verification). */
+  before?: string;
+  during?: string;
+}
+
+/**
+ * The run was asked to stop (MigratorOptions.signal: the CLI's SIGINT or
+ * SIGTERM) and did, at a point it resumes from: after the batches in flight
+ * committed with their checkpoint, or between steps. Exit code 1 for the API;
+ * the CLI exits 128 + the signal's number, as a shell reports a process the
+ * signal ended.
+ */
+export class InterruptedError extends ZmigrateError {
+  readonly exitCode = 1 as const;
+  constructor(readonly stopped: StopPoint) {
+    const where =
+      stopped.rows !== undefined
+        ? `after ${stopped.rows} rows`
+        : stopped.during !== undefined
+          ? `during ${stopped.during}`
+          : `before ${stopped.before ?? 'it began'}`;
+    super(`interrupted: ${stopped.migration ? `${stopped.migration} stopped` : 'stopped'} ${where}`, {
+      hint: 'run the same command again to resume',
+    });
+  }
+
+  /** The same stop, placed in `migration` (walks do not know which migration runs them). */
+  in(migration: string): InterruptedError {
+    return this.stopped.migration ? this : new InterruptedError({ ...this.stopped, migration });
+  }
 }

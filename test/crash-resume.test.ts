@@ -336,3 +336,153 @@ describe.each(SERVER_ENGINES)('kill -9 at each step of expand on %s', (engine) =
     expect(await shape(db)).toEqual(reference);
   });
 });
+
+/**
+ * A deploy system's SIGTERM, or Ctrl-C: the run stops where it resumes from (the backfill batches in flight
+ * commit with their checkpoint, a step under way ends), says where in one line and exits 128 + the signal's
+ * number; a second signal ends it at once.
+ */
+describe.each(SERVER_ENGINES)('SIGTERM and SIGINT on %s', (engine) => {
+  const ROWS = 20_000;
+  let db: TestDatabase;
+  let dir: string;
+  const pg = engine === 'postgres';
+  const env = () => ({ ZMIGRATE_DATABASE_URL: db.url });
+  const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: env() });
+  const status = async () =>
+    (JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<Record<string, unknown>> }).migrations;
+
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  /** The backfill's checkpoint as the state holds it, and its step's status. */
+  async function checkpoint(): Promise<{ rows: number; last: unknown[] | null; status: string } | undefined> {
+    const [row] = await rows(
+      db,
+      pg
+        ? "SELECT to_regclass('zmigrate.steps') IS NOT NULL AS made"
+        : "SELECT COUNT(*) AS made FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'zmigrate_steps'",
+    );
+    if (!Number(row.made) && row.made !== true) return undefined;
+    const [step] = await rows(
+      db,
+      `SELECT status, checkpoint FROM ${pg ? 'zmigrate.steps' : 'zmigrate_steps'} WHERE checkpoint IS NOT NULL`,
+    );
+    return step
+      ? { ...(JSON.parse(String(step.checkpoint)) as { rows: number; last: unknown[] | null }), status: String(step.status) }
+      : undefined;
+  }
+
+  /** Waits until the backfill's checkpoint is past `rows` (the signal then lands part-way), however slow the machine. */
+  async function pastCheckpoint(rows: number): Promise<void> {
+    for (const deadline = Date.now() + 30_000; ((await checkpoint())?.rows ?? 0) <= rows;) {
+      if (Date.now() > deadline) throw new Error(`the backfill's checkpoint did not pass ${rows} rows`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  test('mid-backfill: the batches in flight commit, the checkpoint is recorded, one line says where, exit 143 (SIGTERM) and 130 (SIGINT); reruns finish with the right data', async () => {
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL)');
+    await db.knex.raw(
+      pg
+        ? `INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ${ROWS}) g`
+        : `INSERT INTO orders SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`,
+    );
+    dir = migrationsDir({
+      '0001_amount.ts': migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount * 2', down: 'amount / 2' })"]),
+    });
+    const slowly = ['--batch-size', '500', '--batch-delay', '100', '--jobs', '2'];
+
+    const expand = startCli(['expand', '--dir', dir, ...slowly], env());
+    await pastCheckpoint(0);
+    expand.child.kill('SIGTERM');
+    const stopped = await expand.done;
+    expect({ code: stopped.code, signal: stopped.signal }).toEqual({ code: 143, signal: null });
+    expect(stopped.stdout).toBe('');
+    const line = /^interrupted: 0001_amount stopped after (\d+) rows; run zmigrate expand to resume$/m.exec(stopped.stderr);
+    expect(line).not.toBeNull();
+    expect(stopped.stderr.trim().split('\n').at(-1)).toBe(line![0]);
+    const rowsDone = Number(line![1]);
+    expect(rowsDone).toBeGreaterThan(0);
+    expect(rowsDone).toBeLessThan(ROWS);
+    // The state records where it stopped: the checkpoint of the rows it said, and the phase under way.
+    expect(await checkpoint()).toMatchObject({ rows: rowsDone, status: 'running' });
+    expect(await status()).toEqual([
+      expect.objectContaining({
+        phase: 'expanding',
+        backfilledRows: rowsDone,
+        error: `interrupted: 0001_amount stopped after ${rowsDone} rows`,
+      }),
+    ]);
+
+    // `zmigrate backfill` resumes it, and is stopped by Ctrl-C further on.
+    const backfill = startCli(['backfill', '--dir', dir, ...slowly], env());
+    await backfill.waitForStderr(/expand 0001_amount \(resuming\)/);
+    await pastCheckpoint(rowsDone);
+    backfill.child.kill('SIGINT');
+    const interrupted = await backfill.done;
+    expect({ code: interrupted.code, signal: interrupted.signal }).toEqual({ code: 130, signal: null });
+    expect(interrupted.stderr).toMatch(/^ {2}! SIGINT: stopping once the work in flight is done/m);
+    const again = /^interrupted: 0001_amount stopped after (\d+) rows; run zmigrate backfill to resume$/m.exec(interrupted.stderr);
+    expect(again).not.toBeNull();
+    expect(Number(again![1])).toBeGreaterThan(rowsDone);
+    expect((await checkpoint())?.rows).toBe(Number(again![1]));
+
+    const rerun = await cli('backfill');
+    expect({ code: rerun.code, stdout: rerun.stdout }).toEqual({ code: 0, stdout: '0001_amount: backfilled and verified\n' });
+    expect(await status()).toEqual([expect.objectContaining({ phase: 'expanded', backfilledRows: ROWS, error: null })]);
+    const [tally] = await rows(
+      db,
+      `SELECT COUNT(*) AS n, SUM(CASE WHEN ${pg ? '"_zm_amount"' : '`_zm_amount`'} = amount * 2 THEN 0 ELSE 1 END) AS wrong FROM orders`,
+    );
+    expect([Number(tally.n), Number(tally.wrong)]).toEqual([ROWS, 0]);
+  });
+
+  test('during a slow step: the step ends, the run stops before the next; a second signal exits at once; reruns finish', async () => {
+    dir = migrationsDir({
+      '0001_slow.ts': migrationSource([
+        "op.createTable('first', { columns: { id: { type: 'bigint', primaryKey: true } } })",
+        `op.sql({ expand: ${JSON.stringify(sleepSql(engine, 2))} })`,
+        "op.createTable('second', { columns: { id: { type: 'bigint', primaryKey: true } } })",
+      ]),
+    });
+    const once = startCli(['expand', '--dir', dir], env());
+    await once.waitForStderr(/· raw SQL \(expand\)/);
+    once.child.kill('SIGTERM');
+    const stopped = await once.done;
+    expect({ code: stopped.code, signal: stopped.signal }).toEqual({ code: 143, signal: null });
+    expect(stopped.stderr.trim().split('\n').at(-1)).toBe(
+      'interrupted: 0001_slow stopped before create table second; run zmigrate expand to resume',
+    );
+    // The slow step ran to its end and is recorded; nothing after it ran.
+    expect((await inspect(db)).tables).toEqual(['first']);
+
+    const resumed = await cli('expand');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).not.toContain('raw SQL');
+    expect((await inspect(db)).tables).toEqual(['first', 'second']);
+    expect((await cli('rollback')).code).toBe(0);
+
+    const twice = startCli(['expand', '--dir', dir], env());
+    await twice.waitForStderr(/· raw SQL \(expand\)/);
+    twice.child.kill('SIGINT');
+    await twice.waitForStderr(/! SIGINT: stopping/);
+    const sent = Date.now();
+    twice.child.kill('SIGINT');
+    const gone = await twice.done;
+    // At once: not after the rest of the 2 s step.
+    expect(Date.now() - sent).toBeLessThan(1000);
+    expect({ code: gone.code, signal: gone.signal }).toEqual({ code: 130, signal: null });
+    expect(gone.stderr.trim().split('\n').at(-1)).toBe('  ! SIGINT again: exiting at once; run zmigrate expand to resume');
+    expect((await status())[0]).toMatchObject({ phase: 'expanding' });
+
+    const rerun = await cli('expand');
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('expanded 0001_slow');
+    expect((await inspect(db)).tables).toEqual(['first', 'second']);
+  });
+});

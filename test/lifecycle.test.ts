@@ -214,3 +214,71 @@ describe.each(ALL_ENGINES)('an expand that failed at its first operation, on %s'
     expect(rowsOf(await db.knex.raw('SELECT code FROM statuses ORDER BY code'))).toEqual([{ code: 'archived' }, { code: 'open' }]);
   });
 });
+
+describe.each(ALL_ENGINES)('a rollback whose planning fails, on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('changes nothing: the migration stays expanded with its version schema, and rolls back once the table is back', async () => {
+    const dir = migrationsDir({
+      '0001_priority.ts': migrationSource(["op.addColumn('orders', 'priority', { type: 'integer', nullable: true })"]),
+    });
+    const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    const status = async () =>
+      (JSON.parse((await cli('status', '--json')).stdout) as { migrations: Array<Record<string, unknown>> }).migrations[0];
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY)');
+    const before = await inspect(db);
+    expect((await cli('expand')).code).toBe(0);
+    const schema = `${db.base}_0001_priority`;
+    expect((await inspect(db)).versionSchemas).toEqual([schema]);
+
+    // Renamed by hand: the rollback cannot be planned (the table it would undo the column on is gone).
+    const rename = (from: string, to: string) =>
+      db.knex.raw(engine === 'mysql' ? `RENAME TABLE ${from} TO ${to}` : `ALTER TABLE ${from} RENAME TO ${to}`);
+    await rename('orders', 'orders_renamed');
+    const refused = await cli('rollback');
+    expect(outcome(refused)).toEqual({ code: 2, errors: ['error: 0001_priority: unknown table "orders"'] });
+    // The new app's version schema is still there, and the state still names it.
+    expect((await inspect(db)).versionSchemas).toEqual([schema]);
+    expect(await status()).toMatchObject({ phase: 'expanded', versionSchema: schema });
+    expect((await cli('schema')).stdout).toBe(`${schema}\n`);
+
+    await rename('orders_renamed', 'orders');
+    expect(outcome(await cli('rollback'))).toEqual({ code: 0, errors: [] });
+    expect(await status()).toMatchObject({ phase: 'rolled back', versionSchema: null, error: null });
+    const after = await inspect(db);
+    expect(after.versionSchemas).toEqual(before.versionSchemas);
+    expect(after.columns('orders')).toEqual(['id']);
+  });
+});
+
+describe.each(SERVER_ENGINES)('a state table made by a zmigrate from before pauses were recorded per migration, on %s', (engine) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  test('status reads it as it is; the next run adds the column and goes on', async () => {
+    const dir = migrationsDir(FILES);
+    const cli = (...args: string[]) => runCli([...args, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+    expect((await cli('expand')).code).toBe(0);
+    const table = engine === 'mysql' ? 'zmigrate_migrations' : 'zmigrate.migrations';
+    await db.knex.raw(`ALTER TABLE ${table} DROP COLUMN throttled`);
+    const status = await cli('status', '--json');
+    expect(status.code).toBe(0);
+    expect((JSON.parse(status.stdout) as { migrations: unknown[] }).migrations).toEqual([
+      expect.objectContaining({ phase: 'expanded', throttled: null }),
+      expect.objectContaining({ phase: 'expanded', throttled: null }),
+    ]);
+    expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
+    expect(rowsOf(await db.knex.raw(`SELECT throttled FROM ${table}`))).toEqual([{ throttled: null }, { throttled: null }]);
+  });
+});

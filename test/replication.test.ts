@@ -35,6 +35,25 @@ const ROWS = 10_000;
 const SLOW_BATCHES = ['--batch-size', '100', '--batch-delay', '50', '--jobs', '1'];
 /** On MariaDB the lag is there before the run starts, so the first batch already waits. */
 const BATCHES = ['--batch-size', '500'];
+/** A migration whose TypeScript backfill job fills items.doubled, the column its expand adds. */
+const DOUBLING_JOB = `import { defineMigration, op } from 'zmigrate';
+
+export default defineMigration({
+  expand: async ({ ddl, quote }) => {
+    await ddl(\`ALTER TABLE \${quote('items')} ADD COLUMN IF NOT EXISTS \${quote('doubled')} bigint\`);
+  },
+  backfill: op.backfill('items', {
+    columns: ['amount'],
+    where: 'doubled IS NULL',
+    batch: async (rows, { knex }) => {
+      await knex('items').whereIn('id', rows.map((r) => r.id as number)).update({ doubled: knex.raw('amount * 2') });
+    },
+  }),
+  rollback: async ({ ddl, quote }) => {
+    await ddl(\`ALTER TABLE \${quote('items')} DROP COLUMN IF EXISTS \${quote('doubled')}\`);
+  },
+});
+`;
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -85,6 +104,23 @@ async function expandThroughSilence(pair: ServerPair, quiet: Knex, proxy: Silent
   expect(result.stderr).toMatch(/throttle lifted: replication lag \d+\.\d s/);
   expect(result.code).toBe(0);
   return result;
+}
+
+/** Waits until `zmigrate status` shows the one migration paused; returns its JSON entry and its line. */
+async function statusOncePaused(
+  dir: string,
+  url: string,
+): Promise<{ entry: { phase: string; throttled: { since: string; reason: string } }; line: string }> {
+  const env = { ZMIGRATE_DATABASE_URL: url };
+  let entry: { phase: string; throttled: { since: string; reason: string } | null } | undefined;
+  await until('status shows the pause', async () => {
+    [entry] = (
+      JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as { migrations: Array<typeof entry> }
+    ).migrations;
+    return Boolean(entry?.throttled);
+  });
+  const [line] = (await runCli(['status', '--dir', dir], { env })).stdout.split('\n');
+  return { entry: entry as { phase: string; throttled: { since: string; reason: string } }, line };
 }
 
 /** What `zmigrate status` says of the one migration under way: its JSON entry's pause and its line. */
@@ -175,6 +211,51 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
       'the standby has the backfilled rows',
       async () => (await count(standby, 'SELECT count(*) FROM items WHERE doubled = amount * 2')) === ROWS,
     );
+  });
+
+  test('a backfill job paused while the standby is behind: status shows the pause and why, and not once it is over', async () => {
+    // A database of its own: zmigrate's state in `app` holds the other tests' migrations.
+    await pair!.primary.raw('CREATE DATABASE jobs');
+    const jobs = knexFactory({ client: 'pg', connection: pair!.primaryUrl('jobs'), pool: { min: 0, max: 2 } });
+    const jobsStandby = knexFactory({
+      client: 'pg',
+      connection: { host: '127.0.0.1', port: pair!.replicaPort, user: 'postgres', database: 'jobs' },
+      pool: { min: 0, max: 1 },
+      log: QUIET,
+    });
+    try {
+      await jobs.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+      await jobs.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
+      await until('the standby has the rows', async () => (await count(jobsStandby, 'SELECT count(*) FROM items')) === ROWS);
+      await pair!.replica.raw("ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
+      await pair!.replica.raw('SELECT pg_reload_conf()');
+      const dir = migrationsDir({ '0001_doubled.ts': DOUBLING_JOB });
+      const running = startCli(['expand', '--dir', dir, '--max-lag', '1000', ...SLOW_BATCHES], {
+        ZMIGRATE_DATABASE_URL: pair!.primaryUrl('jobs'),
+      });
+      try {
+        await running.waitForStderr(/throttling: replica walreceiver@127\.0\.0\.1/);
+        const { entry, line } = await statusOncePaused(dir, pair!.primaryUrl('jobs'));
+        expect(entry.phase).toBe('expanding');
+        expect(entry.throttled.reason).toMatch(/^replica walreceiver@127\.0\.0\.1 (lags \d+\.\d s > 1\.0 s|is behind and not catching up)/);
+        expect(line).toMatch(/^0001_doubled\s+expanding\s+.*throttled since \S+ \S+Z: replica walreceiver@127\.0\.0\.1/);
+        expect(await count(jobs, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
+      } finally {
+        await pair!.replica.raw('ALTER SYSTEM RESET recovery_min_apply_delay');
+        await pair!.replica.raw('SELECT pg_reload_conf()');
+      }
+      const result = await running.done;
+      expect(result.code).toBe(0);
+      const status = JSON.parse(
+        (await runCli(['status', '--json', '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('jobs') } })).stdout,
+      ) as {
+        migrations: Array<Record<string, unknown>>;
+      };
+      expect(status.migrations).toEqual([expect.objectContaining({ phase: 'expanded', throttled: null })]);
+      expect(await count(jobs, 'SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2')).toBe(0);
+    } finally {
+      await Promise.all([jobs.destroy(), jobsStandby.destroy()]);
+    }
   });
 
   test('a standby given by URL must be reachable and a standby: exit 2, one line, nothing changed', async () => {
@@ -453,6 +534,146 @@ describe('MariaDB: a primary with a replica given by --replica-url', () => {
     } finally {
       await proxy.close();
       await quiet.destroy();
+    }
+  });
+
+  /** A replica's error text may hold this, which status must not print. */
+  const LEAKED = 'Leaky-Secret-5';
+
+  /**
+   * Stops the replica's SQL thread at a row of `database`.links it has already, whose key is a URL with a
+   * password: its error (Last_SQL_Error) names the key. Returns what starts it again.
+   */
+  async function breakReplica(primary: Knex, database: string, host: string): Promise<() => Promise<void>> {
+    const url = `postgres://svc:${LEAKED}@${host}/x`;
+    await pair!.replica.raw(`INSERT INTO ${database}.links VALUES (?)`, [url]);
+    await primary.raw('INSERT INTO links VALUES (?)', [url]);
+    await until('the SQL thread stops', async () => String((await replicaStatus()).Slave_SQL_Running) === 'No');
+    return async () => {
+      await pair!.replica.raw(`DELETE FROM ${database}.links WHERE url = ?`, [url]);
+      await pair!.replica.raw('START SLAVE SQL_THREAD');
+    };
+  }
+
+  /** A database of its own (zmigrate's state in `app` holds the other tests' migrations), with items and links. */
+  async function databaseOfItsOwn(database: string): Promise<Knex> {
+    await pair!.primary.raw(`CREATE DATABASE ${database}`);
+    const knex = knexFactory({
+      client: 'mysql2',
+      connection: { host: '127.0.0.1', port: pair!.primaryPort, user: 'root', database },
+      pool: { min: 0, max: 2 },
+    });
+    await knex.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
+    await knex.raw(`INSERT INTO items SELECT seq, seq % 1000 FROM seq_1_to_${ROWS}`);
+    await knex.raw('CREATE TABLE links (url varchar(200) PRIMARY KEY)');
+    await until('the replica has the rows', async () => (await count(pair!.replica, `SELECT count(*) FROM ${database}.items`)) === ROWS);
+    return knex;
+  }
+
+  /** The pause zmigrate's state holds for the one migration, as stored. */
+  const recordedPause = async (knex: Knex) =>
+    String(rowsOf<{ throttled: string | null }>(await knex.raw('SELECT throttled FROM zmigrate_migrations'))[0].throttled);
+
+  test("status shows a paused backfill's reason with the replica's error text redacted, as text and JSON; the state holds it redacted", async () => {
+    const leaky = await databaseOfItsOwn('leaky');
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('leaky') };
+    const dir = migrationsDir({
+      '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+    });
+    const shown = /replica 127\.0\.0\.1:\d+: replication SQL thread is not running \(.*postgres:\/\/svc:\*\*\*@db\.example\/x/;
+    try {
+      const restart = await breakReplica(leaky, 'leaky', 'db.example');
+      const running = startCli(['expand', '--dir', dir, '--replica-url', replicaUrl, '--max-lag', '1000', ...BATCHES], env);
+      try {
+        await running.waitForStderr(/throttling: replica 127\.0\.0\.1:\d+: replication SQL thread is not running/);
+        const { entry, line } = await statusOncePaused(dir, pair!.primaryUrl('leaky'));
+        expect(entry.throttled.reason).toMatch(new RegExp(`^${shown.source}`));
+        expect(line).toMatch(new RegExp(`^0001_doubled\\s+expanding\\s+.*throttled since \\S+ \\S+Z: ${shown.source}`));
+        expect(line + JSON.stringify(entry)).not.toContain(LEAKED);
+        expect(await recordedPause(leaky)).toContain('postgres://svc:***@db.example/x');
+        expect(await recordedPause(leaky)).not.toContain(LEAKED);
+      } finally {
+        await restart();
+      }
+      const result = await running.done;
+      expect(result.code).toBe(0);
+      expect(result.stdout + result.stderr).not.toContain(LEAKED);
+    } finally {
+      await leaky.destroy();
+    }
+  });
+
+  test("a backfill job's pause, at expand and at zmigrate backfill, is recorded for status, and cleared once over", async () => {
+    const jobs = await databaseOfItsOwn('jobs');
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('jobs') };
+    const dir = migrationsDir({ '0001_doubled.ts': DOUBLING_JOB });
+    try {
+      for (const command of ['expand', 'backfill']) {
+        const restart = await breakReplica(jobs, 'jobs', `${command}.example`);
+        const running = startCli([command, '--dir', dir, '--replica-url', replicaUrl, '--max-lag', '1000', ...BATCHES], env);
+        try {
+          await running.waitForStderr(/throttling: replica 127\.0\.0\.1:\d+: replication SQL thread is not running/);
+          const { entry, line } = await statusOncePaused(dir, pair!.primaryUrl('jobs'));
+          // The job paused at expand (the migration expanding), and when zmigrate backfill runs it again (expanded).
+          expect(entry.phase).toBe(command === 'expand' ? 'expanding' : 'expanded');
+          expect(entry.throttled.reason).toMatch(/^replica 127\.0\.0\.1:\d+: replication SQL thread is not running/);
+          expect(entry.throttled.reason).toContain(`postgres://svc:***@${command}.example/x`);
+          expect(line).toMatch(new RegExp(`^0001_doubled\\s+${entry.phase}\\s+.*throttled since \\S+ \\S+Z: replica 127\\.0\\.0\\.1`));
+          expect(line + JSON.stringify(entry)).not.toContain(LEAKED);
+          expect(await count(jobs, 'SELECT count(*) FROM items WHERE doubled IS NULL')).toBeGreaterThan(0);
+        } finally {
+          await restart();
+        }
+        const result = await running.done;
+        expect(result.code).toBe(0);
+        expect(result.stderr).toMatch(/throttle lifted/);
+        // Over: status no longer shows it.
+        const status = JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as {
+          migrations: Array<Record<string, unknown>>;
+        };
+        expect(status.migrations).toEqual([expect.objectContaining({ phase: 'expanded', throttled: null })]);
+        expect(await count(jobs, 'SELECT count(*) FROM items WHERE NOT (doubled <=> amount * 2)')).toBe(0);
+        // What the job fills again at zmigrate backfill.
+        await jobs.raw('UPDATE items SET doubled = NULL WHERE id <= 1000');
+      }
+    } finally {
+      await jobs.destroy();
+    }
+  });
+
+  test('SIGTERM while the backfill is paused for lag: it stops at once (exit 143), the pause is no longer shown, and a rerun finishes', async () => {
+    const stopped = await databaseOfItsOwn('stopped');
+    const env = { ZMIGRATE_DATABASE_URL: pair!.primaryUrl('stopped') };
+    const dir = migrationsDir({
+      '0001_doubled.ts': migrationSource(["op.addColumn('items', 'doubled', { type: 'bigint', nullable: true, up: 'amount * 2' })"]),
+    });
+    try {
+      const restart = await breakReplica(stopped, 'stopped', 'stop.example');
+      try {
+        const running = startCli(['expand', '--dir', dir, '--replica-url', replicaUrl, '--max-lag', '1000', ...BATCHES], env);
+        await running.waitForStderr(/throttling: replica 127\.0\.0\.1:\d+: replication SQL thread is not running/);
+        await statusOncePaused(dir, pair!.primaryUrl('stopped'));
+        const sent = Date.now();
+        running.child.kill('SIGTERM');
+        const result = await running.done;
+        // Not after the throttle's next look (a second), nor once the lag is gone.
+        expect(Date.now() - sent).toBeLessThan(1000);
+        expect({ code: result.code, signal: result.signal }).toEqual({ code: 143, signal: null });
+        expect(result.stderr.trim().split('\n').at(-1)).toMatch(
+          /^interrupted: 0001_doubled stopped after \d+ rows; run zmigrate expand to resume$/,
+        );
+        const status = JSON.parse((await runCli(['status', '--json', '--dir', dir], { env })).stdout) as {
+          migrations: Array<Record<string, unknown>>;
+        };
+        expect(status.migrations).toEqual([expect.objectContaining({ phase: 'expanding', throttled: null })]);
+      } finally {
+        await restart();
+      }
+      const rerun = await runCli(['expand', '--dir', dir, '--replica-url', replicaUrl], { env });
+      expect(rerun.code).toBe(0);
+      expect(await count(stopped, 'SELECT count(*) FROM items WHERE NOT (doubled <=> amount * 2)')).toBe(0);
+    } finally {
+      await stopped.destroy();
     }
   });
 

@@ -1,9 +1,13 @@
+import type { Interrupts } from './interrupts';
+
 /** Where a CLI run writes, and the environment and folder it runs in. */
 export interface CliIO {
   stdout: CliStream;
   stderr: CliStream;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** SIGINT and SIGTERM, for the commands that stop gracefully (bin/zmigrate.js's process gives its own; without, they are not caught). */
+  interrupts?: Interrupts;
 }
 
 export interface CliStream {

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { checkNumberOptions, Migrator, type NumberOption } from '../api';
-import { ConfigError, ZmigrateError } from '../errors';
+import { ConfigError, InterruptedError, ZmigrateError } from '../errors';
 import { loadConfig, urlFromKnexfile, type ZmigrateConfig } from './config';
 import type { Command, CommandContext, GlobalArgs } from './context';
 import { processIO, type CliIO } from './io';
+import { processInterrupts, signalExitCode, type StopSignal } from './interrupts';
 import { Output } from './output';
 import { backfill } from './commands/backfill';
 import { contract } from './commands/contract';
@@ -25,11 +26,18 @@ const COMMANDS: Array<{
   json?: boolean;
   positional?: string;
   options?: Record<string, Options>;
+  /** Changes the database: a first SIGINT or SIGTERM stops it where it resumes from. */
+  stoppable?: true;
 }> = [
-  { name: 'expand', describe: 'expand every pending migration: new shape beside the old, version schema for the new app', run: expand },
-  { name: 'contract', describe: 'contract every expanded migration: remove the old shape', run: contract },
-  { name: 'rollback', describe: 'undo the newest expanded, not yet contracted, migration', run: rollback },
-  { name: 'backfill', describe: 'resume or re-run backfills, and verify them', run: backfill },
+  {
+    name: 'expand',
+    describe: 'expand every pending migration: new shape beside the old, version schema for the new app',
+    run: expand,
+    stoppable: true,
+  },
+  { name: 'contract', describe: 'contract every expanded migration: remove the old shape', run: contract, stoppable: true },
+  { name: 'rollback', describe: 'undo the newest expanded, not yet contracted, migration', run: rollback, stoppable: true },
+  { name: 'backfill', describe: 'resume or re-run backfills, and verify them', run: backfill, stoppable: true },
   {
     name: 'status',
     describe: 'each migration and its phase',
@@ -97,9 +105,17 @@ const FLAGS: Record<NumberOption, string> = {
   throttleMaxWaitMs: '--throttle-max-wait',
 };
 
-/** Runs the CLI and exits with 0 (success), 1 (a migration failed) or 2 (bad usage or input). */
+/**
+ * Runs the CLI and exits with 0 (success), 1 (a migration failed), 2 (bad
+ * usage or input), or 130 / 143 (stopped by SIGINT / SIGTERM, resumable).
+ */
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await run(argv);
+  const interrupts = processInterrupts();
+  try {
+    process.exitCode = await run(argv, { ...processIO(), interrupts });
+  } finally {
+    interrupts.dispose();
+  }
 }
 
 /**
@@ -114,6 +130,9 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
   const output = new Output(() => [url, ...replicaUrls], io);
   let verbose = argv.includes('--verbose');
   let migrator: Migrator | undefined;
+  const logger = output.logger();
+  /** The command's name, for the line that says how to resume it. */
+  let command = '';
   try {
     let chosen: Command | undefined;
     let usageError: string | undefined;
@@ -178,6 +197,8 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
         },
         () => {
           chosen = c.run;
+          command = c.name;
+          if (c.stoppable) io.interrupts?.graceful((signal, again) => logger.warn(stopNotice(signal, again, c.name)));
         },
       );
     }
@@ -240,17 +261,29 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
           maxLagMs: maxLag,
           replicaUrls,
           throttleMaxWaitMs: throttleMaxWait === undefined ? undefined : throttleMaxWait * 1000,
-          logger: output.logger(),
+          signal: io.interrupts?.signal,
+          logger,
         });
         return migrator;
       },
     };
     return await chosen(ctx);
   } catch (error) {
+    const signal = io.interrupts?.signal;
+    if (error instanceof InterruptedError && signal?.aborted) {
+      output.err(`${error.message}; run zmigrate ${command} to resume`);
+      return signalExitCode(signal.reason as StopSignal);
+    }
     return report(output, error, verbose);
   } finally {
     await migrator?.close();
   }
+}
+
+function stopNotice(signal: StopSignal, again: boolean, command: string): string {
+  return again
+    ? `${signal} again: exiting at once; run zmigrate ${command} to resume`
+    : `${signal}: stopping once the work in flight is done and its checkpoint saved; ${signal} again exits at once`;
 }
 
 function report(output: Output, error: unknown, verbose: boolean): number {

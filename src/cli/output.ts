@@ -19,6 +19,8 @@ export class Output {
   readonly color: chalk.Chalk;
   /** Colours for lines written with err() and the logger, to stderr. */
   readonly errColor: chalk.Chalk;
+  /** A progress bar is on stderr's last line, not yet ended. */
+  #barShown = false;
 
   constructor(
     private readonly urls: () => ReadonlyArray<string | undefined>,
@@ -40,8 +42,15 @@ export class Output {
     this.io.stdout.write(`${line}\n`);
   }
 
+  /** A line on stderr, below a progress bar shown (an error, or the line of an interrupted run, comes after one). */
   err(line: string): void {
+    this.#endBar();
     this.io.stderr.write(`${this.scrub(line)}\n`);
+  }
+
+  #endBar(): void {
+    if (this.#barShown) this.io.stderr.write('\n');
+    this.#barShown = false;
   }
 
   /** Progress goes to stderr, so stdout stays clean for what scripts read. */
@@ -49,24 +58,19 @@ export class Output {
     const { stderr } = this.io;
     const tty = Boolean(stderr.isTTY);
     let lastLine = 0;
-    let barShown = false;
-    const endBar = () => {
-      if (barShown) stderr.write('\n');
-      barShown = false;
-    };
     const color = this.errColor;
-    const step = (m: string) => (endBar(), this.err(`  ${color.dim('·')} ${m}`));
+    const step = (m: string) => this.err(`  ${color.dim('·')} ${m}`);
     return {
-      info: (m) => (endBar(), this.err(color.bold(m))),
+      info: (m) => this.err(color.bold(m)),
       step,
-      warn: (m) => (endBar(), this.err(`  ${color.yellow('!')} ${m}`)),
+      warn: (m) => this.err(`  ${color.yellow('!')} ${m}`),
       done: (m, seconds) => step(`${m} in ${duration(seconds)}`),
       progress: (p) => {
         if (tty) {
           const bar = p.total ? progressBar(Math.min(1, p.rows / p.total)) : '';
           stderr.write(`\r\x1b[2K  ${bar} ${this.scrub(describeProgress(p))}`);
-          barShown = true;
-          if (p.finished) endBar();
+          this.#barShown = true;
+          if (p.finished) this.#endBar();
         } else if (p.finished || Date.now() - lastLine >= 5000) {
           lastLine = Date.now();
           this.err(`  · ${describeProgress(p)}`);

@@ -6,6 +6,8 @@ import { BatchSizer, DEFAULT_BATCHES, ProgressClock, retryingConflicts, type Bat
 import { DEFAULT_RETRY } from './retry';
 import type { Logger } from './logger';
 import { resultRows } from './raw-result';
+import { InterruptedError } from '../errors';
+import { sleepUnlessStopped } from './stop';
 
 const FIRST_BATCH = 1000;
 
@@ -58,6 +60,7 @@ export async function runBackfillJob(
   const sizer = new BatchSizer(job.batchSize ?? options.batchSize ?? FIRST_BATCH, options.batchTimeMs);
   for (;;) {
     await options.throttle?.wait();
+    if (options.signal?.aborted) throw new InterruptedError({ rows: state.rows });
     const conditions = [
       ...(state.last ? [bound`${keyTuple} > ${params(state.last)}`] : []),
       ...(state.end ? [bound`${keyTuple} <= ${params(state.end)}`] : []),
@@ -116,6 +119,6 @@ export async function runBackfillJob(
     progress.tick(state.rows, !done.full);
     if (!done.full) return state.rows;
     if (job.batchSize === undefined && options.batchSize === undefined) sizer.record(Date.now() - started);
-    if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+    if (options.batchDelayMs > 0) await sleepUnlessStopped(options.batchDelayMs, options.signal);
   }
 }

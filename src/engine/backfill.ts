@@ -4,9 +4,11 @@ import type { Dialect } from '../dialects/dialect';
 import type { BackfillSpec } from './dual-write';
 import { keyRanges, type KeyBatch } from './key-ranges';
 import type { Logger } from './logger';
-import type { Throttle, ThrottlePause } from './throttle';
+import type { Throttle } from './throttle';
 import { changedRows } from './raw-result';
 import { DEFAULT_RETRY, LockRetries, type RetryPolicy } from './retry';
+import { InterruptedError } from '../errors';
+import { sleepUnlessStopped } from './stop';
 
 /** Where a backfill stands: the last key (or page) done, and the last that existed when it started. */
 export interface BackfillCheckpoint {
@@ -14,8 +16,6 @@ export interface BackfillCheckpoint {
   /** Rows inserted after this key came in after the triggers, which filled them: not revisited. */
   end: unknown[] | null;
   rows: number;
-  /** The throttle's pause under way when it was saved, for `zmigrate status`. */
-  paused?: ThrottlePause;
   /** A redo's (BackfillSpec.redo): its rows were counted by the backfill before it, so `zmigrate status` leaves them out. */
   redo?: true;
 }
@@ -38,6 +38,8 @@ export interface BatchOptions {
   throttle?: Throttle;
   /** How a batch that waited too long for a row lock, or the copy's last DDL, is tried again (the steps' policy); DEFAULT_RETRY by default. */
   retry?: RetryPolicy;
+  /** Once aborted, no batch starts: those in flight commit with their checkpoint, and the walk throws InterruptedError. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -82,17 +84,10 @@ export async function runBackfill(
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.catchUp?.log ?? spec.table, spec.key, spec.redo ? undefined : spec.where);
 
-  /** While the throttle pauses the run, each checkpoint saved says so (batches in flight still commit). */
-  let paused: ThrottlePause | undefined;
-  /** A checkpoint as saved: with the throttle's pause under way, and marked when a redo's. */
-  const saved = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => ({
-    ...checkpoint,
-    ...(paused ? { paused } : {}),
-    ...(spec.redo ? { redo: true as const } : {}),
-  });
+  /** A checkpoint as saved: marked when a redo's. */
+  const saved = (checkpoint: BackfillCheckpoint): BackfillCheckpoint => (spec.redo ? { ...checkpoint, redo: true } : checkpoint);
 
   const loaded = await checkpoints.load();
-  // A pause the last run recorded is over: it is recorded again if the throttle pauses this one.
   let state: BackfillCheckpoint = loaded ? { last: loaded.last, end: loaded.end, rows: loaded.rows } : { last: null, end: null, rows: 0 };
   if (!state.end) {
     const end = await ranges.end();
@@ -122,6 +117,8 @@ export async function runBackfill(
   const sizer = new BatchSizer(first, options.batchTimeMs, sparse ? MAX_CATCH_UP_BATCH : MAX_BATCH);
   let finished = false;
   let failed = false;
+  /** A worker saw the run asked to stop, and took no further range. */
+  let stopped = false;
   /** Rows of the ranges cut so far (from the checkpoint on, after the rows it counted): as the cut counted them, else as asked. */
   let cutRows = state.rows;
   /** Near the end, the rows estimated to be left, for the jobs to share (never for a fixed size, nor a sparse walk's keys). */
@@ -220,6 +217,7 @@ export async function runBackfill(
   const worker = async () => {
     for (;;) {
       await options.throttle?.wait();
+      if (options.signal?.aborted) return void (stopped = true);
       const next = await plan();
       if (!next) return;
       const started = Date.now();
@@ -228,18 +226,9 @@ export async function runBackfill(
       // the progress line, whose first printing costs more than a small batch.)
       if (options.batchSize === undefined) sizer.record(Date.now() - started, sparse ? next.size : rows, writeMs);
       progress.tick(ledger.rows, false);
-      if (options.batchDelayMs > 0) await new Promise((r) => setTimeout(r, options.batchDelayMs));
+      if (options.batchDelayMs > 0) await sleepUnlessStopped(options.batchDelayMs, options.signal);
     }
   };
-  const unwatch = options.throttle?.watch(async (pause) => {
-    paused = pause;
-    const release = await committing.lock();
-    try {
-      await checkpoints.save(saved(ledger.checkpoint));
-    } finally {
-      release();
-    }
-  });
   const outcomes = await Promise.allSettled(
     Array.from({ length: jobs }, () =>
       worker().catch((error: unknown) => {
@@ -248,10 +237,11 @@ export async function runBackfill(
       }),
     ),
   );
-  unwatch?.();
   await ahead?.catch(() => undefined); // no query of ours still running on the runner's session
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
+  // Every batch that started has committed, with the checkpoint a rerun resumes from.
+  if (stopped) throw new InterruptedError({ rows: ledger.checkpoint.rows });
   progress.tick(ledger.rows, true);
   if (spec.copy) await afterCopy(dialect, spec, logger, options.retry);
   return ledger.rows;

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { asWritten, literalMarks } from '../dialects/bound-sql';
 import type { Dialect } from '../dialects/dialect';
 import {
+  InterruptedError,
   LockTimeoutError,
   MigrationError,
   RunnerLockError,
@@ -57,6 +58,7 @@ export class StepExecutor {
     if (steps.some((step, seq) => status.get(seq) !== 'done' && (step.backfill || step.verify))) this.openWorkerSessions();
     for (const [seq, step] of steps.entries()) {
       if (status.get(seq) === 'done') continue;
+      this.stopBefore(migration, step);
       await this.run(migration, phase, step, {
         started: () => this.store.markStep(migration, phase, seq, 'running'),
         done: (trx) => this.store.markStep(migration, phase, seq, 'done', trx),
@@ -89,6 +91,7 @@ export class StepExecutor {
    */
   async runAgain(migration: string, steps: readonly Step[]): Promise<string | null> {
     for (const step of steps) {
+      this.stopBefore(migration, step);
       let checkpoint: BackfillCheckpoint | undefined;
       try {
         await this.run(migration, 'expand', step, {
@@ -104,16 +107,25 @@ export class StepExecutor {
     return null;
   }
 
-  /** Throws a VerificationError naming the first rows where `verify.mismatch` holds, if any. */
-  private async refuseMismatches(migration: string, phase: Phase, sql: string, verify: VerifySpec): Promise<void> {
-    const keys = await findMismatches(this.dialect, verify, this.batches.throttle, this.batches.jobs ?? DEFAULT_JOBS);
+  /** Throws a VerificationError naming the first rows where `verify.mismatch` holds, if any; stops between chunks where asked to. */
+  private async refuseMismatches(migration: string, phase: Phase, step: Step, verify: VerifySpec): Promise<void> {
+    const between = async () => {
+      await this.batches.throttle?.wait();
+      if (this.batches.signal?.aborted) throw new InterruptedError({ during: step.description });
+    };
+    const keys = await findMismatches(this.dialect, verify, between, this.batches.jobs ?? DEFAULT_JOBS);
     if (keys.length === 0) return;
     throw new VerificationError(
       migration,
       phase,
-      sql,
+      step.sql,
       `verification failed: ${verify.what} does not hold for rows with ${verify.key === 'ctid' ? 'ctid' : 'key'} ${formatKeys(keys)}`,
     );
+  }
+
+  /** Between steps, where a run asked to stop (BatchOptions.signal) stops: each step before is recorded. */
+  private stopBefore(migration: string, step: Step): void {
+    if (this.batches.signal?.aborted) throw new InterruptedError({ migration, before: step.description });
   }
 
   /** Runs idempotent steps that are not recorded (version schema views). */
@@ -150,7 +162,7 @@ export class StepExecutor {
         await record.done();
       } else if (step.verify) {
         const started = Date.now();
-        await this.refuseMismatches(migration, phase, step.sql, step.verify);
+        await this.refuseMismatches(migration, phase, step, step.verify);
         this.logger.done?.(`verified ${step.verify.what} on every row`, (Date.now() - started) / 1000);
         await record?.done();
       } else if (step.backfill) {
@@ -161,7 +173,7 @@ export class StepExecutor {
         } catch (error) {
           // A row written after the scan before the rebuild, and before the mirror: named as the scan names rows.
           if (this.dialect.classifyError(error) === 'checkViolation')
-            for (const check of step.backfill.copy?.checks ?? []) await this.refuseMismatches(migration, phase, step.sql, check);
+            for (const check of step.backfill.copy?.checks ?? []) await this.refuseMismatches(migration, phase, step, check);
           throw error;
         }
         await record.done();
@@ -217,6 +229,7 @@ export class StepExecutor {
         await run();
         return;
       } catch (error) {
+        if (error instanceof InterruptedError) throw error.in(migration);
         const classified = this.dialect.classifyError(error);
         // A bounded instant statement that ran out waited for its lock (see Dialect.boundInstant).
         const kind = classified === 'statementTimeout' && (step.instant || step.instantWhereAllowed) ? 'lockTimeout' : classified;

@@ -1,7 +1,7 @@
 import { asWritten, bound, literalMarks, param, type Bound } from '../dialects/bound-sql';
 import type { Dialect, VersionTable } from '../dialects/dialect';
 import { redactUrls } from '../dialects/url';
-import { StateError, ValidationError, type Phase } from '../errors';
+import { InterruptedError, StateError, ValidationError, type Phase } from '../errors';
 import { sameFile, type LoadedMigration } from '../migration/loader';
 import { probedKey, type DualWrite, type KeptDefault, type Operation, type PlanContext } from '../operations/operation';
 import { checkOperationOrder } from '../operations/operation-order';
@@ -28,7 +28,7 @@ import type { Logger } from './logger';
 import type { QualifiedName, SchemaModel, VersionView } from './schema-model';
 import type { BackfillTotal, MigrationPhase, MigrationRecord, StateStore } from './state-store';
 import type { Step } from './step';
-import type { ThrottlePause } from './throttle';
+import type { Throttle, ThrottlePause } from './throttle';
 import { chooseWalkKey, missingWalkKey, walkKeySql, type WalkKey } from './walk-key';
 import {
   committedView,
@@ -55,7 +55,10 @@ export interface MigrationStatus {
   error: string | null;
   /** Rows the backfills of the expand walked so far (under way or finished); null without a backfill. */
   backfilledRows: number | null;
-  /** While an expand runs: the replication-lag pause its backfill is in, as last recorded (a killed run's stays until a rerun). */
+  /**
+   * The replication-lag pause a run of the migration is in (its backfill, backfill job or verification, at
+   * expand, contract or `zmigrate backfill`), as last recorded; a killed run's stays until the next run of it.
+   */
   throttled: ThrottlePause | null;
 }
 
@@ -141,6 +144,10 @@ export class Runner {
   /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
   readonly #probedDefaults = new Map<string, boolean>();
   #toProbe: Array<{ type: string; default?: string }> | undefined;
+  /** Aborted when the run is asked to stop (a signal): it stops before the next migration, step or batch. */
+  readonly #signal: AbortSignal | undefined;
+  /** Pauses batch work while replicas lag; its pauses are recorded for `zmigrate status` (recordingPauses). */
+  readonly #throttle: Throttle | undefined;
 
   constructor(
     private readonly dialect: Dialect,
@@ -150,6 +157,8 @@ export class Runner {
     private readonly logger: Logger,
     batches: BatchOptions = DEFAULT_BATCHES,
   ) {
+    this.#signal = batches.signal;
+    this.#throttle = batches.throttle;
     this.#executor = new StepExecutor(
       dialect,
       store,
@@ -172,6 +181,7 @@ export class Runner {
         throw new StateError(`${migration.name} is half-way through contract; run zmigrate contract to finish it`);
       if (phase === 'rolling back')
         throw new StateError(`${migration.name} is half-way through rollback; run zmigrate rollback to finish it`);
+      this.stopBefore(migration);
       await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
       done.push(migration.name);
     }
@@ -201,6 +211,7 @@ export class Runner {
     for (const migration of this.migrations) {
       const phase = records.get(migration.name)?.phase ?? 'pending';
       if (phase !== 'expanded' && phase !== 'contracting') continue;
+      this.stopBefore(migration);
       await this.recordingErrors(migration.name, () => this.contractOne(migration, records.get(migration.name)!));
       done.push(migration.name);
     }
@@ -232,6 +243,7 @@ export class Runner {
     const results: BackfillResult[] = [];
     for (const migration of this.migrations) {
       const record = records.get(migration.name);
+      if (record?.phase === 'expanding' || record?.phase === 'expanded') this.stopBefore(migration);
       if (record?.phase === 'expanding') {
         await this.recordingErrors(migration.name, () => this.expandOne(migration, record));
         const after = new Map((await this.store.list()).map((r) => [r.name, r]));
@@ -241,7 +253,7 @@ export class Runner {
         const { steps, notRefilled } = await this.backfillSteps(migration, records);
         if (steps.length === 0 && notRefilled.length === 0) continue;
         this.logger.info(`backfill ${migration.name}`);
-        const unverified = await this.#executor.runAgain(migration.name, steps);
+        const unverified = await this.recordingPauses(migration.name, () => this.#executor.runAgain(migration.name, steps));
         await this.store.update(migration.name, { unverified });
         results.push({
           name: migration.name,
@@ -317,7 +329,7 @@ export class Runner {
         rolledBackAt: record?.rolledBackAt?.toISOString() ?? null,
         error: record?.error ?? null,
         backfilledRows: backfilled.get(name)?.rows ?? null,
-        throttled: (record?.phase === 'expanding' && backfilled.get(name)?.paused) || null,
+        throttled: record?.throttled ?? null,
       };
     });
   }
@@ -655,10 +667,9 @@ export class Runner {
   private async rollbackOne(migration: LoadedMigration, record: MigrationRecord, before: LoadedMigration[]): Promise<void> {
     if (record.phase !== 'rolling back') {
       this.logger.info(`rollback ${migration.name}`);
-      if (record.versionSchema) {
-        await this.#executor.runUnrecorded(migration.name, 'rollback', [this.dialect.dropSchema(record.versionSchema)]);
-        await this.store.update(migration.name, { versionSchema: null });
-      }
+      // Planned before anything changes: a plan that fails (a table renamed by hand) leaves the migration as it
+      // was, its version schema too. The version schema goes first among the steps (its views would stop the
+      // columns they read from being dropped), and the state stops naming it as the steps are recorded.
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
       const model = await this.introspect();
       const live = this.liveMigrations(model, records);
@@ -670,8 +681,9 @@ export class Runner {
       // An expand stopped half-way through a rebuild leaves its shadow (and maybe the retired table).
       if (this.dialect.rebuild) steps.push(...(await this.dialect.rebuild.leftovers(triggerPrefix(migration.name))));
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
+      const schemaDrop = record.versionSchema ? [this.dialect.dropSchema(record.versionSchema)] : [];
       await this.store.clearSteps(migration.name, 'rollback');
-      await this.store.update(migration.name, { phase: 'rolling back', steps: swap });
+      await this.store.update(migration.name, { phase: 'rolling back', steps: [...schemaDrop, ...swap], versionSchema: null });
     } else {
       this.logger.info(`rollback ${migration.name} (resuming)`);
     }
@@ -1295,6 +1307,11 @@ export class Runner {
 
   // ── shared ────────────────────────────────────────────────────────────
 
+  /** A run asked to stop does not start the next migration. */
+  private stopBefore(migration: LoadedMigration): void {
+    if (this.#signal?.aborted) throw new InterruptedError({ before: migration.name });
+  }
+
   /**
    * Keeps the last failure in the state, for `zmigrate status`; the error
    * still propagates. A failure an earlier run recorded is cleared as this
@@ -1303,7 +1320,7 @@ export class Runner {
   private async recordingErrors(name: string, work: () => Promise<void>): Promise<void> {
     if ((await this.store.get(name))?.error) await this.store.update(name, { error: null });
     try {
-      await work();
+      await this.recordingPauses(name, work);
     } catch (error) {
       if (await this.store.get(name).catch(() => undefined)) {
         // Redacted: the state table is readable by anyone who may read the schema, and status prints it.
@@ -1311,6 +1328,29 @@ export class Runner {
         await this.store.update(name, { error: text }).catch(() => undefined);
       }
       throw error;
+    }
+  }
+
+  /**
+   * Keeps the throttle's pause under way while `work` runs for migration
+   * `name` in the state, for `zmigrate status`: set as a pause starts and
+   * with each report (its reason redacted of URLs, as errors are: a
+   * replica's error text may hold one), cleared as it ends and when `work`
+   * ends, however it ends. A pause a killed run left is cleared first.
+   */
+  private async recordingPauses<T>(name: string, work: () => Promise<T>): Promise<T> {
+    let recorded = Boolean((await this.store.get(name))?.throttled);
+    const record = async (pause: ThrottlePause | undefined) => {
+      recorded = pause !== undefined;
+      await this.store.update(name, { throttled: pause ? { since: pause.since, reason: redactUrls(pause.reason) } : null });
+    };
+    if (recorded) await record(undefined);
+    const unwatch = this.#throttle?.watch(record);
+    try {
+      return await work();
+    } finally {
+      unwatch?.();
+      if (recorded) await record(undefined).catch(() => undefined);
     }
   }
 

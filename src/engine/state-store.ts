@@ -7,10 +7,9 @@ import type { BackfillCheckpoint } from './backfill';
 import type { ThrottlePause } from './throttle';
 import type { Introduced, Snapshot } from './version-schemas';
 
-/** What a migration's expand backfills walked, from their checkpoints, and a throttle pause one recorded. */
+/** What a migration's expand backfills walked, from their checkpoints. */
 export interface BackfillTotal {
   rows: number;
-  paused?: ThrottlePause;
 }
 
 /** A migration's phase, as `zmigrate status` prints it. */
@@ -33,6 +32,8 @@ export interface MigrationRecord {
   error: string | null;
   /** Set when `zmigrate backfill` found rows that do not hold what up implies: contract refuses. */
   unverified: string | null;
+  /** The throttle's pause a run of this migration is in (its backfill, job or verification waits for replicas), as last recorded. */
+  throttled: ThrottlePause | null;
   expandedAt: Date | null;
   completedAt: Date | null;
   rolledBackAt: Date | null;
@@ -80,11 +81,15 @@ export class StateStore {
         t.text('introduced', 'longtext');
         t.text('error');
         t.text('unverified');
+        t.text('throttled');
         t.timestamp('expanded_at', { useTz: true }).nullable();
         t.timestamp('completed_at', { useTz: true }).nullable();
         t.timestamp('rolled_back_at', { useTz: true }).nullable();
         t.timestamp('updated_at', { useTz: true }).nullable();
       });
+    } else if (!(await this.schemaBuilder('migrations').builder.hasColumn(migrations.table, 'throttled'))) {
+      // Made by a zmigrate from before pauses were recorded per migration.
+      await this.schemaBuilder('migrations').builder.alterTable(migrations.table, (t) => t.text('throttled'));
     }
     const steps = this.schemaBuilder('steps');
     if (!(await steps.builder.hasTable(steps.table))) {
@@ -174,6 +179,7 @@ export class StateStore {
     if (changes.nextOperation !== undefined) values.next_operation = changes.nextOperation;
     if (changes.error !== undefined) values.error = changes.error;
     if (changes.unverified !== undefined) values.unverified = changes.unverified;
+    if (changes.throttled !== undefined) values.throttled = changes.throttled && JSON.stringify(changes.throttled);
     if (changes.baseline !== undefined) values.baseline = JSON.stringify(changes.baseline);
     if (changes.introduced !== undefined) values.introduced = JSON.stringify(changes.introduced);
     if (changes.expandedAt !== undefined) values.expanded_at = changes.expandedAt;
@@ -214,7 +220,7 @@ export class StateStore {
     if (!updated) await this.table('steps', trx).insert({ migration, phase, seq, status: 'running', ...values });
   }
 
-  /** Rows walked by each migration's expand backfills, from their checkpoints, and a throttle pause one recorded. */
+  /** Rows walked by each migration's expand backfills, from their checkpoints. */
   async backfills(): Promise<Map<string, BackfillTotal>> {
     const rows = (await this.table('steps')
       .where({ phase: 'expand' })
@@ -229,7 +235,6 @@ export class StateStore {
       if (checkpoint.redo) continue;
       const total = totals.get(r.migration) ?? { rows: 0 };
       total.rows += Number(checkpoint.rows ?? 0);
-      if (checkpoint.paused) total.paused = checkpoint.paused;
       totals.set(r.migration, total);
     }
     return totals;
@@ -255,6 +260,8 @@ function toRecord(row: Record<string, unknown>): MigrationRecord {
     introduced: row.introduced ? (JSON.parse(String(row.introduced)) as Introduced) : null,
     error: (row.error as string | null) ?? null,
     unverified: (row.unverified as string | null) ?? null,
+    // Absent from a state table an older zmigrate made, which status reads as it is.
+    throttled: row.throttled ? (JSON.parse(String(row.throttled)) as ThrottlePause) : null,
     expandedAt: date(row.expanded_at),
     completedAt: date(row.completed_at),
     rolledBackAt: date(row.rolled_back_at),

@@ -1,5 +1,6 @@
 import { ThrottleTimeoutError } from '../errors';
 import type { Logger } from './logger';
+import { sleepUnlessStopped } from './stop';
 
 /** What one replica's lag looks like at one moment. */
 export interface ReplicaLag {
@@ -28,6 +29,8 @@ export interface ThrottleOptions {
   checkEveryMs?: number;
   /** While paused, a line this often; default 5 s. */
   reportEveryMs?: number;
+  /** Once aborted (the run is asked to stop), a pause ends at once, so the run can stop at its checkpoint. */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_MAX_LAG_MS = 1500;
@@ -45,7 +48,8 @@ export interface ThrottlePause {
  */
 export class Throttle {
   readonly #sources: readonly LagSource[];
-  readonly #options: Required<ThrottleOptions>;
+  readonly #options: Required<Omit<ThrottleOptions, 'signal'>>;
+  readonly #signal: AbortSignal | undefined;
   readonly #logger: Logger;
   #lastCheck = 0;
   /** The check (and pause) under way, which every caller waits for. */
@@ -54,7 +58,9 @@ export class Throttle {
 
   constructor(sources: readonly LagSource[], options: ThrottleOptions, logger: Logger) {
     this.#sources = options.maxLagMs > 0 ? sources : [];
-    this.#options = { maxWaitMs: 0, checkEveryMs: 1000, reportEveryMs: 5000, ...options };
+    const { signal, ...rest } = options;
+    this.#options = { maxWaitMs: 0, checkEveryMs: 1000, reportEveryMs: 5000, ...rest };
+    this.#signal = signal;
     this.#logger = logger;
   }
 
@@ -82,12 +88,13 @@ export class Throttle {
 
   /**
    * Returns at once unless a replica lags too far; then waits until none does
-   * (or maxWaitMs passes). Callers side by side (backfill jobs) share one
-   * check and one pause: none goes on while another has found the lag too high.
+   * (or maxWaitMs passes, or the run is asked to stop). Callers side by side
+   * (backfill jobs) share one check and one pause: none goes on while another
+   * has found the lag too high.
    */
   wait(): Promise<void> {
     if (this.#checking) return this.#checking;
-    if (!this.active || Date.now() - this.#lastCheck < this.#options.checkEveryMs) return Promise.resolve();
+    if (!this.active || this.#signal?.aborted || Date.now() - this.#lastCheck < this.#options.checkEveryMs) return Promise.resolve();
     this.#checking = this.#check().finally(() => (this.#checking = undefined));
     return this.#checking;
   }
@@ -109,7 +116,12 @@ export class Throttle {
           hint: 'the work stopped at its last checkpoint: run the same command again to resume, or raise --throttle-max-wait',
         });
       }
-      await new Promise((resolve) => setTimeout(resolve, checkEveryMs));
+      await sleepUnlessStopped(checkEveryMs, this.#signal);
+      if (this.#signal?.aborted) {
+        // The run stops where it is: it is no longer paused.
+        await this.#tell(undefined);
+        return;
+      }
       readings = await this.#read();
       reason = this.#reasonToPause(readings);
       if (!reason) {

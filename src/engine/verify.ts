@@ -2,7 +2,6 @@ import { bound, param, runBound, type Bound } from '../dialects/bound-sql';
 import type { Dialect, RowAddress } from '../dialects/dialect';
 import type { VerifySpec } from './dual-write';
 import { keyRanges } from './key-ranges';
-import type { Throttle } from './throttle';
 import { resultRows } from './raw-result';
 import { firstKey, integerColumn, isInteger, keyValue, type IntegerKey as Key } from './integer-key';
 
@@ -16,6 +15,8 @@ const FIRST_PAGES = 128;
 const MAX_PAGES = 32_768;
 
 type Rows = (statement: Bound) => Promise<Array<Record<string, unknown>>>;
+/** Called before each chunk: waits while replicas lag, throws where the run was asked to stop. */
+type BetweenChunks = () => Promise<void>;
 
 /**
  * Walks the table in key-range chunks and returns the keys of the first rows
@@ -23,7 +24,12 @@ type Rows = (statement: Bound) => Promise<Array<Record<string, unknown>>>;
  * `jobs` > 1 (and an engine with more sessions), the table is cut into that
  * many segments, walked side by side.
  */
-export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttle?: Throttle, jobs = 1): Promise<unknown[][]> {
+export async function findMismatches(
+  dialect: Dialect,
+  spec: VerifySpec,
+  between: BetweenChunks = async () => undefined,
+  jobs = 1,
+): Promise<unknown[][]> {
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const ranges = keyRanges(dialect, spec.table, spec.key);
   const sessions = jobs > 1 && dialect.workerSessions ? dialect.workerSessions(jobs) : dialect.knex;
@@ -35,7 +41,7 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
     const key = spec.key;
     const pages = await address.pages(spec.table);
     const cuts = Array.from({ length: segments + 1 }, (_, i) => Math.round((pages * i) / segments));
-    return inOrder(cuts.slice(1).map((to, i) => pageWalk(dialect, address, spec, key, cuts[i], to, rows, throttle)));
+    return inOrder(cuts.slice(1).map((to, i) => pageWalk(dialect, address, spec, key, cuts[i], to, rows, between)));
   }
   const found: unknown[][] = [];
   const end = await ranges.end();
@@ -44,14 +50,14 @@ export async function findMismatches(dialect: Dialect, spec: VerifySpec, throttl
     const start = await firstKey(dialect, spec.table, column);
     if ((await integerColumn(dialect, spec.table, column)) && isInteger(start) && isInteger(end[0])) {
       const cuts = await cutPoints(dialect, spec.table, column, start, end[0], segments);
-      return inOrder(cuts.slice(1).map((to, i) => integerWalk(dialect, spec, column, cuts[i] ?? start, i === 0, to!, rows, throttle)));
+      return inOrder(cuts.slice(1).map((to, i) => integerWalk(dialect, spec, column, cuts[i] ?? start, i === 0, to!, rows, between)));
     }
-    return singleColumnWalk(dialect, spec, column, end[0], rows, throttle);
+    return singleColumnWalk(dialect, spec, column, end[0], rows, between);
   }
   let last: unknown[] | null = null;
   let size = FIRST_CHUNK;
   while (end) {
-    await throttle?.wait();
+    await between();
     const started = Date.now();
     const chunk = await ranges.next(last, end, size);
     const bad = await rows(
@@ -111,7 +117,7 @@ async function integerWalk(
   inclusive: boolean,
   end: Key,
   rows: Rows,
-  throttle: Throttle | undefined,
+  between: BetweenChunks,
 ): Promise<unknown[][]> {
   const key = dialect.quote(column);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
@@ -121,7 +127,7 @@ async function integerWalk(
   let after = inclusive ? '>=' : '>';
   let span = BigInt(FIRST_CHUNK);
   while ((after === '>=' ? lower <= last : lower < last) && found.length < SHOWN) {
-    await throttle?.wait();
+    await between();
     const started = Date.now();
     const upper = last - lower > span ? lower + span : last;
     const bad = await rows(
@@ -149,7 +155,7 @@ async function singleColumnWalk(
   column: string,
   end: unknown,
   rows: Rows,
-  throttle: Throttle | undefined,
+  between: BetweenChunks,
 ): Promise<unknown[][]> {
   const q = (name: string) => dialect.quote(name);
   const table = dialect.qualify(dialect.baseSchema, spec.table);
@@ -158,7 +164,7 @@ async function singleColumnWalk(
   let last: unknown = undefined;
   let size = FIRST_CHUNK;
   for (;;) {
-    await throttle?.wait();
+    await between();
     const started = Date.now();
     const range = last === undefined ? bound`${key} <= ${param(end)}` : bound`${key} > ${param(last)} AND ${key} <= ${param(end)}`;
     const [tally] = await rows(
@@ -197,14 +203,14 @@ async function pageWalk(
   start: number,
   pages: number,
   rows: Rows,
-  throttle: Throttle | undefined,
+  between: BetweenChunks,
 ): Promise<unknown[][]> {
   const table = dialect.qualify(dialect.baseSchema, spec.table);
   const columns = key.map((k) => dialect.quote(k)).join(', ');
   const found: unknown[][] = [];
   let size = FIRST_PAGES;
   for (let from = start; from < pages && found.length < SHOWN;) {
-    await throttle?.wait();
+    await between();
     const started = Date.now();
     const to = Math.min(pages, from + size);
     const range = address.pageRange(from, to);

@@ -6,8 +6,14 @@ import { digits } from '../output';
 export const STATUS_CODES = { complete: 0, pending: 3, awaitingContract: 4, failed: 5 } as const;
 
 export const status: Command = async (ctx) => {
-  // A recorded error is a driver's text, the one part of a result that might echo a password.
-  const migrations = (await (await ctx.migrator()).status()).map((m) => ({ ...m, error: m.error && ctx.output.scrub(m.error) }));
+  // A recorded error, and a pause's reason (a replica's own error text), are a server's words, the parts of a
+  // result that might echo a password.
+  const scrub = (text: string) => ctx.output.scrub(text);
+  const migrations = (await (await ctx.migrator()).status()).map((m) => ({
+    ...m,
+    error: m.error && scrub(m.error),
+    throttled: m.throttled && { ...m.throttled, reason: scrub(m.throttled.reason) },
+  }));
   const code = ctx.args.check ? checkCode(migrations) : 0;
   if (ctx.args.json) {
     ctx.output.out(JSON.stringify({ migrations }));
