@@ -508,16 +508,7 @@ export class Runner {
   private async contractOne(migration: LoadedMigration, record: MigrationRecord): Promise<void> {
     if (record.phase === 'expanded') {
       this.logger.info(`contract ${migration.name}`);
-      // Versions older than this one are no longer served: the new app is fully rolled out.
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
-      for (const older of this.migrations) {
-        if (older.name >= migration.name) break;
-        const schema = records.get(older.name)?.versionSchema;
-        if (schema) {
-          await this.#executor.runUnrecorded(migration.name, 'contract', [this.dialect.dropSchema(schema)]);
-          await this.store.update(older.name, { versionSchema: null });
-        }
-      }
       const model = await this.introspect();
       const live = this.liveMigrations(model, records);
       const view = committedView(model, live);
@@ -526,10 +517,20 @@ export class Runner {
           const schema = records.get(name)?.versionSchema;
           return schema ? v.tables.flatMap((table) => this.dialect.replaceView(schema, table)) : [];
         });
+      // Planned (and checked against the schema as it is now) before anything changes.
       const { steps } = this.planPhaseSteps(migration, model, view, 'contract', undefined, refreshViews);
       if (migration.migration.contract) steps.unshift(customStep('contract'));
       // A last pass of the backfill job catches rows the old app wrote after it ran (its `where` finds them).
       steps.unshift(...this.customExpandSteps(migration, model).filter((s) => s.job));
+      // Versions older than this one are no longer served: the new app is fully rolled out.
+      for (const older of this.migrations) {
+        if (older.name >= migration.name) break;
+        const schema = records.get(older.name)?.versionSchema;
+        if (schema) {
+          await this.#executor.runUnrecorded(migration.name, 'contract', [this.dialect.dropSchema(schema)]);
+          await this.store.update(older.name, { versionSchema: null });
+        }
+      }
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'contract');
       await this.store.update(migration.name, { phase: 'contracting', steps: swap });
@@ -575,6 +576,8 @@ export class Runner {
         view: views[i],
         probedDefaults: this.#probedDefaults,
       };
+      // Before anything of the contract runs: what came since expand and would stop it half-way.
+      if (phase === 'contract') (operations[i] as Operation).checkContract?.(ctx);
       const planned = (operations[i] as Operation)[phase](ctx);
       const breaking = planned.filter((s) => s.breaksViews || s.swapsViews).at(-1);
       if (breaking && refreshViews) {

@@ -39,9 +39,11 @@ export interface ColumnModel {
    */
   views?: QualifiedName[];
   /**
-   * Other objects of the column's table that use it: triggers that name it
-   * (on PostgreSQL in their column list or WHEN, or in their function's
-   * body), generated columns computed from it, row security policies.
+   * Other objects that use it: triggers of its table that name it (on
+   * PostgreSQL in their column list or WHEN, or in their function's body),
+   * generated columns computed from it, row security policies; on
+   * PostgreSQL also publications whose column list or row filter names it,
+   * and functions with a SQL-standard body (BEGIN ATOMIC) that read it.
    * PostgreSQL refuses to drop the column while they stay; on MySQL/MariaDB
    * a trigger then fails, and a generated column stops the drop.
    */
@@ -50,7 +52,7 @@ export interface ColumnModel {
 
 export interface ColumnHolder {
   /** `trigger function`: a PostgreSQL trigger's function whose body names NEW.column or OLD.column (by text, not by dependency). */
-  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy';
+  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy' | 'publication' | 'function';
   name: string;
 }
 

@@ -107,21 +107,22 @@ function refusePrimaryKey(ctx: PlanContext, { what, spec, indexes, primaryKeyNam
 
 /**
  * What uses the column and would stop the contract that replaces it: on
- * PostgreSQL a view, trigger, generated column or policy (the old column
- * cannot be dropped while one stays); on MySQL/MariaDB a generated column
- * (no online swap then), while views and triggers find the new column
- * under the old name.
+ * PostgreSQL a view, trigger, generated column, policy, publication or
+ * function with a SQL-standard body (the old column cannot be dropped while
+ * one stays); on MySQL/MariaDB a generated column (no online swap then),
+ * while views and triggers find the new column under the old name. Checked
+ * at expand, and again at contract (`atContract`) for what came since.
  */
-function refuseHolders(ctx: PlanContext, { what, old }: AlteredColumn): void {
+export function refuseHolders(ctx: PlanContext, { what, old }: Pick<AlteredColumn, 'what' | 'old'>, atContract = false): void {
   const db = ctx.dialect.displayName;
   if (ctx.dialect.capabilities.viewsHoldColumns) {
     // A trigger function's body finds the new column under the old name (sessions recompile it at contract).
     const holders = old.holders?.filter((h) => h.kind !== 'trigger function');
-    refuseReaders(ctx, what, { views: old.views, holders }, `${db} would refuse to drop the old column at contract`);
+    refuseReaders(ctx, what, { views: old.views, holders }, `${db} would refuse to drop the old column at contract`, atContract);
     return;
   }
   const generated = old.holders?.filter((h) => h.kind === 'generated column');
-  refuseReaders(ctx, what, { holders: generated }, `${db} cannot swap the column in online at contract`);
+  refuseReaders(ctx, what, { holders: generated }, `${db} cannot swap the column in online at contract`, atContract);
 }
 
 /**

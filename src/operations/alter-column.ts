@@ -5,7 +5,7 @@ import { helperColumn, rowOf, type Condition, type VerifySpec } from '../engine/
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
-import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
+import { refuseAlteration, refuseHolders, type RebuiltIndex } from './alter-column-refusals';
 import {
   refuseTriggerBlindReads,
   refuseNotNullTimestamp,
@@ -260,6 +260,10 @@ export class AlterColumn implements Operation {
     // The column's constraints on the new column come after the backfill (dualWrite's afterBackfill).
     this.carried(ctx).expand(ctx.model);
     return steps;
+  }
+
+  checkContract(ctx: PlanContext): void {
+    refuseHolders(ctx, { what: `alterColumn ${this.table}.${this.column}`, old: this.names(ctx).old }, true);
   }
 
   contract(ctx: PlanContext): Step[] {

@@ -106,6 +106,12 @@ export interface Operation {
   validate(ctx: PlanContext): void;
   /** Steps that add the new shape beside the old one; updates ctx.model. */
   expand(ctx: PlanContext): Step[];
+  /**
+   * Contract's look at the schema as it finds it, before anything changes:
+   * what came since expand and would stop the contract half-way (an object
+   * made by hand that holds on to a column it drops). Throws ValidationError.
+   */
+  checkContract?(ctx: PlanContext): void;
   /** Steps that remove the old shape and finalize the new one; updates ctx.model. */
   contract(ctx: PlanContext): Step[];
   /** Steps that undo expand; updates ctx.model. */
@@ -339,20 +345,25 @@ export function fillNulls(
 /**
  * Refuses a table or column that a view (not zmigrate's) reads, or that
  * another object holds on to (ColumnModel.holders), which the operation's
- * contract would drop or rename: `why` says what would happen then.
+ * contract would drop or rename: `why` says what would happen then. At
+ * contract (`atContract`), the hint is for an object made since expand.
  */
 export function refuseReaders(
   ctx: PlanContext,
   what: string,
   read: { views?: QualifiedName[]; holders?: ColumnHolder[] },
   why: string,
+  atContract = false,
 ): void {
   const view = read.views?.[0];
   const held = read.holders?.[0];
   const holder = view ? `view ${view.schema}.${view.name} reads it` : held && `${held.kind} ${held.name} uses it`;
   if (!holder) return;
+  const object = view ? 'view' : (held?.kind ?? 'object');
   throw new ValidationError(ctx.migration, `${what}: ${holder}, and ${why}`, {
-    hint: `drop the ${view ? 'view' : 'object'} in an earlier migration (op.sql) and create it again in a later one`,
+    hint: atContract
+      ? `drop the ${object} (or change it so it no longer uses the column) and run zmigrate contract again: nothing has changed yet`
+      : `drop the ${object === 'view' ? 'view' : 'object'} in an earlier migration (op.sql) and create it again in a later one`,
   });
 }
 

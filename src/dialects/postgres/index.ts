@@ -611,7 +611,8 @@ export class PostgresDialect implements Dialect {
       if (on !== table && table && !table.views?.some((v) => v.schema === view.schema && v.name === view.name))
         table.views = [...(table.views ?? []), view];
     }
-    // Triggers, generated columns and policies that hold on to a column (not zmigrate's triggers).
+    // Triggers, generated columns, policies, publications (a column list or row filter) and functions with a
+    // SQL-standard body that hold on to a column (not zmigrate's triggers).
     const holders = await this.rows(
       `select c.relname as table_name, a.attname as column_name, h.kind, h.name
          from pg_depend d join pg_class c on c.oid = d.refobjid join pg_namespace n on n.oid = c.relnamespace
@@ -622,7 +623,12 @@ export class PostgresDialect implements Dialect {
            select 'generated column', ga.attname::text from pg_attrdef ad join pg_attribute ga on ga.attrelid = ad.adrelid and ga.attnum = ad.adnum
             where d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
            union all
-           select 'policy', p.polname::text from pg_policy p where d.classid = 'pg_policy'::regclass and p.oid = d.objid) h
+           select 'policy', p.polname::text from pg_policy p where d.classid = 'pg_policy'::regclass and p.oid = d.objid
+           union all
+           select 'publication', pb.pubname::text from pg_publication_rel pr join pg_publication pb on pb.oid = pr.prpubid
+            where d.classid = 'pg_publication_rel'::regclass and pr.oid = d.objid
+           union all
+           select 'function', f.oid::regprocedure::text from pg_proc f where d.classid = 'pg_proc'::regclass and f.oid = d.objid) h
         where d.refclassid = 'pg_class'::regclass and d.deptype = 'n' and n.nspname = ?
           and not (h.kind = 'trigger' and (h.name like '\\_zm\\_%' or h.name like '~\\_zm\\_%'))
         order by 1, 2, 3, 4`,
