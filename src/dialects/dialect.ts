@@ -456,6 +456,12 @@ export interface Dialect {
    */
   attachPrimaryKey?(table: string, index: string): Step;
   /**
+   * PostgreSQL: the index becomes the table's replica identity (REPLICA
+   * IDENTITY USING INDEX), as the old one was (IndexModel.replicaIdentity):
+   * alterColumn's swap dropped that with the old column.
+   */
+  replicaIdentity?(table: string, index: string): Step;
+  /**
    * A foreign key that existing rows may not meet yet, without a long lock:
    * NOT VALID on PostgreSQL; unchecked (foreign_key_checks off, ALGORITHM=INPLACE) on MySQL/MariaDB.
    * New writes are checked from then on; old rows are verified apart.

@@ -92,6 +92,8 @@ export interface IndexModel {
   constraint?: boolean;
   /** PostgreSQL: its constraint (or the primary key) is DEFERRABLE, INITIALLY as this says (alterColumn refuses its columns). */
   deferrable?: Deferrable;
+  /** PostgreSQL: the table's replica identity (REPLICA IDENTITY USING INDEX), which alterColumn gives its rebuilt index. */
+  replicaIdentity?: true;
   /** MySQL/MariaDB: FULLTEXT, SPATIAL or HASH (MariaDB's unique index over a long column), where it is not a B-tree. */
   kind?: 'fulltext' | 'spatial' | 'hash';
   /** MySQL/MariaDB: each column's prefix length and order, where one differs from the whole column ascending. */

@@ -46,10 +46,18 @@ export function refuseAlteration(ctx: PlanContext, column: AlteredColumn): void 
  * (a FULLTEXT or SPATIAL index on MySQL/MariaDB). Rebuilt as something
  * else, it would change what the table allows or how it is searched.
  */
-function refuseIndexes(ctx: PlanContext, { what, indexes, rebuilt }: AlteredColumn): void {
+function refuseIndexes(ctx: PlanContext, { what, spec, indexes, rebuilt }: AlteredColumn): void {
   const hint = 'drop it in an earlier migration and create it again after this one';
   for (const index of indexes) {
     const name = JSON.stringify(index.name);
+    // The rebuilt index takes the replica identity at contract, which PostgreSQL gives only an index over NOT NULL columns.
+    if (index.replicaIdentity && spec.nullable === true) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: ${index.primary ? 'the primary key' : `index ${name}`} is the table's replica identity, whose columns stay NOT NULL`,
+        { hint: 'leave out nullable, or give the table another replica identity first (ALTER TABLE … REPLICA IDENTITY)' },
+      );
+    }
     // The new column's index is a plain unique index until contract: it checks each row at once.
     if (index.deferrable) {
       throw new ValidationError(

@@ -305,6 +305,9 @@ export class AlterColumn implements Operation {
     for (const index of indexes)
       if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name));
       else if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
+    // The replica identity went with the old index (the table's then behaved as NOTHING): the rebuilt one takes it.
+    for (const index of indexes)
+      if (index.replicaIdentity && ctx.dialect.replicaIdentity) steps.push(ctx.dialect.replicaIdentity(source, index.name));
     steps.push(...carried.renames(ctx.model));
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
@@ -324,6 +327,7 @@ export class AlterColumn implements Operation {
             columns: onPhysical(i.columns),
             ...written,
             ...(original.constraint ? { constraint: true } : {}),
+            ...(original.replicaIdentity ? { replicaIdentity: true as const } : {}),
           },
         ];
       });

@@ -481,6 +481,7 @@ export class PostgresDialect implements Dialect {
     );
     const indexes = await this.rows(
       `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
+              ix.indisreplident as replica_identity,
               (ix.indpred is not null or ix.indexprs is not null) as special,
               -- The definition after USING (method, keys with their collations, operator classes and order, INCLUDE,
               -- NULLS NOT DISTINCT, storage parameters, predicate), where the server writes it as expected; with the
@@ -567,6 +568,7 @@ export class PostgresDialect implements Dialect {
       const definition = {
         ...(typeof ix.definition === 'string' ? { definition: ix.definition } : {}),
         ...(ix.deferrable === 'immediate' || ix.deferrable === 'deferred' ? { deferrable: ix.deferrable as Deferrable } : {}),
+        ...(ix.replica_identity === true ? { replicaIdentity: true as const } : {}),
       };
       if (ix.is_primary === true) {
         table.primaryKey = cols;
@@ -1173,6 +1175,11 @@ END`;
         guard: { kind: 'constraintExists', table, constraint: index },
       },
     );
+  }
+
+  /** A catalog change alone: the index is unique, not partial, over NOT NULL columns already. */
+  replicaIdentity(table: string, index: string): Step {
+    return step(`replica identity ${index}`, `ALTER TABLE ${this.table(table)} REPLICA IDENTITY USING INDEX ${this.quote(index)}`);
   }
 
   /** The unique index over NOT NULL columns becomes the primary key, under its own name (no scan). */
