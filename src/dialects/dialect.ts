@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
-import type { IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
+import type { ColumnGrant, IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
@@ -128,6 +128,8 @@ export type IndexState = 'valid' | 'invalid' | 'missing';
 /** A column as alterColumn leaves it at contract: its definition, and the comment the old column had. */
 export interface FinalColumn extends ColumnSpec {
   comment?: string;
+  /** PostgreSQL: the old column's own privileges, granted again on the new one (ColumnModel.grants). */
+  grants?: ColumnGrant[];
   /** MySQL/MariaDB: what the server sets the column to on every update of its row (`current_timestamp(3)`). */
   onUpdate?: string;
   /**

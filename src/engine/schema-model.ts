@@ -33,6 +33,13 @@ export interface ColumnModel {
    */
   collation?: string;
   /**
+   * PostgreSQL: privileges granted on the column itself (`GRANT SELECT
+   * (amount) ON orders TO reports`), which go with it when it is dropped:
+   * alterColumn grants them again on the new column in the swap. (MySQL and
+   * MariaDB keep column privileges by name, so there they hold anyway.)
+   */
+  grants?: ColumnGrant[];
+  /**
    * Views that read the column, other than zmigrate's own version schemas'
    * (the runner leaves those out): PostgreSQL refuses to drop a column a view
    * reads, and a MySQL/MariaDB view over a dropped column breaks.
@@ -48,6 +55,14 @@ export interface ColumnModel {
    * a trigger then fails, and a generated column stops the drop.
    */
   holders?: ColumnHolder[];
+}
+
+export interface ColumnGrant {
+  /** A role's name; undefined for PUBLIC. */
+  grantee?: string;
+  privilege: 'SELECT' | 'INSERT' | 'UPDATE' | 'REFERENCES';
+  /** WITH GRANT OPTION. */
+  grantable: boolean;
 }
 
 export interface ColumnHolder {

@@ -290,6 +290,7 @@ export class AlterColumn implements Operation {
         {
           ...final,
           comment: old.comment,
+          grants: old.grants,
           onUpdate: this.onUpdate(old),
           ...(old.sequence ? { sequence: { name: old.sequence, identity: old.identity } } : {}),
         },
@@ -342,6 +343,7 @@ export class AlterColumn implements Operation {
               default: final.default ?? null,
               invisible: false,
               comment: old.comment,
+              ...(old.grants ? { grants: old.grants } : {}),
               ...(old.identity ? { identity: old.identity } : {}),
               ...(old.sequence ? { sequence: old.sequence } : {}),
             }

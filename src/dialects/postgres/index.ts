@@ -5,6 +5,7 @@ import type { ColumnSpec, ForeignKeyAction } from '../../migration/types';
 import {
   constraintOf,
   SchemaModel,
+  type ColumnGrant,
   type ColumnHolder,
   type Deferrable,
   type ForeignKeyReference,
@@ -43,6 +44,9 @@ import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
 import { namesRowColumn } from '../row-references';
 import { viewColumns } from '../view-columns';
+
+/** The privileges a column can be granted on its own: only these are written back (ColumnModel.grants). */
+const COLUMN_PRIVILEGES: ReadonlyArray<ColumnGrant['privilege']> = ['SELECT', 'INSERT', 'UPDATE', 'REFERENCES'];
 
 const LEX = POSTGRES_LEX;
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -654,6 +658,28 @@ export class PostgresDialect implements Dialect {
       for (const column of tables.get(String(f.table_name))?.columns ?? [])
         if (namesRowColumn(String(f.body), column.name, (n) => this.quote(n)))
           column.holders = [...(column.holders ?? []), { kind: 'trigger function', name: String(f.name) }];
+    // Privileges granted on a column itself, which go with it when it is dropped.
+    const grants = await this.rows(
+      `select c.relname as table_name, a.attname as column_name, x.privilege_type as privilege, x.is_grantable as grantable,
+              case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attacl is not null
+         cross join lateral aclexplode(a.attacl) x
+        where n.nspname = ? and c.relkind in ('r', 'p')
+        order by 1, 2, 5, 3`,
+      [this.baseSchema],
+    );
+    for (const g of grants) {
+      const column = tables.get(String(g.table_name))?.columns.find((c) => c.name === String(g.column_name));
+      const privilege = COLUMN_PRIVILEGES.find((p) => p === g.privilege);
+      if (!column || !privilege) continue;
+      const grant: ColumnGrant = {
+        privilege,
+        grantable: g.grantable === true,
+        ...(g.grantee === null ? {} : { grantee: String(g.grantee) }),
+      };
+      column.grants = [...(column.grants ?? []), grant];
+    }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
       `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -862,6 +888,10 @@ export class PostgresDialect implements Dialect {
     if (spec.comment !== undefined) statements.push(`COMMENT ON COLUMN ${t}.${this.quote(column)} IS ${literal(spec.comment)}`);
     if (spec.default !== undefined) statements.push(this.#setDefault(table, column, spec.default));
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+    for (const { privilege, grantee, grantable } of spec.grants ?? [])
+      statements.push(
+        `GRANT ${privilege} (${this.quote(column)}) ON ${t} TO ${grantee === undefined ? 'PUBLIC' : this.quote(grantee)}${grantable ? ' WITH GRANT OPTION' : ''}`,
+      );
     // PL/pgSQL keeps, per session, the plans it made for the old column's type: touching the
     // table's trigger functions (their cost, unchanged) makes every session recompile them.
     statements.push(
