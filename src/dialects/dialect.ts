@@ -531,6 +531,18 @@ export interface Dialect {
    * Undefined where it can, or where it cannot be told (no TEMPORARY privilege).
    */
   notAssignable?(row: string, expression: string, column: string, type: string): Promise<string | undefined>;
+  /**
+   * Whether `expression`, over the columns `row` selects (no rows), may give
+   * another value when computed again for the same row (now(), a stable or
+   * volatile function), as the server decides what it will not store
+   * computed once: true where it refuses the expression for that for this
+   * reason (PostgreSQL: an index expression, which must be immutable;
+   * MySQL/MariaDB: a stored generated column of `type`, which must be
+   * deterministic), false where it takes it, undefined where it refuses it
+   * for another (a subquery on PostgreSQL) or cannot be asked (no TEMPORARY
+   * privilege). Changes nothing.
+   */
+  mutable?(row: string, expression: string, type: string): Promise<boolean | undefined>;
   /** Connects to a replica given by URL, to read its lag; a ZmigrateError when it cannot reach it or it is no replica. */
   connectReplica(url: string): Promise<LagSource>;
 

@@ -13,6 +13,7 @@ import {
   type BackfillSpec,
   type DualWriteRule,
   type RebuildTables,
+  type RowNames,
 } from './dual-write';
 import { message } from './executor';
 import { checkSqlFragment } from '../operations/checks';
@@ -126,6 +127,8 @@ export class Runner {
   readonly #executor: StepExecutor;
   /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
   readonly #probedDefaults = new Map<string, boolean>();
+  /** What the server said this run of expressions operations asked about (Dialect.mutable), by mutableKey. */
+  readonly #mutable = new Map<string, boolean | undefined>();
   #toProbe: Array<{ type: string; default?: string }> | undefined;
 
   constructor(
@@ -231,7 +234,9 @@ export class Runner {
     const next = previous.clone();
     for (const operation of migration.migration.operations) operation.shapeView(next, model);
     return [
-      ...this.dualWriteSteps(migration, this.dualWrites(migration, model, previous, next, true)).filter((s) => s.backfill || s.verify),
+      ...this.dualWriteSteps(migration, await this.dualWrites(migration, model, previous, next, { live: true })).filter(
+        (s) => s.backfill || s.verify,
+      ),
       // The TypeScript job too, as contract's last pass runs it: its `where` finds the rows still unfilled.
       ...this.customExpandSteps(migration, model).filter((s) => s.job),
     ];
@@ -293,6 +298,8 @@ export class Runner {
   async plan(): Promise<PhasePlan[]> {
     const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);
     const model = await this.introspect();
+    // The schema as it is, before planning changes the model: expressions are asked about over its columns.
+    const physical = model.clone();
     const live = this.liveMigrations(model, records);
     const plans: PhasePlan[] = [];
     let view = liveViews(model, live).get(live.at(-1)?.name ?? '') ?? committedView(model, live);
@@ -303,7 +310,7 @@ export class Runner {
         refuseUnknownOptions(migration);
         const expandView = view.clone();
         const planned = await this.planChecked(migration, model, expandView, 0, { untilOpaque: false });
-        const dualWrites = this.dualWrites(migration, model, view, expandView);
+        const dualWrites = await this.dualWrites(migration, model, view, expandView, { physical });
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model));
         const customExpand = await this.captured(migration, 'expand');
         planned.steps.push(...customExpand.steps, ...this.customExpandSteps(migration, model).filter((s) => s.job));
@@ -388,7 +395,12 @@ export class Runner {
       await this.planChecked(migration, planned, view, 0, { untilOpaque: true });
       this.checkReshapes(migration, records);
       this.customExpandSteps(migration, planned);
-      await this.checkExpressions(migration, this.dualWrites(migration, planned, previous, view), model, planned);
+      await this.checkExpressions(
+        migration,
+        await this.dualWrites(migration, planned, previous, view, { physical: model }),
+        model,
+        planned,
+      );
       if ((await this.dialect.schemaExists(schema)) && record?.versionSchema !== schema) {
         throw new ValidationError(migration.name, `a schema named ${JSON.stringify(schema)} already exists and was not made by zmigrate`, {
           hint: 'drop or rename it, or rename the migration file',
@@ -443,7 +455,7 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of operations) operation.shapeView(next, model);
-        const dualWrites = this.dualWrites(migration, model, previous, next);
+        const dualWrites = await this.dualWrites(migration, model, previous, next);
         const steps = [
           ...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model),
           ...this.customExpandSteps(migration, model),
@@ -651,9 +663,61 @@ export class Runner {
 
   // ── dual write ────────────────────────────────────────────────────────
 
-  private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView, live = false): DualWrite[] {
-    const ctx = { dialect: this.dialect, model, previous, next, probedDefaults: this.#probedDefaults, live };
-    return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
+  /**
+   * The operations' dual-write rules, backfills and checks. Where one asks
+   * whether an expression may give another value when computed again
+   * (DualWriteContext.mutable), the server is asked, and the operations
+   * planned again with its answers. `model` is the schema as planned;
+   * `physical`, where it differs, as it is (the expressions are asked about
+   * over the columns there, and typed NULLs for those still to come).
+   */
+  private async dualWrites(
+    migration: LoadedMigration,
+    model: SchemaModel,
+    previous: VersionView,
+    next: VersionView,
+    options: { live?: boolean; physical?: SchemaModel } = {},
+  ): Promise<DualWrite[]> {
+    const asked = new Map<string, { row: string; expression: string; type: string }>();
+    const mutable = (table: string, row: RowNames, expression: string, type: string): boolean | undefined => {
+      const select = this.rowSelect(table, row, options.physical ?? model, model);
+      const key = [select, expression, type].join('\u0000');
+      if (this.#mutable.has(key)) return this.#mutable.get(key);
+      asked.set(key, { row: select, expression, type });
+      return undefined;
+    };
+    const ctx = {
+      dialect: this.dialect,
+      model,
+      previous,
+      next,
+      probedDefaults: this.#probedDefaults,
+      live: options.live ?? false,
+      mutable,
+    };
+    const plan = () => migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
+    const first = plan();
+    if (asked.size === 0 || !this.dialect.mutable) return first;
+    for (const [key, { row, expression, type }] of asked)
+      this.#mutable.set(key, await this.dialect.mutable(literalMarks(row), literalMarks(expression), literalMarks(type)));
+    return plan();
+  }
+
+  /**
+   * A query of no rows whose columns are `row` of `table`, to type-check an
+   * expression over: the columns `physical` has, and a NULL of its planned
+   * type for each column still to be made.
+   */
+  private rowSelect(table: string, row: RowNames, physical: SchemaModel, planned: SchemaModel): string {
+    const q = (name: string) => this.dialect.quote(name);
+    const projection = row
+      .map(
+        (c) =>
+          (physical.column(table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(table, c.source)?.type ?? 'text')) +
+          ` AS ${q(c.name)}`,
+      )
+      .join(', ');
+    return `SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, table)} LIMIT 0`;
   }
 
   /**
@@ -1122,17 +1186,9 @@ export class Runner {
     model: SchemaModel,
     planned: SchemaModel,
   ): Promise<void> {
-    const q = (name: string) => this.dialect.quote(name);
     for (const d of dualWrites) {
       for (const rule of d.rules) {
-        const projection = rule.row
-          .map(
-            (c) =>
-              (model.column(d.table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(d.table, c.source)?.type ?? 'text')) +
-              ` AS ${q(c.name)}`,
-          )
-          .join(', ');
-        const row = `SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0`;
+        const row = this.rowSelect(d.table, rule.row, model, planned);
         const sql = `SELECT (${rule.expression}) AS v FROM (${row}) AS _zm_row`;
         try {
           await this.dialect.knex.raw(literalMarks(sql));

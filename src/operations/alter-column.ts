@@ -14,6 +14,7 @@ import {
   requireWalkKey,
   sourceTable,
   fillNulls,
+  filledCheck,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -382,10 +383,20 @@ export class AlterColumn implements Operation {
     const physical = ctx.previous.column(this.table, this.column)!.source;
     const helper = ctx.next.column(this.table, this.column)!.source;
     const final = this.final(ctx.model.column(previous.source, physical)!);
-    const fill = fillNulls(ctx, previous.source, helper, this.spec.up, {
-      what: `${this.table}.${this.column} (new) = up(old)`,
-      mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
-    });
+    // An `up` the server does not take as immutable (now(), a stable function) need not give again what it gave.
+    const mutable = ctx.mutable?.(previous.source, rowOf(previous), this.spec.up, final.type) === true;
+    const fill = fillNulls(
+      ctx,
+      previous.source,
+      helper,
+      this.spec.up,
+      mutable
+        ? filledCheck(`${this.table}.${this.column} (new)`, ctx.dialect.quote(helper), this.spec.up)
+        : {
+            what: `${this.table}.${this.column} (new) = up(old)`,
+            mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
+          },
+    );
     // A NULL that up gave passes the check above (NULL is up(old)), but the column becomes NOT NULL at contract,
     // which would fail there, after the trigger is gone: the expand stops here instead, naming the rows.
     const filled: VerifySpec[] =

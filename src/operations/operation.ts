@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialects/dialect';
 import type { ColumnHolder, QualifiedName, SchemaModel, TableModel, VersionView } from '../engine/schema-model';
-import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
+import type { BackfillSpec, DualWriteRule, RowNames, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors';
@@ -86,6 +86,14 @@ export interface DualWriteContext {
    * may be writing the new shape, and what it wrote is its own.
    */
   readonly live?: boolean;
+  /**
+   * Whether `expression`, over `row` of `table`, may give another value when
+   * computed again for the same row, as the server said (Dialect.mutable):
+   * true for now(), current_date, a stable or volatile function; undefined
+   * where it was not asked yet or could not tell. The runner asks the server
+   * about what operations look up here, then plans them again with its answers.
+   */
+  readonly mutable?: (table: string, row: RowNames, expression: string, type: string) => boolean | undefined;
 }
 
 /**
@@ -326,19 +334,38 @@ export function notNullCheckName(prefix: string, column: string, suffix: string,
 
 /**
  * The backfill that fills `column` of a physical table with `up` where it is
- * still NULL, and the check that every row then holds what it should.
+ * still NULL, and the check that every row then holds what it should. A
+ * check that does not compare with `up` (`compares: false`) cannot tell a
+ * row an app updated meanwhile: such a backfill runs under the whole
+ * trigger from the start (BackfillSpec.stale).
  */
 export function fillNulls(
   ctx: DualWriteContext,
   table: string,
   column: string,
   up: string,
-  check: { what: string; mismatch: string },
+  check: { what: string; mismatch: string; compares?: false },
 ): Pick<DualWrite, 'backfill' | 'verify'> {
   const key = walkKeyOf(ctx, table);
+  const { compares, ...verify } = check;
+  const stale = compares === false ? {} : { stale: check.mismatch };
   return {
-    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL`, stale: check.mismatch }],
-    verify: [{ table, key, ...check }],
+    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL`, ...stale }],
+    verify: [{ table, key, ...verify }],
+  };
+}
+
+/**
+ * What verification holds a column filled from `up` to where the server
+ * says `up` may give another value when computed again (DualWriteContext.mutable):
+ * not that it equals `up` computed once more, which it would fail on every
+ * row, but that it is filled wherever `up` gives a value; the log says so.
+ */
+export function filledCheck(what: string, column: string, up: string): { what: string; mismatch: string; compares: false } {
+  return {
+    what: `${what} is filled where up gives a value (up is not immutable, so its values are not compared)`,
+    mismatch: `${column} IS NULL AND (${up}) IS NOT NULL`,
+    compares: false,
   };
 }
 

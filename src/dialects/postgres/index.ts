@@ -300,18 +300,36 @@ export class PostgresDialect implements Dialect {
     );
   }
 
+  async mutable(row: string, expression: string): Promise<boolean | undefined> {
+    // An index expression must be immutable (42P17 where it is not); a subquery (0A000), or a type without a
+    // B-tree operator class (42704), is refused before that is asked, and so tells nothing.
+    const code = await this.#attempt([
+      `CREATE TEMPORARY TABLE _zm_mutable_row AS ${row}`,
+      `CREATE INDEX ON pg_temp._zm_mutable_row ((${expression}))`,
+    ]);
+    return code === undefined ? false : code === '42P17' ? true : undefined;
+  }
+
   /**
    * Runs `statements` in a transaction it rolls back (what they make goes with
    * it): the server's words for an error whose code `counts`, else undefined
    * (they ran, or failed for a reason another check or step reports).
    */
   async #probe(statements: string[], counts: (code: string) => boolean): Promise<string | undefined> {
+    let failed: unknown;
+    const code = await this.#attempt(statements, (error) => (failed = error));
+    return code !== undefined && counts(code) ? serverText(failed) : undefined;
+  }
+
+  /** Runs `statements` in a transaction it rolls back: the code of the error one failed with, else undefined. */
+  async #attempt(statements: string[], onError?: (error: unknown) => void): Promise<string | undefined> {
     const trx = await this.knex.transaction();
     try {
       for (const sql of statements) await trx.raw(sql);
       return undefined;
     } catch (error) {
-      return counts(String((error as { code?: unknown }).code ?? '')) ? serverText(error) : undefined;
+      onError?.(error);
+      return String((error as { code?: unknown }).code ?? '');
     } finally {
       await trx.rollback().catch(() => undefined);
     }
