@@ -127,7 +127,7 @@ export class Runner {
   readonly #executor: StepExecutor;
   /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
   readonly #probedDefaults = new Map<string, boolean>();
-  /** What the server said this run of expressions operations asked about (Dialect.mutable), by mutableKey. */
+  /** What the server said this run of the expressions operations asked about (Dialect.mutable), by row query, expression and type. */
   readonly #mutable = new Map<string, boolean | undefined>();
   #toProbe: Array<{ type: string; default?: string }> | undefined;
 
