@@ -6,7 +6,9 @@
  * refuses it online (`LOCK=NONE is not supported`). zmigrate adds the column
  * without it, sets the default for new rows, and fills the rows there in
  * batches, once each; a PostgreSQL serial type so too, with a sequence of its
- * own. An `up` computed anew each time fills each row once. Other types that
+ * own. An `up` computed anew each time fills each row once; one the server
+ * does not take as immutable (now()) is verified as filled rather than as
+ * equal to itself computed again. Other types that
  * give each row a value of their own (identity, stored generated,
  * AUTO_INCREMENT) are refused; MariaDB's own one-value rand() is left to it.
  */
@@ -149,6 +151,51 @@ describe.each(SERVER_ENGINES)('addColumn with a default computed per row on %s',
     );
     expect(outcome(await zmigrate(db, 'contract', [nullable]))).toEqual({ code: 0, errors: [] });
     expect(await unfilled()).toEqual([5]);
+  });
+
+  test('an up that is not immutable (now()) is verified as filled, not as equal, and the log says so', async () => {
+    const operations = postgres
+      ? [
+          "op.addColumn('orders', 'stamped', { type: 'timestamptz', nullable: false, up: 'now()' })",
+          "op.alterColumn('orders', 'note', { type: 'text', up: \"note || ' at ' || now()\", down: 'note' })",
+        ]
+      : [
+          "op.addColumn('orders', 'stamped', { type: 'datetime(6)', nullable: false, up: 'now(6)' })",
+          "op.alterColumn('orders', 'note', { type: 'text', up: \"CONCAT(note, ' at ', NOW(6))\", down: 'note' })",
+        ];
+    const expand = await zmigrate(db, 'expand', operations);
+    // Computed again, now() gives another time than it gave the row: compared, every row would be wrong.
+    expect(outcome(expand)).toEqual({ code: 0, errors: [] });
+    const unchecked = '\\(up is not immutable, so its values are not compared\\) on every row';
+    expect(expand.stderr).toMatch(new RegExp(`verified orders\\.stamped is filled where up gives a value ${unchecked}`));
+    expect(expand.stderr).toMatch(new RegExp(`verified orders\\.note \\(new\\) is filled where up gives a value ${unchecked}`));
+    // Nor can a redo tell the rows an app updated during the backfill: the whole trigger runs from the start.
+    expect(expand.stderr).not.toMatch(/updated during the backfill/);
+    // The old app's insert is filled by the trigger, as with any up.
+    await db.knex('orders').insert({ id: 900_001, note: 'late' });
+    expect(outcome(await zmigrate(db, 'contract', operations))).toEqual({ code: 0, errors: [] });
+    const [row] = await queryRows(
+      db.knex,
+      "SELECT COUNT(*) AS n, COUNT(stamped) AS stamped, SUM(CASE WHEN note LIKE '% at %' THEN 1 ELSE 0 END) AS relabeled FROM orders",
+    );
+    expect([row.n, row.stamped, row.relabeled].map(Number)).toEqual([ROWS + 1, ROWS + 1, ROWS + 1]);
+  });
+
+  test('an up the server does not take as immutable but that names no time, random or sequence function is still compared', async () => {
+    // PostgreSQL: concat() is STABLE (its arguments' text output); MySQL/MariaDB: no stored function in a
+    // generated column. Neither gives another value when computed again, so the verification compares values.
+    if (!postgres) {
+      await db.knex.raw("CREATE FUNCTION order_label(i integer) RETURNS varchar(20) DETERMINISTIC RETURN CONCAT('ORD-', i)");
+    }
+    const label = postgres
+      ? "op.addColumn('orders', 'label', { type: 'text', up: \"concat('ORD-', id)\" })"
+      : "op.addColumn('orders', 'label', { type: 'varchar(20)', up: 'order_label(id)' })";
+    const expand = await zmigrate(db, 'expand', [label]);
+    expect(outcome(expand)).toEqual({ code: 0, errors: [] });
+    expect(expand.stderr).toMatch(/verified orders\.label = up\(row\) on every row/);
+    expect(expand.stderr).not.toMatch(/not immutable/);
+    const [row] = await queryRows(db.knex, "SELECT COUNT(*) AS n FROM orders WHERE label = CONCAT('ORD-', id)");
+    expect(Number(row.n)).toBe(ROWS);
   });
 
   test('rollback after expand leaves the table as it was', async () => {

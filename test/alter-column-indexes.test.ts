@@ -12,6 +12,10 @@
  * holds for both apps' writes, and takes the old name at contract; rollback
  * drops it. Where the rewrite cannot be sure (a column named like a word of
  * an index definition), the operation is refused before anything changes.
+ *
+ * An index that is the table's replica identity (REPLICA IDENTITY USING
+ * INDEX) once left the table with none (it behaved as NOTHING) after
+ * contract: the rebuilt index takes it in the swap.
  */
 import { createTestDatabase, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
@@ -213,6 +217,48 @@ describe('alterColumn keeps the kind and options of each index over its column o
       await expect(db.knex('orders').insert({ id: 1, ref: 'r1003', code: 'c1003' })).rejects.toThrow(/orders_pkey/);
     },
   );
+
+  /** The index that is the table's replica identity, and the kind (`i`: an index's, `d`: the primary key's). */
+  async function replicaIdentity(): Promise<string[]> {
+    const rows = await queryRows(
+      db.knex,
+      `select c.relreplident::text as kind, (select i.relname from pg_index x join pg_class i on i.oid = x.indexrelid
+                                              where x.indrelid = c.oid and x.indisreplident) as index
+         from pg_class c where c.oid = 'orders'::regclass`,
+    );
+    return [String(rows[0].kind), String(rows[0].index)];
+  }
+
+  test.each([
+    ['ref', 'orders_ref_note'],
+    ['ref', 'orders_ref_key'],
+    ['id', 'orders_pkey'],
+  ])('altering %s, index %s stays the replica identity', async (column, index) => {
+    await db.knex.raw(`ALTER TABLE orders REPLICA IDENTITY USING INDEX ${index}`);
+    expect(await replicaIdentity()).toEqual(['i', index]);
+    expect(outcome(await cli('expand', column))).toEqual({ code: 0, errors: [] });
+    expect(outcome(await cli('contract', column))).toEqual({ code: 0, errors: [] });
+    expect(await replicaIdentity()).toEqual(['i', index]);
+  });
+
+  test('a column of the replica identity index made nullable is refused before anything changes', async () => {
+    await db.knex.raw('ALTER TABLE orders REPLICA IDENTITY USING INDEX orders_ref_note');
+    const before = await snapshot(db);
+    const source = migrationSource(["op.alterColumn('orders', 'ref', { nullable: true, up: 'ref', down: 'ref' })"]);
+    const result = await runCli(['expand', '--dir', migrationsDir({ '0001_alter.ts': source })], {
+      env: { ZMIGRATE_DATABASE_URL: db.url },
+    });
+    expect(outcome(result)).toEqual({
+      code: 2,
+      errors: [
+        expect.stringMatching(
+          /^error: 0001_alter: alterColumn orders\.ref: index "orders_ref_note" is the table's replica identity, whose columns stay NOT NULL/,
+        ),
+      ],
+    });
+    expect(await snapshot(db)).toEqual(before);
+    expect(await replicaIdentity()).toEqual(['i', 'orders_ref_note']);
+  });
 
   test('rollback leaves them as they were', async () => {
     const before = await definitions();

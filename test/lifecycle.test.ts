@@ -149,6 +149,49 @@ describe.each(SERVER_ENGINES)("the new app's view through contract, on %s", (eng
   });
 });
 
+describe.each(SERVER_ENGINES)('privileges granted on a replaced column, on %s', (engine) => {
+  const role = `zmt_reader_${process.pid}_${Date.now().toString(36)}`;
+  const grantee = engine === 'postgres' ? `"${role}"` : `'${role}'@'%'`;
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase(engine);
+    await db.knex.raw(engine === 'postgres' ? `CREATE ROLE ${grantee}` : `CREATE USER ${grantee}`);
+  });
+  afterEach(async () => {
+    try {
+      // PostgreSQL keeps a role that holds privileges in a database: those go first.
+      if (engine === 'postgres') await db.knex.raw(`DROP OWNED BY ${grantee}`);
+      await db.knex.raw(engine === 'postgres' ? `DROP ROLE ${grantee}` : `DROP USER ${grantee}`);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  /** The role's privileges on columns of orders, as the SQL-standard view lists them. */
+  const privileges = async () =>
+    rowsOf<Record<string, unknown>>(
+      await db.knex.raw(
+        `SELECT column_name AS c, privilege_type AS p, is_grantable AS g FROM information_schema.column_privileges
+          WHERE table_schema = ? AND table_name = 'orders' AND grantee = ? ORDER BY 1, 2`,
+        [db.base, engine === 'postgres' ? role : `'${role}'@'%'`],
+      ),
+    ).map((r) => Object.values(r).map(String));
+
+  test('alterColumn grants them again on the new column in the swap', async () => {
+    await db.knex.raw('CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL, qty integer NOT NULL)');
+    await db.knex.raw(`GRANT SELECT (id, amount), UPDATE (amount) ON orders TO ${grantee}`);
+    await db.knex.raw(`GRANT INSERT (amount) ON orders TO ${grantee} WITH GRANT OPTION`);
+    const before = await privileges();
+    expect(before.filter(([column]) => column === 'amount').map(([, privilege]) => privilege)).toEqual(['INSERT', 'SELECT', 'UPDATE']);
+    const dir = migrationsDir({
+      '0001_widen.ts': migrationSource(["op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })"]),
+    });
+    for (const command of ['expand', 'contract'])
+      expect(outcome(await runCli([command, '--dir', dir], { env: { ZMIGRATE_DATABASE_URL: db.url } }))).toEqual({ code: 0, errors: [] });
+    expect(await privileges()).toEqual(before);
+  });
+});
+
 describe.each(ALL_ENGINES)('an expand that failed at its first operation, on %s', (engine) => {
   let db: TestDatabase;
   beforeAll(async () => {

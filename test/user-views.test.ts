@@ -7,12 +7,43 @@
  * naming the view; those each engine's views survive go ahead, and the
  * views still answer after contract. zmigrate's own version-schema views do
  * not count. The same holds for triggers, generated columns and policies
- * that use a column, and for other tables' foreign keys to a dropped table.
+ * that use a column, on PostgreSQL for publications (column list, row
+ * filter) and SQL-standard function bodies, and for other tables' foreign
+ * keys to a dropped table. One made by hand after expand makes contract
+ * refuse before it changes anything.
  */
 import { createTestDatabase, SERVER_ENGINES, type Engine, type TestDatabase } from './support/databases';
-import { migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
+import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
 import { rowsOf } from './support/apps';
 import { inspect, snapshot } from './support/inspect';
+
+/**
+ * An object made by hand after expand that holds on to the column the
+ * contract drops (`made`): contract refuses before it changes anything
+ * (exit 2, naming it), the migration stays expanded, and once the object is
+ * gone (`unmade`) a rerun of contract goes on.
+ */
+async function contractWaitsFor(
+  db: TestDatabase,
+  run: (operation: string, command?: string) => Promise<CliResult>,
+  operation: string,
+  object: { made: string; holder: RegExp; unmade: string },
+): Promise<void> {
+  expect(outcome(await run(operation))).toEqual({ code: 0, errors: [] });
+  await db.knex.raw(object.made);
+  const before = await snapshot(db);
+  const refused = await run(operation, 'contract');
+  expect(refused.code).toBe(2);
+  expect(refused.stderr.trim().split('\n').at(-1)).toMatch(
+    new RegExp(
+      `^error: 0001_change: .*: ${object.holder.source} (reads|uses) it, and .*\\(drop the .* and run zmigrate contract again: nothing has changed yet\\)$`,
+    ),
+  );
+  expect(await snapshot(db)).toEqual(before);
+  expect((await run(operation, 'status')).stdout).toMatch(/^0001_change\s+expanded\b/m);
+  await db.knex.raw(object.unmade);
+  expect(outcome(await run(operation, 'contract'))).toEqual({ code: 0, errors: [] });
+}
 
 describe.each(SERVER_ENGINES)('views of the user over changed tables on %s', (engine: Engine) => {
   const pg = engine === 'postgres';
@@ -96,6 +127,16 @@ describe.each(SERVER_ENGINES)('views of the user over changed tables on %s', (en
       pg ? /PostgreSQL would refuse to drop the table at contract/ : /it would fail once contract drops the table/,
       ['order_count'],
     );
+  });
+
+  test('a view made after expand over a column dropColumn drops stops contract before it changes anything', async () => {
+    await contractWaitsFor(db, run, "op.dropColumn('orders', 'extra')", {
+      made: 'CREATE VIEW order_extras AS SELECT id, extra FROM orders',
+      holder: new RegExp(`view ${db.base}\\.order_extras`),
+      unmade: 'DROP VIEW order_extras',
+    });
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'amount', 'note']);
+    expect(await answers()).toEqual(ANSWERS);
   });
 
   test('a column no view reads is dropped as before', async () => {
@@ -252,6 +293,63 @@ describe.each(SERVER_ENGINES)('triggers and generated columns of the user over c
       const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
       await refused(widen, holder, /PostgreSQL would refuse to drop the old column at contract/);
     });
+
+    // PostgreSQL 15+: a publication's column list or row filter, and a SQL-standard function body, depend on the column.
+    const HOLDERS: Array<[string, string, RegExp, string]> = [
+      [
+        'a publication column list',
+        'CREATE PUBLICATION sales FOR TABLE orders (id, amount)',
+        /publication sales/,
+        'DROP PUBLICATION sales',
+      ],
+      [
+        'a publication row filter',
+        'CREATE PUBLICATION sales FOR TABLE orders WHERE (amount > 0)',
+        /publication sales/,
+        'DROP PUBLICATION sales',
+      ],
+      [
+        'a BEGIN ATOMIC function body',
+        'CREATE FUNCTION first_amount() RETURNS int BEGIN ATOMIC SELECT amount FROM orders ORDER BY id LIMIT 1; END',
+        /function first_amount\(\)/,
+        'DROP FUNCTION first_amount()',
+      ],
+      [
+        'a RETURN function body',
+        'CREATE FUNCTION above_max(x int) RETURNS boolean RETURN x > (SELECT max(amount) FROM orders)',
+        /function above_max\(integer\)/,
+        'DROP FUNCTION above_max(integer)',
+      ],
+    ];
+    const widen = "op.alterColumn('orders', 'amount', { type: 'bigint', up: 'amount', down: 'amount' })";
+
+    test.each(HOLDERS)('alterColumn and dropColumn of a column %s uses are refused', async (_what, made, holder) => {
+      await db.knex.raw(made);
+      await refused(widen, holder, /PostgreSQL would refuse to drop the old column at contract/);
+      await refused(dropAmount, holder, dropped);
+    });
+
+    test.each(HOLDERS)(
+      '%s made after expand stops the contract of alterColumn before it changes anything',
+      async (_what, made, holder, unmade) => {
+        await contractWaitsFor(db, run, widen, { made, holder, unmade });
+        expect(
+          rowsOf(
+            await db.knex.raw(
+              "SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'orders' AND column_name = 'amount'",
+            ),
+          ),
+        ).toEqual([{ data_type: 'bigint' }]);
+      },
+    );
+
+    test.each(HOLDERS)(
+      '%s made after expand stops the contract of dropColumn before it changes anything',
+      async (_what, made, holder, unmade) => {
+        await contractWaitsFor(db, run, "op.dropColumn('orders', 'amount', { down: '0' })", { made, holder, unmade });
+        expect((await inspect(db)).columns('orders')).toEqual(['id', 'note', 'extra']);
+      },
+    );
   } else {
     test('renameColumn of a column a trigger reads is refused', async () => {
       await trigger();

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ColumnSpec, ForeignKeyAction } from '../migration/types';
-import type { IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
+import type { ColumnGrant, IdentifierRules, IndexModel, SchemaModel, ViewTable } from '../engine/schema-model';
 import type { Step } from '../engine/step';
 import type { BackfillSpec, DualWriteRule } from '../engine/dual-write';
 import type { LagSource } from '../engine/throttle';
@@ -142,6 +142,8 @@ export type IndexState = 'valid' | 'invalid' | 'missing';
 /** A column as alterColumn leaves it at contract: its definition, and the comment the old column had. */
 export interface FinalColumn extends ColumnSpec {
   comment?: string;
+  /** PostgreSQL: the old column's own privileges, granted again on the new one (ColumnModel.grants). */
+  grants?: ColumnGrant[];
   /** MySQL/MariaDB: what the server sets the column to on every update of its row (`current_timestamp(3)`). */
   onUpdate?: string;
   /**
@@ -494,6 +496,12 @@ export interface Dialect {
    */
   attachPrimaryKey?(table: string, index: string): Step;
   /**
+   * PostgreSQL: the index becomes the table's replica identity (REPLICA
+   * IDENTITY USING INDEX), as the old one was (IndexModel.replicaIdentity):
+   * alterColumn's swap dropped that with the old column.
+   */
+  replicaIdentity?(table: string, index: string): Step;
+  /**
    * A foreign key that existing rows may not meet yet, without a long lock:
    * NOT VALID on PostgreSQL; unchecked (foreign_key_checks off, ALGORITHM=INPLACE) on MySQL/MariaDB.
    * New writes are checked from then on; old rows are verified apart.
@@ -562,6 +570,18 @@ export interface Dialect {
    * Undefined where it can, or where it cannot be told (no TEMPORARY privilege).
    */
   notAssignable?(row: string, expression: string, column: string, type: string): Promise<string | undefined>;
+  /**
+   * Whether `expression`, over the columns `row` selects (no rows), may give
+   * another value when computed again for the same row (now(), a stable or
+   * volatile function), as the server decides what it will not store
+   * computed once: true where it refuses the expression for that for this
+   * reason (PostgreSQL: an index expression, which must be immutable;
+   * MySQL/MariaDB: a stored generated column of `type`, which must be
+   * deterministic), false where it takes it, undefined where it refuses it
+   * for another (a subquery on PostgreSQL) or cannot be asked (no TEMPORARY
+   * privilege). Changes nothing.
+   */
+  mutable?(row: string, expression: string, type: string): Promise<boolean | undefined>;
   /** Connects to a replica given by URL, to read its lag; a ZmigrateError when it cannot reach it or it is no replica. */
   connectReplica(url: string): Promise<LagSource>;
 

@@ -16,8 +16,10 @@ import {
   type DualWriteRule,
   type RebuildTables,
   type VerifySpec,
+  type RowNames,
 } from './dual-write';
 import { message } from './executor';
+import { namesChangingFunction } from './changing-functions';
 import { checkSqlFragment } from '../operations/checks';
 import { privilegeError } from './privileges';
 import { captureCustomSql, thrownMessage } from './custom';
@@ -143,6 +145,8 @@ export class Runner {
   readonly #executor: StepExecutor;
   /** What the server said of the defaults of columns that migrations not yet complete add (probeDefaults). */
   readonly #probedDefaults = new Map<string, boolean>();
+  /** What the server said this run of the expressions operations asked about (Dialect.mutable), by row query, expression and type. */
+  readonly #mutable = new Map<string, boolean | undefined>();
   #toProbe: Array<{ type: string; default?: string }> | undefined;
   /** Aborted when the run is asked to stop (a signal): it stops before the next migration, step or batch. */
   readonly #signal: AbortSignal | undefined;
@@ -276,7 +280,7 @@ export class Runner {
     const previous = this.previousView(model, records, migration.name);
     const next = previous.clone();
     for (const operation of migration.migration.operations) operation.shapeView(next, model);
-    const dualWrites = this.dualWrites(migration, model, previous, next, true);
+    const dualWrites = await this.dualWrites(migration, model, previous, next, { live: true });
     return {
       steps: [
         ...this.dualWriteSteps(migration, dualWrites).filter((s) => s.backfill || s.verify),
@@ -338,6 +342,8 @@ export class Runner {
   async plan(): Promise<PhasePlan[]> {
     const records = new Map((await this.store.exists()) ? (await this.store.list()).map((r) => [r.name, r]) : []);
     const model = await this.introspect();
+    // The schema as it is, before planning changes the model: expressions are asked about over its columns.
+    const physical = model.clone();
     const live = this.liveMigrations(model, records);
     const plans: PhasePlan[] = [];
     let view = liveViews(model, live).get(live.at(-1)?.name ?? '') ?? committedView(model, live);
@@ -348,7 +354,7 @@ export class Runner {
         refuseUnknownOptions(migration);
         const expandView = view.clone();
         const planned = await this.planChecked(migration, model, expandView, 0, { untilOpaque: false });
-        const dualWrites = this.dualWrites(migration, model, view, expandView);
+        const dualWrites = await this.dualWrites(migration, model, view, expandView, { physical });
         planned.steps.push(...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model));
         const customExpand = await this.captured(migration, 'expand');
         planned.steps.push(...customExpand.steps, ...this.customExpandSteps(migration, model).filter((s) => s.job));
@@ -454,7 +460,7 @@ export class Runner {
       await this.planChecked(migration, planned, view, 0, { untilOpaque: true });
       this.checkReshapes(migration, records);
       this.customExpandSteps(migration, planned);
-      const dualWrites = this.dualWrites(migration, planned, previous, view);
+      const dualWrites = await this.dualWrites(migration, planned, previous, view, { physical: model });
       await this.checkExpressions(migration, dualWrites, model, planned, [previous, view]);
       // An operation that needs its table rebuilt is refused here where it cannot be.
       await this.rebuilds(migration, dualWrites, planned, true);
@@ -512,7 +518,7 @@ export class Runner {
         const previous = this.previousView(model, records, migration.name);
         const next = previous.clone();
         for (const operation of operations) operation.shapeView(next, model);
-        const dualWrites = this.dualWrites(migration, model, previous, next);
+        const dualWrites = await this.dualWrites(migration, model, previous, next);
         const steps = [
           ...this.dualWriteSteps(migration, dualWrites, await this.rebuilds(migration, dualWrites, model), model),
           ...this.customExpandSteps(migration, model),
@@ -577,16 +583,7 @@ export class Runner {
   private async contractOne(migration: LoadedMigration, record: MigrationRecord): Promise<void> {
     if (record.phase === 'expanded') {
       this.logger.info(`contract ${migration.name}`);
-      // Versions older than this one are no longer served: the new app is fully rolled out.
       const records = new Map((await this.store.list()).map((r) => [r.name, r]));
-      for (const older of this.migrations) {
-        if (older.name >= migration.name) break;
-        const schema = records.get(older.name)?.versionSchema;
-        if (schema) {
-          await this.#executor.runUnrecorded(migration.name, 'contract', [this.dialect.dropSchema(schema)]);
-          await this.store.update(older.name, { versionSchema: null });
-        }
-      }
       const model = await this.introspect();
       const live = this.liveMigrations(model, records);
       const view = committedView(model, live);
@@ -595,10 +592,20 @@ export class Runner {
           const schema = records.get(name)?.versionSchema;
           return schema ? v.tables.flatMap((table) => this.dialect.replaceView(schema, table)) : [];
         });
+      // Planned (and checked against the schema as it is now) before anything changes.
       const { steps } = this.planPhaseSteps(migration, model, view, 'contract', undefined, refreshViews);
       if (migration.migration.contract) steps.unshift(customStep('contract'));
       // A last pass of the backfill job catches rows the old app wrote after it ran (its `where` finds them).
       steps.unshift(...this.customExpandSteps(migration, model).filter((s) => s.job));
+      // Versions older than this one are no longer served: the new app is fully rolled out.
+      for (const older of this.migrations) {
+        if (older.name >= migration.name) break;
+        const schema = records.get(older.name)?.versionSchema;
+        if (schema) {
+          await this.#executor.runUnrecorded(migration.name, 'contract', [this.dialect.dropSchema(schema)]);
+          await this.store.update(older.name, { versionSchema: null });
+        }
+      }
       const swap = this.withTriggerDrops(steps, await this.dropTriggerSteps(migration));
       await this.store.clearSteps(migration.name, 'contract');
       await this.store.update(migration.name, { phase: 'contracting', steps: swap });
@@ -644,6 +651,8 @@ export class Runner {
         view: views[i],
         probedDefaults: this.#probedDefaults,
       };
+      // Before anything of the contract runs: what came since expand and would stop it half-way.
+      if (phase === 'contract') (operations[i] as Operation).checkContract?.(ctx);
       const planned = (operations[i] as Operation)[phase](ctx);
       const breaking = planned.filter((s) => s.breaksViews || s.swapsViews).at(-1);
       if (breaking && refreshViews) {
@@ -717,9 +726,64 @@ export class Runner {
 
   // ── dual write ────────────────────────────────────────────────────────
 
-  private dualWrites(migration: LoadedMigration, model: SchemaModel, previous: VersionView, next: VersionView, live = false): DualWrite[] {
-    const ctx = { dialect: this.dialect, model, previous, next, probedDefaults: this.#probedDefaults, live };
-    return migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
+  /**
+   * The operations' dual-write rules, backfills and checks. Where one asks
+   * whether an expression may give another value when computed again
+   * (DualWriteContext.mutable), the server is asked, and the operations
+   * planned again with its answers. `model` is the schema as planned;
+   * `physical`, where it differs, as it is (the expressions are asked about
+   * over the columns there, and typed NULLs for those still to come).
+   */
+  private async dualWrites(
+    migration: LoadedMigration,
+    model: SchemaModel,
+    previous: VersionView,
+    next: VersionView,
+    options: { live?: boolean; physical?: SchemaModel } = {},
+  ): Promise<DualWrite[]> {
+    const asked = new Map<string, { row: string; expression: string; type: string }>();
+    const mutable = (table: string, row: RowNames, expression: string, type: string): boolean | undefined => {
+      const select = this.rowSelect(table, row, options.physical ?? model, model);
+      const key = [select, expression, type].join('\u0000');
+      if (this.#mutable.has(key)) return this.#mutable.get(key);
+      asked.set(key, { row: select, expression, type });
+      return undefined;
+    };
+    const ctx = {
+      dialect: this.dialect,
+      model,
+      previous,
+      next,
+      probedDefaults: this.#probedDefaults,
+      live: options.live ?? false,
+      mutable,
+    };
+    const plan = () => migration.migration.operations.map((op) => op.dualWrite?.(ctx)).filter((d): d is DualWrite => d !== undefined);
+    const first = plan();
+    if (asked.size === 0 || !this.dialect.mutable) return first;
+    for (const [key, { row, expression, type }] of asked) {
+      const answer = await this.dialect.mutable(literalMarks(row), literalMarks(expression), literalMarks(type));
+      // The server's test is broader than "gives another value": see namesChangingFunction.
+      this.#mutable.set(key, answer === true ? namesChangingFunction(expression) : answer);
+    }
+    return plan();
+  }
+
+  /**
+   * A query of no rows whose columns are `row` of `table`, to type-check an
+   * expression over: the columns `physical` has, and a NULL of its planned
+   * type for each column still to be made.
+   */
+  private rowSelect(table: string, row: RowNames, physical: SchemaModel, planned: SchemaModel): string {
+    const q = (name: string) => this.dialect.quote(name);
+    const projection = row
+      .map(
+        (c) =>
+          (physical.column(table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(table, c.source)?.type ?? 'text')) +
+          ` AS ${q(c.name)}`,
+      )
+      .join(', ');
+    return `SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, table)} LIMIT 0`;
   }
 
   /**
@@ -1232,7 +1296,6 @@ export class Runner {
     planned: SchemaModel,
     versions: readonly VersionView[],
   ): Promise<void> {
-    const q = (name: string) => this.dialect.quote(name);
     // The tables whose names resolve, on each of those search paths, to a view of that version schema.
     const [first, ...others] = versions;
     const shared = first.tables.filter((t) => others.every((v) => v.table(t.name)?.source === t.source));
@@ -1242,14 +1305,7 @@ export class Runner {
         .map((t) => (model.table(t.source) ? { name: t.name, source: t.source } : { name: t.name }));
     for (const d of dualWrites) {
       for (const rule of d.rules) {
-        const projection = rule.row
-          .map(
-            (c) =>
-              (model.column(d.table, c.source) ? q(c.source) : this.dialect.typedNull(planned.column(d.table, c.source)?.type ?? 'text')) +
-              ` AS ${q(c.name)}`,
-          )
-          .join(', ');
-        const row = `SELECT ${projection} FROM ${this.dialect.qualify(this.dialect.baseSchema, d.table)} LIMIT 0`;
+        const row = this.rowSelect(d.table, rule.row, model, planned);
         const sql = `SELECT (${rule.expression}) AS v FROM (${row}) AS _zm_row`;
         try {
           await this.dialect.knex.raw(literalMarks(sql));

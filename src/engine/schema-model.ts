@@ -33,24 +33,41 @@ export interface ColumnModel {
    */
   collation?: string;
   /**
+   * PostgreSQL: privileges granted on the column itself (`GRANT SELECT
+   * (amount) ON orders TO reports`), which go with it when it is dropped:
+   * alterColumn grants them again on the new column in the swap. (MySQL and
+   * MariaDB keep column privileges by name, so there they hold anyway.)
+   */
+  grants?: ColumnGrant[];
+  /**
    * Views that read the column, other than zmigrate's own version schemas'
    * (the runner leaves those out): PostgreSQL refuses to drop a column a view
    * reads, and a MySQL/MariaDB view over a dropped column breaks.
    */
   views?: QualifiedName[];
   /**
-   * Other objects of the column's table that use it: triggers that name it
-   * (on PostgreSQL in their column list or WHEN, or in their function's
-   * body), generated columns computed from it, row security policies.
+   * Other objects that use it: triggers of its table that name it (on
+   * PostgreSQL in their column list or WHEN, or in their function's body),
+   * generated columns computed from it, row security policies; on
+   * PostgreSQL also publications whose column list or row filter names it,
+   * and functions with a SQL-standard body (BEGIN ATOMIC) that read it.
    * PostgreSQL refuses to drop the column while they stay; on MySQL/MariaDB
    * a trigger then fails, and a generated column stops the drop.
    */
   holders?: ColumnHolder[];
 }
 
+export interface ColumnGrant {
+  /** A role's name; undefined for PUBLIC. */
+  grantee?: string;
+  privilege: 'SELECT' | 'INSERT' | 'UPDATE' | 'REFERENCES';
+  /** WITH GRANT OPTION. */
+  grantable: boolean;
+}
+
 export interface ColumnHolder {
   /** `trigger function`: a PostgreSQL trigger's function whose body names NEW.column or OLD.column (by text, not by dependency). */
-  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy';
+  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy' | 'publication' | 'function';
   name: string;
 }
 
@@ -90,6 +107,8 @@ export interface IndexModel {
   constraint?: boolean;
   /** PostgreSQL: its constraint (or the primary key) is DEFERRABLE, INITIALLY as this says (alterColumn refuses its columns). */
   deferrable?: Deferrable;
+  /** PostgreSQL: the table's replica identity (REPLICA IDENTITY USING INDEX), which alterColumn gives its rebuilt index. */
+  replicaIdentity?: true;
   /** MySQL/MariaDB: FULLTEXT, SPATIAL or HASH (MariaDB's unique index over a long column), where it is not a B-tree. */
   kind?: 'fulltext' | 'spatial' | 'hash';
   /** MySQL/MariaDB: each column's prefix length and order, where one differs from the whole column ascending. */

@@ -16,6 +16,7 @@ import {
   sourceTable,
   fillNulls,
   onUpdateColumns,
+  filledCheck,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -264,6 +265,9 @@ export class AddColumn implements Operation {
     // An `up` computed anew each time (gen_random_uuid(), random()) cannot be kept equal to the row: each
     // row is filled once, and the check is that none was left out.
     const once = perRowValues(ctx.dialect.sqlFlavour, this.spec.type, this.spec.up).default !== undefined;
+    // One the server does not take as immutable (now(), current_date, a stable function) is computed for the
+    // rows the old app writes as any other, but computed again it need not give what it gave then.
+    const mutable = !once && ctx.mutable?.(previous.source, rowOf(previous), this.spec.up, this.spec.type) === true;
     return {
       table: previous.source,
       rules: [
@@ -280,13 +284,13 @@ export class AddColumn implements Operation {
             : { any: [{ isNull: this.column }, { all: [{ unchanged: this.column }, { changed: others }, { not: { newApp: true } }] }] },
         },
       ],
-      ...fillNulls(ctx, previous.source, this.column, this.spec.up, this.fillCheck(ctx, this.spec.up, once)),
+      ...fillNulls(ctx, previous.source, this.column, this.spec.up, this.fillCheck(ctx, this.spec.up, once, mutable)),
       afterBackfill: this.notNullCheck(ctx, previous.source),
     };
   }
 
   /** What the verification holds each row to, for a column filled from `up`. */
-  private fillCheck(ctx: DualWriteContext, up: string, once: boolean): { what: string; mismatch: string } {
+  private fillCheck(ctx: DualWriteContext, up: string, once: boolean, mutable: boolean): Parameters<typeof fillNulls>[4] {
     const column = ctx.dialect.quote(this.column);
     if (once) return { what: `${this.table}.${this.column} is filled`, mismatch: `${column} IS NULL` };
     // Once the migration is expanded, the new app writes the column as it means to, which `up` need not give:
@@ -296,6 +300,7 @@ export class AddColumn implements Operation {
         what: `${this.table}.${this.column} is filled where up(row) gives a value`,
         mismatch: `${column} IS NULL AND (${up}) IS NOT NULL`,
       };
+    if (mutable) return filledCheck(`${this.table}.${this.column}`, column, up);
     return { what: `${this.table}.${this.column} = up(row)`, mismatch: ctx.dialect.holdsOtherThan(column, up, this.spec.type) };
   }
 

@@ -46,10 +46,18 @@ export function refuseAlteration(ctx: PlanContext, column: AlteredColumn): void 
  * (a FULLTEXT or SPATIAL index on MySQL/MariaDB). Rebuilt as something
  * else, it would change what the table allows or how it is searched.
  */
-function refuseIndexes(ctx: PlanContext, { what, indexes, rebuilt }: AlteredColumn): void {
+function refuseIndexes(ctx: PlanContext, { what, spec, indexes, rebuilt }: AlteredColumn): void {
   const hint = 'drop it in an earlier migration and create it again after this one';
   for (const index of indexes) {
     const name = JSON.stringify(index.name);
+    // The rebuilt index takes the replica identity at contract, which PostgreSQL gives only an index over NOT NULL columns.
+    if (index.replicaIdentity && spec.nullable === true) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: ${index.primary ? 'the primary key' : `index ${name}`} is the table's replica identity, whose columns stay NOT NULL`,
+        { hint: 'leave out nullable, or give the table another replica identity first (ALTER TABLE … REPLICA IDENTITY)' },
+      );
+    }
     // The new column's index is a plain unique index until contract: it checks each row at once.
     if (index.deferrable) {
       throw new ValidationError(
@@ -107,21 +115,22 @@ function refusePrimaryKey(ctx: PlanContext, { what, spec, indexes, primaryKeyNam
 
 /**
  * What uses the column and would stop the contract that replaces it: on
- * PostgreSQL a view, trigger, generated column or policy (the old column
- * cannot be dropped while one stays); on MySQL/MariaDB a generated column
- * (no online swap then), while views and triggers find the new column
- * under the old name.
+ * PostgreSQL a view, trigger, generated column, policy, publication or
+ * function with a SQL-standard body (the old column cannot be dropped while
+ * one stays); on MySQL/MariaDB a generated column (no online swap then),
+ * while views and triggers find the new column under the old name. Checked
+ * at expand, and again at contract (`atContract`) for what came since.
  */
-function refuseHolders(ctx: PlanContext, { what, old }: AlteredColumn): void {
+export function refuseHolders(ctx: PlanContext, { what, old }: Pick<AlteredColumn, 'what' | 'old'>, atContract = false): void {
   const db = ctx.dialect.displayName;
   if (ctx.dialect.capabilities.viewsHoldColumns) {
     // A trigger function's body finds the new column under the old name (sessions recompile it at contract).
     const holders = old.holders?.filter((h) => h.kind !== 'trigger function');
-    refuseReaders(ctx, what, { views: old.views, holders }, `${db} would refuse to drop the old column at contract`);
+    refuseReaders(ctx, what, { views: old.views, holders }, `${db} would refuse to drop the old column at contract`, atContract);
     return;
   }
   const generated = old.holders?.filter((h) => h.kind === 'generated column');
-  refuseReaders(ctx, what, { holders: generated }, `${db} cannot swap the column in online at contract`);
+  refuseReaders(ctx, what, { holders: generated }, `${db} cannot swap the column in online at contract`, atContract);
 }
 
 /**

@@ -5,7 +5,7 @@ import { helperColumn, rowOf, type Condition, type VerifySpec } from '../engine/
 import { ValidationError } from '../errors';
 import { checkSqlFragment } from './checks';
 import { CarriedConstraints } from './carried-constraints';
-import { refuseAlteration, type RebuiltIndex } from './alter-column-refusals';
+import { refuseAlteration, refuseHolders, type RebuiltIndex } from './alter-column-refusals';
 import {
   refuseTriggerBlindReads,
   refuseNotNullTimestamp,
@@ -15,6 +15,7 @@ import {
   sourceTable,
   fillNulls,
   onUpdateColumns,
+  filledCheck,
   type DualWrite,
   type DualWriteContext,
   type Operation,
@@ -263,6 +264,10 @@ export class AlterColumn implements Operation {
     return steps;
   }
 
+  checkContract(ctx: PlanContext): void {
+    refuseHolders(ctx, { what: `alterColumn ${this.table}.${this.column}`, old: this.names(ctx).old }, true);
+  }
+
   contract(ctx: PlanContext): Step[] {
     const { source, physical, helper, old } = this.names(ctx);
     const final = this.final(old);
@@ -287,6 +292,7 @@ export class AlterColumn implements Operation {
         {
           ...final,
           comment: old.comment,
+          grants: old.grants,
           onUpdate: this.onUpdate(old),
           ...(old.sequence ? { sequence: { name: old.sequence, identity: old.identity } } : {}),
         },
@@ -303,6 +309,9 @@ export class AlterColumn implements Operation {
     for (const index of indexes)
       if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name));
       else if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
+    // The replica identity went with the old index (the table's then behaved as NOTHING): the rebuilt one takes it.
+    for (const index of indexes)
+      if (index.replicaIdentity && ctx.dialect.replicaIdentity) steps.push(ctx.dialect.replicaIdentity(source, index.name));
     steps.push(...carried.renames(ctx.model));
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
@@ -322,6 +331,7 @@ export class AlterColumn implements Operation {
             columns: onPhysical(i.columns),
             ...written,
             ...(original.constraint ? { constraint: true } : {}),
+            ...(original.replicaIdentity ? { replicaIdentity: true as const } : {}),
           },
         ];
       });
@@ -336,6 +346,7 @@ export class AlterColumn implements Operation {
               default: final.default ?? null,
               invisible: false,
               comment: old.comment,
+              ...(old.grants ? { grants: old.grants } : {}),
               ...(old.identity ? { identity: old.identity } : {}),
               ...(old.sequence ? { sequence: old.sequence } : {}),
             }
@@ -381,7 +392,11 @@ export class AlterColumn implements Operation {
     const byNewApp: Condition | undefined =
       ctx.dialect.capabilities.viewColumnDefaults && final.nullable !== false ? { newApp: true } : undefined;
     const notByNewApp = (condition: Condition): Condition => (byNewApp ? { all: [{ not: byNewApp }, condition] } : condition);
-    const mismatch = ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type);
+    // An `up` the server does not take as immutable (now(), a stable function) need not give again what it gave.
+    const mutable = ctx.mutable?.(previous.source, rowOf(previous), this.spec.up, final.type) === true;
+    const check = mutable
+      ? filledCheck(`${this.table}.${this.column} (new)`, ctx.dialect.quote(helper), this.spec.up)
+      : { what: `${this.table}.${this.column} (new) = up(old)`, mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type) };
     // Once expanded, a NULL in the new column may be the new app's own (the triggers fill every other write's):
     // a rerun of the backfill fills none again, and its verification holds only the other rows to up.
     const fill =
@@ -392,13 +407,13 @@ export class AlterColumn implements Operation {
               {
                 table: previous.source,
                 key: walkKeyOf(ctx, previous.source),
-                what: `${this.table}.${this.column} (new) = up(old) where not NULL`,
-                mismatch: `${ctx.dialect.quote(helper)} IS NOT NULL AND ${mismatch}`,
+                what: `${check.what} where not NULL`,
+                mismatch: `${ctx.dialect.quote(helper)} IS NOT NULL AND ${check.mismatch}`,
               },
             ],
             notRefilled: [`${this.table}.${this.column}`],
           }
-        : fillNulls(ctx, previous.source, helper, this.spec.up, { what: `${this.table}.${this.column} (new) = up(old)`, mismatch });
+        : fillNulls(ctx, previous.source, helper, this.spec.up, check);
     // A NULL that up gave passes the check above (NULL is up(old)), but the column becomes NOT NULL at contract,
     // which would fail there, after the trigger is gone: the expand stops here instead, naming the rows.
     const filled: VerifySpec[] =

@@ -34,14 +34,7 @@ export class DropColumn implements Operation {
 
   validate(ctx: PlanContext): void {
     requireColumn(ctx, this.table, this.column);
-    const referenced = this.keys(ctx).find((k) => k.from !== undefined);
-    if (referenced) {
-      throw new ValidationError(
-        ctx.migration,
-        `dropColumn ${this.table}.${this.column}: ${describeConstraint(referenced)} references the column, which would stop contract`,
-        { hint: 'drop that key in an earlier migration (op.sql), or keep the column' },
-      );
-    }
+    this.refuseKeysTo(ctx, false);
     const source = sourceTable(ctx, this.table);
     const column = ctx.view.column(this.table, this.column)!.source;
     if (ctx.model.table(source)!.primaryKey.some((c) => ctx.dialect.rules.sameColumn(c, column))) {
@@ -66,13 +59,7 @@ export class DropColumn implements Operation {
         { hint: 'drop the index in an earlier migration (op.dropIndex), and create the one you want on the other columns' },
       );
     }
-    const [bodies, others] = partition(physical.holders ?? [], (h) => h.kind === 'trigger function');
-    const breaks = ctx.dialect.capabilities.viewsHoldColumns
-      ? `${db} would refuse to drop it at contract`
-      : `it would fail (or ${db} refuse the drop) once contract drops the column`;
-    refuseReaders(ctx, what, { views: physical.views, holders: others }, breaks);
-    // No dependency keeps a function's body from losing the column: the trigger would fail on every write.
-    refuseReaders(ctx, what, { holders: bodies }, 'it would fail once contract drops the column');
+    this.refuseReadersOf(ctx, false);
     if (this.spec.down !== undefined) {
       checkSqlFragment(ctx.dialect, ctx.migration, `dropColumn ${this.table}.${this.column}: down`, this.spec.down);
       refuseTriggerBlindReads(ctx, `dropColumn ${this.table}.${this.column}: down`, this.table, this.spec.down);
@@ -89,8 +76,49 @@ export class DropColumn implements Operation {
     }
   }
 
+  /**
+   * What uses the column and would stop the contract, or break when it
+   * drops the column: another table's foreign key to it; a view, an object
+   * that holds on to it (ColumnModel.holders). Checked at expand, and again
+   * at contract (`atContract`) for what came since.
+   */
+  private refuseKeysTo(ctx: PlanContext, atContract: boolean): void {
+    const what = `dropColumn ${this.table}.${this.column}`;
+    const referenced = this.keys(ctx).find((k) => k.from !== undefined);
+    if (referenced) {
+      throw new ValidationError(
+        ctx.migration,
+        `${what}: ${describeConstraint(referenced)} references the column, which would stop contract`,
+        {
+          hint: atContract
+            ? 'drop that key and run zmigrate contract again: nothing has changed yet'
+            : 'drop that key in an earlier migration (op.sql), or keep the column',
+        },
+      );
+    }
+  }
+
+  /** See refuseKeysTo. */
+  private refuseReadersOf(ctx: PlanContext, atContract: boolean): void {
+    const what = `dropColumn ${this.table}.${this.column}`;
+    const physical = ctx.model.column(sourceTable(ctx, this.table), ctx.view.column(this.table, this.column)!.source)!;
+    const db = ctx.dialect.displayName;
+    const [bodies, others] = partition(physical.holders ?? [], (h) => h.kind === 'trigger function');
+    const breaks = ctx.dialect.capabilities.viewsHoldColumns
+      ? `${db} would refuse to drop it at contract`
+      : `it would fail (or ${db} refuse the drop) once contract drops the column`;
+    refuseReaders(ctx, what, { views: physical.views, holders: others }, breaks, atContract);
+    // No dependency keeps a function's body from losing the column: the trigger would fail on every write.
+    refuseReaders(ctx, what, { holders: bodies }, 'it would fail once contract drops the column', atContract);
+  }
+
   expand(): Step[] {
     return [];
+  }
+
+  checkContract(ctx: PlanContext): void {
+    this.refuseKeysTo(ctx, true);
+    this.refuseReadersOf(ctx, true);
   }
 
   /**

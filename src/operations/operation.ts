@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialects/dialect';
 import type { ColumnHolder, QualifiedName, SchemaModel, TableModel, VersionView } from '../engine/schema-model';
-import type { BackfillSpec, DualWriteRule, VerifySpec } from '../engine/dual-write';
+import type { BackfillSpec, DualWriteRule, RowNames, VerifySpec } from '../engine/dual-write';
 import type { Step } from '../engine/step';
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors';
@@ -100,6 +100,14 @@ export interface DualWriteContext {
    * may be writing the new shape, and what it wrote is its own.
    */
   readonly live?: boolean;
+  /**
+   * Whether `expression`, over `row` of `table`, may give another value when
+   * computed again for the same row, as the server said (Dialect.mutable):
+   * true for now(), current_date, a stable or volatile function; undefined
+   * where it was not asked yet or could not tell. The runner asks the server
+   * about what operations look up here, then plans them again with its answers.
+   */
+  readonly mutable?: (table: string, row: RowNames, expression: string, type: string) => boolean | undefined;
 }
 
 /**
@@ -120,6 +128,12 @@ export interface Operation {
   validate(ctx: PlanContext): void;
   /** Steps that add the new shape beside the old one; updates ctx.model. */
   expand(ctx: PlanContext): Step[];
+  /**
+   * Contract's look at the schema as it finds it, before anything changes:
+   * what came since expand and would stop the contract half-way (an object
+   * made by hand that holds on to a column it drops). Throws ValidationError.
+   */
+  checkContract?(ctx: PlanContext): void;
   /** Steps that remove the old shape and finalize the new one; updates ctx.model. */
   contract(ctx: PlanContext): Step[];
   /** Steps that undo expand; updates ctx.model. */
@@ -341,39 +355,63 @@ export function notNullCheckName(prefix: string, column: string, suffix: string,
 
 /**
  * The backfill that fills `column` of a physical table with `up` where it is
- * still NULL, and the check that every row then holds what it should.
+ * still NULL, and the check that every row then holds what it should. A
+ * check that does not compare with `up` (`compares: false`) cannot tell a
+ * row an app updated meanwhile: such a backfill runs under the whole
+ * trigger from the start (BackfillSpec.stale).
  */
 export function fillNulls(
   ctx: DualWriteContext,
   table: string,
   column: string,
   up: string,
-  check: { what: string; mismatch: string },
+  check: { what: string; mismatch: string; compares?: false },
 ): Pick<DualWrite, 'backfill' | 'verify'> {
   const key = walkKeyOf(ctx, table);
+  const { compares, ...verify } = check;
+  const stale = compares === false ? {} : { stale: check.mismatch };
   return {
-    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL`, stale: check.mismatch }],
-    verify: [{ table, key, ...check }],
+    backfill: [{ table, key, set: { [column]: up }, where: `${ctx.dialect.quote(column)} IS NULL`, ...stale }],
+    verify: [{ table, key, ...verify }],
+  };
+}
+
+/**
+ * What verification holds a column filled from `up` to where the server
+ * says `up` may give another value when computed again (DualWriteContext.mutable):
+ * not that it equals `up` computed once more, which it would fail on every
+ * row, but that it is filled wherever `up` gives a value; the log says so.
+ */
+export function filledCheck(what: string, column: string, up: string): { what: string; mismatch: string; compares: false } {
+  return {
+    what: `${what} is filled where up gives a value (up is not immutable, so its values are not compared)`,
+    mismatch: `${column} IS NULL AND (${up}) IS NOT NULL`,
+    compares: false,
   };
 }
 
 /**
  * Refuses a table or column that a view (not zmigrate's) reads, or that
  * another object holds on to (ColumnModel.holders), which the operation's
- * contract would drop or rename: `why` says what would happen then.
+ * contract would drop or rename: `why` says what would happen then. At
+ * contract (`atContract`), the hint is for an object made since expand.
  */
 export function refuseReaders(
   ctx: PlanContext,
   what: string,
   read: { views?: QualifiedName[]; holders?: ColumnHolder[] },
   why: string,
+  atContract = false,
 ): void {
   const view = read.views?.[0];
   const held = read.holders?.[0];
   const holder = view ? `view ${view.schema}.${view.name} reads it` : held && `${held.kind} ${held.name} uses it`;
   if (!holder) return;
+  const object = view ? 'view' : (held?.kind ?? 'object');
   throw new ValidationError(ctx.migration, `${what}: ${holder}, and ${why}`, {
-    hint: `drop the ${view ? 'view' : 'object'} in an earlier migration (op.sql) and create it again in a later one`,
+    hint: atContract
+      ? `drop the ${object} (or change it so it no longer uses the column) and run zmigrate contract again: nothing has changed yet`
+      : `drop the ${object === 'view' ? 'view' : 'object'} in an earlier migration (op.sql) and create it again in a later one`,
   });
 }
 

@@ -645,6 +645,25 @@ export class MysqlDialect implements Dialect {
     return undefined;
   }
 
+  async mutable(row: string, expression: string, type: string): Promise<boolean | undefined> {
+    const probe = this.quote('_zm_mutable_row');
+    // One session for the temporary table, which is the session's own; dropped whatever happens.
+    return this.knex.transaction(async (trx) => {
+      try {
+        await trx.raw(`CREATE TEMPORARY TABLE ${probe} AS ${row}`);
+        await trx.raw(`ALTER TABLE ${probe} ADD COLUMN ${this.quote('_zm_value')} ${type} AS (${expression}) STORED`);
+        return false;
+      } catch (error) {
+        // A stored generated column takes no expression the server will not call deterministic: MariaDB's
+        // ER_GENERATED_COLUMN_FUNCTION_IS_NOT_ALLOWED (1901, now() and stored functions and subqueries alike), MySQL's
+        // (3102) and its named-function form (3763). Anything else (no privilege for a temporary table) tells nothing.
+        return [1901, 3102, 3763].includes((error as { errno?: number }).errno ?? 0) ? true : undefined;
+      } finally {
+        await trx.raw(`DROP TEMPORARY TABLE IF EXISTS ${probe}`).catch(() => undefined);
+      }
+    });
+  }
+
   columnDefinition(name: string, spec: ColumnSpec & { onUpdate?: string }, options: { invisible?: boolean } = {}): string {
     const parts = [this.quote(name), spec.type, spec.nullable === false ? 'NOT NULL' : 'NULL'];
     if (spec.default !== undefined) parts.push(`DEFAULT ${spec.default}`);

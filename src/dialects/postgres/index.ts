@@ -5,6 +5,7 @@ import type { ColumnSpec, ForeignKeyAction } from '../../migration/types';
 import {
   constraintOf,
   SchemaModel,
+  type ColumnGrant,
   type ColumnHolder,
   type Deferrable,
   type ForeignKeyReference,
@@ -45,6 +46,9 @@ import { LOCK_TAKEN, RETAKE_LOCK_MS, whenSessionEnds } from '../runner-session';
 import { workerPool } from '../worker-sessions';
 import { namesRowColumn } from '../row-references';
 import { viewColumns } from '../view-columns';
+
+/** The privileges a column can be granted on its own: only these are written back (ColumnModel.grants). */
+const COLUMN_PRIVILEGES: ReadonlyArray<ColumnGrant['privilege']> = ['SELECT', 'INSERT', 'UPDATE', 'REFERENCES'];
 
 const LEX = POSTGRES_LEX;
 /** zmigrate's own schema: `zmigrate` for base schema public, `zmigrate_<base>` for another (`?schema=` in the URL). */
@@ -325,19 +329,36 @@ export class PostgresDialect implements Dialect {
       .filter((r) => !tables.includes(r.name) && namesIdentifier(expression, r.name));
   }
 
+  async mutable(row: string, expression: string): Promise<boolean | undefined> {
+    // An index expression must be immutable (42P17 where it is not); a subquery (0A000), or a type without a
+    // B-tree operator class (42704), is refused before that is asked, and so tells nothing.
+    const code = await this.#attempt([
+      `CREATE TEMPORARY TABLE _zm_mutable_row AS ${row}`,
+      `CREATE INDEX ON pg_temp._zm_mutable_row ((${expression}))`,
+    ]);
+    return code === undefined ? false : code === '42P17' ? true : undefined;
+  }
+
   /**
    * Runs `statements` in a transaction it rolls back (what they make goes with
    * it): the server's code and words for an error whose code `counts`, else
    * undefined (they ran, or failed for a reason another check or step reports).
    */
   async #probe(statements: string[], counts: (code: string) => boolean): Promise<{ code: string; text: string } | undefined> {
+    let failed: unknown;
+    const code = await this.#attempt(statements, (error) => (failed = error));
+    return code !== undefined && counts(code) ? { code, text: serverText(failed) } : undefined;
+  }
+
+  /** Runs `statements` in a transaction it rolls back: the code of the error one failed with, else undefined. */
+  async #attempt(statements: string[], onError?: (error: unknown) => void): Promise<string | undefined> {
     const trx = await this.knex.transaction();
     try {
       for (const sql of statements) await trx.raw(sql);
       return undefined;
     } catch (error) {
-      const code = String((error as { code?: unknown }).code ?? '');
-      return counts(code) ? { code, text: serverText(error) } : undefined;
+      onError?.(error);
+      return String((error as { code?: unknown }).code ?? '');
     } finally {
       await trx.rollback().catch(() => undefined);
     }
@@ -511,6 +532,7 @@ export class PostgresDialect implements Dialect {
     );
     const indexes = await this.rows(
       `select t.relname as table_name, i.relname as index_name, ix.indisprimary as is_primary, ix.indisunique as is_unique,
+              ix.indisreplident as replica_identity,
               (ix.indpred is not null or ix.indexprs is not null) as special,
               -- The definition after USING (method, keys with their collations, operator classes and order, INCLUDE,
               -- NULLS NOT DISTINCT, storage parameters, predicate), where the server writes it as expected; with the
@@ -597,6 +619,7 @@ export class PostgresDialect implements Dialect {
       const definition = {
         ...(typeof ix.definition === 'string' ? { definition: ix.definition } : {}),
         ...(ix.deferrable === 'immediate' || ix.deferrable === 'deferred' ? { deferrable: ix.deferrable as Deferrable } : {}),
+        ...(ix.replica_identity === true ? { replicaIdentity: true as const } : {}),
       };
       if (ix.is_primary === true) {
         table.primaryKey = cols;
@@ -641,7 +664,8 @@ export class PostgresDialect implements Dialect {
       if (on !== table && table && !table.views?.some((v) => v.schema === view.schema && v.name === view.name))
         table.views = [...(table.views ?? []), view];
     }
-    // Triggers, generated columns and policies that hold on to a column (not zmigrate's triggers).
+    // Triggers, generated columns, policies, publications (a column list or row filter) and functions with a
+    // SQL-standard body that hold on to a column (not zmigrate's triggers).
     const holders = await this.rows(
       `select c.relname as table_name, a.attname as column_name, h.kind, h.name
          from pg_depend d join pg_class c on c.oid = d.refobjid join pg_namespace n on n.oid = c.relnamespace
@@ -652,7 +676,12 @@ export class PostgresDialect implements Dialect {
            select 'generated column', ga.attname::text from pg_attrdef ad join pg_attribute ga on ga.attrelid = ad.adrelid and ga.attnum = ad.adnum
             where d.classid = 'pg_attrdef'::regclass and ad.oid = d.objid
            union all
-           select 'policy', p.polname::text from pg_policy p where d.classid = 'pg_policy'::regclass and p.oid = d.objid) h
+           select 'policy', p.polname::text from pg_policy p where d.classid = 'pg_policy'::regclass and p.oid = d.objid
+           union all
+           select 'publication', pb.pubname::text from pg_publication_rel pr join pg_publication pb on pb.oid = pr.prpubid
+            where d.classid = 'pg_publication_rel'::regclass and pr.oid = d.objid
+           union all
+           select 'function', f.oid::regprocedure::text from pg_proc f where d.classid = 'pg_proc'::regclass and f.oid = d.objid) h
         where d.refclassid = 'pg_class'::regclass and d.deptype = 'n' and n.nspname = ?
           and not (h.kind = 'trigger' and (h.name like '\\_zm\\_%' or h.name like '~\\_zm\\_%'))
         order by 1, 2, 3, 4`,
@@ -676,6 +705,28 @@ export class PostgresDialect implements Dialect {
       for (const column of tables.get(String(f.table_name))?.columns ?? [])
         if (namesRowColumn(String(f.body), column.name, (n) => this.quote(n)))
           column.holders = [...(column.holders ?? []), { kind: 'trigger function', name: String(f.name) }];
+    // Privileges granted on a column itself, which go with it when it is dropped.
+    const grants = await this.rows(
+      `select c.relname as table_name, a.attname as column_name, x.privilege_type as privilege, x.is_grantable as grantable,
+              case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attacl is not null
+         cross join lateral aclexplode(a.attacl) x
+        where n.nspname = ? and c.relkind in ('r', 'p')
+        order by 1, 2, 5, 3`,
+      [this.baseSchema],
+    );
+    for (const g of grants) {
+      const column = tables.get(String(g.table_name))?.columns.find((c) => c.name === String(g.column_name));
+      const privilege = COLUMN_PRIVILEGES.find((p) => p === g.privilege);
+      if (!column || !privilege) continue;
+      const grant: ColumnGrant = {
+        privilege,
+        grantable: g.grantable === true,
+        ...(g.grantee === null ? {} : { grantee: String(g.grantee) }),
+      };
+      column.grants = [...(column.grants ?? []), grant];
+    }
     // Views, materialized views, sequences and foreign tables share the tables' names.
     const others = await this.rows(
       `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -884,6 +935,10 @@ export class PostgresDialect implements Dialect {
     if (spec.comment !== undefined) statements.push(`COMMENT ON COLUMN ${t}.${this.quote(column)} IS ${literal(spec.comment)}`);
     if (spec.default !== undefined) statements.push(this.#setDefault(table, column, spec.default));
     if (spec.nullable === false) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${this.quote(column)} SET NOT NULL`);
+    for (const { privilege, grantee, grantable } of spec.grants ?? [])
+      statements.push(
+        `GRANT ${privilege} (${this.quote(column)}) ON ${t} TO ${grantee === undefined ? 'PUBLIC' : this.quote(grantee)}${grantable ? ' WITH GRANT OPTION' : ''}`,
+      );
     // PL/pgSQL keeps, per session, the plans it made for the old column's type: touching the
     // table's trigger functions (their cost, unchanged) makes every session recompile them.
     statements.push(
@@ -1197,6 +1252,11 @@ END`;
         guard: { kind: 'constraintExists', table, constraint: index },
       },
     );
+  }
+
+  /** A catalog change alone: the index is unique, not partial, over NOT NULL columns already. */
+  replicaIdentity(table: string, index: string): Step {
+    return step(`replica identity ${index}`, `ALTER TABLE ${this.table(table)} REPLICA IDENTITY USING INDEX ${this.quote(index)}`);
   }
 
   /** The unique index over NOT NULL columns becomes the primary key, under its own name (no scan). */
