@@ -100,6 +100,53 @@ describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
     }
   });
 
+  test('two locked calls at once on one Migrator: the second waits for the first (one session, where the runner lock is re-entrant), so each step runs once', async () => {
+    const fresh = await createTestDatabase(engine);
+    await fresh.knex.raw('CREATE TABLE hits (n integer)');
+    const sleep = engine === 'postgres' ? 'SELECT pg_sleep(0.3)' : 'DO SLEEP(0.3)';
+    const dir = migrationsDir({
+      '0001_hit.ts': migrationSource([
+        `op.sql({ expand: "${sleep}; INSERT INTO hits VALUES (1)", rollback: 'INSERT INTO hits VALUES (2)' })`,
+      ]),
+    });
+    const migrator = new Migrator({ url: fresh.url, dir });
+    try {
+      await migrator.status();
+      expect(await Promise.all([migrator.expand(), migrator.expand(), migrator.rollback()])).toEqual([['0001_hit'], [], '0001_hit']);
+      // Expand's step once, then rollback's once.
+      expect(rowsOf(await fresh.knex.raw('SELECT n FROM hits ORDER BY n'))).toEqual([{ n: 1 }, { n: 2 }]);
+      expect((await migrator.status()).map((s) => s.phase)).toEqual(['rolled back']);
+    } finally {
+      await migrator.close();
+      await fresh.drop();
+    }
+  });
+
+  test('two first calls at once share one connection, which close() closes (the process could not exit)', async () => {
+    const fresh = await createTestDatabase(engine);
+    const dir = migrationsDir({ '0001_none.ts': migrationSource([]) });
+    const migrator = new Migrator({ url: fresh.url, dir });
+    try {
+      await Promise.all([migrator.status(), migrator.status(), migrator.schema()]);
+    } finally {
+      await migrator.close();
+    }
+    const others =
+      engine === 'postgres'
+        ? 'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()'
+        : 'SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()';
+    try {
+      let left: unknown;
+      for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        left = Number(rowsOf(await fresh.knex.raw(others))[0].n);
+        if (left === 0) break;
+      }
+      expect(left).toBe(0);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   test('raw SQL reaches the server as written: a ? is not a placeholder, several statements run in order', async () => {
     const fresh = await createTestDatabase(engine);
     const dir = migrationsDir({
