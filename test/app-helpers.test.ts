@@ -6,7 +6,15 @@
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
 import { Pool } from 'pg';
-import { ConfigError, knexConfigForVersion, latestVersionSchema, mysqlConfigForVersion, pgConfigForVersion, StateError } from '../src';
+import {
+  ConfigError,
+  ConnectionError,
+  knexConfigForVersion,
+  latestVersionSchema,
+  mysqlConfigForVersion,
+  pgConfigForVersion,
+  StateError,
+} from '../src';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, runCli } from './support/cli';
 
@@ -125,6 +133,25 @@ describe.each(SERVER_ENGINES)('app helpers on %s', (engine) => {
     } finally {
       await db.knex.raw(`DROP DATABASE \`${version}\``);
     }
+  });
+});
+
+describe.each(SERVER_ENGINES)('latestVersionSchema on %s', (engine) => {
+  test.each([
+    // PostgreSQL trusts local logins here, so its refused login is a role it does not have.
+    ['refused credentials', 'authentication failed for'],
+    ['a port nothing listens on', 'cannot reach the database server at'],
+  ])('%s: a one-line ConnectionError, the password nowhere', async (what, start) => {
+    const url = new URL(engine === 'postgres' ? process.env.ZMIGRATE_TEST_PG_URL! : process.env.ZMIGRATE_TEST_MYSQL_URL!);
+    url.password = 'Secr3t-Wrong-99';
+    if (engine === 'postgres') url.username = `zm_no_role_${process.pid}`;
+    if (what !== 'refused credentials') url.port = '1';
+    const error = await latestVersionSchema(url.toString()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    const text = `${(error as Error).message} ${(error as ConnectionError).hint}`;
+    expect(text.startsWith(`${start} ${engine}://${url.username}:***@127.0.0.1:${url.port}/`)).toBe(true);
+    expect(text).not.toContain('\n');
+    expect(text).not.toMatch(/Secr3t|Wrong-99/);
   });
 });
 

@@ -12,20 +12,31 @@
 import type { Knex } from 'knex';
 import { createDialect } from '../dialects';
 import { StateStore } from '../engine/state-store';
+import { connectionError, translatedError } from '../engine/connection-errors';
 import { ConfigError, StateError } from '../errors';
 import { mysqlConnection, redactMalformedUrl } from '../dialects/url';
 import { addToUrlOptions, sessionSetting } from '../dialects/postgres/session-options';
 
-/** The newest version schema recorded in zmigrate's state (the one `zmigrate schema` prints). */
+/**
+ * The newest version schema recorded in zmigrate's state (the one `zmigrate schema` prints). Driver errors
+ * come as the CLI's: a ConnectionError or PrivilegeError of one line, without the password.
+ */
 export async function latestVersionSchema(url: string): Promise<string> {
   const dialect = createDialect(url, { lockTimeoutMs: 500 });
   try {
-    await dialect.connect({ lockTimeoutMs: 500 });
-    const latest = await new StateStore(dialect).latestVersionSchema();
+    try {
+      await dialect.connect({ lockTimeoutMs: 500 });
+    } catch (error) {
+      throw connectionError(dialect, url, error);
+    }
+    const latest = await new StateStore(dialect).latestVersionSchema().catch((error: unknown) => {
+      throw translatedError(dialect, url, error);
+    });
     if (!latest) throw new StateError('no version schema yet: run zmigrate expand first');
     return latest;
   } finally {
-    await dialect.close();
+    // Quietly: a failure to close must not hide the answer or the error above.
+    await dialect.close().catch(() => undefined);
   }
 }
 
