@@ -2,6 +2,8 @@
  * The programmatic API the CLI is built on: Migrator with a logger, typed
  * errors, and the version schema an app would use.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, Migrator, ValidationError, type Logger } from '../src';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, withMigrator } from './support/cli';
@@ -252,6 +254,68 @@ export default defineMigration({
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position",
       );
       expect(publicColumns.rows.map((r: { column_name: string }) => r.column_name)).toEqual(['id', 'price']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('MySQL/MariaDB state on a latin1 database', () => {
+  /** A test database whose default character set is latin1, as a server configured so makes every new one. */
+  async function latin1Database(): Promise<TestDatabase> {
+    const db = await createTestDatabase('mysql');
+    await db.knex.raw(`ALTER DATABASE \`${db.base}\` CHARACTER SET latin1`);
+    return db;
+  }
+  const ARROWS = migrationSource(
+    ["op.sql({ expand: 'CREATE TABLE notes (id integer) /* orders → shipments 🚚 */', rollback: 'DROP TABLE notes' })"],
+    'orders → shipments 🚚',
+  );
+
+  /** Character sets of the state tables' text columns. */
+  async function stateCharsets(db: TestDatabase): Promise<unknown[]> {
+    return rowsOf(
+      await db.knex.raw(
+        "SELECT DISTINCT CHARACTER_SET_NAME AS charset FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'zmigrate\\_%' AND CHARACTER_SET_NAME IS NOT NULL",
+        [db.base],
+      ),
+    );
+  }
+
+  test('a description and SQL with characters latin1 cannot hold are kept (expand failed: "Incorrect string value")', async () => {
+    const db = await latin1Database();
+    try {
+      const dir = migrationsDir({ '0001_notes.ts': ARROWS });
+      const status = await withMigrator(db.url, dir, async (migrator) => {
+        expect(await migrator.expand()).toEqual(['0001_notes']);
+        return migrator.status();
+      });
+      expect(status.map((s) => [s.phase, s.description])).toEqual([['expanded', 'orders → shipments 🚚']]);
+      expect(await stateCharsets(db)).toEqual([{ charset: 'utf8mb4' }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('state tables an older zmigrate made in latin1 are converted to utf8mb4 by the next run', async () => {
+    const db = await latin1Database();
+    try {
+      const dir = migrationsDir({
+        '0001_plain.ts': migrationSource(["op.createTable('plain', { columns: { id: { type: 'integer', primaryKey: true } } })"]),
+      });
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      for (const table of ['zmigrate_migrations', 'zmigrate_steps'])
+        await db.knex.raw(`ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET latin1`);
+      writeFileSync(path.join(dir, '0002_notes.ts'), ARROWS);
+      const status = await withMigrator(db.url, dir, async (migrator) => {
+        expect(await migrator.expand()).toEqual(['0002_notes']);
+        return migrator.status();
+      });
+      expect(status.map((s) => [s.name, s.phase, s.description])).toEqual([
+        ['0001_plain', 'expanded', ''],
+        ['0002_notes', 'expanded', 'orders → shipments 🚚'],
+      ]);
+      expect(await stateCharsets(db)).toEqual([{ charset: 'utf8mb4' }]);
     } finally {
       await db.drop();
     }
