@@ -1,17 +1,15 @@
 import path from 'node:path';
 import { createDialect, type Dialect } from './dialects';
-import { redactUrl, scrubPasswords } from './dialects/url';
-import { message } from './engine/executor';
+import { connectionError, translatedError } from './engine/connection-errors';
 import { DEFAULT_RETRY, type RetryPolicy } from './engine/retry';
 import { silentLogger, type Logger } from './engine/logger';
 import { DEFAULT_BATCHES, type BatchOptions } from './engine/backfill';
 import { DEFAULT_MAX_LAG_MS, Throttle, type LagSource } from './engine/throttle';
 import { Runner, type BackfillResult, type MigrationStatus, type PhasePlan } from './engine/runner';
 import { StateStore } from './engine/state-store';
-import { ConfigError, ConnectionError, InterruptedError, RunnerLockError, ValidationError, ZmigrateError, type Phase } from './errors';
+import { ConfigError, InterruptedError, RunnerLockError, ValidationError, type Phase } from './errors';
 import { loadMigrations, type LoadedMigration } from './migration/loader';
 import { versionSchemaName } from './engine/version-schemas';
-import { privilegeError } from './engine/privileges';
 
 export interface MigratorOptions {
   /** postgres://…, mysql://…, mariadb://…, pglite:memory or pglite:<folder>. */
@@ -114,8 +112,14 @@ export class Migrator {
     batches: BatchOptions;
     throttle: { maxLagMs: number; maxWaitMs: number; replicaUrls: string[] };
   };
-  #dialect?: Dialect;
+  /** The connecting dialect, cached from the first call on, so calls at once share one (and close() closes it). */
+  #dialect?: Promise<Dialect>;
   #migrations?: LoadedMigration[];
+  /**
+   * The last locked operation of this Migrator. Its calls share one session, on which the runner lock is
+   * re-entrant, so a second call would run beside the first: it waits here, as another process waits for the lock.
+   */
+  #lockedTail: Promise<unknown> = Promise.resolve();
 
   constructor(options: MigratorOptions) {
     checkNumberOptions(options);
@@ -178,7 +182,7 @@ export class Migrator {
    */
   async schema(): Promise<string | undefined> {
     const dialect = await this.dialect();
-    return this.translated(() => new StateStore(dialect).latestVersionSchema());
+    return this.translated(dialect, () => new StateStore(dialect).latestVersionSchema());
   }
 
   /** The version schema a migration gets (whether or not it is expanded yet). */
@@ -187,8 +191,9 @@ export class Migrator {
   }
 
   async close(): Promise<void> {
-    const dialect = this.#dialect;
+    const connecting = this.#dialect;
     this.#dialect = undefined;
+    const dialect = await connecting?.catch(() => undefined);
     if (dialect) await dialect.close().catch(() => undefined);
   }
 
@@ -196,16 +201,22 @@ export class Migrator {
     const migrations = await this.migrations();
     const dialect = await this.dialect();
     this.checkNames(dialect, migrations);
-    return this.translated(() => work(this.runner(dialect, migrations)));
+    return this.translated(dialect, () => work(this.runner(dialect, migrations)));
   }
 
-  private async locked<T>(work: (runner: Runner) => Promise<T>, options: { throttled?: boolean } = {}): Promise<T> {
+  private locked<T>(work: (runner: Runner) => Promise<T>, options: { throttled?: boolean } = {}): Promise<T> {
+    const run = this.#lockedTail.then(() => this.lockedNow(work, options));
+    this.#lockedTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async lockedNow<T>(work: (runner: Runner) => Promise<T>, options: { throttled?: boolean }): Promise<T> {
     const migrations = await this.migrations();
     const dialect = await this.dialect();
     this.checkNames(dialect, migrations);
     // Replicas are checked before anything changes, so a wrong URL stops the run at once.
     const throttle = options.throttled ? await this.throttle(dialect) : Throttle.off;
-    return this.translated(async () => {
+    return this.translated(dialect, async () => {
       await this.acquireRunnerLock(dialect);
       try {
         return await work(this.runner(dialect, migrations, throttle));
@@ -272,16 +283,25 @@ export class Migrator {
     return this.#migrations;
   }
 
-  private async dialect(): Promise<Dialect> {
+  private dialect(): Promise<Dialect> {
     if (this.#dialect) return this.#dialect;
+    const connecting = this.connect();
+    this.#dialect = connecting;
+    // A failed connection is not kept: the next call tries again.
+    connecting.catch(() => {
+      if (this.#dialect === connecting) this.#dialect = undefined;
+    });
+    return connecting;
+  }
+
+  private async connect(): Promise<Dialect> {
     const dialect = createDialect(this.#options.url, { lockTimeoutMs: this.#options.lockTimeoutMs });
     try {
       await dialect.connect({ lockTimeoutMs: this.#options.lockTimeoutMs });
     } catch (error) {
       await dialect.close().catch(() => undefined);
-      throw error instanceof ZmigrateError ? error : this.connectionError(dialect, error);
+      throw connectionError(dialect, this.#options.url, error);
     }
-    this.#dialect = dialect;
     return dialect;
   }
 
@@ -301,43 +321,11 @@ export class Migrator {
   }
 
   /** Driver errors about the connection become ConnectionErrors; nothing leaks the password. */
-  private async translated<T>(work: () => Promise<T>): Promise<T> {
+  private async translated<T>(dialect: Dialect, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof ZmigrateError) throw error;
-      const dialect = this.#dialect;
-      if (dialect?.classifyError(error) === 'permissionDenied') throw privilegeError(dialect, error);
-      if (dialect && dialect.classifyError(error) !== 'other') throw this.connectionError(dialect, error);
-      throw error;
-    }
-  }
-
-  private connectionError(dialect: Dialect, error: unknown): ZmigrateError {
-    const where = redactUrl(this.#options.url);
-    const scrub = (text: string) => scrubPasswords(text, [this.#options.url]);
-    switch (dialect.classifyError(error)) {
-      case 'authentication':
-        return new ConnectionError(`authentication failed for ${where}: ${scrub(message(error))}`, {
-          cause: error,
-          hint: 'check the user name and password in the URL',
-        });
-      case 'unreachable':
-        return new ConnectionError(`cannot reach the database server at ${where}: ${scrub(message(error))}`, {
-          cause: error,
-          hint: 'is the server running, and are host and port right?',
-        });
-      case 'permissionDenied':
-        return privilegeError(dialect, error, `cannot use the database at ${where}`);
-      case 'unknownDatabase':
-        return new ConnectionError(`the database in ${where} does not exist: ${scrub(message(error))}`, { cause: error });
-      case 'connectionLost':
-        return new ConnectionError(`lost the connection to ${where}: ${scrub(message(error))}`, {
-          cause: error,
-          hint: 'run the same command again once the server is back; it resumes',
-        });
-      default:
-        return new ConnectionError(`cannot use the database at ${where}: ${scrub(message(error))}`, { cause: error });
+      throw translatedError(dialect, this.#options.url, error);
     }
   }
 }

@@ -2,6 +2,8 @@
  * The programmatic API the CLI is built on: Migrator with a logger, typed
  * errors, and the version schema an app would use.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, Migrator, ValidationError, type Logger } from '../src';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, withMigrator } from './support/cli';
@@ -96,6 +98,53 @@ describe.each(SERVER_ENGINES)('Migrator on %s', (engine) => {
       expect(status.map((s) => [s.name, s.phase])).toEqual([['0001_bad', 'pending']]);
     } finally {
       await migrator.close();
+      await fresh.drop();
+    }
+  });
+
+  test('two locked calls at once on one Migrator: the second waits for the first (one session, where the runner lock is re-entrant), so each step runs once', async () => {
+    const fresh = await createTestDatabase(engine);
+    await fresh.knex.raw('CREATE TABLE hits (n integer)');
+    const sleep = engine === 'postgres' ? 'SELECT pg_sleep(0.3)' : 'DO SLEEP(0.3)';
+    const dir = migrationsDir({
+      '0001_hit.ts': migrationSource([
+        `op.sql({ expand: "${sleep}; INSERT INTO hits VALUES (1)", rollback: 'INSERT INTO hits VALUES (2)' })`,
+      ]),
+    });
+    const migrator = new Migrator({ url: fresh.url, dir });
+    try {
+      await migrator.status();
+      expect(await Promise.all([migrator.expand(), migrator.expand(), migrator.rollback()])).toEqual([['0001_hit'], [], '0001_hit']);
+      // Expand's step once, then rollback's once.
+      expect(rowsOf(await fresh.knex.raw('SELECT n FROM hits ORDER BY n'))).toEqual([{ n: 1 }, { n: 2 }]);
+      expect((await migrator.status()).map((s) => s.phase)).toEqual(['rolled back']);
+    } finally {
+      await migrator.close();
+      await fresh.drop();
+    }
+  });
+
+  test('two first calls at once share one connection, which close() closes (the process could not exit)', async () => {
+    const fresh = await createTestDatabase(engine);
+    const dir = migrationsDir({ '0001_none.ts': migrationSource([]) });
+    const migrator = new Migrator({ url: fresh.url, dir });
+    try {
+      await Promise.all([migrator.status(), migrator.status(), migrator.schema()]);
+    } finally {
+      await migrator.close();
+    }
+    const others =
+      engine === 'postgres'
+        ? 'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()'
+        : 'SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()';
+    try {
+      let left: unknown;
+      for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        left = Number(rowsOf(await fresh.knex.raw(others))[0].n);
+        if (left === 0) break;
+      }
+      expect(left).toBe(0);
+    } finally {
       await fresh.drop();
     }
   });
@@ -205,6 +254,68 @@ export default defineMigration({
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position",
       );
       expect(publicColumns.rows.map((r: { column_name: string }) => r.column_name)).toEqual(['id', 'price']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('MySQL/MariaDB state on a latin1 database', () => {
+  /** A test database whose default character set is latin1, as a server configured so makes every new one. */
+  async function latin1Database(): Promise<TestDatabase> {
+    const db = await createTestDatabase('mysql');
+    await db.knex.raw(`ALTER DATABASE \`${db.base}\` CHARACTER SET latin1`);
+    return db;
+  }
+  const ARROWS = migrationSource(
+    ["op.sql({ expand: 'CREATE TABLE notes (id integer) /* orders → shipments 🚚 */', rollback: 'DROP TABLE notes' })"],
+    'orders → shipments 🚚',
+  );
+
+  /** Character sets of the state tables' text columns. */
+  async function stateCharsets(db: TestDatabase): Promise<unknown[]> {
+    return rowsOf(
+      await db.knex.raw(
+        "SELECT DISTINCT CHARACTER_SET_NAME AS charset FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'zmigrate\\_%' AND CHARACTER_SET_NAME IS NOT NULL",
+        [db.base],
+      ),
+    );
+  }
+
+  test('a description and SQL with characters latin1 cannot hold are kept (expand failed: "Incorrect string value")', async () => {
+    const db = await latin1Database();
+    try {
+      const dir = migrationsDir({ '0001_notes.ts': ARROWS });
+      const status = await withMigrator(db.url, dir, async (migrator) => {
+        expect(await migrator.expand()).toEqual(['0001_notes']);
+        return migrator.status();
+      });
+      expect(status.map((s) => [s.phase, s.description])).toEqual([['expanded', 'orders → shipments 🚚']]);
+      expect(await stateCharsets(db)).toEqual([{ charset: 'utf8mb4' }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('state tables an older zmigrate made in latin1 are converted to utf8mb4 by the next run', async () => {
+    const db = await latin1Database();
+    try {
+      const dir = migrationsDir({
+        '0001_plain.ts': migrationSource(["op.createTable('plain', { columns: { id: { type: 'integer', primaryKey: true } } })"]),
+      });
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      for (const table of ['zmigrate_migrations', 'zmigrate_steps'])
+        await db.knex.raw(`ALTER TABLE \`${table}\` CONVERT TO CHARACTER SET latin1`);
+      writeFileSync(path.join(dir, '0002_notes.ts'), ARROWS);
+      const status = await withMigrator(db.url, dir, async (migrator) => {
+        expect(await migrator.expand()).toEqual(['0002_notes']);
+        return migrator.status();
+      });
+      expect(status.map((s) => [s.name, s.phase, s.description])).toEqual([
+        ['0001_plain', 'expanded', ''],
+        ['0002_notes', 'expanded', 'orders → shipments 🚚'],
+      ]);
+      expect(await stateCharsets(db)).toEqual([{ charset: 'utf8mb4' }]);
     } finally {
       await db.drop();
     }

@@ -12,30 +12,49 @@
 import type { Knex } from 'knex';
 import { createDialect } from '../dialects';
 import { StateStore } from '../engine/state-store';
-import { StateError } from '../errors';
+import { connectionError, translatedError } from '../engine/connection-errors';
+import { ConfigError, StateError } from '../errors';
+import { mysqlConnection, redactMalformedUrl } from '../dialects/url';
 import { addToUrlOptions, sessionSetting } from '../dialects/postgres/session-options';
 
-/** The newest version schema recorded in zmigrate's state (the one `zmigrate schema` prints). */
+/**
+ * The newest version schema recorded in zmigrate's state (the one `zmigrate schema` prints). Driver errors
+ * come as the CLI's: a ConnectionError or PrivilegeError of one line, without the password.
+ */
 export async function latestVersionSchema(url: string): Promise<string> {
   const dialect = createDialect(url, { lockTimeoutMs: 500 });
   try {
-    await dialect.connect({ lockTimeoutMs: 500 });
-    const latest = await new StateStore(dialect).latestVersionSchema();
+    try {
+      await dialect.connect({ lockTimeoutMs: 500 });
+    } catch (error) {
+      throw connectionError(dialect, url, error);
+    }
+    const latest = await new StateStore(dialect).latestVersionSchema().catch((error: unknown) => {
+      throw translatedError(dialect, url, error);
+    });
     if (!latest) throw new StateError('no version schema yet: run zmigrate expand first');
     return latest;
   } finally {
-    await dialect.close();
+    // Quietly: a failure to close must not hide the answer or the error above.
+    await dialect.close().catch(() => undefined);
   }
 }
 
 /** A knex config whose connections use the version: search_path on PostgreSQL, the default database on MySQL/MariaDB. */
 export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.Config {
-  const client = String(config.client ?? '');
+  // knex never sets searchPath on a pool it did not make, and refuses `connection` beside `connectionPool`.
+  if (config.connectionPool) {
+    throw new ConfigError(
+      'knexConfigForVersion cannot version a connectionPool made beforehand: give knex `connection` instead, or make the pool with pgConfigForVersion (node-postgres) or mysqlConfigForVersion and MYSQL_VERSION_SQL (mysql2) options',
+    );
+  }
+  const client = String(config.client ?? config.dialect ?? '');
   if (/mysql|maria/i.test(client)) {
-    // A URL goes to mysql2 as its `uri`, where the explicit database wins; a function (rotating credentials) is wrapped.
+    // mysql2 takes a URL as its `uri`, where the explicit database wins; mysqljs and the mariadb connector know no
+    // `uri` (they would connect to localhost), so theirs is read into fields. A function (rotating credentials) is wrapped.
     const withDatabase = (given: unknown) =>
       (typeof given === 'string'
-        ? { uri: given, database: schema }
+        ? { ...(client === 'mysql2' ? { uri: given } : mysqlUrlFields(given)), database: schema }
         : { ...(given as object | undefined), database: schema }) as Knex.StaticConnectionConfig;
     const given: unknown = config.connection;
     const connection =
@@ -47,14 +66,34 @@ export function knexConfigForVersion(config: Knex.Config, schema: string): Knex.
       connection: connection as Knex.Config['connection'],
       pool: {
         ...pool,
-        // Tells the dual-write triggers which version writes (MySQL has no search_path to tell it).
+        // Tells the dual-write triggers which version writes (MySQL has no search_path to tell it). After the
+        // user's own afterCreate, whose SET of the variable (or an earlier versioning's) must not win.
         afterCreate: (conn: MysqlConnection, done: (err: Error | null, conn: unknown) => void) => {
-          conn.query(MYSQL_VERSION_SQL, [schema], (err) => (err || !afterCreate ? done(err, conn) : afterCreate(conn, done)));
+          const setVersion = (err: Error | null) => (err ? done(err, conn) : conn.query(MYSQL_VERSION_SQL, [schema], (e) => done(e, conn)));
+          if (afterCreate) afterCreate(conn, setVersion);
+          else setVersion(null);
         },
       },
     };
   }
   return { ...config, searchPath: [schema] };
+}
+
+/** A MySQL URL as connection fields, its parameters read as knex and mysqljs read them (JSON where it parses). */
+function mysqlUrlFields(text: string): Record<string, unknown> {
+  const url = parsed(text);
+  if (!url) throw new ConfigError(`malformed database URL ${JSON.stringify(redactMalformedUrl(text))}`);
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of url.searchParams) fields[key] = jsonOrText(value);
+  return { ...fields, ...mysqlConnection(url) };
+}
+
+function jsonOrText(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 /**

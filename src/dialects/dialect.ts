@@ -354,6 +354,10 @@ export interface Dialect {
   stateTable(name: 'migrations' | 'steps'): { schema?: string; table: string };
   /** Creates what stateTable() needs beyond the tables themselves (PostgreSQL: the schema). */
   ensureStateNamespace(): Promise<void>;
+  /** Options of a state table being created (MySQL/MariaDB: utf8mb4, whatever the database's default). */
+  stateTableOptions(table: Knex.CreateTableBuilder): void;
+  /** Brings state tables made before stateTableOptions in line with it (they are small; called under the runner lock). */
+  upgradeStateTables(): Promise<void>;
 
   introspect(): Promise<SchemaModel>;
   indexState(table: string, index: string): Promise<IndexState>;

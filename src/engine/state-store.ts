@@ -64,12 +64,13 @@ export class StateStore {
     return { builder: schema ? this.knex.schema.withSchema(schema) : this.knex.schema, table };
   }
 
-  /** Creates the state tables if they are missing. Safe to call on every run. */
+  /** Creates the state tables if they are missing, or upgrades ones an older zmigrate made. Safe to call on every run. */
   async ensure(): Promise<void> {
     await this.dialect.ensureStateNamespace();
     const migrations = this.schemaBuilder('migrations');
     if (!(await migrations.builder.hasTable(migrations.table))) {
       await this.schemaBuilder('migrations').builder.createTable(migrations.table, (t) => {
+        this.dialect.stateTableOptions(t);
         t.string('name', 191).primary();
         t.string('checksum', 64).notNullable();
         t.string('phase', 20).notNullable();
@@ -94,6 +95,7 @@ export class StateStore {
     const steps = this.schemaBuilder('steps');
     if (!(await steps.builder.hasTable(steps.table))) {
       await this.schemaBuilder('steps').builder.createTable(steps.table, (t) => {
+        this.dialect.stateTableOptions(t);
         t.string('migration', 191).notNullable();
         t.string('phase', 20).notNullable();
         t.integer('seq').notNullable();
@@ -103,6 +105,7 @@ export class StateStore {
         t.primary(['migration', 'phase', 'seq']);
       });
     }
+    await this.dialect.upgradeStateTables();
   }
 
   /**

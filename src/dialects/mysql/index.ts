@@ -389,6 +389,20 @@ export class MysqlDialect implements Dialect {
 
   async ensureStateNamespace(): Promise<void> {}
 
+  /** A description, a statement or an error may hold characters the database's default (latin1, say) cannot. */
+  stateTableOptions(table: Knex.CreateTableBuilder): void {
+    table.charset('utf8mb4');
+  }
+
+  /** State tables an older zmigrate made in the database's default character set are converted to utf8mb4. */
+  async upgradeStateTables(): Promise<void> {
+    const tables = await this.rows(
+      "SELECT DISTINCT TABLE_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?) AND CHARACTER_SET_NAME <> 'utf8mb4'",
+      [this.baseSchema, this.stateTable('migrations').table, this.stateTable('steps').table],
+    );
+    for (const { name } of tables) await this.knex.raw(`ALTER TABLE ${this.quote(String(name))} CONVERT TO CHARACTER SET utf8mb4`);
+  }
+
   async introspect(): Promise<SchemaModel> {
     // Each query reads one table of information_schema, narrowed to the base database, and the rows are joined
     // here: MariaDB fills a table of information_schema that a query joins for every database on the server, not

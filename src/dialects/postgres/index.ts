@@ -507,6 +507,10 @@ export class PostgresDialect implements Dialect {
     await this.knex.raw(`create schema if not exists ${this.quote(this.#stateSchema)}`);
   }
 
+  stateTableOptions(): void {}
+
+  async upgradeStateTables(): Promise<void> {}
+
   async introspect(): Promise<SchemaModel> {
     const columns = await this.rows(
       `select c.relname as table_name, c.relkind::text as relkind, c.relispartition as is_partition,
