@@ -401,6 +401,80 @@ describe.each(SERVER_ENGINES)('dropTable and the foreign keys of other tables to
     expect(await snapshot(db)).toEqual(before);
   });
 
+  test('a foreign key to it made after expand stops the contract before it changes anything', async () => {
+    await db.knex.raw('CREATE TABLE legacy (id integer PRIMARY KEY)');
+    const operations = ["op.dropTable('legacy')"];
+    expect(outcome(await run(operations))).toEqual({ code: 0, errors: [] });
+    await db.knex.raw(
+      'CREATE TABLE keeps (id integer PRIMARY KEY, legacy_id integer, CONSTRAINT keeps_legacy_fk FOREIGN KEY (legacy_id) REFERENCES legacy (id))',
+    );
+    const before = await snapshot(db);
+    const refused = await run(operations, 'contract');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(
+      /^error: 0001_drop: dropTable legacy: foreign key "keeps_legacy_fk" of table "keeps" references it, .*\(drop that key and run zmigrate contract again: nothing has changed yet\)$/,
+    );
+    expect(await snapshot(db)).toEqual(before);
+    await db.knex.raw(
+      engine === 'mysql' ? 'ALTER TABLE keeps DROP FOREIGN KEY keeps_legacy_fk' : 'ALTER TABLE keeps DROP CONSTRAINT keeps_legacy_fk',
+    );
+    expect(outcome(await run(operations, 'contract'))).toEqual({ code: 0, errors: [] });
+    expect((await inspect(db)).tables).not.toContain('legacy');
+  });
+
+  if (engine === 'postgres') {
+    // Objects that hold on to the table as a whole (or its row type): DROP TABLE without CASCADE refuses.
+    const HOLDERS: Array<[string, string, RegExp, string]> = [
+      [
+        'a function with a SQL-standard body that reads it',
+        'CREATE FUNCTION legacy_count() RETURNS bigint BEGIN ATOMIC SELECT count(*) FROM legacy; END',
+        /function legacy_count\(\) uses it/,
+        'DROP FUNCTION legacy_count()',
+      ],
+      [
+        'a function taking its row type',
+        'CREATE FUNCTION legacy_id(l legacy) RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$',
+        /function legacy_id\(legacy\) uses it/,
+        'DROP FUNCTION legacy_id(legacy)',
+      ],
+      [
+        'a column of another table of its row type',
+        'CREATE TABLE snapshots (id integer PRIMARY KEY, row_was legacy)',
+        /column public\.snapshots\.row_was uses it/,
+        'DROP TABLE snapshots',
+      ],
+    ];
+
+    test.each(HOLDERS)('%s: dropTable is refused before anything changes', async (_what, made, holder) => {
+      await db.knex.raw('CREATE TABLE legacy (id integer PRIMARY KEY)');
+      await db.knex.raw(made);
+      const before = await snapshot(db);
+      const result = await run(["op.dropTable('legacy')"]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        new RegExp(`dropTable legacy: ${holder.source}, and PostgreSQL would refuse to drop the table at contract`),
+      );
+      expect(await snapshot(db)).toEqual(before);
+    });
+
+    test.each(HOLDERS)('%s, made after expand, stops the contract before it changes anything', async (_what, made, holder, unmade) => {
+      await db.knex.raw('CREATE TABLE legacy (id integer PRIMARY KEY)');
+      const operations = ["op.dropTable('legacy')"];
+      expect(outcome(await run(operations))).toEqual({ code: 0, errors: [] });
+      await db.knex.raw(made);
+      const before = await snapshot(db);
+      const refused = await run(operations, 'contract');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n').at(-1)).toMatch(
+        new RegExp(`^error: 0001_drop: dropTable legacy: ${holder.source}, .*nothing has changed yet\\)$`),
+      );
+      expect(await snapshot(db)).toEqual(before);
+      expect((await run(operations, 'status')).stdout).toMatch(/^0001_drop\s+expanded\b/m);
+      await db.knex.raw(unmade);
+      expect(outcome(await run(operations, 'contract'))).toEqual({ code: 0, errors: [] });
+    });
+  }
+
   test('the referencing table dropped first in the same migration: both go', async () => {
     const operations = ["op.dropTable('items')", "op.dropTable('orders')"];
     expect((await run(operations)).code).toBe(0);

@@ -67,7 +67,7 @@ export interface ColumnGrant {
 
 export interface ColumnHolder {
   /** `trigger function`: a PostgreSQL trigger's function whose body names NEW.column or OLD.column (by text, not by dependency). */
-  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy' | 'publication' | 'function';
+  kind: 'trigger' | 'trigger function' | 'generated column' | 'policy' | 'publication' | 'function' | 'column';
   name: string;
 }
 
@@ -207,6 +207,13 @@ export interface TableModel {
   constraints?: ConstraintModel[];
   /** Views that read the table (any of its columns, or only its rows), as ColumnModel.views. */
   views?: QualifiedName[];
+  /**
+   * PostgreSQL: other objects that hold on to the table itself and would stop
+   * a DROP TABLE (a function with a SQL-standard body that reads it, a column
+   * or function argument of its row type); its own triggers, policies and
+   * publications go with it.
+   */
+  holders?: ColumnHolder[];
   /** PostgreSQL: a partitioned table, or a partition of one (operations on either are refused). */
   partitioned?: 'partitioned' | 'partition';
 }

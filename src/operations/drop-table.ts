@@ -14,11 +14,21 @@ export class DropTable implements Operation {
   }
 
   validate(ctx: PlanContext): void {
+    this.refuseHolders(ctx, false);
+  }
+
+  /** What was made since expand and would stop the DROP TABLE: refused before contract changes anything. */
+  checkContract(ctx: PlanContext): void {
+    this.refuseHolders(ctx, true);
+  }
+
+  /** Views, functions, columns of its row type and other tables' foreign keys that hold on to the table. */
+  private refuseHolders(ctx: PlanContext, atContract: boolean): void {
     const table = ctx.model.table(sourceTable(ctx, this.table))!;
     const breaks = ctx.dialect.capabilities.viewsHoldColumns
       ? `${ctx.dialect.displayName} would refuse to drop the table at contract`
       : 'it would fail once contract drops the table';
-    refuseReaders(ctx, `dropTable ${this.table}`, table, breaks);
+    refuseReaders(ctx, `dropTable ${this.table}`, table, breaks, atContract);
     // Another table's foreign key to it stops the drop on both engines, unless that table goes first (an earlier dropTable).
     const key = table.constraints?.find(
       (c) =>
@@ -31,7 +41,11 @@ export class DropTable implements Operation {
       throw new ValidationError(
         ctx.migration,
         `dropTable ${this.table}: ${describeConstraint(key)} references it, and ${ctx.dialect.displayName} would refuse to drop the table at contract`,
-        { hint: 'drop that key (or its table, in an earlier operation) first' },
+        {
+          hint: atContract
+            ? 'drop that key and run zmigrate contract again: nothing has changed yet'
+            : 'drop that key (or its table, in an earlier operation) first',
+        },
       );
     }
   }

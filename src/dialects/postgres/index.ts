@@ -696,6 +696,27 @@ export class PostgresDialect implements Dialect {
       const holder = { kind: String(h.kind) as ColumnHolder['kind'], name: String(h.name) };
       if (column) column.holders = [...(column.holders ?? []), holder];
     }
+    // Objects of other tables or functions that hold on to the table as a whole or to its row type.
+    const tableHolders = await this.rows(
+      `select c.relname as table_name, h.kind, h.name
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         join pg_depend d on (d.refclassid = 'pg_class'::regclass and d.refobjid = c.oid and d.refobjsubid = 0)
+                          or (d.refclassid = 'pg_type'::regclass and d.refobjid = c.reltype)
+         cross join lateral (
+           select 'function' as kind, f.oid::regprocedure::text as name from pg_proc f where d.classid = 'pg_proc'::regclass and f.oid = d.objid
+           union all
+           select 'column', format('%I.%I.%I', on_.nspname, oc.relname, oa.attname) from pg_class oc
+             join pg_namespace on_ on on_.oid = oc.relnamespace
+             join pg_attribute oa on oa.attrelid = oc.oid and oa.attnum = d.objsubid
+            where d.classid = 'pg_class'::regclass and oc.oid = d.objid and oc.oid <> c.oid and oc.relkind in ('r', 'p', 'f', 'c')) h
+        where d.deptype = 'n' and n.nspname = ? and c.relkind in ('r', 'p')
+        order by 1, 2, 3`,
+      [this.baseSchema],
+    );
+    for (const h of tableHolders) {
+      const table = tables.get(String(h.table_name));
+      if (table) table.holders = [...(table.holders ?? []), { kind: String(h.kind) as ColumnHolder['kind'], name: String(h.name) }];
+    }
     // PL/pgSQL trigger functions whose body names a column of the row (no dependency records that).
     const functions = await this.rows(
       `select distinct c.relname as table_name, p.proname as name, p.prosrc as body
