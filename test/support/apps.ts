@@ -90,6 +90,15 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Pro
   }
 }
 
+/** Waits for a condition that takes a query to know; fails, naming `what`, if it does not hold within timeoutMs. */
+export async function waitUntil(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * A deploy under load. The old app writes (`oldWrite`) from the start;
  * expand runs; once it has, the new app writes through its version schema
