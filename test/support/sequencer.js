@@ -15,7 +15,6 @@ const SECONDS = {
   'faults-mysql.test.ts': 110,
   'faults-postgres.test.ts': 95,
   'lifecycle.test.ts': 95,
-  'concurrency.test.ts': 90,
   'cli.test.ts': 85,
   'backfill.test.ts': 70,
   'crash-resume.test.ts': 65,
@@ -26,6 +25,7 @@ const SECONDS = {
   'demo.test.ts': 55,
   'examples-postgres-1.test.ts': 55,
   'bad-input.test.ts': 40,
+  'concurrency.test.ts': 35,
 };
 
 class LongestFirst extends Sequencer {
