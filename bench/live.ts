@@ -6,7 +6,10 @@
  * PostgreSQL and MariaDB. Every acknowledged write goes into an oracle; at
  * the end the table must be exactly what the oracle says.
  *
- *   npm run bench:live -- --seconds 8 --clients 4 --rows 20000 --engines postgres,mysql
+ *   npm run bench:live -- --seconds 8 --clients 4 --rows 20000 --engines postgres,mysql --database zmigrate_live
+ *
+ * It drops and makes anew the database named by --database (and, on MariaDB,
+ * its version databases), so two runs at once need a name each.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -26,7 +29,12 @@ const SECONDS = Number(arg('seconds', '8'));
 const CLIENTS = Number(arg('clients', '4'));
 const ROWS = Number(arg('rows', '20000'));
 const ENGINES = arg('engines', 'postgres,mysql').split(',') as Engine[];
-const DB = 'zmigrate_live';
+const DB = arg('database', 'zmigrate_live');
+// Named in DDL and as a prefix of MariaDB's version databases (64 characters at most).
+if (!/^[a-z_][a-z0-9_]{0,40}$/.test(DB)) {
+  console.error(`--database must be lower-case letters, digits and underscores, 41 at most (got ${JSON.stringify(DB)})`);
+  process.exit(2);
+}
 const SCHEMA_SUFFIX = '0002_reshape';
 
 /** What the acknowledged writes imply for one row (old units), or undefined once deleted. */
@@ -89,12 +97,12 @@ async function resetDatabase(engine: Engine, recreate = true): Promise<void> {
   if (engine === 'postgres') {
     const u = new URL(process.env.ZMIGRATE_TEST_PG_URL!);
     const server = knexFactory({ client: 'pg', connection: u.toString() });
-    await server.raw(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    if (recreate) await server.raw(`CREATE DATABASE ${DB}`);
+    await server.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
+    if (recreate) await server.raw(`CREATE DATABASE "${DB}"`);
     await server.destroy();
   } else {
     for (const name of [DB, `${DB}_0001_accounts`, `${DB}_${SCHEMA_SUFFIX}`]) await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    if (recreate) await admin.raw(`CREATE DATABASE ${DB}`);
+    if (recreate) await admin.raw(`CREATE DATABASE \`${DB}\``);
   }
   await admin.destroy();
 }

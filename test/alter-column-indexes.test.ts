@@ -19,7 +19,7 @@
  */
 import { createTestDatabase, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
-import { deployUnderLoad, queryRows, retryViewSwap, rowsOf } from './support/apps';
+import { deployUnderLoad, queryRows, retryViewSwap, rowsOf, waitUntil } from './support/apps';
 import { snapshot } from './support/inspect';
 import { startCli } from './support/process';
 
@@ -138,8 +138,12 @@ describe('alterColumn and the partial and expression indexes over its column on 
         ZMIGRATE_DATABASE_URL: db.url,
       });
       await running.waitForStderr(/backfill subs\._zm_/);
-      for (const deadline = Date.now() + 30_000; (await backfilledUpTo()) < 400 && Date.now() < deadline;)
-        await new Promise((r) => setTimeout(r, 50));
+      let upTo = 0;
+      await waitUntil(
+        'the backfill to pass row 400, or the expand to end',
+        async () => running.ended || (upTo = await backfilledUpTo()) >= 400,
+      );
+      expect({ upTo: upTo >= 400 ? '400 or more' : upTo, running: !running.ended }).toEqual({ upTo: '400 or more', running: true });
       // Row 1 is backfilled: the update must reach its new column at once (the full trigger, not one for inserts
       // only with a redo after the backfill), or the new column's index still holds the value the insert takes.
       await db.knex.raw(update);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import { createTestDatabase, SERVER_ENGINES, type TestDatabase } from './support/databases';
 import { migrationSource, migrationsDir, outcome, runCli, type CliResult } from './support/cli';
-import { rowsOf, startWriter, waitFor } from './support/apps';
+import { rowsOf, startWriter, waitFor, waitUntil } from './support/apps';
 import { kill9, startCli, type RunningCli } from './support/process';
 
 const ROWS = 20_000;
@@ -417,8 +417,12 @@ describe.each(SERVER_ENGINES)('backfill on %s', (engine) => {
       ZMIGRATE_DATABASE_URL: db.url,
     });
     await running.waitForStderr(/backfill orders\._zm_amount|copy orders/);
-    for (const deadline = Date.now() + 30_000; Number((await checkpoint())?.last?.[0] ?? 0) < 400 && Date.now() < deadline;)
-      await new Promise((r) => setTimeout(r, 50));
+    let upTo = 0;
+    await waitUntil('the backfill to pass row 400, or the expand to end', async () => {
+      upTo = Number((await checkpoint())?.last?.[0] ?? 0);
+      return running.ended || upTo >= 400;
+    });
+    expect({ upTo: upTo >= 400 ? '400 or more' : upTo, running: !running.ended }).toEqual({ upTo: '400 or more', running: true });
     // While it runs: the UPDATE part of the trigger waits for the backfill's end, unless a unique index
     // on the column it fills could see a stale value clash with a new one.
     if (pg) expect(await triggerOnUpdate()).toBe(unique);

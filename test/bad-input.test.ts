@@ -726,9 +726,10 @@ export default defineMigration({
 
     if (engine === 'mysql') {
       test('a wrong password: exit 2, "authentication failed", the password appears nowhere', async () => {
-        const user = `zm_pw_${process.pid}`;
-        await shared.knex.raw(`CREATE USER IF NOT EXISTS '${user}'@'%' IDENTIFIED BY 'right-pass-123'`);
+        // Users are server-wide: a name of this run's own (a PID repeats across containers), made, not reused.
+        const user = `zm_pw_${process.pid}_${crypto.randomUUID().slice(0, 8)}`;
         try {
+          await shared.knex.raw(`CREATE USER '${user}'@'%' IDENTIFIED BY 'right-pass-123'`);
           await shared.knex.raw(`GRANT ALL ON \`${shared.base}\`.* TO '${user}'@'%'`);
           const database = `/${shared.base}`;
           const wrong = withPassword(adminUrl(), 'Secr3t-Wrong-99', { username: user, pathname: database });

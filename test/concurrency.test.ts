@@ -4,9 +4,9 @@
  * PostgreSQL and MariaDB. (PGlite is left out: its data folder is opened by
  * one process at a time by design.)
  *
- * Each migration's raw SQL inserts one row into a counter table, after a
- * slow statement that keeps the runner lock held long enough for the other
- * process to arrive while it is held.
+ * Each migration's raw SQL inserts one row into a counter table, after
+ * waiting at a gate (a lock the test holds) until the test has seen the
+ * other process arrive and wait while the runner lock is held.
  *
  * Mixed pairs: whoever holds the runner lock finishes its phase; the other
  * waits (and says so), then reads the state afresh and does what is left.
@@ -23,7 +23,7 @@
  */
 import { SERVER_ENGINES, createTestDatabase, type TestDatabase } from './support/databases';
 import { heldBy, migrationSource, migrationsDir, runCli, type CliResult } from './support/cli';
-import { parseStatus, sleepSql, startCli } from './support/process';
+import { parseStatus, startCli, type RunningCli } from './support/process';
 import { inspect } from './support/inspect';
 import { createDialect } from '../src/dialects';
 import { rowsOf } from './support/apps';
@@ -39,13 +39,14 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
   let dir: string;
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    // op.sql strings go into the migration file as JS string literals.
-    const insert = (marker: string) =>
-      JSON.stringify(`${sleepSql(engine, 1.5)}; INSERT INTO ${q(engine, 'counter')} (marker) VALUES ('${marker}')`);
     dir = migrationsDir({
       '0001_counter.ts': migrationSource(["op.createTable('counter', { columns: { marker: { type: 'varchar(50)', nullable: false } } })"]),
-      '0002_first_bump.ts': migrationSource([`op.sql({ expand: ${insert('0002 expand')}, contract: ${insert('0002 contract')} })`]),
-      '0003_second_bump.ts': migrationSource([`op.sql({ expand: ${insert('0003 expand')}, contract: ${insert('0003 contract')} })`]),
+      '0002_first_bump.ts': migrationSource([
+        `op.sql({ expand: ${gatedInsertSql('0002 expand')}, contract: ${gatedInsertSql('0002 contract')} })`,
+      ]),
+      '0003_second_bump.ts': migrationSource([
+        `op.sql({ expand: ${gatedInsertSql('0003 expand')}, contract: ${gatedInsertSql('0003 contract')} })`,
+      ]),
     });
   });
   afterAll(async () => {
@@ -96,8 +97,25 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
     };
   };
 
+  /**
+   * Starts two zmigrate processes at the same moment, and lets them through the gate once one of them is at it
+   * (its stderr shows `atGate`) and the other waits for the runner lock: so the two certainly overlap.
+   */
+  async function twoAtOnce(command: string, atGate: RegExp): Promise<CliResult[]> {
+    const gated = await closeGate();
+    let runs: RunningCli[] = [];
+    try {
+      runs = [startCli([command, '--dir', dir], env()), startCli([command, '--dir', dir], env())];
+      const either = (pattern: RegExp) => Promise.any(runs.map((run) => run.waitForStderr(pattern)));
+      await Promise.all([either(atGate), either(/waiting for another zmigrate runner/)]);
+    } finally {
+      await gated.open();
+    }
+    return Promise.all(runs.map((run) => run.done));
+  }
+
   test('two expands started at the same moment: one applies every migration once, the other waits and finds nothing to do', async () => {
-    const [a, b] = await Promise.all([cli('expand'), cli('expand')]);
+    const [a, b] = await twoAtOnce('expand', /raw SQL \(expand\)/);
     for (const r of [a, b]) {
       expect(r.code).toBe(0);
       expect(r.stderr).not.toMatch(/error/i);
@@ -175,7 +193,7 @@ describe.each(SERVER_ENGINES)('two runners on %s', (engine) => {
   });
 
   test('two contracts at the same moment: each migration is contracted once; the other runner waits, then refuses clearly', async () => {
-    const [a, b] = await Promise.all([cli('contract'), cli('contract')]);
+    const [a, b] = await twoAtOnce('contract', /raw SQL \(contract\)/);
     const results: CliResult[] = [a, b];
     expect(results.map((r) => r.code)).toEqual([0, 0]);
     const winner = results.filter((r) => r.stdout.startsWith('contracted'));

@@ -207,12 +207,29 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
     const old1 = oldApp();
     const neu = newApp(schema);
     await waitFor(() => neu.stats.writes >= 40 && old1.stats.writes >= 40);
-    const rollback = cli('rollback');
-    await new Promise((r) => setTimeout(r, 50));
-    const [o, n] = await Promise.all([old1.stop(), neu.stop()]);
-    const rolledBack = await rollback;
+    // Both apps write all through the rollback (the old app on after it). The new app's writes fail once
+    // rollback has dropped its schema, its first step: only those are excused. A failure counted before a
+    // look that still found the schema happened while it existed.
+    let rollingBack = true;
+    let beforeDrop = 0;
+    const watching = (async () => {
+      while (rollingBack) {
+        const failures = neu.stats.failures.length;
+        const [found] = rowsOf(await db.knex.raw('SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?', [schema]));
+        if (!found) return;
+        beforeDrop = failures;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const rolledBack = await cli('rollback');
+    rollingBack = false;
+    await watching;
     expect({ code: rolledBack.code, stderr: rolledBack.code === 0 ? '' : rolledBack.stderr }).toEqual({ code: 0, stderr: '' });
+    const afterRollback = old1.stats.writes;
+    await waitFor(() => old1.stats.writes >= afterRollback + 20 || old1.stats.failures.length > 0);
+    const [o, n] = await Promise.all([old1.stop(), neu.stop()]);
     expect(o.failures).toEqual([]);
+    expect(n.failures.slice(0, beforeDrop)).toEqual([]);
     expect(n.failures.filter((f) => !/doesn't exist|does not exist/.test(f))).toEqual([]);
     // Writes the new app could not make after its schema was gone were never acknowledged.
 

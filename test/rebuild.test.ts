@@ -51,6 +51,14 @@ describe('rebuild by copy on mysql', () => {
     await db.drop();
   });
 
+  /** How much of the table the copy had put in its shadow (`_zm_…_new` among `tables`): none, part, or all of it. */
+  async function shadowFill(tables: string[]): Promise<'none' | 'part' | 'all'> {
+    const shadow = tables.find((t) => t.endsWith('_new'));
+    if (!shadow) return 'none';
+    const [{ n }] = rowsOf<{ n: number | string }>(await db.knex.raw('SELECT COUNT(*) AS n FROM ??', [shadow]));
+    return Number(n) === 0 ? 'none' : Number(n) < ROWS ? 'part' : 'all';
+  }
+
   async function leftovers(): Promise<{ tables: string[]; triggers: string[] }> {
     const tables = rowsOf<{ name: string }>(
       await db.knex.raw("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '\\_zm\\_%'", [
@@ -352,6 +360,7 @@ describe('rebuild by copy on mysql', () => {
     const half = await leftovers();
     expect(half.tables.sort()).toEqual([expect.stringMatching(/^_zm_\w+_log$/), expect.stringMatching(/^_zm_\w+_new$/)]);
     expect(half.triggers).toHaveLength(3);
+    expect(await shadowFill(half.tables)).toBe('part');
 
     // The apps write while no zmigrate runs: the mirror repeats each write in the shadow and logs the key it leaves there.
     const [inserted] = await db.knex('items').insert({ code: 'while-stopped', qty: 7 });
@@ -381,7 +390,8 @@ describe('rebuild by copy on mysql', () => {
     expect((await leftovers()).tables).toEqual([]);
     running = start('expand', ...SLOW);
     await running.waitForStderr(/backfill items: [\d,]+ \//);
-    await kill9(running);
+    expect((await kill9(running)).signal).toBe('SIGKILL');
+    expect(await shadowFill((await leftovers()).tables)).toBe('part');
     const rollback = await cli('rollback');
     expect(rollback.code).toBe(0);
     expect(await leftovers()).toEqual({ tables: [], triggers: [] });

@@ -39,7 +39,8 @@ function serverUrl(engine: 'postgres' | 'mysql'): string {
   return url;
 }
 
-function uniqueName(): string {
+/** A database name no other test, process or checkout uses at the same time. */
+export function uniqueName(): string {
   counter += 1;
   return `zmt_${process.pid}_${Date.now().toString(36)}_${counter}`;
 }
@@ -85,22 +86,31 @@ export async function createTestDatabase(engine: Engine, options: { localeCollat
     async closeApp() {},
     async drop() {
       await Promise.all([...extra, knex].map((k) => k.destroy()));
-      const a = knexFor(engine, admin);
-      try {
-        if (engine === 'postgres') {
-          await a.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        } else {
-          const [rows] = await a.raw(
-            'SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE ?',
-            [name, `${name}\\_%`],
-          );
-          for (const row of rows as Array<{ s: string }>) await a.raw(`DROP DATABASE IF EXISTS \`${row.s}\``);
-        }
-      } finally {
-        await a.destroy();
-      }
+      await dropDatabase(engine, name);
     },
   };
+}
+
+/**
+ * Drops database `name` on the engine's test server and, on MySQL/MariaDB,
+ * the version databases zmigrate made for it (`<name>_<migration>`), and no
+ * other: LIKE reads `_` as any one character, so the name's own are escaped.
+ */
+export async function dropDatabase(engine: 'postgres' | 'mysql', name: string): Promise<void> {
+  const a = knexFor(engine, serverUrl(engine));
+  try {
+    if (engine === 'postgres') {
+      await a.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+    } else {
+      const [rows] = await a.raw('SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE ?', [
+        name,
+        `${name.replace(/[\\%_]/g, '\\$&')}\\_%`,
+      ]);
+      for (const row of rows as Array<{ s: string }>) await a.raw('DROP DATABASE IF EXISTS ??', [row.s]);
+    }
+  } finally {
+    await a.destroy();
+  }
 }
 
 function knexFor(engine: 'postgres' | 'mysql', url: string): Knex {
