@@ -986,6 +986,51 @@ END`;
   });
 });
 
+describe("PostgreSQL's lexing, shared by op.sql and lint: E'…' strings, nested comments, statements outside a transaction", () => {
+  const escaped = String.raw`UPDATE quotes SET v = E'it\'s; really'`;
+  const nested = "/* outer /* it's nested */ still the comment; */ UPDATE quotes SET v = v || '!'";
+
+  test('a backslash-escaped quote and a nested comment end no statement early', async () => {
+    const pg = await createAnalyzer('postgres');
+    const statements = pg.statements(`${escaped};\n${nested};\nCREATE INDEX CONCURRENTLY quotes_v_idx ON quotes (v)`);
+    expect(statements.map((s) => [s.parser, s.syntaxError, s.code])).toEqual([
+      ['libpg-query', undefined, escaped],
+      ['libpg-query', undefined, "UPDATE quotes SET v = v || '!'"],
+      ['libpg-query', undefined, 'CREATE INDEX CONCURRENTLY quotes_v_idx ON quotes (v)'],
+    ]);
+    for (const parser of ['auto', 'tokens'] as const) {
+      const found = await lintSql(`${nested};\nCREATE INDEX quotes_v_idx ON quotes (v)`, { engine: 'postgres', phase: 'expand', parser });
+      expect({ parser, found: found.map((f) => [f.rule, f.statement]) }).toEqual({
+        parser,
+        found: [['create-index-without-concurrently', 'CREATE INDEX quotes_v_idx ON quotes (v)']],
+      });
+    }
+  });
+
+  test('op.sql runs them on PostgreSQL, the concurrent build alone', async () => {
+    const db = await createTestDatabase('postgres');
+    const expand = [
+      'CREATE TABLE quotes (id integer PRIMARY KEY, v text)',
+      "INSERT INTO quotes VALUES (1, 'x')",
+      escaped,
+      nested,
+      'CREATE INDEX CONCURRENTLY quotes_v_idx ON quotes (v)',
+    ].join(';\n');
+    const dir = migrationsDir({
+      '0001_quotes.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(expand)}, rollback: 'DROP TABLE quotes' })`]),
+    });
+    try {
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      const { rows } = (await db.knex.raw(
+        "SELECT v, (SELECT indisvalid FROM pg_index WHERE indexrelid = 'quotes_v_idx'::regclass) AS valid FROM quotes",
+      )) as { rows: unknown[] };
+      expect(rows).toEqual([{ v: "it's; really!", valid: true }]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('MySQL/MariaDB compound statements (BEGIN … END)', () => {
   const trigger =
     'CREATE TRIGGER t_ai AFTER INSERT ON orders FOR EACH ROW BEGIN INSERT INTO audit VALUES (NEW.id); UPDATE stats SET n = n + 1; END';
