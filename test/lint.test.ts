@@ -1029,6 +1029,29 @@ describe("PostgreSQL's lexing, shared by op.sql and lint: E'…' strings, nested
       await db.drop();
     }
   });
+
+  test('VACUUM after a comment runs outside a transaction; CONCURRENTLY in a comment or a string takes no statement out of one', async () => {
+    const db = await createTestDatabase('postgres');
+    await db.knex.raw("CREATE TABLE notes (id integer PRIMARY KEY, v text); INSERT INTO notes VALUES (1, 'a')");
+    // The second INSERT fails: in one transaction with it, the first is undone.
+    const expand = [
+      "INSERT INTO notes VALUES (2, 'built CONCURRENTLY')",
+      '/* not CONCURRENTLY */ INSERT INTO notes VALUES (3, $$b$$)',
+      "INSERT INTO notes VALUES (1, 'duplicate')",
+    ].join(';\n');
+    const vacuum = '-- refresh the statistics\nVACUUM ANALYZE notes';
+    const dir = migrationsDir({
+      '0001_vacuum.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(vacuum)}, rollback: '' })`]),
+      '0002_notes.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(expand)}, rollback: '' })`]),
+    });
+    try {
+      await expect(withMigrator(db.url, dir, (migrator) => migrator.expand())).rejects.toThrow(/duplicate key/);
+      const { rows } = (await db.knex.raw('SELECT id FROM notes ORDER BY id')) as { rows: unknown[] };
+      expect(rows).toEqual([{ id: 1 }]);
+    } finally {
+      await db.drop();
+    }
+  });
 });
 
 describe('MySQL/MariaDB compound statements (BEGIN … END)', () => {
