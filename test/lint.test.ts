@@ -511,6 +511,43 @@ describe('lint rules', () => {
     expect(found).toEqual([]);
   });
 
+  test('ADD PRIMARY KEY USING INDEX runs SET NOT NULL on the columns of the index that may hold NULLs', async () => {
+    const build = 'CREATE UNIQUE INDEX CONCURRENTLY orders_code_uq ON public.orders USING btree (code)';
+    const attach = 'ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_code_uq';
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_code_not_null CHECK (code IS NOT NULL) NOT VALID';
+    const detail = 'orders.code, by PRIMARY KEY USING INDEX orders_code_uq';
+    for (const parser of ['auto', 'tokens'] as const) {
+      const found = async (steps: Step[]) =>
+        (await findings(steps, 'postgres', parser)).map((f) => [f.phase, f.rule, f.message.replace(/^.*\((.*)\)$/, '$1')]);
+      expect({ parser, found: await found([['expand', `${build}; ${attach}`]]) }).toEqual({
+        parser,
+        found: [['expand', 'set-not-null-in-expand', detail]],
+      });
+      expect({
+        parser,
+        found: await found([
+          ['expand', build],
+          ['contract', attach],
+        ]),
+      }).toEqual({ parser, found: [['contract', 'set-not-null-without-validated-check', detail]] });
+      // A validated check proves the column holds no NULLs; a column made NOT NULL before has nothing to check.
+      const safe = [
+        await found([
+          ['expand', `${build}; ${check}`],
+          ['contract', `ALTER TABLE orders VALIDATE CONSTRAINT orders_code_not_null; ${attach}`],
+        ]),
+        await found([
+          ['expand', `${build}; ${check}`],
+          ['contract', 'ALTER TABLE orders VALIDATE CONSTRAINT orders_code_not_null; ALTER TABLE orders ALTER COLUMN code SET NOT NULL'],
+          ['contract', attach],
+        ]),
+        await found([['expand', `ALTER TABLE orders ADD COLUMN code text NOT NULL DEFAULT ''; ${build}; ${attach}`]]),
+        await found([['expand', `${build}; ALTER TABLE orders ADD CONSTRAINT orders_code_key UNIQUE USING INDEX orders_code_uq`]]),
+      ];
+      expect({ parser, safe }).toEqual({ parser, safe: [[], [], [], []] });
+    }
+  });
+
   test('the parsers handle what they can; the tokenizer takes the rest', async () => {
     const pg = await createAnalyzer('postgres');
     expect(pg.statements('CREATE INDEX i ON t (a); ALTER TABLE t ADD COLUMN')).toEqual([

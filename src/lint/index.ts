@@ -173,13 +173,17 @@ interface LintState {
   /** Tables created earlier in the current phase: no app uses them yet. */
   newTables: Set<string>;
   checks: NotNullCheck[];
+  /** PostgreSQL: indexes built earlier, by name, with their key columns, for ADD PRIMARY KEY USING INDEX. */
+  indexes: Map<string, { table: string; columns: string[] }>;
+  /** `table.column` of columns made NOT NULL earlier (ADD COLUMN … NOT NULL, SET NOT NULL). */
+  notNull: Set<string>;
   /** MySQL: SET foreign_key_checks = 0 on the session, so foreign keys are added in place. */
   foreignKeyChecksOff: boolean;
 }
 
 /** Runs the rules over statements in the order they would run, keeping what earlier ones did. */
 class Linter {
-  #state: LintState = { newTables: new Set(), checks: [], foreignKeyChecksOff: false };
+  #state: LintState = { newTables: new Set(), checks: [], indexes: new Map(), notNull: new Set(), foreignKeyChecksOff: false };
   /** `table.name` of constraints added NOT VALID earlier in the transaction the next statement runs in. */
   #notValidInTransaction = new Set<string>();
 
@@ -195,11 +199,11 @@ class Linter {
   }
 
   snapshot(): LintState {
-    return { ...this.#state, newTables: new Set(this.#state.newTables), checks: this.#state.checks.map((c) => ({ ...c })) };
+    return copyState(this.#state);
   }
 
   restore(state: LintState): void {
-    this.#state = { ...state, newTables: new Set(state.newTables), checks: state.checks.map((c) => ({ ...c })) };
+    this.#state = copyState(state);
   }
 
   /**
@@ -215,7 +219,8 @@ class Linter {
   sqlByStatement(sql: string, phase: LintPhase): StatementFindings[] {
     const found: StatementFindings[] = [];
     this.#notValidInTransaction.clear();
-    for (const statement of this.analyzer.statements(sql)) {
+    for (const parsed of this.analyzer.statements(sql)) {
+      const statement = { ...parsed, facts: this.withImplied(parsed.facts) };
       const alone = this.analyzer.engine === 'postgres' && needsNoTransaction(statement.sql);
       if (alone) this.#notValidInTransaction.clear();
       found.push({ code: statement.code, findings: this.statement(statement, phase) });
@@ -316,6 +321,24 @@ class Linter {
     return this.analyzer.engine === 'mysql' ? name.toLowerCase() : name;
   }
 
+  /**
+   * The facts of a statement, with what it does besides: ADD PRIMARY KEY
+   * USING INDEX runs SET NOT NULL on each of the index's columns that may
+   * hold NULLs (known when lint saw the index built).
+   */
+  private withImplied(facts: Fact[]): Fact[] {
+    return facts.flatMap((f) => {
+      if (f.kind !== 'addConstraint' || f.constraint !== 'primary' || !f.index) return [f];
+      const index = this.#state.indexes.get(f.index);
+      if (!index || index.table !== f.table) return [f];
+      const nullable = index.columns.filter((column) => !this.#state.notNull.has(columnKey(f.table, column)));
+      return [
+        f,
+        ...nullable.map((column): Fact => ({ kind: 'setNotNull', table: f.table, column, via: `PRIMARY KEY USING INDEX ${f.index}` })),
+      ];
+    });
+  }
+
   /** What a statement leaves behind that later statements' rules depend on. */
   private apply(facts: readonly Fact[]): void {
     const state = this.#state;
@@ -327,22 +350,45 @@ class Linter {
         case 'renameTable':
           if (state.newTables.delete(f.table)) state.newTables.add(f.to);
           for (const c of state.checks) if (c.table === f.table) c.table = f.to;
+          for (const i of state.indexes.values()) if (i.table === f.table) i.table = f.to;
+          state.notNull = new Set([...state.notNull].map((k) => (k.startsWith(columnKey(f.table, '')) ? columnKey(f.to, columnOf(k)) : k)));
           break;
         case 'dropTable':
           state.checks = state.checks.filter((c) => c.table !== f.table);
+          for (const [name, i] of state.indexes) if (i.table === f.table) state.indexes.delete(name);
+          state.notNull = new Set([...state.notNull].filter((k) => !k.startsWith(columnKey(f.table, ''))));
           break;
-        case 'addConstraint':
+        case 'createIndex':
+          if (f.name && f.columns) state.indexes.set(f.name, { table: f.table, columns: [...f.columns] });
+          break;
+        case 'addColumn':
+          if (f.notNull) state.notNull.add(columnKey(f.table, f.column));
+          break;
+        case 'setNotNull':
+          state.notNull.add(columnKey(f.table, f.column));
+          break;
+        case 'addConstraint': {
           if (f.notValid && f.name) this.#notValidInTransaction.add(`${f.table}.${f.name}`);
           if (f.notNullColumn) state.checks.push({ table: f.table, column: f.notNullColumn, name: f.name, validated: !f.notValid });
+          // PostgreSQL renames the index it attaches to the constraint's name.
+          const index = f.index === undefined ? undefined : state.indexes.get(f.index);
+          if (index && f.index && f.name) {
+            state.indexes.delete(f.index);
+            state.indexes.set(f.name, index);
+          }
           break;
+        }
         case 'validateConstraint':
           for (const c of state.checks) if (c.table === f.table && c.name === f.name) c.validated = true;
           break;
         case 'renameColumn':
           for (const c of state.checks) if (c.table === f.table && c.column === f.from) c.column = f.to;
+          for (const i of state.indexes.values()) if (i.table === f.table) i.columns = i.columns.map((c) => (c === f.from ? f.to : c));
+          if (state.notNull.delete(columnKey(f.table, f.from))) state.notNull.add(columnKey(f.table, f.to));
           break;
         case 'dropColumn':
           state.checks = state.checks.filter((c) => !(c.table === f.table && c.column === f.column));
+          state.notNull.delete(columnKey(f.table, f.column));
           break;
         case 'setting':
           if (f.name === 'foreign_key_checks' && f.scope === 'session') state.foreignKeyChecksOff = f.raw === '0' || f.raw === 'OFF';
@@ -352,6 +398,24 @@ class Linter {
       }
     }
   }
+}
+
+function copyState(state: LintState): LintState {
+  return {
+    ...state,
+    newTables: new Set(state.newTables),
+    checks: state.checks.map((c) => ({ ...c })),
+    indexes: new Map([...state.indexes].map(([name, i]) => [name, { table: i.table, columns: [...i.columns] }])),
+    notNull: new Set(state.notNull),
+  };
+}
+
+function columnKey(table: string, column: string): string {
+  return `${table}\u0000${column}`;
+}
+
+function columnOf(key: string): string {
+  return key.slice(key.indexOf('\u0000') + 1);
 }
 
 function tableOf(operation: Operation): string {

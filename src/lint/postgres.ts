@@ -57,7 +57,9 @@ const LOCK_MODES = [
 function statementFacts(node: Node): Fact[] {
   if ('IndexStmt' in node) {
     const s = node.IndexStmt;
-    return [{ kind: 'createIndex', table: s.relation?.relname ?? '', concurrently: Boolean(s.concurrent) }];
+    const keys = (s.indexParams ?? []).map((p) => ('IndexElem' in p ? p.IndexElem.name : undefined));
+    const columns = keys.every((k): k is string => typeof k === 'string') ? keys : undefined;
+    return [{ kind: 'createIndex', table: s.relation?.relname ?? '', concurrently: Boolean(s.concurrent), name: s.idxname, columns }];
   }
   if ('CreateStmt' in node) return [{ kind: 'createTable', table: node.CreateStmt.relation?.relname ?? '' }];
   if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.objtype === 'OBJECT_TABLE') {
@@ -227,6 +229,7 @@ function constraintFacts(table: string, c: Constraint): Fact[] {
       name: c.conname,
       notValid: Boolean(c.skip_validation),
       usingIndex: Boolean(c.indexname),
+      index: c.indexname,
       notNullColumn: constraint === 'check' ? notNullColumn(c.raw_expr) : undefined,
     },
   ];

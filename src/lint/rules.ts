@@ -293,7 +293,7 @@ export const RULES: readonly LintRule[] = [
     message: 'UNIQUE / PRIMARY KEY constraint builds its index while the table is locked',
     why: 'ADD CONSTRAINT … UNIQUE or PRIMARY KEY builds a new index under an ACCESS EXCLUSIVE lock: no query can read or write the table for the whole build.',
     instead:
-      'CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX (or PRIMARY KEY USING INDEX), which is instant.',
+      'CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX, which is instant. PRIMARY KEY USING INDEX is instant only over columns already NOT NULL: on a column that may hold NULLs PostgreSQL runs SET NOT NULL, a scan under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) proves it (see set-not-null-without-validated-check).',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
@@ -346,7 +346,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'set-not-null-in-expand',
     message: 'SET NOT NULL during expand breaks the old app',
-    why: 'The old app may still write NULLs into the column until contract; those writes fail. The statement also scans the whole table under an ACCESS EXCLUSIVE lock unless a validated CHECK (column IS NOT NULL) exists.',
+    why: 'The old app may still write NULLs into the column until contract; those writes fail. The statement also scans the whole table under an ACCESS EXCLUSIVE lock unless a validated CHECK (column IS NOT NULL) exists. ADD CONSTRAINT … PRIMARY KEY USING INDEX runs SET NOT NULL on each of its columns not yet NOT NULL.',
     instead:
       'op.setNotNull(table, column, { up }): it fills NULLs, adds a NOT VALID check during expand, and sets NOT NULL at contract without a scan.',
     engines: ['postgres'],
@@ -354,13 +354,13 @@ export const RULES: readonly LintRule[] = [
     scope: 'table',
     check: (s) => {
       const f = first(s, 'setNotNull');
-      return f && `${f.table}.${f.column}`;
+      return f && notNullDetail(f);
     },
   },
   {
     id: 'set-not-null-without-validated-check',
     message: 'SET NOT NULL without a validated CHECK (column IS NOT NULL) scans the table under an ACCESS EXCLUSIVE lock',
-    why: 'PostgreSQL checks every row for NULLs while no query can read or write the table, unless a validated CHECK (column IS NOT NULL) constraint already proves there are none (PostgreSQL 12 and later).',
+    why: 'PostgreSQL checks every row for NULLs while no query can read or write the table, unless a validated CHECK (column IS NOT NULL) constraint already proves there are none (PostgreSQL 12 and later). ADD CONSTRAINT … PRIMARY KEY USING INDEX runs SET NOT NULL on each of its columns not yet NOT NULL.',
     instead:
       'During expand: ADD CONSTRAINT c CHECK (column IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT c, SET NOT NULL and DROP CONSTRAINT c (op.setNotNull() does all of this).',
     engines: ['postgres'],
@@ -368,7 +368,7 @@ export const RULES: readonly LintRule[] = [
     scope: 'table',
     check: (s, ctx) => {
       const f = first(s, 'setNotNull', (x) => !ctx.hasValidatedNotNullCheck(x.table, x.column));
-      return f && `${f.table}.${f.column}`;
+      return f && notNullDetail(f);
     },
   },
   {
@@ -492,6 +492,10 @@ export const RULES: readonly LintRule[] = [
     },
   },
 ];
+
+function notNullDetail(f: Extract<Fact, { kind: 'setNotNull' }>): string {
+  return `${f.table}.${f.column}${f.via ? `, by ${f.via}` : ''}`;
+}
 
 function duration(ms: number): string {
   return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;

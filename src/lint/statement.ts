@@ -18,7 +18,15 @@ export type Fact =
   | { kind: 'createTable'; table: string }
   | { kind: 'dropTable'; table: string }
   | { kind: 'renameTable'; table: string; to: string }
-  | { kind: 'createIndex'; table: string; concurrently: boolean; fulltext?: boolean }
+  | {
+      kind: 'createIndex';
+      table: string;
+      concurrently: boolean;
+      fulltext?: boolean;
+      /** PostgreSQL: the index's name and, when each key is a plain column, their names. */
+      name?: string;
+      columns?: string[];
+    }
   | { kind: 'dropIndex'; table?: string; concurrently: boolean }
   | {
       kind: 'addColumn';
@@ -33,7 +41,8 @@ export type Fact =
   | { kind: 'dropColumn'; table: string; column: string }
   | { kind: 'renameColumn'; table: string; from: string; to: string }
   | { kind: 'changeType'; table: string; column: string }
-  | { kind: 'setNotNull'; table: string; column: string }
+  /** `via`: what else runs SET NOT NULL (ADD PRIMARY KEY USING INDEX on a column that may hold NULLs). */
+  | { kind: 'setNotNull'; table: string; column: string; via?: string }
   | {
       kind: 'addConstraint';
       table: string;
@@ -42,6 +51,8 @@ export type Fact =
       notValid: boolean;
       /** UNIQUE / PRIMARY KEY … USING INDEX: attaches an index built beforehand. */
       usingIndex: boolean;
+      /** The index it attaches, by name. */
+      index?: string;
       /** CHECK (column IS NOT NULL): the column it proves non-null once validated. */
       notNullColumn?: string;
     }

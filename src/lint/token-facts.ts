@@ -147,12 +147,20 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
     const concurrently = c.acceptWords('CONCURRENTLY');
     c.acceptWords('IF', 'NOT', 'EXISTS');
     // The index name is optional on PostgreSQL; ON is a reserved word, so it cannot be one.
-    if (!c.isWord('ON')) c.name();
+    const name = c.isWord('ON') ? undefined : c.name();
     c.skipUntilWord('ON');
     c.acceptWords('ON');
     c.acceptWords('ONLY');
     const table = c.name();
     if (!table) return { facts: [] };
+    if (c.acceptWords('USING')) c.name();
+    const keys = c.isPunct('(')
+      ? c
+          .parenthesized()
+          .splitTopLevel()
+          .map((key) => key.plainName())
+      : [];
+    const columns = keys.length > 0 && keys.every((k): k is string => k !== undefined) ? keys : undefined;
     // MySQL: CREATE INDEX … ALGORITHM [=] x LOCK [=] y
     const alter: { table: string; algorithm?: string; lock?: string } = { table };
     const rest = c.remaining();
@@ -162,7 +170,11 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
       if (value?.kind === 'word') alter[t.value === 'ALGORITHM' ? 'algorithm' : 'lock'] = value.value;
     });
     return {
-      facts: [{ kind: 'createIndex', table, concurrently, fulltext: fulltext || undefined }],
+      facts: [
+        c.engine === 'mysql'
+          ? { kind: 'createIndex', table, concurrently, fulltext: fulltext || undefined }
+          : { kind: 'createIndex', table, concurrently, name, columns },
+      ],
       alter: c.engine === 'mysql' ? alter : undefined,
     };
   }
@@ -490,7 +502,8 @@ function addConstraint(k: Cursor, table: string): Fact[] {
   const words = k.restWords();
   const notValid = words.some((w, i) => w === 'NOT' && words[i + 1] === 'VALID');
   const usingIndex = words.some((w, i) => w === 'USING' && words[i + 1] === 'INDEX') && !k.containsPunct('(');
-  return [{ kind: 'addConstraint', table, constraint: kind, name, notValid, usingIndex, notNullColumn }];
+  const index = usingIndex ? k.nameAfterWords('USING', 'INDEX') : undefined;
+  return [{ kind: 'addConstraint', table, constraint: kind, name, notValid, usingIndex, index, notNullColumn }];
 }
 
 function set(c: Cursor): Fact[] {
@@ -696,6 +709,22 @@ class Cursor {
       if (!this.acceptPunct('.')) break;
     }
     return last;
+  }
+
+  /** The whole cursor is one name, unqualified (an index key that is a plain column): that name. */
+  plainName(): string | undefined {
+    if (this.tokens.length !== 1) return undefined;
+    return this.name();
+  }
+
+  /** The name right after these words, wherever they are in the rest. */
+  nameAfterWords(...words: string[]): string | undefined {
+    const rest = this.remaining();
+    for (let i = 0; i + words.length < rest.length; i++) {
+      if (!words.every((w, j) => rest[i + j].kind === 'word' && rest[i + j].value === w)) continue;
+      return new Cursor(rest.slice(i + words.length), this.engine).name();
+    }
+    return undefined;
   }
 
   /** The tokens of a parenthesized group at the cursor (consumed), as a new cursor. */
