@@ -379,7 +379,7 @@ describe('lint rules', () => {
       ['REINDEX (VERBOSE) INDEX orders_pkey', 'REINDEX INDEX orders_pkey'],
       ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
       ['VACUUM FULL orders', 'VACUUM FULL on orders'],
-      ['VACUUM (FULL, ANALYZE) public.orders', 'VACUUM FULL on orders'],
+      ['VACUUM (FULL, ANALYZE) public.orders', 'VACUUM FULL on public.orders'],
       ['CLUSTER orders USING orders_pkey', 'CLUSTER on orders'],
       ['CLUSTER', 'CLUSTER'],
       ['REFRESH MATERIALIZED VIEW order_totals', 'REFRESH MATERIALIZED VIEW on order_totals'],
@@ -493,6 +493,42 @@ describe('lint rules', () => {
       'mysql',
     );
     expect(mysql).toEqual([]);
+  });
+
+  test('a new table is the one created, in its schema; CREATE TABLE IF NOT EXISTS may find it in use', async () => {
+    for (const parser of ['auto', 'tokens'] as const) {
+      const rules = async (sql: string, engine: LintEngine = 'postgres') =>
+        (await lintSql(sql, { engine, phase: 'expand', parser })).map((f) => [f.rule, f.statement]);
+      const index = 'CREATE INDEX orders_at_idx ON public.orders (at)';
+      expect({ parser, found: await rules(`CREATE TABLE archive.orders (LIKE public.orders); ${index}`) }).toEqual({
+        parser,
+        found: [['create-index-without-concurrently', index]],
+      });
+      expect({ parser, found: await rules(`CREATE TABLE IF NOT EXISTS orders (id bigint, at timestamptz); ${index}`) }).toEqual({
+        parser,
+        found: [['create-index-without-concurrently', index]],
+      });
+      // Renamed within its schema, it is still new.
+      expect({
+        parser,
+        found: await rules(
+          `CREATE TABLE public.orders_new (id bigint, at timestamptz); ALTER TABLE public.orders_new RENAME TO orders; ${index}`,
+        ),
+      }).toEqual({ parser, found: [] });
+      expect({ parser, found: await rules(`CREATE TABLE public.orders (id bigint, at timestamptz); ${index}`) }).toEqual({
+        parser,
+        found: [],
+      });
+      const drop = 'ALTER TABLE shop.orders DROP COLUMN legacy, LOCK=NONE';
+      expect({ parser, found: await rules(`CREATE TABLE archive.orders (id bigint, legacy text); ${drop}`, 'mysql') }).toEqual({
+        parser,
+        found: [['drop-column-in-expand', drop]],
+      });
+      expect({ parser, found: await rules(`CREATE TABLE IF NOT EXISTS shop.orders (id bigint, legacy text); ${drop}`, 'mysql') }).toEqual({
+        parser,
+        found: [['drop-column-in-expand', drop]],
+      });
+    }
   });
 
   test('a validated NOT NULL check follows its column through a rename (as op.alterColumn does it)', async () => {

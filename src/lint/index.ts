@@ -175,15 +175,15 @@ interface LintState {
   checks: NotNullCheck[];
   /** PostgreSQL: indexes built earlier, by name, with their key columns, for ADD PRIMARY KEY USING INDEX. */
   indexes: Map<string, { table: string; columns: string[] }>;
-  /** `table.column` of columns made NOT NULL earlier (ADD COLUMN … NOT NULL, SET NOT NULL). */
-  notNull: Set<string>;
+  /** Columns made NOT NULL earlier (ADD COLUMN … NOT NULL, SET NOT NULL). */
+  notNull: Array<{ table: string; column: string }>;
   /** MySQL: SET foreign_key_checks = 0 on the session, so foreign keys are added in place. */
   foreignKeyChecksOff: boolean;
 }
 
 /** Runs the rules over statements in the order they would run, keeping what earlier ones did. */
 class Linter {
-  #state: LintState = { newTables: new Set(), checks: [], indexes: new Map(), notNull: new Set(), foreignKeyChecksOff: false };
+  #state: LintState = { newTables: new Set(), checks: [], indexes: new Map(), notNull: [], foreignKeyChecksOff: false };
   /** `table.name` of constraints added NOT VALID earlier in the transaction the next statement runs in. */
   #notValidInTransaction = new Set<string>();
 
@@ -286,7 +286,8 @@ class Linter {
       engine: this.analyzer.engine,
       phase,
       lockTimeoutMs: this.lockTimeoutMs,
-      hasValidatedNotNullCheck: (table, column) => this.#state.checks.some((c) => c.validated && c.table === table && c.column === column),
+      hasValidatedNotNullCheck: (table, column) =>
+        this.#state.checks.some((c) => c.validated && sameTable(c.table, table) && c.column === column),
       addedNotValidInTransaction: (table, name) => this.#notValidInTransaction.has(`${table}.${name}`),
     };
     const facts =
@@ -330,8 +331,10 @@ class Linter {
     return facts.flatMap((f) => {
       if (f.kind !== 'addConstraint' || f.constraint !== 'primary' || !f.index) return [f];
       const index = this.#state.indexes.get(f.index);
-      if (!index || index.table !== f.table) return [f];
-      const nullable = index.columns.filter((column) => !this.#state.notNull.has(columnKey(f.table, column)));
+      if (!index || !sameTable(index.table, f.table)) return [f];
+      const nullable = index.columns.filter(
+        (column) => !this.#state.notNull.some((n) => sameTable(n.table, f.table) && n.column === column),
+      );
       return [
         f,
         ...nullable.map((column): Fact => ({ kind: 'setNotNull', table: f.table, column, via: `PRIMARY KEY USING INDEX ${f.index}` })),
@@ -345,27 +348,27 @@ class Linter {
     for (const f of facts) {
       switch (f.kind) {
         case 'createTable':
-          state.newTables.add(f.table);
+          // IF NOT EXISTS may find the table there, in use.
+          if (!f.ifNotExists) state.newTables.add(f.table);
           break;
         case 'renameTable':
           if (state.newTables.delete(f.table)) state.newTables.add(f.to);
-          for (const c of state.checks) if (c.table === f.table) c.table = f.to;
-          for (const i of state.indexes.values()) if (i.table === f.table) i.table = f.to;
-          state.notNull = new Set([...state.notNull].map((k) => (k.startsWith(columnKey(f.table, '')) ? columnKey(f.to, columnOf(k)) : k)));
+          for (const named of [...state.checks, ...state.indexes.values(), ...state.notNull])
+            if (sameTable(named.table, f.table)) named.table = f.to;
           break;
         case 'dropTable':
-          state.checks = state.checks.filter((c) => c.table !== f.table);
-          for (const [name, i] of state.indexes) if (i.table === f.table) state.indexes.delete(name);
-          state.notNull = new Set([...state.notNull].filter((k) => !k.startsWith(columnKey(f.table, ''))));
+          state.checks = state.checks.filter((c) => !sameTable(c.table, f.table));
+          for (const [name, i] of state.indexes) if (sameTable(i.table, f.table)) state.indexes.delete(name);
+          state.notNull = state.notNull.filter((n) => !sameTable(n.table, f.table));
           break;
         case 'createIndex':
           if (f.name && f.columns) state.indexes.set(f.name, { table: f.table, columns: [...f.columns] });
           break;
         case 'addColumn':
-          if (f.notNull) state.notNull.add(columnKey(f.table, f.column));
+          if (f.notNull) state.notNull.push({ table: f.table, column: f.column });
           break;
         case 'setNotNull':
-          state.notNull.add(columnKey(f.table, f.column));
+          state.notNull.push({ table: f.table, column: f.column });
           break;
         case 'addConstraint': {
           if (f.notValid && f.name) this.#notValidInTransaction.add(`${f.table}.${f.name}`);
@@ -379,16 +382,16 @@ class Linter {
           break;
         }
         case 'validateConstraint':
-          for (const c of state.checks) if (c.table === f.table && c.name === f.name) c.validated = true;
+          for (const c of state.checks) if (sameTable(c.table, f.table) && c.name === f.name) c.validated = true;
           break;
         case 'renameColumn':
-          for (const c of state.checks) if (c.table === f.table && c.column === f.from) c.column = f.to;
-          for (const i of state.indexes.values()) if (i.table === f.table) i.columns = i.columns.map((c) => (c === f.from ? f.to : c));
-          if (state.notNull.delete(columnKey(f.table, f.from))) state.notNull.add(columnKey(f.table, f.to));
+          for (const c of [...state.checks, ...state.notNull]) if (sameTable(c.table, f.table) && c.column === f.from) c.column = f.to;
+          for (const i of state.indexes.values())
+            if (sameTable(i.table, f.table)) i.columns = i.columns.map((c) => (c === f.from ? f.to : c));
           break;
         case 'dropColumn':
-          state.checks = state.checks.filter((c) => !(c.table === f.table && c.column === f.column));
-          state.notNull.delete(columnKey(f.table, f.column));
+          state.checks = state.checks.filter((c) => !(sameTable(c.table, f.table) && c.column === f.column));
+          state.notNull = state.notNull.filter((n) => !(sameTable(n.table, f.table) && n.column === f.column));
           break;
         case 'setting':
           if (f.name === 'foreign_key_checks' && f.scope === 'session') state.foreignKeyChecksOff = f.raw === '0' || f.raw === 'OFF';
@@ -406,16 +409,20 @@ function copyState(state: LintState): LintState {
     newTables: new Set(state.newTables),
     checks: state.checks.map((c) => ({ ...c })),
     indexes: new Map([...state.indexes].map(([name, i]) => [name, { table: i.table, columns: [...i.columns] }])),
-    notNull: new Set(state.notNull),
+    notNull: state.notNull.map((n) => ({ ...n })),
   };
 }
 
-function columnKey(table: string, column: string): string {
-  return `${table}\u0000${column}`;
-}
-
-function columnOf(key: string): string {
-  return key.slice(key.indexOf('\u0000') + 1);
+/**
+ * The same table for what a constraint or a column proves: the names are
+ * equal, or one is not qualified and the last parts are (`orders`,
+ * `public.orders`). Whether a table is new is judged strictly instead: a
+ * table created as `archive.orders` says nothing of `public.orders`.
+ */
+function sameTable(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.includes('.') && b.includes('.')) return false;
+  return a.slice(a.lastIndexOf('.') + 1) === b.slice(b.lastIndexOf('.') + 1);
 }
 
 function tableOf(operation: Operation): string {

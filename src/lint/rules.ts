@@ -226,7 +226,7 @@ export const RULES: readonly LintRule[] = [
     phases: ['expand'],
     scope: 'table',
     check: (s) => {
-      const f = first(s, 'dropTable', (d) => !REBUILD_TABLE.test(d.table));
+      const f = first(s, 'dropTable', (d) => !REBUILD_TABLE.test(d.table.slice(d.table.lastIndexOf('.') + 1)));
       return f && f.table;
     },
   },

@@ -13,9 +13,13 @@ export type SettingValue = { ms: number } | 'default';
 
 export type ConstraintKind = 'foreign' | 'check' | 'unique' | 'primary' | 'exclude';
 
-/** Table and column names are normalized: the last part of a qualified name, case-folded as the engine folds it. */
+/**
+ * Names are case-folded as the engine folds them. A table is named as
+ * written: `schema.table` (`db.table`) when qualified, else `table`.
+ */
 export type Fact =
-  | { kind: 'createTable'; table: string }
+  /** ifNotExists: CREATE TABLE IF NOT EXISTS, which may find the table there already (then it is not new). */
+  | { kind: 'createTable'; table: string; ifNotExists?: boolean }
   | { kind: 'dropTable'; table: string }
   | { kind: 'renameTable'; table: string; to: string }
   | {

@@ -31,9 +31,9 @@ export function factsFromTokens(
     c.acceptAnyWord('TABLE', 'TABLES');
     const facts: Fact[] = [];
     while (!c.done()) {
-      const from = c.name();
+      const from = c.tableName();
       if (!from || !c.acceptWords('TO')) break;
-      const to = c.name();
+      const to = c.tableName();
       if (!to) break;
       facts.push({ kind: 'renameTable', table: from, to });
       if (!c.acceptPunct(',')) break;
@@ -71,7 +71,7 @@ function truncate(c: Cursor): Fact[] {
   const facts: Fact[] = [];
   for (const part of c.splitTopLevel()) {
     part.acceptWords('ONLY');
-    const table = part.name();
+    const table = part.tableName();
     if (table) facts.push({ kind: 'truncate', table });
   }
   return facts;
@@ -88,7 +88,7 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
     const tables: string[] = [];
     do {
       c.acceptWords('ONLY');
-      const table = c.name();
+      const table = c.tableName();
       if (table) tables.push(table);
       c.acceptPunct('*');
     } while (c.acceptPunct(','));
@@ -105,7 +105,7 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
     const kind = c.peekWord() ?? '';
     c.next();
     if (concurrently || c.acceptWords('CONCURRENTLY')) return [{ kind: 'ddl', what: 'REINDEX CONCURRENTLY' }];
-    const name = c.name();
+    const name = c.tableName();
     if (kind === 'TABLE' && name) return [{ kind: 'rebuild', table: name, what: 'REINDEX TABLE' }];
     if (kind === 'INDEX') return [{ kind: 'rebuild', what: `REINDEX INDEX ${name ?? ''}`.trim() }];
     return [{ kind: 'rebuild', what: `REINDEX ${kind}` }];
@@ -115,7 +115,7 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
     while (c.isAnyWord(['FULL', 'FREEZE', 'VERBOSE', 'ANALYZE', 'ANALYSE'])) words.push(c.next()!.value);
     const full = words.some((w, i) => w === 'FULL' && !['FALSE', 'OFF', '0'].includes(words[i + 1] ?? ''));
     if (!full) return [{ kind: 'ddl', what: 'VACUUM' }];
-    const tables = c.splitTopLevel().flatMap((part) => part.name() ?? []);
+    const tables = c.splitTopLevel().flatMap((part) => part.tableName() ?? []);
     return tables.length > 0
       ? tables.map((table) => ({ kind: 'rebuild', table, what: 'VACUUM FULL' }))
       : [{ kind: 'rebuild', what: 'VACUUM FULL' }];
@@ -123,14 +123,14 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
   if (c.acceptWords('CLUSTER')) {
     options();
     c.acceptWords('VERBOSE');
-    const first = c.name();
+    const first = c.tableName();
     // CLUSTER index ON table, the form before PostgreSQL 8.3.
-    const table = c.acceptWords('ON') ? c.name() : first;
+    const table = c.acceptWords('ON') ? c.tableName() : first;
     return [table ? { kind: 'rebuild', table, what: 'CLUSTER' } : { kind: 'rebuild', what: 'CLUSTER' }];
   }
   if (c.acceptWords('REFRESH', 'MATERIALIZED', 'VIEW')) {
     if (c.acceptWords('CONCURRENTLY')) return [{ kind: 'ddl', what: 'REFRESH MATERIALIZED VIEW CONCURRENTLY' }];
-    const view = c.name();
+    const view = c.tableName();
     return [
       view ? { kind: 'rebuild', table: view, what: 'REFRESH MATERIALIZED VIEW' } : { kind: 'rebuild', what: 'REFRESH MATERIALIZED VIEW' },
     ];
@@ -151,7 +151,7 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
     c.skipUntilWord('ON');
     c.acceptWords('ON');
     c.acceptWords('ONLY');
-    const table = c.name();
+    const table = c.tableName();
     if (!table) return { facts: [] };
     if (c.acceptWords('USING')) c.name();
     const keys = c.isPunct('(')
@@ -181,9 +181,9 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
   c.acceptAnyWord('GLOBAL', 'LOCAL');
   c.acceptAnyWord('TEMPORARY', 'TEMP', 'UNLOGGED');
   if (c.acceptWords('TABLE')) {
-    c.acceptWords('IF', 'NOT', 'EXISTS');
-    const table = c.name();
-    return { facts: table ? [{ kind: 'createTable', table }] : [] };
+    const ifNotExists = c.acceptWords('IF', 'NOT', 'EXISTS');
+    const table = c.tableName();
+    return { facts: table ? [{ kind: 'createTable', table, ifNotExists }] : [] };
   }
   return { facts: [{ kind: 'ddl', what: `CREATE ${c.peekWord() ?? ''}`.trim() }] };
 }
@@ -194,7 +194,7 @@ function drop(c: Cursor): Fact[] {
     c.acceptWords('IF', 'EXISTS');
     const facts: Fact[] = [];
     for (;;) {
-      const table = c.name();
+      const table = c.tableName();
       if (!table) break;
       facts.push({ kind: 'dropTable', table });
       if (!c.acceptPunct(',')) break;
@@ -205,7 +205,7 @@ function drop(c: Cursor): Fact[] {
     const concurrently = c.acceptWords('CONCURRENTLY');
     c.acceptWords('IF', 'EXISTS');
     c.name();
-    const table = c.acceptWords('ON') ? c.name() : undefined;
+    const table = c.acceptWords('ON') ? c.tableName() : undefined;
     return [{ kind: 'dropIndex', table, concurrently }];
   }
   return [{ kind: 'ddl', what: `DROP ${c.peekWord() ?? ''}`.trim() }];
@@ -214,7 +214,7 @@ function drop(c: Cursor): Fact[] {
 function alterTable(c: Cursor): { facts: Fact[]; alter?: { table: string; algorithm?: string; lock?: string } } {
   c.acceptWords('IF', 'EXISTS');
   c.acceptWords('ONLY');
-  const table = c.name();
+  const table = c.tableName();
   if (!table) return { facts: [{ kind: 'ddl', what: 'ALTER TABLE' }] };
   c.acceptPunct('*');
   const alter: { table: string; algorithm?: string; lock?: string } = { table };
@@ -310,8 +310,8 @@ function alterClause(k: Cursor, table: string, alter: { algorithm?: string; lock
   }
   if (k.acceptWords('RENAME')) {
     if (k.acceptWords('TO') || k.acceptWords('AS')) {
-      const to = k.name();
-      return to ? [{ kind: 'renameTable', table, to }] : [];
+      const to = k.tableName();
+      return to ? [{ kind: 'renameTable', table, to: renamedTo(k.engine, table, to) }] : [];
     }
     if (k.isAnyWord(['INDEX', 'KEY', 'CONSTRAINT']))
       return [mysql ? { kind: 'metadata', table } : { kind: 'alterOther', table, what: `RENAME ${k.peekWord()}` }];
@@ -341,6 +341,12 @@ function alterClause(k: Cursor, table: string, alter: { algorithm?: string; lock
   }
   if (mysql && k.isAnyWord(['COMMENT'])) return [{ kind: 'metadata', table }];
   return [{ kind: 'alterOther', table, what: k.rest() }];
+}
+
+/** PostgreSQL: ALTER TABLE s.t RENAME TO u leaves the table in schema s. */
+function renamedTo(engine: LintEngine, table: string, to: string): string {
+  const dot = table.lastIndexOf('.');
+  return engine === 'postgres' && dot >= 0 && !to.includes('.') ? `${table.slice(0, dot)}.${to}` : to;
 }
 
 function addColumns(k: Cursor, table: string): Fact[] {
@@ -725,6 +731,19 @@ class Cursor {
       return new Cursor(rest.slice(i + words.length), this.engine).name();
     }
     return undefined;
+  }
+
+  /** A possibly qualified table name, as written: its parts joined by dots, each case-folded as the engine does. */
+  tableName(): string | undefined {
+    const parts: string[] = [];
+    for (;;) {
+      const t = this.peek();
+      if (!t || (t.kind !== 'word' && t.kind !== 'ident')) break;
+      parts.push(t.kind === 'ident' ? (this.engine === 'mysql' ? t.value.toLowerCase() : t.value) : t.text.toLowerCase());
+      this.#i += 1;
+      if (!this.acceptPunct('.')) break;
+    }
+    return parts.length > 0 ? parts.join('.') : undefined;
   }
 
   /** The tokens of a parenthesized group at the cursor (consumed), as a new cursor. */
