@@ -735,6 +735,42 @@ describe('lint(): migrations and operations', () => {
     ]);
   });
 
+  test('a TypeScript phase: its bound values are linted, and a knex.transaction is one transaction', async () => {
+    const custom = (expand: NonNullable<Parameters<typeof defineMigration>[0]['expand']>): LoadedMigration => ({
+      ...loaded('0001_custom', []),
+      migration: defineMigration({ operations: [], expand }),
+    });
+    const found = async (engine: LintEngine, expand: Parameters<typeof custom>[0]) =>
+      (await lint([custom(expand)], { engine })).map((f) => [f.rule, f.statement]);
+    expect(
+      await found('postgres', async ({ knex }) => void (await knex.raw("SELECT set_config('lock_timeout', ?, false)", ['0']))),
+    ).toEqual([['lock-timeout-override', "SELECT set_config('lock_timeout', '0', false)"]]);
+    expect(await found('mysql', async ({ knex }) => void (await knex.raw('SET SESSION lock_wait_timeout = ?', [3600])))).toEqual([
+      ['lock-timeout-override', 'SET SESSION lock_wait_timeout = 3600'],
+    ]);
+    // A value that is not a setting's is written in as a literal too, quotes and all: nothing here runs.
+    expect(
+      await found('postgres', async ({ knex }) => void (await knex.raw('UPDATE orders SET note = ? WHERE id = ?', ["it's", 1]))),
+    ).toEqual([]);
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID';
+    const validate = 'ALTER TABLE orders VALIDATE CONSTRAINT orders_amount_positive';
+    expect(
+      await found('postgres', async ({ knex }) =>
+        knex.transaction(async (trx) => {
+          await trx.raw(check);
+          await trx.raw(validate);
+        }),
+      ),
+    ).toEqual([['validate-constraint-in-same-transaction', validate]]);
+    // Outside a transaction each statement commits on its own: the lock is gone before the scan.
+    expect(
+      await found('postgres', async ({ knex }) => {
+        await knex.raw(check);
+        await knex.raw(validate);
+      }),
+    ).toEqual([]);
+  });
+
   test('op.sql with an empty expand', async () => {
     const found = await lint([loaded('0001_cleanup', [op.sql({ expand: '', contract: 'DROP TABLE legacy' })])], { engine: 'postgres' });
     expect(found.map((f) => [f.rule, f.phase])).toEqual([['raw-sql-empty-expand', 'expand']]);

@@ -136,6 +136,25 @@ export function codeOf(sql: string, options: LexOptions): string {
   return code;
 }
 
+/** `sql` with `replace` applied to each stretch of code between its comments, strings and quoted identifiers. */
+export function mapCode(sql: string, options: LexOptions, replace: (code: string) => string): string {
+  let out = '';
+  let code = '';
+  let i = 0;
+  while (i < sql.length) {
+    const skipped = skipNonCode(sql, i, options);
+    if (skipped) {
+      out += replace(code) + sql.slice(i, skipped.end);
+      code = '';
+      i = skipped.end;
+    } else {
+      code += sql[i];
+      i += 1;
+    }
+  }
+  return out + replace(code);
+}
+
 /** A comment, string, dollar-quoted body or quoted identifier that starts at `i`: what it is and where it ends. */
 function skipNonCode(sql: string, i: number, options: LexOptions): { kind: 'comment' | 'string' | 'identifier'; end: number } | undefined {
   const ch = sql[i];

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
-import { captureCustomSql, thrownMessage } from '../engine/custom';
+import { captureCustomStatements, thrownMessage, type RecordedStatement } from '../engine/custom';
+import { withLiterals } from './bindings';
 import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
@@ -96,9 +97,9 @@ export async function lintReport(migrations: readonly LoadedMigration[], options
       if (!fn) return;
       const flavour = options.engine === 'postgres' ? 'postgres' : 'mysql';
       const at = locator.customPhase(phase);
-      let statements: string[];
+      let statements: RecordedStatement[];
       try {
-        statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
+        statements = await captureCustomStatements(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
       } catch (error) {
         const why = thrownMessage(error);
         notes.push({
@@ -111,7 +112,15 @@ export async function lintReport(migrations: readonly LoadedMigration[], options
         return;
       }
       const lineOf = locator.statements(at ?? 0, Infinity, at);
-      for (const sql of statements) report(linter.sqlByStatement(sql, phase), lineOf);
+      // Bound values written in, so the rules see them; a knex.transaction's statements as one transaction.
+      for (const group of transactionGroups(statements))
+        report(
+          linter.transaction(
+            group.map((s) => withLiterals(options.engine, s)),
+            phase,
+          ),
+          lineOf,
+        );
     };
     linter.startPhase('expand', createdTables);
     operations.forEach((_, i) => operation(i, 'expand'));
@@ -217,9 +226,14 @@ class Linter {
 
   /** As sql(), with an entry for each statement, flagged or not, in order. */
   sqlByStatement(sql: string, phase: LintPhase): StatementFindings[] {
+    return this.transaction([sql], phase);
+  }
+
+  /** SQL texts run in one transaction (but for statements that cannot run in one), as sqlByStatement() reads one. */
+  transaction(texts: readonly string[], phase: LintPhase): StatementFindings[] {
     const found: StatementFindings[] = [];
     this.#notValidInTransaction.clear();
-    for (const parsed of this.analyzer.statements(sql)) {
+    for (const parsed of texts.flatMap((sql) => this.analyzer.statements(sql))) {
       const statement = { ...parsed, facts: this.withImplied(parsed.facts) };
       const alone = this.analyzer.engine === 'postgres' && needsNoTransaction(statement.sql);
       if (alone) this.#notValidInTransaction.clear();
@@ -401,6 +415,17 @@ class Linter {
       }
     }
   }
+}
+
+/** Statements in the order sent, those of one knex.transaction together, each other statement alone (it autocommits). */
+function transactionGroups(statements: readonly RecordedStatement[]): RecordedStatement[][] {
+  const groups: RecordedStatement[][] = [];
+  for (const s of statements) {
+    const last = groups[groups.length - 1];
+    if (s.transaction !== undefined && last?.[0].transaction === s.transaction) last.push(s);
+    else groups.push([s]);
+  }
+  return groups;
 }
 
 function copyState(state: LintState): LintState {
