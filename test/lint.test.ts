@@ -181,6 +181,12 @@ const CASES: RuleCase[] = [
     safe: [['expand', 'LOCK TABLE orders IN ROW EXCLUSIVE MODE']],
   },
   {
+    rule: 'lock-table',
+    engine: 'mysql',
+    unsafe: [['expand', 'LOCK TABLES orders WRITE']],
+    safe: [['expand', 'UNLOCK TABLES']],
+  },
+  {
     rule: 'truncate-in-expand',
     engine: 'postgres',
     unsafe: [['expand', 'TRUNCATE orders']],
@@ -426,6 +432,32 @@ describe('lint rules', () => {
         { engine: 'postgres', phase: 'expand', parser },
       );
       expect({ parser, fresh }).toEqual({ parser, fresh: [] });
+    }
+  });
+
+  test('MySQL/MariaDB table locks: LOCK TABLES and FLUSH TABLES … WITH READ LOCK', async () => {
+    const unsafe: Array<[string, string[]]> = [
+      ['LOCK TABLES orders READ', ['READ on orders']],
+      ['LOCK TABLES shop.orders AS o LOW_PRIORITY WRITE, customers READ LOCAL', ['WRITE on shop.orders']],
+      ['FLUSH TABLES WITH READ LOCK', ['READ on every table']],
+      ['FLUSH TABLES orders, customers WITH READ LOCK', ['READ on orders']],
+      ['FLUSH TABLES orders FOR EXPORT', ['READ on orders']],
+    ];
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const [sql, details] of unsafe) {
+        const found = await lintSql(sql, { engine: 'mysql', phase: 'contract', parser });
+        expect({ sql, parser, found: found.map((f) => [f.rule, f.message.replace(/^.*\((.*)\)$/, '$1')]) }).toEqual({
+          sql,
+          parser,
+          found: details.map((d) => ['lock-table', d]),
+        });
+      }
+      for (const sql of ['UNLOCK TABLES', 'FLUSH TABLES', 'FLUSH TABLES orders'])
+        expect({ sql, parser, found: await lintSql(sql, { engine: 'mysql', phase: 'contract', parser }) }).toEqual({
+          sql,
+          parser,
+          found: [],
+        });
     }
   });
 

@@ -320,16 +320,18 @@ export const RULES: readonly LintRule[] = [
   },
   {
     id: 'lock-table',
-    message: 'LOCK TABLE blocks writes to the table until the transaction ends',
-    why: 'LOCK TABLE in SHARE mode or stronger (ACCESS EXCLUSIVE when no mode is given) blocks every INSERT, UPDATE and DELETE on the table (ACCESS EXCLUSIVE every read too) until the transaction commits: zmigrate runs the statements of one op.sql phase in one transaction, so the lock lasts through every statement after it. While it waits for the lock, every new query on the table queues behind it.',
+    message: 'LOCK TABLE blocks writes to the table while the lock is held',
+    why: 'PostgreSQL: LOCK TABLE in SHARE mode or stronger (ACCESS EXCLUSIVE when no mode is given) blocks every INSERT, UPDATE and DELETE on the table (ACCESS EXCLUSIVE every read too) until the transaction commits: zmigrate runs the statements of one op.sql phase in one transaction, so the lock lasts through every statement after it. While it waits for the lock, every new query on the table queues behind it. MySQL/MariaDB: LOCK TABLES … READ, and FLUSH TABLES … WITH READ LOCK (every table when none is named), block every write to the table, LOCK TABLES … WRITE every read too; they hold until UNLOCK TABLES or the end of the session, whichever transaction is running.',
     instead:
-      'Leave locking to the statements that need it: zmigrate runs each under a short lock timeout, with retries. If you need a lock, take one that lets writes through (ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE or weaker).',
-    engines: ['postgres'],
+      'Leave locking to the statements that need it: zmigrate runs each under a short lock timeout, with retries. If you need a lock on PostgreSQL, take one that lets writes through (ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE or weaker); on MySQL/MariaDB, an ALTER with LOCK=NONE, or a transaction with SELECT … FOR UPDATE on the rows you change.',
+    engines: BOTH,
     phases: ALL_PHASES,
     scope: 'table',
-    check: (s) => {
-      const f = first(s, 'lockTable', (x) => BLOCKING_LOCK_MODES.has(x.mode));
-      return f && `IN ${f.mode} MODE on ${f.table}`;
+    check: (s, ctx) => {
+      const f = first(s, 'lockTable', (x) => ctx.engine === 'mysql' || BLOCKING_LOCK_MODES.has(x.mode));
+      if (!f) return undefined;
+      if (ctx.engine === 'postgres') return `IN ${f.mode} MODE on ${f.table}`;
+      return f.table === '*' ? `${f.mode} on every table` : `${f.mode} on ${f.table}`;
     },
   },
   {

@@ -68,7 +68,11 @@ export type Fact =
    * names one; `what` names the statement.
    */
   | { kind: 'rebuild'; table?: string; what: string }
-  /** PostgreSQL: LOCK TABLE, with its mode in upper case (`ACCESS EXCLUSIVE` where none is given). */
+  /**
+   * PostgreSQL: LOCK TABLE, with its mode in upper case (`ACCESS EXCLUSIVE`
+   * where none is given). MySQL/MariaDB: LOCK TABLES (READ or WRITE) and
+   * FLUSH TABLES … WITH READ LOCK (READ; table `*` for every table).
+   */
   | { kind: 'lockTable'; table: string; mode: string }
   | { kind: 'truncate'; table: string }
   /** MySQL: a clause the server can never run without blocking writes. */

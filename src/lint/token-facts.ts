@@ -59,6 +59,10 @@ export function factsFromTokens(
     const maintenance = postgresMaintenance(c);
     if (maintenance) return { facts: maintenance };
   }
+  if (c.engine === 'mysql') {
+    const locks = mysqlTableLocks(c);
+    if (locks) return { facts: locks };
+  }
   if (first && ['COMMENT', 'GRANT', 'REVOKE', 'TRUNCATE', 'REINDEX', 'CLUSTER', 'VACUUM', 'ANALYZE', 'OPTIMIZE'].includes(first)) {
     return { facts: [{ kind: 'ddl', what: first }] };
   }
@@ -75,6 +79,37 @@ function truncate(c: Cursor): Fact[] {
     if (table) facts.push({ kind: 'truncate', table });
   }
   return facts;
+}
+
+/**
+ * MySQL/MariaDB: LOCK TABLES t READ | WRITE, …, and FLUSH TABLES [t, …] WITH
+ * READ LOCK (every table when none is named) or FOR EXPORT.
+ */
+function mysqlTableLocks(c: Cursor): Fact[] | undefined {
+  if (c.acceptWords('LOCK')) {
+    if (!c.acceptAnyWord('TABLES', 'TABLE')) return undefined;
+    return c.splitTopLevel().flatMap((part): Fact[] => {
+      const table = part.tableName();
+      const words = part.restWords();
+      const mode = words.includes('WRITE') ? 'WRITE' : words.includes('READ') ? 'READ' : undefined;
+      return table && mode ? [{ kind: 'lockTable', table, mode }] : [];
+    });
+  }
+  if (c.acceptWords('FLUSH')) {
+    c.acceptAnyWord('LOCAL', 'NO_WRITE_TO_BINLOG');
+    if (!c.acceptAnyWord('TABLES', 'TABLE')) return undefined;
+    const tables: string[] = [];
+    while (!c.isWord('WITH') && !c.isWord('FOR')) {
+      const table = c.tableName();
+      if (!table) break;
+      tables.push(table);
+      if (!c.acceptPunct(',')) break;
+    }
+    const locks = c.acceptWords('WITH', 'READ', 'LOCK') || c.acceptWords('FOR', 'EXPORT');
+    if (!locks) return [{ kind: 'ddl', what: 'FLUSH TABLES' }];
+    return (tables.length > 0 ? tables : ['*']).map((table) => ({ kind: 'lockTable', table, mode: 'READ' }));
+  }
+  return undefined;
 }
 
 const LOCK_MODE_WORDS = new Set(['ACCESS', 'ROW', 'SHARE', 'UPDATE', 'EXCLUSIVE']);
