@@ -496,6 +496,41 @@ describe('lint rules', () => {
       expect.stringContaining('lock_wait_timeout reset to the server default'),
     ]);
     expect(await my('SET GLOBAL innodb_lock_wait_timeout = 120')).toEqual([expect.stringContaining('for every new session')]);
+    // 0 waits at most 1 s on MySQL (clamped) and not at all on MariaDB (NOWAIT; test 'lock_wait_timeout = 0 does not wait forever on MariaDB').
+    expect(await my('SET SESSION lock_wait_timeout = 0')).toEqual([]);
+    expect(await my('SET SESSION innodb_lock_wait_timeout = 0')).toEqual([]);
+    expect(await my('SET SESSION lock_wait_timeout = 2')).toEqual([
+      expect.stringContaining("lock_wait_timeout = 2 s, above zmigrate's 1 s"),
+    ]);
+  });
+
+  test('lock_wait_timeout = 0 does not wait forever on MariaDB: a statement that needs a held lock fails', async () => {
+    const db = await createTestDatabase('mysql');
+    try {
+      await db.knex.raw('CREATE TABLE waits (id int PRIMARY KEY, v int)');
+      await db.knex.raw('INSERT INTO waits VALUES (1, 1)');
+      const holder = await db.knex.transaction();
+      try {
+        await holder.raw('UPDATE waits SET v = 2 WHERE id = 1');
+        for (const [setting, sql] of [
+          ['lock_wait_timeout', 'ALTER TABLE waits ADD COLUMN w int'],
+          ['innodb_lock_wait_timeout', 'UPDATE waits SET v = 3 WHERE id = 1'],
+        ]) {
+          const outcome = await db.knex.transaction(async (trx) => {
+            await trx.raw(`SET SESSION ${setting} = 0`);
+            return trx.raw(sql).then(
+              () => 'ran',
+              (error: Error) => error.message,
+            );
+          });
+          expect({ setting, outcome }).toEqual({ setting, outcome: expect.stringContaining('Lock wait timeout exceeded') });
+        }
+      } finally {
+        await holder.rollback();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   test('a table created earlier in the same phase is new: nothing uses it yet', async () => {

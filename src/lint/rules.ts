@@ -376,7 +376,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'lock-timeout-override',
     message: 'raw SQL turns off or raises the lock timeout zmigrate runs with',
-    why: "zmigrate sets lock_timeout (PostgreSQL) or lock_wait_timeout (MySQL/MariaDB) on its connection, so a DDL statement that cannot get its lock gives up quickly and is retried, instead of queueing every application query behind it. The setting lasts for the session: raising it, setting it to 0 or resetting it to the server's default (wait forever on PostgreSQL, a year on MySQL) removes that protection for this statement and every one zmigrate runs after it.",
+    why: "zmigrate sets lock_timeout (PostgreSQL) or lock_wait_timeout (MySQL/MariaDB) on its connection, so a DDL statement that cannot get its lock gives up quickly and is retried, instead of queueing every application query behind it. The setting lasts for the session: raising it, setting it to 0 on PostgreSQL (no limit) or resetting it to the server's default (no limit on PostgreSQL; for lock_wait_timeout a year on MySQL and a day on MariaDB, for innodb_lock_wait_timeout 50 s) removes that protection for this statement and every one zmigrate runs after it. (On MySQL/MariaDB 0 is not flagged: MySQL reads it as 1 s, MariaDB as no wait at all.)",
     instead: 'Leave the lock timeout to zmigrate (--lock-timeout, or lockTimeout in the config file). To wait less, SET a smaller value.',
     engines: BOTH,
     phases: ALL_PHASES,
@@ -390,7 +390,8 @@ export const RULES: readonly LintRule[] = [
         const name = f.name === '*' ? names[0] : f.name;
         const scope = f.scope === 'global' ? ' for every new session' : f.scope === 'statement' ? ' for this statement' : '';
         if (f.value === 'default') return `${name} reset to the server default${scope}`;
-        if (f.value.ms === 0) return `${name} = 0 waits forever${scope}`;
+        // MySQL clamps 0 to 1 s, and MariaDB (10.3+) takes it as NOWAIT: neither waits longer than zmigrate's.
+        if (f.value.ms === 0) return ctx.engine === 'postgres' ? `${name} = 0 waits forever${scope}` : undefined;
         if (f.value.ms > limit) return `${name} = ${duration(f.value.ms)}, above zmigrate's ${duration(limit)}${scope}`;
       }
       return undefined;
