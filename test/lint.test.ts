@@ -35,6 +35,13 @@ const CASES: RuleCase[] = [
     safe: [['expand', 'CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer)']],
   },
   {
+    rule: 'create-index-without-concurrently',
+    engine: 'postgres',
+    unsafe: [['expand', 'CREATE INDEX measurements_ts_idx ON measurements (ts)']],
+    // A partitioned table's parent alone: no build (PostgreSQL refuses CONCURRENTLY there).
+    safe: [['expand', 'CREATE INDEX measurements_ts_idx ON ONLY public.measurements USING btree (ts)']],
+  },
+  {
     rule: 'drop-index-without-concurrently',
     engine: 'postgres',
     unsafe: [['contract', 'DROP INDEX orders_customer_idx']],

@@ -59,7 +59,16 @@ function statementFacts(node: Node): Fact[] {
     const s = node.IndexStmt;
     const keys = (s.indexParams ?? []).map((p) => ('IndexElem' in p ? p.IndexElem.name : undefined));
     const columns = keys.every((k): k is string => typeof k === 'string') ? keys : undefined;
-    return [{ kind: 'createIndex', table: relationName(s.relation), concurrently: Boolean(s.concurrent), name: s.idxname, columns }];
+    return [
+      {
+        kind: 'createIndex',
+        table: relationName(s.relation),
+        concurrently: Boolean(s.concurrent),
+        name: s.idxname,
+        columns,
+        only: (s.relation && !s.relation.inh) || undefined,
+      },
+    ];
   }
   if ('CreateStmt' in node) {
     const s = node.CreateStmt;

@@ -114,12 +114,14 @@ export const RULES: readonly LintRule[] = [
     id: 'create-index-without-concurrently',
     message: 'CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds',
     why: 'A plain CREATE INDEX holds a SHARE lock on the table for the whole build: every INSERT, UPDATE and DELETE waits, for minutes on a large table.',
-    instead: 'CREATE INDEX CONCURRENTLY (zmigrate runs it outside a transaction), or op.createIndex(), which does that for you.',
+    instead:
+      'CREATE INDEX CONCURRENTLY (zmigrate runs it outside a transaction), or op.createIndex(), which does that for you. PostgreSQL refuses CONCURRENTLY on a partitioned table: there, CREATE INDEX … ON ONLY the parent (no build, not flagged), CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX parent_index ATTACH PARTITION partition_index for each.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
     check: (s) => {
-      const f = first(s, 'createIndex', (x) => !x.concurrently);
+      // ON ONLY: on a partitioned table's parent, an index of metadata only, completed by attaching the partitions' indexes.
+      const f = first(s, 'createIndex', (x) => !x.concurrently && !x.only);
       return f && `on ${f.table}`;
     },
   },

@@ -27,6 +27,8 @@ export type Fact =
       table: string;
       concurrently: boolean;
       fulltext?: boolean;
+      /** PostgreSQL: ON ONLY, an index on a partitioned table's parent alone (metadata, no build). */
+      only?: boolean;
       /** PostgreSQL: the index's name and, when each key is a plain column, their names. */
       name?: string;
       columns?: string[];

@@ -185,7 +185,7 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
     const name = c.isWord('ON') ? undefined : c.name();
     c.skipUntilWord('ON');
     c.acceptWords('ON');
-    c.acceptWords('ONLY');
+    const only = c.acceptWords('ONLY');
     const table = c.tableName();
     if (!table) return { facts: [] };
     if (c.acceptWords('USING')) c.name();
@@ -208,7 +208,7 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
       facts: [
         c.engine === 'mysql'
           ? { kind: 'createIndex', table, concurrently, fulltext: fulltext || undefined }
-          : { kind: 'createIndex', table, concurrently, name, columns },
+          : { kind: 'createIndex', table, concurrently, name, columns, only: only || undefined },
       ],
       alter: c.engine === 'mysql' ? alter : undefined,
     };
