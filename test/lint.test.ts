@@ -468,6 +468,31 @@ describe('lint rules', () => {
     }
   });
 
+  test('MySQL/MariaDB under ANSI_QUOTES: a "double-quoted" string where a name goes is the name', async () => {
+    const cases: Array<[string, string]> = [
+      ['ALTER ONLINE TABLE "orders" DROP COLUMN "legacy"', 'drop-column-in-expand: orders.legacy'],
+      ['ALTER TABLE "shop"."orders" ADD COLUMN "n" int NOT NULL, LOCK=NONE', 'add-column-not-null-without-default: shop.orders.n'],
+      ['RENAME TABLE "orders" TO "orders_old"', 'rename-table-in-expand: orders to orders_old'],
+    ];
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const [sql, finding] of cases) {
+        const found = await lintSql(sql, { engine: 'mysql', phase: 'expand', parser });
+        expect({ sql, parser, found: found.map((f) => `${f.rule}: ${f.message.replace(/^.*\((.*)\)$/, '$1')}`) }).toEqual({
+          sql,
+          parser,
+          found: [finding],
+        });
+      }
+      // A string where a value goes is still a value.
+      const value = await lintSql('ALTER TABLE orders ADD COLUMN note varchar(10) NOT NULL DEFAULT "x", LOCK=NONE', {
+        engine: 'mysql',
+        phase: 'expand',
+        parser,
+      });
+      expect({ parser, value }).toEqual({ parser, value: [] });
+    }
+  });
+
   test('per-row values in ADD COLUMN: serial, identity, stored generated columns, AUTO_INCREMENT', async () => {
     for (const sql of [
       'ALTER TABLE orders ADD COLUMN seq bigserial',

@@ -645,6 +645,19 @@ function perRowCall(expression: readonly Token[]): string | undefined {
   return undefined;
 }
 
+/**
+ * A token read as a name, case-folded as the engine does; undefined if it
+ * cannot be one. On MySQL/MariaDB a "double-quoted" string is taken as a
+ * name where one is expected: under sql_mode ANSI_QUOTES it is one, and
+ * elsewhere the server would refuse the statement anyway.
+ */
+function nameOf(t: Token, engine: LintEngine): string | undefined {
+  if (t.kind === 'word') return t.text.toLowerCase();
+  if (t.kind === 'ident') return engine === 'mysql' ? t.value.toLowerCase() : t.value;
+  if (t.kind === 'string' && engine === 'mysql' && t.text.startsWith('"')) return t.value.toLowerCase();
+  return undefined;
+}
+
 /** A read position over tokens, with the few moves the fallback needs. */
 class Cursor {
   #i = 0;
@@ -741,15 +754,26 @@ class Cursor {
 
   /** A possibly qualified name; returns its last part, case-folded as the engine does. */
   name(): string | undefined {
-    let last: string | undefined;
+    const parts = this.nameParts();
+    return parts[parts.length - 1];
+  }
+
+  /** A possibly qualified table name, as written: its parts joined by dots, each case-folded as the engine does. */
+  tableName(): string | undefined {
+    const parts = this.nameParts();
+    return parts.length > 0 ? parts.join('.') : undefined;
+  }
+
+  private nameParts(): string[] {
+    const parts: string[] = [];
     for (;;) {
-      const t = this.peek();
-      if (!t || (t.kind !== 'word' && t.kind !== 'ident')) break;
-      last = t.kind === 'ident' ? (this.engine === 'mysql' ? t.value.toLowerCase() : t.value) : t.text.toLowerCase();
+      const part = this.peek() && nameOf(this.peek()!, this.engine);
+      if (part === undefined) break;
+      parts.push(part);
       this.#i += 1;
       if (!this.acceptPunct('.')) break;
     }
-    return last;
+    return parts;
   }
 
   /** The whole cursor is one name, unqualified (an index key that is a plain column): that name. */
@@ -766,19 +790,6 @@ class Cursor {
       return new Cursor(rest.slice(i + words.length), this.engine).name();
     }
     return undefined;
-  }
-
-  /** A possibly qualified table name, as written: its parts joined by dots, each case-folded as the engine does. */
-  tableName(): string | undefined {
-    const parts: string[] = [];
-    for (;;) {
-      const t = this.peek();
-      if (!t || (t.kind !== 'word' && t.kind !== 'ident')) break;
-      parts.push(t.kind === 'ident' ? (this.engine === 'mysql' ? t.value.toLowerCase() : t.value) : t.text.toLowerCase());
-      this.#i += 1;
-      if (!this.acceptPunct('.')) break;
-    }
-    return parts.length > 0 ? parts.join('.') : undefined;
   }
 
   /** The tokens of a parenthesized group at the cursor (consumed), as a new cursor. */
@@ -848,8 +859,8 @@ class Cursor {
     const t = this.tokens;
     let body = t;
     while (body.length >= 2 && body[0].value === '(' && body[body.length - 1].value === ')') body = body.slice(1, -1);
-    if (body.length !== 4 || (body[0].kind !== 'word' && body[0].kind !== 'ident')) return undefined;
+    if (body.length !== 4) return undefined;
     if (![1, 2, 3].every((j, n) => body[j].kind === 'word' && body[j].value === ['IS', 'NOT', 'NULL'][n])) return undefined;
-    return body[0].kind === 'ident' ? (this.engine === 'mysql' ? body[0].value.toLowerCase() : body[0].value) : body[0].text.toLowerCase();
+    return nameOf(body[0], this.engine);
   }
 }
