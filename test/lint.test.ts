@@ -493,6 +493,58 @@ describe('lint rules', () => {
     }
   });
 
+  test('what the texts say of REINDEX and ADD COLUMN … REFERENCES holds on PostgreSQL', async () => {
+    const rule = (id: string) => RULES.find((r) => r.id === id)!;
+    expect(rule('rebuild-blocks-table').why).toContain('virtually every read too');
+    expect(rule('add-foreign-key-without-not-valid').why).toContain('ACCESS EXCLUSIVE lock ADD COLUMN takes');
+    expect(rule('add-foreign-key-without-not-valid').instead).toContain('ADD COLUMN without REFERENCES, then ADD CONSTRAINT');
+    // The advice lints clean; NOT VALID on the column itself is not SQL.
+    const advised =
+      'ALTER TABLE kids ADD COLUMN parent_id int; ALTER TABLE kids ADD CONSTRAINT kids_parent_fk FOREIGN KEY (parent_id) REFERENCES parents (id) NOT VALID';
+    expect(await lintSql(advised, { engine: 'postgres', phase: 'expand' })).toEqual([]);
+    const inline = await lintSql('ALTER TABLE kids ADD COLUMN parent_id int REFERENCES parents (id) NOT VALID', {
+      engine: 'postgres',
+      phase: 'expand',
+    });
+    expect(inline.map((f) => f.rule)).toContain('syntax-error');
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw(
+        'CREATE TABLE parents (id int PRIMARY KEY); CREATE TABLE kids (id int PRIMARY KEY, v int); CREATE INDEX kids_v_idx ON kids (v)',
+      );
+      await db.knex.raw('INSERT INTO kids SELECT g, g FROM generate_series(1, 100) g');
+      const locksWhile = async (sql: string) => {
+        const trx = await db.knex.transaction();
+        try {
+          await trx.raw(sql);
+          const { rows } = (await trx.raw(
+            "SELECT mode FROM pg_locks WHERE relation = 'kids'::regclass AND pid = pg_backend_pid() ORDER BY mode",
+          )) as { rows: Array<{ mode: string }> };
+          // A read that does not use kids_v_idx, from another session.
+          const read = await db.knex
+            .transaction(async (other) => {
+              await other.raw("SET LOCAL lock_timeout = '200ms'");
+              await other.raw('SELECT count(*) FROM kids WHERE id = 5');
+            })
+            .then(
+              () => 'read',
+              (error: Error) => error.message,
+            );
+          return { modes: rows.map((r) => r.mode), read };
+        } finally {
+          await trx.rollback();
+        }
+      };
+      expect(await locksWhile('REINDEX INDEX kids_v_idx')).toEqual({ modes: ['ShareLock'], read: expect.stringContaining('lock timeout') });
+      expect(await locksWhile('ALTER TABLE kids ADD COLUMN parent_id int REFERENCES parents (id)')).toEqual({
+        modes: expect.arrayContaining(['AccessExclusiveLock']),
+        read: expect.stringContaining('lock timeout'),
+      });
+    } finally {
+      await db.drop();
+    }
+  });
+
   test('per-row values in ADD COLUMN: serial, identity, stored generated columns, AUTO_INCREMENT', async () => {
     for (const sql of [
       'ALTER TABLE orders ADD COLUMN seq bigserial',

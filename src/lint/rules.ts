@@ -249,9 +249,9 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'add-foreign-key-without-not-valid',
     message: 'FOREIGN KEY without NOT VALID checks every row while writes are blocked',
-    why: 'Adding a foreign key scans the whole table to check existing rows, holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table: writes to both wait for the scan.',
+    why: 'Adding a foreign key scans the whole table to check existing rows, holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table: writes to both wait for the scan. ADD COLUMN … REFERENCES is worse: the scan runs under the ACCESS EXCLUSIVE lock ADD COLUMN takes, so no query can read or write the table meanwhile.',
     instead:
-      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own does not block writes.',
+      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own does not block writes. NOT VALID cannot go on a column constraint: for a new column, ADD COLUMN without REFERENCES, then ADD CONSTRAINT … FOREIGN KEY (column) REFERENCES … NOT VALID.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
@@ -307,7 +307,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'rebuild-blocks-table',
     message: 'this statement rebuilds a table, index or materialized view while queries on it wait',
-    why: 'VACUUM FULL, CLUSTER and ALTER TABLE … SET TABLESPACE / SET LOGGED / SET UNLOGGED rewrite the whole table under an ACCESS EXCLUSIVE lock: no query can read or write it until the copy ends. REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the index, for the whole build. REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while its query reruns. ADD CONSTRAINT … EXCLUDE builds its index under an ACCESS EXCLUSIVE lock.',
+    why: 'VACUUM FULL, CLUSTER and ALTER TABLE … SET TABLESPACE / SET LOGGED / SET UNLOGGED rewrite the whole table under an ACCESS EXCLUSIVE lock: no query can read or write it until the copy ends. REINDEX without CONCURRENTLY blocks writes to the table for the whole build, and virtually every read too: it holds an ACCESS EXCLUSIVE lock on the index, which the planner must lock to plan any query on the table, whether or not the query uses it. REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while its query reruns. ADD CONSTRAINT … EXCLUDE builds its index under an ACCESS EXCLUSIVE lock.',
     instead:
       'REINDEX … CONCURRENTLY (PostgreSQL 12+); REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index); pg_repack or pg_squeeze instead of VACUUM FULL and CLUSTER. SET TABLESPACE / LOGGED / UNLOGGED and exclusion constraints have no online form: do them on a table no app uses yet (created earlier in the same phase), or in a maintenance window, silencing the rule.',
     engines: ['postgres'],
