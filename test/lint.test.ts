@@ -545,6 +545,39 @@ describe('lint rules', () => {
     }
   });
 
+  test('savepoints are not transaction control; an explicit ALGORITHM other than COPY cannot fall back to a copy', async () => {
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const engine of ['postgres', 'mysql'] as const) {
+        const rules = async (sql: string) => (await lintSql(sql, { engine, phase: 'expand', parser })).map((f) => f.rule);
+        for (const sql of [
+          'SAVEPOINT before_fill',
+          'RELEASE SAVEPOINT before_fill',
+          'ROLLBACK TO SAVEPOINT before_fill',
+          'ROLLBACK WORK TO before_fill',
+        ])
+          expect({ sql, engine, parser, rules: await rules(sql) }).toEqual({ sql, engine, parser, rules: [] });
+        for (const sql of ['BEGIN', 'START TRANSACTION', 'COMMIT', 'ROLLBACK'])
+          expect({ sql, engine, parser, rules: await rules(sql) }).toEqual({ sql, engine, parser, rules: ['transaction-control'] });
+      }
+      const pg = await lintSql("END; ABORT; PREPARE TRANSACTION 'fill'", { engine: 'postgres', phase: 'expand', parser });
+      expect({ parser, rules: pg.map((f) => f.rule) }).toEqual({
+        parser,
+        rules: ['transaction-control', 'transaction-control', 'transaction-control'],
+      });
+      const mysql = async (sql: string) => (await lintSql(sql, { engine: 'mysql', phase: 'expand', parser })).map((f) => f.rule);
+      for (const algorithm of ['INPLACE', 'INSTANT', 'NOCOPY'])
+        expect({ parser, algorithm, rules: await mysql(`ALTER TABLE orders ADD COLUMN note text, ALGORITHM=${algorithm}`) }).toEqual({
+          parser,
+          algorithm,
+          rules: [],
+        });
+      expect({ parser, rules: await mysql('ALTER TABLE orders ADD COLUMN note text, ALGORITHM=DEFAULT') }).toEqual({
+        parser,
+        rules: ['mysql-alter-without-lock-none'],
+      });
+    }
+  });
+
   test('per-row values in ADD COLUMN: serial, identity, stored generated columns, AUTO_INCREMENT', async () => {
     for (const sql of [
       'ALTER TABLE orders ADD COLUMN seq bigserial',

@@ -106,6 +106,8 @@ const SCHEMA_CHANGES: ReadonlySet<Fact['kind']> = new Set([
   'ddl',
 ]);
 
+const SAVEPOINT_VERBS: ReadonlySet<string> = new Set(['SAVEPOINT', 'RELEASE', 'ROLLBACK_TO']);
+
 /** PostgreSQL LOCK TABLE modes that conflict with ROW EXCLUSIVE, which INSERT, UPDATE and DELETE take. */
 const BLOCKING_LOCK_MODES: ReadonlySet<string> = new Set(['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE']);
 
@@ -402,13 +404,14 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'transaction-control',
     message: 'transaction control statement in migration SQL',
-    why: "zmigrate runs each group of statements in its own transaction and records each step as done in it, so a run killed half-way resumes where it stopped. A BEGIN, COMMIT or ROLLBACK in the SQL ends zmigrate's transaction early: steps may be recorded done that were rolled back, or run twice after a crash.",
+    why: "zmigrate runs each group of statements in its own transaction and records each step as done in it, so a run killed half-way resumes where it stopped. A BEGIN, COMMIT, ROLLBACK (END, ABORT) or PREPARE TRANSACTION in the SQL ends zmigrate's transaction early: steps may be recorded done that were rolled back, or run twice after a crash. (SAVEPOINT, RELEASE and ROLLBACK TO a savepoint stay inside it and are not flagged.)",
     instead:
       'Leave transactions to zmigrate. Statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY) are run outside one automatically.',
     engines: BOTH,
     phases: ALL_PHASES,
     scope: 'session',
-    check: (s) => first(s, 'transaction')?.verb,
+    // Savepoints work inside zmigrate's transaction and end nothing.
+    check: (s) => first(s, 'transaction', (x) => !SAVEPOINT_VERBS.has(x.verb))?.verb,
   },
   {
     id: 'mysql-algorithm-copy',
@@ -445,7 +448,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'mysql-alter-without-lock-none',
     message: 'ALTER TABLE without LOCK=NONE may fall back to blocking writes',
-    why: 'Without a LOCK clause MySQL/MariaDB pick the best algorithm they can: if the change cannot be made in place (a type change, an older server, a table format without instant ADD COLUMN) they silently copy the table and block writes meanwhile. (Changes of metadata only and plain index builds never fall back, and are not flagged.)',
+    why: 'Without a LOCK clause MySQL/MariaDB pick the best algorithm they can: if the change cannot be made in place (a type change, an older server, a table format without instant ADD COLUMN) they silently copy the table and block writes meanwhile. (Changes of metadata only and plain index builds never fall back, and are not flagged; nor is an ALTER with ALGORITHM=INSTANT, INPLACE or NOCOPY, which the server refuses rather than copy.)',
     instead:
       'Say how the ALTER may run, so the server runs it so or fails at once, before anything is locked: `, ALGORITHM=INSTANT` where the change allows it (ADD COLUMN on MySQL 8.0+ and MariaDB 10.3+; DROP COLUMN on MySQL 8.0.29+ and MariaDB 10.4+), else `, LOCK=NONE`. Not LOCK=NONE for an instant change on MySQL: it makes MySQL choose INPLACE, a rebuild of the table, over INSTANT (MariaDB keeps it instant). zmigrate adds LOCK=NONE to the ALTERs it generates, and on MariaDB tries ALGORITHM=INSTANT first.',
     engines: ['mysql'],
@@ -453,8 +456,9 @@ export const RULES: readonly LintRule[] = [
     scope: 'table',
     check: (s) => {
       const a = s.alter;
-      if (!a || a.lock === 'NONE' || a.algorithm === 'INSTANT' || a.algorithm === 'COPY' || a.lock === 'SHARED' || a.lock === 'EXCLUSIVE')
-        return undefined;
+      // An ALGORITHM other than COPY cannot fall back to a copy: the server refuses what it cannot do that way.
+      const algorithm = a?.algorithm !== undefined && a.algorithm !== 'DEFAULT';
+      if (!a || a.lock === 'NONE' || algorithm || a.lock === 'SHARED' || a.lock === 'EXCLUSIVE') return undefined;
       if (offlineClause(s)) return undefined; // mysql-alter-not-online says more
       const f = s.facts.find((x) => !NEVER_COPIED.has(x.kind));
       return f ? `on ${a.table}` : undefined;

@@ -88,6 +88,7 @@ export type Fact =
    * Scope `statement`: MariaDB's SET STATEMENT … FOR, for that statement alone.
    */
   | { kind: 'setting'; name: string; raw: string; value?: SettingValue; scope: 'session' | 'global' | 'statement' }
+  /** BEGIN, COMMIT, …; savepoints: SAVEPOINT, RELEASE, ROLLBACK_TO. */
   | { kind: 'transaction'; verb: string }
   /** Another schema change: CREATE FUNCTION, CREATE VIEW, COMMENT ON, … */
   | { kind: 'ddl'; what: string }

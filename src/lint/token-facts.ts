@@ -50,8 +50,11 @@ export function factsFromTokens(
     return { facts: [{ kind: 'setting', name: '*', raw: 'DEFAULT', value: 'default', scope: 'session' }] };
   const first = c.peekWord();
   if (first && ['BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'SAVEPOINT', 'RELEASE'].includes(first)) {
-    return { facts: [{ kind: 'transaction', verb: first }] };
+    c.next();
+    c.acceptAnyWord('WORK', 'TRANSACTION');
+    return { facts: [{ kind: 'transaction', verb: first === 'ROLLBACK' && c.isWord('TO') ? 'ROLLBACK_TO' : first }] };
   }
+  if (c.acceptWords('PREPARE', 'TRANSACTION')) return { facts: [{ kind: 'transaction', verb: 'PREPARE' }] };
   const setConfig = setConfigCall(tokens);
   if (setConfig) return { facts: [setConfig] };
   if (c.acceptWords('TRUNCATE')) return { facts: truncate(c) };
