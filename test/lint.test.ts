@@ -35,6 +35,13 @@ const CASES: RuleCase[] = [
     safe: [['expand', 'CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer)']],
   },
   {
+    rule: 'create-index-without-concurrently',
+    engine: 'postgres',
+    unsafe: [['expand', 'CREATE INDEX measurements_ts_idx ON measurements (ts)']],
+    // A partitioned table's parent alone: no build (PostgreSQL refuses CONCURRENTLY there).
+    safe: [['expand', 'CREATE INDEX measurements_ts_idx ON ONLY public.measurements USING btree (ts)']],
+  },
+  {
     rule: 'drop-index-without-concurrently',
     engine: 'postgres',
     unsafe: [['contract', 'DROP INDEX orders_customer_idx']],
@@ -179,6 +186,12 @@ const CASES: RuleCase[] = [
     engine: 'postgres',
     unsafe: [['expand', 'LOCK TABLE orders IN SHARE MODE']],
     safe: [['expand', 'LOCK TABLE orders IN ROW EXCLUSIVE MODE']],
+  },
+  {
+    rule: 'lock-table',
+    engine: 'mysql',
+    unsafe: [['expand', 'LOCK TABLES orders WRITE']],
+    safe: [['expand', 'UNLOCK TABLES']],
   },
   {
     rule: 'truncate-in-expand',
@@ -379,7 +392,7 @@ describe('lint rules', () => {
       ['REINDEX (VERBOSE) INDEX orders_pkey', 'REINDEX INDEX orders_pkey'],
       ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
       ['VACUUM FULL orders', 'VACUUM FULL on orders'],
-      ['VACUUM (FULL, ANALYZE) public.orders', 'VACUUM FULL on orders'],
+      ['VACUUM (FULL, ANALYZE) public.orders', 'VACUUM FULL on public.orders'],
       ['CLUSTER orders USING orders_pkey', 'CLUSTER on orders'],
       ['CLUSTER', 'CLUSTER'],
       ['REFRESH MATERIALIZED VIEW order_totals', 'REFRESH MATERIALIZED VIEW on order_totals'],
@@ -429,6 +442,142 @@ describe('lint rules', () => {
     }
   });
 
+  test('MySQL/MariaDB table locks: LOCK TABLES and FLUSH TABLES … WITH READ LOCK', async () => {
+    const unsafe: Array<[string, string[]]> = [
+      ['LOCK TABLES orders READ', ['READ on orders']],
+      ['LOCK TABLES shop.orders AS o LOW_PRIORITY WRITE, customers READ LOCAL', ['WRITE on shop.orders']],
+      ['FLUSH TABLES WITH READ LOCK', ['READ on every table']],
+      ['FLUSH TABLES orders, customers WITH READ LOCK', ['READ on orders']],
+      ['FLUSH TABLES orders FOR EXPORT', ['READ on orders']],
+    ];
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const [sql, details] of unsafe) {
+        const found = await lintSql(sql, { engine: 'mysql', phase: 'contract', parser });
+        expect({ sql, parser, found: found.map((f) => [f.rule, f.message.replace(/^.*\((.*)\)$/, '$1')]) }).toEqual({
+          sql,
+          parser,
+          found: details.map((d) => ['lock-table', d]),
+        });
+      }
+      for (const sql of ['UNLOCK TABLES', 'FLUSH TABLES', 'FLUSH TABLES orders'])
+        expect({ sql, parser, found: await lintSql(sql, { engine: 'mysql', phase: 'contract', parser }) }).toEqual({
+          sql,
+          parser,
+          found: [],
+        });
+    }
+  });
+
+  test('MySQL/MariaDB under ANSI_QUOTES: a "double-quoted" string where a name goes is the name', async () => {
+    const cases: Array<[string, string]> = [
+      ['ALTER ONLINE TABLE "orders" DROP COLUMN "legacy"', 'drop-column-in-expand: orders.legacy'],
+      ['ALTER TABLE "shop"."orders" ADD COLUMN "n" int NOT NULL, LOCK=NONE', 'add-column-not-null-without-default: shop.orders.n'],
+      ['RENAME TABLE "orders" TO "orders_old"', 'rename-table-in-expand: orders to orders_old'],
+    ];
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const [sql, finding] of cases) {
+        const found = await lintSql(sql, { engine: 'mysql', phase: 'expand', parser });
+        expect({ sql, parser, found: found.map((f) => `${f.rule}: ${f.message.replace(/^.*\((.*)\)$/, '$1')}`) }).toEqual({
+          sql,
+          parser,
+          found: [finding],
+        });
+      }
+      // A string where a value goes is still a value.
+      const value = await lintSql('ALTER TABLE orders ADD COLUMN note varchar(10) NOT NULL DEFAULT "x", LOCK=NONE', {
+        engine: 'mysql',
+        phase: 'expand',
+        parser,
+      });
+      expect({ parser, value }).toEqual({ parser, value: [] });
+    }
+  });
+
+  test('what the texts say of REINDEX and ADD COLUMN … REFERENCES holds on PostgreSQL', async () => {
+    const rule = (id: string) => RULES.find((r) => r.id === id)!;
+    expect(rule('rebuild-blocks-table').why).toContain('virtually every read too');
+    expect(rule('add-foreign-key-without-not-valid').why).toContain('ACCESS EXCLUSIVE lock ADD COLUMN takes');
+    expect(rule('add-foreign-key-without-not-valid').instead).toContain('ADD COLUMN without REFERENCES, then ADD CONSTRAINT');
+    // The advice lints clean; NOT VALID on the column itself is not SQL.
+    const advised =
+      'ALTER TABLE kids ADD COLUMN parent_id int; ALTER TABLE kids ADD CONSTRAINT kids_parent_fk FOREIGN KEY (parent_id) REFERENCES parents (id) NOT VALID';
+    expect(await lintSql(advised, { engine: 'postgres', phase: 'expand' })).toEqual([]);
+    const inline = await lintSql('ALTER TABLE kids ADD COLUMN parent_id int REFERENCES parents (id) NOT VALID', {
+      engine: 'postgres',
+      phase: 'expand',
+    });
+    expect(inline.map((f) => f.rule)).toContain('syntax-error');
+    const db = await createTestDatabase('postgres');
+    try {
+      await db.knex.raw(
+        'CREATE TABLE parents (id int PRIMARY KEY); CREATE TABLE kids (id int PRIMARY KEY, v int); CREATE INDEX kids_v_idx ON kids (v)',
+      );
+      await db.knex.raw('INSERT INTO kids SELECT g, g FROM generate_series(1, 100) g');
+      const locksWhile = async (sql: string) => {
+        const trx = await db.knex.transaction();
+        try {
+          await trx.raw(sql);
+          const { rows } = (await trx.raw(
+            "SELECT mode FROM pg_locks WHERE relation = 'kids'::regclass AND pid = pg_backend_pid() ORDER BY mode",
+          )) as { rows: Array<{ mode: string }> };
+          // A read that does not use kids_v_idx, from another session.
+          const read = await db.knex
+            .transaction(async (other) => {
+              await other.raw("SET LOCAL lock_timeout = '200ms'");
+              await other.raw('SELECT count(*) FROM kids WHERE id = 5');
+            })
+            .then(
+              () => 'read',
+              (error: Error) => error.message,
+            );
+          return { modes: rows.map((r) => r.mode), read };
+        } finally {
+          await trx.rollback();
+        }
+      };
+      expect(await locksWhile('REINDEX INDEX kids_v_idx')).toEqual({ modes: ['ShareLock'], read: expect.stringContaining('lock timeout') });
+      expect(await locksWhile('ALTER TABLE kids ADD COLUMN parent_id int REFERENCES parents (id)')).toEqual({
+        modes: expect.arrayContaining(['AccessExclusiveLock']),
+        read: expect.stringContaining('lock timeout'),
+      });
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('savepoints are not transaction control; an explicit ALGORITHM other than COPY cannot fall back to a copy', async () => {
+    for (const parser of ['auto', 'tokens'] as const) {
+      for (const engine of ['postgres', 'mysql'] as const) {
+        const rules = async (sql: string) => (await lintSql(sql, { engine, phase: 'expand', parser })).map((f) => f.rule);
+        for (const sql of [
+          'SAVEPOINT before_fill',
+          'RELEASE SAVEPOINT before_fill',
+          'ROLLBACK TO SAVEPOINT before_fill',
+          'ROLLBACK WORK TO before_fill',
+        ])
+          expect({ sql, engine, parser, rules: await rules(sql) }).toEqual({ sql, engine, parser, rules: [] });
+        for (const sql of ['BEGIN', 'START TRANSACTION', 'COMMIT', 'ROLLBACK'])
+          expect({ sql, engine, parser, rules: await rules(sql) }).toEqual({ sql, engine, parser, rules: ['transaction-control'] });
+      }
+      const pg = await lintSql("END; ABORT; PREPARE TRANSACTION 'fill'", { engine: 'postgres', phase: 'expand', parser });
+      expect({ parser, rules: pg.map((f) => f.rule) }).toEqual({
+        parser,
+        rules: ['transaction-control', 'transaction-control', 'transaction-control'],
+      });
+      const mysql = async (sql: string) => (await lintSql(sql, { engine: 'mysql', phase: 'expand', parser })).map((f) => f.rule);
+      for (const algorithm of ['INPLACE', 'INSTANT', 'NOCOPY'])
+        expect({ parser, algorithm, rules: await mysql(`ALTER TABLE orders ADD COLUMN note text, ALGORITHM=${algorithm}`) }).toEqual({
+          parser,
+          algorithm,
+          rules: [],
+        });
+      expect({ parser, rules: await mysql('ALTER TABLE orders ADD COLUMN note text, ALGORITHM=DEFAULT') }).toEqual({
+        parser,
+        rules: ['mysql-alter-without-lock-none'],
+      });
+    }
+  });
+
   test('per-row values in ADD COLUMN: serial, identity, stored generated columns, AUTO_INCREMENT', async () => {
     for (const sql of [
       'ALTER TABLE orders ADD COLUMN seq bigserial',
@@ -464,6 +613,41 @@ describe('lint rules', () => {
       expect.stringContaining('lock_wait_timeout reset to the server default'),
     ]);
     expect(await my('SET GLOBAL innodb_lock_wait_timeout = 120')).toEqual([expect.stringContaining('for every new session')]);
+    // 0 waits at most 1 s on MySQL (clamped) and not at all on MariaDB (NOWAIT; test 'lock_wait_timeout = 0 does not wait forever on MariaDB').
+    expect(await my('SET SESSION lock_wait_timeout = 0')).toEqual([]);
+    expect(await my('SET SESSION innodb_lock_wait_timeout = 0')).toEqual([]);
+    expect(await my('SET SESSION lock_wait_timeout = 2')).toEqual([
+      expect.stringContaining("lock_wait_timeout = 2 s, above zmigrate's 1 s"),
+    ]);
+  });
+
+  test('lock_wait_timeout = 0 does not wait forever on MariaDB: a statement that needs a held lock fails', async () => {
+    const db = await createTestDatabase('mysql');
+    try {
+      await db.knex.raw('CREATE TABLE waits (id int PRIMARY KEY, v int)');
+      await db.knex.raw('INSERT INTO waits VALUES (1, 1)');
+      const holder = await db.knex.transaction();
+      try {
+        await holder.raw('UPDATE waits SET v = 2 WHERE id = 1');
+        for (const [setting, sql] of [
+          ['lock_wait_timeout', 'ALTER TABLE waits ADD COLUMN w int'],
+          ['innodb_lock_wait_timeout', 'UPDATE waits SET v = 3 WHERE id = 1'],
+        ]) {
+          const outcome = await db.knex.transaction(async (trx) => {
+            await trx.raw(`SET SESSION ${setting} = 0`);
+            return trx.raw(sql).then(
+              () => 'ran',
+              (error: Error) => error.message,
+            );
+          });
+          expect({ setting, outcome }).toEqual({ setting, outcome: expect.stringContaining('Lock wait timeout exceeded') });
+        }
+      } finally {
+        await holder.rollback();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   test('a table created earlier in the same phase is new: nothing uses it yet', async () => {
@@ -495,6 +679,42 @@ describe('lint rules', () => {
     expect(mysql).toEqual([]);
   });
 
+  test('a new table is the one created, in its schema; CREATE TABLE IF NOT EXISTS may find it in use', async () => {
+    for (const parser of ['auto', 'tokens'] as const) {
+      const rules = async (sql: string, engine: LintEngine = 'postgres') =>
+        (await lintSql(sql, { engine, phase: 'expand', parser })).map((f) => [f.rule, f.statement]);
+      const index = 'CREATE INDEX orders_at_idx ON public.orders (at)';
+      expect({ parser, found: await rules(`CREATE TABLE archive.orders (LIKE public.orders); ${index}`) }).toEqual({
+        parser,
+        found: [['create-index-without-concurrently', index]],
+      });
+      expect({ parser, found: await rules(`CREATE TABLE IF NOT EXISTS orders (id bigint, at timestamptz); ${index}`) }).toEqual({
+        parser,
+        found: [['create-index-without-concurrently', index]],
+      });
+      // Renamed within its schema, it is still new.
+      expect({
+        parser,
+        found: await rules(
+          `CREATE TABLE public.orders_new (id bigint, at timestamptz); ALTER TABLE public.orders_new RENAME TO orders; ${index}`,
+        ),
+      }).toEqual({ parser, found: [] });
+      expect({ parser, found: await rules(`CREATE TABLE public.orders (id bigint, at timestamptz); ${index}`) }).toEqual({
+        parser,
+        found: [],
+      });
+      const drop = 'ALTER TABLE shop.orders DROP COLUMN legacy, LOCK=NONE';
+      expect({ parser, found: await rules(`CREATE TABLE archive.orders (id bigint, legacy text); ${drop}`, 'mysql') }).toEqual({
+        parser,
+        found: [['drop-column-in-expand', drop]],
+      });
+      expect({ parser, found: await rules(`CREATE TABLE IF NOT EXISTS shop.orders (id bigint, legacy text); ${drop}`, 'mysql') }).toEqual({
+        parser,
+        found: [['drop-column-in-expand', drop]],
+      });
+    }
+  });
+
   test('a validated NOT NULL check follows its column through a rename (as op.alterColumn does it)', async () => {
     const found = await findings(
       [
@@ -509,6 +729,43 @@ describe('lint rules', () => {
       'postgres',
     );
     expect(found).toEqual([]);
+  });
+
+  test('ADD PRIMARY KEY USING INDEX runs SET NOT NULL on the columns of the index that may hold NULLs', async () => {
+    const build = 'CREATE UNIQUE INDEX CONCURRENTLY orders_code_uq ON public.orders USING btree (code)';
+    const attach = 'ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_code_uq';
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_code_not_null CHECK (code IS NOT NULL) NOT VALID';
+    const detail = 'orders.code, by PRIMARY KEY USING INDEX orders_code_uq';
+    for (const parser of ['auto', 'tokens'] as const) {
+      const found = async (steps: Step[]) =>
+        (await findings(steps, 'postgres', parser)).map((f) => [f.phase, f.rule, f.message.replace(/^.*\((.*)\)$/, '$1')]);
+      expect({ parser, found: await found([['expand', `${build}; ${attach}`]]) }).toEqual({
+        parser,
+        found: [['expand', 'set-not-null-in-expand', detail]],
+      });
+      expect({
+        parser,
+        found: await found([
+          ['expand', build],
+          ['contract', attach],
+        ]),
+      }).toEqual({ parser, found: [['contract', 'set-not-null-without-validated-check', detail]] });
+      // A validated check proves the column holds no NULLs; a column made NOT NULL before has nothing to check.
+      const safe = [
+        await found([
+          ['expand', `${build}; ${check}`],
+          ['contract', `ALTER TABLE orders VALIDATE CONSTRAINT orders_code_not_null; ${attach}`],
+        ]),
+        await found([
+          ['expand', `${build}; ${check}`],
+          ['contract', 'ALTER TABLE orders VALIDATE CONSTRAINT orders_code_not_null; ALTER TABLE orders ALTER COLUMN code SET NOT NULL'],
+          ['contract', attach],
+        ]),
+        await found([['expand', `ALTER TABLE orders ADD COLUMN code text NOT NULL DEFAULT ''; ${build}; ${attach}`]]),
+        await found([['expand', `${build}; ALTER TABLE orders ADD CONSTRAINT orders_code_key UNIQUE USING INDEX orders_code_uq`]]),
+      ];
+      expect({ parser, safe }).toEqual({ parser, safe: [[], [], [], []] });
+    }
   });
 
   test('the parsers handle what they can; the tokenizer takes the rest', async () => {
@@ -660,6 +917,42 @@ describe('lint(): migrations and operations', () => {
       ['0001_off', 'expand', 'raw-sql-empty-expand'],
       ['0001_off', 'contract', 'mysql-alter-not-online'],
     ]);
+  });
+
+  test('a TypeScript phase: its bound values are linted, and a knex.transaction is one transaction', async () => {
+    const custom = (expand: NonNullable<Parameters<typeof defineMigration>[0]['expand']>): LoadedMigration => ({
+      ...loaded('0001_custom', []),
+      migration: defineMigration({ operations: [], expand }),
+    });
+    const found = async (engine: LintEngine, expand: Parameters<typeof custom>[0]) =>
+      (await lint([custom(expand)], { engine })).map((f) => [f.rule, f.statement]);
+    expect(
+      await found('postgres', async ({ knex }) => void (await knex.raw("SELECT set_config('lock_timeout', ?, false)", ['0']))),
+    ).toEqual([['lock-timeout-override', "SELECT set_config('lock_timeout', '0', false)"]]);
+    expect(await found('mysql', async ({ knex }) => void (await knex.raw('SET SESSION lock_wait_timeout = ?', [3600])))).toEqual([
+      ['lock-timeout-override', 'SET SESSION lock_wait_timeout = 3600'],
+    ]);
+    // A value that is not a setting's is written in as a literal too, quotes and all: nothing here runs.
+    expect(
+      await found('postgres', async ({ knex }) => void (await knex.raw('UPDATE orders SET note = ? WHERE id = ?', ["it's", 1]))),
+    ).toEqual([]);
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID';
+    const validate = 'ALTER TABLE orders VALIDATE CONSTRAINT orders_amount_positive';
+    expect(
+      await found('postgres', async ({ knex }) =>
+        knex.transaction(async (trx) => {
+          await trx.raw(check);
+          await trx.raw(validate);
+        }),
+      ),
+    ).toEqual([['validate-constraint-in-same-transaction', validate]]);
+    // Outside a transaction each statement commits on its own: the lock is gone before the scan.
+    expect(
+      await found('postgres', async ({ knex }) => {
+        await knex.raw(check);
+        await knex.raw(validate);
+      }),
+    ).toEqual([]);
   });
 
   test('op.sql with an empty expand', async () => {
@@ -980,6 +1273,74 @@ END`;
         rows: unknown[];
       };
       expect(rows).toEqual([{ total: 10, labels: 'a,b' }]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe("PostgreSQL's lexing, shared by op.sql and lint: E'…' strings, nested comments, statements outside a transaction", () => {
+  const escaped = String.raw`UPDATE quotes SET v = E'it\'s; really'`;
+  const nested = "/* outer /* it's nested */ still the comment; */ UPDATE quotes SET v = v || '!'";
+
+  test('a backslash-escaped quote and a nested comment end no statement early', async () => {
+    const pg = await createAnalyzer('postgres');
+    const statements = pg.statements(`${escaped};\n${nested};\nCREATE INDEX CONCURRENTLY quotes_v_idx ON quotes (v)`);
+    expect(statements.map((s) => [s.parser, s.syntaxError, s.code])).toEqual([
+      ['libpg-query', undefined, escaped],
+      ['libpg-query', undefined, "UPDATE quotes SET v = v || '!'"],
+      ['libpg-query', undefined, 'CREATE INDEX CONCURRENTLY quotes_v_idx ON quotes (v)'],
+    ]);
+    for (const parser of ['auto', 'tokens'] as const) {
+      const found = await lintSql(`${nested};\nCREATE INDEX quotes_v_idx ON quotes (v)`, { engine: 'postgres', phase: 'expand', parser });
+      expect({ parser, found: found.map((f) => [f.rule, f.statement]) }).toEqual({
+        parser,
+        found: [['create-index-without-concurrently', 'CREATE INDEX quotes_v_idx ON quotes (v)']],
+      });
+    }
+  });
+
+  test('op.sql runs them on PostgreSQL, the concurrent build alone', async () => {
+    const db = await createTestDatabase('postgres');
+    const expand = [
+      'CREATE TABLE quotes (id integer PRIMARY KEY, v text)',
+      "INSERT INTO quotes VALUES (1, 'x')",
+      escaped,
+      nested,
+      'CREATE INDEX CONCURRENTLY quotes_v_idx ON quotes (v)',
+    ].join(';\n');
+    const dir = migrationsDir({
+      '0001_quotes.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(expand)}, rollback: 'DROP TABLE quotes' })`]),
+    });
+    try {
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      const { rows } = (await db.knex.raw(
+        "SELECT v, (SELECT indisvalid FROM pg_index WHERE indexrelid = 'quotes_v_idx'::regclass) AS valid FROM quotes",
+      )) as { rows: unknown[] };
+      expect(rows).toEqual([{ v: "it's; really!", valid: true }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('VACUUM after a comment runs outside a transaction; CONCURRENTLY in a comment or a string takes no statement out of one', async () => {
+    const db = await createTestDatabase('postgres');
+    await db.knex.raw("CREATE TABLE notes (id integer PRIMARY KEY, v text); INSERT INTO notes VALUES (1, 'a')");
+    // The second INSERT fails: in one transaction with it, the first is undone.
+    const expand = [
+      "INSERT INTO notes VALUES (2, 'built CONCURRENTLY')",
+      '/* not CONCURRENTLY */ INSERT INTO notes VALUES (3, $$b$$)',
+      "INSERT INTO notes VALUES (1, 'duplicate')",
+    ].join(';\n');
+    const vacuum = '-- refresh the statistics\nVACUUM ANALYZE notes';
+    const dir = migrationsDir({
+      '0001_vacuum.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(vacuum)}, rollback: '' })`]),
+      '0002_notes.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(expand)}, rollback: '' })`]),
+    });
+    try {
+      await expect(withMigrator(db.url, dir, (migrator) => migrator.expand())).rejects.toThrow(/duplicate key/);
+      const { rows } = (await db.knex.raw('SELECT id FROM notes ORDER BY id')) as { rows: unknown[] };
+      expect(rows).toEqual([{ id: 1 }]);
     } finally {
       await db.drop();
     }

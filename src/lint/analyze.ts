@@ -46,7 +46,8 @@ export async function createAnalyzer(engine: LintEngine, options: { parser?: 'au
     if (parsePostgres) {
       let result;
       try {
-        result = parsePostgres(code);
+        // The whole statement: PostgreSQL's own lexer reads its comments (nested ones too).
+        result = parsePostgres(sql);
       } catch (error) {
         // A parser that fails for another reason than the SQL says nothing about the SQL.
         if (!(error instanceof Error) || !('sqlDetails' in error)) return fallback();

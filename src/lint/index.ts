@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
-import { captureCustomSql, thrownMessage } from '../engine/custom';
+import { captureCustomStatements, thrownMessage, type RecordedStatement } from '../engine/custom';
+import { withLiterals } from './bindings';
 import type { LoadedMigration } from '../migration/loader';
 import type { Operation } from '../operations/operation';
 import { createAnalyzer, type Analyzer, type ParsedStatement } from './analyze';
@@ -96,9 +97,9 @@ export async function lintReport(migrations: readonly LoadedMigration[], options
       if (!fn) return;
       const flavour = options.engine === 'postgres' ? 'postgres' : 'mysql';
       const at = locator.customPhase(phase);
-      let statements: string[];
+      let statements: RecordedStatement[];
       try {
-        statements = await captureCustomSql(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
+        statements = await captureCustomStatements(flavour, phase, fn, { name: migration.name, versionSchema: `<base>_${migration.name}` });
       } catch (error) {
         const why = thrownMessage(error);
         notes.push({
@@ -111,7 +112,15 @@ export async function lintReport(migrations: readonly LoadedMigration[], options
         return;
       }
       const lineOf = locator.statements(at ?? 0, Infinity, at);
-      for (const sql of statements) report(linter.sqlByStatement(sql, phase), lineOf);
+      // Bound values written in, so the rules see them; a knex.transaction's statements as one transaction.
+      for (const group of transactionGroups(statements))
+        report(
+          linter.transaction(
+            group.map((s) => withLiterals(options.engine, s)),
+            phase,
+          ),
+          lineOf,
+        );
     };
     linter.startPhase('expand', createdTables);
     operations.forEach((_, i) => operation(i, 'expand'));
@@ -173,13 +182,17 @@ interface LintState {
   /** Tables created earlier in the current phase: no app uses them yet. */
   newTables: Set<string>;
   checks: NotNullCheck[];
+  /** PostgreSQL: indexes built earlier, by name, with their key columns, for ADD PRIMARY KEY USING INDEX. */
+  indexes: Map<string, { table: string; columns: string[] }>;
+  /** Columns made NOT NULL earlier (ADD COLUMN … NOT NULL, SET NOT NULL). */
+  notNull: Array<{ table: string; column: string }>;
   /** MySQL: SET foreign_key_checks = 0 on the session, so foreign keys are added in place. */
   foreignKeyChecksOff: boolean;
 }
 
 /** Runs the rules over statements in the order they would run, keeping what earlier ones did. */
 class Linter {
-  #state: LintState = { newTables: new Set(), checks: [], foreignKeyChecksOff: false };
+  #state: LintState = { newTables: new Set(), checks: [], indexes: new Map(), notNull: [], foreignKeyChecksOff: false };
   /** `table.name` of constraints added NOT VALID earlier in the transaction the next statement runs in. */
   #notValidInTransaction = new Set<string>();
 
@@ -195,11 +208,11 @@ class Linter {
   }
 
   snapshot(): LintState {
-    return { ...this.#state, newTables: new Set(this.#state.newTables), checks: this.#state.checks.map((c) => ({ ...c })) };
+    return copyState(this.#state);
   }
 
   restore(state: LintState): void {
-    this.#state = { ...state, newTables: new Set(state.newTables), checks: state.checks.map((c) => ({ ...c })) };
+    this.#state = copyState(state);
   }
 
   /**
@@ -213,9 +226,15 @@ class Linter {
 
   /** As sql(), with an entry for each statement, flagged or not, in order. */
   sqlByStatement(sql: string, phase: LintPhase): StatementFindings[] {
+    return this.transaction([sql], phase);
+  }
+
+  /** SQL texts run in one transaction (but for statements that cannot run in one), as sqlByStatement() reads one. */
+  transaction(texts: readonly string[], phase: LintPhase): StatementFindings[] {
     const found: StatementFindings[] = [];
     this.#notValidInTransaction.clear();
-    for (const statement of this.analyzer.statements(sql)) {
+    for (const parsed of texts.flatMap((sql) => this.analyzer.statements(sql))) {
+      const statement = { ...parsed, facts: this.withImplied(parsed.facts) };
       const alone = this.analyzer.engine === 'postgres' && needsNoTransaction(statement.sql);
       if (alone) this.#notValidInTransaction.clear();
       found.push({ code: statement.code, findings: this.statement(statement, phase) });
@@ -281,7 +300,8 @@ class Linter {
       engine: this.analyzer.engine,
       phase,
       lockTimeoutMs: this.lockTimeoutMs,
-      hasValidatedNotNullCheck: (table, column) => this.#state.checks.some((c) => c.validated && c.table === table && c.column === column),
+      hasValidatedNotNullCheck: (table, column) =>
+        this.#state.checks.some((c) => c.validated && sameTable(c.table, table) && c.column === column),
       addedNotValidInTransaction: (table, name) => this.#notValidInTransaction.has(`${table}.${name}`),
     };
     const facts =
@@ -316,33 +336,76 @@ class Linter {
     return this.analyzer.engine === 'mysql' ? name.toLowerCase() : name;
   }
 
+  /**
+   * The facts of a statement, with what it does besides: ADD PRIMARY KEY
+   * USING INDEX runs SET NOT NULL on each of the index's columns that may
+   * hold NULLs (known when lint saw the index built).
+   */
+  private withImplied(facts: Fact[]): Fact[] {
+    return facts.flatMap((f) => {
+      if (f.kind !== 'addConstraint' || f.constraint !== 'primary' || !f.index) return [f];
+      const index = this.#state.indexes.get(f.index);
+      if (!index || !sameTable(index.table, f.table)) return [f];
+      const nullable = index.columns.filter(
+        (column) => !this.#state.notNull.some((n) => sameTable(n.table, f.table) && n.column === column),
+      );
+      return [
+        f,
+        ...nullable.map((column): Fact => ({ kind: 'setNotNull', table: f.table, column, via: `PRIMARY KEY USING INDEX ${f.index}` })),
+      ];
+    });
+  }
+
   /** What a statement leaves behind that later statements' rules depend on. */
   private apply(facts: readonly Fact[]): void {
     const state = this.#state;
     for (const f of facts) {
       switch (f.kind) {
         case 'createTable':
-          state.newTables.add(f.table);
+          // IF NOT EXISTS may find the table there, in use.
+          if (!f.ifNotExists) state.newTables.add(f.table);
           break;
         case 'renameTable':
           if (state.newTables.delete(f.table)) state.newTables.add(f.to);
-          for (const c of state.checks) if (c.table === f.table) c.table = f.to;
+          for (const named of [...state.checks, ...state.indexes.values(), ...state.notNull])
+            if (sameTable(named.table, f.table)) named.table = f.to;
           break;
         case 'dropTable':
-          state.checks = state.checks.filter((c) => c.table !== f.table);
+          state.checks = state.checks.filter((c) => !sameTable(c.table, f.table));
+          for (const [name, i] of state.indexes) if (sameTable(i.table, f.table)) state.indexes.delete(name);
+          state.notNull = state.notNull.filter((n) => !sameTable(n.table, f.table));
           break;
-        case 'addConstraint':
+        case 'createIndex':
+          if (f.name && f.columns) state.indexes.set(f.name, { table: f.table, columns: [...f.columns] });
+          break;
+        case 'addColumn':
+          if (f.notNull) state.notNull.push({ table: f.table, column: f.column });
+          break;
+        case 'setNotNull':
+          state.notNull.push({ table: f.table, column: f.column });
+          break;
+        case 'addConstraint': {
           if (f.notValid && f.name) this.#notValidInTransaction.add(`${f.table}.${f.name}`);
           if (f.notNullColumn) state.checks.push({ table: f.table, column: f.notNullColumn, name: f.name, validated: !f.notValid });
+          // PostgreSQL renames the index it attaches to the constraint's name.
+          const index = f.index === undefined ? undefined : state.indexes.get(f.index);
+          if (index && f.index && f.name) {
+            state.indexes.delete(f.index);
+            state.indexes.set(f.name, index);
+          }
           break;
+        }
         case 'validateConstraint':
-          for (const c of state.checks) if (c.table === f.table && c.name === f.name) c.validated = true;
+          for (const c of state.checks) if (sameTable(c.table, f.table) && c.name === f.name) c.validated = true;
           break;
         case 'renameColumn':
-          for (const c of state.checks) if (c.table === f.table && c.column === f.from) c.column = f.to;
+          for (const c of [...state.checks, ...state.notNull]) if (sameTable(c.table, f.table) && c.column === f.from) c.column = f.to;
+          for (const i of state.indexes.values())
+            if (sameTable(i.table, f.table)) i.columns = i.columns.map((c) => (c === f.from ? f.to : c));
           break;
         case 'dropColumn':
-          state.checks = state.checks.filter((c) => !(c.table === f.table && c.column === f.column));
+          state.checks = state.checks.filter((c) => !(sameTable(c.table, f.table) && c.column === f.column));
+          state.notNull = state.notNull.filter((n) => !(sameTable(n.table, f.table) && n.column === f.column));
           break;
         case 'setting':
           if (f.name === 'foreign_key_checks' && f.scope === 'session') state.foreignKeyChecksOff = f.raw === '0' || f.raw === 'OFF';
@@ -352,6 +415,39 @@ class Linter {
       }
     }
   }
+}
+
+/** Statements in the order sent, those of one knex.transaction together, each other statement alone (it autocommits). */
+function transactionGroups(statements: readonly RecordedStatement[]): RecordedStatement[][] {
+  const groups: RecordedStatement[][] = [];
+  for (const s of statements) {
+    const last = groups[groups.length - 1];
+    if (s.transaction !== undefined && last?.[0].transaction === s.transaction) last.push(s);
+    else groups.push([s]);
+  }
+  return groups;
+}
+
+function copyState(state: LintState): LintState {
+  return {
+    ...state,
+    newTables: new Set(state.newTables),
+    checks: state.checks.map((c) => ({ ...c })),
+    indexes: new Map([...state.indexes].map(([name, i]) => [name, { table: i.table, columns: [...i.columns] }])),
+    notNull: state.notNull.map((n) => ({ ...n })),
+  };
+}
+
+/**
+ * The same table for what a constraint or a column proves: the names are
+ * equal, or one is not qualified and the last parts are (`orders`,
+ * `public.orders`). Whether a table is new is judged strictly instead: a
+ * table created as `archive.orders` says nothing of `public.orders`.
+ */
+function sameTable(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.includes('.') && b.includes('.')) return false;
+  return a.slice(a.lastIndexOf('.') + 1) === b.slice(b.lastIndexOf('.') + 1);
 }
 
 function tableOf(operation: Operation): string {

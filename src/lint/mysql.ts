@@ -57,7 +57,8 @@ export function factsFromMysql(ast: unknown): { facts: Fact[]; alter?: { table: 
 }
 
 function create(s: Json): ReturnType<typeof factsFromMysql> {
-  if (s.keyword === 'table') return { facts: [{ kind: 'createTable', table: tableName(array(s.table)[0]) }] };
+  if (s.keyword === 'table')
+    return { facts: [{ kind: 'createTable', table: tableName(array(s.table)[0]), ifNotExists: Boolean(s.if_not_exists) }] };
   if (s.keyword === 'index') {
     const table = tableName(s.table);
     const fulltext = s.index_type === 'fulltext' || s.index_type === 'spatial';
@@ -202,10 +203,11 @@ function perRowCall(expr: unknown): string | undefined {
   return undefined;
 }
 
+/** `db.table` when qualified, else `table`; lower case. */
 function tableName(value: unknown): string {
   const t = object(value);
   if (typeof t.table !== 'string') throw new NotUnderstood('table name');
-  return t.table.toLowerCase();
+  return (typeof t.db === 'string' && t.db ? `${t.db}.${t.table}` : t.table).toLowerCase();
 }
 
 function columnName(value: unknown): string {

@@ -1,4 +1,4 @@
-import type { ColumnDef, Constraint, Node, ParseResult } from 'libpg-query';
+import type { ColumnDef, Constraint, Node, ParseResult, RangeVar } from 'libpg-query';
 import type { ConstraintKind, Fact } from './statement';
 import { PER_ROW_FUNCTIONS, SERIAL_TYPES, settingValue } from './values';
 
@@ -57,23 +57,40 @@ const LOCK_MODES = [
 function statementFacts(node: Node): Fact[] {
   if ('IndexStmt' in node) {
     const s = node.IndexStmt;
-    return [{ kind: 'createIndex', table: s.relation?.relname ?? '', concurrently: Boolean(s.concurrent) }];
+    const keys = (s.indexParams ?? []).map((p) => ('IndexElem' in p ? p.IndexElem.name : undefined));
+    const columns = keys.every((k): k is string => typeof k === 'string') ? keys : undefined;
+    return [
+      {
+        kind: 'createIndex',
+        table: relationName(s.relation),
+        concurrently: Boolean(s.concurrent),
+        name: s.idxname,
+        columns,
+        only: (s.relation && !s.relation.inh) || undefined,
+      },
+    ];
   }
-  if ('CreateStmt' in node) return [{ kind: 'createTable', table: node.CreateStmt.relation?.relname ?? '' }];
+  if ('CreateStmt' in node) {
+    const s = node.CreateStmt;
+    return [{ kind: 'createTable', table: relationName(s.relation), ifNotExists: Boolean(s.if_not_exists) }];
+  }
   if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.objtype === 'OBJECT_TABLE') {
-    return [{ kind: 'createTable', table: node.CreateTableAsStmt.into?.rel?.relname ?? '' }];
+    const s = node.CreateTableAsStmt;
+    return [{ kind: 'createTable', table: relationName(s.into?.rel), ifNotExists: Boolean(s.if_not_exists) }];
   }
   if ('DropStmt' in node) {
     const s = node.DropStmt;
-    const names = (s.objects ?? []).map(lastName);
+    const names = (s.objects ?? []).map(qualifiedName);
     if (s.removeType === 'OBJECT_TABLE') return names.map((table) => ({ kind: 'dropTable', table }));
     if (s.removeType === 'OBJECT_INDEX') return names.map(() => ({ kind: 'dropIndex', concurrently: Boolean(s.concurrent) }));
     return [{ kind: 'ddl', what: `DROP ${String(s.removeType ?? '').replace(/^OBJECT_/, '')}` }];
   }
   if ('RenameStmt' in node) {
     const s = node.RenameStmt;
-    const table = s.relation?.relname ?? '';
-    if (s.renameType === 'OBJECT_TABLE') return [{ kind: 'renameTable', table, to: s.newname ?? '' }];
+    const table = relationName(s.relation);
+    // The new name is in the table's schema.
+    const to = s.relation?.schemaname ? `${s.relation.schemaname}.${s.newname ?? ''}` : (s.newname ?? '');
+    if (s.renameType === 'OBJECT_TABLE') return [{ kind: 'renameTable', table, to }];
     if (s.renameType === 'OBJECT_COLUMN' && s.relationType === 'OBJECT_TABLE')
       return [{ kind: 'renameColumn', table, from: s.subname ?? '', to: s.newname ?? '' }];
     return [{ kind: 'ddl', what: `RENAME ${String(s.renameType ?? '').replace(/^OBJECT_/, '')}` }];
@@ -81,7 +98,7 @@ function statementFacts(node: Node): Fact[] {
   if ('AlterTableStmt' in node) {
     const s = node.AlterTableStmt;
     if (s.objtype !== 'OBJECT_TABLE') return [{ kind: 'ddl', what: `ALTER ${String(s.objtype ?? '').replace(/^OBJECT_/, '')}` }];
-    const table = s.relation?.relname ?? '';
+    const table = relationName(s.relation);
     return (s.cmds ?? []).flatMap((cmd) => ('AlterTableCmd' in cmd ? alterCommand(table, cmd.AlterTableCmd) : []));
   }
   if ('VariableSetStmt' in node) {
@@ -115,29 +132,30 @@ function statementFacts(node: Node): Fact[] {
     const s = node.ReindexStmt;
     if (hasOption(s.params, 'concurrently')) return [{ kind: 'ddl', what: 'REINDEX CONCURRENTLY' }];
     const kind = String(s.kind ?? '').replace(/^REINDEX_OBJECT_/, '');
-    if (kind === 'TABLE') return [{ kind: 'rebuild', table: s.relation?.relname ?? '', what: 'REINDEX TABLE' }];
-    if (kind === 'INDEX') return [{ kind: 'rebuild', what: `REINDEX INDEX ${s.relation?.relname ?? ''}`.trim() }];
+    if (kind === 'TABLE') return [{ kind: 'rebuild', table: relationName(s.relation), what: 'REINDEX TABLE' }];
+    if (kind === 'INDEX') return [{ kind: 'rebuild', what: `REINDEX INDEX ${relationName(s.relation)}`.trim() }];
     return [{ kind: 'rebuild', what: `REINDEX ${kind}` }];
   }
   if ('VacuumStmt' in node) {
     const s = node.VacuumStmt;
     if (!s.is_vacuumcmd || !hasOption(s.options, 'full')) return [{ kind: 'ddl', what: s.is_vacuumcmd ? 'VACUUM' : 'ANALYZE' }];
     const tables = (s.rels ?? []).flatMap((r) =>
-      'VacuumRelation' in r && r.VacuumRelation.relation ? [r.VacuumRelation.relation.relname ?? ''] : [],
+      'VacuumRelation' in r && r.VacuumRelation.relation ? [relationName(r.VacuumRelation.relation)] : [],
     );
     return tables.length > 0
       ? tables.map((table) => ({ kind: 'rebuild', table, what: 'VACUUM FULL' }))
       : [{ kind: 'rebuild', what: 'VACUUM FULL' }];
   }
   if ('ClusterStmt' in node) {
-    const table = node.ClusterStmt.relation?.relname;
+    const relation = node.ClusterStmt.relation;
+    const table = relation ? relationName(relation) : undefined;
     return [table ? { kind: 'rebuild', table, what: 'CLUSTER' } : { kind: 'rebuild', what: 'CLUSTER' }];
   }
   if ('RefreshMatViewStmt' in node) {
     const s = node.RefreshMatViewStmt;
     return s.concurrent
       ? [{ kind: 'ddl', what: 'REFRESH MATERIALIZED VIEW CONCURRENTLY' }]
-      : [{ kind: 'rebuild', table: s.relation?.relname ?? '', what: 'REFRESH MATERIALIZED VIEW' }];
+      : [{ kind: 'rebuild', table: relationName(s.relation), what: 'REFRESH MATERIALIZED VIEW' }];
   }
   if ('TransactionStmt' in node)
     return [{ kind: 'transaction', verb: String(node.TransactionStmt.kind ?? '').replace(/^TRANS_STMT_/, '') }];
@@ -227,6 +245,7 @@ function constraintFacts(table: string, c: Constraint): Fact[] {
       name: c.conname,
       notValid: Boolean(c.skip_validation),
       usingIndex: Boolean(c.indexname),
+      index: c.indexname,
       notNullColumn: constraint === 'check' ? notNullColumn(c.raw_expr) : undefined,
     },
   ];
@@ -234,7 +253,7 @@ function constraintFacts(table: string, c: Constraint): Fact[] {
 
 /** The table names of a list of RangeVars. */
 function relations(nodes: Node[] | undefined): string[] {
-  return (nodes ?? []).flatMap((n) => ('RangeVar' in n ? [n.RangeVar.relname ?? ''] : []));
+  return (nodes ?? []).flatMap((n) => ('RangeVar' in n ? [relationName(n.RangeVar)] : []));
 }
 
 /** A DefElem option given and not turned off (`(CONCURRENTLY)`, `(FULL)`, `(FULL true)`). */
@@ -311,6 +330,18 @@ function constantText(node: Node): string | undefined {
   if (c.ival) return String(c.ival.ival ?? 0);
   if (c.fval) return c.fval.fval;
   return c.isnull ? undefined : '0';
+}
+
+/** A table's name as written: `schema.table` when qualified (folded as the server folds it). */
+function relationName(relation: RangeVar | undefined): string {
+  if (!relation) return '';
+  return [relation.catalogname, relation.schemaname, relation.relname ?? ''].filter((p) => p).join('.');
+}
+
+/** A List's Strings (a qualified name) joined by dots. */
+function qualifiedName(node: Node): string {
+  const items = 'List' in node ? (node.List.items ?? []) : [node];
+  return items.map((i) => ('String' in i ? (i.String.sval ?? '') : '')).join('.');
 }
 
 /** The last String of a List (a qualified name), lower-cased as the server already folded it. */

@@ -106,6 +106,8 @@ const SCHEMA_CHANGES: ReadonlySet<Fact['kind']> = new Set([
   'ddl',
 ]);
 
+const SAVEPOINT_VERBS: ReadonlySet<string> = new Set(['SAVEPOINT', 'RELEASE', 'ROLLBACK_TO']);
+
 /** PostgreSQL LOCK TABLE modes that conflict with ROW EXCLUSIVE, which INSERT, UPDATE and DELETE take. */
 const BLOCKING_LOCK_MODES: ReadonlySet<string> = new Set(['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE']);
 
@@ -114,12 +116,14 @@ export const RULES: readonly LintRule[] = [
     id: 'create-index-without-concurrently',
     message: 'CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds',
     why: 'A plain CREATE INDEX holds a SHARE lock on the table for the whole build: every INSERT, UPDATE and DELETE waits, for minutes on a large table.',
-    instead: 'CREATE INDEX CONCURRENTLY (zmigrate runs it outside a transaction), or op.createIndex(), which does that for you.',
+    instead:
+      'CREATE INDEX CONCURRENTLY (zmigrate runs it outside a transaction), or op.createIndex(), which does that for you. PostgreSQL refuses CONCURRENTLY on a partitioned table: there, CREATE INDEX … ON ONLY the parent (no build, not flagged), CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX parent_index ATTACH PARTITION partition_index for each.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
     check: (s) => {
-      const f = first(s, 'createIndex', (x) => !x.concurrently);
+      // ON ONLY: on a partitioned table's parent, an index of metadata only, completed by attaching the partitions' indexes.
+      const f = first(s, 'createIndex', (x) => !x.concurrently && !x.only);
       return f && `on ${f.table}`;
     },
   },
@@ -226,7 +230,7 @@ export const RULES: readonly LintRule[] = [
     phases: ['expand'],
     scope: 'table',
     check: (s) => {
-      const f = first(s, 'dropTable', (d) => !REBUILD_TABLE.test(d.table));
+      const f = first(s, 'dropTable', (d) => !REBUILD_TABLE.test(d.table.slice(d.table.lastIndexOf('.') + 1)));
       return f && f.table;
     },
   },
@@ -247,9 +251,9 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'add-foreign-key-without-not-valid',
     message: 'FOREIGN KEY without NOT VALID checks every row while writes are blocked',
-    why: 'Adding a foreign key scans the whole table to check existing rows, holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table: writes to both wait for the scan.',
+    why: 'Adding a foreign key scans the whole table to check existing rows, holding a SHARE ROW EXCLUSIVE lock on it and on the referenced table: writes to both wait for the scan. ADD COLUMN … REFERENCES is worse: the scan runs under the ACCESS EXCLUSIVE lock ADD COLUMN takes, so no query can read or write the table meanwhile.',
     instead:
-      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own does not block writes.',
+      'ADD CONSTRAINT … FOREIGN KEY … NOT VALID (instant; new writes are checked), then ALTER TABLE … VALIDATE CONSTRAINT in contract or in a separate op.sql operation: validation in a transaction of its own does not block writes. NOT VALID cannot go on a column constraint: for a new column, ADD COLUMN without REFERENCES, then ADD CONSTRAINT … FOREIGN KEY (column) REFERENCES … NOT VALID.',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
@@ -293,7 +297,7 @@ export const RULES: readonly LintRule[] = [
     message: 'UNIQUE / PRIMARY KEY constraint builds its index while the table is locked',
     why: 'ADD CONSTRAINT … UNIQUE or PRIMARY KEY builds a new index under an ACCESS EXCLUSIVE lock: no query can read or write the table for the whole build.',
     instead:
-      'CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX (or PRIMARY KEY USING INDEX), which is instant.',
+      'CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE … ADD CONSTRAINT … UNIQUE USING INDEX, which is instant. PRIMARY KEY USING INDEX is instant only over columns already NOT NULL: on a column that may hold NULLs PostgreSQL runs SET NOT NULL, a scan under ACCESS EXCLUSIVE unless a validated CHECK (column IS NOT NULL) proves it (see set-not-null-without-validated-check).',
     engines: ['postgres'],
     phases: ALL_PHASES,
     scope: 'table',
@@ -305,7 +309,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'rebuild-blocks-table',
     message: 'this statement rebuilds a table, index or materialized view while queries on it wait',
-    why: 'VACUUM FULL, CLUSTER and ALTER TABLE … SET TABLESPACE / SET LOGGED / SET UNLOGGED rewrite the whole table under an ACCESS EXCLUSIVE lock: no query can read or write it until the copy ends. REINDEX without CONCURRENTLY blocks writes to the table, and reads that use the index, for the whole build. REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while its query reruns. ADD CONSTRAINT … EXCLUDE builds its index under an ACCESS EXCLUSIVE lock.',
+    why: 'VACUUM FULL, CLUSTER and ALTER TABLE … SET TABLESPACE / SET LOGGED / SET UNLOGGED rewrite the whole table under an ACCESS EXCLUSIVE lock: no query can read or write it until the copy ends. REINDEX without CONCURRENTLY blocks writes to the table for the whole build, and virtually every read too: it holds an ACCESS EXCLUSIVE lock on the index, which the planner must lock to plan any query on the table, whether or not the query uses it. REFRESH MATERIALIZED VIEW without CONCURRENTLY locks the view against reads while its query reruns. ADD CONSTRAINT … EXCLUDE builds its index under an ACCESS EXCLUSIVE lock.',
     instead:
       'REINDEX … CONCURRENTLY (PostgreSQL 12+); REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index); pg_repack or pg_squeeze instead of VACUUM FULL and CLUSTER. SET TABLESPACE / LOGGED / UNLOGGED and exclusion constraints have no online form: do them on a table no app uses yet (created earlier in the same phase), or in a maintenance window, silencing the rule.',
     engines: ['postgres'],
@@ -320,16 +324,18 @@ export const RULES: readonly LintRule[] = [
   },
   {
     id: 'lock-table',
-    message: 'LOCK TABLE blocks writes to the table until the transaction ends',
-    why: 'LOCK TABLE in SHARE mode or stronger (ACCESS EXCLUSIVE when no mode is given) blocks every INSERT, UPDATE and DELETE on the table (ACCESS EXCLUSIVE every read too) until the transaction commits: zmigrate runs the statements of one op.sql phase in one transaction, so the lock lasts through every statement after it. While it waits for the lock, every new query on the table queues behind it.',
+    message: 'LOCK TABLE blocks writes to the table while the lock is held',
+    why: 'PostgreSQL: LOCK TABLE in SHARE mode or stronger (ACCESS EXCLUSIVE when no mode is given) blocks every INSERT, UPDATE and DELETE on the table (ACCESS EXCLUSIVE every read too) until the transaction commits: zmigrate runs the statements of one op.sql phase in one transaction, so the lock lasts through every statement after it. While it waits for the lock, every new query on the table queues behind it. MySQL/MariaDB: LOCK TABLES … READ, and FLUSH TABLES … WITH READ LOCK (every table when none is named), block every write to the table, LOCK TABLES … WRITE every read too; they hold until UNLOCK TABLES or the end of the session, whichever transaction is running.',
     instead:
-      'Leave locking to the statements that need it: zmigrate runs each under a short lock timeout, with retries. If you need a lock, take one that lets writes through (ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE or weaker).',
-    engines: ['postgres'],
+      'Leave locking to the statements that need it: zmigrate runs each under a short lock timeout, with retries. If you need a lock on PostgreSQL, take one that lets writes through (ROW EXCLUSIVE, SHARE UPDATE EXCLUSIVE or weaker); on MySQL/MariaDB, an ALTER with LOCK=NONE, or a transaction with SELECT … FOR UPDATE on the rows you change.',
+    engines: BOTH,
     phases: ALL_PHASES,
     scope: 'table',
-    check: (s) => {
-      const f = first(s, 'lockTable', (x) => BLOCKING_LOCK_MODES.has(x.mode));
-      return f && `IN ${f.mode} MODE on ${f.table}`;
+    check: (s, ctx) => {
+      const f = first(s, 'lockTable', (x) => ctx.engine === 'mysql' || BLOCKING_LOCK_MODES.has(x.mode));
+      if (!f) return undefined;
+      if (ctx.engine === 'postgres') return `IN ${f.mode} MODE on ${f.table}`;
+      return f.table === '*' ? `${f.mode} on every table` : `${f.mode} on ${f.table}`;
     },
   },
   {
@@ -346,7 +352,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'set-not-null-in-expand',
     message: 'SET NOT NULL during expand breaks the old app',
-    why: 'The old app may still write NULLs into the column until contract; those writes fail. The statement also scans the whole table under an ACCESS EXCLUSIVE lock unless a validated CHECK (column IS NOT NULL) exists.',
+    why: 'The old app may still write NULLs into the column until contract; those writes fail. The statement also scans the whole table under an ACCESS EXCLUSIVE lock unless a validated CHECK (column IS NOT NULL) exists. ADD CONSTRAINT … PRIMARY KEY USING INDEX runs SET NOT NULL on each of its columns not yet NOT NULL.',
     instead:
       'op.setNotNull(table, column, { up }): it fills NULLs, adds a NOT VALID check during expand, and sets NOT NULL at contract without a scan.',
     engines: ['postgres'],
@@ -354,13 +360,13 @@ export const RULES: readonly LintRule[] = [
     scope: 'table',
     check: (s) => {
       const f = first(s, 'setNotNull');
-      return f && `${f.table}.${f.column}`;
+      return f && notNullDetail(f);
     },
   },
   {
     id: 'set-not-null-without-validated-check',
     message: 'SET NOT NULL without a validated CHECK (column IS NOT NULL) scans the table under an ACCESS EXCLUSIVE lock',
-    why: 'PostgreSQL checks every row for NULLs while no query can read or write the table, unless a validated CHECK (column IS NOT NULL) constraint already proves there are none (PostgreSQL 12 and later).',
+    why: 'PostgreSQL checks every row for NULLs while no query can read or write the table, unless a validated CHECK (column IS NOT NULL) constraint already proves there are none (PostgreSQL 12 and later). ADD CONSTRAINT … PRIMARY KEY USING INDEX runs SET NOT NULL on each of its columns not yet NOT NULL.',
     instead:
       'During expand: ADD CONSTRAINT c CHECK (column IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT c, SET NOT NULL and DROP CONSTRAINT c (op.setNotNull() does all of this).',
     engines: ['postgres'],
@@ -368,13 +374,13 @@ export const RULES: readonly LintRule[] = [
     scope: 'table',
     check: (s, ctx) => {
       const f = first(s, 'setNotNull', (x) => !ctx.hasValidatedNotNullCheck(x.table, x.column));
-      return f && `${f.table}.${f.column}`;
+      return f && notNullDetail(f);
     },
   },
   {
     id: 'lock-timeout-override',
     message: 'raw SQL turns off or raises the lock timeout zmigrate runs with',
-    why: "zmigrate sets lock_timeout (PostgreSQL) or lock_wait_timeout (MySQL/MariaDB) on its connection, so a DDL statement that cannot get its lock gives up quickly and is retried, instead of queueing every application query behind it. The setting lasts for the session: raising it, setting it to 0 or resetting it to the server's default (wait forever on PostgreSQL, a year on MySQL) removes that protection for this statement and every one zmigrate runs after it.",
+    why: "zmigrate sets lock_timeout (PostgreSQL) or lock_wait_timeout (MySQL/MariaDB) on its connection, so a DDL statement that cannot get its lock gives up quickly and is retried, instead of queueing every application query behind it. The setting lasts for the session: raising it, setting it to 0 on PostgreSQL (no limit) or resetting it to the server's default (no limit on PostgreSQL; for lock_wait_timeout a year on MySQL and a day on MariaDB, for innodb_lock_wait_timeout 50 s) removes that protection for this statement and every one zmigrate runs after it. (On MySQL/MariaDB 0 is not flagged: MySQL reads it as 1 s, MariaDB as no wait at all.)",
     instead: 'Leave the lock timeout to zmigrate (--lock-timeout, or lockTimeout in the config file). To wait less, SET a smaller value.',
     engines: BOTH,
     phases: ALL_PHASES,
@@ -388,7 +394,8 @@ export const RULES: readonly LintRule[] = [
         const name = f.name === '*' ? names[0] : f.name;
         const scope = f.scope === 'global' ? ' for every new session' : f.scope === 'statement' ? ' for this statement' : '';
         if (f.value === 'default') return `${name} reset to the server default${scope}`;
-        if (f.value.ms === 0) return `${name} = 0 waits forever${scope}`;
+        // MySQL clamps 0 to 1 s, and MariaDB (10.3+) takes it as NOWAIT: neither waits longer than zmigrate's.
+        if (f.value.ms === 0) return ctx.engine === 'postgres' ? `${name} = 0 waits forever${scope}` : undefined;
         if (f.value.ms > limit) return `${name} = ${duration(f.value.ms)}, above zmigrate's ${duration(limit)}${scope}`;
       }
       return undefined;
@@ -397,13 +404,14 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'transaction-control',
     message: 'transaction control statement in migration SQL',
-    why: "zmigrate runs each group of statements in its own transaction and records each step as done in it, so a run killed half-way resumes where it stopped. A BEGIN, COMMIT or ROLLBACK in the SQL ends zmigrate's transaction early: steps may be recorded done that were rolled back, or run twice after a crash.",
+    why: "zmigrate runs each group of statements in its own transaction and records each step as done in it, so a run killed half-way resumes where it stopped. A BEGIN, COMMIT, ROLLBACK (END, ABORT) or PREPARE TRANSACTION in the SQL ends zmigrate's transaction early: steps may be recorded done that were rolled back, or run twice after a crash. (SAVEPOINT, RELEASE and ROLLBACK TO a savepoint stay inside it and are not flagged.)",
     instead:
       'Leave transactions to zmigrate. Statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY) are run outside one automatically.',
     engines: BOTH,
     phases: ALL_PHASES,
     scope: 'session',
-    check: (s) => first(s, 'transaction')?.verb,
+    // Savepoints work inside zmigrate's transaction and end nothing.
+    check: (s) => first(s, 'transaction', (x) => !SAVEPOINT_VERBS.has(x.verb))?.verb,
   },
   {
     id: 'mysql-algorithm-copy',
@@ -440,7 +448,7 @@ export const RULES: readonly LintRule[] = [
   {
     id: 'mysql-alter-without-lock-none',
     message: 'ALTER TABLE without LOCK=NONE may fall back to blocking writes',
-    why: 'Without a LOCK clause MySQL/MariaDB pick the best algorithm they can: if the change cannot be made in place (a type change, an older server, a table format without instant ADD COLUMN) they silently copy the table and block writes meanwhile. (Changes of metadata only and plain index builds never fall back, and are not flagged.)',
+    why: 'Without a LOCK clause MySQL/MariaDB pick the best algorithm they can: if the change cannot be made in place (a type change, an older server, a table format without instant ADD COLUMN) they silently copy the table and block writes meanwhile. (Changes of metadata only and plain index builds never fall back, and are not flagged; nor is an ALTER with ALGORITHM=INSTANT, INPLACE or NOCOPY, which the server refuses rather than copy.)',
     instead:
       'Say how the ALTER may run, so the server runs it so or fails at once, before anything is locked: `, ALGORITHM=INSTANT` where the change allows it (ADD COLUMN on MySQL 8.0+ and MariaDB 10.3+; DROP COLUMN on MySQL 8.0.29+ and MariaDB 10.4+), else `, LOCK=NONE`. Not LOCK=NONE for an instant change on MySQL: it makes MySQL choose INPLACE, a rebuild of the table, over INSTANT (MariaDB keeps it instant). zmigrate adds LOCK=NONE to the ALTERs it generates, and on MariaDB tries ALGORITHM=INSTANT first.',
     engines: ['mysql'],
@@ -448,8 +456,9 @@ export const RULES: readonly LintRule[] = [
     scope: 'table',
     check: (s) => {
       const a = s.alter;
-      if (!a || a.lock === 'NONE' || a.algorithm === 'INSTANT' || a.algorithm === 'COPY' || a.lock === 'SHARED' || a.lock === 'EXCLUSIVE')
-        return undefined;
+      // An ALGORITHM other than COPY cannot fall back to a copy: the server refuses what it cannot do that way.
+      const algorithm = a?.algorithm !== undefined && a.algorithm !== 'DEFAULT';
+      if (!a || a.lock === 'NONE' || algorithm || a.lock === 'SHARED' || a.lock === 'EXCLUSIVE') return undefined;
       if (offlineClause(s)) return undefined; // mysql-alter-not-online says more
       const f = s.facts.find((x) => !NEVER_COPIED.has(x.kind));
       return f ? `on ${a.table}` : undefined;
@@ -492,6 +501,10 @@ export const RULES: readonly LintRule[] = [
     },
   },
 ];
+
+function notNullDetail(f: Extract<Fact, { kind: 'setNotNull' }>): string {
+  return `${f.table}.${f.column}${f.via ? `, by ${f.via}` : ''}`;
+}
 
 function duration(ms: number): string {
   return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;

@@ -13,12 +13,26 @@ export type SettingValue = { ms: number } | 'default';
 
 export type ConstraintKind = 'foreign' | 'check' | 'unique' | 'primary' | 'exclude';
 
-/** Table and column names are normalized: the last part of a qualified name, case-folded as the engine folds it. */
+/**
+ * Names are case-folded as the engine folds them. A table is named as
+ * written: `schema.table` (`db.table`) when qualified, else `table`.
+ */
 export type Fact =
-  | { kind: 'createTable'; table: string }
+  /** ifNotExists: CREATE TABLE IF NOT EXISTS, which may find the table there already (then it is not new). */
+  | { kind: 'createTable'; table: string; ifNotExists?: boolean }
   | { kind: 'dropTable'; table: string }
   | { kind: 'renameTable'; table: string; to: string }
-  | { kind: 'createIndex'; table: string; concurrently: boolean; fulltext?: boolean }
+  | {
+      kind: 'createIndex';
+      table: string;
+      concurrently: boolean;
+      fulltext?: boolean;
+      /** PostgreSQL: ON ONLY, an index on a partitioned table's parent alone (metadata, no build). */
+      only?: boolean;
+      /** PostgreSQL: the index's name and, when each key is a plain column, their names. */
+      name?: string;
+      columns?: string[];
+    }
   | { kind: 'dropIndex'; table?: string; concurrently: boolean }
   | {
       kind: 'addColumn';
@@ -33,7 +47,8 @@ export type Fact =
   | { kind: 'dropColumn'; table: string; column: string }
   | { kind: 'renameColumn'; table: string; from: string; to: string }
   | { kind: 'changeType'; table: string; column: string }
-  | { kind: 'setNotNull'; table: string; column: string }
+  /** `via`: what else runs SET NOT NULL (ADD PRIMARY KEY USING INDEX on a column that may hold NULLs). */
+  | { kind: 'setNotNull'; table: string; column: string; via?: string }
   | {
       kind: 'addConstraint';
       table: string;
@@ -42,6 +57,8 @@ export type Fact =
       notValid: boolean;
       /** UNIQUE / PRIMARY KEY … USING INDEX: attaches an index built beforehand. */
       usingIndex: boolean;
+      /** The index it attaches, by name. */
+      index?: string;
       /** CHECK (column IS NOT NULL): the column it proves non-null once validated. */
       notNullColumn?: string;
     }
@@ -53,7 +70,11 @@ export type Fact =
    * names one; `what` names the statement.
    */
   | { kind: 'rebuild'; table?: string; what: string }
-  /** PostgreSQL: LOCK TABLE, with its mode in upper case (`ACCESS EXCLUSIVE` where none is given). */
+  /**
+   * PostgreSQL: LOCK TABLE, with its mode in upper case (`ACCESS EXCLUSIVE`
+   * where none is given). MySQL/MariaDB: LOCK TABLES (READ or WRITE) and
+   * FLUSH TABLES … WITH READ LOCK (READ; table `*` for every table).
+   */
   | { kind: 'lockTable'; table: string; mode: string }
   | { kind: 'truncate'; table: string }
   /** MySQL: a clause the server can never run without blocking writes. */
@@ -67,6 +88,7 @@ export type Fact =
    * Scope `statement`: MariaDB's SET STATEMENT … FOR, for that statement alone.
    */
   | { kind: 'setting'; name: string; raw: string; value?: SettingValue; scope: 'session' | 'global' | 'statement' }
+  /** BEGIN, COMMIT, …; savepoints: SAVEPOINT, RELEASE, ROLLBACK_TO. */
   | { kind: 'transaction'; verb: string }
   /** Another schema change: CREATE FUNCTION, CREATE VIEW, COMMENT ON, … */
   | { kind: 'ddl'; what: string }

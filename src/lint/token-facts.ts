@@ -31,9 +31,9 @@ export function factsFromTokens(
     c.acceptAnyWord('TABLE', 'TABLES');
     const facts: Fact[] = [];
     while (!c.done()) {
-      const from = c.name();
+      const from = c.tableName();
       if (!from || !c.acceptWords('TO')) break;
-      const to = c.name();
+      const to = c.tableName();
       if (!to) break;
       facts.push({ kind: 'renameTable', table: from, to });
       if (!c.acceptPunct(',')) break;
@@ -50,14 +50,21 @@ export function factsFromTokens(
     return { facts: [{ kind: 'setting', name: '*', raw: 'DEFAULT', value: 'default', scope: 'session' }] };
   const first = c.peekWord();
   if (first && ['BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'SAVEPOINT', 'RELEASE'].includes(first)) {
-    return { facts: [{ kind: 'transaction', verb: first }] };
+    c.next();
+    c.acceptAnyWord('WORK', 'TRANSACTION');
+    return { facts: [{ kind: 'transaction', verb: first === 'ROLLBACK' && c.isWord('TO') ? 'ROLLBACK_TO' : first }] };
   }
+  if (c.acceptWords('PREPARE', 'TRANSACTION')) return { facts: [{ kind: 'transaction', verb: 'PREPARE' }] };
   const setConfig = setConfigCall(tokens);
   if (setConfig) return { facts: [setConfig] };
   if (c.acceptWords('TRUNCATE')) return { facts: truncate(c) };
   if (c.engine === 'postgres') {
     const maintenance = postgresMaintenance(c);
     if (maintenance) return { facts: maintenance };
+  }
+  if (c.engine === 'mysql') {
+    const locks = mysqlTableLocks(c);
+    if (locks) return { facts: locks };
   }
   if (first && ['COMMENT', 'GRANT', 'REVOKE', 'TRUNCATE', 'REINDEX', 'CLUSTER', 'VACUUM', 'ANALYZE', 'OPTIMIZE'].includes(first)) {
     return { facts: [{ kind: 'ddl', what: first }] };
@@ -71,10 +78,41 @@ function truncate(c: Cursor): Fact[] {
   const facts: Fact[] = [];
   for (const part of c.splitTopLevel()) {
     part.acceptWords('ONLY');
-    const table = part.name();
+    const table = part.tableName();
     if (table) facts.push({ kind: 'truncate', table });
   }
   return facts;
+}
+
+/**
+ * MySQL/MariaDB: LOCK TABLES t READ | WRITE, …, and FLUSH TABLES [t, …] WITH
+ * READ LOCK (every table when none is named) or FOR EXPORT.
+ */
+function mysqlTableLocks(c: Cursor): Fact[] | undefined {
+  if (c.acceptWords('LOCK')) {
+    if (!c.acceptAnyWord('TABLES', 'TABLE')) return undefined;
+    return c.splitTopLevel().flatMap((part): Fact[] => {
+      const table = part.tableName();
+      const words = part.restWords();
+      const mode = words.includes('WRITE') ? 'WRITE' : words.includes('READ') ? 'READ' : undefined;
+      return table && mode ? [{ kind: 'lockTable', table, mode }] : [];
+    });
+  }
+  if (c.acceptWords('FLUSH')) {
+    c.acceptAnyWord('LOCAL', 'NO_WRITE_TO_BINLOG');
+    if (!c.acceptAnyWord('TABLES', 'TABLE')) return undefined;
+    const tables: string[] = [];
+    while (!c.isWord('WITH') && !c.isWord('FOR')) {
+      const table = c.tableName();
+      if (!table) break;
+      tables.push(table);
+      if (!c.acceptPunct(',')) break;
+    }
+    const locks = c.acceptWords('WITH', 'READ', 'LOCK') || c.acceptWords('FOR', 'EXPORT');
+    if (!locks) return [{ kind: 'ddl', what: 'FLUSH TABLES' }];
+    return (tables.length > 0 ? tables : ['*']).map((table) => ({ kind: 'lockTable', table, mode: 'READ' }));
+  }
+  return undefined;
 }
 
 const LOCK_MODE_WORDS = new Set(['ACCESS', 'ROW', 'SHARE', 'UPDATE', 'EXCLUSIVE']);
@@ -88,7 +126,7 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
     const tables: string[] = [];
     do {
       c.acceptWords('ONLY');
-      const table = c.name();
+      const table = c.tableName();
       if (table) tables.push(table);
       c.acceptPunct('*');
     } while (c.acceptPunct(','));
@@ -105,7 +143,7 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
     const kind = c.peekWord() ?? '';
     c.next();
     if (concurrently || c.acceptWords('CONCURRENTLY')) return [{ kind: 'ddl', what: 'REINDEX CONCURRENTLY' }];
-    const name = c.name();
+    const name = c.tableName();
     if (kind === 'TABLE' && name) return [{ kind: 'rebuild', table: name, what: 'REINDEX TABLE' }];
     if (kind === 'INDEX') return [{ kind: 'rebuild', what: `REINDEX INDEX ${name ?? ''}`.trim() }];
     return [{ kind: 'rebuild', what: `REINDEX ${kind}` }];
@@ -115,7 +153,7 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
     while (c.isAnyWord(['FULL', 'FREEZE', 'VERBOSE', 'ANALYZE', 'ANALYSE'])) words.push(c.next()!.value);
     const full = words.some((w, i) => w === 'FULL' && !['FALSE', 'OFF', '0'].includes(words[i + 1] ?? ''));
     if (!full) return [{ kind: 'ddl', what: 'VACUUM' }];
-    const tables = c.splitTopLevel().flatMap((part) => part.name() ?? []);
+    const tables = c.splitTopLevel().flatMap((part) => part.tableName() ?? []);
     return tables.length > 0
       ? tables.map((table) => ({ kind: 'rebuild', table, what: 'VACUUM FULL' }))
       : [{ kind: 'rebuild', what: 'VACUUM FULL' }];
@@ -123,14 +161,14 @@ function postgresMaintenance(c: Cursor): Fact[] | undefined {
   if (c.acceptWords('CLUSTER')) {
     options();
     c.acceptWords('VERBOSE');
-    const first = c.name();
+    const first = c.tableName();
     // CLUSTER index ON table, the form before PostgreSQL 8.3.
-    const table = c.acceptWords('ON') ? c.name() : first;
+    const table = c.acceptWords('ON') ? c.tableName() : first;
     return [table ? { kind: 'rebuild', table, what: 'CLUSTER' } : { kind: 'rebuild', what: 'CLUSTER' }];
   }
   if (c.acceptWords('REFRESH', 'MATERIALIZED', 'VIEW')) {
     if (c.acceptWords('CONCURRENTLY')) return [{ kind: 'ddl', what: 'REFRESH MATERIALIZED VIEW CONCURRENTLY' }];
-    const view = c.name();
+    const view = c.tableName();
     return [
       view ? { kind: 'rebuild', table: view, what: 'REFRESH MATERIALIZED VIEW' } : { kind: 'rebuild', what: 'REFRESH MATERIALIZED VIEW' },
     ];
@@ -147,12 +185,20 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
     const concurrently = c.acceptWords('CONCURRENTLY');
     c.acceptWords('IF', 'NOT', 'EXISTS');
     // The index name is optional on PostgreSQL; ON is a reserved word, so it cannot be one.
-    if (!c.isWord('ON')) c.name();
+    const name = c.isWord('ON') ? undefined : c.name();
     c.skipUntilWord('ON');
     c.acceptWords('ON');
-    c.acceptWords('ONLY');
-    const table = c.name();
+    const only = c.acceptWords('ONLY');
+    const table = c.tableName();
     if (!table) return { facts: [] };
+    if (c.acceptWords('USING')) c.name();
+    const keys = c.isPunct('(')
+      ? c
+          .parenthesized()
+          .splitTopLevel()
+          .map((key) => key.plainName())
+      : [];
+    const columns = keys.length > 0 && keys.every((k): k is string => k !== undefined) ? keys : undefined;
     // MySQL: CREATE INDEX … ALGORITHM [=] x LOCK [=] y
     const alter: { table: string; algorithm?: string; lock?: string } = { table };
     const rest = c.remaining();
@@ -162,16 +208,20 @@ function create(c: Cursor): ReturnType<typeof factsFromTokens> {
       if (value?.kind === 'word') alter[t.value === 'ALGORITHM' ? 'algorithm' : 'lock'] = value.value;
     });
     return {
-      facts: [{ kind: 'createIndex', table, concurrently, fulltext: fulltext || undefined }],
+      facts: [
+        c.engine === 'mysql'
+          ? { kind: 'createIndex', table, concurrently, fulltext: fulltext || undefined }
+          : { kind: 'createIndex', table, concurrently, name, columns, only: only || undefined },
+      ],
       alter: c.engine === 'mysql' ? alter : undefined,
     };
   }
   c.acceptAnyWord('GLOBAL', 'LOCAL');
   c.acceptAnyWord('TEMPORARY', 'TEMP', 'UNLOGGED');
   if (c.acceptWords('TABLE')) {
-    c.acceptWords('IF', 'NOT', 'EXISTS');
-    const table = c.name();
-    return { facts: table ? [{ kind: 'createTable', table }] : [] };
+    const ifNotExists = c.acceptWords('IF', 'NOT', 'EXISTS');
+    const table = c.tableName();
+    return { facts: table ? [{ kind: 'createTable', table, ifNotExists }] : [] };
   }
   return { facts: [{ kind: 'ddl', what: `CREATE ${c.peekWord() ?? ''}`.trim() }] };
 }
@@ -182,7 +232,7 @@ function drop(c: Cursor): Fact[] {
     c.acceptWords('IF', 'EXISTS');
     const facts: Fact[] = [];
     for (;;) {
-      const table = c.name();
+      const table = c.tableName();
       if (!table) break;
       facts.push({ kind: 'dropTable', table });
       if (!c.acceptPunct(',')) break;
@@ -193,7 +243,7 @@ function drop(c: Cursor): Fact[] {
     const concurrently = c.acceptWords('CONCURRENTLY');
     c.acceptWords('IF', 'EXISTS');
     c.name();
-    const table = c.acceptWords('ON') ? c.name() : undefined;
+    const table = c.acceptWords('ON') ? c.tableName() : undefined;
     return [{ kind: 'dropIndex', table, concurrently }];
   }
   return [{ kind: 'ddl', what: `DROP ${c.peekWord() ?? ''}`.trim() }];
@@ -202,7 +252,7 @@ function drop(c: Cursor): Fact[] {
 function alterTable(c: Cursor): { facts: Fact[]; alter?: { table: string; algorithm?: string; lock?: string } } {
   c.acceptWords('IF', 'EXISTS');
   c.acceptWords('ONLY');
-  const table = c.name();
+  const table = c.tableName();
   if (!table) return { facts: [{ kind: 'ddl', what: 'ALTER TABLE' }] };
   c.acceptPunct('*');
   const alter: { table: string; algorithm?: string; lock?: string } = { table };
@@ -298,8 +348,8 @@ function alterClause(k: Cursor, table: string, alter: { algorithm?: string; lock
   }
   if (k.acceptWords('RENAME')) {
     if (k.acceptWords('TO') || k.acceptWords('AS')) {
-      const to = k.name();
-      return to ? [{ kind: 'renameTable', table, to }] : [];
+      const to = k.tableName();
+      return to ? [{ kind: 'renameTable', table, to: renamedTo(k.engine, table, to) }] : [];
     }
     if (k.isAnyWord(['INDEX', 'KEY', 'CONSTRAINT']))
       return [mysql ? { kind: 'metadata', table } : { kind: 'alterOther', table, what: `RENAME ${k.peekWord()}` }];
@@ -329,6 +379,12 @@ function alterClause(k: Cursor, table: string, alter: { algorithm?: string; lock
   }
   if (mysql && k.isAnyWord(['COMMENT'])) return [{ kind: 'metadata', table }];
   return [{ kind: 'alterOther', table, what: k.rest() }];
+}
+
+/** PostgreSQL: ALTER TABLE s.t RENAME TO u leaves the table in schema s. */
+function renamedTo(engine: LintEngine, table: string, to: string): string {
+  const dot = table.lastIndexOf('.');
+  return engine === 'postgres' && dot >= 0 && !to.includes('.') ? `${table.slice(0, dot)}.${to}` : to;
 }
 
 function addColumns(k: Cursor, table: string): Fact[] {
@@ -490,7 +546,8 @@ function addConstraint(k: Cursor, table: string): Fact[] {
   const words = k.restWords();
   const notValid = words.some((w, i) => w === 'NOT' && words[i + 1] === 'VALID');
   const usingIndex = words.some((w, i) => w === 'USING' && words[i + 1] === 'INDEX') && !k.containsPunct('(');
-  return [{ kind: 'addConstraint', table, constraint: kind, name, notValid, usingIndex, notNullColumn }];
+  const index = usingIndex ? k.nameAfterWords('USING', 'INDEX') : undefined;
+  return [{ kind: 'addConstraint', table, constraint: kind, name, notValid, usingIndex, index, notNullColumn }];
 }
 
 function set(c: Cursor): Fact[] {
@@ -591,6 +648,19 @@ function perRowCall(expression: readonly Token[]): string | undefined {
   return undefined;
 }
 
+/**
+ * A token read as a name, case-folded as the engine does; undefined if it
+ * cannot be one. On MySQL/MariaDB a "double-quoted" string is taken as a
+ * name where one is expected: under sql_mode ANSI_QUOTES it is one, and
+ * elsewhere the server would refuse the statement anyway.
+ */
+function nameOf(t: Token, engine: LintEngine): string | undefined {
+  if (t.kind === 'word') return t.text.toLowerCase();
+  if (t.kind === 'ident') return engine === 'mysql' ? t.value.toLowerCase() : t.value;
+  if (t.kind === 'string' && engine === 'mysql' && t.text.startsWith('"')) return t.value.toLowerCase();
+  return undefined;
+}
+
 /** A read position over tokens, with the few moves the fallback needs. */
 class Cursor {
   #i = 0;
@@ -687,15 +757,42 @@ class Cursor {
 
   /** A possibly qualified name; returns its last part, case-folded as the engine does. */
   name(): string | undefined {
-    let last: string | undefined;
+    const parts = this.nameParts();
+    return parts[parts.length - 1];
+  }
+
+  /** A possibly qualified table name, as written: its parts joined by dots, each case-folded as the engine does. */
+  tableName(): string | undefined {
+    const parts = this.nameParts();
+    return parts.length > 0 ? parts.join('.') : undefined;
+  }
+
+  private nameParts(): string[] {
+    const parts: string[] = [];
     for (;;) {
-      const t = this.peek();
-      if (!t || (t.kind !== 'word' && t.kind !== 'ident')) break;
-      last = t.kind === 'ident' ? (this.engine === 'mysql' ? t.value.toLowerCase() : t.value) : t.text.toLowerCase();
+      const part = this.peek() && nameOf(this.peek()!, this.engine);
+      if (part === undefined) break;
+      parts.push(part);
       this.#i += 1;
       if (!this.acceptPunct('.')) break;
     }
-    return last;
+    return parts;
+  }
+
+  /** The whole cursor is one name, unqualified (an index key that is a plain column): that name. */
+  plainName(): string | undefined {
+    if (this.tokens.length !== 1) return undefined;
+    return this.name();
+  }
+
+  /** The name right after these words, wherever they are in the rest. */
+  nameAfterWords(...words: string[]): string | undefined {
+    const rest = this.remaining();
+    for (let i = 0; i + words.length < rest.length; i++) {
+      if (!words.every((w, j) => rest[i + j].kind === 'word' && rest[i + j].value === w)) continue;
+      return new Cursor(rest.slice(i + words.length), this.engine).name();
+    }
+    return undefined;
   }
 
   /** The tokens of a parenthesized group at the cursor (consumed), as a new cursor. */
@@ -765,8 +862,8 @@ class Cursor {
     const t = this.tokens;
     let body = t;
     while (body.length >= 2 && body[0].value === '(' && body[body.length - 1].value === ')') body = body.slice(1, -1);
-    if (body.length !== 4 || (body[0].kind !== 'word' && body[0].kind !== 'ident')) return undefined;
+    if (body.length !== 4) return undefined;
     if (![1, 2, 3].every((j, n) => body[j].kind === 'word' && body[j].value === ['IS', 'NOT', 'NULL'][n])) return undefined;
-    return body[0].kind === 'ident' ? (this.engine === 'mysql' ? body[0].value.toLowerCase() : body[0].value) : body[0].text.toLowerCase();
+    return nameOf(body[0], this.engine);
   }
 }

@@ -1,3 +1,4 @@
+import { blockCommentEnd } from '../dialects/sql-split';
 import type { LintEngine } from './statement';
 
 /**
@@ -42,10 +43,11 @@ export function tokenize(sql: string, engine: LintEngine): Tokenized {
       comments.push({ at: i, text: sql.slice(i + (ch === '#' ? 1 : 2), stop) });
       i = stop;
     } else if (ch === '/' && next === '*') {
-      const end = sql.indexOf('*/', i + 2);
-      const stop = end < 0 ? sql.length : end;
-      comments.push({ at: i, text: sql.slice(i + 2, stop) });
-      i = end < 0 ? sql.length : end + 2;
+      // PostgreSQL's block comments nest; MySQL's end at the first */.
+      const end = blockCommentEnd(sql, i, !mysql);
+      const closed = sql.slice(end - 2, end) === '*/' && end - 2 > i + 1;
+      comments.push({ at: i, text: sql.slice(i + 2, closed ? end - 2 : end) });
+      i = end;
     } else if (ch === "'" || (ch === '"' && mysql) || ((ch === 'E' || ch === 'e') && next === "'" && !mysql)) {
       const start = i;
       const escapes = mysql || ch !== "'";
