@@ -396,7 +396,10 @@ export class AlterColumn implements Operation {
     const mutable = ctx.mutable?.(previous.source, rowOf(previous), this.spec.up, final.type) === true;
     const check = mutable
       ? filledCheck(`${this.table}.${this.column} (new)`, ctx.dialect.quote(helper), this.spec.up)
-      : { what: `${this.table}.${this.column} (new) = up(old)`, mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type) };
+      : {
+          what: `${this.table}.${this.column} (new) = up(old)`,
+          mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
+        };
     // Once expanded, a NULL in the new column may be the new app's own (the triggers fill every other write's):
     // a rerun of the backfill fills none again, and its verification holds only the other rows to up.
     const fill =
