@@ -1323,6 +1323,27 @@ describe("PostgreSQL's lexing, shared by op.sql and lint: E'…' strings, nested
     }
   });
 
+  test('a concurrent build after a nested comment that failed leaves no invalid index in the way of a rerun (the guard finds it)', async () => {
+    const db = await createTestDatabase('postgres');
+    await db.knex.raw("CREATE TABLE dupes (id integer PRIMARY KEY, v text); INSERT INTO dupes VALUES (1, 'a'), (2, 'a')");
+    const build = '/* why: /* lookups by v */ */ CREATE UNIQUE INDEX CONCURRENTLY dupes_v_key ON dupes (v)';
+    const dir = migrationsDir({
+      '0001_unique_v.ts': migrationSource([`op.sql({ expand: ${JSON.stringify(build)}, rollback: 'DROP INDEX dupes_v_key' })`]),
+    });
+    try {
+      // The duplicate stops the build, which leaves an invalid index of that name behind.
+      await expect(withMigrator(db.url, dir, (migrator) => migrator.expand())).rejects.toThrow(/could not create unique index/);
+      await db.knex.raw('DELETE FROM dupes WHERE id = 2');
+      await withMigrator(db.url, dir, (migrator) => migrator.expand());
+      const { rows } = (await db.knex.raw("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'dupes_v_key'::regclass")) as {
+        rows: unknown[];
+      };
+      expect(rows).toEqual([{ valid: true }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
   test('VACUUM after a comment runs outside a transaction; CONCURRENTLY in a comment or a string takes no statement out of one', async () => {
     const db = await createTestDatabase('postgres');
     await db.knex.raw("CREATE TABLE notes (id integer PRIMARY KEY, v text); INSERT INTO notes VALUES (1, 'a')");
