@@ -442,42 +442,114 @@ describe.each(SERVER_ENGINES)('SIGTERM and SIGINT on %s', (engine) => {
     expect([Number(tally.n), Number(tally.wrong)]).toEqual([ROWS, 0]);
   });
 
-  test('during a slow step: the step ends, the run stops before the next; a second signal exits at once; reruns finish', async () => {
+  /** A step that waits at a gate, a lock the test holds: it ends when the test opens the gate, not before. */
+  const gateName = () => `zmigrate_test_gate_${db.base}`;
+  const gatedSql = () =>
+    pg
+      ? `SET LOCAL lock_timeout = 0; SELECT pg_advisory_lock(hashtext('${gateName()}')); SELECT pg_advisory_unlock(hashtext('${gateName()}'))`
+      : `SELECT GET_LOCK('${gateName()}', 120); SELECT RELEASE_LOCK('${gateName()}')`;
+  const closeGate = async (): Promise<{ open(): Promise<void> }> => {
+    const trx = await db.knex.transaction();
+    await trx.raw(pg ? 'SELECT pg_advisory_lock(hashtext(?))' : 'SELECT GET_LOCK(?, 0)', [gateName()]);
+    return {
+      async open() {
+        await trx.raw(pg ? 'SELECT pg_advisory_unlock(hashtext(?))' : 'SELECT RELEASE_LOCK(?)', [gateName()]);
+        await trx.commit();
+      },
+    };
+  };
+
+  test('while a step waits out its lock retries: the run stops before the step, without waiting for the lock', async () => {
+    await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL)');
+    dir = migrationsDir({
+      '0001_note.ts': migrationSource(["op.addColumn('orders', 'note', { type: 'varchar(40)', nullable: true })"]),
+    });
+    // An app's open transaction that read the table: the ALTER waits for it, and times out each try.
+    const app = await db.knex.transaction();
+    try {
+      await app.raw('SELECT COUNT(*) FROM orders');
+      const run = startCli(['expand', '--dir', dir, '--lock-timeout', '200', '--lock-retries', '1000'], env());
+      await run.waitForStderr(/retry 2\/1000/);
+      run.child.kill('SIGTERM');
+      const stopped = await run.done;
+      // The app's transaction still holds the table: only the signal ended the retries.
+      expect({ code: stopped.code, signal: stopped.signal }).toEqual({ code: 143, signal: null });
+      expect(stopped.stderr.trim().split('\n').at(-1)).toMatch(/^interrupted: 0001_note stopped before .*; run zmigrate expand to resume$/);
+    } finally {
+      await app.commit();
+    }
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'amount']);
+    expect((await cli('expand')).code).toBe(0);
+    expect((await inspect(db)).columns('orders')).toEqual(['id', 'amount', 'note']);
+  });
+
+  test('during a step: the step ends, the run stops before the next; the same signal passed on again (npx) is the same stop; a second one later exits at once; reruns finish', async () => {
     dir = migrationsDir({
       '0001_slow.ts': migrationSource([
         "op.createTable('first', { columns: { id: { type: 'bigint', primaryKey: true } } })",
-        `op.sql({ expand: ${JSON.stringify(sleepSql(engine, 2))} })`,
+        `op.sql({ expand: ${JSON.stringify(gatedSql())} })`,
         "op.createTable('second', { columns: { id: { type: 'bigint', primaryKey: true } } })",
       ]),
     });
+    const interrupted = 'interrupted: 0001_slow stopped before create table second; run zmigrate expand to resume';
+
+    let gate = await closeGate();
     const once = startCli(['expand', '--dir', dir], env());
-    await once.waitForStderr(/· raw SQL \(expand\)/);
-    once.child.kill('SIGTERM');
+    try {
+      await once.waitForStderr(/· raw SQL \(expand\)/);
+      once.child.kill('SIGTERM');
+      await once.waitForStderr(/! SIGTERM: stopping/);
+    } finally {
+      await gate.open();
+    }
     const stopped = await once.done;
     expect({ code: stopped.code, signal: stopped.signal }).toEqual({ code: 143, signal: null });
-    expect(stopped.stderr.trim().split('\n').at(-1)).toBe(
-      'interrupted: 0001_slow stopped before create table second; run zmigrate expand to resume',
-    );
-    // The slow step ran to its end and is recorded; nothing after it ran.
+    expect(stopped.stderr.trim().split('\n').at(-1)).toBe(interrupted);
+    // The step ran to its end and is recorded; nothing after it ran.
     expect((await inspect(db)).tables).toEqual(['first']);
-
     const resumed = await cli('expand');
     expect(resumed.code).toBe(0);
     expect(resumed.stderr).not.toContain('raw SQL');
     expect((await inspect(db)).tables).toEqual(['first', 'second']);
     expect((await cli('rollback')).code).toBe(0);
 
+    // Ctrl-C under npx or an npm script: the terminal's SIGINT, then npm's copy of it, a moment after zmigrate
+    // took the first (two sent at once would reach the process as one).
+    gate = await closeGate();
+    const echoed = startCli(['expand', '--dir', dir], env());
+    try {
+      await echoed.waitForStderr(/· raw SQL \(expand\)/);
+      echoed.child.kill('SIGINT');
+      await echoed.waitForStderr(/! SIGINT: stopping/);
+      echoed.child.kill('SIGINT');
+      // The gate is still closed: a process that took it for a second Ctrl-C would be gone now, with its line.
+      await expect(echoed.waitForStderr(/exiting at once/, 300)).rejects.toThrow();
+    } finally {
+      await gate.open();
+    }
+    const graceful = await echoed.done;
+    expect({ code: graceful.code, signal: graceful.signal }).toEqual({ code: 130, signal: null });
+    expect(graceful.stderr.trim().split('\n').at(-1)).toBe(interrupted);
+    expect(graceful.stderr).not.toContain('exiting at once');
+    expect((await cli('expand')).code).toBe(0);
+    expect((await cli('rollback')).code).toBe(0);
+
+    // A second Ctrl-C, later: the process ends while the step still waits at the closed gate.
+    gate = await closeGate();
     const twice = startCli(['expand', '--dir', dir], env());
-    await twice.waitForStderr(/· raw SQL \(expand\)/);
-    twice.child.kill('SIGINT');
-    await twice.waitForStderr(/! SIGINT: stopping/);
-    const sent = Date.now();
-    twice.child.kill('SIGINT');
-    const gone = await twice.done;
-    // At once: not after the rest of the 2 s step.
-    expect(Date.now() - sent).toBeLessThan(1000);
-    expect({ code: gone.code, signal: gone.signal }).toEqual({ code: 130, signal: null });
-    expect(gone.stderr.trim().split('\n').at(-1)).toBe('  ! SIGINT again: exiting at once; run zmigrate expand to resume');
+    try {
+      await twice.waitForStderr(/· raw SQL \(expand\)/);
+      twice.child.kill('SIGINT');
+      await twice.waitForStderr(/! SIGINT: stopping/);
+      // Past the time within which a repeat counts as the same signal passed on.
+      await new Promise((r) => setTimeout(r, 1500));
+      twice.child.kill('SIGINT');
+      const gone = await twice.done;
+      expect({ code: gone.code, signal: gone.signal }).toEqual({ code: 130, signal: null });
+      expect(gone.stderr.trim().split('\n').at(-1)).toBe('  ! SIGINT again: exiting at once; run zmigrate expand to resume');
+    } finally {
+      await gate.open();
+    }
     expect((await status())[0]).toMatchObject({ phase: 'expanding' });
 
     const rerun = await cli('expand');

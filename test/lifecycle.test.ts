@@ -321,6 +321,21 @@ describe.each(SERVER_ENGINES)('a state table made by a zmigrate from before paus
       expect.objectContaining({ phase: 'expanded', throttled: null }),
       expect.objectContaining({ phase: 'expanded', throttled: null }),
     ]);
+    // A session that holds the old table (an open transaction that read it, pg_dump) keeps the column from being
+    // added: one line, exit 1 (a lock not had in time, as for a step), and nothing changed.
+    const reader = await db.knex.transaction();
+    try {
+      await reader.raw(`SELECT COUNT(*) FROM ${table}`);
+      const held = await runCli(['contract', '--dir', dir, '--lock-timeout', '200'], { env: { ZMIGRATE_DATABASE_URL: db.url } });
+      expect(held.code).toBe(1);
+      expect(held.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^error: a statement outside the migration's steps did not get its lock in time: .*\(another session holds the table/,
+        ),
+      ]);
+    } finally {
+      await reader.commit();
+    }
     expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
     expect(rowsOf(await db.knex.raw(`SELECT throttled FROM ${table}`))).toEqual([{ throttled: null }, { throttled: null }]);
   });

@@ -1,5 +1,3 @@
-import { namesIdentifier } from './dual-write';
-
 /**
  * Built-in functions (PostgreSQL's and MySQL/MariaDB's) whose value changes
  * from one call to the next, or from one transaction to the next: the time,
@@ -9,7 +7,8 @@ import { namesIdentifier } from './dual-write';
  * stored function and subquery; an `up` is verified as merely filled only
  * where the server says it is not immutable and it names one of these.
  */
-const CHANGING = [
+/** Called with parentheses: a column of the same name (`uuid`, `random`) does not count. */
+const CHANGING_CALLS = [
   'now',
   'current_timestamp',
   'current_date',
@@ -44,7 +43,13 @@ const CHANGING = [
   'last_insert_id',
 ];
 
-/** Whether `expression` names a function whose value changes between calls (CHANGING). */
+/** SQL's own forms without parentheses. */
+const CHANGING_KEYWORDS = [/current_(date|time|timestamp)/, /localtime(stamp)?/, /next\s+value\s+for/];
+
+/** Whether `expression` calls a function whose value changes between calls (CHANGING_CALLS, CHANGING_KEYWORDS). */
 export function namesChangingFunction(expression: string): boolean {
-  return CHANGING.some((name) => namesIdentifier(expression, name));
+  return (
+    CHANGING_CALLS.some((name) => new RegExp(`(^|[^\\w$"\`])${name}\\s*\\(`, 'i').test(expression)) ||
+    CHANGING_KEYWORDS.some((keyword) => new RegExp(`(^|[^\\w$."\`])${keyword.source}($|[^\\w$"\`])`, 'i').test(expression))
+  );
 }

@@ -1,6 +1,6 @@
 import type { Dialect } from '../dialects/dialect';
 import { redactUrl, scrubPasswords } from '../dialects/url';
-import { ConnectionError, ZmigrateError } from '../errors';
+import { ConnectionError, LockTimeoutError, ZmigrateError } from '../errors';
 import { message } from './executor';
 import { privilegeError } from './privileges';
 
@@ -39,5 +39,14 @@ export function translatedError(dialect: Dialect, url: string, error: unknown): 
   if (error instanceof ZmigrateError) return error;
   const kind = dialect.classifyError(error);
   if (kind === 'permissionDenied') return privilegeError(dialect, error);
+  // Outside a step's retries (zmigrate's own state tables, brought up to date): another session holds the table.
+  if (kind === 'lockTimeout')
+    return new LockTimeoutError(
+      `a statement outside the migration's steps did not get its lock in time: ${scrubPasswords(message(error), [url])}`,
+      {
+        cause: error,
+        hint: 'another session holds the table (an open transaction, pg_dump): run the same command again once it ends; it resumes',
+      },
+    );
   return kind === 'other' ? error : connectionError(dialect, url, error);
 }

@@ -12,7 +12,6 @@ import {
   ZmigrateError,
   type Phase,
 } from '../errors';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_TAKEN } from '../dialects/runner-session';
 import { serverText } from '../dialects/permission';
 import type { Logger } from './logger';
@@ -27,6 +26,7 @@ import { runBackfillJob } from './backfill-job';
 import { versionSchemaName } from './version-schemas';
 import { privilegeError } from './privileges';
 import { LockRetries, type RetryPolicy } from './retry';
+import { sleepUnlessStopped } from './stop';
 
 const CONNECTION_RETRIES = 3;
 
@@ -222,7 +222,7 @@ export class StepExecutor {
   }
 
   private async withRetries(migration: string, phase: Phase, step: Step, run: () => Promise<void>): Promise<void> {
-    const locks = new LockRetries(this.retry, this.logger, `"${step.description}"`);
+    const locks = new LockRetries(this.retry, this.logger, `"${step.description}"`, this.batches.signal);
     let connectionAttempts = 0;
     for (;;) {
       try {
@@ -233,7 +233,11 @@ export class StepExecutor {
         const classified = this.dialect.classifyError(error);
         // A bounded instant statement that ran out waited for its lock (see Dialect.boundInstant).
         const kind = classified === 'statementTimeout' && (step.instant || step.instantWhereAllowed) ? 'lockTimeout' : classified;
-        if (kind === 'lockTimeout' && step.locks && (await locks.again(error))) continue;
+        // A run asked to stop meanwhile stops before the step, which did not happen, rather than wait on for its lock.
+        if (kind === 'lockTimeout' && step.locks && (await locks.again(error))) {
+          this.stopBefore(migration, step);
+          continue;
+        }
         if (kind === 'lockTimeout') {
           const holders = await this.dialect.describeLockHolders().catch(() => undefined);
           // A backfill (or a job) tried its batch, or its last DDL, again itself, as often.
@@ -247,7 +251,7 @@ export class StepExecutor {
         if ((kind === 'connectionLost' || kind === 'unreachable') && connectionAttempts < CONNECTION_RETRIES) {
           connectionAttempts += 1;
           this.logger.warn(`connection lost during "${step.description}"; reconnecting (${connectionAttempts}/${CONNECTION_RETRIES})`);
-          await sleep(500 * connectionAttempts);
+          await sleepUnlessStopped(500 * connectionAttempts, this.batches.signal);
           await this.reacquireRunnerLock();
           continue;
         }

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LockWaitStopped } from '../dialects/dialect';
 import type { Logger } from './logger';
+import { sleepUnlessStopped } from './stop';
 
 /** How DDL that ran out of time waiting for its lock is tried again. */
 export interface RetryPolicy {
@@ -33,6 +33,8 @@ export class LockRetries {
     private readonly logger: Logger,
     /** What waited, as the line names it: `"<step>"`, `a batch of <table>`. */
     private readonly what: string,
+    /** A run asked to stop (a signal) does not sit out the backoff; the caller looks at it after again(). */
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** Retries taken so far. */
@@ -48,7 +50,7 @@ export class LockRetries {
     this.logger.warn(
       `lock not granted in time for ${this.what}${stopped}; retry ${this.#attempts}/${this.policy.lockRetries} in ${delay} ms`,
     );
-    await sleep(delay);
+    await sleepUnlessStopped(delay, this.signal);
     return true;
   }
 }

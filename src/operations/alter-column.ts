@@ -284,34 +284,40 @@ export class AlterColumn implements Operation {
       !old.nullable && old.default === null ? ctx.dialect.placeholderDefault?.(source, physical, old.type, keyNames) : undefined;
     if (placeholder) steps.unshift(placeholder);
     steps.push(...carried.dropsBeforeSwap());
-    steps.push(
-      ctx.dialect.replaceColumn(
-        source,
-        physical,
-        helper,
-        {
-          ...final,
-          comment: old.comment,
-          grants: old.grants,
-          onUpdate: this.onUpdate(old),
-          ...(old.sequence ? { sequence: { name: old.sequence, identity: old.identity } } : {}),
-        },
-        indexes.map((i) => i.name),
-        placeholder ? [] : keyNames,
-        onUpdateColumns(ctx, source),
-      ),
+    const replace = ctx.dialect.replaceColumn(
+      source,
+      physical,
+      helper,
+      {
+        ...final,
+        comment: old.comment,
+        grants: old.grants,
+        onUpdate: this.onUpdate(old),
+        ...(old.sequence ? { sequence: { name: old.sequence, identity: old.identity } } : {}),
+      },
+      indexes.map((i) => i.name),
+      placeholder ? [] : keyNames,
+      onUpdateColumns(ctx, source),
     );
+    // The old indexes and foreign keys went with the old column; the rebuilt ones take their names. A UNIQUE
+    // constraint's index, or the primary key's, is rebuilt as a plain unique index: it becomes the constraint
+    // again (no scan); and the replica identity, which went with the old index, goes to the rebuilt one.
+    const settled = indexes.map((index) => [
+      ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name),
+      ...(index.primary
+        ? [ctx.dialect.attachPrimaryKey!(source, index.name)]
+        : index.constraint && ctx.dialect.attachUniqueConstraint
+          ? [ctx.dialect.attachUniqueConstraint(source, index.name)]
+          : []),
+      ...(index.replicaIdentity && ctx.dialect.replicaIdentity ? [ctx.dialect.replicaIdentity(source, index.name)] : []),
+    ]);
+    // Without the primary key or the replica identity index, a table in a publication refuses the apps' UPDATEs
+    // and DELETEs: where DDL is transactional, that index is settled in the swap's own transaction.
+    const inSwap = (i: number) => ctx.dialect.capabilities.transactionalDdl && (indexes[i].primary || indexes[i].replicaIdentity === true);
+    replace.sql = [replace.sql, ...settled.flatMap((s, i) => (inSwap(i) ? s.map((one) => one.sql) : []))].join(';\n');
+    steps.push(replace);
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
-    // The old indexes and foreign keys went with the old column; the rebuilt ones take their names.
-    for (const index of indexes) steps.push(ctx.dialect.renameIndex(source, this.shadowIndex(index.name), index.name));
-    // A UNIQUE constraint's index, or the primary key's, is rebuilt as a plain unique index: it becomes the
-    // constraint again (no scan).
-    for (const index of indexes)
-      if (index.primary) steps.push(ctx.dialect.attachPrimaryKey!(source, index.name));
-      else if (index.constraint && ctx.dialect.attachUniqueConstraint) steps.push(ctx.dialect.attachUniqueConstraint(source, index.name));
-    // The replica identity went with the old index (the table's then behaved as NOTHING): the rebuilt one takes it.
-    for (const index of indexes)
-      if (index.replicaIdentity && ctx.dialect.replicaIdentity) steps.push(ctx.dialect.replicaIdentity(source, index.name));
+    steps.push(...settled.flatMap((s, i) => (inSwap(i) ? [] : s)));
     steps.push(...carried.renames(ctx.model));
     const table = ctx.model.table(source)!;
     table.indexes = table.indexes
@@ -401,19 +407,22 @@ export class AlterColumn implements Operation {
           mismatch: ctx.dialect.holdsOtherThan(ctx.dialect.quote(helper), this.spec.up, final.type),
         };
     // Once expanded, a NULL in the new column may be the new app's own (the triggers fill every other write's):
-    // a rerun of the backfill fills none again, and its verification holds only the other rows to up.
+    // a rerun of the backfill fills none again, and its verification holds only the other rows to up (none, where
+    // up is not compared: it checks only that rows are filled).
     const fill =
       ctx.live && byNewApp
         ? {
             backfill: [],
-            verify: [
-              {
-                table: previous.source,
-                key: walkKeyOf(ctx, previous.source),
-                what: `${check.what} where not NULL`,
-                mismatch: `${ctx.dialect.quote(helper)} IS NOT NULL AND ${check.mismatch}`,
-              },
-            ],
+            verify: mutable
+              ? []
+              : [
+                  {
+                    table: previous.source,
+                    key: walkKeyOf(ctx, previous.source),
+                    what: `${check.what} where not NULL`,
+                    mismatch: `${ctx.dialect.quote(helper)} IS NOT NULL AND ${check.mismatch}`,
+                  },
+                ],
             notRefilled: [`${this.table}.${this.column}`],
           }
         : fillNulls(ctx, previous.source, helper, this.spec.up, check);
