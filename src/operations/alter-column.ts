@@ -314,7 +314,9 @@ export class AlterColumn implements Operation {
     // Without the primary key or the replica identity index, a table in a publication refuses the apps' UPDATEs
     // and DELETEs: where DDL is transactional, that index is settled in the swap's own transaction.
     const inSwap = (i: number) => ctx.dialect.capabilities.transactionalDdl && (indexes[i].primary || indexes[i].replicaIdentity === true);
-    replace.sql = [replace.sql, ...settled.flatMap((s, i) => (inSwap(i) ? s.map((one) => one.sql) : []))].join(';\n');
+    const folded = settled.flatMap((s, i) => (inSwap(i) ? s : []));
+    replace.sql = [replace.sql, ...folded.map((one) => one.sql)].join(';\n');
+    replace.description = [replace.description, ...folded.map((one) => one.description)].join('; ');
     steps.push(replace);
     if (checked) steps.push(ctx.dialect.dropConstraint!(source, this.checkName(helper)));
     steps.push(...settled.flatMap((s, i) => (inSwap(i) ? [] : s)));
