@@ -517,11 +517,11 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     await rejects(db.knex('orders').insert({ id: 902, customer_id: 1, amount: -3, ref: 'x' }), CHECK_FAILED);
   });
 
-  test('addCheck and a setNotNull on the same table: refused on MySQL/MariaDB before anything changes (setNotNull fills in place)', async () => {
-    add('0002_check_and_not_null', [
-      "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')",
-      "op.setNotNull('orders', 'ref', { up: 'id' })",
-    ]);
+  /**
+   * The pending addCheck of orders_amount_positive expands on PostgreSQL; on MySQL/MariaDB it is refused, in one
+   * line naming `why` the table cannot be rebuilt online, before anything changes.
+   */
+  const expandRefusedOnMysql = async (why: string) => {
     const before = await trace(db);
     const expand = await cli('expand');
     if (engine === 'postgres') {
@@ -530,11 +530,19 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     }
     expect(expand.code).toBe(2);
     expect(expand.stderr).toContain(
-      'addCheck orders_amount_positive: MySQL/MariaDB can add it only by rebuilding orders online (a copy and a swap), which zmigrate cannot do here: setNotNull fills its NULLs in place',
+      `addCheck orders_amount_positive: MySQL/MariaDB can add it only by rebuilding orders online (a copy and a swap), which zmigrate cannot do here: ${why}`,
     );
     expect(expand.stderr.trim().split('\n')).toHaveLength(1);
     expect(await trace(db)).toEqual(before);
     expect(await phases()).toEqual(['complete', 'pending']);
+  };
+
+  test('addCheck and a setNotNull on the same table: refused on MySQL/MariaDB before anything changes (setNotNull fills in place)', async () => {
+    add('0002_check_and_not_null', [
+      "op.addCheck('orders', 'orders_amount_positive', 'amount > 0')",
+      "op.setNotNull('orders', 'ref', { up: 'id' })",
+    ]);
+    await expandRefusedOnMysql('setNotNull fills its NULLs in place');
   });
 
   test('addCheck on a table a rebuild cannot take (a trigger of its own): refused on MySQL/MariaDB before anything changes', async () => {
@@ -546,18 +554,7 @@ describe.each(SERVER_ENGINES)('refusals, stops and combinations on %s', (engine)
     if (engine === 'postgres')
       await db.knex.raw('CREATE TRIGGER orders_touch BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION touch()');
     add('0002_amount_positive', ["op.addCheck('orders', 'orders_amount_positive', 'amount > 0')"]);
-    const before = await trace(db);
-    const expand = await cli('expand');
-    if (engine === 'postgres') {
-      expect(expand.code).toBe(0);
-      return;
-    }
-    expect(expand.code).toBe(2);
-    expect(expand.stderr).toContain(
-      'addCheck orders_amount_positive: MySQL/MariaDB can add it only by rebuilding orders online (a copy and a swap), which zmigrate cannot do here: it has triggers (orders_touch)',
-    );
-    expect(await trace(db)).toEqual(before);
-    expect(await phases()).toEqual(['complete', 'pending']);
+    await expandRefusedOnMysql('it has triggers (orders_touch)');
   });
 
   test.each([

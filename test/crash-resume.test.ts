@@ -459,6 +459,27 @@ describe.each(SERVER_ENGINES)('SIGTERM and SIGINT on %s', (engine) => {
     };
   };
 
+  /**
+   * Runs expand with the gate closed; once it is in the gated step, sends `signal`, waits for zmigrate to say it
+   * stops, runs `meanwhile` (the gate still closed), then opens the gate: what the run ended with.
+   */
+  const signalledAtGate = async (
+    signal: 'SIGINT' | 'SIGTERM',
+    meanwhile: (run: ReturnType<typeof startCli>) => Promise<unknown> = async () => undefined,
+  ) => {
+    const gate = await closeGate();
+    const run = startCli(['expand', '--dir', dir], env());
+    try {
+      await run.waitForStderr(/· raw SQL \(expand\)/);
+      run.child.kill(signal);
+      await run.waitForStderr(new RegExp(`! ${signal}: stopping`));
+      await meanwhile(run);
+    } finally {
+      await gate.open();
+    }
+    return run.done;
+  };
+
   test('while a step waits out its lock retries: the run stops before the step, without waiting for the lock', async () => {
     await db.knex.raw('CREATE TABLE orders (id integer PRIMARY KEY, amount integer NOT NULL)');
     dir = migrationsDir({
@@ -493,16 +514,7 @@ describe.each(SERVER_ENGINES)('SIGTERM and SIGINT on %s', (engine) => {
     });
     const interrupted = 'interrupted: 0001_slow stopped before create table second; run zmigrate expand to resume';
 
-    let gate = await closeGate();
-    const once = startCli(['expand', '--dir', dir], env());
-    try {
-      await once.waitForStderr(/· raw SQL \(expand\)/);
-      once.child.kill('SIGTERM');
-      await once.waitForStderr(/! SIGTERM: stopping/);
-    } finally {
-      await gate.open();
-    }
-    const stopped = await once.done;
+    const stopped = await signalledAtGate('SIGTERM');
     expect({ code: stopped.code, signal: stopped.signal }).toEqual({ code: 143, signal: null });
     expect(stopped.stderr.trim().split('\n').at(-1)).toBe(interrupted);
     // The step ran to its end and is recorded; nothing after it ran.
@@ -515,19 +527,11 @@ describe.each(SERVER_ENGINES)('SIGTERM and SIGINT on %s', (engine) => {
 
     // Ctrl-C under npx or an npm script: the terminal's SIGINT, then npm's copy of it, a moment after zmigrate
     // took the first (two sent at once would reach the process as one).
-    gate = await closeGate();
-    const echoed = startCli(['expand', '--dir', dir], env());
-    try {
-      await echoed.waitForStderr(/· raw SQL \(expand\)/);
-      echoed.child.kill('SIGINT');
-      await echoed.waitForStderr(/! SIGINT: stopping/);
-      echoed.child.kill('SIGINT');
+    const graceful = await signalledAtGate('SIGINT', async (run) => {
+      run.child.kill('SIGINT');
       // The gate is still closed: a process that took it for a second Ctrl-C would be gone now, with its line.
-      await expect(echoed.waitForStderr(/exiting at once/, 300)).rejects.toThrow();
-    } finally {
-      await gate.open();
-    }
-    const graceful = await echoed.done;
+      await expect(run.waitForStderr(/exiting at once/, 300)).rejects.toThrow();
+    });
     expect({ code: graceful.code, signal: graceful.signal }).toEqual({ code: 130, signal: null });
     expect(graceful.stderr.trim().split('\n').at(-1)).toBe(interrupted);
     expect(graceful.stderr).not.toContain('exiting at once');
@@ -535,21 +539,14 @@ describe.each(SERVER_ENGINES)('SIGTERM and SIGINT on %s', (engine) => {
     expect((await cli('rollback')).code).toBe(0);
 
     // A second Ctrl-C, later: the process ends while the step still waits at the closed gate.
-    gate = await closeGate();
-    const twice = startCli(['expand', '--dir', dir], env());
-    try {
-      await twice.waitForStderr(/· raw SQL \(expand\)/);
-      twice.child.kill('SIGINT');
-      await twice.waitForStderr(/! SIGINT: stopping/);
+    const gone = await signalledAtGate('SIGINT', async (run) => {
       // Past the time within which a repeat counts as the same signal passed on.
       await new Promise((r) => setTimeout(r, 1500));
-      twice.child.kill('SIGINT');
-      const gone = await twice.done;
-      expect({ code: gone.code, signal: gone.signal }).toEqual({ code: 130, signal: null });
-      expect(gone.stderr.trim().split('\n').at(-1)).toBe('  ! SIGINT again: exiting at once; run zmigrate expand to resume');
-    } finally {
-      await gate.open();
-    }
+      run.child.kill('SIGINT');
+      await run.done;
+    });
+    expect({ code: gone.code, signal: gone.signal }).toEqual({ code: 130, signal: null });
+    expect(gone.stderr.trim().split('\n').at(-1)).toBe('  ! SIGINT again: exiting at once; run zmigrate expand to resume');
     expect((await status())[0]).toMatchObject({ phase: 'expanding' });
 
     const rerun = await cli('expand');

@@ -464,6 +464,14 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
       expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
     });
 
+  /** A new-app insert through `migration`'s version schema, written as it is once contract has dropped the trigger (which stands aside). */
+  const insertWithTriggerSilent = (migration: string, table: string, row: Record<string, unknown>) =>
+    db.versionKnex(`${db.base}_${migration}`).transaction(async (trx) => {
+      await trx.raw('SET @zmigrate_backfill = 1');
+      await trx(table).insert(row);
+      await trx.raw('SET @zmigrate_backfill = NULL');
+    });
+
   if (engine === 'mysql')
     test('contract: rows the new app wrote without a NOT NULL column once the trigger was gone get its default, and the ALTER goes through', async () => {
       await db.knex.raw('CREATE TABLE carts (id integer PRIMARY KEY, total integer NOT NULL DEFAULT 0, qty integer NOT NULL)');
@@ -478,12 +486,7 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
       expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
       // Contract drops the trigger before the ALTERs: an insert of the new app in between that leaves the
       // columns out is written as it would be then, with the trigger silent.
-      const v10 = db.versionKnex(`${db.base}_0010_carts`);
-      await v10.transaction(async (trx) => {
-        await trx.raw('SET @zmigrate_backfill = 1');
-        await trx('carts').insert({ id: 2, qty: 3 });
-        await trx.raw('SET @zmigrate_backfill = NULL');
-      });
+      await insertWithTriggerSilent('0010_carts', 'carts', { id: 2, qty: 3 });
       expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
       const rows = rowsOf<Record<string, number | string>>(await db.knex.raw('SELECT id, total, qty, score FROM carts ORDER BY id'));
       expect(rows.map((r) => [r.id, r.total, r.qty, r.score].map(Number))).toEqual([
@@ -507,12 +510,7 @@ describe.each(SERVER_ENGINES)('dual write on %s', (engine) => {
       );
       expect(outcome(await cli('expand'))).toEqual({ code: 0, errors: [] });
       // As in the test above: inserts of the new app between the trigger's drop and the ALTERs.
-      const v12 = db.versionKnex(`${db.base}_0012_baskets`);
-      await v12.transaction(async (trx) => {
-        await trx.raw('SET @zmigrate_backfill = 1');
-        await trx('baskets').insert({ id: 2, qty: 3 });
-        await trx.raw('SET @zmigrate_backfill = NULL');
-      });
+      await insertWithTriggerSilent('0012_baskets', 'baskets', { id: 2, qty: 3 });
       expect(outcome(await cli('contract'))).toEqual({ code: 0, errors: [] });
       const rows = rowsOf<Record<string, number | string>>(
         await db.knex.raw("SELECT id, total, score, DATE_FORMAT(touched, '%Y-%m-%d %H:%i:%s') AS touched FROM baskets ORDER BY id"),
