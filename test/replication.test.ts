@@ -155,6 +155,20 @@ describe("PostgreSQL: how long a standby had not replayed WAL, from the primary'
   });
 });
 
+/** A database made on the primary, with connections to it there and to its copy on the standby. */
+async function pairDatabase(pair: ServerPair, name: string): Promise<{ primary: Knex; standby: Knex }> {
+  await pair.primary.raw(`CREATE DATABASE ${name}`);
+  return {
+    primary: knexFactory({ client: 'pg', connection: pair.primaryUrl(name), pool: { min: 0, max: 2 } }),
+    standby: knexFactory({
+      client: 'pg',
+      connection: { host: '127.0.0.1', port: pair.replicaPort, user: 'postgres', database: name },
+      pool: { min: 0, max: 2 },
+      log: QUIET,
+    }),
+  };
+}
+
 describe('PostgreSQL: a primary with a streaming standby', () => {
   let pair: ServerPair | undefined;
   let app: Knex;
@@ -162,14 +176,7 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
 
   beforeAll(async () => {
     pair = await startPostgresPair();
-    await pair.primary.raw('CREATE DATABASE app');
-    app = knexFactory({ client: 'pg', connection: pair.primaryUrl('app'), pool: { min: 0, max: 2 } });
-    standby = knexFactory({
-      client: 'pg',
-      connection: { host: '127.0.0.1', port: pair.replicaPort, user: 'postgres', database: 'app' },
-      pool: { min: 0, max: 2 },
-      log: QUIET,
-    });
+    ({ primary: app, standby } = await pairDatabase(pair, 'app'));
   }, 60_000);
 
   afterAll(async () => {
@@ -215,14 +222,7 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
 
   test('a backfill job paused while the standby is behind: status shows the pause and why, and not once it is over', async () => {
     // A database of its own: zmigrate's state in `app` holds the other tests' migrations.
-    await pair!.primary.raw('CREATE DATABASE jobs');
-    const jobs = knexFactory({ client: 'pg', connection: pair!.primaryUrl('jobs'), pool: { min: 0, max: 2 } });
-    const jobsStandby = knexFactory({
-      client: 'pg',
-      connection: { host: '127.0.0.1', port: pair!.replicaPort, user: 'postgres', database: 'jobs' },
-      pool: { min: 0, max: 1 },
-      log: QUIET,
-    });
+    const { primary: jobs, standby: jobsStandby } = await pairDatabase(pair!, 'jobs');
     try {
       await jobs.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
       await jobs.raw('INSERT INTO items SELECT g, g % 1000 FROM generate_series(1, ?) g', [ROWS]);
@@ -286,14 +286,7 @@ describe('PostgreSQL: a primary with a streaming standby', () => {
 
   test('a standby given by URL that stops answering (a silent host, no reset) pauses the backfill after 10 s, and the run goes on once it answers', async () => {
     // A database of its own: zmigrate's state in `app` holds the other tests' migrations.
-    await pair!.primary.raw('CREATE DATABASE quiet');
-    const quiet = knexFactory({ client: 'pg', connection: pair!.primaryUrl('quiet'), pool: { min: 0, max: 2 } });
-    const quietStandby = knexFactory({
-      client: 'pg',
-      connection: { host: '127.0.0.1', port: pair!.replicaPort, user: 'postgres', database: 'quiet' },
-      pool: { min: 0, max: 1 },
-      log: QUIET,
-    });
+    const { primary: quiet, standby: quietStandby } = await pairDatabase(pair!, 'quiet');
     const proxy = await silentProxy(pair!.replicaPort);
     try {
       await quiet.raw('CREATE TABLE items (id bigint PRIMARY KEY, amount integer NOT NULL)');
