@@ -44,12 +44,15 @@ const CHANGING_CALLS = [
 ];
 
 /** SQL's own forms without parentheses. */
-const CHANGING_KEYWORDS = [/current_(date|time|timestamp)/, /localtime(stamp)?/, /next\s+value\s+for/];
+const CHANGING_KEYWORDS = ['current_(date|time|timestamp)', 'localtime(stamp)?', 'next\\s+value\\s+for'];
+
+/** A call of one of CHANGING_CALLS, or one of CHANGING_KEYWORDS, not part of a longer or quoted name. */
+const CHANGING = new RegExp(
+  `(^|[^\\w$"\`])(${CHANGING_CALLS.join('|')})\\s*\\(|(^|[^\\w$."\`])(${CHANGING_KEYWORDS.join('|')})($|[^\\w$"\`])`,
+  'i',
+);
 
 /** Whether `expression` calls a function whose value changes between calls (CHANGING_CALLS, CHANGING_KEYWORDS). */
 export function namesChangingFunction(expression: string): boolean {
-  return (
-    CHANGING_CALLS.some((name) => new RegExp(`(^|[^\\w$"\`])${name}\\s*\\(`, 'i').test(expression)) ||
-    CHANGING_KEYWORDS.some((keyword) => new RegExp(`(^|[^\\w$."\`])${keyword.source}($|[^\\w$"\`])`, 'i').test(expression))
-  );
+  return CHANGING.test(expression);
 }
